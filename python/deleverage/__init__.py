@@ -1,0 +1,46 @@
+"""deleverage: systemic deleveraging risk, liquidation by liquidation.
+
+The venues that forced orders trade against, exact to the protocols' published formulas:
+
+- :class:`OrderBook`: L2 ladders or parametric depth profiles, anchored to a reference price, with
+  resilience and permanent impact;
+- :class:`ConstantProductPool`: Uniswap v2 with its fee, and arbitrage back to the reference;
+- :class:`ImpactCurve`: the linear, exponential and square-root impact of fire-sale models;
+- :class:`Router`: best execution across the venues of an asset, and cross-venue arbitrage.
+
+Examples
+--------
+>>> import deleverage as dl
+>>> book = dl.OrderBook.linear(mid=3_000.0, tick=0.5, levels=400, depth_per_level=4.0)
+>>> pool = dl.ConstantProductPool(base_reserve=2_500.0, quote_reserve=7_500_000.0, fee=0.003)
+>>> fill = dl.Router([book, pool]).sell(100.0)
+>>> fill.status, fill.filled
+('filled', 100.0)
+"""
+
+from __future__ import annotations
+
+from deleverage._core import (
+    ArbTrade,
+    ConstantProductPool,
+    Fill,
+    ImpactCurve,
+    OrderBook,
+    Router,
+    Venue,
+    __version__,
+)
+from deleverage.exceptions import DeleverageError, ScenarioError
+
+__all__ = [
+    "ArbTrade",
+    "ConstantProductPool",
+    "DeleverageError",
+    "Fill",
+    "ImpactCurve",
+    "OrderBook",
+    "Router",
+    "ScenarioError",
+    "Venue",
+    "__version__",
+]

@@ -1,0 +1,81 @@
+//! Core venue throughput: levels walked per second on a book, swaps per second on a pool, routed
+//! sales per second. Run with `cargo bench -p deleverage-core` (release profile, fat LTO).
+
+use deleverage_core::{
+    AnyVenue, BookDynamics, ConstantProductPool, OrderBook, Profile, Side, Venue, router,
+};
+use divan::counter::ItemsCount;
+use divan::{Bencher, black_box};
+
+fn main() {
+    divan::main();
+}
+
+fn linear_book(levels: usize) -> OrderBook {
+    OrderBook::from_profile(
+        Profile::Linear {
+            depth_per_level: 1.0,
+        },
+        3_000.0,
+        0.01,
+        levels,
+        BookDynamics::default(),
+    )
+    .expect("valid book")
+}
+
+/// A sale that walks `walk` levels of a 200,000-level book (quote: the book is not consumed, so
+/// every iteration walks the same levels). Counter: levels walked.
+#[divan::bench(args = [10, 1_000, 100_000])]
+fn book_walk_levels(bencher: Bencher, walk: usize) {
+    let book = linear_book(200_000);
+    bencher
+        .counter(ItemsCount::new(walk))
+        .bench(|| book.quote(Side::Sell, black_box(walk as f64)));
+}
+
+/// Sell then refill: the mutating path, including the consumed-depth bookkeeping.
+#[divan::bench]
+fn book_sell_and_refill(bencher: Bencher) {
+    let mut book = linear_book(10_000);
+    bencher.counter(ItemsCount::new(100usize)).bench_local(|| {
+        let f = book.sell(black_box(100.0));
+        book.advance(1e9, None);
+        f
+    });
+}
+
+/// Uniswap v2 swaps: a sell and a buy per iteration (so the pool stays where it is).
+#[divan::bench]
+fn pool_swaps(bencher: Bencher) {
+    let mut pool = ConstantProductPool::new(2_500.0, 7_450_000.0, 0.003).expect("valid pool");
+    bencher.counter(ItemsCount::new(2usize)).bench_local(|| {
+        let a = pool.sell(black_box(1.5));
+        let b = pool.buy(black_box(1.5));
+        (a, b)
+    });
+}
+
+/// A routed sale across a 20,000-level sqrt book and a pool (quote only).
+#[divan::bench]
+fn router_book_and_pool(bencher: Bencher) {
+    let venues: Vec<AnyVenue> = vec![
+        OrderBook::from_profile(
+            Profile::Sqrt {
+                sigma: 0.02,
+                volume: 400_000.0,
+                y: 1.0,
+            },
+            3_000.0,
+            0.1,
+            20_000,
+            BookDynamics::default(),
+        )
+        .expect("valid book")
+        .into(),
+        ConstantProductPool::new(2_500.0, 7_500_000.0, 0.003)
+            .expect("valid pool")
+            .into(),
+    ];
+    bencher.bench(|| router::quote(&venues, Side::Sell, black_box(1_000.0)));
+}

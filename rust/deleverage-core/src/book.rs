@@ -1,0 +1,512 @@
+//! Limit order book anchored to a reference price, with resilience and permanent impact
+//! (MECHANICS §2.4–2.6).
+//!
+//! State: a baseline ladder per side (price as a ratio of the anchor, cumulative baseline depth)
+//! plus the volume consumed from the inside, `E`. Level `k` rests `q_k − min(q_k, max(0, E − W_{k−1}))`.
+//! An exogenous move re-prices every level and leaves `E` alone; resilience decays `E`; a
+//! `permanent_impact` fraction θ of each impact moves the anchor itself.
+
+use crate::error::{self, Error, Result};
+use crate::fill::{Fill, Side};
+use crate::venue::Venue;
+
+/// A level counts as exhausted once the consumed volume is within this relative distance of its
+/// cumulative edge, so that float sums of fills never leave dust levels behind.
+const EXHAUSTED_RTOL: f64 = 1e-12;
+
+/// One side of the book: levels best first.
+#[derive(Debug, Clone, PartialEq)]
+struct Ladder {
+    /// Level price divided by the anchor: `1 − u_k` for bids, `1 + u_k` for asks.
+    ratio: Vec<f64>,
+    /// Cumulative baseline depth `W_k = q_0 + … + q_k`.
+    cum: Vec<f64>,
+    /// Volume consumed from the inside, `E >= 0`.
+    consumed: f64,
+}
+
+/// Result of walking one side without touching it.
+struct Walk {
+    fill: Fill,
+    /// Consumed volume after the walk.
+    end: f64,
+    /// Best price left on the side after the walk.
+    next_best: Option<f64>,
+}
+
+impl Ladder {
+    fn new(ratio: Vec<f64>, cum: Vec<f64>) -> Self {
+        Ladder {
+            ratio,
+            cum,
+            consumed: 0.0,
+        }
+    }
+
+    #[inline]
+    fn total(&self) -> f64 {
+        self.cum.last().copied().unwrap_or(0.0)
+    }
+
+    #[inline]
+    fn lower(&self, k: usize) -> f64 {
+        if k == 0 { 0.0 } else { self.cum[k - 1] }
+    }
+
+    /// First level that still rests something when `pos` has been consumed.
+    #[inline]
+    fn first_open(&self, pos: f64) -> usize {
+        self.cum.partition_point(|&w| pos >= w - EXHAUSTED_RTOL * w)
+    }
+
+    /// What rests from the cumulative position `pos` on, in total.
+    fn remaining_from(&self, pos: f64) -> f64 {
+        if self.first_open(pos) >= self.cum.len() {
+            0.0
+        } else {
+            (self.total() - pos).max(0.0)
+        }
+    }
+
+    fn walk(&self, side: Side, qty: f64, anchor: f64) -> Walk {
+        let mut fill = Fill::empty(side, qty);
+        let mut pos = self.consumed;
+        let mut k = self.first_open(pos);
+        let mut left = qty;
+        while left > 0.0 && k < self.cum.len() {
+            let avail = self.cum[k] - pos.max(self.lower(k));
+            let price = anchor * self.ratio[k];
+            let exhaust = left >= avail * (1.0 - EXHAUSTED_RTOL);
+            // An order that matches the level to rounding takes exactly what was asked for.
+            let take = if exhaust && left > avail * (1.0 + EXHAUSTED_RTOL) {
+                avail
+            } else {
+                left
+            };
+            fill.filled += take;
+            fill.notional += take * price;
+            fill.levels += 1;
+            fill.first_price.get_or_insert(price);
+            fill.last_price = Some(price);
+            left = if take == left { 0.0 } else { left - take };
+            if exhaust {
+                pos = self.cum[k];
+                k += 1;
+            } else {
+                pos += take;
+                break;
+            }
+        }
+        let open = self.first_open(pos);
+        Walk {
+            fill,
+            end: pos,
+            next_best: (open < self.cum.len()).then(|| anchor * self.ratio[open]),
+        }
+    }
+
+    /// Number of levels priced at or better than `price` for the taker.
+    fn levels_at_or_better(&self, side: Side, anchor: f64, price: f64) -> usize {
+        self.ratio
+            .partition_point(|&r| side.at_least_as_good(anchor * r, price))
+    }
+
+    fn capacity_to(&self, side: Side, anchor: f64, price: f64) -> f64 {
+        let n = self.levels_at_or_better(side, anchor, price);
+        if n == 0 {
+            0.0
+        } else {
+            let open = self.first_open(self.consumed);
+            if open >= n {
+                0.0
+            } else {
+                (self.cum[n - 1] - self.consumed).max(0.0)
+            }
+        }
+    }
+
+    fn level_at(&self, anchor: f64, traded: f64) -> Option<(f64, f64)> {
+        let pos = self.consumed + traded;
+        let k = self.first_open(pos);
+        (k < self.cum.len()).then(|| (anchor * self.ratio[k], self.cum[k] - pos.max(self.lower(k))))
+    }
+
+    /// Resting quantity of every level that still has some, best first.
+    fn resting(&self, anchor: f64) -> (Vec<f64>, Vec<f64>) {
+        let start = self.first_open(self.consumed);
+        let n = self.cum.len() - start;
+        let mut px = Vec::with_capacity(n);
+        let mut qty = Vec::with_capacity(n);
+        for k in start..self.cum.len() {
+            px.push(anchor * self.ratio[k]);
+            qty.push(self.cum[k] - self.consumed.max(self.lower(k)));
+        }
+        (px, qty)
+    }
+}
+
+/// How consumed depth comes back and how much of an impact is permanent.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct BookDynamics {
+    /// Seconds for consumed depth to refill halfway (Obizhaeva–Wang); `None`: no refill.
+    pub resilience_half_life: Option<f64>,
+    /// Fraction θ ∈ [0, 1] of each fill's impact on the best quote that moves the anchor.
+    pub permanent_impact: f64,
+}
+
+impl BookDynamics {
+    fn validate(&self) -> Result<()> {
+        if let Some(h) = self.resilience_half_life {
+            error::positive("resilience_half_life", h)?;
+        }
+        error::in_range(
+            "permanent_impact",
+            self.permanent_impact,
+            0.0,
+            1.0,
+            false,
+            "in [0, 1]",
+        )?;
+        Ok(())
+    }
+}
+
+/// Parametric depth profile around a mid (MECHANICS §2.5). Level `k = 1…K` sits at relative
+/// distance `u_k = k·η` with `η = tick/mid` and holds `W(u_k) − W(u_{k−1})`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Profile {
+    /// Constant depth per level: linear impact, `W(u) = d·u/η`.
+    Linear { depth_per_level: f64 },
+    /// `W(u) = V·u²/(Y²σ²)`: walking the book reproduces `ΔP/P = Y·σ·sqrt(Q/V)` at level edges.
+    /// `volume` (V) is in asset units over the horizon of `sigma`.
+    Sqrt { sigma: f64, volume: f64, y: f64 },
+    /// `W(u) = W∞·(1 − exp(−u/u₀))`: finite total depth `total_depth`, decay distance `scale` (u₀).
+    Exponential { total_depth: f64, scale: f64 },
+}
+
+impl Profile {
+    fn validate(&self) -> Result<()> {
+        match *self {
+            Profile::Linear { depth_per_level } => {
+                error::positive("depth_per_level", depth_per_level)?;
+            }
+            Profile::Sqrt { sigma, volume, y } => {
+                error::positive("sigma", sigma)?;
+                error::positive("volume", volume)?;
+                error::positive("y", y)?;
+            }
+            Profile::Exponential { total_depth, scale } => {
+                error::positive("total_depth", total_depth)?;
+                error::positive("scale", scale)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cumulative depth out to relative distance `k·η`.
+    fn cumulative(&self, k: usize, eta: f64) -> f64 {
+        let u = k as f64 * eta;
+        match *self {
+            Profile::Linear { depth_per_level } => depth_per_level * k as f64,
+            Profile::Sqrt { sigma, volume, y } => volume * u * u / (y * y * sigma * sigma),
+            Profile::Exponential { total_depth, scale } => total_depth * -(-u / scale).exp_m1(),
+        }
+    }
+}
+
+/// A limit order book of one asset, anchored to the reference price `anchor = reference · Π`,
+/// where `Π` accumulates the permanent impact of the book's own fills.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBook {
+    bids: Ladder,
+    asks: Ladder,
+    /// Last exogenous reference price X.
+    reference: f64,
+    /// Product of the permanent-impact factors `(1 + θ·I)` of the fills so far.
+    permanent: f64,
+    dynamics: BookDynamics,
+}
+
+fn check_ladder(
+    field_px: &str,
+    field_qty: &str,
+    px: &[f64],
+    qty: &[f64],
+    side: Side,
+) -> Result<()> {
+    if px.len() != qty.len() {
+        return Err(Error::LengthMismatch {
+            field: field_qty.to_owned(),
+            got: qty.len(),
+            other: field_px.to_owned(),
+            expected: px.len(),
+        });
+    }
+    for (i, (&p, &q)) in px.iter().zip(qty).enumerate() {
+        error::positive(&format!("{field_px}[{i}]"), p)?;
+        error::non_negative(&format!("{field_qty}[{i}]"), q)?;
+        if i > 0 {
+            let prev = px[i - 1];
+            let ok = match side {
+                Side::Sell => p < prev,
+                Side::Buy => p > prev,
+            };
+            if !ok {
+                return Err(Error::Unsorted {
+                    field: field_px.to_owned(),
+                    index: i,
+                    value: p,
+                    previous: prev,
+                    order: match side {
+                        Side::Sell => "decreasing (best bid first)",
+                        Side::Buy => "increasing (best ask first)",
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cumsum(qty: &[f64]) -> Vec<f64> {
+    let mut acc = 0.0;
+    qty.iter()
+        .map(|&q| {
+            acc += q;
+            acc
+        })
+        .collect()
+}
+
+impl OrderBook {
+    /// A book from explicit L2 levels, best first on each side. The anchor is `reference`, or
+    /// the mid when `reference` is `None` (then both sides must be non-empty).
+    pub fn from_levels(
+        bid_px: &[f64],
+        bid_qty: &[f64],
+        ask_px: &[f64],
+        ask_qty: &[f64],
+        reference: Option<f64>,
+        dynamics: BookDynamics,
+    ) -> Result<Self> {
+        check_ladder("bid_px", "bid_qty", bid_px, bid_qty, Side::Sell)?;
+        check_ladder("ask_px", "ask_qty", ask_px, ask_qty, Side::Buy)?;
+        dynamics.validate()?;
+        if bid_px.is_empty() && ask_px.is_empty() {
+            return Err(Error::Empty {
+                field: "bid_px and ask_px".to_owned(),
+            });
+        }
+        if let (Some(&b), Some(&a)) = (bid_px.first(), ask_px.first())
+            && b >= a
+        {
+            return Err(Error::Crossed {
+                best_bid: b,
+                best_ask: a,
+            });
+        }
+        let anchor = match reference {
+            Some(r) => error::positive("reference", r)?,
+            None => match (bid_px.first(), ask_px.first()) {
+                (Some(&b), Some(&a)) => 0.5 * (b + a),
+                _ => {
+                    return Err(Error::Missing {
+                        field: "reference".to_owned(),
+                        why: "a book with an empty side has no mid to anchor to",
+                    });
+                }
+            },
+        };
+        let ratios = |px: &[f64]| px.iter().map(|&p| p / anchor).collect::<Vec<_>>();
+        Ok(OrderBook {
+            bids: Ladder::new(ratios(bid_px), cumsum(bid_qty)),
+            asks: Ladder::new(ratios(ask_px), cumsum(ask_qty)),
+            reference: anchor,
+            permanent: 1.0,
+            dynamics,
+        })
+    }
+
+    /// A book of `levels` levels per side around `mid` with tick `tick`, shaped by `profile`.
+    /// Bid levels at or below zero price are dropped.
+    pub fn from_profile(
+        profile: Profile,
+        mid: f64,
+        tick: f64,
+        levels: usize,
+        dynamics: BookDynamics,
+    ) -> Result<Self> {
+        error::positive("mid", mid)?;
+        error::positive("tick", tick)?;
+        if tick >= mid {
+            return Err(Error::OutOfRange {
+                field: "tick".to_owned(),
+                value: tick,
+                expected: "below mid",
+            });
+        }
+        if levels == 0 {
+            return Err(Error::OutOfRange {
+                field: "levels".to_owned(),
+                value: 0.0,
+                expected: ">= 1",
+            });
+        }
+        profile.validate()?;
+        dynamics.validate()?;
+        let eta = tick / mid;
+        let build = |sign: f64| {
+            let n = if sign < 0.0 {
+                // Bids with u_k >= 1 would sit at or below zero.
+                levels.min(((1.0 / eta).ceil() as usize).saturating_sub(1))
+            } else {
+                levels
+            };
+            let ratio = (1..=n)
+                .map(|k| 1.0 + sign * k as f64 * eta)
+                .collect::<Vec<_>>();
+            let cum = (1..=n)
+                .map(|k| profile.cumulative(k, eta))
+                .collect::<Vec<_>>();
+            Ladder::new(ratio, cum)
+        };
+        Ok(OrderBook {
+            bids: build(-1.0),
+            asks: build(1.0),
+            reference: mid,
+            permanent: 1.0,
+            dynamics,
+        })
+    }
+
+    fn ladder(&self, side: Side) -> &Ladder {
+        match side {
+            Side::Sell => &self.bids,
+            Side::Buy => &self.asks,
+        }
+    }
+
+    fn ladder_mut(&mut self, side: Side) -> &mut Ladder {
+        match side {
+            Side::Sell => &mut self.bids,
+            Side::Buy => &mut self.asks,
+        }
+    }
+
+    /// The price every level is a ratio of: `reference · Π`.
+    #[inline]
+    pub fn anchor(&self) -> f64 {
+        self.reference * self.permanent
+    }
+
+    /// The last exogenous reference price.
+    pub fn reference(&self) -> f64 {
+        self.reference
+    }
+
+    /// Accumulated permanent-impact factor Π (1 without permanent impact).
+    pub fn permanent_factor(&self) -> f64 {
+        self.permanent
+    }
+
+    /// Multiplies the anchor by `factor`: how the engine carries permanent impact made on
+    /// another venue of the same asset to this one.
+    pub fn apply_permanent(&mut self, factor: f64) {
+        self.permanent *= factor;
+    }
+
+    /// Volume consumed from the inside of a side (`Sell`: bids).
+    pub fn consumed(&self, side: Side) -> f64 {
+        self.ladder(side).consumed
+    }
+
+    /// The resilience and permanent-impact settings.
+    pub fn dynamics(&self) -> BookDynamics {
+        self.dynamics
+    }
+
+    /// Prices and resting quantities of the levels that still rest something, best first.
+    pub fn levels(&self, side: Side) -> (Vec<f64>, Vec<f64>) {
+        self.ladder(side).resting(self.anchor())
+    }
+
+    /// Total quantity resting on a side.
+    pub fn resting_total(&self, side: Side) -> f64 {
+        let l = self.ladder(side);
+        l.remaining_from(l.consumed)
+    }
+}
+
+impl Venue for OrderBook {
+    fn quote(&self, side: Side, qty: f64) -> Fill {
+        self.ladder(side).walk(side, qty, self.anchor()).fill
+    }
+
+    fn execute(&mut self, side: Side, qty: f64) -> Fill {
+        let walk = self.ladder(side).walk(side, qty, self.anchor());
+        let theta = self.dynamics.permanent_impact;
+        let fill = walk.fill;
+        if theta > 0.0
+            && let (Some(b0), Some(last)) = (fill.first_price, fill.last_price)
+        {
+            // I: relative move of the touched best quote (to the last fill if the side emptied).
+            let b1 = walk.next_best.unwrap_or(last);
+            let impact = b1 / b0 - 1.0;
+            self.permanent *= 1.0 + theta * impact;
+            self.ladder_mut(side).consumed += (1.0 - theta) * fill.filled;
+        } else {
+            self.ladder_mut(side).consumed = walk.end;
+        }
+        fill
+    }
+
+    fn best_bid(&self) -> Option<f64> {
+        self.level_at(Side::Sell, 0.0).map(|(p, _)| p)
+    }
+
+    fn best_ask(&self) -> Option<f64> {
+        self.level_at(Side::Buy, 0.0).map(|(p, _)| p)
+    }
+
+    fn mid(&self) -> Option<f64> {
+        Some(0.5 * (self.best_bid()? + self.best_ask()?))
+    }
+
+    /// Measured from the mid, or from the anchor when one side is empty and there is no mid.
+    fn depth(&self, side: Side, within: f64) -> f64 {
+        let centre = self.mid().unwrap_or_else(|| self.anchor());
+        self.capacity_to(side, centre * (1.0 + side.sign() * within))
+    }
+
+    fn marginal(&self, side: Side, traded: f64) -> Option<f64> {
+        self.level_at(side, traded).map(|(p, _)| p)
+    }
+
+    fn capacity_to(&self, side: Side, price: f64) -> f64 {
+        self.ladder(side).capacity_to(side, self.anchor(), price)
+    }
+
+    fn max_capacity(&self, side: Side) -> f64 {
+        self.resting_total(side)
+    }
+
+    fn level_at(&self, side: Side, traded: f64) -> Option<(f64, f64)> {
+        self.ladder(side).level_at(self.anchor(), traded)
+    }
+
+    fn is_discrete(&self) -> bool {
+        true
+    }
+
+    fn advance(&mut self, dt: f64, reference: Option<f64>) -> Option<Fill> {
+        if let Some(x) = reference {
+            self.reference = x;
+        }
+        if let Some(h) = self.dynamics.resilience_half_life {
+            let keep = (-dt / h).exp2();
+            self.bids.consumed *= keep;
+            self.asks.consumed *= keep;
+        }
+        None
+    }
+}

@@ -1,0 +1,145 @@
+//! Errors of the engine. Every variant names the offending field and carries the value, so that the
+//! bindings can raise a Python exception that tells the user exactly what to fix.
+
+use thiserror::Error;
+
+/// Everything the core can refuse. Validation happens once, when a venue or scenario is built.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Error {
+    /// NaN or an infinity where a real number is needed.
+    #[error("{field} must be a finite number, got {value}")]
+    NotFinite { field: String, value: f64 },
+
+    /// A quantity, price or parameter that must be strictly positive.
+    #[error("{field} must be > 0, got {value}")]
+    NotPositive { field: String, value: f64 },
+
+    /// A quantity that may be zero but not negative.
+    #[error("{field} must be >= 0, got {value}")]
+    Negative { field: String, value: f64 },
+
+    /// A parameter outside its admissible range; `expected` says the range in words.
+    #[error("{field} must be {expected}, got {value}")]
+    OutOfRange {
+        field: String,
+        value: f64,
+        expected: &'static str,
+    },
+
+    /// A price ladder that is not strictly monotone in the direction its side requires.
+    #[error("{field} must be strictly {order}: element {index} is {value} after {previous}")]
+    Unsorted {
+        field: String,
+        index: usize,
+        value: f64,
+        previous: f64,
+        order: &'static str,
+    },
+
+    /// A book whose best bid is not below its best ask.
+    #[error("book is crossed: best bid {best_bid} must be below best ask {best_ask}")]
+    Crossed { best_bid: f64, best_ask: f64 },
+
+    /// Two arrays that describe the same levels have different lengths.
+    #[error("{field} has length {got}, but {other} has length {expected}")]
+    LengthMismatch {
+        field: String,
+        got: usize,
+        other: String,
+        expected: usize,
+    },
+
+    /// A collection that must not be empty.
+    #[error("{field} must not be empty")]
+    Empty { field: String },
+
+    /// A parameter that must be given in this context (for example a reference price for a book
+    /// with one empty side, which has no mid to anchor to).
+    #[error("{field} is required: {why}")]
+    Missing { field: String, why: &'static str },
+
+    /// The same venue passed twice to a router.
+    #[error("venues[{index}] is the same venue as venues[{first}]; pass each venue once")]
+    DuplicateVenue { index: usize, first: usize },
+}
+
+/// Result alias used throughout the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Checks that `value` is finite.
+pub fn finite(field: &str, value: f64) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::NotFinite {
+            field: field.to_owned(),
+            value,
+        })
+    }
+}
+
+/// Checks that `value` is finite and strictly positive.
+pub fn positive(field: &str, value: f64) -> Result<f64> {
+    finite(field, value)?;
+    if value > 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::NotPositive {
+            field: field.to_owned(),
+            value,
+        })
+    }
+}
+
+/// Checks that `value` is finite and not negative.
+pub fn non_negative(field: &str, value: f64) -> Result<f64> {
+    finite(field, value)?;
+    if value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::Negative {
+            field: field.to_owned(),
+            value,
+        })
+    }
+}
+
+/// Checks that `lo <= value <= hi` (or `< hi` when `hi_open`), after the finiteness check.
+pub fn in_range(
+    field: &str,
+    value: f64,
+    lo: f64,
+    hi: f64,
+    hi_open: bool,
+    expected: &'static str,
+) -> Result<f64> {
+    finite(field, value)?;
+    let above_hi = if hi_open { value >= hi } else { value > hi };
+    if value < lo || above_hi {
+        Err(Error::OutOfRange {
+            field: field.to_owned(),
+            value,
+            expected,
+        })
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_field_and_value() {
+        let e = positive("fee", -0.5).unwrap_err();
+        assert_eq!(e.to_string(), "fee must be > 0, got -0.5");
+        let e = finite("qty", f64::NAN).unwrap_err();
+        assert_eq!(e.to_string(), "qty must be a finite number, got NaN");
+        let e = in_range("fee", 1.0, 0.0, 1.0, true, "in [0, 1)").unwrap_err();
+        assert_eq!(e.to_string(), "fee must be in [0, 1), got 1");
+        assert!(in_range("fee", 0.0, 0.0, 1.0, true, "in [0, 1)").is_ok());
+        assert!(non_negative("qty", 0.0).is_ok());
+        assert!(non_negative("qty", -0.0).is_ok());
+    }
+}

@@ -1,0 +1,22 @@
+//! deleverage-core: the cascade engine of `deleverage`, with no Python in it.
+//!
+//! This crate holds the venues that forced orders trade against (order books, constant-product
+//! pools, impact curves, the router across them). Formulas and their sources are in
+//! `shared/reference/MECHANICS.md`; each module names the section it implements.
+#![forbid(unsafe_code)]
+
+pub mod book;
+pub mod curve;
+pub mod error;
+pub mod fill;
+pub mod pool;
+pub mod router;
+pub mod venue;
+
+pub use book::{BookDynamics, OrderBook, Profile};
+pub use curve::{Execution, ImpactCurve, Shape};
+pub use error::{Error, Result};
+pub use fill::{Fill, Side};
+pub use pool::ConstantProductPool;
+pub use router::{ArbTrade, RouteFill};
+pub use venue::{AnyVenue, Venue};

@@ -1,0 +1,140 @@
+//! What every venue of an asset offers, and the enum the market state stores venues in.
+
+use crate::book::OrderBook;
+use crate::curve::ImpactCurve;
+use crate::fill::{Fill, Side};
+use crate::pool::ConstantProductPool;
+
+/// A place where forced orders trade. Quantities are in asset units, prices in quote per unit.
+///
+/// Routing needs two views beyond plain fills: the *marginal* price of the next unit after a
+/// hypothetical order of `traded` units, and the *capacity* down (or up) to a price: how much one
+/// order can trade before its marginal price passes that price. Both are computed from the current
+/// state without mutating it.
+pub trait Venue {
+    /// What `execute(side, qty)` would give, without changing anything.
+    fn quote(&self, side: Side, qty: f64) -> Fill;
+
+    /// Trades up to `qty` and consumes the depth. `qty` must be finite and `>= 0`; callers
+    /// validate (the bindings do, at the boundary).
+    fn execute(&mut self, side: Side, qty: f64) -> Fill;
+
+    /// Sells `qty` units into the bids.
+    fn sell(&mut self, qty: f64) -> Fill {
+        self.execute(Side::Sell, qty)
+    }
+
+    /// Buys `qty` units from the asks.
+    fn buy(&mut self, qty: f64) -> Fill {
+        self.execute(Side::Buy, qty)
+    }
+
+    /// Best price a seller gets for the first unit; `None` when the bid side is empty.
+    fn best_bid(&self) -> Option<f64>;
+
+    /// Best price a buyer pays for the first unit; `None` when the ask side is empty.
+    fn best_ask(&self) -> Option<f64>;
+
+    /// The venue's mid price; `None` when it has none (a book with an empty side).
+    fn mid(&self) -> Option<f64>;
+
+    /// Quantity that can be traded on `side` before the marginal price moves more than the
+    /// fraction `within` away from the mid: `capacity_to(side, mid·(1 ∓ within))`.
+    fn depth(&self, side: Side, within: f64) -> f64;
+
+    /// Marginal price of the next unit after one order of `traded` units; `None` past the
+    /// venue's capacity.
+    fn marginal(&self, side: Side, traded: f64) -> Option<f64>;
+
+    /// Quantity one order can trade before its marginal price passes `price` (falls below it
+    /// for a sale, rises above it for a purchase). For a book, levels priced exactly at `price`
+    /// count in full.
+    fn capacity_to(&self, side: Side, price: f64) -> f64;
+
+    /// Most that one order can trade on `side` (`f64::INFINITY` when unbounded).
+    fn max_capacity(&self, side: Side) -> f64;
+
+    /// For a discrete venue (a book): price and remaining quantity of the level that the next
+    /// unit after `traded` units would hit. `None` for continuous venues and past the last level.
+    fn level_at(&self, side: Side, traded: f64) -> Option<(f64, f64)>;
+
+    /// Whether liquidity comes in discrete price levels.
+    fn is_discrete(&self) -> bool;
+
+    /// Upkeep between steps: `dt` seconds pass and the exogenous reference price (if given)
+    /// becomes `reference`. Returns the arbitrage trade the upkeep made, if any.
+    fn advance(&mut self, dt: f64, reference: Option<f64>) -> Option<Fill>;
+}
+
+/// A venue of any kind, stored by value so that the market state is one flat vector.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyVenue {
+    Book(OrderBook),
+    Pool(ConstantProductPool),
+    Curve(ImpactCurve),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $v:ident => $e:expr) => {
+        match $self {
+            AnyVenue::Book($v) => $e,
+            AnyVenue::Pool($v) => $e,
+            AnyVenue::Curve($v) => $e,
+        }
+    };
+}
+
+impl Venue for AnyVenue {
+    fn quote(&self, side: Side, qty: f64) -> Fill {
+        dispatch!(self, v => v.quote(side, qty))
+    }
+    fn execute(&mut self, side: Side, qty: f64) -> Fill {
+        dispatch!(self, v => v.execute(side, qty))
+    }
+    fn best_bid(&self) -> Option<f64> {
+        dispatch!(self, v => v.best_bid())
+    }
+    fn best_ask(&self) -> Option<f64> {
+        dispatch!(self, v => v.best_ask())
+    }
+    fn mid(&self) -> Option<f64> {
+        dispatch!(self, v => v.mid())
+    }
+    fn depth(&self, side: Side, within: f64) -> f64 {
+        dispatch!(self, v => v.depth(side, within))
+    }
+    fn marginal(&self, side: Side, traded: f64) -> Option<f64> {
+        dispatch!(self, v => v.marginal(side, traded))
+    }
+    fn capacity_to(&self, side: Side, price: f64) -> f64 {
+        dispatch!(self, v => v.capacity_to(side, price))
+    }
+    fn max_capacity(&self, side: Side) -> f64 {
+        dispatch!(self, v => v.max_capacity(side))
+    }
+    fn level_at(&self, side: Side, traded: f64) -> Option<(f64, f64)> {
+        dispatch!(self, v => v.level_at(side, traded))
+    }
+    fn is_discrete(&self) -> bool {
+        dispatch!(self, v => v.is_discrete())
+    }
+    fn advance(&mut self, dt: f64, reference: Option<f64>) -> Option<Fill> {
+        dispatch!(self, v => v.advance(dt, reference))
+    }
+}
+
+impl From<OrderBook> for AnyVenue {
+    fn from(v: OrderBook) -> Self {
+        AnyVenue::Book(v)
+    }
+}
+impl From<ConstantProductPool> for AnyVenue {
+    fn from(v: ConstantProductPool) -> Self {
+        AnyVenue::Pool(v)
+    }
+}
+impl From<ImpactCurve> for AnyVenue {
+    fn from(v: ImpactCurve) -> Self {
+        AnyVenue::Curve(v)
+    }
+}

@@ -1,0 +1,45 @@
+//! Conversions at the boundary: sides, optional numbers, numeric columns.
+
+use deleverage_core::{Side, error};
+use numpy::PyArray1;
+use numpy::prelude::*;
+use pyo3::prelude::*;
+
+use crate::errors::{BindingError, BindingResult};
+
+/// `"bid"`/`"sell"` → `Side::Sell`, `"ask"`/`"buy"` → `Side::Buy`.
+pub fn side(name: &str) -> BindingResult<Side> {
+    match name {
+        "bid" | "sell" => Ok(Side::Sell),
+        "ask" | "buy" => Ok(Side::Buy),
+        other => Err(BindingError::Scenario(format!(
+            "side must be 'bid' or 'ask', got {other:?}"
+        ))),
+    }
+}
+
+/// A 1-D numeric column as an owned vector. Float64 arrays (read-only ones included, as Polars'
+/// zero-copy `to_numpy()` gives) are read directly; lists and other numeric arrays are converted.
+pub fn column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<f64>> {
+    if let Ok(arr) = obj.cast::<PyArray1<f64>>() {
+        let ro = arr.readonly();
+        return Ok(ro.as_array().iter().copied().collect());
+    }
+    obj.extract::<Vec<f64>>().map_err(|e| {
+        BindingError::Scenario(format!(
+            "{field} must be a 1-D sequence of numbers (a numpy array, list or Polars Series): {e}"
+        ))
+    })
+}
+
+/// A quantity argument: finite and `>= 0`.
+pub fn qty(field: &str, v: f64) -> BindingResult<f64> {
+    Ok(error::non_negative(field, v)?)
+}
+
+/// An optional strictly positive argument.
+pub fn opt_positive(field: &str, v: Option<f64>) -> BindingResult<Option<f64>> {
+    v.map(|x| error::positive(field, x))
+        .transpose()
+        .map_err(Into::into)
+}

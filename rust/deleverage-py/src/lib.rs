@@ -1,0 +1,31 @@
+//! PyO3 bindings of `deleverage-core`, compiled as `deleverage._core`.
+//!
+//! Bindings only convert: validate and convert the arguments, release the GIL, call the core,
+//! convert the result. No mechanics live here.
+#![forbid(unsafe_code)]
+
+mod convert;
+mod errors;
+mod fill;
+mod router;
+mod venues;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+mod _core {
+    #[pymodule_export]
+    use super::fill::PyFill;
+    #[pymodule_export]
+    use super::router::{PyArbTrade, PyRouter};
+    #[pymodule_export]
+    use super::venues::{PyCurve, PyOrderBook, PyPool, PyVenue};
+
+    use super::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        Ok(())
+    }
+}
