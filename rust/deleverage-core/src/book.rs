@@ -447,13 +447,26 @@ impl Venue for OrderBook {
         let theta = self.dynamics.permanent_impact;
         let fill = walk.fill;
         if theta > 0.0
+            && let (Some(b0), Some(b1)) = (fill.first_price, walk.next_best)
+        {
+            // I: relative move of the touched best quote. θ of it moves the anchor; the depth
+            // between the old and the new best level, ΔW, is the volume behind that move, and θ·ΔW
+            // of the consumption goes with it, so that the best quote right after the fill is
+            // still b1 (up to the θ(1 − θ)I² term of MECHANICS §2.6). This equals MECHANICS'
+            // `E + (1 − θ)·x` when the walk ends on a level edge; inside one level (I = 0) nothing
+            // is permanent and all of x stays consumed, so no depth appears from nowhere.
+            let ladder = self.ladder(side);
+            let k0 = ladder.first_open(ladder.consumed);
+            let k1 = ladder.first_open(walk.end);
+            let passed = ladder.lower(k1) - ladder.lower(k0);
+            self.permanent *= 1.0 + theta * (b1 / b0 - 1.0);
+            self.ladder_mut(side).consumed = walk.end - theta * passed;
+        } else if theta > 0.0
             && let (Some(b0), Some(last)) = (fill.first_price, fill.last_price)
         {
-            // I: relative move of the touched best quote (to the last fill if the side emptied).
-            let b1 = walk.next_best.unwrap_or(last);
-            let impact = b1 / b0 - 1.0;
-            self.permanent *= 1.0 + theta * impact;
-            self.ladder_mut(side).consumed += (1.0 - theta) * fill.filled;
+            // The walk emptied the side: I runs to the last fill and the side stays empty.
+            self.permanent *= 1.0 + theta * (last / b0 - 1.0);
+            self.ladder_mut(side).consumed = walk.end;
         } else {
             self.ladder_mut(side).consumed = walk.end;
         }

@@ -8,8 +8,9 @@ use crate::error::{self, Error, Result};
 use crate::fill::{Fill, Side};
 use crate::venue::Venue;
 
-/// Largest `q/δ` a purchase on an exponential curve may reach: beyond it `exp` overflows.
-const MAX_EXP_ARG: f64 = 700.0;
+/// Largest `q/δ` a purchase on an exponential curve may reach (the price then rises by a factor
+/// of e^40 ≈ 2e17): beyond that any notional is meaningless and `exp` soon overflows.
+const MAX_EXP_ARG: f64 = 40.0;
 
 /// The impact law.
 #[derive(Debug, Clone, Copy, PartialEq)]

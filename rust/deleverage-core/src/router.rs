@@ -105,25 +105,24 @@ fn split_continuous<V: Borrow<AnyVenue>>(
             (cap - alloc[i]).max(0.0)
         })
         .collect();
-    let total: f64 = incs.iter().sum();
-    if !total.is_finite() || total <= 0.0 {
-        // Degenerate bracket: give everything to the venue with the best marginal price.
-        if let Some(j) = (0..cont.len()).max_by(|&a, &b| {
-            let pa = venues[cont[a]].borrow().marginal(side, alloc[cont[a]]);
-            let pb = venues[cont[b]].borrow().marginal(side, alloc[cont[b]]);
-            let (pa, pb) = (pa.unwrap_or(f64::NAN), pb.unwrap_or(f64::NAN));
-            if side.at_least_as_good(pa, pb) {
-                std::cmp::Ordering::Greater
+    let finite: f64 = incs.iter().filter(|x| x.is_finite()).sum();
+    if let Some(j) = incs.iter().position(|x| !x.is_finite()) {
+        // p* sits on a curve's floor (or at zero for a pool), where that venue's capacity has no
+        // bound: the finite venues take what they hold down to p*, the first unbounded one the rest.
+        let rest = left - finite;
+        for x in incs.iter_mut() {
+            *x = if x.is_finite() && rest < 0.0 {
+                *x * left / finite
+            } else if x.is_finite() {
+                *x
             } else {
-                std::cmp::Ordering::Less
-            }
-        }) {
-            incs.iter_mut().for_each(|x| *x = 0.0);
-            incs[j] = left;
+                0.0
+            };
         }
+        incs[j] = rest.max(0.0);
     } else {
         // The bisection stops within one ulp of p*: put the rounding excess on the largest share.
-        let excess = total - left;
+        let excess = finite - left;
         if let Some(j) = (0..incs.len()).max_by(|&a, &b| incs[a].total_cmp(&incs[b])) {
             incs[j] = (incs[j] - excess).max(0.0);
         }
@@ -233,84 +232,122 @@ pub fn execute<V: BorrowMut<AnyVenue>>(venues: &mut [V], side: Side, qty: f64) -
     combine(side, qty, parts)
 }
 
-/// Quantity `z` that closes the crossing between buying on `a` and selling on `b`: the point
-/// where `b`'s marginal bid after selling `z` stops exceeding `a`'s marginal ask after buying `z`.
-fn crossing_size(a: &AnyVenue, b: &AnyVenue) -> f64 {
-    let crossed = |z: f64| match (b.marginal(Side::Sell, z), a.marginal(Side::Buy, z)) {
-        (Some(bid), Some(ask)) => bid > ask,
-        _ => false,
-    };
-    let cap = a.max_capacity(Side::Buy).min(b.max_capacity(Side::Sell));
-    let mut hi = if cap.is_finite() {
-        cap
-    } else {
-        let mut h = 1.0;
-        for _ in 0..2048 {
-            if !crossed(h) {
-                break;
-            }
-            h *= 2.0;
-        }
-        h
-    };
-    let mut lo = 0.0;
-    for _ in 0..MAX_BISECTIONS {
-        let mid = 0.5 * (lo + hi);
-        if mid == lo || mid == hi {
-            break;
-        }
-        if crossed(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    // The upper end: it includes a whole level that ends exactly at the crossing.
-    hi
+/// Buy and sell capacity of all venues at price `p`: what the bids absorb down to `p` and
+/// what the asks offer up to `p`.
+fn capacities<V: Borrow<AnyVenue>>(venues: &[V], p: f64) -> (f64, f64) {
+    venues.iter().fold((0.0, 0.0), |(s, b), v| {
+        let v = v.borrow();
+        (
+            s + v.capacity_to(Side::Sell, p),
+            b + v.capacity_to(Side::Buy, p),
+        )
+    })
 }
 
-/// Cross-venue arbitrage: while one venue's best bid exceeds another's best ask, buy on the cheap
-/// venue and sell on the rich one until their marginal prices meet. At most `max_trades` trades.
-pub fn arbitrage<V: BorrowMut<AnyVenue>>(venues: &mut [V], max_trades: usize) -> Vec<ArbTrade> {
-    let mut trades = Vec::new();
-    for _ in 0..max_trades {
-        let mut cheap: Option<(usize, f64)> = None;
-        let mut rich: Option<(usize, f64)> = None;
-        for (i, v) in venues.iter().enumerate() {
-            let v = v.borrow();
-            if let Some(ask) = v.best_ask()
-                && cheap.is_none_or(|(_, a)| ask < a)
-            {
-                cheap = Some((i, ask));
-            }
-            if let Some(bid) = v.best_bid()
-                && rich.is_none_or(|(_, b)| bid > b)
-            {
-                rich = Some((i, bid));
-            }
+/// Splits the clearing into pairs of one buy leg and one sell leg (in venue order), with each
+/// leg's quote shared pro rata, so that the pairs add up to the legs exactly.
+fn pair_legs(buys: &[(usize, Fill)], sells: &[(usize, Fill)], out: &mut Vec<ArbTrade>) {
+    let (mut i, mut j) = (0, 0);
+    let mut left_b = buys.first().map_or(0.0, |b| b.1.filled);
+    let mut left_s = sells.first().map_or(0.0, |s| s.1.filled);
+    while i < buys.len() && j < sells.len() {
+        let q = left_b.min(left_s);
+        let (bi, bf) = &buys[i];
+        let (sj, sf) = &sells[j];
+        if q > 0.0 {
+            out.push(ArbTrade {
+                buy_venue: *bi,
+                sell_venue: *sj,
+                qty: q,
+                cost: bf.notional * q / bf.filled,
+                proceeds: sf.notional * q / sf.filled,
+            });
         }
-        let (Some((a, ask)), Some((b, bid))) = (cheap, rich) else {
+        left_b -= q;
+        left_s -= q;
+        if left_b <= 1e-12 * bf.filled {
+            i += 1;
+            left_b = buys.get(i).map_or(0.0, |b| b.1.filled);
+        }
+        if left_s <= 1e-12 * sf.filled {
+            j += 1;
+            left_s = sells.get(j).map_or(0.0, |s| s.1.filled);
+        }
+    }
+}
+
+/// Cross-venue arbitrage. While the best bid of some venue exceeds the best ask of another,
+/// arbitrageurs buy on the cheap venues and sell on the rich ones, all at once, up to the price
+/// `p*` where the asks offered below it match the bids absorbed above it: every venue then
+/// quotes bid ≤ p* ≤ ask. Clearing all venues together (rather than pair by pair) matters when a
+/// steep venue sits between a cheap and a rich one. Runs at most `max_rounds` clearings (one
+/// normally suffices; permanent impact can leave a residue for a second). Returns the trades as
+/// buy/sell pairs.
+pub fn arbitrage<V: BorrowMut<AnyVenue>>(venues: &mut [V], max_rounds: usize) -> Vec<ArbTrade> {
+    let mut trades = Vec::new();
+    for _ in 0..max_rounds {
+        let bid = venues
+            .iter()
+            .filter_map(|v| v.borrow().best_bid())
+            .reduce(f64::max);
+        let ask = venues
+            .iter()
+            .filter_map(|v| v.borrow().best_ask())
+            .reduce(f64::min);
+        let (Some(bid), Some(ask)) = (bid, ask) else {
             break;
         };
-        if a == b || bid <= ask * (1.0 + ARB_RTOL) {
+        if bid <= ask * (1.0 + ARB_RTOL) {
             break;
         }
-        let z = crossing_size(venues[a].borrow(), venues[b].borrow());
-        if z <= 0.0 {
+        let clears = |p: f64| {
+            let (s, b) = capacities(venues, p);
+            s >= b
+        };
+        let (good, bad) = if clears(ask) { (ask, bid) } else { (ask, ask) };
+        let p = if good == bad {
+            good
+        } else {
+            bisect(good, bad, clears)
+        };
+        // Step functions (books) jump at p*: take the larger of the two matched sizes around it.
+        let (s_lo, b_lo) = capacities(venues, p);
+        let (s_hi, b_hi) = capacities(venues, next_up(p));
+        let q = s_lo.min(b_lo).max(s_hi.min(b_hi));
+        if q <= 0.0 || !q.is_finite() {
             break;
         }
-        let bought = venues[a].borrow_mut().execute(Side::Buy, z);
-        if bought.filled <= 0.0 {
+        let mut buy_plan = plan(venues, Side::Buy, q);
+        let mut sell_plan = plan(venues, Side::Sell, q);
+        // A venue quoting exactly p* can pick up rounding dust on both sides: net it out, which
+        // keeps the bought and the sold totals equal.
+        for (b, s) in buy_plan.iter_mut().zip(sell_plan.iter_mut()) {
+            let both = b.min(*s);
+            *b -= both;
+            *s -= both;
+        }
+        let mut buys = Vec::new();
+        let mut sells = Vec::new();
+        for (i, v) in venues.iter_mut().enumerate() {
+            if buy_plan[i] > 0.0 {
+                buys.push((i, v.borrow_mut().execute(Side::Buy, buy_plan[i])));
+            }
+        }
+        for (i, v) in venues.iter_mut().enumerate() {
+            if sell_plan[i] > 0.0 {
+                sells.push((i, v.borrow_mut().execute(Side::Sell, sell_plan[i])));
+            }
+        }
+        let before = trades.len();
+        pair_legs(&buys, &sells, &mut trades);
+        if trades.len() == before {
             break;
         }
-        let sold = venues[b].borrow_mut().execute(Side::Sell, bought.filled);
-        trades.push(ArbTrade {
-            buy_venue: a,
-            sell_venue: b,
-            qty: sold.filled,
-            cost: bought.notional,
-            proceeds: sold.notional,
-        });
     }
     trades
+}
+
+/// The next representable float above a positive `x`.
+fn next_up(x: f64) -> f64 {
+    f64::from_bits(x.to_bits() + 1)
 }

@@ -217,6 +217,50 @@ fn permanent_impact_moves_the_anchor() {
 }
 
 #[test]
+fn permanent_impact_inside_a_level_moves_nothing() {
+    // Selling 5 of the first level's 10 leaves the best bid at 99: I = 0, so nothing is permanent
+    // and the full 5 stay consumed (no depth reappears at 99).
+    let mut book = linear_book(BookDynamics {
+        resilience_half_life: None,
+        permanent_impact: 0.5,
+    });
+    book.sell(5.0);
+    assert_eq!(book.anchor(), 100.0);
+    assert_close!(book.consumed(Side::Sell), 5.0);
+    // Sell 25 = two levels and half of the third: b1 = 97, I = −2/99, ΔW = 20 (the two levels
+    // passed), E' = 25 − θ·20 = 15; the best bid 100(1 − 1/99)·0.98 = 97.0101 ≈ b1 with 5 resting,
+    // as the un-shifted book had 5 resting at 97.
+    let mut book = linear_book(BookDynamics {
+        resilience_half_life: None,
+        permanent_impact: 0.5,
+    });
+    book.sell(25.0);
+    assert_close!(book.consumed(Side::Sell), 15.0);
+    let (px, qty) = book.levels(Side::Sell);
+    assert_close!(px[0], 100.0 * (1.0 - 1.0 / 99.0) * 0.98);
+    assert_close!(qty[0], 5.0);
+}
+
+#[test]
+fn permanent_impact_keeps_an_emptied_side_empty() {
+    let mut book = OrderBook::from_levels(
+        &[99.0],
+        &[3.0],
+        &[101.0],
+        &[3.0],
+        None,
+        BookDynamics {
+            resilience_half_life: None,
+            permanent_impact: 0.3,
+        },
+    )
+    .unwrap();
+    let f = book.sell(5.0);
+    assert_close!(f.filled, 3.0);
+    assert_eq!(book.best_bid(), None);
+}
+
+#[test]
 fn sqrt_profile_reproduces_square_root_law() {
     // ΔP/P = Y·σ·sqrt(Q/V): σ = 2 %, V = 1e6, Y = 0.8, fine tick η = 1e-5.
     let (sigma, volume, y) = (0.02, 1.0e6, 0.8);

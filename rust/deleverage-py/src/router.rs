@@ -179,8 +179,11 @@ impl PyRouter {
         Ok(self.with_all(py, |vs| vs.iter().map(|v| v.depth(side, within)).sum())?)
     }
 
-    /// Cross-venue arbitrage: while one venue's best bid exceeds another's best ask, buy on the
-    /// cheap venue and sell on the rich one until their marginal prices meet. Returns the trades.
+    /// Cross-venue arbitrage: while one venue's best bid exceeds another's best ask, arbitrageurs
+    /// buy on the cheap venues and sell on the rich ones up to the one price ``p*`` where the asks
+    /// offered below it match the bids absorbed above it; afterwards every venue quotes
+    /// ``bid <= p* <= ask``. Returns the trades as (buy venue, sell venue) pairs; at most
+    /// ``max_rounds`` clearings run (one normally suffices).
     ///
     /// Examples
     /// --------
@@ -190,9 +193,9 @@ impl PyRouter {
     /// >>> trades = dl.Router([a, b]).arbitrage()
     /// >>> len(trades), round(a.mid, 9), round(b.mid, 9)
     /// (1, 110.25, 110.25)
-    #[pyo3(signature = (max_trades=10_000))]
-    fn arbitrage(&self, py: Python<'_>, max_trades: usize) -> PyResult<Vec<PyArbTrade>> {
-        let trades = self.with_all(py, |vs| router::arbitrage(vs, max_trades))?;
+    #[pyo3(signature = (max_rounds=100))]
+    fn arbitrage(&self, py: Python<'_>, max_rounds: usize) -> PyResult<Vec<PyArbTrade>> {
+        let trades = self.with_all(py, |vs| router::arbitrage(vs, max_rounds))?;
         Ok(trades
             .into_iter()
             .map(|t| PyArbTrade {
