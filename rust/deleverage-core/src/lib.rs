@@ -20,3 +20,6 @@ pub use fill::{Fill, Side};
 pub use pool::ConstantProductPool;
 pub use router::{ArbTrade, RouteFill};
 pub use venue::{AnyVenue, Venue};
+pub mod lending;
+pub mod oracle;
+pub mod path;
