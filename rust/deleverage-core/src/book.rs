@@ -1,7 +1,7 @@
 //! Limit order book anchored to a reference price, with resilience and permanent impact
 //! (MECHANICS §2.4–2.6).
 //!
-//! State: a baseline ladder per side (price as a ratio of the anchor, cumulative baseline depth)
+//! State: a baseline ladder per side (prices at the initial anchor, cumulative baseline depth)
 //! plus the volume consumed from the inside, `E`. Level `k` rests `q_k − min(q_k, max(0, E − W_{k−1}))`.
 //! An exogenous move re-prices every level and leaves `E` alone; resilience decays `E`; a
 //! `permanent_impact` fraction θ of each impact moves the anchor itself.
@@ -17,8 +17,9 @@ const EXHAUSTED_RTOL: f64 = 1e-12;
 /// One side of the book: levels best first.
 #[derive(Debug, Clone, PartialEq)]
 struct Ladder {
-    /// Level price divided by the anchor: `1 − u_k` for bids, `1 + u_k` for asks.
-    ratio: Vec<f64>,
+    /// Level prices when the anchor is at its initial value, best first. A level's price is
+    /// `base_px · anchor/anchor₀`, so prices are exactly the user's until the anchor moves.
+    base_px: Vec<f64>,
     /// Cumulative baseline depth `W_k = q_0 + … + q_k`.
     cum: Vec<f64>,
     /// Volume consumed from the inside, `E >= 0`.
@@ -35,9 +36,9 @@ struct Walk {
 }
 
 impl Ladder {
-    fn new(ratio: Vec<f64>, cum: Vec<f64>) -> Self {
+    fn new(base_px: Vec<f64>, cum: Vec<f64>) -> Self {
         Ladder {
-            ratio,
+            base_px,
             cum,
             consumed: 0.0,
         }
@@ -68,14 +69,14 @@ impl Ladder {
         }
     }
 
-    fn walk(&self, side: Side, qty: f64, anchor: f64) -> Walk {
+    fn walk(&self, side: Side, qty: f64, scale: f64) -> Walk {
         let mut fill = Fill::empty(side, qty);
         let mut pos = self.consumed;
         let mut k = self.first_open(pos);
         let mut left = qty;
         while left > 0.0 && k < self.cum.len() {
             let avail = self.cum[k] - pos.max(self.lower(k));
-            let price = anchor * self.ratio[k];
+            let price = scale * self.base_px[k];
             let exhaust = left >= avail * (1.0 - EXHAUSTED_RTOL);
             // An order that matches the level to rounding takes exactly what was asked for.
             let take = if exhaust && left > avail * (1.0 + EXHAUSTED_RTOL) {
@@ -97,22 +98,29 @@ impl Ladder {
                 break;
             }
         }
+        // Level sizes come from differences of cumulative sums: their float sum can exceed the
+        // request by an ulp. A request that found enough depth filled exactly what was asked.
+        fill.filled = if left == 0.0 {
+            qty
+        } else {
+            fill.filled.min(qty)
+        };
         let open = self.first_open(pos);
         Walk {
             fill,
             end: pos,
-            next_best: (open < self.cum.len()).then(|| anchor * self.ratio[open]),
+            next_best: (open < self.cum.len()).then(|| scale * self.base_px[open]),
         }
     }
 
     /// Number of levels priced at or better than `price` for the taker.
-    fn levels_at_or_better(&self, side: Side, anchor: f64, price: f64) -> usize {
-        self.ratio
-            .partition_point(|&r| side.at_least_as_good(anchor * r, price))
+    fn levels_at_or_better(&self, side: Side, scale: f64, price: f64) -> usize {
+        self.base_px
+            .partition_point(|&r| side.at_least_as_good(scale * r, price))
     }
 
-    fn capacity_to(&self, side: Side, anchor: f64, price: f64) -> f64 {
-        let n = self.levels_at_or_better(side, anchor, price);
+    fn capacity_to(&self, side: Side, scale: f64, price: f64) -> f64 {
+        let n = self.levels_at_or_better(side, scale, price);
         if n == 0 {
             0.0
         } else {
@@ -125,20 +133,25 @@ impl Ladder {
         }
     }
 
-    fn level_at(&self, anchor: f64, traded: f64) -> Option<(f64, f64)> {
+    fn level_at(&self, scale: f64, traded: f64) -> Option<(f64, f64)> {
         let pos = self.consumed + traded;
         let k = self.first_open(pos);
-        (k < self.cum.len()).then(|| (anchor * self.ratio[k], self.cum[k] - pos.max(self.lower(k))))
+        (k < self.cum.len()).then(|| {
+            (
+                scale * self.base_px[k],
+                self.cum[k] - pos.max(self.lower(k)),
+            )
+        })
     }
 
     /// Resting quantity of every level that still has some, best first.
-    fn resting(&self, anchor: f64) -> (Vec<f64>, Vec<f64>) {
+    fn resting(&self, scale: f64) -> (Vec<f64>, Vec<f64>) {
         let start = self.first_open(self.consumed);
         let n = self.cum.len() - start;
         let mut px = Vec::with_capacity(n);
         let mut qty = Vec::with_capacity(n);
         for k in start..self.cum.len() {
-            px.push(anchor * self.ratio[k]);
+            px.push(scale * self.base_px[k]);
             qty.push(self.cum[k] - self.consumed.max(self.lower(k)));
         }
         (px, qty)
@@ -224,6 +237,8 @@ pub struct OrderBook {
     reference: f64,
     /// Product of the permanent-impact factors `(1 + θ·I)` of the fills so far.
     permanent: f64,
+    /// The anchor the base prices refer to.
+    anchor0: f64,
     dynamics: BookDynamics,
 }
 
@@ -317,12 +332,12 @@ impl OrderBook {
                 }
             },
         };
-        let ratios = |px: &[f64]| px.iter().map(|&p| p / anchor).collect::<Vec<_>>();
         Ok(OrderBook {
-            bids: Ladder::new(ratios(bid_px), cumsum(bid_qty)),
-            asks: Ladder::new(ratios(ask_px), cumsum(ask_qty)),
+            bids: Ladder::new(bid_px.to_vec(), cumsum(bid_qty)),
+            asks: Ladder::new(ask_px.to_vec(), cumsum(ask_qty)),
             reference: anchor,
             permanent: 1.0,
+            anchor0: anchor,
             dynamics,
         })
     }
@@ -362,19 +377,20 @@ impl OrderBook {
             } else {
                 levels
             };
-            let ratio = (1..=n)
-                .map(|k| 1.0 + sign * k as f64 * eta)
+            let px = (1..=n)
+                .map(|k| mid * (1.0 + sign * k as f64 * eta))
                 .collect::<Vec<_>>();
             let cum = (1..=n)
                 .map(|k| profile.cumulative(k, eta))
                 .collect::<Vec<_>>();
-            Ladder::new(ratio, cum)
+            Ladder::new(px, cum)
         };
         Ok(OrderBook {
             bids: build(-1.0),
             asks: build(1.0),
             reference: mid,
             permanent: 1.0,
+            anchor0: mid,
             dynamics,
         })
     }
@@ -397,6 +413,17 @@ impl OrderBook {
     #[inline]
     pub fn anchor(&self) -> f64 {
         self.reference * self.permanent
+    }
+
+    /// Factor from base prices to current prices: exactly 1 until the anchor moves.
+    #[inline]
+    fn scale(&self) -> f64 {
+        let a = self.anchor();
+        if a == self.anchor0 {
+            1.0
+        } else {
+            a / self.anchor0
+        }
     }
 
     /// The last exogenous reference price.
@@ -427,7 +454,7 @@ impl OrderBook {
 
     /// Prices and resting quantities of the levels that still rest something, best first.
     pub fn levels(&self, side: Side) -> (Vec<f64>, Vec<f64>) {
-        self.ladder(side).resting(self.anchor())
+        self.ladder(side).resting(self.scale())
     }
 
     /// Total quantity resting on a side.
@@ -439,11 +466,11 @@ impl OrderBook {
 
 impl Venue for OrderBook {
     fn quote(&self, side: Side, qty: f64) -> Fill {
-        self.ladder(side).walk(side, qty, self.anchor()).fill
+        self.ladder(side).walk(side, qty, self.scale()).fill
     }
 
     fn execute(&mut self, side: Side, qty: f64) -> Fill {
-        let walk = self.ladder(side).walk(side, qty, self.anchor());
+        let walk = self.ladder(side).walk(side, qty, self.scale());
         let theta = self.dynamics.permanent_impact;
         let fill = walk.fill;
         if theta > 0.0
@@ -496,7 +523,7 @@ impl Venue for OrderBook {
     }
 
     fn capacity_to(&self, side: Side, price: f64) -> f64 {
-        self.ladder(side).capacity_to(side, self.anchor(), price)
+        self.ladder(side).capacity_to(side, self.scale(), price)
     }
 
     fn max_capacity(&self, side: Side) -> f64 {
@@ -504,7 +531,7 @@ impl Venue for OrderBook {
     }
 
     fn level_at(&self, side: Side, traded: f64) -> Option<(f64, f64)> {
-        self.ladder(side).level_at(self.anchor(), traded)
+        self.ladder(side).level_at(self.scale(), traded)
     }
 
     fn is_discrete(&self) -> bool {

@@ -148,7 +148,8 @@ impl ImpactCurve {
 
     fn trade(&self, side: Side, qty: f64) -> (Fill, f64) {
         let mut fill = Fill::empty(side, qty);
-        if qty <= 0.0 {
+        // A curve driven to zero (linear or square-root impact at capacity) has no market left.
+        if qty <= 0.0 || self.price <= 0.0 {
             return (fill, self.price);
         }
         let s = self.price;
@@ -180,15 +181,15 @@ impl Venue for ImpactCurve {
     }
 
     fn best_bid(&self) -> Option<f64> {
-        Some(self.price)
+        (self.price > 0.0).then_some(self.price)
     }
 
     fn best_ask(&self) -> Option<f64> {
-        Some(self.price)
+        (self.price > 0.0).then_some(self.price)
     }
 
     fn mid(&self) -> Option<f64> {
-        Some(self.price)
+        (self.price > 0.0).then_some(self.price)
     }
 
     fn depth(&self, side: Side, within: f64) -> f64 {
@@ -197,11 +198,14 @@ impl Venue for ImpactCurve {
 
     fn marginal(&self, side: Side, traded: f64) -> Option<f64> {
         let q = traded * self.price;
-        (q <= self.max_value(side)).then(|| self.price_after(side, q))
+        (self.price > 0.0 && q <= self.max_value(side)).then(|| self.price_after(side, q))
     }
 
     fn capacity_to(&self, side: Side, price: f64) -> f64 {
         let s = self.price;
+        if s <= 0.0 {
+            return 0.0;
+        }
         // Quote value traded until the marginal price reaches `price`, by inverting the law.
         let q = match (self.shape, side) {
             (_, Side::Sell) if price >= s => 0.0,
@@ -226,7 +230,11 @@ impl Venue for ImpactCurve {
     }
 
     fn max_capacity(&self, side: Side) -> f64 {
-        self.max_value(side) / self.price
+        if self.price > 0.0 {
+            self.max_value(side) / self.price
+        } else {
+            0.0
+        }
     }
 
     fn level_at(&self, _side: Side, _traded: f64) -> Option<(f64, f64)> {

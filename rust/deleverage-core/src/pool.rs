@@ -68,7 +68,10 @@ impl ConstantProductPool {
             Side::Sell => {
                 let out = self.amount_out(qty, self.base, self.quote);
                 fill.notional = out;
-                (self.base + qty, self.quote - out)
+                // y' = x·y/(x + g·Δx), the same as y − Δy without its cancellation when a swap
+                // takes most of the reserve.
+                let y = self.base * self.quote / (self.base + self.g() * qty);
+                (self.base + qty, y)
             }
             Side::Buy => {
                 // Choice (MECHANICS §2.2): a purchase of the whole base reserve or more fills nothing.
@@ -119,7 +122,7 @@ impl ConstantProductPool {
             let mut fill = Fill::empty(Side::Buy, out);
             fill.first_price = self.best_ask();
             self.quote = y + dy;
-            self.base = x - out;
+            self.base = x * y / (y + g * dy);
             fill.filled = out;
             fill.notional = dy;
             fill.levels = 1;

@@ -43,3 +43,14 @@ pub fn opt_positive(field: &str, v: Option<f64>) -> BindingResult<Option<f64>> {
         .transpose()
         .map_err(Into::into)
 }
+
+/// A count argument: a whole number >= 1.
+pub fn count(field: &str, v: i64) -> BindingResult<usize> {
+    if v >= 1 {
+        usize::try_from(v).map_err(|_| BindingError::Scenario(format!("{field} is too large: {v}")))
+    } else {
+        Err(BindingError::Scenario(format!(
+            "{field} must be >= 1, got {v}"
+        )))
+    }
+}

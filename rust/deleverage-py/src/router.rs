@@ -194,7 +194,8 @@ impl PyRouter {
     /// >>> len(trades), round(a.mid, 9), round(b.mid, 9)
     /// (1, 110.25, 110.25)
     #[pyo3(signature = (max_rounds=100))]
-    fn arbitrage(&self, py: Python<'_>, max_rounds: usize) -> PyResult<Vec<PyArbTrade>> {
+    fn arbitrage(&self, py: Python<'_>, max_rounds: i64) -> PyResult<Vec<PyArbTrade>> {
+        let max_rounds = convert::count("max_rounds", max_rounds)?;
         let trades = self.with_all(py, |vs| router::arbitrage(vs, max_rounds))?;
         Ok(trades
             .into_iter()

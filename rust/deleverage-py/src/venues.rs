@@ -184,10 +184,11 @@ fn profile_book(
     profile: Profile,
     mid: f64,
     tick: f64,
-    levels: usize,
+    levels: i64,
     resilience_half_life: Option<f64>,
     permanent_impact: f64,
 ) -> PyResult<Py<PyOrderBook>> {
+    let levels = convert::count("levels", levels)?;
     let book = py
         .detach(|| {
             OrderBook::from_profile(
@@ -264,7 +265,7 @@ impl PyOrderBook {
         py: Python<'_>,
         mid: f64,
         tick: f64,
-        levels: usize,
+        levels: i64,
         depth_per_level: f64,
         resilience_half_life: Option<f64>,
         permanent_impact: f64,
@@ -297,7 +298,7 @@ impl PyOrderBook {
         py: Python<'_>,
         mid: f64,
         tick: f64,
-        levels: usize,
+        levels: i64,
         sigma: f64,
         volume: f64,
         y: f64,
@@ -332,7 +333,7 @@ impl PyOrderBook {
         py: Python<'_>,
         mid: f64,
         tick: f64,
-        levels: usize,
+        levels: i64,
         total_depth: f64,
         scale: f64,
         resilience_half_life: Option<f64>,

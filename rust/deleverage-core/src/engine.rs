@@ -1,0 +1,707 @@
+//! The step loop (DESIGN §4, §4.5): exogenous move → venue upkeep → oracles → triggers → queue →
+//! matching → … until the market is quiet.
+//!
+//! One `Engine` holds the whole state (market, oracles, protocols, accounts, the trigger index,
+//! the liquidation queue and the recorder). `simulate` builds one and runs the path to quiet; a
+//! backtest can hold one open and call `step` itself. There is no second loop.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::accounts::{Accounts, Status};
+use crate::error::{self, Error, Result};
+use crate::fill::Side;
+use crate::lending::{AaveVersion, Lending, Rules};
+use crate::market::Market;
+use crate::oracle::{Oracle, OracleKind};
+use crate::recorder::{Event, EventColumns, EventKind, StepColumns, StepRow};
+use crate::trigger::TriggerIndex;
+use crate::venue::AnyVenue;
+
+/// Which queued account a liquidator serves first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Lowest health factor first (the default).
+    WorstHealth,
+    /// Largest debt value first.
+    Largest,
+    /// First breached, first served.
+    Fifo,
+    /// Seeded random order.
+    Random,
+}
+
+/// How a round's forced sales meet the venues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundMode {
+    /// Each liquidation's sale executes at once; the next one sees the moved price (DeFi).
+    Sequential,
+    /// A round's sales are summed per asset and executed together (fire-sale models).
+    Batch,
+}
+
+/// The liquidation queue's rules and the liquidators' capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueConfig {
+    pub priority: Priority,
+    pub mode: RoundMode,
+    /// Debt value liquidators can repay per step, in quote (keeper capital).
+    pub budget_notional: f64,
+    /// Liquidations per step (gas, block space).
+    pub budget_count: u64,
+    /// Share of seized collateral liquidators sell on the venues at once.
+    pub sell_fraction: f64,
+    pub max_rounds_per_step: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            priority: Priority::WorstHealth,
+            mode: RoundMode::Sequential,
+            budget_notional: f64::INFINITY,
+            budget_count: u64::MAX,
+            sell_fraction: 1.0,
+            max_rounds_per_step: 64,
+        }
+    }
+}
+
+impl QueueConfig {
+    fn validate(&self) -> Result<()> {
+        if self.budget_notional.is_nan() || self.budget_notional < 0.0 {
+            return Err(Error::Negative {
+                field: "budget_notional".to_owned(),
+                value: self.budget_notional,
+            });
+        }
+        error::in_range(
+            "sell_fraction",
+            self.sell_fraction,
+            0.0,
+            1.0,
+            false,
+            "in [0, 1]",
+        )?;
+        if self.max_rounds_per_step == 0 {
+            return Err(Error::OutOfRange {
+                field: "max_rounds_per_step".to_owned(),
+                value: 0.0,
+                expected: ">= 1",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One asset of a scenario.
+#[derive(Debug, Clone)]
+pub struct AssetSpec {
+    pub name: String,
+    pub price: f64,
+    pub venues: Vec<AnyVenue>,
+    pub oracle: OracleKind,
+}
+
+/// Everything an engine starts from.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub assets: Vec<AssetSpec>,
+    pub protocols: Vec<Lending>,
+    pub accounts: Accounts,
+    pub queue: QueueConfig,
+    pub step_seconds: f64,
+}
+
+/// What one step did, without building any frame.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StepReport {
+    pub step: u32,
+    pub liquidations: u32,
+    pub liquidated_notional: f64,
+    pub bad_debt: f64,
+    pub rounds: u32,
+    pub queue_length: u32,
+}
+
+/// Quote and asset flows of the run, for the conservation identities of MECHANICS §8.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    /// Quote liquidators paid to repay debt.
+    pub liquidators_paid: f64,
+    /// Quote liquidators received from the venues.
+    pub liquidators_received: f64,
+    /// Units of each asset liquidators received (seized less the protocol fee).
+    pub liquidators_seized: Vec<f64>,
+    /// Units of each asset liquidators sold on the venues.
+    pub sold: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    account: u32,
+    breach_step: u32,
+    seq: u64,
+    key: u64,
+    /// The step in which no admissible liquidation was found (budget or dust): wait for the next.
+    stuck_step: u32,
+}
+
+enum Outcome {
+    /// Liquidated; whether it is still liquidatable at the current oracle prices.
+    Done {
+        still: bool,
+    },
+    Healthy,
+    /// Liquidatable, but nothing admissible now (budget too small for the dust rule).
+    Stuck,
+    /// Nothing left to seize: bad debt was recorded.
+    Finished,
+}
+
+/// The cascade engine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    market: Market,
+    oracles: Vec<Oracle>,
+    px: Vec<f64>,
+    protocols: Vec<Lending>,
+    acc: Accounts,
+    index: TriggerIndex,
+    queue: Vec<Entry>,
+    in_queue: Vec<bool>,
+    cfg: QueueConfig,
+    step_seconds: f64,
+    step: u32,
+    rng: ChaCha8Rng,
+    seq: u64,
+    events: EventColumns,
+    steps: StepColumns,
+    ledger: Ledger,
+    cum_bad_debt: f64,
+    asset_notional: Vec<f64>,
+    asset_count: Vec<u32>,
+    batch_qty: Vec<f64>,
+    triggered: Vec<u32>,
+    first_liquidation: Option<u32>,
+    last_liquidation: Option<u32>,
+    /// Steps an oracle may lag behind the venues: quiet needs this many idle steps.
+    quiet_steps: u32,
+}
+
+impl Engine {
+    pub fn new(sc: Scenario, seed: u64) -> Result<Self> {
+        error::positive("step_seconds", sc.step_seconds)?;
+        sc.queue.validate()?;
+        let n = sc.assets.len();
+        if n == 0 {
+            return Err(Error::Empty {
+                field: "assets".to_owned(),
+            });
+        }
+        let mut initial = Vec::with_capacity(n);
+        let mut venues = Vec::with_capacity(n);
+        let mut kinds = Vec::with_capacity(n);
+        for a in sc.assets {
+            error::positive(&format!("{}.price", a.name), a.price)?;
+            a.oracle.validate(&a.name)?;
+            initial.push(a.price);
+            venues.push(a.venues);
+            kinds.push(a.oracle);
+        }
+        for (p, l) in sc.protocols.iter().enumerate() {
+            if l.reserves.len() != n {
+                return Err(Error::LengthMismatch {
+                    field: format!("protocols[{p}].reserves"),
+                    got: l.reserves.len(),
+                    other: "assets".to_owned(),
+                    expected: n,
+                });
+            }
+        }
+        let market = Market::new(initial, venues);
+        let oracles: Vec<Oracle> = kinds
+            .iter()
+            .enumerate()
+            .map(|(a, &k)| Oracle::new(k, market.spot(a)))
+            .collect();
+        let px = oracles.iter().map(Oracle::value).collect();
+        let lag = kinds
+            .iter()
+            .map(|k| match *k {
+                OracleKind::Push { heartbeat, .. } => heartbeat,
+                OracleKind::Twap { window } => window,
+                OracleKind::Delayed { delay } => delay,
+                _ => 0.0,
+            })
+            .fold(0.0, f64::max);
+        let quiet_steps = (lag / sc.step_seconds).ceil() as u32 + 1;
+        let index = TriggerIndex::build(&sc.accounts, &sc.protocols);
+        let n_acc = sc.accounts.len();
+        Ok(Engine {
+            market,
+            oracles,
+            px,
+            protocols: sc.protocols,
+            index,
+            queue: Vec::new(),
+            in_queue: vec![false; n_acc],
+            acc: sc.accounts,
+            cfg: sc.queue,
+            step_seconds: sc.step_seconds,
+            step: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            seq: 0,
+            events: EventColumns::default(),
+            steps: StepColumns::default(),
+            ledger: Ledger {
+                liquidators_seized: vec![0.0; n],
+                sold: vec![0.0; n],
+                ..Ledger::default()
+            },
+            cum_bad_debt: 0.0,
+            asset_notional: vec![0.0; n],
+            asset_count: vec![0; n],
+            batch_qty: vec![0.0; n],
+            triggered: Vec::new(),
+            first_liquidation: None,
+            last_liquidation: None,
+            quiet_steps,
+        })
+    }
+
+    pub fn market(&self) -> &Market {
+        &self.market
+    }
+    pub fn accounts(&self) -> &Accounts {
+        &self.acc
+    }
+    pub fn protocols(&self) -> &[Lending] {
+        &self.protocols
+    }
+    pub fn events(&self) -> &EventColumns {
+        &self.events
+    }
+    pub fn step_rows(&self) -> &StepColumns {
+        &self.steps
+    }
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+    pub fn oracle_prices(&self) -> &[f64] {
+        &self.px
+    }
+    pub fn current_step(&self) -> u32 {
+        self.step
+    }
+    pub fn queue_length(&self) -> usize {
+        self.queue.len()
+    }
+    pub fn first_liquidation_step(&self) -> Option<u32> {
+        self.first_liquidation
+    }
+    pub fn last_liquidation_step(&self) -> Option<u32> {
+        self.last_liquidation
+    }
+    pub fn cumulative_bad_debt(&self) -> f64 {
+        self.cum_bad_debt
+    }
+
+    /// Health of account `i` at the current oracle prices.
+    pub fn health(&self, i: usize) -> f64 {
+        let l = &self.protocols[self.acc.protocol[i] as usize];
+        l.health(&self.acc.holdings(i), &self.px)
+    }
+
+    /// Runs one step with the exogenous reference prices `reference` (one per asset).
+    pub fn step(&mut self, reference: &[f64]) -> Result<StepReport> {
+        let n = self.market.n_assets();
+        if reference.len() != n {
+            return Err(Error::LengthMismatch {
+                field: "reference".to_owned(),
+                got: reference.len(),
+                other: "assets".to_owned(),
+                expected: n,
+            });
+        }
+        for (a, &x) in reference.iter().enumerate() {
+            error::positive(&format!("reference[{a}]"), x)?;
+        }
+        let t = f64::from(self.step) * self.step_seconds;
+        let dt = if self.step == 0 {
+            0.0
+        } else {
+            self.step_seconds
+        };
+        for (a, &x) in reference.iter().enumerate() {
+            self.market.advance(a, dt, x);
+            self.oracles[a].update_step(t, self.market.spot(a), x);
+            self.px[a] = self.oracles[a].value();
+        }
+        self.asset_notional.iter_mut().for_each(|x| *x = 0.0);
+        self.asset_count.iter_mut().for_each(|x| *x = 0);
+        let bad_before = self.cum_bad_debt;
+        let rounds = self.run_rounds();
+        let mut report = StepReport {
+            step: self.step,
+            rounds,
+            queue_length: self.queue.len() as u32,
+            bad_debt: self.cum_bad_debt - bad_before,
+            ..StepReport::default()
+        };
+        for a in 0..n {
+            let (bid, ask) = self.market.best_quotes(a);
+            report.liquidations += self.asset_count[a];
+            report.liquidated_notional += self.asset_notional[a];
+            self.steps.push(&StepRow {
+                step: self.step,
+                asset: a as u32,
+                reference: self.market.reference(a),
+                mid: self.market.spot(a),
+                mid_held: u8::from(self.market.spot_held(a)),
+                oracle: self.px[a],
+                best_bid: bid.unwrap_or(f64::NAN),
+                best_ask: ask.unwrap_or(f64::NAN),
+                bid_depth_2pct: self.market.bid_depth(a, 0.02),
+                liquidated_notional: self.asset_notional[a],
+                liquidation_count: self.asset_count[a],
+                rounds,
+                queue_length: self.queue.len() as u32,
+                cumulative_bad_debt: self.cum_bad_debt,
+            });
+            self.oracles[a].end_step(t, self.market.spot(a));
+        }
+        if report.liquidations > 0 {
+            self.first_liquidation.get_or_insert(self.step);
+            self.last_liquidation = Some(self.step);
+        }
+        self.step += 1;
+        Ok(report)
+    }
+
+    /// Runs the path (`steps` rows of one reference per asset), then holds the last reference
+    /// until the market is quiet: an empty queue and no liquidation for as many steps as the
+    /// slowest oracle lags, at most `max_extra_steps` more. `interrupted` is polled between
+    /// steps; when it returns true the run stops where it is.
+    pub fn run(
+        &mut self,
+        path: &[f64],
+        max_extra_steps: u32,
+        mut interrupted: impl FnMut() -> bool,
+    ) -> Result<()> {
+        let n = self.market.n_assets();
+        if path.is_empty() || !path.len().is_multiple_of(n) {
+            return Err(Error::LengthMismatch {
+                field: "path".to_owned(),
+                got: path.len(),
+                other: "a positive multiple of the assets".to_owned(),
+                expected: n,
+            });
+        }
+        for row in path.chunks(n) {
+            if interrupted() {
+                return Ok(());
+            }
+            self.step(row)?;
+        }
+        let last = &path[path.len() - n..];
+        let mut idle = 0;
+        for _ in 0..max_extra_steps {
+            if idle >= self.quiet_steps || interrupted() {
+                break;
+            }
+            let r = self.step(last)?;
+            if r.liquidations == 0 && self.queue.is_empty() {
+                idle += 1;
+            } else {
+                idle = 0;
+            }
+        }
+        Ok(())
+    }
+
+    fn run_rounds(&mut self) -> u32 {
+        let mut budget = self.cfg.budget_notional;
+        let mut count_left = self.cfg.budget_count;
+        let mut rounds = 0;
+        let n = self.market.n_assets();
+        loop {
+            if rounds > 0 {
+                for a in 0..n {
+                    self.oracles[a].update_round(self.market.spot(a));
+                    self.px[a] = self.oracles[a].value();
+                }
+            }
+            self.collect_triggers();
+            if self.queue.is_empty()
+                || rounds >= self.cfg.max_rounds_per_step
+                || budget <= 0.0
+                || count_left == 0
+            {
+                break;
+            }
+            self.order_queue();
+            let mut acted = false;
+            let queue = std::mem::take(&mut self.queue);
+            let mut kept = Vec::with_capacity(queue.len());
+            for mut e in queue {
+                if budget <= 0.0 || count_left == 0 || e.stuck_step == self.step {
+                    kept.push(e);
+                    continue;
+                }
+                let i = e.account as usize;
+                match self.liquidate(i, rounds, &mut budget) {
+                    Outcome::Done { still } => {
+                        acted = true;
+                        count_left -= 1;
+                        if still {
+                            kept.push(e);
+                        } else {
+                            self.leave_queue(i);
+                        }
+                    }
+                    Outcome::Healthy => self.leave_queue(i),
+                    Outcome::Stuck => {
+                        e.stuck_step = self.step;
+                        kept.push(e);
+                    }
+                    Outcome::Finished => {
+                        acted = true;
+                        count_left = count_left.saturating_sub(1);
+                        self.in_queue[i] = false;
+                    }
+                }
+            }
+            self.queue = kept;
+            if self.cfg.mode == RoundMode::Batch {
+                self.execute_batch(rounds);
+            }
+            rounds += 1;
+            if !acted {
+                break;
+            }
+        }
+        rounds
+    }
+
+    fn leave_queue(&mut self, i: usize) {
+        self.in_queue[i] = false;
+        self.index.reinsert(&self.acc, &self.protocols, i);
+    }
+
+    fn collect_triggers(&mut self) {
+        let mut found = std::mem::take(&mut self.triggered);
+        found.clear();
+        self.index.collect(&self.px, &mut found);
+        let multi: Vec<u32> = self
+            .index
+            .multi()
+            .iter()
+            .copied()
+            .filter(|&i| !self.in_queue[i as usize] && self.health(i as usize) < 1.0)
+            .collect();
+        for &i in &multi {
+            self.index.remove_multi(i);
+        }
+        found.extend(multi);
+        for &i in &found {
+            let iu = i as usize;
+            if self.in_queue[iu] {
+                continue;
+            }
+            // The index hands over accounts whose ratio crossed τ; the rule decides.
+            let l = &self.protocols[self.acc.protocol[iu] as usize];
+            if l.health(&self.acc.holdings(iu), &self.px) >= 1.0 {
+                self.index.reinsert(&self.acc, &self.protocols, iu);
+                continue;
+            }
+            self.in_queue[iu] = true;
+            let key = if self.cfg.priority == Priority::Random {
+                self.rng.next_u64()
+            } else {
+                0
+            };
+            self.queue.push(Entry {
+                account: i,
+                breach_step: self.step,
+                seq: self.seq,
+                key,
+                stuck_step: u32::MAX,
+            });
+            self.seq += 1;
+        }
+        self.triggered = found;
+    }
+
+    fn order_queue(&mut self) {
+        match self.cfg.priority {
+            Priority::Fifo => self.queue.sort_by_key(|e| (e.breach_step, e.seq)),
+            Priority::Random => self.queue.sort_by_key(|e| (e.key, e.seq)),
+            Priority::WorstHealth | Priority::Largest => {
+                let mut keyed: Vec<(f64, Entry)> = self
+                    .queue
+                    .iter()
+                    .map(|e| {
+                        let i = e.account as usize;
+                        let l = &self.protocols[self.acc.protocol[i] as usize];
+                        let (w, b) = l.weighted(&self.acc.holdings(i), &self.px);
+                        let k = match self.cfg.priority {
+                            Priority::WorstHealth => {
+                                if b > 0.0 {
+                                    w / b
+                                } else {
+                                    f64::INFINITY
+                                }
+                            }
+                            _ => -b,
+                        };
+                        (k, *e)
+                    })
+                    .collect();
+                keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.seq.cmp(&b.1.seq)));
+                self.queue = keyed.into_iter().map(|(_, e)| e).collect();
+            }
+        }
+    }
+
+    fn liquidate(&mut self, i: usize, round: u32, budget: &mut f64) -> Outcome {
+        let p = self.acc.protocol[i] as usize;
+        let l = &self.protocols[p];
+        let h = self.acc.holdings(i);
+        if let Rules::CompoundV3 { .. } = l.rules {
+            // Comet's absorb comes with Cascade engine II's auction-style keepers.
+            return Outcome::Healthy;
+        }
+        let Some(liq) = l.liquidation(&h, &self.px, *budget) else {
+            return if l.health(&h, &self.px) >= 1.0 {
+                Outcome::Healthy
+            } else if l.has_collateral(&h) {
+                Outcome::Stuck
+            } else {
+                self.record_bad_debt(i, round);
+                Outcome::Finished
+            };
+        };
+        let base = self.acc.offsets[i] as usize;
+        let (dk, ck) = (base + liq.debt_slot, base + liq.coll_slot);
+        let (da, ca) = (self.acc.asset[dk] as usize, self.acc.asset[ck] as usize);
+        // Repaying or seizing everything clears the balance exactly (no float dust left behind).
+        self.acc.debt[dk] = clear_dust(self.acc.debt[dk] - liq.repaid, self.acc.debt[dk]);
+        self.acc.collateral[ck] = clear_dust(
+            self.acc.collateral[ck] - liq.seized,
+            self.acc.collateral[ck],
+        );
+        self.protocols[p].treasury[ca] += liq.protocol_fee;
+        let repaid_value = liq.repaid * self.px[da];
+        let seized_value = liq.seized * self.px[ca];
+        *budget -= repaid_value;
+        self.acc.times_liquidated[i] += 1;
+        self.acc.liquidated_notional[i] += seized_value;
+        self.acc.status[i] = Status::Liquidated;
+        self.asset_notional[ca] += seized_value;
+        self.asset_count[ca] += 1;
+        let to_liquidator = liq.seized - liq.protocol_fee;
+        let sell = self.cfg.sell_fraction * to_liquidator;
+        self.ledger.liquidators_paid += repaid_value;
+        self.ledger.liquidators_seized[ca] += to_liquidator;
+        let mut ev = Event::new(self.step, round, EventKind::Liquidation);
+        ev.account = i as u32;
+        ev.protocol = p as u32;
+        ev.asset = ca as u32;
+        ev.debt_asset = da as u32;
+        ev.debt_repaid = liq.repaid;
+        ev.debt_repaid_value = repaid_value;
+        ev.collateral_seized = liq.seized;
+        ev.bonus = liq.bonus;
+        ev.protocol_fee = liq.protocol_fee;
+        ev.price_before = self.market.spot(ca);
+        match self.cfg.mode {
+            RoundMode::Sequential => {
+                let fill = self.market.trade(ca, Side::Sell, sell);
+                ev.qty = fill.filled;
+                ev.notional = fill.notional;
+                self.ledger.sold[ca] += fill.filled;
+                self.ledger.liquidators_received += fill.notional;
+            }
+            RoundMode::Batch => self.batch_qty[ca] += sell,
+        }
+        ev.price_after = self.market.spot(ca);
+        self.events.push(&ev);
+
+        let l = &self.protocols[p];
+        let h = self.acc.holdings(i);
+        let debt_left = h.debt.iter().any(|&d| d > 0.0);
+        if !debt_left {
+            self.acc.status[i] = Status::Closed;
+            return Outcome::Done { still: false };
+        }
+        if !l.has_collateral(&h) {
+            self.record_bad_debt(i, round);
+            return Outcome::Done { still: false };
+        }
+        Outcome::Done {
+            still: l.health(&h, &self.px) < 1.0,
+        }
+    }
+
+    /// Debt left without collateral: Aave v3.3+ writes it off into the reserves' deficits; the
+    /// other rule sets leave it on the account. Either way it is bad debt.
+    fn record_bad_debt(&mut self, i: usize, round: u32) {
+        let p = self.acc.protocol[i] as usize;
+        let write_off = matches!(
+            self.protocols[p].rules,
+            Rules::AaveV3 {
+                version: AaveVersion::V3_3
+            }
+        );
+        let mut value = 0.0;
+        for k in self.acc.range(i) {
+            let d = self.acc.debt[k];
+            if d > 0.0 {
+                let a = self.acc.asset[k] as usize;
+                value += d * self.px[a];
+                if write_off {
+                    self.protocols[p].deficit[a] += d;
+                    self.acc.debt[k] = 0.0;
+                }
+            }
+        }
+        if value <= 0.0 {
+            return;
+        }
+        self.acc.bad_debt[i] += value;
+        self.acc.status[i] = Status::BadDebt;
+        self.cum_bad_debt += value;
+        let mut ev = Event::new(self.step, round, EventKind::BadDebt);
+        ev.account = i as u32;
+        ev.protocol = p as u32;
+        ev.bad_debt = value;
+        self.events.push(&ev);
+    }
+
+    fn execute_batch(&mut self, round: u32) {
+        for a in 0..self.market.n_assets() {
+            let q = std::mem::take(&mut self.batch_qty[a]);
+            if q <= 0.0 {
+                continue;
+            }
+            let mut ev = Event::new(self.step, round, EventKind::Sale);
+            ev.asset = a as u32;
+            ev.price_before = self.market.spot(a);
+            let fill = self.market.trade(a, Side::Sell, q);
+            ev.qty = fill.filled;
+            ev.notional = fill.notional;
+            ev.price_after = self.market.spot(a);
+            self.ledger.sold[a] += fill.filled;
+            self.ledger.liquidators_received += fill.notional;
+            self.events.push(&ev);
+        }
+    }
+}
+
+/// `left` as what remains of `before` after a subtraction, with float residue below 1e-12 of the
+/// original cleared to zero.
+#[inline]
+fn clear_dust(left: f64, before: f64) -> f64 {
+    if left <= 1e-12 * before { 0.0 } else { left }
+}

@@ -1,0 +1,196 @@
+//! The shared market state: every asset's venues, reference price, permanent-impact factor and
+//! spot. All protocol families trade against this one state.
+
+use crate::fill::{Fill, Side};
+use crate::router;
+use crate::venue::{AnyVenue, Venue};
+
+/// Clearings of cross-venue arbitrage per call; one normally suffices (see `router::arbitrage`).
+const ARB_ROUNDS: usize = 8;
+
+/// Venues and prices of all assets.
+#[derive(Debug, Clone)]
+pub struct Market {
+    venues: Vec<Vec<AnyVenue>>,
+    /// Initial reference price X₀ per asset.
+    initial: Vec<f64>,
+    /// Exogenous reference X_t per asset.
+    reference: Vec<f64>,
+    /// Accumulated permanent impact Π per asset: venue anchors are `X_t·Π_t`.
+    permanent: Vec<f64>,
+    /// Last routed mid per asset (held when a side is empty).
+    spot: Vec<f64>,
+    /// Whether the spot is held because a side was empty.
+    spot_held: Vec<bool>,
+}
+
+impl Market {
+    pub fn new(initial: Vec<f64>, venues: Vec<Vec<AnyVenue>>) -> Self {
+        let n = initial.len();
+        let mut m = Market {
+            venues,
+            reference: initial.clone(),
+            permanent: vec![1.0; n],
+            spot: initial.clone(),
+            spot_held: vec![false; n],
+            initial,
+        };
+        for a in 0..n {
+            m.refresh_spot(a);
+        }
+        m
+    }
+
+    pub fn n_assets(&self) -> usize {
+        self.initial.len()
+    }
+
+    pub fn initial(&self, a: usize) -> f64 {
+        self.initial[a]
+    }
+
+    pub fn reference(&self, a: usize) -> f64 {
+        self.reference[a]
+    }
+
+    pub fn spot(&self, a: usize) -> f64 {
+        self.spot[a]
+    }
+
+    pub fn spot_held(&self, a: usize) -> bool {
+        self.spot_held[a]
+    }
+
+    pub fn venues(&self, a: usize) -> &[AnyVenue] {
+        &self.venues[a]
+    }
+
+    pub fn has_venues(&self, a: usize) -> bool {
+        !self.venues[a].is_empty()
+    }
+
+    /// MECHANICS §3 spot: (max bid + min ask)/2 over the venues, pools and curves quoting their
+    /// mid on both sides. With no bid or no ask the last value is held. Without venues, the
+    /// reference price.
+    pub fn refresh_spot(&mut self, a: usize) -> f64 {
+        if self.venues[a].is_empty() {
+            self.spot[a] = self.reference[a];
+            self.spot_held[a] = false;
+            return self.spot[a];
+        }
+        let mut bid = f64::NEG_INFINITY;
+        let mut ask = f64::INFINITY;
+        for v in &self.venues[a] {
+            let (b, k) = match v {
+                AnyVenue::Book(book) => (book.best_bid(), book.best_ask()),
+                other => (other.mid(), other.mid()),
+            };
+            if let Some(b) = b {
+                bid = bid.max(b);
+            }
+            if let Some(k) = k {
+                ask = ask.min(k);
+            }
+        }
+        if bid.is_finite() && ask.is_finite() {
+            self.spot[a] = 0.5 * (bid + ask);
+            self.spot_held[a] = false;
+        } else {
+            self.spot_held[a] = true;
+        }
+        self.spot[a]
+    }
+
+    /// Best bid and ask over the asset's venues.
+    pub fn best_quotes(&self, a: usize) -> (Option<f64>, Option<f64>) {
+        let bid = self.venues[a]
+            .iter()
+            .filter_map(|v| v.best_bid())
+            .reduce(f64::max);
+        let ask = self.venues[a]
+            .iter()
+            .filter_map(|v| v.best_ask())
+            .reduce(f64::min);
+        (bid, ask)
+    }
+
+    /// What all venues absorb on the bid side within `within` of their mids.
+    pub fn bid_depth(&self, a: usize, within: f64) -> f64 {
+        self.venues[a]
+            .iter()
+            .map(|v| v.depth(Side::Sell, within))
+            .sum()
+    }
+
+    /// The exogenous move and upkeep of one step: the reference becomes `x`, venues re-anchor to
+    /// `x·Π` and refill over `dt`, pools are arbitraged to it, then venues are aligned.
+    pub fn advance(&mut self, a: usize, dt: f64, x: f64) {
+        self.reference[a] = x;
+        let anchor = x * self.permanent[a];
+        for v in &mut self.venues[a] {
+            // A book keeps its own Π (kept equal to the asset's by `trade`) and a curve carries
+            // its impact in its price: both take the exogenous X. A pool is arbitraged to the
+            // anchor X·Π.
+            let target = if matches!(v, AnyVenue::Pool(_)) {
+                anchor
+            } else {
+                x
+            };
+            v.advance(dt, Some(target));
+        }
+        if self.venues[a].len() > 1 {
+            router::arbitrage(&mut self.venues[a], ARB_ROUNDS);
+        }
+        self.refresh_spot(a);
+    }
+
+    /// Sells (or buys) `qty` of asset `a` across its venues at best execution, then carries the
+    /// permanent impact of any book to the other venues and aligns them. Without venues nothing
+    /// fills.
+    pub fn trade(&mut self, a: usize, side: Side, qty: f64) -> Fill {
+        let venues = &mut self.venues[a];
+        if venues.is_empty() || qty <= 0.0 {
+            return Fill::empty(side, qty);
+        }
+        let fill = if venues.len() == 1 {
+            venues[0].execute(side, qty)
+        } else {
+            let before: Vec<f64> = venues.iter().map(permanent_of).collect();
+            let fill = router::execute(venues, side, qty).total;
+            // The asset's Π moves by the product of every book's own factor change; each book
+            // then takes the part that the others made.
+            let ratios: Vec<f64> = venues
+                .iter()
+                .zip(&before)
+                .map(|(v, b)| permanent_of(v) / b)
+                .collect();
+            let total: f64 = ratios.iter().product();
+            if total != 1.0 {
+                for (v, r) in venues.iter_mut().zip(&ratios) {
+                    if let AnyVenue::Book(book) = v {
+                        book.apply_permanent(total / r);
+                    }
+                }
+            }
+            router::arbitrage(venues, ARB_ROUNDS);
+            fill
+        };
+        if let [AnyVenue::Book(book)] = &self.venues[a][..] {
+            self.permanent[a] = book.permanent_factor();
+        } else if let Some(AnyVenue::Book(book)) = self.venues[a]
+            .iter()
+            .find(|v| matches!(v, AnyVenue::Book(_)))
+        {
+            self.permanent[a] = book.permanent_factor();
+        }
+        self.refresh_spot(a);
+        fill
+    }
+}
+
+fn permanent_of(v: &AnyVenue) -> f64 {
+    match v {
+        AnyVenue::Book(b) => b.permanent_factor(),
+        _ => 1.0,
+    }
+}

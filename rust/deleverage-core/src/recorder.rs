@@ -1,0 +1,127 @@
+//! Columnar results: one buffer per column, filled in the hot loop without allocation per row.
+
+/// What an event row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EventKind {
+    /// A lending liquidation; in sequential mode it includes the liquidator's sale.
+    Liquidation = 0,
+    /// A batch-mode sale of a round's seized collateral of one asset.
+    Sale = 1,
+    /// Debt left without collateral: written off (Aave v3.3+ deficit) or left as bad debt.
+    BadDebt = 2,
+}
+
+/// Marks "no account" / "no asset" in integer columns.
+pub const NONE: u32 = u32::MAX;
+
+/// One event, as the engine fills it before it goes into the columns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    pub step: u32,
+    pub round: u32,
+    pub kind: EventKind,
+    pub account: u32,
+    pub protocol: u32,
+    pub asset: u32,
+    pub debt_asset: u32,
+    /// Units of `asset` sold on the venues.
+    pub qty: f64,
+    /// Quote received for them.
+    pub notional: f64,
+    pub price_before: f64,
+    pub price_after: f64,
+    pub debt_repaid: f64,
+    pub debt_repaid_value: f64,
+    pub collateral_seized: f64,
+    pub bonus: f64,
+    pub protocol_fee: f64,
+    pub bad_debt: f64,
+}
+
+impl Event {
+    pub fn new(step: u32, round: u32, kind: EventKind) -> Self {
+        Event {
+            step,
+            round,
+            kind,
+            account: NONE,
+            protocol: NONE,
+            asset: NONE,
+            debt_asset: NONE,
+            qty: 0.0,
+            notional: 0.0,
+            price_before: 0.0,
+            price_after: 0.0,
+            debt_repaid: 0.0,
+            debt_repaid_value: 0.0,
+            collateral_seized: 0.0,
+            bonus: 0.0,
+            protocol_fee: 0.0,
+            bad_debt: 0.0,
+        }
+    }
+}
+
+macro_rules! columns {
+    ($name:ident from $row:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        /// Column buffers, one `Vec` per field.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct $name {
+            $(pub $field: Vec<$ty>,)*
+        }
+
+        impl $name {
+            pub fn push(&mut self, r: &$row) {
+                $(self.$field.push(r.$field.into());)*
+            }
+
+            pub fn len(&self) -> usize {
+                self.step.len()
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.step.is_empty()
+            }
+        }
+    };
+}
+
+columns!(EventColumns from Event {
+    step: u32, round: u32, kind: u8, account: u32, protocol: u32, asset: u32, debt_asset: u32,
+    qty: f64, notional: f64, price_before: f64, price_after: f64, debt_repaid: f64,
+    debt_repaid_value: f64, collateral_seized: f64, bonus: f64, protocol_fee: f64, bad_debt: f64,
+});
+
+impl From<EventKind> for u8 {
+    fn from(k: EventKind) -> u8 {
+        k as u8
+    }
+}
+
+/// One row of the steps table (per step and asset).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepRow {
+    pub step: u32,
+    pub asset: u32,
+    pub reference: f64,
+    pub mid: f64,
+    /// 1 when the mid is held because a side of the market was empty.
+    pub mid_held: u8,
+    pub oracle: f64,
+    /// NaN when there is no bid (converted to null in Python).
+    pub best_bid: f64,
+    pub best_ask: f64,
+    pub bid_depth_2pct: f64,
+    pub liquidated_notional: f64,
+    pub liquidation_count: u32,
+    pub rounds: u32,
+    pub queue_length: u32,
+    pub cumulative_bad_debt: f64,
+}
+
+columns!(StepColumns from StepRow {
+    step: u32, asset: u32, reference: f64, mid: f64, mid_held: u8, oracle: f64, best_bid: f64,
+    best_ask: f64, bid_depth_2pct: f64, liquidated_notional: f64, liquidation_count: u32,
+    rounds: u32, queue_length: u32, cumulative_bad_debt: f64,
+});

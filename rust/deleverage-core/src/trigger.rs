@@ -1,0 +1,149 @@
+//! The trigger index (DESIGN §6): accounts whose health depends on one price ratio are kept
+//! sorted by the ratio at which they breach, so a price move costs O(k log n) for the k accounts
+//! it triggers instead of a scan of everyone.
+//!
+//! For an account with collateral `C` of asset c and debt `D` of asset d under threshold θ,
+//! `HF = C·p_c·θ / (D·p_d) < 1 ⇔ p_c/p_d < τ = D/(C·θ)`. Each (protocol, c, d) group keeps its
+//! accounts sorted by τ, highest first, with a cursor: everything before the cursor has been
+//! handed to the liquidation queue. Accounts that come back from the queue with a new τ go
+//! through a small heap, not the sorted array.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use crate::accounts::Accounts;
+use crate::lending::Lending;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Keyed(f64, u32);
+
+impl Eq for Keyed {}
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Keyed {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Highest τ first; ties by account id (lowest first) so the order is deterministic.
+        self.0
+            .total_cmp(&other.0)
+            .then_with(|| other.1.cmp(&self.1))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    coll: u32,
+    debt: u32,
+    sorted: Vec<(f64, u32)>,
+    cursor: usize,
+    heap: BinaryHeap<Keyed>,
+}
+
+/// Accounts followed by price ratio, plus the few followed by a full re-check.
+#[derive(Debug, Clone, Default)]
+pub struct TriggerIndex {
+    groups: Vec<Group>,
+    group_of: HashMap<(u32, u32, u32), usize>,
+    /// Accounts with several collateral or debt assets: re-checked in full each round.
+    multi: Vec<u32>,
+}
+
+/// τ of a single-pair account, or `None` if it is not one.
+fn trigger_ratio(acc: &Accounts, protocols: &[Lending], i: usize) -> Option<(u32, u32, f64)> {
+    let (c, d) = acc.single_pair(i)?;
+    let theta = protocols[acc.protocol[i] as usize].threshold(acc.asset[c]);
+    let tau = if theta > 0.0 {
+        acc.debt[d] / (acc.collateral[c] * theta)
+    } else {
+        f64::INFINITY
+    };
+    Some((acc.asset[c], acc.asset[d], tau))
+}
+
+impl TriggerIndex {
+    pub fn build(acc: &Accounts, protocols: &[Lending]) -> Self {
+        let mut idx = TriggerIndex::default();
+        for i in 0..acc.len() {
+            idx.place(acc, protocols, i, true);
+        }
+        for g in &mut idx.groups {
+            g.sorted
+                .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        }
+        idx
+    }
+
+    fn group(&mut self, key: (u32, u32, u32)) -> &mut Group {
+        let next = self.groups.len();
+        let g = *self.group_of.entry(key).or_insert(next);
+        if g == next {
+            self.groups.push(Group {
+                coll: key.1,
+                debt: key.2,
+                sorted: Vec::new(),
+                cursor: 0,
+                heap: BinaryHeap::new(),
+            });
+        }
+        &mut self.groups[g]
+    }
+
+    fn place(&mut self, acc: &Accounts, protocols: &[Lending], i: usize, initial: bool) {
+        let r = acc.range(i);
+        let has_debt = acc.debt[r.clone()].iter().any(|&d| d > 0.0);
+        let has_coll = acc.collateral[r].iter().any(|&c| c > 0.0);
+        if !has_debt || !has_coll {
+            return; // nothing to liquidate, or nothing left to seize
+        }
+        match trigger_ratio(acc, protocols, i) {
+            Some((c, d, tau)) => {
+                let g = self.group((acc.protocol[i], c, d));
+                if initial {
+                    g.sorted.push((tau, i as u32));
+                } else {
+                    g.heap.push(Keyed(tau, i as u32));
+                }
+            }
+            None => {
+                if !self.multi.contains(&(i as u32)) {
+                    self.multi.push(i as u32);
+                }
+            }
+        }
+    }
+
+    /// Puts an account that left the liquidation queue back under watch with its new state.
+    pub fn reinsert(&mut self, acc: &Accounts, protocols: &[Lending], i: usize) {
+        self.place(acc, protocols, i, false);
+    }
+
+    /// Hands over every single-pair account whose τ exceeds its group's current price ratio.
+    pub fn collect(&mut self, prices: &[f64], out: &mut Vec<u32>) {
+        for g in &mut self.groups {
+            let ratio = prices[g.coll as usize] / prices[g.debt as usize];
+            while g.cursor < g.sorted.len() && g.sorted[g.cursor].0 > ratio {
+                out.push(g.sorted[g.cursor].1);
+                g.cursor += 1;
+            }
+            while g.heap.peek().is_some_and(|k| k.0 > ratio) {
+                if let Some(k) = g.heap.pop() {
+                    out.push(k.1);
+                }
+            }
+        }
+    }
+
+    /// Accounts followed by a full re-check.
+    pub fn multi(&self) -> &[u32] {
+        &self.multi
+    }
+
+    /// Stops following a multi-asset account (it is queued or done).
+    pub fn remove_multi(&mut self, i: u32) {
+        if let Some(p) = self.multi.iter().position(|&m| m == i) {
+            self.multi.swap_remove(p);
+        }
+    }
+}
