@@ -10,9 +10,21 @@ import pytest
 import deleverage
 import deleverage._core
 import deleverage.cli
+import deleverage.examples
 import deleverage.exceptions
+import deleverage.result
+import deleverage.scenario
+import deleverage.simulate
 
-MODULES = [deleverage, deleverage.exceptions, deleverage.cli]
+MODULES = [
+    deleverage,
+    deleverage.exceptions,
+    deleverage.cli,
+    deleverage.scenario,
+    deleverage.simulate,
+    deleverage.result,
+    deleverage.examples,
+]
 
 
 def _docstring_owners() -> list[tuple[str, object]]:
@@ -42,7 +54,10 @@ def test_every_public_class_and_method_has_an_example_or_doc() -> None:
             continue
         assert obj.__doc__, f"{name} has no docstring"
         for attr, member in vars(obj).items():
-            if attr.startswith("_"):
+            # Methods, properties and constructors; dataclass defaults are data, not API.
+            if attr.startswith("_") or not (
+                callable(member) or isinstance(member, property | classmethod | staticmethod)
+            ):
                 continue
             assert getattr(member, "__doc__", None), f"{name}.{attr} has no docstring"
 
@@ -50,6 +65,13 @@ def test_every_public_class_and_method_has_an_example_or_doc() -> None:
 def test_classes_with_examples() -> None:
     # Every entry point a user starts from shows a runnable example.
     for cls in [
+        deleverage.Scenario,
+        deleverage.Asset,
+        deleverage.Oracle,
+        deleverage.Lending,
+        deleverage.Reserve,
+        deleverage.Liquidators,
+        deleverage.Shock,
         deleverage.OrderBook,
         deleverage.ConstantProductPool,
         deleverage.ImpactCurve,

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+from deleverage import examples
 from deleverage._core import (
     ArbTrade,
     ConstantProductPool,
@@ -31,16 +32,29 @@ from deleverage._core import (
     __version__,
 )
 from deleverage.exceptions import DeleverageError, ScenarioError
+from deleverage.result import Result
+from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
+from deleverage.simulate import simulate
 
 __all__ = [
     "ArbTrade",
+    "Asset",
     "ConstantProductPool",
     "DeleverageError",
     "Fill",
     "ImpactCurve",
+    "Lending",
+    "Liquidators",
+    "Oracle",
     "OrderBook",
+    "Reserve",
+    "Result",
     "Router",
+    "Scenario",
     "ScenarioError",
+    "Shock",
     "Venue",
     "__version__",
+    "examples",
+    "simulate",
 ]

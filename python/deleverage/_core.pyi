@@ -1,7 +1,7 @@
 """Type stubs of the native module ``deleverage._core`` (checked by ``mypy.stubtest``)."""
 
 from collections.abc import Iterable, Sequence
-from typing import Literal, final
+from typing import Any, Literal, final
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,7 @@ __all__ = [
     "Router",
     "Venue",
     "__version__",
+    "simulate",
 ]
 
 __version__: str
@@ -186,3 +187,5 @@ class Router:
     def depth(self, side: _Side, within: float) -> float: ...
     def arbitrage(self, max_rounds: int = 100) -> list[ArbTrade]: ...
     def __len__(self) -> int: ...
+
+def simulate(spec: dict[str, Any]) -> dict[str, Any]: ...

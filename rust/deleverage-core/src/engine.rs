@@ -187,6 +187,8 @@ pub struct Engine {
     last_liquidation: Option<u32>,
     /// Steps an oracle may lag behind the venues: quiet needs this many idle steps.
     quiet_steps: u32,
+    /// Consecutive steps without liquidation and with an empty queue.
+    idle_steps: u32,
 }
 
 impl Engine {
@@ -267,6 +269,7 @@ impl Engine {
             first_liquidation: None,
             last_liquidation: None,
             quiet_steps,
+            idle_steps: 0,
         })
     }
 
@@ -305,6 +308,38 @@ impl Engine {
     }
     pub fn cumulative_bad_debt(&self) -> f64 {
         self.cum_bad_debt
+    }
+
+    /// Final-state columns of every account at the current oracle prices: health (infinite
+    /// without debt), collateral value, debt value.
+    pub fn account_values(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let n = self.acc.len();
+        let (mut hf, mut cv, mut dv) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for i in 0..n {
+            let h = self.acc.holdings(i);
+            let (mut c, mut d) = (0.0, 0.0);
+            for k in 0..h.asset.len() {
+                let p = self.px[h.asset[k] as usize];
+                c += h.collateral[k] * p;
+                d += h.debt[k] * p;
+            }
+            hf.push(self.health(i));
+            cv.push(c);
+            dv.push(d);
+        }
+        (hf, cv, dv)
+    }
+
+    /// Takes the recorded events and step rows out of the engine (moved, not copied).
+    pub fn take_records(&mut self) -> (EventColumns, StepColumns) {
+        (
+            std::mem::take(&mut self.events),
+            std::mem::take(&mut self.steps),
+        )
     }
 
     /// Health of account `i` at the current oracle prices.
@@ -380,9 +415,8 @@ impl Engine {
     }
 
     /// Runs the path (`steps` rows of one reference per asset), then holds the last reference
-    /// until the market is quiet: an empty queue and no liquidation for as many steps as the
-    /// slowest oracle lags, at most `max_extra_steps` more. `interrupted` is polled between
-    /// steps; when it returns true the run stops where it is.
+    /// until the market is quiet (see [`Engine::settle`]), at most `max_extra_steps` more.
+    /// `interrupted` is polled between steps; when it returns true the run stops where it is.
     pub fn run(
         &mut self,
         path: &[f64],
@@ -405,19 +439,30 @@ impl Engine {
             self.step(row)?;
         }
         let last = &path[path.len() - n..];
-        let mut idle = 0;
         for _ in 0..max_extra_steps {
-            if idle >= self.quiet_steps || interrupted() {
+            if interrupted() || self.settle(last, 1)? {
                 break;
-            }
-            let r = self.step(last)?;
-            if r.liquidations == 0 && self.queue.is_empty() {
-                idle += 1;
-            } else {
-                idle = 0;
             }
         }
         Ok(())
+    }
+
+    /// Holds the reference `last` for up to `max_steps` steps, stopping as soon as the market
+    /// is quiet: the queue empty and no liquidation for as many steps as the slowest oracle lags
+    /// (so a delayed or averaging oracle has caught up). Returns whether it is quiet.
+    pub fn settle(&mut self, last: &[f64], max_steps: u32) -> Result<bool> {
+        for _ in 0..max_steps {
+            if self.idle_steps >= self.quiet_steps {
+                return Ok(true);
+            }
+            let r = self.step(last)?;
+            if r.liquidations == 0 && self.queue.is_empty() {
+                self.idle_steps += 1;
+            } else {
+                self.idle_steps = 0;
+            }
+        }
+        Ok(self.idle_steps >= self.quiet_steps)
     }
 
     fn run_rounds(&mut self) -> u32 {

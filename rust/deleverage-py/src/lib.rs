@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod fill;
 mod router;
+mod simulate;
 mod venues;
 
 use pyo3::prelude::*;
@@ -18,6 +19,8 @@ mod _core {
     use super::fill::PyFill;
     #[pymodule_export]
     use super::router::{PyArbTrade, PyRouter};
+    #[pymodule_export]
+    use super::simulate::simulate;
     #[pymodule_export]
     use super::venues::{PyCurve, PyOrderBook, PyPool, PyVenue};
 

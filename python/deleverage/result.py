@@ -1,0 +1,215 @@
+"""The result of a simulation: events, steps and accounts as Polars frames, plus a summary.
+
+Examples
+--------
+>>> import deleverage as dl
+>>> res = dl.simulate(dl.examples.eth_lending(n_accounts=200), shock=dl.Shock.instant(ETH=-0.2))
+>>> res.events.columns[:6]
+['step', 'round', 'kind', 'account', 'protocol', 'asset']
+>>> res.summary["liquidations"].item() > 0
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+__all__ = ["Result"]
+
+EVENT_KINDS = ["liquidation", "sale", "bad_debt"]
+ACCOUNT_STATUS = ["active", "liquidated", "closed", "bad_debt"]
+_NONE = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run produced.
+
+    Attributes
+    ----------
+    events:
+        One row per liquidation (with its sale in sequential mode), batch sale and bad-debt
+        recognition: step, round, kind, account, protocol, asset, quantities and quote.
+    steps:
+        One row per step and asset: reference, mid, oracle, best bid and ask (null when a side is
+        empty), bid depth within 2 %, liquidated notional and count, rounds, queue length,
+        cumulative bad debt.
+    accounts:
+        The final state of every account: status, health factor (null without debt),
+        collateral and debt value, equity, liquidated notional, times liquidated, bad debt.
+    summary:
+        One row: totals, bad debt, drawdown and amplification per asset, first liquidation step,
+        steps to quiet.
+    """
+
+    events: pl.DataFrame
+    steps: pl.DataFrame
+    accounts: pl.DataFrame
+    summary: pl.DataFrame
+    meta: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as a plain dict."""
+        return self.summary.row(0, named=True)
+
+    def __repr__(self) -> str:
+        s = self.to_dict()
+        return (
+            f"Result(liquidations={s['liquidations']}, "
+            f"liquidated_notional={s['liquidated_notional']:.6g}, bad_debt={s['bad_debt']:.6g}, "
+            f"steps_run={s['steps_run']})"
+        )
+
+
+def build_result(
+    raw: Mapping[str, Any],
+    asset_names: list[str],
+    initial_prices: list[float],
+    protocol_names: list[str],
+    account_labels: pl.DataFrame,
+) -> Result:
+    """Wraps the engine's numpy columns (no copy) in frames and joins the labels back."""
+    assets = pl.DataFrame(
+        {"asset_id": np.arange(len(asset_names), dtype=np.uint32), "asset": asset_names}
+    )
+    protocols = pl.DataFrame(
+        {"protocol_id": np.arange(len(protocol_names), dtype=np.uint32), "protocol": protocol_names}
+    )
+    kinds = pl.Enum(EVENT_KINDS)
+
+    ev = pl.DataFrame(dict(raw["events"]))
+    events = (
+        ev.rename({"account": "account_id", "protocol": "protocol_id", "asset": "asset_id"})
+        .with_columns(
+            pl.col("kind")
+            .map_elements(lambda k: EVENT_KINDS[k], return_dtype=pl.String)
+            .cast(kinds)
+            if ev.height
+            else pl.col("kind").cast(pl.String).cast(kinds),
+            *(pl.col(c).replace(_NONE, None) for c in ("account_id", "protocol_id", "asset_id")),
+            pl.col("debt_asset").replace(_NONE, None).alias("debt_asset_id"),
+            pl.when(pl.col("qty") > 0)
+            .then(pl.col("notional") / pl.col("qty"))
+            .otherwise(None)
+            .alias("vwap"),
+        )
+        .drop("debt_asset")
+        .join(account_labels, on="account_id", how="left", maintain_order="left")
+        .join(protocols, on="protocol_id", how="left", maintain_order="left")
+        .join(assets, on="asset_id", how="left", maintain_order="left")
+        .join(
+            assets.rename({"asset_id": "debt_asset_id", "asset": "debt_asset"}),
+            on="debt_asset_id",
+            how="left",
+            maintain_order="left",
+        )
+    )
+    events = events.select(
+        "step",
+        "round",
+        "kind",
+        "account",
+        "protocol",
+        "asset",
+        "debt_asset",
+        "qty",
+        "notional",
+        "vwap",
+        "price_before",
+        "price_after",
+        "debt_repaid",
+        "debt_repaid_value",
+        "collateral_seized",
+        "bonus",
+        "protocol_fee",
+        "bad_debt",
+        "account_id",
+    )
+
+    st = pl.DataFrame(dict(raw["steps"]))
+    steps = (
+        st.rename({"asset": "asset_id"})
+        .with_columns(
+            pl.col("best_bid").fill_nan(None),
+            pl.col("best_ask").fill_nan(None),
+            pl.col("mid_held").cast(pl.Boolean),
+        )
+        .join(assets, on="asset_id", how="left", maintain_order="left")
+        .select(
+            "step",
+            "asset",
+            "reference",
+            "mid",
+            "mid_held",
+            "oracle",
+            "best_bid",
+            "best_ask",
+            "bid_depth_2pct",
+            "liquidated_notional",
+            "liquidation_count",
+            "rounds",
+            "queue_length",
+            "cumulative_bad_debt",
+        )
+    )
+
+    ac = pl.DataFrame(dict(raw["accounts"]))
+    accounts = (
+        pl.concat([account_labels, ac], how="horizontal")
+        .with_columns(
+            pl.col("status")
+            .map_elements(lambda s: ACCOUNT_STATUS[s], return_dtype=pl.String)
+            .cast(pl.Enum(ACCOUNT_STATUS))
+            if ac.height
+            else pl.col("status").cast(pl.String).cast(pl.Enum(ACCOUNT_STATUS)),
+            pl.when(pl.col("health").is_infinite())
+            .then(None)
+            .otherwise(pl.col("health"))
+            .alias("health"),
+            (pl.col("collateral_value") - pl.col("debt_value")).alias("equity"),
+        )
+        .select(
+            "account",
+            "protocol",
+            "status",
+            "health",
+            "collateral_value",
+            "debt_value",
+            "equity",
+            "liquidated_notional",
+            "times_liquidated",
+            "bad_debt",
+        )
+    )
+
+    meta = dict(raw["meta"])
+    row: dict[str, Any] = {
+        "liquidations": int((events["kind"] == "liquidation").sum()),
+        "accounts_liquidated": int((accounts["times_liquidated"] > 0).sum()),
+        "liquidated_notional": float(accounts["liquidated_notional"].sum()),
+        "debt_repaid_value": float(events["debt_repaid_value"].sum()),
+        "bad_debt": float(meta["bad_debt"]),
+        "first_liquidation_step": meta["first_liquidation_step"],
+        "steps_to_quiet": (
+            0 if meta["last_liquidation_step"] is None else meta["last_liquidation_step"] + 1
+        ),
+        "steps_run": int(meta["steps_run"]),
+        "quiet": bool(meta["quiet"]),
+    }
+    for a, (name, p0) in enumerate(zip(asset_names, initial_prices, strict=True)):
+        rows = steps.filter(pl.col("asset") == name)
+        low = float(rows["mid"].min()) if rows.height else p0  # type: ignore[arg-type]
+        exo = float(rows["reference"].min()) if rows.height else p0  # type: ignore[arg-type]
+        drawdown = min(low / p0 - 1.0, 0.0)
+        exogenous = min(exo / p0 - 1.0, 0.0)
+        row[f"drawdown_{name}"] = drawdown
+        row[f"exogenous_drawdown_{name}"] = exogenous
+        row[f"amplification_{name}"] = drawdown / exogenous if exogenous < 0 else None
+        del a
+    summary = pl.DataFrame([row])
+    return Result(events=events, steps=steps, accounts=accounts, summary=summary, meta=meta)

@@ -1,0 +1,541 @@
+"""Scenarios: the market (assets, venues, oracles), the protocols and their positions, the
+liquidators, and the exogenous shock.
+
+Everything here is plain, validated Python; :func:`deleverage.simulate` converts it to flat
+numeric columns for the Rust engine. Asset and account labels stay on the Python side and are
+joined back onto the result frames.
+
+Examples
+--------
+>>> import polars as pl
+>>> import deleverage as dl
+>>> book = dl.OrderBook.linear(mid=3_000.0, tick=1.0, levels=2_000, depth_per_level=5.0)
+>>> sc = dl.Scenario(assets=[dl.Asset("ETH", price=3_000.0, venues=[book]),
+...                          dl.Asset("USDC", price=1.0, oracle=dl.Oracle.reference())])
+>>> positions = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH", "ETH"],
+...                           "collateral": [10.0, 10.0], "debt_asset": ["USDC", "USDC"],
+...                           "debt": [20_000.0, 23_000.0]})
+>>> reserves = {"ETH": dl.Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05)}
+>>> sc = sc.add_lending(dl.Lending.aave_v3(reserves), positions)
+>>> sc.n_accounts
+2
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from deleverage._core import Venue
+from deleverage.exceptions import ScenarioError
+
+__all__ = [
+    "Asset",
+    "Lending",
+    "Liquidators",
+    "Oracle",
+    "Reserve",
+    "Scenario",
+    "Shock",
+]
+
+POSITION_COLUMNS = ("account", "collateral_asset", "collateral", "debt_asset", "debt")
+
+
+def _finite(
+    name: str,
+    value: float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ScenarioError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ScenarioError(f"{name} must be a finite number, got {v}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ScenarioError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
+    if high is not None and v > high:
+        raise ScenarioError(f"{name} must be <= {high}, got {v}")
+    return v
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """The price margin engines read for an asset.
+
+    Use the constructors: :meth:`spot` (the routed mid, re-read after every round),
+    :meth:`push` (Chainlink: deviation threshold and heartbeat), :meth:`twap` (time-weighted mean
+    over a window), :meth:`delayed` (Maker OSM: the price from ``delay`` seconds ago) and
+    :meth:`reference` (the exogenous path, without endogenous impact). Times are in seconds.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Oracle.push(0.005, 3600)
+    Oracle(kind='push', deviation=0.005, heartbeat=3600.0, window=None, delay=None)
+    """
+
+    kind: Literal["spot", "push", "twap", "delayed", "reference"] = "spot"
+    deviation: float | None = None
+    heartbeat: float | None = None
+    window: float | None = None
+    delay: float | None = None
+
+    @classmethod
+    def spot(cls) -> Oracle:
+        """The current routed mid of the asset's venues."""
+        return cls("spot")
+
+    @classmethod
+    def push(cls, deviation: float, heartbeat: float) -> Oracle:
+        """Publishes the spot when it moved by more than ``deviation`` (a fraction) since the last
+        publication, or every ``heartbeat`` seconds (Chainlink)."""
+        return cls(
+            "push",
+            deviation=_finite("Oracle.push deviation", deviation, low=0.0),
+            heartbeat=_finite("Oracle.push heartbeat", heartbeat, low=0.0, low_open=True),
+        )
+
+    @classmethod
+    def twap(cls, window: float) -> Oracle:
+        """Arithmetic time-weighted mean of the spot over the last ``window`` seconds."""
+        return cls("twap", window=_finite("Oracle.twap window", window, low=0.0, low_open=True))
+
+    @classmethod
+    def delayed(cls, delay: float) -> Oracle:
+        """The end-of-step spot of the last step at or before ``t − delay`` (Maker OSM)."""
+        return cls("delayed", delay=_finite("Oracle.delayed delay", delay, low=0.0, low_open=True))
+
+    @classmethod
+    def reference(cls) -> Oracle:
+        """The exogenous reference path, without endogenous impact."""
+        return cls("reference")
+
+    def _spec(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Asset:
+    """An asset: its initial price in quote, the venues forced sales trade on, and its oracle.
+
+    An asset without venues (a stablecoin used as debt, say) keeps the exogenous price.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Asset("USDC", price=1.0).name
+    'USDC'
+    """
+
+    name: str
+    price: float
+    venues: Sequence[Venue] = ()
+    oracle: Oracle = field(default_factory=Oracle.spot)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ScenarioError(f"Asset name must be a non-empty string, got {self.name!r}")
+        _finite(f"{self.name}.price", self.price, low=0.0, low_open=True)
+        venues = tuple(self.venues)
+        for i, v in enumerate(venues):
+            if not isinstance(v, Venue):
+                raise ScenarioError(
+                    f"{self.name}.venues[{i}] must be an OrderBook, ConstantProductPool or "
+                    f"ImpactCurve, got {type(v).__name__}"
+                )
+        object.__setattr__(self, "venues", venues)
+        if not isinstance(self.oracle, Oracle):
+            raise ScenarioError(f"{self.name}.oracle must be a deleverage.Oracle")
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """One asset's parameters in a lending protocol.
+
+    ``liquidation_threshold`` is Aave's LT or Compound v2's collateral factor; ``liquidation_bonus``
+    Aave's bonus (0.05 = 5 %); ``protocol_fee`` Aave's liquidation protocol fee (a share of the
+    bonus). A debt-only asset has ``liquidation_threshold=0``.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05, protocol_fee=0.1)
+    Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05, protocol_fee=0.1)
+    """
+
+    liquidation_threshold: float
+    liquidation_bonus: float = 0.0
+    protocol_fee: float = 0.0
+
+    def __post_init__(self) -> None:
+        _finite("liquidation_threshold", self.liquidation_threshold, low=0.0, high=1.0)
+        _finite("liquidation_bonus", self.liquidation_bonus, low=0.0)
+        _finite("protocol_fee", self.protocol_fee, low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class Lending:
+    """A lending protocol instance and its rule set.
+
+    Build it with :meth:`aave_v3` or :meth:`compound_v2`. Reserves are keyed by asset name;
+    assets that are not listed cannot back debt (but can be borrowed).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05, 0.1)}, version="3.2")
+    >>> aave.kind, aave.version
+    ('aave_v3', '3.2')
+    """
+
+    kind: Literal["aave_v3", "compound_v2"]
+    reserves: Mapping[str, Reserve]
+    name: str
+    version: str = "3.3"
+    close_factor: float = 0.5
+    liquidation_incentive: float = 1.08
+    protocol_seize_share: float = 0.028
+
+    @classmethod
+    def aave_v3(
+        cls, reserves: Mapping[str, Reserve], *, version: str = "3.3", name: str = "aave_v3"
+    ) -> Lending:
+        """Aave v3: health factor, close factor 50 %/100 % around HF 0.95 (v3.0–3.2), and from
+        v3.3 the $2,000 position threshold, the $1,000 dust rule and the deficit write-off."""
+        if version not in {"3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}:
+            raise ScenarioError(f"Aave version must be one of 3.0–3.7, got {version!r}")
+        return cls("aave_v3", dict(reserves), name, version=version)
+
+    @classmethod
+    def compound_v2(
+        cls,
+        reserves: Mapping[str, Reserve],
+        *,
+        close_factor: float = 0.5,
+        liquidation_incentive: float = 1.08,
+        protocol_seize_share: float = 0.028,
+        name: str = "compound_v2",
+    ) -> Lending:
+        """Compound v2: shortfall below the collateral factors, a fixed close factor, the seize
+        multiplier ``liquidation_incentive`` and the protocol's share of every seizure.
+        ``liquidation_threshold`` of each reserve is its collateral factor."""
+        _finite("close_factor", close_factor, low=0.0, high=1.0, low_open=True)
+        _finite("liquidation_incentive", liquidation_incentive, low=1.0)
+        _finite("protocol_seize_share", protocol_seize_share, low=0.0, high=1.0)
+        return cls(
+            "compound_v2",
+            dict(reserves),
+            name,
+            close_factor=close_factor,
+            liquidation_incentive=liquidation_incentive,
+            protocol_seize_share=protocol_seize_share,
+        )
+
+
+@dataclass(frozen=True)
+class Liquidators:
+    """The liquidation queue's rules and the liquidators' capacity per step.
+
+    ``priority``: who is served first (``"worst_health"``, ``"largest"``, ``"fifo"``,
+    ``"random"``, seeded). ``mode``: ``"sequential"`` (each sale executes at once, DeFi) or
+    ``"batch"`` (a round's sales are summed per asset, fire-sale models). ``budget_notional``:
+    debt value repaid per step (keeper capital); ``budget_count``: liquidations per step.
+    ``sell_fraction``: share of seized collateral sold at once.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Liquidators(budget_count=50, priority="largest").priority
+    'largest'
+    """
+
+    priority: Literal["worst_health", "largest", "fifo", "random"] = "worst_health"
+    mode: Literal["sequential", "batch"] = "sequential"
+    budget_notional: float = math.inf
+    budget_count: int | None = None
+    sell_fraction: float = 1.0
+    max_rounds_per_step: int = 64
+
+    def __post_init__(self) -> None:
+        if self.priority not in ("worst_health", "largest", "fifo", "random"):
+            raise ScenarioError(
+                f"priority must be worst_health, largest, fifo or random, got {self.priority!r}"
+            )
+        if self.mode not in ("sequential", "batch"):
+            raise ScenarioError(f"mode must be sequential or batch, got {self.mode!r}")
+        if math.isnan(self.budget_notional) or self.budget_notional < 0:
+            raise ScenarioError(f"budget_notional must be >= 0, got {self.budget_notional}")
+        if self.budget_count is not None and self.budget_count < 0:
+            raise ScenarioError(f"budget_count must be >= 0, got {self.budget_count}")
+        _finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
+        if self.max_rounds_per_step < 1:
+            raise ScenarioError(f"max_rounds_per_step must be >= 1, got {self.max_rounds_per_step}")
+
+    def _spec(self) -> dict[str, Any]:
+        return {
+            "priority": self.priority,
+            "mode": self.mode,
+            "budget_notional": float(self.budget_notional),
+            "budget_count": (2**64 - 1) if self.budget_count is None else int(self.budget_count),
+            "sell_fraction": float(self.sell_fraction),
+            "max_rounds_per_step": int(self.max_rounds_per_step),
+        }
+
+
+@dataclass(frozen=True)
+class Shock:
+    """The exogenous price path, before endogenous impact.
+
+    Use :meth:`instant` (one move at step 0), :meth:`path` (reference prices per step),
+    :meth:`gbm` (correlated geometric Brownian motion) or :meth:`jump_diffusion`. Random paths are
+    drawn from ``simulate``'s seed.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Shock.instant(ETH=-0.2).returns
+    {'ETH': -0.2}
+    """
+
+    kind: Literal["instant", "levels", "diffusion"]
+    returns: Mapping[str, float] = field(default_factory=dict)
+    prices: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    mu: Mapping[str, float] = field(default_factory=dict)
+    sigma: Mapping[str, float] = field(default_factory=dict)
+    corr: npt.NDArray[np.float64] | None = None
+    jump_intensity: Mapping[str, float] = field(default_factory=dict)
+    jump_mean: Mapping[str, float] = field(default_factory=dict)
+    jump_std: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def instant(cls, returns: Mapping[str, float] | None = None, **by_asset: float) -> Shock:
+        """Moves each named asset by a simple return at step 0 (``ETH=-0.2`` is a 20 % fall)."""
+        r = {**(returns or {}), **by_asset}
+        for k, v in r.items():
+            _finite(f"shock {k}", v, low=-1.0, low_open=True)
+        return cls("instant", returns=r)
+
+    @classmethod
+    def path(cls, prices: Mapping[str, npt.ArrayLike]) -> Shock:
+        """Reference prices per step for the named assets (all the same length: the number of
+        steps). Unnamed assets keep their initial price."""
+        arrays = {k: np.asarray(v, dtype=np.float64).copy() for k, v in prices.items()}
+        lengths = {len(a) for a in arrays.values()}
+        if len(lengths) > 1:
+            raise ScenarioError(f"shock paths must all have the same length, got {sorted(lengths)}")
+        for k, a in arrays.items():
+            if a.ndim != 1 or a.size == 0:
+                raise ScenarioError(f"shock path {k} must be a non-empty 1-D array")
+            if not np.all(np.isfinite(a)) or np.any(a <= 0):
+                bad = int(np.flatnonzero(~np.isfinite(a) | (a <= 0))[0])
+                raise ScenarioError(
+                    f"shock path {k}[{bad}] must be a positive number, got {a[bad]}"
+                )
+        return cls("levels", prices=arrays)
+
+    @classmethod
+    def gbm(
+        cls,
+        sigma: Mapping[str, float],
+        mu: Mapping[str, float] | None = None,
+        corr: npt.ArrayLike | None = None,
+    ) -> Shock:
+        """Correlated geometric Brownian motion: annualised volatility ``sigma`` and drift ``mu``
+        per asset, correlation matrix ``corr`` over the assets in scenario order (identity by
+        default)."""
+        return cls.jump_diffusion(sigma, mu=mu, corr=corr)
+
+    @classmethod
+    def jump_diffusion(
+        cls,
+        sigma: Mapping[str, float],
+        mu: Mapping[str, float] | None = None,
+        corr: npt.ArrayLike | None = None,
+        jump_intensity: Mapping[str, float] | None = None,
+        jump_mean: Mapping[str, float] | None = None,
+        jump_std: Mapping[str, float] | None = None,
+    ) -> Shock:
+        """GBM plus Merton jumps: ``jump_intensity`` jumps per year, log-sizes
+        Normal(``jump_mean``, ``jump_std``)."""
+        return cls(
+            "diffusion",
+            sigma=dict(sigma),
+            mu=dict(mu or {}),
+            corr=None if corr is None else np.asarray(corr, dtype=np.float64).copy(),
+            jump_intensity=dict(jump_intensity or {}),
+            jump_mean=dict(jump_mean or {}),
+            jump_std=dict(jump_std or {}),
+        )
+
+    def steps(self, default: int) -> int:
+        """The number of steps the path has (``default`` for paths without a length)."""
+        if self.kind == "levels":
+            return len(next(iter(self.prices.values())))
+        return default
+
+    def _spec(self, assets: Sequence[Asset]) -> dict[str, Any]:
+        names = [a.name for a in assets]
+        known = set(names)
+
+        def vec(m: Mapping[str, float], what: str, default: float = 0.0) -> npt.NDArray[np.float64]:
+            unknown = sorted(set(m) - known)
+            if unknown:
+                raise ScenarioError(
+                    f"{what} names unknown asset {unknown[0]!r}; assets are {names}"
+                )
+            return np.array([float(m.get(n, default)) for n in names], dtype=np.float64)
+
+        if self.kind == "instant":
+            return {"kind": "instant", "returns": vec(self.returns, "shock")}
+        if self.kind == "levels":
+            vec({k: 0.0 for k in self.prices}, "shock path")
+            steps = self.steps(0)
+            cols = [
+                self.prices[a.name] if a.name in self.prices else np.full(steps, a.price)
+                for a in assets
+            ]
+            return {"kind": "levels", "prices": np.column_stack(cols).ravel()}
+        n = len(names)
+        corr = np.eye(n) if self.corr is None else self.corr
+        if corr.shape != (n, n):
+            raise ScenarioError(f"corr must be {n}×{n} (one row per asset), got {corr.shape}")
+        return {
+            "kind": "diffusion",
+            "mu": vec(self.mu, "mu"),
+            "sigma": vec(self.sigma, "sigma"),
+            "corr": np.ascontiguousarray(corr, dtype=np.float64).ravel(),
+            "jump_intensity": vec(self.jump_intensity, "jump_intensity"),
+            "jump_mean": vec(self.jump_mean, "jump_mean"),
+            "jump_std": vec(self.jump_std, "jump_std"),
+        }
+
+
+@dataclass(frozen=True)
+class _Book:
+    protocol: Lending
+    positions: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A market, its protocols with their positions, the liquidators and the run settings.
+
+    ``add_lending`` returns a new scenario (scenarios are immutable, so one can be reused as the
+    base of many variants).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.Scenario(assets=[dl.Asset("ETH", price=3_000.0)], step_seconds=12, steps=100)
+    >>> sc.asset_names
+    ['ETH']
+    """
+
+    assets: Sequence[Asset]
+    step_seconds: float = 12.0
+    steps: int = 300
+    liquidators: Liquidators = field(default_factory=Liquidators)
+    lending: tuple[_Book, ...] = ()
+
+    def __post_init__(self) -> None:
+        assets = tuple(self.assets)
+        if not assets:
+            raise ScenarioError("assets must not be empty")
+        seen: set[str] = set()
+        for i, a in enumerate(assets):
+            if not isinstance(a, Asset):
+                raise ScenarioError(
+                    f"assets[{i}] must be a deleverage.Asset, got {type(a).__name__}"
+                )
+            if a.name in seen:
+                raise ScenarioError(f"asset {a.name!r} appears twice")
+            seen.add(a.name)
+        object.__setattr__(self, "assets", assets)
+        _finite("step_seconds", self.step_seconds, low=0.0, low_open=True)
+        if int(self.steps) != self.steps or self.steps < 1:
+            raise ScenarioError(f"steps must be a whole number >= 1, got {self.steps}")
+
+    @property
+    def asset_names(self) -> list[str]:
+        """Asset names in scenario order (their ids in the result frames' ``asset_id``)."""
+        return [a.name for a in self.assets]
+
+    @property
+    def n_accounts(self) -> int:
+        """Number of accounts over all protocols."""
+        return sum(b.positions["account"].n_unique() for b in self.lending)
+
+    def add_lending(self, protocol: Lending, positions: pl.DataFrame) -> Scenario:
+        """A new scenario with ``protocol`` and its ``positions`` added.
+
+        ``positions`` has the columns ``account``, ``collateral_asset``, ``collateral``,
+        ``debt_asset``, ``debt`` (asset units). An account may have several rows (several
+        collateral or debt assets); they are summed per asset. The frame is not modified.
+        """
+        if not isinstance(protocol, Lending):
+            raise ScenarioError("protocol must be a deleverage.Lending")
+        names = set(self.asset_names)
+        unknown = sorted(set(protocol.reserves) - names)
+        if unknown:
+            raise ScenarioError(
+                f"{protocol.name}: reserve for unknown asset {unknown[0]!r}; assets are "
+                f"{self.asset_names}"
+            )
+        if any(b.protocol.name == protocol.name for b in self.lending):
+            raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
+        frame = _check_positions(positions, names, protocol.name)
+        return replace(self, lending=(*self.lending, _Book(protocol, frame)))
+
+    def with_liquidators(self, liquidators: Liquidators) -> Scenario:
+        """A new scenario with other liquidator settings."""
+        return replace(self, liquidators=liquidators)
+
+
+def _check_positions(positions: pl.DataFrame, assets: set[str], where: str) -> pl.DataFrame:
+    if not isinstance(positions, pl.DataFrame):
+        raise ScenarioError(f"{where}: positions must be a Polars DataFrame")
+    missing = [c for c in POSITION_COLUMNS if c not in positions.columns]
+    if missing:
+        raise ScenarioError(
+            f"{where}: positions lack column(s) {missing}; expected {list(POSITION_COLUMNS)}"
+        )
+    df = positions.select(POSITION_COLUMNS)
+    for col in ("collateral_asset", "debt_asset"):
+        bad = df.filter(~pl.col(col).cast(pl.String).is_in(sorted(assets)))
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise ScenarioError(
+                f"{where}: positions.{col} names unknown asset {row[col]!r} "
+                f"(account {row['account']!r}); assets are {sorted(assets)}"
+            )
+    for col in ("collateral", "debt"):
+        try:
+            values = df[col].cast(pl.Float64).to_numpy()
+        except Exception as e:  # a string column, say
+            raise ScenarioError(f"{where}: positions.{col} must be numeric ({e})") from None
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ScenarioError(
+                f"{where}: positions.{col} must be finite and >= 0, got {values[i]} "
+                f"(row {i}, account {df['account'][i]!r})"
+            )
+    if df["account"].null_count():
+        raise ScenarioError(f"{where}: positions.account has nulls")
+    return df.with_columns(
+        pl.col("collateral_asset").cast(pl.String),
+        pl.col("debt_asset").cast(pl.String),
+        pl.col("collateral").cast(pl.Float64),
+        pl.col("debt").cast(pl.Float64),
+    )

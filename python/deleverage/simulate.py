@@ -1,0 +1,187 @@
+"""``simulate``: run a scenario through the Rust engine to quiet.
+
+Examples
+--------
+>>> import deleverage as dl
+>>> sc = dl.examples.eth_lending(n_accounts=500)
+>>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.25), seed=7)
+>>> res.summary["bad_debt"].item() >= 0
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from deleverage import _core
+from deleverage.exceptions import ScenarioError
+from deleverage.result import Result, build_result
+from deleverage.scenario import Scenario, Shock
+
+__all__ = ["simulate"]
+
+
+def _accounts_spec(sc: Scenario) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Flattens every protocol's positions into CSR holdings: one row per (account, asset)."""
+    asset_id = {n: i for i, n in enumerate(sc.asset_names)}
+    protocol_ids: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    h_asset: list[np.ndarray] = []
+    h_coll: list[np.ndarray] = []
+    h_debt: list[np.ndarray] = []
+    labels: list[pl.DataFrame] = []
+    for p, book in enumerate(sc.lending):
+        df = book.positions
+        ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
+        long = pl.concat(
+            [
+                df.select(
+                    "account",
+                    pl.col("collateral_asset").alias("asset"),
+                    "collateral",
+                    pl.lit(0.0).alias("debt"),
+                ),
+                df.select(
+                    "account",
+                    pl.col("debt_asset").alias("asset"),
+                    pl.lit(0.0).alias("collateral"),
+                    "debt",
+                ),
+            ]
+        )
+        long = (
+            long.with_columns(pl.col("asset").replace_strict(asset_id, return_dtype=pl.UInt32))
+            .group_by("account", "asset")
+            .agg(pl.col("collateral").sum(), pl.col("debt").sum())
+            .filter((pl.col("collateral") > 0) | (pl.col("debt") > 0))
+            .join(ids, on="account")
+            .sort("local", "asset")
+        )
+        n = ids.height
+        counts.append(np.bincount(long["local"].to_numpy(), minlength=n))
+        protocol_ids.append(np.full(n, p, dtype=np.uint32))
+        h_asset.append(long["asset"].to_numpy())
+        h_coll.append(long["collateral"].to_numpy())
+        h_debt.append(long["debt"].to_numpy())
+        labels.append(ids.select("account", pl.lit(book.protocol.name).alias("protocol")))
+    if labels:
+        dtypes = {f.schema["account"] for f in labels}
+        if len(dtypes) > 1:
+            labels = [f.with_columns(pl.col("account").cast(pl.String)) for f in labels]
+        label_frame = pl.concat(labels)
+    else:
+        label_frame = pl.DataFrame(
+            {"account": [], "protocol": []}, schema={"account": pl.String, "protocol": pl.String}
+        )
+    label_frame = label_frame.with_row_index("account_id").with_columns(
+        pl.col("account_id").cast(pl.UInt32)
+    )
+    cnt = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    offsets = np.zeros(len(cnt) + 1, dtype=np.uint32)
+    np.cumsum(cnt, out=offsets[1:])
+
+    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        if not parts:
+            return np.zeros(0, dtype=dtype)
+        return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
+
+    spec = {
+        "protocol": cat(protocol_ids, np.uint32),
+        "offsets": offsets,
+        "asset": cat(h_asset, np.uint32),
+        "collateral": cat(h_coll, np.float64),
+        "debt": cat(h_debt, np.float64),
+    }
+    return spec, label_frame
+
+
+def _protocol_spec(sc: Scenario) -> list[dict[str, Any]]:
+    out = []
+    for book in sc.lending:
+        lp = book.protocol
+        reserves = [lp.reserves.get(n) for n in sc.asset_names]
+        out.append(
+            {
+                "kind": lp.kind,
+                "name": lp.name,
+                "version": lp.version,
+                "close_factor": lp.close_factor,
+                "liquidation_incentive": lp.liquidation_incentive,
+                "protocol_seize_share": lp.protocol_seize_share,
+                # Assets a protocol does not list can still be borrowed from it.
+                "listed": [True] * len(reserves),
+                "threshold": np.array(
+                    [0.0 if r is None else r.liquidation_threshold for r in reserves]
+                ),
+                "bonus": np.array([0.0 if r is None else r.liquidation_bonus for r in reserves]),
+                "protocol_fee": np.array([0.0 if r is None else r.protocol_fee for r in reserves]),
+                "liquidation_factor": np.zeros(len(reserves)),
+            }
+        )
+    return out
+
+
+def simulate(
+    scenario: Scenario,
+    shock: Shock | None = None,
+    *,
+    seed: int = 0,
+    max_extra_steps: int = 10_000,
+) -> Result:
+    """Runs ``scenario`` under ``shock`` to quiet and returns the :class:`Result`.
+
+    The path has ``scenario.steps`` steps (or the length of a :meth:`Shock.path`); afterwards the
+    last reference price is held until the market is quiet (no queued account and no liquidation
+    for as long as the slowest oracle lags), at most ``max_extra_steps`` more. The same inputs and
+    seed give the same result. The GIL is released while the engine runs, and Ctrl-C stops it.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=300),
+    ...                   shock=dl.Shock.instant(ETH=-0.3), seed=1)
+    >>> res.accounts.height
+    300
+    """
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"scenario must be a deleverage.Scenario, got {type(scenario).__name__}"
+        )
+    shock = shock if shock is not None else Shock.instant()
+    if not isinstance(shock, Shock):
+        raise ScenarioError(f"shock must be a deleverage.Shock, got {type(shock).__name__}")
+    if int(seed) != seed or seed < 0:
+        raise ScenarioError(f"seed must be a whole number >= 0, got {seed}")
+    if int(max_extra_steps) != max_extra_steps or max_extra_steps < 0:
+        raise ScenarioError(f"max_extra_steps must be a whole number >= 0, got {max_extra_steps}")
+    accounts, labels = _accounts_spec(scenario)
+    spec = {
+        "assets": [
+            {
+                "name": a.name,
+                "price": float(a.price),
+                "venues": list(a.venues),
+                "oracle": a.oracle._spec(),
+            }
+            for a in scenario.assets
+        ],
+        "protocols": _protocol_spec(scenario),
+        "accounts": accounts,
+        "queue": scenario.liquidators._spec(),
+        "shock": shock._spec(scenario.assets),
+        "steps": shock.steps(int(scenario.steps)),
+        "step_seconds": float(scenario.step_seconds),
+        "seed": int(seed),
+        "max_extra_steps": int(max_extra_steps),
+    }
+    raw = _core.simulate(spec)
+    return build_result(
+        raw,
+        scenario.asset_names,
+        [float(a.price) for a in scenario.assets],
+        [b.protocol.name for b in scenario.lending],
+        labels,
+    )
