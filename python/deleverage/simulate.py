@@ -35,37 +35,52 @@ def _accounts_spec(sc: Scenario) -> tuple[dict[str, Any], pl.DataFrame]:
     labels: list[pl.DataFrame] = []
     for p, book in enumerate(sc.lending):
         df = book.positions
-        ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
-        long = pl.concat(
-            [
-                df.select(
-                    "account",
-                    pl.col("collateral_asset").alias("asset"),
-                    "collateral",
-                    pl.lit(0.0).alias("debt"),
-                ),
-                df.select(
-                    "account",
-                    pl.col("debt_asset").alias("asset"),
-                    pl.lit(0.0).alias("collateral"),
-                    "debt",
-                ),
-            ]
-        )
-        long = (
-            long.with_columns(pl.col("asset").replace_strict(asset_id, return_dtype=pl.UInt32))
-            .group_by("account", "asset")
-            .agg(pl.col("collateral").sum(), pl.col("debt").sum())
-            .filter((pl.col("collateral") > 0) | (pl.col("debt") > 0))
-            .join(ids, on="account")
-            .sort("local", "asset")
-        )
-        n = ids.height
-        counts.append(np.bincount(long["local"].to_numpy(), minlength=n))
-        protocol_ids.append(np.full(n, p, dtype=np.uint32))
-        h_asset.append(long["asset"].to_numpy())
-        h_coll.append(long["collateral"].to_numpy())
-        h_debt.append(long["debt"].to_numpy())
+        n = df.height
+        coll_id = df["collateral_asset"].replace_strict(asset_id, return_dtype=pl.UInt32)
+        debt_id = df["debt_asset"].replace_strict(asset_id, return_dtype=pl.UInt32)
+        if df["account"].is_unique().all() and (coll_id != debt_id).all():
+            # One row per account (the common case): two holdings each, built directly.
+            ids = df.select("account").with_row_index("local")
+            counts.append(np.full(n, 2, dtype=np.int64))
+            h_asset.append(np.column_stack([coll_id.to_numpy(), debt_id.to_numpy()]).ravel())
+            zeros = np.zeros(n)
+            h_coll.append(np.column_stack([df["collateral"].to_numpy(), zeros]).ravel())
+            h_debt.append(np.column_stack([zeros, df["debt"].to_numpy()]).ravel())
+        else:
+            # Several rows per account: sum per (account, asset).
+            ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
+            long = pl.concat(
+                [
+                    pl.DataFrame(
+                        {
+                            "account": df["account"],
+                            "asset": coll_id,
+                            "collateral": df["collateral"],
+                            "debt": 0.0,
+                        }
+                    ),
+                    pl.DataFrame(
+                        {
+                            "account": df["account"],
+                            "asset": debt_id,
+                            "collateral": 0.0,
+                            "debt": df["debt"],
+                        }
+                    ),
+                ]
+            )
+            long = (
+                long.group_by("account", "asset")
+                .agg(pl.col("collateral").sum(), pl.col("debt").sum())
+                .filter((pl.col("collateral") > 0) | (pl.col("debt") > 0))
+                .join(ids, on="account")
+                .sort("local", "asset")
+            )
+            counts.append(np.bincount(long["local"].to_numpy(), minlength=ids.height))
+            h_asset.append(long["asset"].to_numpy())
+            h_coll.append(long["collateral"].to_numpy())
+            h_debt.append(long["debt"].to_numpy())
+        protocol_ids.append(np.full(ids.height, p, dtype=np.uint32))
         labels.append(ids.select("account", pl.lit(book.protocol.name).alias("protocol")))
     if labels:
         dtypes = {f.schema["account"] for f in labels}

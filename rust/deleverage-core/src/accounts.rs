@@ -90,8 +90,13 @@ impl Accounts {
                     expected: "one of the scenario's assets",
                 });
             }
-            crate::error::non_negative(&format!("collateral of holding {k}"), collateral[k])?;
-            crate::error::non_negative(&format!("debt of holding {k}"), debt[k])?;
+            // Checked inline: formatting a field name per holding would dominate large inputs.
+            if !(collateral[k] >= 0.0 && collateral[k].is_finite()) {
+                crate::error::non_negative(&format!("collateral of holding {k}"), collateral[k])?;
+            }
+            if !(debt[k] >= 0.0 && debt[k].is_finite()) {
+                crate::error::non_negative(&format!("debt of holding {k}"), debt[k])?;
+            }
         }
         Ok(Accounts {
             status: vec![Status::Active; n],
@@ -104,6 +109,40 @@ impl Accounts {
             collateral,
             debt,
         })
+    }
+
+    /// The same accounts in another order: account `j` of the result is account `order[j]`.
+    /// The engine stores accounts in the order liquidations will visit them, so that a cascade
+    /// reads account memory sequentially.
+    pub fn permuted(&self, order: &[u32]) -> Accounts {
+        let n = order.len();
+        let mut out = Accounts {
+            protocol: Vec::with_capacity(n),
+            offsets: Vec::with_capacity(n + 1),
+            asset: Vec::with_capacity(self.asset.len()),
+            collateral: Vec::with_capacity(self.asset.len()),
+            debt: Vec::with_capacity(self.asset.len()),
+            status: Vec::with_capacity(n),
+            times_liquidated: Vec::with_capacity(n),
+            liquidated_notional: Vec::with_capacity(n),
+            bad_debt: Vec::with_capacity(n),
+        };
+        out.offsets.push(0);
+        for &i in order {
+            let i = i as usize;
+            let r = self.range(i);
+            out.protocol.push(self.protocol[i]);
+            out.asset.extend_from_slice(&self.asset[r.clone()]);
+            out.collateral
+                .extend_from_slice(&self.collateral[r.clone()]);
+            out.debt.extend_from_slice(&self.debt[r]);
+            out.offsets.push(out.asset.len() as u32);
+            out.status.push(self.status[i]);
+            out.times_liquidated.push(self.times_liquidated[i]);
+            out.liquidated_notional.push(self.liquidated_notional[i]);
+            out.bad_debt.push(self.bad_debt[i]);
+        }
+        out
     }
 
     pub fn len(&self) -> usize {

@@ -94,6 +94,19 @@ impl QueueConfig {
     }
 }
 
+/// The final state of every account, in the original order (see [`Engine::account_table`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountTable {
+    pub status: Vec<Status>,
+    /// Health factor; infinite without debt.
+    pub health: Vec<f64>,
+    pub collateral_value: Vec<f64>,
+    pub debt_value: Vec<f64>,
+    pub liquidated_notional: Vec<f64>,
+    pub times_liquidated: Vec<u32>,
+    pub bad_debt: Vec<f64>,
+}
+
 /// One asset of a scenario.
 #[derive(Debug, Clone)]
 pub struct AssetSpec {
@@ -166,7 +179,10 @@ pub struct Engine {
     oracles: Vec<Oracle>,
     px: Vec<f64>,
     protocols: Vec<Lending>,
+    /// Accounts in the engine's storage order (see `TriggerIndex::memory_order`).
     acc: Accounts,
+    /// Original id of each stored account: results speak in original ids.
+    original: Vec<u32>,
     index: TriggerIndex,
     queue: Vec<Entry>,
     in_queue: Vec<bool>,
@@ -238,8 +254,11 @@ impl Engine {
             })
             .fold(0.0, f64::max);
         let quiet_steps = (lag / sc.step_seconds).ceil() as u32 + 1;
-        let index = TriggerIndex::build(&sc.accounts, &sc.protocols);
-        let n_acc = sc.accounts.len();
+        let original = TriggerIndex::memory_order(&sc.accounts, &sc.protocols);
+        let accounts = sc.accounts.permuted(&original);
+        drop(sc.accounts);
+        let index = TriggerIndex::build(&accounts, &sc.protocols);
+        let n_acc = accounts.len();
         Ok(Engine {
             market,
             oracles,
@@ -248,7 +267,8 @@ impl Engine {
             index,
             queue: Vec::new(),
             in_queue: vec![false; n_acc],
-            acc: sc.accounts,
+            acc: accounts,
+            original,
             cfg: sc.queue,
             step_seconds: sc.step_seconds,
             step: 0,
@@ -275,9 +295,6 @@ impl Engine {
 
     pub fn market(&self) -> &Market {
         &self.market
-    }
-    pub fn accounts(&self) -> &Accounts {
-        &self.acc
     }
     pub fn protocols(&self) -> &[Lending] {
         &self.protocols
@@ -310,16 +327,20 @@ impl Engine {
         self.cum_bad_debt
     }
 
-    /// Final-state columns of every account at the current oracle prices: health (infinite
-    /// without debt), collateral value, debt value.
-    pub fn account_values(&self) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    /// The state of every account, in the original order, at the current oracle prices.
+    pub fn account_table(&self) -> AccountTable {
         let n = self.acc.len();
-        let (mut hf, mut cv, mut dv) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for i in 0..n {
+        let mut t = AccountTable {
+            status: vec![Status::Active; n],
+            health: vec![0.0; n],
+            collateral_value: vec![0.0; n],
+            debt_value: vec![0.0; n],
+            liquidated_notional: vec![0.0; n],
+            times_liquidated: vec![0; n],
+            bad_debt: vec![0.0; n],
+        };
+        for (i, &o) in self.original.iter().enumerate() {
+            let o = o as usize;
             let h = self.acc.holdings(i);
             let (mut c, mut d) = (0.0, 0.0);
             for k in 0..h.asset.len() {
@@ -327,11 +348,22 @@ impl Engine {
                 c += h.collateral[k] * p;
                 d += h.debt[k] * p;
             }
-            hf.push(self.health(i));
-            cv.push(c);
-            dv.push(d);
+            t.status[o] = self.acc.status[i];
+            t.health[o] = self.health(i);
+            t.collateral_value[o] = c;
+            t.debt_value[o] = d;
+            t.liquidated_notional[o] = self.acc.liquidated_notional[i];
+            t.times_liquidated[o] = self.acc.times_liquidated[i];
+            t.bad_debt[o] = self.acc.bad_debt[i];
         }
-        (hf, cv, dv)
+        t
+    }
+
+    /// Collateral and debt units of an account (by original id), per holding asset.
+    pub fn holdings_of(&self, original: usize) -> Option<(Vec<u32>, Vec<f64>, Vec<f64>)> {
+        let i = self.original.iter().position(|&o| o as usize == original)?;
+        let h = self.acc.holdings(i);
+        Some((h.asset.to_vec(), h.collateral.to_vec(), h.debt.to_vec()))
     }
 
     /// Takes the recorded events and step rows out of the engine (moved, not copied).
@@ -342,8 +374,8 @@ impl Engine {
         )
     }
 
-    /// Health of account `i` at the current oracle prices.
-    pub fn health(&self, i: usize) -> f64 {
+    /// Health of stored account `i` at the current oracle prices.
+    fn health(&self, i: usize) -> f64 {
         let l = &self.protocols[self.acc.protocol[i] as usize];
         l.health(&self.acc.holdings(i), &self.px)
     }
@@ -579,34 +611,35 @@ impl Engine {
     }
 
     fn order_queue(&mut self) {
-        match self.cfg.priority {
-            Priority::Fifo => self.queue.sort_by_key(|e| (e.breach_step, e.seq)),
-            Priority::Random => self.queue.sort_by_key(|e| (e.key, e.seq)),
-            Priority::WorstHealth | Priority::Largest => {
-                let mut keyed: Vec<(f64, Entry)> = self
-                    .queue
-                    .iter()
-                    .map(|e| {
-                        let i = e.account as usize;
-                        let l = &self.protocols[self.acc.protocol[i] as usize];
-                        let (w, b) = l.weighted(&self.acc.holdings(i), &self.px);
-                        let k = match self.cfg.priority {
-                            Priority::WorstHealth => {
-                                if b > 0.0 {
-                                    w / b
-                                } else {
-                                    f64::INFINITY
-                                }
-                            }
-                            _ => -b,
-                        };
-                        (k, *e)
-                    })
-                    .collect();
-                keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.seq.cmp(&b.1.seq)));
-                self.queue = keyed.into_iter().map(|(_, e)| e).collect();
-            }
+        // Keys with the entry's sequence number as the tie-break: a total order, so an unstable
+        // sort is deterministic. Accounts usually arrive already in order (the trigger index
+        // hands them over worst first and stores them in that order), so check before sorting.
+        let mut keyed: Vec<(f64, u64, u32)> = Vec::with_capacity(self.queue.len());
+        for (pos, e) in self.queue.iter().enumerate() {
+            let k = match self.cfg.priority {
+                Priority::Fifo => f64::from(e.breach_step),
+                Priority::Random => (e.key >> 11) as f64, // 53 random bits, exact in f64
+                Priority::WorstHealth | Priority::Largest => {
+                    let i = e.account as usize;
+                    let l = &self.protocols[self.acc.protocol[i] as usize];
+                    let (w, b) = l.weighted(&self.acc.holdings(i), &self.px);
+                    match self.cfg.priority {
+                        Priority::WorstHealth if b > 0.0 => w / b,
+                        Priority::WorstHealth => f64::INFINITY,
+                        _ => -b,
+                    }
+                }
+            };
+            keyed.push((k, e.seq, pos as u32));
         }
+        let cmp =
+            |a: &(f64, u64, u32), b: &(f64, u64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        if keyed.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+            return;
+        }
+        keyed.sort_unstable_by(cmp);
+        let old = std::mem::take(&mut self.queue);
+        self.queue = keyed.iter().map(|k| old[k.2 as usize]).collect();
     }
 
     fn liquidate(&mut self, i: usize, round: u32, budget: &mut f64) -> Outcome {
@@ -650,7 +683,7 @@ impl Engine {
         self.ledger.liquidators_paid += repaid_value;
         self.ledger.liquidators_seized[ca] += to_liquidator;
         let mut ev = Event::new(self.step, round, EventKind::Liquidation);
-        ev.account = i as u32;
+        ev.account = self.original[i];
         ev.protocol = p as u32;
         ev.asset = ca as u32;
         ev.debt_asset = da as u32;
@@ -718,7 +751,7 @@ impl Engine {
         self.acc.status[i] = Status::BadDebt;
         self.cum_bad_debt += value;
         let mut ev = Event::new(self.step, round, EventKind::BadDebt);
-        ev.account = i as u32;
+        ev.account = self.original[i];
         ev.protocol = p as u32;
         ev.bad_debt = value;
         self.events.push(&ev);

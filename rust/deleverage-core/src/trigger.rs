@@ -63,6 +63,25 @@ fn trigger_ratio(acc: &Accounts, protocols: &[Lending], i: usize) -> Option<(u32
 }
 
 impl TriggerIndex {
+    /// The order in which a falling market visits the accounts: group by group, highest τ
+    /// first; multi-asset accounts and accounts with nothing to liquidate after them. Storing
+    /// accounts in this order makes a cascade read their memory sequentially.
+    pub fn memory_order(acc: &Accounts, protocols: &[Lending]) -> Vec<u32> {
+        let mut groups: HashMap<(u32, u32, u32), u32> = HashMap::new();
+        let mut keys: Vec<(u32, f64, u32)> = (0..acc.len())
+            .map(|i| match trigger_ratio(acc, protocols, i) {
+                Some((c, d, tau)) => {
+                    let next = groups.len() as u32;
+                    let g = *groups.entry((acc.protocol[i], c, d)).or_insert(next);
+                    (g, -tau, i as u32)
+                }
+                None => (u32::MAX, 0.0, i as u32),
+            })
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+        keys.into_iter().map(|k| k.2).collect()
+    }
+
     pub fn build(acc: &Accounts, protocols: &[Lending]) -> Self {
         let mut idx = TriggerIndex::default();
         for i in 0..acc.len() {

@@ -121,12 +121,13 @@ fn cascade_on_a_linear_curve_stops_at_a_computable_price() {
         780.0 * 1.05 / 97.0 * 97.0 * (1.0 - 819.0 * l / 2.0)
     );
     assert_close!(ev.price_after[0], s1);
-    let acc = e.accounts();
+    let acc = e.account_table();
     assert_eq!(
         acc.status,
         vec![Status::Closed, Status::Closed, Status::Active]
     );
-    assert_close!(acc.collateral[0], 10.0 - 780.0 * 1.05 / 97.0);
+    let (_, coll, _) = e.holdings_of(0).unwrap();
+    assert_close!(coll[0], 10.0 - 780.0 * 1.05 / 97.0);
     assert_eq!(e.first_liquidation_step(), Some(0));
     assert_eq!(e.last_liquidation_step(), Some(0));
     assert_eq!(e.cumulative_bad_debt(), 0.0);
@@ -168,7 +169,7 @@ fn cascade_on_a_linear_book_by_ticks() {
     assert_close!(ev.collateral_seized[1], 760.0 * 1.05 / 93.12);
     assert_close!(ev.collateral_seized[2], 720.0 * 1.05 / 88.755);
     assert_close!(e.market().spot(0), 84.875);
-    assert_eq!(e.accounts().status[3], Status::Active);
+    assert_eq!(e.account_table().status[3], Status::Active);
     // The first sale: 8 full levels at 97(1 − k/100), k = 1…8, and 0.4433 at 97·0.91.
     let seized = 780.0 * 1.05 / 97.0;
     let full: f64 = (1..=8).map(|k| 97.0 * (1.0 - k as f64 / 100.0)).sum();
@@ -192,7 +193,7 @@ fn sequential_and_batch_agree_with_one_liquidation_per_round() {
     let seq = make(RoundMode::Sequential);
     let bat = make(RoundMode::Batch);
     assert_eq!(seq.market().spot(0), bat.market().spot(0));
-    assert_eq!(seq.accounts(), bat.accounts());
+    assert_eq!(seq.account_table(), bat.account_table());
     // Batch records the sale as its own row: the same quantities and quote.
     let sold = |e: &Engine| e.events().qty.iter().sum::<f64>();
     let quote = |e: &Engine| e.events().notional.iter().sum::<f64>();
@@ -233,8 +234,8 @@ fn exhausting_collateral_leaves_bad_debt() {
     assert_close!(e.events().debt_repaid[0], repaid);
     assert_close!(e.cumulative_bad_debt(), 990.0 - repaid);
     assert_close!(e.protocols()[0].deficit[1], 990.0 - repaid);
-    assert_eq!(e.accounts().status[0], Status::BadDebt);
-    assert_eq!(e.accounts().debt[1], 0.0);
+    assert_eq!(e.account_table().status[0], Status::BadDebt);
+    assert_eq!(e.holdings_of(0).unwrap().2[1], 0.0);
 }
 
 #[test]

@@ -362,29 +362,19 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
             ]
         ),
     )?;
-    let (health, coll_value, debt_value) = engine.account_values();
-    let a = engine.accounts();
+    let a = engine.account_table();
     let accounts = PyDict::new(py);
-    accounts.set_item(
-        "status",
-        a.status
-            .iter()
-            .map(|s| *s as u8)
-            .collect::<Vec<u8>>()
-            .into_pyarray(py),
-    )?;
-    accounts.set_item("health", health.into_pyarray(py))?;
-    accounts.set_item("collateral_value", coll_value.into_pyarray(py))?;
-    accounts.set_item("debt_value", debt_value.into_pyarray(py))?;
+    let status: Vec<u8> = a.status.iter().map(|s| *s as u8).collect();
+    accounts.set_item("status", status.into_pyarray(py))?;
+    accounts.set_item("health", a.health.into_pyarray(py))?;
+    accounts.set_item("collateral_value", a.collateral_value.into_pyarray(py))?;
+    accounts.set_item("debt_value", a.debt_value.into_pyarray(py))?;
     accounts.set_item(
         "liquidated_notional",
-        a.liquidated_notional.clone().into_pyarray(py),
+        a.liquidated_notional.into_pyarray(py),
     )?;
-    accounts.set_item(
-        "times_liquidated",
-        a.times_liquidated.clone().into_pyarray(py),
-    )?;
-    accounts.set_item("bad_debt", a.bad_debt.clone().into_pyarray(py))?;
+    accounts.set_item("times_liquidated", a.times_liquidated.into_pyarray(py))?;
+    accounts.set_item("bad_debt", a.bad_debt.into_pyarray(py))?;
     out.set_item("accounts", accounts)?;
     let meta = PyDict::new(py);
     meta.set_item("steps_run", engine.current_step())?;
