@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 __all__ = ["Result"]
@@ -74,52 +73,31 @@ def build_result(
     account_labels: pl.DataFrame,
 ) -> Result:
     """Wraps the engine's numpy columns (no copy) in frames and joins the labels back."""
-    assets = pl.DataFrame(
-        {"asset_id": np.arange(len(asset_names), dtype=np.uint32), "asset": asset_names}
-    )
-    protocols = pl.DataFrame(
-        {"protocol_id": np.arange(len(protocol_names), dtype=np.uint32), "protocol": protocol_names}
-    )
+    asset_names_s = pl.Series("asset", asset_names, dtype=pl.String)
+    protocol_names_s = pl.Series("protocol", protocol_names, dtype=pl.String)
+    label_s = account_labels["account"]
     kinds = pl.Enum(EVENT_KINDS)
 
+    def name_of(names: pl.Series, column: str) -> pl.Expr:
+        # Integer ids → labels by position; the engine's "none" id becomes null.
+        idx = pl.when(pl.col(column) == _NONE).then(None).otherwise(pl.col(column))
+        return pl.lit(names).gather(idx)
+
     ev = pl.DataFrame(dict(raw["events"]))
-    events = (
-        ev.rename({"account": "account_id", "protocol": "protocol_id", "asset": "asset_id"})
-        .with_columns(
-            pl.col("kind")
-            .map_elements(lambda k: EVENT_KINDS[k], return_dtype=pl.String)
-            .cast(kinds)
-            if ev.height
-            else pl.col("kind").cast(pl.String).cast(kinds),
-            *(pl.col(c).replace(_NONE, None) for c in ("account_id", "protocol_id", "asset_id")),
-            pl.col("debt_asset").replace(_NONE, None).alias("debt_asset_id"),
-            pl.when(pl.col("qty") > 0)
-            .then(pl.col("notional") / pl.col("qty"))
-            .otherwise(None)
-            .alias("vwap"),
-        )
-        .drop("debt_asset")
-        .join(account_labels, on="account_id", how="left", maintain_order="left")
-        .join(protocols, on="protocol_id", how="left", maintain_order="left")
-        .join(assets, on="asset_id", how="left", maintain_order="left")
-        .join(
-            assets.rename({"asset_id": "debt_asset_id", "asset": "debt_asset"}),
-            on="debt_asset_id",
-            how="left",
-            maintain_order="left",
-        )
-    )
-    events = events.select(
+    events = ev.select(
         "step",
         "round",
-        "kind",
-        "account",
-        "protocol",
-        "asset",
-        "debt_asset",
+        pl.col("kind").replace_strict(dict(enumerate(EVENT_KINDS)), return_dtype=kinds),
+        name_of(label_s, "account").alias("account"),
+        name_of(protocol_names_s, "protocol").alias("protocol"),
+        name_of(asset_names_s, "asset").alias("asset"),
+        name_of(asset_names_s, "debt_asset").alias("debt_asset"),
         "qty",
         "notional",
-        "vwap",
+        pl.when(pl.col("qty") > 0)
+        .then(pl.col("notional") / pl.col("qty"))
+        .otherwise(None)
+        .alias("vwap"),
         "price_before",
         "price_after",
         "debt_repaid",
@@ -128,34 +106,33 @@ def build_result(
         "bonus",
         "protocol_fee",
         "bad_debt",
-        "account_id",
+        pl.when(pl.col("account") == _NONE)
+        .then(None)
+        .otherwise(pl.col("account"))
+        .alias("account_id"),
     )
 
     st = pl.DataFrame(dict(raw["steps"]))
-    steps = (
-        st.rename({"asset": "asset_id"})
-        .with_columns(
-            pl.col("best_bid").fill_nan(None),
-            pl.col("best_ask").fill_nan(None),
-            pl.col("mid_held").cast(pl.Boolean),
-        )
-        .join(assets, on="asset_id", how="left", maintain_order="left")
-        .select(
-            "step",
-            "asset",
-            "reference",
-            "mid",
-            "mid_held",
-            "oracle",
-            "best_bid",
-            "best_ask",
-            "bid_depth_2pct",
-            "liquidated_notional",
-            "liquidation_count",
-            "rounds",
-            "queue_length",
-            "cumulative_bad_debt",
-        )
+    steps = st.with_columns(
+        name_of(asset_names_s, "asset").alias("asset"),
+        pl.col("best_bid").fill_nan(None),
+        pl.col("best_ask").fill_nan(None),
+        pl.col("mid_held").cast(pl.Boolean),
+    ).select(
+        "step",
+        "asset",
+        "reference",
+        "mid",
+        "mid_held",
+        "oracle",
+        "best_bid",
+        "best_ask",
+        "bid_depth_2pct",
+        "liquidated_notional",
+        "liquidation_count",
+        "rounds",
+        "queue_length",
+        "cumulative_bad_debt",
     )
 
     ac = pl.DataFrame(dict(raw["accounts"]))

@@ -215,6 +215,20 @@ class Lending:
         v3.3 the $2,000 position threshold, the $1,000 dust rule and the deficit write-off."""
         if version not in {"3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}:
             raise ScenarioError(f"Aave version must be one of 3.0–3.7, got {version!r}")
+        for asset, r in reserves.items():
+            lt, bonus = r.liquidation_threshold, r.liquidation_bonus
+            # Aave's PoolConfigurator (MECHANICS §4.1): a collateral needs a bonus, and
+            # seizing LT·(1 + bonus) of a position must not take more than the position.
+            if lt > 0 and bonus <= 0:
+                raise ScenarioError(
+                    f"{name} reserve {asset}: liquidation_bonus must be > 0 for a collateral "
+                    f"(liquidation_threshold {lt}), got {bonus}"
+                )
+            if lt * (1 + bonus) > 1:
+                raise ScenarioError(
+                    f"{name} reserve {asset}: liquidation_threshold·(1 + liquidation_bonus) must "
+                    f"be <= 1, got {lt}·(1 + {bonus}) = {lt * (1 + bonus):.6g}"
+                )
         return cls("aave_v3", dict(reserves), name, version=version)
 
     @classmethod
@@ -233,6 +247,8 @@ class Lending:
         _finite("close_factor", close_factor, low=0.0, high=1.0, low_open=True)
         _finite("liquidation_incentive", liquidation_incentive, low=1.0)
         _finite("protocol_seize_share", protocol_seize_share, low=0.0, high=1.0)
+        if protocol_seize_share >= 1.0:
+            raise ScenarioError(f"protocol_seize_share must be < 1, got {protocol_seize_share}")
         return cls(
             "compound_v2",
             dict(reserves),

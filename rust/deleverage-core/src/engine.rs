@@ -259,6 +259,9 @@ impl Engine {
         drop(sc.accounts);
         let index = TriggerIndex::build(&accounts, &sc.protocols);
         let n_acc = accounts.len();
+        // A cascade liquidates each account about once: room for that many rows up front.
+        let mut events = EventColumns::default();
+        events.reserve(n_acc + 1024);
         Ok(Engine {
             market,
             oracles,
@@ -274,7 +277,7 @@ impl Engine {
             step: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
             seq: 0,
-            events: EventColumns::default(),
+            events,
             steps: StepColumns::default(),
             ledger: Ledger {
                 liquidators_seized: vec![0.0; n],
@@ -442,6 +445,11 @@ impl Engine {
             self.first_liquidation.get_or_insert(self.step);
             self.last_liquidation = Some(self.step);
         }
+        if report.liquidations == 0 && self.queue.is_empty() {
+            self.idle_steps += 1;
+        } else {
+            self.idle_steps = 0;
+        }
         self.step += 1;
         Ok(report)
     }
@@ -484,17 +492,18 @@ impl Engine {
     /// (so a delayed or averaging oracle has caught up). Returns whether it is quiet.
     pub fn settle(&mut self, last: &[f64], max_steps: u32) -> Result<bool> {
         for _ in 0..max_steps {
-            if self.idle_steps >= self.quiet_steps {
-                return Ok(true);
+            if self.is_quiet() {
+                break;
             }
-            let r = self.step(last)?;
-            if r.liquidations == 0 && self.queue.is_empty() {
-                self.idle_steps += 1;
-            } else {
-                self.idle_steps = 0;
-            }
+            self.step(last)?;
         }
-        Ok(self.idle_steps >= self.quiet_steps)
+        Ok(self.is_quiet())
+    }
+
+    /// Whether the market is quiet: nothing queued and no liquidation for as many steps as the
+    /// slowest oracle lags.
+    pub fn is_quiet(&self) -> bool {
+        self.queue.is_empty() && self.idle_steps >= self.quiet_steps
     }
 
     fn run_rounds(&mut self) -> u32 {
@@ -704,27 +713,42 @@ impl Engine {
             RoundMode::Batch => self.batch_qty[ca] += sell,
         }
         ev.price_after = self.market.spot(ca);
-        self.events.push(&ev);
 
         let l = &self.protocols[p];
         let h = self.acc.holdings(i);
         let debt_left = h.debt.iter().any(|&d| d > 0.0);
-        if !debt_left {
+        let outcome = if !debt_left {
             self.acc.status[i] = Status::Closed;
-            return Outcome::Done { still: false };
-        }
-        if !l.has_collateral(&h) {
-            self.record_bad_debt(i, round);
-            return Outcome::Done { still: false };
-        }
-        Outcome::Done {
-            still: l.health(&h, &self.px) < 1.0,
+            Outcome::Done { still: false }
+        } else if !l.has_collateral(&h) {
+            // The liquidation took the last collateral: its row carries the bad debt.
+            ev.bad_debt = self.write_off(i);
+            Outcome::Done { still: false }
+        } else {
+            Outcome::Done {
+                still: l.health(&h, &self.px) < 1.0,
+            }
+        };
+        self.events.push(&ev);
+        outcome
+    }
+
+    /// Debt left without collateral, found without a liquidation (nothing left to seize): a row
+    /// of its own.
+    fn record_bad_debt(&mut self, i: usize, round: u32) {
+        let value = self.write_off(i);
+        if value > 0.0 {
+            let mut ev = Event::new(self.step, round, EventKind::BadDebt);
+            ev.account = self.original[i];
+            ev.protocol = self.acc.protocol[i];
+            ev.bad_debt = value;
+            self.events.push(&ev);
         }
     }
 
     /// Debt left without collateral: Aave v3.3+ writes it off into the reserves' deficits; the
-    /// other rule sets leave it on the account. Either way it is bad debt.
-    fn record_bad_debt(&mut self, i: usize, round: u32) {
+    /// other rule sets leave it on the account. Either way it is bad debt; returns its value.
+    fn write_off(&mut self, i: usize) -> f64 {
         let p = self.acc.protocol[i] as usize;
         let write_off = matches!(
             self.protocols[p].rules,
@@ -744,17 +768,12 @@ impl Engine {
                 }
             }
         }
-        if value <= 0.0 {
-            return;
+        if value > 0.0 {
+            self.acc.bad_debt[i] += value;
+            self.acc.status[i] = Status::BadDebt;
+            self.cum_bad_debt += value;
         }
-        self.acc.bad_debt[i] += value;
-        self.acc.status[i] = Status::BadDebt;
-        self.cum_bad_debt += value;
-        let mut ev = Event::new(self.step, round, EventKind::BadDebt);
-        ev.account = self.original[i];
-        ev.protocol = p as u32;
-        ev.bad_debt = value;
-        self.events.push(&ev);
+        value
     }
 
     fn execute_batch(&mut self, round: u32) {

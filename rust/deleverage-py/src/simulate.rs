@@ -378,7 +378,7 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
     out.set_item("accounts", accounts)?;
     let meta = PyDict::new(py);
     meta.set_item("steps_run", engine.current_step())?;
-    meta.set_item("quiet", quiet || max_extra == 0)?;
+    meta.set_item("quiet", engine.is_quiet())?;
     meta.set_item("first_liquidation_step", engine.first_liquidation_step())?;
     meta.set_item("last_liquidation_step", engine.last_liquidation_step())?;
     meta.set_item("bad_debt", engine.cumulative_bad_debt())?;
