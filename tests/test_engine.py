@@ -1045,3 +1045,53 @@ def test_quiet_is_false_while_accounts_wait_in_the_queue() -> None:
     done = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1))
     assert done.summary["quiet"].item() is True
     assert done.summary["liquidations"].item() == 3
+
+
+def test_comet_absorb_and_storefront_worked_example_4() -> None:
+    # MECHANICS worked example 4: liquidity −10,400 + 7,936·0.87 + 3,060·0.80 = −1,047.68 < 0;
+    # Δ = 7,936·0.92 + 3,060·0.90 = 10,055.12 → bad debt 10,400 − 10,055.12 = 344.88;
+    # reserves 1,200,000 − 10,400 = 1,189,600 < 3,000,000 → storefront at
+    # 2,480·(1 − 0.6·0.08) = 2,360.96 and 61,200·(1 − 0.6·0.10) = 57,528: 10,431.472 in all.
+    def deep(p: float) -> dl.ImpactCurve:
+        return dl.ImpactCurve.linear(price=p, slope=1e-15)
+
+    ref = dl.Oracle.reference()
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("WETH", 2_480.0, [deep(2_480.0)], ref),
+            dl.Asset("WBTC", 61_200.0, [deep(61_200.0)], ref),
+            dl.Asset("USDC", 1.0, oracle=ref),
+        ],
+        steps=1,
+    ).add_lending(
+        dl.Lending.compound_v3(
+            "USDC",
+            {
+                "WETH": dl.Reserve(0.87, liquidation_factor=0.92),
+                "WBTC": dl.Reserve(0.80, liquidation_factor=0.90),
+            },
+            store_front_price_factor=0.6,
+            target_reserves=3_000_000.0,
+            initial_reserves=1_200_000.0,
+        ),
+        pl.DataFrame(
+            {
+                "account": ["x", "x"],
+                "collateral_asset": ["WETH", "WBTC"],
+                "collateral": [3.2, 0.05],
+                "debt_asset": ["USDC", "USDC"],
+                "debt": [10_400.0, 0.0],
+            }
+        ),
+    )
+    res = dl.simulate(sc)
+    ev = res.events
+    assert ev["kind"].cast(pl.String).to_list() == ["absorb", "absorb", "storefront", "storefront"]
+    assert ev["bad_debt"][0] == approx(344.88)
+    assert ev["debt_repaid"][0] == approx(10_400.0)
+    assert ev["debt_repaid_value"][2] == approx(3.2 * 2_360.96)
+    assert ev["debt_repaid_value"][3] == approx(0.05 * 57_528.0)
+    assert res.meta["keepers_paid"] == approx(10_431.472)
+    assert res.meta["reserves"] == [approx(1_189_600.0 + 10_431.472)]
+    assert res.summary["liquidations"].item() == 1
+    assert res.accounts["status"].cast(pl.String).to_list() == ["bad_debt"]

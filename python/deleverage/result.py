@@ -20,7 +20,7 @@ import polars as pl
 
 __all__ = ["Result"]
 
-EVENT_KINDS = ["liquidation", "sale", "bad_debt"]
+EVENT_KINDS = ["liquidation", "sale", "bad_debt", "absorb", "storefront"]
 ACCOUNT_STATUS = ["active", "liquidated", "closed", "bad_debt"]
 _NONE = 2**32 - 1
 
@@ -32,8 +32,9 @@ class Result:
     Attributes
     ----------
     events:
-        One row per liquidation (with its sale in sequential mode), batch sale and bad-debt
-        recognition: step, round, kind, account, protocol, asset, quantities and quote.
+        One row per liquidation (with its sale in sequential mode and any bad debt it leaves),
+        batch sale, bad-debt recognition, Comet absorb (one row per collateral asset) and
+        storefront purchase: step, round, kind, account, protocol, asset, quantities and quote.
     steps:
         One row per step and asset: reference, mid, oracle, best bid and ask (null when a side is
         empty), bid depth within 2 %, liquidated notional and count, rounds, queue length,
@@ -166,7 +167,13 @@ def build_result(
 
     meta = dict(raw["meta"])
     row: dict[str, Any] = {
-        "liquidations": int((events["kind"] == "liquidation").sum()),
+        # An absorb has a row per collateral asset; its first row carries the debt asset.
+        "liquidations": events.select(
+            (
+                (pl.col("kind") == "liquidation")
+                | ((pl.col("kind") == "absorb") & pl.col("debt_asset").is_not_null())
+            ).sum()
+        ).item(),
         "accounts_liquidated": int((accounts["times_liquidated"] > 0).sum()),
         "liquidated_notional": float(accounts["liquidated_notional"].sum()),
         "debt_repaid_value": float(events["debt_repaid_value"].sum()),

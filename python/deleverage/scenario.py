@@ -163,32 +163,37 @@ class Asset:
 class Reserve:
     """One asset's parameters in a lending protocol.
 
-    ``liquidation_threshold`` is Aave's LT or Compound v2's collateral factor; ``liquidation_bonus``
-    Aave's bonus (0.05 = 5 %); ``protocol_fee`` Aave's liquidation protocol fee (a share of the
-    bonus). A debt-only asset has ``liquidation_threshold=0``.
+    ``liquidation_threshold`` is Aave's LT, Compound v2's collateral factor or Comet's liquidate
+    collateral factor; ``liquidation_bonus`` Aave's bonus (0.05 = 5 %); ``protocol_fee`` Aave's
+    liquidation protocol fee (a share of the bonus); ``liquidation_factor`` Comet's share of
+    collateral value credited on absorb. A debt-only asset has ``liquidation_threshold=0``.
 
     Examples
     --------
     >>> import deleverage as dl
-    >>> dl.Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05, protocol_fee=0.1)
-    Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05, protocol_fee=0.1)
+    >>> r = dl.Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05, protocol_fee=0.1)
+    >>> r.liquidation_threshold * (1 + r.liquidation_bonus) <= 1
+    True
     """
 
     liquidation_threshold: float
     liquidation_bonus: float = 0.0
     protocol_fee: float = 0.0
+    liquidation_factor: float = 0.0
 
     def __post_init__(self) -> None:
         _finite("liquidation_threshold", self.liquidation_threshold, low=0.0, high=1.0)
         _finite("liquidation_bonus", self.liquidation_bonus, low=0.0)
         _finite("protocol_fee", self.protocol_fee, low=0.0, high=1.0)
+        _finite("liquidation_factor", self.liquidation_factor, low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
 class Lending:
     """A lending protocol instance and its rule set.
 
-    Build it with :meth:`aave_v3` or :meth:`compound_v2`. Reserves are keyed by asset name;
+    Build it with :meth:`aave_v3`, :meth:`compound_v2` or :meth:`compound_v3`. Reserves are keyed
+    by asset name;
     assets that are not listed cannot back debt (but can be borrowed).
 
     Examples
@@ -199,13 +204,17 @@ class Lending:
     ('aave_v3', '3.2')
     """
 
-    kind: Literal["aave_v3", "compound_v2"]
+    kind: Literal["aave_v3", "compound_v2", "compound_v3"]
     reserves: Mapping[str, Reserve]
     name: str
     version: str = "3.3"
     close_factor: float = 0.5
     liquidation_incentive: float = 1.08
     protocol_seize_share: float = 0.028
+    base_asset: str | None = None
+    store_front_price_factor: float = 0.5
+    target_reserves: float = 5_000_000.0
+    initial_reserves: float = 0.0
 
     @classmethod
     def aave_v3(
@@ -258,6 +267,47 @@ class Lending:
             protocol_seize_share=protocol_seize_share,
         )
 
+    @classmethod
+    def compound_v3(
+        cls,
+        base_asset: str,
+        reserves: Mapping[str, Reserve],
+        *,
+        store_front_price_factor: float = 0.5,
+        target_reserves: float = 5_000_000.0,
+        initial_reserves: float = 0.0,
+        name: str = "compound_v3",
+    ) -> Lending:
+        """Compound III (Comet): accounts are liquidatable when
+        ``Σ coll·p·liquidation_threshold < debt·p_base``; ``absorb`` takes all their collateral,
+        credits ``Σ coll·p·liquidation_factor`` and books the rest as bad debt; keepers then buy
+        the collateral at ``p·(1 − store_front_price_factor·(1 − liquidation_factor))`` while
+        the reserves (in base units) are below ``target_reserves``. Debt is in ``base_asset``.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> comet = dl.Lending.compound_v3(
+        ...     "USDC", {"WETH": dl.Reserve(0.87, liquidation_factor=0.92)},
+        ...     store_front_price_factor=0.6, target_reserves=3e6, initial_reserves=1.2e6)
+        >>> comet.base_asset
+        'USDC'
+        """
+        _finite("store_front_price_factor", store_front_price_factor, low=0.0, high=1.0)
+        _finite("target_reserves", target_reserves, low=0.0)
+        _finite("initial_reserves", initial_reserves)
+        if base_asset in reserves:
+            raise ScenarioError(f"{name}: the base asset {base_asset!r} cannot be a collateral")
+        return cls(
+            "compound_v3",
+            dict(reserves),
+            name,
+            base_asset=base_asset,
+            store_front_price_factor=store_front_price_factor,
+            target_reserves=target_reserves,
+            initial_reserves=initial_reserves,
+        )
+
 
 @dataclass(frozen=True)
 class Liquidators:
@@ -267,7 +317,8 @@ class Liquidators:
     ``"random"``, seeded). ``mode``: ``"sequential"`` (each sale executes at once, DeFi) or
     ``"batch"`` (a round's sales are summed per asset, fire-sale models). ``budget_notional``:
     debt value repaid per step (keeper capital); ``budget_count``: liquidations per step.
-    ``sell_fraction``: share of seized collateral sold at once.
+    ``sell_fraction``: share of seized collateral sold at once. ``keeper_margin``: the profit
+    margin keepers require to buy Comet's absorbed collateral at its storefront.
 
     Examples
     --------
@@ -282,6 +333,7 @@ class Liquidators:
     budget_count: int | None = None
     sell_fraction: float = 1.0
     max_rounds_per_step: int = 64
+    keeper_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if self.priority not in ("worst_health", "largest", "fifo", "random"):
@@ -295,6 +347,9 @@ class Liquidators:
         if self.budget_count is not None and self.budget_count < 0:
             raise ScenarioError(f"budget_count must be >= 0, got {self.budget_count}")
         _finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
+        _finite("keeper_margin", self.keeper_margin, low=0.0, high=1.0)
+        if self.keeper_margin >= 1.0:
+            raise ScenarioError(f"keeper_margin must be < 1, got {self.keeper_margin}")
         if self.max_rounds_per_step < 1:
             raise ScenarioError(f"max_rounds_per_step must be >= 1, got {self.max_rounds_per_step}")
 
@@ -306,6 +361,7 @@ class Liquidators:
             "budget_count": (2**64 - 1) if self.budget_count is None else int(self.budget_count),
             "sell_fraction": float(self.sell_fraction),
             "max_rounds_per_step": int(self.max_rounds_per_step),
+            "keeper_margin": float(self.keeper_margin),
         }
 
 
@@ -506,6 +562,11 @@ class Scenario:
         if unknown:
             raise ScenarioError(
                 f"{protocol.name}: reserve for unknown asset {unknown[0]!r}; assets are "
+                f"{self.asset_names}"
+            )
+        if protocol.base_asset is not None and protocol.base_asset not in names:
+            raise ScenarioError(
+                f"{protocol.name}: base asset {protocol.base_asset!r} is not one of the assets "
                 f"{self.asset_names}"
             )
         if any(b.protocol.name == protocol.name for b in self.lending):

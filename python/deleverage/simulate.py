@@ -126,6 +126,10 @@ def _protocol_spec(sc: Scenario) -> list[dict[str, Any]]:
                 "close_factor": lp.close_factor,
                 "liquidation_incentive": lp.liquidation_incentive,
                 "protocol_seize_share": lp.protocol_seize_share,
+                "base_asset": (0 if lp.base_asset is None else sc.asset_names.index(lp.base_asset)),
+                "store_front_price_factor": lp.store_front_price_factor,
+                "target_reserves": lp.target_reserves,
+                "initial_reserves": lp.initial_reserves,
                 # Assets a protocol does not list can still be borrowed from it.
                 "listed": [True] * len(reserves),
                 "threshold": np.array(
@@ -133,7 +137,9 @@ def _protocol_spec(sc: Scenario) -> list[dict[str, Any]]:
                 ),
                 "bonus": np.array([0.0 if r is None else r.liquidation_bonus for r in reserves]),
                 "protocol_fee": np.array([0.0 if r is None else r.protocol_fee for r in reserves]),
-                "liquidation_factor": np.zeros(len(reserves)),
+                "liquidation_factor": np.array(
+                    [0.0 if r is None else r.liquidation_factor for r in reserves]
+                ),
             }
         )
     return out

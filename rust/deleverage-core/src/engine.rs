@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::accounts::{Accounts, Status};
 use crate::error::{self, Error, Result};
 use crate::fill::Side;
-use crate::lending::{AaveVersion, Lending, Rules};
+use crate::lending::{AaveVersion, Lending, Rules, comet_delta_value};
 use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
 use crate::recorder::{Event, EventColumns, EventKind, StepColumns, StepRow};
@@ -52,6 +52,9 @@ pub struct QueueConfig {
     /// Share of seized collateral liquidators sell on the venues at once.
     pub sell_fraction: f64,
     pub max_rounds_per_step: u32,
+    /// Profit margin keepers require: they buy collateral at a discount only when the venues
+    /// would pay at least `price / (1 − keeper_margin)` for it (Comet storefront).
+    pub keeper_margin: f64,
 }
 
 impl Default for QueueConfig {
@@ -63,6 +66,7 @@ impl Default for QueueConfig {
             budget_count: u64::MAX,
             sell_fraction: 1.0,
             max_rounds_per_step: 64,
+            keeper_margin: 0.0,
         }
     }
 }
@@ -146,8 +150,12 @@ pub struct Ledger {
     pub liquidators_received: f64,
     /// Units of each asset liquidators received (seized less the protocol fee).
     pub liquidators_seized: Vec<f64>,
-    /// Units of each asset liquidators sold on the venues.
+    /// Units of each asset liquidators and keepers sold on the venues.
     pub sold: Vec<f64>,
+    /// Quote keepers paid Comet for storefront purchases.
+    pub keepers_paid: f64,
+    /// Quote keepers received selling those purchases on the venues.
+    pub keepers_received: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -562,6 +570,9 @@ impl Engine {
             if self.cfg.mode == RoundMode::Batch {
                 self.execute_batch(rounds);
             }
+            if self.storefront(rounds, &mut budget, &mut count_left) {
+                acted = true;
+            }
             rounds += 1;
             if !acted {
                 break;
@@ -655,9 +666,8 @@ impl Engine {
         let p = self.acc.protocol[i] as usize;
         let l = &self.protocols[p];
         let h = self.acc.holdings(i);
-        if let Rules::CompoundV3 { .. } = l.rules {
-            // Comet's absorb comes with Cascade engine II's auction-style keepers.
-            return Outcome::Healthy;
+        if let Rules::CompoundV3 { base, .. } = l.rules {
+            return self.absorb(i, round, base as usize);
         }
         let Some(liq) = l.liquidation(&h, &self.px, *budget) else {
             return if l.health(&h, &self.px) >= 1.0 {
@@ -774,6 +784,154 @@ impl Engine {
             self.cum_bad_debt += value;
         }
         value
+    }
+
+    /// Comet's `absorb` (MECHANICS §4.6): the protocol takes all collateral, credits
+    /// `Σ coll·p·liquidationFactor` against the debt, pays any excess to the account in base and
+    /// books the shortfall as bad debt; reserves fall by the debt and the credit. One row per
+    /// collateral asset; the first carries the debt and the bad debt.
+    fn absorb(&mut self, i: usize, round: u32, base: usize) -> Outcome {
+        let p = self.acc.protocol[i] as usize;
+        let l = &self.protocols[p];
+        let h = self.acc.holdings(i);
+        if l.health(&h, &self.px) >= 1.0 {
+            return Outcome::Healthy;
+        }
+        let delta = comet_delta_value(l, &h, &self.px);
+        let pb = self.px[base];
+        let range = self.acc.range(i);
+        let debt: f64 = range
+            .clone()
+            .filter(|&k| self.acc.asset[k] as usize == base)
+            .map(|k| self.acc.debt[k])
+            .sum();
+        let credit = (delta / pb - debt).max(0.0);
+        let bad = (debt * pb - delta).max(0.0);
+        let mut first = true;
+        let mut seized_value = 0.0;
+        for k in range {
+            let a = self.acc.asset[k] as usize;
+            if a == base {
+                self.acc.debt[k] = 0.0;
+                self.acc.collateral[k] += credit;
+                continue;
+            }
+            let c = self.acc.collateral[k];
+            if c <= 0.0 {
+                continue;
+            }
+            self.acc.collateral[k] = 0.0;
+            self.protocols[p].treasury[a] += c;
+            seized_value += c * self.px[a];
+            self.asset_notional[a] += c * self.px[a];
+            let mut ev = Event::new(self.step, round, EventKind::Absorb);
+            ev.account = self.original[i];
+            ev.protocol = p as u32;
+            ev.asset = a as u32;
+            ev.collateral_seized = c;
+            ev.price_before = self.market.spot(a);
+            ev.price_after = ev.price_before;
+            if first {
+                self.asset_count[a] += 1;
+                ev.debt_asset = base as u32;
+                ev.debt_repaid = debt;
+                ev.debt_repaid_value = debt * pb;
+                ev.bad_debt = bad;
+                first = false;
+            }
+            self.events.push(&ev);
+        }
+        if let Rules::CompoundV3 { reserves, .. } = &mut self.protocols[p].rules {
+            *reserves -= debt + credit;
+        }
+        self.acc.times_liquidated[i] += 1;
+        self.acc.liquidated_notional[i] += seized_value;
+        if bad > 0.0 {
+            self.acc.bad_debt[i] += bad;
+            self.acc.status[i] = Status::BadDebt;
+            self.cum_bad_debt += bad;
+        } else {
+            self.acc.status[i] = Status::Closed;
+        }
+        Outcome::Done { still: false }
+    }
+
+    /// Comet's storefront (MECHANICS §4.6): while a protocol's reserves are below target, keepers
+    /// buy absorbed collateral at `p·(1 − storeFrontPriceFactor·(1 − liquidationFactor))` when
+    /// the venues would pay at least that plus their margin, and sell it there. A purchase checks
+    /// the target at its start and is not capped by it. Returns whether anything was bought.
+    fn storefront(&mut self, round: u32, budget: &mut f64, count_left: &mut u64) -> bool {
+        let mut bought = false;
+        for p in 0..self.protocols.len() {
+            let Rules::CompoundV3 {
+                base,
+                store_front_price_factor,
+                target_reserves,
+                ..
+            } = self.protocols[p].rules
+            else {
+                continue;
+            };
+            let base = base as usize;
+            for a in 0..self.market.n_assets() {
+                let held = self.protocols[p].treasury[a];
+                let reserves = match self.protocols[p].rules {
+                    Rules::CompoundV3 { reserves, .. } => reserves,
+                    _ => unreachable!("checked above"),
+                };
+                if a == base || held <= 0.0 || reserves >= target_reserves {
+                    continue;
+                }
+                if *budget <= 0.0 || *count_left == 0 {
+                    return bought;
+                }
+                let lf = self.protocols[p].reserves[a].map_or(0.0, |r| r.liquidation_factor);
+                let price = self.px[a] * (1.0 - store_front_price_factor * (1.0 - lf));
+                let need = price / (1.0 - self.cfg.keeper_margin);
+                let pays = |q: f64| {
+                    let f = self.market.quote(a, Side::Sell, q);
+                    f.is_complete() && f.vwap().is_some_and(|v| v >= need)
+                };
+                let cap = held.min(*budget / price);
+                let q = if pays(cap) {
+                    cap
+                } else if pays(cap * 1e-9) {
+                    // Proceeds per unit fall with size: the largest lot that still pays.
+                    let (mut lo, mut hi) = (cap * 1e-9, cap);
+                    for _ in 0..64 {
+                        let mid = 0.5 * (lo + hi);
+                        if pays(mid) { lo = mid } else { hi = mid }
+                    }
+                    lo
+                } else {
+                    continue;
+                };
+                let paid = price * q;
+                *budget -= paid;
+                *count_left -= 1;
+                self.protocols[p].treasury[a] = clear_dust(held - q, held);
+                if let Rules::CompoundV3 { reserves, .. } = &mut self.protocols[p].rules {
+                    *reserves += paid / self.px[base];
+                }
+                let mut ev = Event::new(self.step, round, EventKind::Storefront);
+                ev.protocol = p as u32;
+                ev.asset = a as u32;
+                ev.debt_asset = base as u32;
+                ev.collateral_seized = q;
+                ev.debt_repaid_value = paid;
+                ev.price_before = self.market.spot(a);
+                let fill = self.market.trade(a, Side::Sell, q);
+                ev.qty = fill.filled;
+                ev.notional = fill.notional;
+                ev.price_after = self.market.spot(a);
+                self.ledger.keepers_paid += paid;
+                self.ledger.keepers_received += fill.notional;
+                self.ledger.sold[a] += fill.filled;
+                self.events.push(&ev);
+                bought = true;
+            }
+        }
+        bought
     }
 
     fn execute_batch(&mut self, round: u32) {

@@ -144,6 +144,15 @@ impl Market {
         self.refresh_spot(a);
     }
 
+    /// What `trade(a, side, qty)` would give, without changing anything.
+    pub fn quote(&self, a: usize, side: Side, qty: f64) -> Fill {
+        match &self.venues[a][..] {
+            [] => Fill::empty(side, qty),
+            [v] => v.quote(side, qty),
+            vs => router::quote(vs, side, qty).total,
+        }
+    }
+
     /// Sells (or buys) `qty` of asset `a` across its venues at best execution, then carries the
     /// permanent impact of any book to the other venues and aligns them. Without venues nothing
     /// fills.

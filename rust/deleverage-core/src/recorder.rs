@@ -12,6 +12,10 @@ pub enum EventKind {
     /// Debt found without collateral outside a liquidation: written off (Aave v3.3+ deficit) or
     /// left as bad debt.
     BadDebt = 2,
+    /// Comet's absorb: the protocol takes an account's collateral of one asset.
+    Absorb = 3,
+    /// A keeper's purchase of absorbed collateral at Comet's storefront, and its sale.
+    Storefront = 4,
 }
 
 /// Marks "no account" / "no asset" in integer columns.

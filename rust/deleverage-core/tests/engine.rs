@@ -257,3 +257,124 @@ fn same_seed_same_result_and_random_priority_is_seeded() {
     assert_eq!(run(5), run(5));
     assert_ne!(run(5).account, run(6).account);
 }
+
+#[test]
+fn comet_absorb_and_storefront_worked_example_4() {
+    // MECHANICS worked example 4. Debt 10,400 USDC; 3.2 WETH at 2,480 (liquidate CF 0.87,
+    // liquidation factor 0.92); 0.05 WBTC at 61,200 (0.80, 0.90); storefront factor 0.6;
+    // reserves 1,200,000, target 3,000,000. Liquidity −10,400 + 7,936·0.87 + 3,060·0.80
+    // = −1,047.68 < 0 → absorb. Δ = 7,936·0.92 + 3,060·0.90 = 10,055.12 → bad debt 344.88 and
+    // reserves 1,189,600. Keepers then buy at 2,480·(1 − 0.6·0.08) = 2,360.96 and
+    // 61,200·(1 − 0.6·0.10) = 57,528 on venues that pay the reference: all of it, 10,431.472.
+    let reserve = |threshold, liquidation_factor| {
+        Some(Reserve {
+            threshold,
+            bonus: 0.0,
+            protocol_fee: 0.0,
+            liquidation_factor,
+        })
+    };
+    let comet = Lending::new(
+        Rules::CompoundV3 {
+            base: 2,
+            store_front_price_factor: 0.6,
+            target_reserves: 3_000_000.0,
+            reserves: 1_200_000.0,
+        },
+        vec![reserve(0.87, 0.92), reserve(0.80, 0.90), None],
+    )
+    .unwrap();
+    let deep = |p: f64| {
+        ImpactCurve::linear(p, 1e-15, Execution::Integral)
+            .unwrap()
+            .into()
+    };
+    let asset = |name: &str, price: f64, venues: Vec<AnyVenue>, oracle| AssetSpec {
+        name: name.into(),
+        price,
+        venues,
+        oracle,
+    };
+    let sc = Scenario {
+        assets: vec![
+            asset("WETH", 2_480.0, vec![deep(2_480.0)], OracleKind::Reference),
+            asset(
+                "WBTC",
+                61_200.0,
+                vec![deep(61_200.0)],
+                OracleKind::Reference,
+            ),
+            asset("USDC", 1.0, vec![], OracleKind::Reference),
+        ],
+        protocols: vec![comet],
+        accounts: Accounts::new(
+            vec![0],
+            vec![0, 3],
+            vec![0, 1, 2],
+            vec![3.2, 0.05, 0.0],
+            vec![0.0, 0.0, 10_400.0],
+            1,
+            3,
+        )
+        .unwrap(),
+        queue: QueueConfig::default(),
+        step_seconds: 12.0,
+    };
+    let mut e = Engine::new(sc, 0).unwrap();
+    e.run(&[2_480.0, 61_200.0, 1.0], 10, || false).unwrap();
+    assert_close!(e.cumulative_bad_debt(), 344.88);
+    assert_eq!(e.account_table().status[0], Status::BadDebt);
+    let ev = e.events();
+    // Two absorb rows (WETH, WBTC), then two storefront purchases.
+    assert_eq!(ev.kind, vec![3, 3, 4, 4]);
+    assert_close!(ev.collateral_seized[0], 3.2);
+    assert_close!(ev.debt_repaid[0], 10_400.0);
+    assert_close!(ev.bad_debt[0], 344.88);
+    assert_close!(ev.collateral_seized[2], 3.2);
+    assert_close!(ev.debt_repaid_value[2], 3.2 * 2_360.96);
+    assert_close!(ev.debt_repaid_value[3], 0.05 * 57_528.0);
+    assert_close!(e.ledger().keepers_paid, 10_431.472);
+    match e.protocols()[0].rules {
+        Rules::CompoundV3 { reserves, .. } => assert_close!(reserves, 1_189_600.0 + 10_431.472),
+        ref r => panic!("{r:?}"),
+    }
+    assert_eq!(e.protocols()[0].treasury, vec![0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn comet_storefront_stops_at_target_reserves() {
+    // Reserves already at target: absorbed collateral stays with the protocol.
+    let comet = Lending::new(
+        Rules::CompoundV3 {
+            base: 1,
+            store_front_price_factor: 0.5,
+            target_reserves: 100.0,
+            reserves: 20_000.0,
+        },
+        vec![
+            Some(Reserve {
+                threshold: 0.8,
+                bonus: 0.0,
+                protocol_fee: 0.0,
+                liquidation_factor: 0.9,
+            }),
+            None,
+        ],
+    )
+    .unwrap();
+    let mut sc = scenario(
+        ImpactCurve::linear(100.0, 1e-12, Execution::Integral)
+            .unwrap()
+            .into(),
+        &[900.0],
+        QueueConfig::default(),
+    );
+    sc.protocols = vec![comet];
+    let mut e = Engine::new(sc, 0).unwrap();
+    e.run(&shock(0.0, 1), 10, || false).unwrap();
+    // 10 ETH·100·0.8 = 800 < 900 → absorb; Δ = 900 = debt: no bad debt, no credit;
+    // reserves 20,000 − 900 = 19,100 ≥ 100: no storefront sale.
+    assert_eq!(e.events().kind, vec![3]);
+    assert_eq!(e.cumulative_bad_debt(), 0.0);
+    assert_close!(e.protocols()[0].treasury[0], 10.0);
+}

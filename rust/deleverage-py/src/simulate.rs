@@ -137,9 +137,15 @@ fn protocols(list: &Bound<'_, PyAny>, n_assets: usize) -> BindingResult<Vec<Lend
                 incentive: get(&d, "liquidation_incentive", &place)?,
                 protocol_seize_share: get(&d, "protocol_seize_share", &place)?,
             },
+            "compound_v3" => Rules::CompoundV3 {
+                base: get(&d, "base_asset", &place)?,
+                store_front_price_factor: get(&d, "store_front_price_factor", &place)?,
+                target_reserves: get(&d, "target_reserves", &place)?,
+                reserves: get(&d, "initial_reserves", &place)?,
+            },
             other => {
                 return Err(BindingError::Scenario(format!(
-                    "{place}.kind must be aave_v3 or compound_v2, got {other:?}"
+                    "{place}.kind must be aave_v3, compound_v2 or compound_v3, got {other:?}"
                 )));
             }
         };
@@ -208,6 +214,7 @@ fn queue(d: &Bound<'_, PyDict>) -> BindingResult<QueueConfig> {
         budget_count: get(d, "budget_count", place)?,
         sell_fraction: get(d, "sell_fraction", place)?,
         max_rounds_per_step: get(d, "max_rounds_per_step", place)?,
+        keeper_margin: get(d, "keeper_margin", place)?,
     })
 }
 
@@ -391,6 +398,17 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
         l.liquidators_seized.clone().into_pyarray(py),
     )?;
     meta.set_item("sold", l.sold.clone().into_pyarray(py))?;
+    meta.set_item("keepers_paid", l.keepers_paid)?;
+    meta.set_item("keepers_received", l.keepers_received)?;
+    let comet_reserves: Vec<Option<f64>> = engine
+        .protocols()
+        .iter()
+        .map(|p| match p.rules {
+            Rules::CompoundV3 { reserves, .. } => Some(reserves),
+            _ => None,
+        })
+        .collect();
+    meta.set_item("reserves", comet_reserves)?;
     let deficit: Vec<Vec<f64>> = engine
         .protocols()
         .iter()
