@@ -22,8 +22,10 @@ struct Ladder {
     base_px: Vec<f64>,
     /// Cumulative baseline depth `W_k = q_0 + … + q_k`.
     cum: Vec<f64>,
-    /// Volume consumed from the inside, `E >= 0`.
+    /// Volume consumed from the inside, `E >= 0`. Change it through `set_consumed`.
     consumed: f64,
+    /// `first_open(consumed)`, kept so that the best quote costs no search.
+    open: usize,
 }
 
 /// Result of walking one side without touching it.
@@ -37,11 +39,43 @@ struct Walk {
 
 impl Ladder {
     fn new(base_px: Vec<f64>, cum: Vec<f64>) -> Self {
-        Ladder {
+        let mut l = Ladder {
             base_px,
             cum,
             consumed: 0.0,
+            open: 0,
+        };
+        l.open = l.first_open(0.0);
+        l
+    }
+
+    #[inline]
+    fn exhausted(&self, k: usize, pos: f64) -> bool {
+        let w = self.cum[k];
+        pos >= w - EXHAUSTED_RTOL * w
+    }
+
+    /// `first_open(pos)`, trying `hint` and its successor before a binary search: consumption
+    /// mostly moves by less than a level between calls.
+    #[inline]
+    fn open_from(&self, hint: usize, pos: f64) -> usize {
+        let n = self.cum.len();
+        let is_first_open = |k: usize| {
+            (k == n || !self.exhausted(k, pos)) && (k == 0 || self.exhausted(k - 1, pos))
+        };
+        if hint <= n && is_first_open(hint) {
+            hint
+        } else if hint < n && is_first_open(hint + 1) {
+            hint + 1
+        } else {
+            self.first_open(pos)
         }
+    }
+
+    #[inline]
+    fn set_consumed(&mut self, e: f64) {
+        self.consumed = e;
+        self.open = self.open_from(self.open, e);
     }
 
     #[inline]
@@ -60,19 +94,10 @@ impl Ladder {
         self.cum.partition_point(|&w| pos >= w - EXHAUSTED_RTOL * w)
     }
 
-    /// What rests from the cumulative position `pos` on, in total.
-    fn remaining_from(&self, pos: f64) -> f64 {
-        if self.first_open(pos) >= self.cum.len() {
-            0.0
-        } else {
-            (self.total() - pos).max(0.0)
-        }
-    }
-
     fn walk(&self, side: Side, qty: f64, scale: f64) -> Walk {
         let mut fill = Fill::empty(side, qty);
         let mut pos = self.consumed;
-        let mut k = self.first_open(pos);
+        let mut k = self.open;
         let mut left = qty;
         while left > 0.0 && k < self.cum.len() {
             let avail = self.cum[k] - pos.max(self.lower(k));
@@ -105,7 +130,7 @@ impl Ladder {
         } else {
             fill.filled.min(qty)
         };
-        let open = self.first_open(pos);
+        let open = self.open_from(k, pos);
         Walk {
             fill,
             end: pos,
@@ -124,8 +149,7 @@ impl Ladder {
         if n == 0 {
             0.0
         } else {
-            let open = self.first_open(self.consumed);
-            if open >= n {
+            if self.open >= n {
                 0.0
             } else {
                 (self.cum[n - 1] - self.consumed).max(0.0)
@@ -135,7 +159,11 @@ impl Ladder {
 
     fn level_at(&self, scale: f64, traded: f64) -> Option<(f64, f64)> {
         let pos = self.consumed + traded;
-        let k = self.first_open(pos);
+        let k = if traded == 0.0 {
+            self.open
+        } else {
+            self.open_from(self.open, pos)
+        };
         (k < self.cum.len()).then(|| {
             (
                 scale * self.base_px[k],
@@ -146,7 +174,7 @@ impl Ladder {
 
     /// Resting quantity of every level that still has some, best first.
     fn resting(&self, scale: f64) -> (Vec<f64>, Vec<f64>) {
-        let start = self.first_open(self.consumed);
+        let start = self.open;
         let n = self.cum.len() - start;
         let mut px = Vec::with_capacity(n);
         let mut qty = Vec::with_capacity(n);
@@ -460,7 +488,11 @@ impl OrderBook {
     /// Total quantity resting on a side.
     pub fn resting_total(&self, side: Side) -> f64 {
         let l = self.ladder(side);
-        l.remaining_from(l.consumed)
+        if l.open >= l.cum.len() {
+            0.0
+        } else {
+            (l.total() - l.consumed).max(0.0)
+        }
     }
 }
 
@@ -483,19 +515,20 @@ impl Venue for OrderBook {
             // `E + (1 − θ)·x` when the walk ends on a level edge; inside one level (I = 0) nothing
             // is permanent and all of x stays consumed, so no depth appears from nowhere.
             let ladder = self.ladder(side);
-            let k0 = ladder.first_open(ladder.consumed);
-            let k1 = ladder.first_open(walk.end);
+            let k0 = ladder.open;
+            let k1 = ladder.open_from(k0, walk.end);
             let passed = ladder.lower(k1) - ladder.lower(k0);
             self.permanent *= 1.0 + theta * (b1 / b0 - 1.0);
-            self.ladder_mut(side).consumed = walk.end - theta * passed;
+            self.ladder_mut(side)
+                .set_consumed(walk.end - theta * passed);
         } else if theta > 0.0
             && let (Some(b0), Some(last)) = (fill.first_price, fill.last_price)
         {
             // The walk emptied the side: I runs to the last fill and the side stays empty.
             self.permanent *= 1.0 + theta * (last / b0 - 1.0);
-            self.ladder_mut(side).consumed = walk.end;
+            self.ladder_mut(side).set_consumed(walk.end);
         } else {
-            self.ladder_mut(side).consumed = walk.end;
+            self.ladder_mut(side).set_consumed(walk.end);
         }
         fill
     }
@@ -544,8 +577,9 @@ impl Venue for OrderBook {
         }
         if let Some(h) = self.dynamics.resilience_half_life {
             let keep = (-dt / h).exp2();
-            self.bids.consumed *= keep;
-            self.asks.consumed *= keep;
+            let (b, a) = (self.bids.consumed * keep, self.asks.consumed * keep);
+            self.bids.set_consumed(b);
+            self.asks.set_consumed(a);
         }
         None
     }

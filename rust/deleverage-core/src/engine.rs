@@ -262,10 +262,11 @@ impl Engine {
             })
             .fold(0.0, f64::max);
         let quiet_steps = (lag / sc.step_seconds).ceil() as u32 + 1;
-        let original = TriggerIndex::memory_order(&sc.accounts, &sc.protocols);
-        let accounts = sc.accounts.permuted(&original);
+        let plan = TriggerIndex::memory_order(&sc.accounts, &sc.protocols);
+        let accounts = sc.accounts.permuted(&plan.order);
         drop(sc.accounts);
-        let index = TriggerIndex::build(&accounts, &sc.protocols);
+        let index = TriggerIndex::build_ordered(&accounts, &sc.protocols, &plan);
+        let original = plan.order;
         let n_acc = accounts.len();
         // A cascade liquidates each account about once: room for that many rows up front.
         let mut events = EventColumns::default();
@@ -601,6 +602,7 @@ impl Engine {
             self.index.remove_multi(i);
         }
         found.extend(multi);
+        self.queue.reserve(found.len());
         for &i in &found {
             let iu = i as usize;
             if self.in_queue[iu] {

@@ -41,6 +41,18 @@ struct Group {
     heap: BinaryHeap<Keyed>,
 }
 
+/// A storage order for accounts and the trigger groups it lays out (see
+/// [`TriggerIndex::memory_order`]).
+#[derive(Debug, Clone)]
+pub struct MemoryOrder {
+    /// Original id of the account stored at each position.
+    pub order: Vec<u32>,
+    /// τ of the account at each position (single-pair accounts).
+    pub taus: Vec<f64>,
+    /// (protocol, collateral asset, debt asset) and the positions `[start, end)` of its group.
+    pub groups: Vec<((u32, u32, u32), usize, usize)>,
+}
+
 /// Accounts followed by price ratio, plus the few followed by a full re-check.
 #[derive(Debug, Clone, Default)]
 pub struct TriggerIndex {
@@ -66,20 +78,64 @@ impl TriggerIndex {
     /// The order in which a falling market visits the accounts: group by group, highest τ
     /// first; multi-asset accounts and accounts with nothing to liquidate after them. Storing
     /// accounts in this order makes a cascade read their memory sequentially.
-    pub fn memory_order(acc: &Accounts, protocols: &[Lending]) -> Vec<u32> {
-        let mut groups: HashMap<(u32, u32, u32), u32> = HashMap::new();
+    pub fn memory_order(acc: &Accounts, protocols: &[Lending]) -> MemoryOrder {
+        let mut keys_of: Vec<(u32, u32, u32)> = Vec::new();
+        let mut last: Option<((u32, u32, u32), u32)> = None;
         let mut keys: Vec<(u32, f64, u32)> = (0..acc.len())
             .map(|i| match trigger_ratio(acc, protocols, i) {
                 Some((c, d, tau)) => {
-                    let next = groups.len() as u32;
-                    let g = *groups.entry((acc.protocol[i], c, d)).or_insert(next);
+                    let key = (acc.protocol[i], c, d);
+                    // Almost every account shares its neighbour's group: no hashing needed.
+                    let g = match last {
+                        Some((k, g)) if k == key => g,
+                        _ => {
+                            let g = keys_of.iter().position(|k| *k == key).unwrap_or_else(|| {
+                                keys_of.push(key);
+                                keys_of.len() - 1
+                            }) as u32;
+                            last = Some((key, g));
+                            g
+                        }
+                    };
                     (g, -tau, i as u32)
                 }
                 None => (u32::MAX, 0.0, i as u32),
             })
             .collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
-        keys.into_iter().map(|k| k.2).collect()
+        let mut groups = Vec::new();
+        let mut start = 0;
+        for j in 1..=keys.len() {
+            if j == keys.len() || keys[j].0 != keys[start].0 {
+                if keys[start].0 != u32::MAX {
+                    groups.push((keys_of[keys[start].0 as usize], start, j));
+                }
+                start = j;
+            }
+        }
+        MemoryOrder {
+            taus: keys.iter().map(|k| -k.1).collect(),
+            order: keys.into_iter().map(|k| k.2).collect(),
+            groups,
+        }
+    }
+
+    /// The index of accounts already stored in `plan`'s order (ids are positions in it).
+    pub fn build_ordered(acc: &Accounts, protocols: &[Lending], plan: &MemoryOrder) -> Self {
+        let mut idx = TriggerIndex::default();
+        let mut covered = 0;
+        for &(key, start, end) in &plan.groups {
+            let g = idx.group(key);
+            g.sorted = (start..end)
+                .filter(|&j| acc.range(j).any(|k| acc.collateral[k] > 0.0))
+                .map(|j| (plan.taus[j], j as u32))
+                .collect();
+            covered = covered.max(end);
+        }
+        for j in covered..acc.len() {
+            idx.place(acc, protocols, j, true);
+        }
+        idx
     }
 
     pub fn build(acc: &Accounts, protocols: &[Lending]) -> Self {

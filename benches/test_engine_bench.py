@@ -1,0 +1,46 @@
+"""Python-surface throughput of the cascade engine (pytest-benchmark).
+
+Run: ``pytest benches --benchmark-enable``. Wall times include building the spec from Polars
+frames, the engine run and wrapping the result frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import deleverage as dl
+from deleverage.examples import eth_positions
+
+
+def _scenario(n: int) -> dl.Scenario:
+    """The issue-3 benchmark market: one linear book (tick 0.5, 400 ETH per level), a spot
+    oracle, Aave v3.3 positions with health factors 1.01 + Exp(0.35)."""
+    book = dl.OrderBook.linear(mid=3_000.0, tick=0.5, levels=5_999, depth_per_level=400.0)
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", price=3_000.0, venues=[book]),
+            dl.Asset("USDC", price=1.0, oracle=dl.Oracle.reference()),
+        ],
+        steps=1,
+    )
+    aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05, 0.10)})
+    return sc.add_lending(aave, eth_positions(n, seed=1))
+
+
+@pytest.mark.parametrize("n", [100_000, 1_000_000])
+def test_simulate_25pct_shock(benchmark: Any, n: int) -> None:
+    """One run to quiet of ``n`` accounts after a 25 % instant ETH shock."""
+    sc = _scenario(n)
+    res = benchmark.pedantic(
+        dl.simulate, args=(sc,), kwargs={"shock": dl.Shock.instant(ETH=-0.25)}, rounds=3
+    )
+    assert res.summary["liquidations"].item() > 0
+
+
+def test_eth_lending_example(benchmark: Any) -> None:
+    """The built-in example (10,000 accounts, book + pool, push oracle) through −20 %."""
+    sc = dl.examples.eth_lending(n_accounts=10_000, seed=7)
+    res = benchmark(dl.simulate, sc, shock=dl.Shock.instant(ETH=-0.2), seed=7)
+    assert res.summary["quiet"].item()
