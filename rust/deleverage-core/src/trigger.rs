@@ -138,18 +138,6 @@ impl TriggerIndex {
         idx
     }
 
-    pub fn build(acc: &Accounts, protocols: &[Lending]) -> Self {
-        let mut idx = TriggerIndex::default();
-        for i in 0..acc.len() {
-            idx.place(acc, protocols, i, true);
-        }
-        for g in &mut idx.groups {
-            g.sorted
-                .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        }
-        idx
-    }
-
     fn group(&mut self, key: (u32, u32, u32)) -> &mut Group {
         let next = self.groups.len();
         let g = *self.group_of.entry(key).or_insert(next);
@@ -220,5 +208,66 @@ impl TriggerIndex {
         if let Some(p) = self.multi.iter().position(|&m| m == i) {
             self.multi.swap_remove(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lending::{AaveVersion, Reserve, Rules};
+
+    #[test]
+    fn hands_over_exactly_the_breached_accounts_worst_first() {
+        // LT 0.8; 10 ETH each; debts 700, 760, 790, 500 → τ = D/(10·0.8) = 87.5, 95, 98.75, 62.5.
+        // Account 4 has two collateral assets: followed by full re-checks.
+        let lt = |t| {
+            Some(Reserve {
+                threshold: t,
+                bonus: 0.05,
+                protocol_fee: 0.0,
+                liquidation_factor: 0.0,
+            })
+        };
+        let aave = Lending::new(
+            Rules::AaveV3 {
+                version: AaveVersion::V3_3,
+            },
+            vec![lt(0.8), lt(0.0), lt(0.8)],
+        )
+        .unwrap();
+        let acc = Accounts::new(
+            vec![0; 5],
+            vec![0, 2, 4, 6, 8, 11],
+            vec![0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2],
+            vec![10.0, 0.0, 10.0, 0.0, 10.0, 0.0, 10.0, 0.0, 5.0, 0.0, 5.0],
+            vec![
+                0.0, 700.0, 0.0, 760.0, 0.0, 790.0, 0.0, 500.0, 0.0, 700.0, 0.0,
+            ],
+            1,
+            3,
+        )
+        .unwrap();
+        let protocols = [aave];
+        let plan = TriggerIndex::memory_order(&acc, &protocols);
+        // Storage order: the single-pair group by τ descending, then the multi-asset account.
+        assert_eq!(plan.order, vec![2, 1, 0, 3, 4]);
+        let stored = acc.permuted(&plan.order);
+        let mut idx = TriggerIndex::build_ordered(&stored, &protocols, &plan);
+        assert_eq!(idx.multi(), &[4]);
+        let mut out = Vec::new();
+        idx.collect(&[96.0, 1.0, 1.0], &mut out); // ETH/USDC = 96: τ 98.75 only
+        assert_eq!(out, vec![0]); // stored position 0 = original account 2
+        out.clear();
+        idx.collect(&[90.0, 1.0, 1.0], &mut out); // now τ 95 too, not again τ 98.75
+        assert_eq!(out, vec![1]);
+        out.clear();
+        idx.collect(&[90.0, 1.0, 1.0], &mut out);
+        assert!(out.is_empty());
+        // Back from the queue with its old τ: handed over again only below it.
+        idx.reinsert(&stored, &protocols, 1);
+        idx.collect(&[96.0, 1.0, 1.0], &mut out);
+        assert!(out.is_empty());
+        idx.collect(&[94.0, 1.0, 1.0], &mut out);
+        assert_eq!(out, vec![1]);
     }
 }
