@@ -1095,3 +1095,37 @@ def test_comet_absorb_and_storefront_worked_example_4() -> None:
     assert res.meta["reserves"] == [approx(1_189_600.0 + 10_431.472)]
     assert res.summary["liquidations"].item() == 1
     assert res.accounts["status"].cast(pl.String).to_list() == ["bad_debt"]
+
+
+def test_ctrl_c_stops_a_long_run() -> None:
+    # A million-step path takes far longer than the interrupt below; the engine runs detached
+    # from the GIL in chunks and checks for signals between them, so the simulated Ctrl-C from a
+    # timer thread surfaces as KeyboardInterrupt within a chunk's time.
+    import _thread
+    import threading
+    import time
+
+    sc = dl.Scenario(
+        assets=[dl.Asset("ETH", price=100.0), dl.Asset("USDC", price=1.0)],
+        steps=1_000_000,
+    ).add_lending(
+        dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}),
+        pl.DataFrame(
+            {
+                "account": ["a"],
+                "collateral_asset": ["ETH"],
+                "collateral": [1.0],
+                "debt_asset": ["USDC"],
+                "debt": [10.0],
+            }
+        ),
+    )
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dl.simulate(sc, shock=dl.Shock.gbm({"ETH": 0.5}), seed=1)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 5.0
