@@ -162,8 +162,10 @@ pub struct Ledger {
 struct Entry {
     account: u32,
     breach_step: u32,
-    seq: u64,
-    key: u64,
+    /// Enqueue order: the tie-break of every priority.
+    seq: u32,
+    /// Seeded random key (random priority).
+    key: u32,
     /// The step in which no admissible liquidation was found (budget or dust): wait for the next.
     stuck_step: u32,
 }
@@ -198,7 +200,7 @@ pub struct Engine {
     step_seconds: f64,
     step: u32,
     rng: ChaCha8Rng,
-    seq: u64,
+    seq: u32,
     events: EventColumns,
     steps: StepColumns,
     ledger: Ledger,
@@ -268,9 +270,10 @@ impl Engine {
         let index = TriggerIndex::build_ordered(&accounts, &sc.protocols, &plan);
         let original = plan.order;
         let n_acc = accounts.len();
-        // A cascade liquidates each account about once: room for that many rows up front.
+        // A cascade liquidates most accounts about once: room for twice that many rows up front
+        // (address space only, until written), so the columns never grow by copying.
         let mut events = EventColumns::default();
-        events.reserve(n_acc + 1024);
+        events.reserve(2 * n_acc + 1024);
         Ok(Engine {
             market,
             oracles,
@@ -616,7 +619,7 @@ impl Engine {
             }
             self.in_queue[iu] = true;
             let key = if self.cfg.priority == Priority::Random {
-                self.rng.next_u64()
+                self.rng.next_u32()
             } else {
                 0
             };
@@ -627,7 +630,7 @@ impl Engine {
                 key,
                 stuck_step: u32::MAX,
             });
-            self.seq += 1;
+            self.seq = self.seq.wrapping_add(1);
         }
         self.triggered = found;
     }
@@ -636,11 +639,11 @@ impl Engine {
         // Keys with the entry's sequence number as the tie-break: a total order, so an unstable
         // sort is deterministic. Accounts usually arrive already in order (the trigger index
         // hands them over worst first and stores them in that order), so check before sorting.
-        let mut keyed: Vec<(f64, u64, u32)> = Vec::with_capacity(self.queue.len());
+        let mut keyed: Vec<(f64, u32, u32)> = Vec::with_capacity(self.queue.len());
         for (pos, e) in self.queue.iter().enumerate() {
             let k = match self.cfg.priority {
                 Priority::Fifo => f64::from(e.breach_step),
-                Priority::Random => (e.key >> 11) as f64, // 53 random bits, exact in f64
+                Priority::Random => f64::from(e.key),
                 Priority::WorstHealth | Priority::Largest => {
                     let i = e.account as usize;
                     let l = &self.protocols[self.acc.protocol[i] as usize];
@@ -655,11 +658,13 @@ impl Engine {
             keyed.push((k, e.seq, pos as u32));
         }
         let cmp =
-            |a: &(f64, u64, u32), b: &(f64, u64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+            |a: &(f64, u32, u32), b: &(f64, u32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
         if keyed.is_sorted_by(|a, b| cmp(a, b).is_le()) {
             return;
         }
-        keyed.sort_unstable_by(cmp);
+        // Nearly sorted as a rule (rounding can swap neighbours whose τ are close): the stable
+        // sort finds the long runs and merges them in about linear time.
+        keyed.sort_by(cmp);
         let old = std::mem::take(&mut self.queue);
         self.queue = keyed.iter().map(|k| old[k.2 as usize]).collect();
     }
