@@ -594,17 +594,8 @@ impl Engine {
         let mut found = std::mem::take(&mut self.triggered);
         found.clear();
         self.index.collect(&self.px, &mut found);
-        let multi: Vec<u32> = self
-            .index
-            .multi()
-            .iter()
-            .copied()
-            .filter(|&i| !self.in_queue[i as usize] && self.health(i as usize) < 1.0)
-            .collect();
-        for &i in &multi {
-            self.index.remove_multi(i);
-        }
-        found.extend(multi);
+        self.index
+            .collect_multi(&self.acc, &self.protocols, &self.px, &mut found);
         self.queue.reserve(found.len());
         for &i in &found {
             let iu = i as usize;

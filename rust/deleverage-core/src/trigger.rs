@@ -58,8 +58,16 @@ pub struct MemoryOrder {
 pub struct TriggerIndex {
     groups: Vec<Group>,
     group_of: HashMap<(u32, u32, u32), usize>,
-    /// Accounts with several collateral or debt assets: re-checked in full each round.
+    /// Accounts with several collateral or debt assets, re-checked in full when an asset they
+    /// hold moved, or when their own state changed.
     multi: Vec<u32>,
+    /// Per account: whether it is in `multi`.
+    watched: Vec<bool>,
+    /// Per account: whether it changed since the last re-check.
+    dirty: Vec<bool>,
+    any_dirty: bool,
+    /// Oracle prices at the last re-check (NaN before the first: everything counts as moved).
+    last_px: Vec<f64>,
 }
 
 /// τ of a single-pair account, or `None` if it is not one.
@@ -122,7 +130,11 @@ impl TriggerIndex {
 
     /// The index of accounts already stored in `plan`'s order (ids are positions in it).
     pub fn build_ordered(acc: &Accounts, protocols: &[Lending], plan: &MemoryOrder) -> Self {
-        let mut idx = TriggerIndex::default();
+        let mut idx = TriggerIndex {
+            watched: vec![false; acc.len()],
+            dirty: vec![false; acc.len()],
+            ..TriggerIndex::default()
+        };
         let mut covered = 0;
         for &(key, start, end) in &plan.groups {
             let g = idx.group(key);
@@ -170,9 +182,12 @@ impl TriggerIndex {
                 }
             }
             None => {
-                if !self.multi.contains(&(i as u32)) {
+                if !self.watched[i] {
+                    self.watched[i] = true;
                     self.multi.push(i as u32);
                 }
+                self.dirty[i] = true;
+                self.any_dirty = true;
             }
         }
     }
@@ -203,11 +218,41 @@ impl TriggerIndex {
         &self.multi
     }
 
-    /// Stops following a multi-asset account (it is queued or done).
-    pub fn remove_multi(&mut self, i: u32) {
-        if let Some(p) = self.multi.iter().position(|&m| m == i) {
-            self.multi.swap_remove(p);
+    /// Hands over the multi-asset accounts that breach at prices `px`, checking only those that
+    /// hold an asset whose price moved since the last call, or whose own state changed.
+    pub fn collect_multi(
+        &mut self,
+        acc: &Accounts,
+        protocols: &[Lending],
+        px: &[f64],
+        out: &mut Vec<u32>,
+    ) {
+        if self.last_px.len() != px.len() {
+            self.last_px = vec![f64::NAN; px.len()];
         }
+        let moved: Vec<bool> = px.iter().zip(&self.last_px).map(|(a, b)| a != b).collect();
+        let any_moved = moved.iter().any(|&m| m);
+        if self.multi.is_empty() || (!any_moved && !self.any_dirty) {
+            self.last_px.copy_from_slice(px);
+            return;
+        }
+        self.last_px.copy_from_slice(px);
+        let mut keep = Vec::with_capacity(self.multi.len());
+        for &i in &self.multi {
+            let iu = i as usize;
+            let check = self.dirty[iu]
+                || (any_moved && acc.range(iu).any(|k| moved[acc.asset[k] as usize]));
+            self.dirty[iu] = false;
+            let l = &protocols[acc.protocol[iu] as usize];
+            if check && l.health(&acc.holdings(iu), px) < 1.0 {
+                self.watched[iu] = false;
+                out.push(i);
+            } else {
+                keep.push(i);
+            }
+        }
+        self.multi = keep;
+        self.any_dirty = false;
     }
 }
 
@@ -269,5 +314,12 @@ mod tests {
         assert!(out.is_empty());
         idx.collect(&[94.0, 1.0, 1.0], &mut out);
         assert_eq!(out, vec![1]);
+        // The multi-asset account (5 ETH + 5 of asset 2, LT 0.8, 700 USDC): HF = 4·(p0 + p2)/700.
+        out.clear();
+        idx.collect_multi(&stored, &protocols, &[90.0, 1.0, 90.0], &mut out);
+        assert!(out.is_empty()); // HF = 4·180/700 = 1.029
+        idx.collect_multi(&stored, &protocols, &[90.0, 1.0, 80.0], &mut out);
+        assert_eq!(out, vec![4]); // HF = 4·170/700 = 0.971
+        assert!(idx.multi().is_empty());
     }
 }
