@@ -5,7 +5,7 @@ Examples
 >>> import deleverage as dl
 >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=200), shock=dl.Shock.instant(ETH=-0.2))
 >>> res.events.columns[:6]
-['step', 'round', 'kind', 'account', 'protocol', 'asset']
+['step', 'round', 'sequence', 'kind', 'account', 'protocol']
 >>> res.summary["liquidations"].item() > 0
 True
 """
@@ -32,9 +32,10 @@ class Result:
     Attributes
     ----------
     events:
-        One row per liquidation (with its sale in sequential mode and any bad debt it leaves),
-        batch sale, bad-debt recognition, Comet absorb (one row per collateral asset) and
-        storefront purchase: step, round, kind, account, protocol, asset, quantities and quote.
+        In the order they happened (``sequence``): one row per liquidation (with its sale in
+        sequential mode and any bad debt it leaves), batch sale, bad-debt recognition, Comet
+        absorb (one row per collateral asset) and storefront purchase: step, round, kind,
+        account, protocol, asset, quantities and quote.
     steps:
         One row per step and asset: reference, mid, oracle, best bid and ask (null when a side is
         empty), bid depth within 2 %, liquidated notional and count, rounds, queue length,
@@ -85,9 +86,10 @@ def build_result(
         return pl.lit(names).gather(idx)
 
     ev = pl.DataFrame(dict(raw["events"]))
-    events = ev.select(
+    events = ev.with_row_index("sequence").select(
         "step",
         "round",
+        "sequence",
         pl.col("kind").replace_strict(dict(enumerate(EVENT_KINDS)), return_dtype=kinds),
         name_of(label_s, "account").alias("account"),
         name_of(protocol_names_s, "protocol").alias("protocol"),
@@ -176,7 +178,12 @@ def build_result(
         ).item(),
         "accounts_liquidated": int((accounts["times_liquidated"] > 0).sum()),
         "liquidated_notional": float(accounts["liquidated_notional"].sum()),
-        "debt_repaid_value": float(events["debt_repaid_value"].sum()),
+        # Storefront rows record what keepers paid the protocol, not debt repaid.
+        "debt_repaid_value": float(
+            events.filter(pl.col("kind").is_in(["liquidation", "absorb"]))[
+                "debt_repaid_value"
+            ].sum()
+        ),
         "bad_debt": float(meta["bad_debt"]),
         "first_liquidation_step": meta["first_liquidation_step"],
         "steps_to_quiet": (

@@ -253,8 +253,16 @@ class Lending:
         """Compound v2: shortfall below the collateral factors, a fixed close factor, the seize
         multiplier ``liquidation_incentive`` and the protocol's share of every seizure.
         ``liquidation_threshold`` of each reserve is its collateral factor."""
-        _finite("close_factor", close_factor, low=0.0, high=1.0, low_open=True)
+        # Comptroller's setter bounds (MECHANICS §4.5): close factor in [0.05, 0.9], collateral
+        # factors at most 0.9.
+        _finite("close_factor", close_factor, low=0.05, high=0.9)
         _finite("liquidation_incentive", liquidation_incentive, low=1.0)
+        for asset, r in reserves.items():
+            if r.liquidation_threshold > 0.9:
+                raise ScenarioError(
+                    f"{name} reserve {asset}: collateral factor (liquidation_threshold) must be "
+                    f"<= 0.9, got {r.liquidation_threshold}"
+                )
         _finite("protocol_seize_share", protocol_seize_share, low=0.0, high=1.0)
         if protocol_seize_share >= 1.0:
             raise ScenarioError(f"protocol_seize_share must be < 1, got {protocol_seize_share}")
@@ -344,8 +352,12 @@ class Liquidators:
             raise ScenarioError(f"mode must be sequential or batch, got {self.mode!r}")
         if math.isnan(self.budget_notional) or self.budget_notional < 0:
             raise ScenarioError(f"budget_notional must be >= 0, got {self.budget_notional}")
-        if self.budget_count is not None and self.budget_count < 0:
-            raise ScenarioError(f"budget_count must be >= 0, got {self.budget_count}")
+        if self.budget_count is not None and (
+            int(self.budget_count) != self.budget_count or self.budget_count < 0
+        ):
+            raise ScenarioError(
+                f"budget_count must be a whole number >= 0, got {self.budget_count}"
+            )
         _finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
         _finite("keeper_margin", self.keeper_margin, low=0.0, high=1.0)
         if self.keeper_margin >= 1.0:

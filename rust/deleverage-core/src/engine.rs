@@ -263,7 +263,8 @@ impl Engine {
                 _ => 0.0,
             })
             .fold(0.0, f64::max);
-        let quiet_steps = (lag / sc.step_seconds).ceil() as u32 + 1;
+        // `as` saturates: an absurd lag means waiting as long as max_extra_steps allows.
+        let quiet_steps = ((lag / sc.step_seconds).ceil() as u32).saturating_add(1);
         let plan = TriggerIndex::memory_order(&sc.accounts, &sc.protocols);
         let accounts = sc.accounts.permuted(&plan.order);
         drop(sc.accounts);
@@ -565,7 +566,6 @@ impl Engine {
                     }
                     Outcome::Finished => {
                         acted = true;
-                        count_left = count_left.saturating_sub(1);
                         self.in_queue[i] = false;
                     }
                 }
@@ -582,7 +582,19 @@ impl Engine {
                 break;
             }
         }
+        // Keepers come every step, queue or not: reserves may still be below target, or prices
+        // may have recovered enough for a purchase that did not pay before.
+        if self.storefront(rounds, &mut budget, &mut count_left) && rounds == 0 {
+            rounds = 1;
+        }
         rounds
+    }
+
+    /// A spot oracle re-reads the routed mid (other oracles keep their once-per-step value).
+    #[inline]
+    fn reread_spot(&mut self, a: usize) {
+        self.oracles[a].update_round(self.market.spot(a));
+        self.px[a] = self.oracles[a].value();
     }
 
     fn leave_queue(&mut self, i: usize) {
@@ -717,6 +729,8 @@ impl Engine {
                 ev.notional = fill.notional;
                 self.ledger.sold[ca] += fill.filled;
                 self.ledger.liquidators_received += fill.notional;
+                // The next liquidation sees the moved price: a spot oracle follows at once.
+                self.reread_spot(ca);
             }
             RoundMode::Batch => self.batch_qty[ca] += sell,
         }
@@ -730,7 +744,7 @@ impl Engine {
             Outcome::Done { still: false }
         } else if !l.has_collateral(&h) {
             // The liquidation took the last collateral: its row carries the bad debt.
-            ev.bad_debt = self.write_off(i);
+            ev.bad_debt = self.write_off(i, true);
             Outcome::Done { still: false }
         } else {
             Outcome::Done {
@@ -744,7 +758,7 @@ impl Engine {
     /// Debt left without collateral, found without a liquidation (nothing left to seize): a row
     /// of its own.
     fn record_bad_debt(&mut self, i: usize, round: u32) {
-        let value = self.write_off(i);
+        let value = self.write_off(i, false);
         if value > 0.0 {
             let mut ev = Event::new(self.step, round, EventKind::BadDebt);
             ev.account = self.original[i];
@@ -754,16 +768,21 @@ impl Engine {
         }
     }
 
-    /// Debt left without collateral: Aave v3.3+ writes it off into the reserves' deficits; the
-    /// other rule sets leave it on the account. Either way it is bad debt; returns its value.
-    fn write_off(&mut self, i: usize) -> f64 {
+    /// Debt left without collateral: Aave v3.3+ writes it off into the reserves' deficits when a
+    /// liquidation took the last collateral (MECHANICS §4.4); otherwise it stays on the account.
+    /// Either way it is bad debt, counted once per account; returns its value.
+    fn write_off(&mut self, i: usize, in_liquidation: bool) -> f64 {
+        if self.acc.status[i] == Status::BadDebt {
+            return 0.0;
+        }
         let p = self.acc.protocol[i] as usize;
-        let write_off = matches!(
-            self.protocols[p].rules,
-            Rules::AaveV3 {
-                version: AaveVersion::V3_3
-            }
-        );
+        let write_off = in_liquidation
+            && matches!(
+                self.protocols[p].rules,
+                Rules::AaveV3 {
+                    version: AaveVersion::V3_3
+                }
+            );
         let mut value = 0.0;
         for k in self.acc.range(i) {
             let d = self.acc.debt[k];
@@ -919,6 +938,7 @@ impl Engine {
                 ev.debt_repaid_value = paid;
                 ev.price_before = self.market.spot(a);
                 let fill = self.market.trade(a, Side::Sell, q);
+                self.reread_spot(a);
                 ev.qty = fill.filled;
                 ev.notional = fill.notional;
                 ev.price_after = self.market.spot(a);

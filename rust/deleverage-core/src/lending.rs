@@ -124,8 +124,15 @@ impl Lending {
                 incentive,
                 protocol_seize_share,
             } => {
-                error::in_range("close_factor", *close_factor, 0.0, 1.0, false, "in (0, 1]")?;
-                error::positive("close_factor", *close_factor)?;
+                // Comptroller._setCloseFactor bounds (MECHANICS §4.5).
+                error::in_range(
+                    "close_factor",
+                    *close_factor,
+                    0.05,
+                    0.9,
+                    false,
+                    "in [0.05, 0.9]",
+                )?;
                 error::in_range(
                     "liquidation_incentive",
                     *incentive,
@@ -196,6 +203,17 @@ impl Lending {
                 false,
                 "in [0, 1]",
             )?;
+            if let Rules::CompoundV2 { .. } = rules {
+                // Comptroller._setCollateralFactor: at most 0.9.
+                error::in_range(
+                    &f("collateral_factor"),
+                    r.threshold,
+                    0.0,
+                    0.9,
+                    false,
+                    "in [0, 0.9]",
+                )?;
+            }
             if let Rules::AaveV3 { .. } = rules
                 && r.threshold > 0.0
             {

@@ -1,8 +1,10 @@
 //! deleverage-core: the cascade engine of `deleverage`, with no Python in it.
 //!
-//! This crate holds the venues that forced orders trade against (order books, constant-product
-//! pools, impact curves, the router across them). Formulas and their sources are in
-//! `shared/reference/MECHANICS.md`; each module names the section it implements.
+//! The venues forced orders trade against (`book`, `pool`, `curve`, `router`, in `market`), the
+//! oracles (`oracle`), exogenous paths (`path`), the lending margin rules (`lending`), accounts
+//! as struct-of-arrays (`accounts`), the trigger index (`trigger`), the step loop with the
+//! liquidation queue (`engine`) and the columnar recorder (`recorder`). Formulas and their
+//! sources are in `shared/reference/MECHANICS.md`; each module names the section it implements.
 #![forbid(unsafe_code)]
 
 pub mod book;

@@ -139,7 +139,7 @@ impl Market {
             v.advance(dt, Some(target));
         }
         if self.venues[a].len() > 1 {
-            router::arbitrage(&mut self.venues[a], ARB_ROUNDS);
+            self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
         }
         self.refresh_spot(a);
     }
@@ -157,43 +157,44 @@ impl Market {
     /// permanent impact of any book to the other venues and aligns them. Without venues nothing
     /// fills.
     pub fn trade(&mut self, a: usize, side: Side, qty: f64) -> Fill {
-        let venues = &mut self.venues[a];
-        if venues.is_empty() || qty <= 0.0 {
+        if self.venues[a].is_empty() || qty <= 0.0 {
             return Fill::empty(side, qty);
         }
-        let fill = if venues.len() == 1 {
-            venues[0].execute(side, qty)
+        let fill = if self.venues[a].len() == 1 {
+            let f = self.venues[a][0].execute(side, qty);
+            self.permanent[a] = permanent_of(&self.venues[a][0]);
+            f
         } else {
-            let before: Vec<f64> = venues.iter().map(permanent_of).collect();
-            let fill = router::execute(venues, side, qty).total;
-            // The asset's Π moves by the product of every book's own factor change; each book
-            // then takes the part that the others made.
-            let ratios: Vec<f64> = venues
-                .iter()
-                .zip(&before)
-                .map(|(v, b)| permanent_of(v) / b)
-                .collect();
-            let total: f64 = ratios.iter().product();
-            if total != 1.0 {
-                for (v, r) in venues.iter_mut().zip(&ratios) {
-                    if let AnyVenue::Book(book) = v {
-                        book.apply_permanent(total / r);
-                    }
-                }
-            }
-            router::arbitrage(venues, ARB_ROUNDS);
-            fill
+            let f = self.synced(a, |vs| router::execute(vs, side, qty).total);
+            self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
+            f
         };
-        if let [AnyVenue::Book(book)] = &self.venues[a][..] {
-            self.permanent[a] = book.permanent_factor();
-        } else if let Some(AnyVenue::Book(book)) = self.venues[a]
-            .iter()
-            .find(|v| matches!(v, AnyVenue::Book(_)))
-        {
-            self.permanent[a] = book.permanent_factor();
-        }
         self.refresh_spot(a);
         fill
+    }
+
+    /// Runs `f` on the venues of asset `a`, then makes Π one factor again (MECHANICS §2.6: P is
+    /// per asset): the asset's Π moves by the product of every book's own change, and each book
+    /// takes the part the others made.
+    fn synced<R>(&mut self, a: usize, f: impl FnOnce(&mut [AnyVenue]) -> R) -> R {
+        let venues = &mut self.venues[a];
+        let before: Vec<f64> = venues.iter().map(permanent_of).collect();
+        let out = f(venues);
+        let ratios: Vec<f64> = venues
+            .iter()
+            .zip(&before)
+            .map(|(v, b)| permanent_of(v) / b)
+            .collect();
+        let total: f64 = ratios.iter().product();
+        if total != 1.0 {
+            for (v, r) in venues.iter_mut().zip(&ratios) {
+                if let AnyVenue::Book(book) = v {
+                    book.apply_permanent(total / r);
+                }
+            }
+            self.permanent[a] *= total;
+        }
+        out
     }
 }
 

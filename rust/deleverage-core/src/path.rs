@@ -194,6 +194,15 @@ impl PathSpec {
                         }
                         x[a] *= log_ret.exp();
                     }
+                    for (a, &v) in x.iter().enumerate() {
+                        if !(v.is_finite() && v > 0.0) {
+                            return Err(Error::OutOfRange {
+                                field: format!("path[{}][{a}]", out.len() / n),
+                                value: v,
+                                expected: "a positive finite price (lower mu, sigma or the jumps)",
+                            });
+                        }
+                    }
                     out.extend_from_slice(&x);
                 }
                 Ok(out)

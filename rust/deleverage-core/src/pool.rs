@@ -49,7 +49,8 @@ impl ConstantProductPool {
     #[inline]
     fn amount_out(&self, amount_in: f64, r_in: f64, r_out: f64) -> f64 {
         let gi = amount_in * self.g();
-        gi * r_out / (r_in + gi)
+        // r_out·(gi/(r_in + gi)), not gi·r_out/(…): the product overflows first for huge inputs.
+        r_out * (gi / (r_in + gi))
     }
 
     /// `getAmountIn`: input needed to take `amount_out < r_out` out of the pool.

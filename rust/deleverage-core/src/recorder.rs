@@ -80,7 +80,7 @@ macro_rules! columns {
         impl $name {
             /// Reserves room for `n` more rows. Capacity that is never written costs address
             /// space only, not memory, so reserving generously saves the copies and page faults
-            /// of growing eighteen columns by doubling.
+            /// of growing every column by doubling.
             pub fn reserve(&mut self, n: usize) {
                 $(self.$field.reserve(n);)*
             }

@@ -138,10 +138,8 @@ impl TriggerIndex {
         let mut covered = 0;
         for &(key, start, end) in &plan.groups {
             let g = idx.group(key);
-            g.sorted = (start..end)
-                .filter(|&j| acc.range(j).any(|k| acc.collateral[k] > 0.0))
-                .map(|j| (plan.taus[j], j as u32))
-                .collect();
+            // Single-pair accounts: one collateral and one debt asset, both non-zero.
+            g.sorted = (start..end).map(|j| (plan.taus[j], j as u32)).collect();
             covered = covered.max(end);
         }
         for j in covered..acc.len() {
@@ -166,11 +164,10 @@ impl TriggerIndex {
     }
 
     fn place(&mut self, acc: &Accounts, protocols: &[Lending], i: usize, initial: bool) {
-        let r = acc.range(i);
-        let has_debt = acc.debt[r.clone()].iter().any(|&d| d > 0.0);
-        let has_coll = acc.collateral[r].iter().any(|&c| c > 0.0);
-        if !has_debt || !has_coll {
-            return; // nothing to liquidate, or nothing left to seize
+        let has_debt = acc.debt[acc.range(i)].iter().any(|&d| d > 0.0);
+        let l = &protocols[acc.protocol[i] as usize];
+        if !has_debt || !l.has_collateral(&acc.holdings(i)) {
+            return; // nothing to liquidate, or nothing left the rules can seize
         }
         match trigger_ratio(acc, protocols, i) {
             Some((c, d, tau)) => {

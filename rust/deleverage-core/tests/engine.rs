@@ -378,3 +378,51 @@ fn comet_storefront_stops_at_target_reserves() {
     assert_eq!(e.cumulative_bad_debt(), 0.0);
     assert_close!(e.protocols()[0].treasury[0], 10.0);
 }
+
+#[test]
+fn sequential_liquidations_see_the_moved_price_batch_ones_do_not() {
+    // Two accounts breached at once by a −3 % shock (S = 97): τ = 790/8 = 98.75 and 780/8 = 97.5.
+    // Positions under $2,000 close their whole debt, seizing 1.05·D/S of ETH.
+    // Sequential (worst first): the first sale, q = 1.05·790 = 829.5 of quote, moves the curve to
+    // S1 = 97(1 − 829.5ℓ); the spot oracle follows, so the second account is seized at S1:
+    // 1.05·780/S1 ETH, and the curve ends at S1(1 − 819ℓ).
+    // Batch: both are seized at 97 and sold together, q = 1.05·(790 + 780) = 1,648.5 at the
+    // pre-trade price 97, so the curve ends at 97(1 − 1,648.5ℓ).
+    let l = 2e-5;
+    let run = |mode| {
+        let curve = ImpactCurve::linear(100.0, l, Execution::Integral)
+            .unwrap()
+            .into();
+        let q = QueueConfig {
+            mode,
+            ..QueueConfig::default()
+        };
+        let mut e = Engine::new(scenario(curve, &[790.0, 780.0], q), 1).unwrap();
+        e.run(&shock(-0.03, 1), 10, || false).unwrap();
+        e
+    };
+    let seq = run(RoundMode::Sequential);
+    let s1 = 97.0 * (1.0 - 829.5 * l);
+    assert_eq!(seq.events().round, vec![0, 0]);
+    assert_close!(seq.events().collateral_seized[0], 1.05 * 790.0 / 97.0);
+    assert_close!(seq.events().collateral_seized[1], 1.05 * 780.0 / s1);
+    assert_close!(seq.market().spot(0), s1 * (1.0 - 819.0 * l));
+    let bat = run(RoundMode::Batch);
+    assert_close!(bat.events().collateral_seized[1], 1.05 * 780.0 / 97.0);
+    assert_close!(bat.market().spot(0), 97.0 * (1.0 - 1_648.5 * l));
+}
+
+#[test]
+fn a_rise_then_a_fall_still_finds_the_account() {
+    // τ = 97.5 and 95. The path 96 → 99 → 94 liquidates the first account at step 0; the second
+    // is still safe at 96 and 99 and must be found when the price falls through 95 at step 2.
+    let curve = ImpactCurve::linear(100.0, 1e-12, Execution::Integral)
+        .unwrap()
+        .into();
+    let mut e = Engine::new(scenario(curve, &[780.0, 760.0], QueueConfig::default()), 1).unwrap();
+    e.run(&[96.0, 1.0, 99.0, 1.0, 94.0, 1.0], 10, || false)
+        .unwrap();
+    let ev = e.events();
+    assert_eq!(ev.account, vec![0, 1]);
+    assert_eq!(ev.step, vec![0, 2]);
+}
