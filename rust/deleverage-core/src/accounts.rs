@@ -26,11 +26,8 @@ pub struct Accounts {
     pub collateral: Vec<f64>,
     pub debt: Vec<f64>,
     pub status: Vec<Status>,
-    pub times_liquidated: Vec<u32>,
     /// Collateral seized, valued at the oracle price at the time, in quote.
     pub liquidated_notional: Vec<f64>,
-    /// Quote value of debt left without collateral.
-    pub bad_debt: Vec<f64>,
 }
 
 impl Accounts {
@@ -100,9 +97,7 @@ impl Accounts {
         }
         Ok(Accounts {
             status: vec![Status::Active; n],
-            times_liquidated: vec![0; n],
             liquidated_notional: vec![0.0; n],
-            bad_debt: vec![0.0; n],
             protocol,
             offsets,
             asset,
@@ -147,9 +142,7 @@ impl Accounts {
             debt: gather(&self.debt, &starts, &lens, h),
             // Outcomes start from their initial values: nothing to gather.
             status: vec![Status::Active; n],
-            times_liquidated: vec![0; n],
             liquidated_notional: vec![0.0; n],
-            bad_debt: vec![0.0; n],
         }
     }
 

@@ -14,7 +14,7 @@ use crate::fill::Side;
 use crate::lending::{AaveVersion, Lending, Rules, comet_delta_value};
 use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
-use crate::recorder::{Event, EventColumns, EventKind, StepColumns, StepRow};
+use crate::recorder::{Event, EventColumns, EventKind, NONE, StepColumns, StepRow};
 use crate::trigger::TriggerIndex;
 use crate::venue::AnyVenue;
 
@@ -164,8 +164,6 @@ struct Entry {
     breach_step: u32,
     /// Enqueue order: the tie-break of every priority.
     seq: u32,
-    /// Seeded random key (random priority).
-    key: u32,
     /// The step in which no admissible liquidation was found (budget or dust): wait for the next.
     stuck_step: u32,
 }
@@ -196,6 +194,8 @@ pub struct Engine {
     index: TriggerIndex,
     queue: Vec<Entry>,
     in_queue: Vec<bool>,
+    /// Random priority keys per account (empty unless the priority is random).
+    random_key: Vec<u32>,
     cfg: QueueConfig,
     step_seconds: f64,
     step: u32,
@@ -283,6 +283,11 @@ impl Engine {
             index,
             queue: Vec::new(),
             in_queue: vec![false; n_acc],
+            random_key: if sc.queue.priority == Priority::Random {
+                vec![0; n_acc]
+            } else {
+                Vec::new()
+            },
             acc: accounts,
             original,
             cfg: sc.queue,
@@ -369,8 +374,24 @@ impl Engine {
             t.collateral_value[o] = c;
             t.debt_value[o] = d;
             t.liquidated_notional[o] = self.acc.liquidated_notional[i];
-            t.times_liquidated[o] = self.acc.times_liquidated[i];
-            t.bad_debt[o] = self.acc.bad_debt[i];
+        }
+        // Counts and bad debt per account come from the events (one pass), not from per-account
+        // state kept through the run.
+        let ev = &self.events;
+        for k in 0..ev.len() {
+            let o = ev.account[k];
+            if o == NONE {
+                continue;
+            }
+            let o = o as usize;
+            let kind = ev.kind[k];
+            // A liquidation, or the first row of an absorb (the one with the debt asset).
+            if kind == EventKind::Liquidation as u8
+                || (kind == EventKind::Absorb as u8 && ev.debt_asset[k] != NONE)
+            {
+                t.times_liquidated[o] += 1;
+            }
+            t.bad_debt[o] += ev.bad_debt[k];
         }
         t
     }
@@ -541,36 +562,46 @@ impl Engine {
             }
             self.order_queue();
             let mut acted = false;
-            let queue = std::mem::take(&mut self.queue);
-            let mut kept = Vec::with_capacity(queue.len());
-            for mut e in queue {
-                if budget <= 0.0 || count_left == 0 || e.stuck_step == self.step {
-                    kept.push(e);
-                    continue;
-                }
-                let i = e.account as usize;
-                match self.liquidate(i, rounds, &mut budget) {
-                    Outcome::Done { still } => {
-                        acted = true;
-                        count_left -= 1;
-                        if still {
-                            kept.push(e);
-                        } else {
+            // Served entries leave; the rest are compacted in place (no second queue).
+            let mut queue = std::mem::take(&mut self.queue);
+            let mut kept = 0;
+            for r in 0..queue.len() {
+                let mut e = queue[r];
+                let keep = if budget <= 0.0 || count_left == 0 || e.stuck_step == self.step {
+                    true
+                } else {
+                    let i = e.account as usize;
+                    match self.liquidate(i, rounds, &mut budget) {
+                        Outcome::Done { still } => {
+                            acted = true;
+                            count_left -= 1;
+                            if !still {
+                                self.leave_queue(i);
+                            }
+                            still
+                        }
+                        Outcome::Healthy => {
                             self.leave_queue(i);
+                            false
+                        }
+                        Outcome::Stuck => {
+                            e.stuck_step = self.step;
+                            true
+                        }
+                        Outcome::Finished => {
+                            acted = true;
+                            self.in_queue[i] = false;
+                            false
                         }
                     }
-                    Outcome::Healthy => self.leave_queue(i),
-                    Outcome::Stuck => {
-                        e.stuck_step = self.step;
-                        kept.push(e);
-                    }
-                    Outcome::Finished => {
-                        acted = true;
-                        self.in_queue[i] = false;
-                    }
+                };
+                if keep {
+                    queue[kept] = e;
+                    kept += 1;
                 }
             }
-            self.queue = kept;
+            queue.truncate(kept);
+            self.queue = queue;
             if self.cfg.mode == RoundMode::Batch {
                 self.execute_batch(rounds);
             }
@@ -621,16 +652,14 @@ impl Engine {
                 continue;
             }
             self.in_queue[iu] = true;
-            let key = if self.cfg.priority == Priority::Random {
-                self.rng.next_u32()
-            } else {
-                0
-            };
+            if self.cfg.priority == Priority::Random {
+                // Drawn at enqueue, in enqueue order: seeded and independent of the thread count.
+                self.random_key[iu] = self.rng.next_u32();
+            }
             self.queue.push(Entry {
                 account: i,
                 breach_step: self.step,
                 seq: self.seq,
-                key,
                 stuck_step: u32::MAX,
             });
             self.seq = self.seq.wrapping_add(1);
@@ -638,38 +667,51 @@ impl Engine {
         self.triggered = found;
     }
 
-    fn order_queue(&mut self) {
-        // Keys with the entry's sequence number as the tie-break: a total order, so an unstable
-        // sort is deterministic. Accounts usually arrive already in order (the trigger index
-        // hands them over worst first and stores them in that order), so check before sorting.
-        let mut keyed: Vec<(f64, u32, u32)> = Vec::with_capacity(self.queue.len());
-        for (pos, e) in self.queue.iter().enumerate() {
-            let k = match self.cfg.priority {
-                Priority::Fifo => f64::from(e.breach_step),
-                Priority::Random => f64::from(e.key),
-                Priority::WorstHealth | Priority::Largest => {
-                    let i = e.account as usize;
-                    let l = &self.protocols[self.acc.protocol[i] as usize];
-                    let (w, b) = l.weighted(&self.acc.holdings(i), &self.px);
-                    match self.cfg.priority {
-                        Priority::WorstHealth if b > 0.0 => w / b,
-                        Priority::WorstHealth => f64::INFINITY,
-                        _ => -b,
-                    }
+    /// The sort key of a queued entry under the configured priority (ties: enqueue order).
+    fn priority_key(&self, e: &Entry) -> (f64, u32) {
+        let k = match self.cfg.priority {
+            Priority::Fifo => f64::from(e.breach_step),
+            Priority::Random => f64::from(self.random_key[e.account as usize]),
+            Priority::WorstHealth | Priority::Largest => {
+                let i = e.account as usize;
+                let l = &self.protocols[self.acc.protocol[i] as usize];
+                let (w, b) = l.weighted(&self.acc.holdings(i), &self.px);
+                match self.cfg.priority {
+                    Priority::WorstHealth if b > 0.0 => w / b,
+                    Priority::WorstHealth => f64::INFINITY,
+                    _ => -b,
                 }
-            };
-            keyed.push((k, e.seq, pos as u32));
-        }
-        let cmp =
-            |a: &(f64, u32, u32), b: &(f64, u32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-        if keyed.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+            }
+        };
+        (k, e.seq)
+    }
+
+    fn order_queue(&mut self) {
+        // Keys with the enqueue sequence as the tie-break: a total order, so the result is
+        // deterministic. Accounts usually arrive in order already (the trigger index hands them
+        // over worst first and stores them in that order): check that first, without storing keys.
+        let cmp = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        let mut prev: Option<(f64, u32)> = None;
+        let sorted = self.queue.iter().all(|e| {
+            let k = self.priority_key(e);
+            let ok = prev.is_none_or(|p| cmp(&p, &k).is_le());
+            prev = Some(k);
+            ok
+        });
+        if sorted {
             return;
         }
+        let mut keyed: Vec<((f64, u32), u32)> = self
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(pos, e)| (self.priority_key(e), pos as u32))
+            .collect();
         // Nearly sorted as a rule (rounding can swap neighbours whose τ are close): the stable
         // sort finds the long runs and merges them in about linear time.
-        keyed.sort_by(cmp);
+        keyed.sort_by(|a, b| cmp(&a.0, &b.0));
         let old = std::mem::take(&mut self.queue);
-        self.queue = keyed.iter().map(|k| old[k.2 as usize]).collect();
+        self.queue = keyed.iter().map(|k| old[k.1 as usize]).collect();
     }
 
     fn liquidate(&mut self, i: usize, round: u32, budget: &mut f64) -> Outcome {
@@ -702,7 +744,6 @@ impl Engine {
         let repaid_value = liq.repaid * self.px[da];
         let seized_value = liq.seized * self.px[ca];
         *budget -= repaid_value;
-        self.acc.times_liquidated[i] += 1;
         self.acc.liquidated_notional[i] += seized_value;
         self.acc.status[i] = Status::Liquidated;
         self.asset_notional[ca] += seized_value;
@@ -796,7 +837,6 @@ impl Engine {
             }
         }
         if value > 0.0 {
-            self.acc.bad_debt[i] += value;
             self.acc.status[i] = Status::BadDebt;
             self.cum_bad_debt += value;
         }
@@ -861,10 +901,8 @@ impl Engine {
         if let Rules::CompoundV3 { reserves, .. } = &mut self.protocols[p].rules {
             *reserves -= debt + credit;
         }
-        self.acc.times_liquidated[i] += 1;
         self.acc.liquidated_notional[i] += seized_value;
         if bad > 0.0 {
-            self.acc.bad_debt[i] += bad;
             self.acc.status[i] = Status::BadDebt;
             self.cum_bad_debt += bad;
         } else {

@@ -36,7 +36,9 @@ impl Ord for Keyed {
 struct Group {
     coll: u32,
     debt: u32,
-    sorted: Vec<(f64, u32)>,
+    /// Accounts stored at positions `start..start + taus.len()`, by τ descending.
+    start: u32,
+    taus: Vec<f64>,
     cursor: usize,
     heap: BinaryHeap<Keyed>,
 }
@@ -139,11 +141,12 @@ impl TriggerIndex {
         for &(key, start, end) in &plan.groups {
             let g = idx.group(key);
             // Single-pair accounts: one collateral and one debt asset, both non-zero.
-            g.sorted = (start..end).map(|j| (plan.taus[j], j as u32)).collect();
+            g.start = start as u32;
+            g.taus = plan.taus[start..end].to_vec();
             covered = covered.max(end);
         }
         for j in covered..acc.len() {
-            idx.place(acc, protocols, j, true);
+            idx.place(acc, protocols, j);
         }
         idx
     }
@@ -155,7 +158,8 @@ impl TriggerIndex {
             self.groups.push(Group {
                 coll: key.1,
                 debt: key.2,
-                sorted: Vec::new(),
+                start: 0,
+                taus: Vec::new(),
                 cursor: 0,
                 heap: BinaryHeap::new(),
             });
@@ -163,7 +167,7 @@ impl TriggerIndex {
         &mut self.groups[g]
     }
 
-    fn place(&mut self, acc: &Accounts, protocols: &[Lending], i: usize, initial: bool) {
+    fn place(&mut self, acc: &Accounts, protocols: &[Lending], i: usize) {
         let has_debt = acc.debt[acc.range(i)].iter().any(|&d| d > 0.0);
         let l = &protocols[acc.protocol[i] as usize];
         if !has_debt || !l.has_collateral(&acc.holdings(i)) {
@@ -172,11 +176,8 @@ impl TriggerIndex {
         match trigger_ratio(acc, protocols, i) {
             Some((c, d, tau)) => {
                 let g = self.group((acc.protocol[i], c, d));
-                if initial {
-                    g.sorted.push((tau, i as u32));
-                } else {
-                    g.heap.push(Keyed(tau, i as u32));
-                }
+                // Outside the storage order's ranges every account goes through the heap.
+                g.heap.push(Keyed(tau, i as u32));
             }
             None => {
                 if !self.watched[i] {
@@ -191,15 +192,15 @@ impl TriggerIndex {
 
     /// Puts an account that left the liquidation queue back under watch with its new state.
     pub fn reinsert(&mut self, acc: &Accounts, protocols: &[Lending], i: usize) {
-        self.place(acc, protocols, i, false);
+        self.place(acc, protocols, i);
     }
 
     /// Hands over every single-pair account whose τ exceeds its group's current price ratio.
     pub fn collect(&mut self, prices: &[f64], out: &mut Vec<u32>) {
         for g in &mut self.groups {
             let ratio = prices[g.coll as usize] / prices[g.debt as usize];
-            while g.cursor < g.sorted.len() && g.sorted[g.cursor].0 > ratio {
-                out.push(g.sorted[g.cursor].1);
+            while g.cursor < g.taus.len() && g.taus[g.cursor] > ratio {
+                out.push(g.start + g.cursor as u32);
                 g.cursor += 1;
             }
             while g.heap.peek().is_some_and(|k| k.0 > ratio) {
