@@ -403,7 +403,8 @@ impl Engine {
         Some((h.asset.to_vec(), h.collateral.to_vec(), h.debt.to_vec()))
     }
 
-    /// Takes the recorded events and step rows out of the engine (moved, not copied).
+    /// Takes the recorded events and step rows out of the engine (moved, not copied). Build the
+    /// [`Engine::account_table`] first: it reads the events.
     pub fn take_records(&mut self) -> (EventColumns, StepColumns) {
         (
             std::mem::take(&mut self.events),

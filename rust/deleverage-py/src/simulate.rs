@@ -319,6 +319,8 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
     }
 
     let out = PyDict::new(py);
+    // The account table reads the events: build it before they are moved out.
+    let a = engine.account_table();
     let (mut ev, mut st) = engine.take_records();
     out.set_item(
         "events",
@@ -369,7 +371,6 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
             ]
         ),
     )?;
-    let a = engine.account_table();
     let accounts = PyDict::new(py);
     let status: Vec<u8> = a.status.iter().map(|s| *s as u8).collect();
     accounts.set_item("status", status.into_pyarray(py))?;
