@@ -7,7 +7,8 @@ use deleverage_core::lending::{AaveVersion, Lending, Reserve, Rules};
 use deleverage_core::oracle::OracleKind;
 use deleverage_core::path::PathSpec;
 use deleverage_core::{
-    AnyVenue, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook, Profile,
+    AnyVenue, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook, Profile, Side,
+    Venue,
 };
 use proptest::prelude::*;
 
@@ -216,6 +217,20 @@ proptest! {
         prop_assert!(close(notional, ledger.liquidators_received, notional));
         let paid: f64 = ev.debt_repaid_value.iter().sum();
         prop_assert!(close(paid, ledger.liquidators_paid, paid));
+        // Venue side: one book without resilience or permanent impact is walked the same whether
+        // sales come one by one or all at once (the anchor stays at the shocked price after step
+        // 0), so all the quote liquidators received equals one sale of everything they sold on a
+        // fresh copy of the book anchored there.
+        if let [AnyVenue::Book(b)] = &c.venues[..]
+            && b.dynamics() == BookDynamics::default()
+        {
+            let mut fresh = AnyVenue::Book(b.clone());
+            fresh.advance(0.0, Some(100.0 * (1.0 + c.shock)));
+            let total_sold: f64 = ledger.sold.iter().sum();
+            let once = fresh.quote(Side::Sell, total_sold);
+            prop_assert!(close(once.notional, ledger.liquidators_received, once.notional),
+                "venue {} vs liquidators {}", once.notional, ledger.liquidators_received);
+        }
         // Bad debt adds up.
         let bad: f64 = ev.bad_debt.iter().sum();
         let table = e.account_table();

@@ -426,3 +426,58 @@ fn a_rise_then_a_fall_still_finds_the_account() {
     assert_eq!(ev.account, vec![0, 1]);
     assert_eq!(ev.step, vec![0, 2]);
 }
+
+#[test]
+fn contagion_across_two_protocols_sharing_a_venue() {
+    // An Aave v3.3 account (10 ETH, 780 USDC: τ = 97.5) and a Compound v2 account (10 ETH,
+    // 760 USDC, collateral factor 0.8: τ = 95) on the same ETH curve. A −3 % shock (S = 97)
+    // breaches only the Aave account; its sale, q = 1.05·780 = 819 of quote, moves the curve to
+    // S1 = 97(1 − 819ℓ) = 94.617 < 95, which breaches the Compound account in the next round:
+    // it repays half, 380, and 380·1.08/S1 ETH is seized.
+    let l = 3e-5;
+    let aave = aave();
+    let cf = |t| {
+        Some(Reserve {
+            threshold: t,
+            bonus: 0.0,
+            protocol_fee: 0.0,
+            liquidation_factor: 0.0,
+        })
+    };
+    let compound = Lending::new(
+        Rules::CompoundV2 {
+            close_factor: 0.5,
+            incentive: 1.08,
+            protocol_seize_share: 0.028,
+        },
+        vec![cf(0.8), cf(0.0)],
+    )
+    .unwrap();
+    let mut sc = scenario(
+        ImpactCurve::linear(100.0, l, Execution::Integral)
+            .unwrap()
+            .into(),
+        &[780.0, 760.0],
+        QueueConfig::default(),
+    );
+    sc.protocols = vec![aave, compound];
+    sc.accounts = Accounts::new(
+        vec![0, 1],
+        vec![0, 2, 4],
+        vec![0, 1, 0, 1],
+        vec![10.0, 0.0, 10.0, 0.0],
+        vec![0.0, 780.0, 0.0, 760.0],
+        2,
+        2,
+    )
+    .unwrap();
+    let mut e = Engine::new(sc, 1).unwrap();
+    e.run(&shock(-0.03, 1), 10, || false).unwrap();
+    let ev = e.events();
+    let s1 = 97.0 * (1.0 - 819.0 * l);
+    assert_eq!(ev.protocol, vec![0, 1]);
+    assert_eq!(ev.round, vec![0, 1]);
+    assert_close!(ev.debt_repaid[1], 380.0);
+    assert_close!(ev.collateral_seized[1], 380.0 * 1.08 / s1);
+    assert_close!(e.protocols()[1].treasury[0], 0.028 * 380.0 * 1.08 / s1);
+}
