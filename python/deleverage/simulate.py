@@ -24,9 +24,16 @@ from deleverage.scenario import Scenario, Shock
 __all__ = ["simulate"]
 
 
+def _unique(s: pl.Series) -> bool:
+    """Whether every value of ``s`` is distinct; a strictly increasing integer column (the usual
+    account numbering) is recognised without hashing."""
+    if s.dtype.is_integer() and s.is_sorted():
+        return bool((s.diff().drop_nulls() > 0).all())
+    return bool(s.n_unique() == s.len())
+
+
 def _accounts_spec(sc: Scenario) -> tuple[dict[str, Any], pl.DataFrame]:
     """Flattens every protocol's positions into CSR holdings: one row per (account, asset)."""
-    asset_id = {n: i for i, n in enumerate(sc.asset_names)}
     protocol_ids: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     h_asset: list[np.ndarray] = []
@@ -36,9 +43,11 @@ def _accounts_spec(sc: Scenario) -> tuple[dict[str, Any], pl.DataFrame]:
     for p, book in enumerate(sc.lending):
         df = book.positions
         n = df.height
-        coll_id = df["collateral_asset"].replace_strict(asset_id, return_dtype=pl.UInt32)
-        debt_id = df["debt_asset"].replace_strict(asset_id, return_dtype=pl.UInt32)
-        if df["account"].is_unique().all() and (coll_id != debt_id).all():
+        # Asset names → ids: an Enum over the scenario's names has exactly those ids as codes.
+        names = pl.Enum(sc.asset_names)
+        coll_id = df["collateral_asset"].cast(names).to_physical().cast(pl.UInt32)
+        debt_id = df["debt_asset"].cast(names).to_physical().cast(pl.UInt32)
+        if _unique(df["account"]) and (coll_id != debt_id).all():
             # One row per account (the common case): two holdings each, built directly.
             ids = df.select("account").with_row_index("local")
             counts.append(np.full(n, 2, dtype=np.int64))
