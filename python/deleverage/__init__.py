@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from deleverage import examples
+from deleverage import examples, plot
 from deleverage._core import (
     ArbTrade,
     ConstantProductPool,
@@ -31,6 +31,7 @@ from deleverage._core import (
     Venue,
     __version__,
 )
+from deleverage.analysis import amplification_curve, breakdown, critical_shock, liquidation_map
 from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.result import Result
 from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
@@ -55,6 +56,11 @@ __all__ = [
     "Shock",
     "Venue",
     "__version__",
+    "amplification_curve",
+    "breakdown",
+    "critical_shock",
     "examples",
+    "liquidation_map",
+    "plot",
     "simulate",
 ]

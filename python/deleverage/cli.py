@@ -99,10 +99,33 @@ def demo(accounts: int, shock: float, seed: int, out: Path | None) -> int:
     for k, v in rows:
         print(f"  {k:<{width}}  {v:>20}")
     if out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from deleverage import plot
+        from deleverage.analysis import amplification_curve, liquidation_map
+
         out.mkdir(parents=True, exist_ok=True)
         for name in ("events", "steps", "accounts", "summary"):
             getattr(res, name).write_parquet(out / f"{name}.parquet")
-        print(f"frames written to {out}/ (events, steps, accounts, summary .parquet)")
+        moves = [-0.025 * k for k in range(1, 17)]
+        lmap = liquidation_map(sc, "ETH", moves, seed=seed)
+        lmap.write_parquet(out / "liquidation_map.parquet")
+        figures = {
+            "price_and_liquidations": plot.result(res, "ETH"),
+            "depth": plot.depth(res, "ETH"),
+            "liquidation_map": plot.liquidation_map(lmap),
+            "amplification": plot.amplification_curve(
+                amplification_curve(sc, "ETH", moves[1::2], seed=seed)
+            ),
+        }
+        for name, fig in figures.items():
+            fig.savefig(out / f"{name}.png", dpi=110)
+        print(
+            f"written to {out}/: events, steps, accounts, summary, liquidation_map (.parquet); "
+            + ", ".join(figures)
+            + " (.png)"
+        )
     return 0
 
 

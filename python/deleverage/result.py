@@ -58,6 +58,13 @@ class Result:
         """The summary as a plain dict."""
         return self.summary.row(0, named=True)
 
+    def plot(self, asset: str | None = None) -> Any:
+        """The price path of ``asset`` with the oracle and the liquidations per step, as a
+        matplotlib ``Figure`` (see :func:`deleverage.plot.result`)."""
+        from deleverage import plot
+
+        return plot.result(self, asset)
+
     def __repr__(self) -> str:
         s = self.to_dict()
         return (

@@ -1,0 +1,256 @@
+"""Analysis on top of the engine: liquidation maps, critical shocks, amplification curves and
+breakdowns of a result, all as Polars frames.
+
+Examples
+--------
+>>> import numpy as np
+>>> import deleverage as dl
+>>> sc = dl.examples.eth_lending(n_accounts=500, seed=1, steps=20)
+>>> m = dl.liquidation_map(sc, asset="ETH", moves=np.linspace(0.0, -0.3, 4))
+>>> m.columns[:3]
+['move', 'price', 'liquidatable_debt']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from deleverage.exceptions import ScenarioError
+from deleverage.result import Result
+from deleverage.scenario import Scenario, Shock
+from deleverage.simulate import simulate
+
+__all__ = [
+    "amplification_curve",
+    "breakdown",
+    "critical_shock",
+    "liquidation_map",
+]
+
+Metric = Literal["bad_debt", "amplification", "liquidated_notional", "liquidations"]
+
+
+def _asset_index(sc: Scenario, asset: str) -> int:
+    if asset not in sc.asset_names:
+        raise ScenarioError(f"asset {asset!r} is not in the scenario; assets are {sc.asset_names}")
+    return sc.asset_names.index(asset)
+
+
+def _static_exposure(sc: Scenario, prices: dict[str, float]) -> tuple[float, float, int]:
+    """Debt and collateral value of the accounts with health factor below 1 at ``prices`` (no
+    feedback: nothing is sold), and their count. HF = Σ coll·p·θ / Σ debt·p for every rule set."""
+    debt_total = coll_total = 0.0
+    count = 0
+    for book in sc.lending:
+        th = {a: r.liquidation_threshold for a, r in book.protocol.reserves.items()}
+        df = book.positions
+        per_account = (
+            df.with_columns(
+                (pl.col("collateral") * pl.col("collateral_asset").replace_strict(prices)).alias(
+                    "cv"
+                ),
+                (
+                    pl.col("collateral")
+                    * pl.col("collateral_asset").replace_strict(prices)
+                    * pl.col("collateral_asset").replace_strict(th, default=0.0)
+                ).alias("wv"),
+                (pl.col("debt") * pl.col("debt_asset").replace_strict(prices)).alias("dv"),
+            )
+            .group_by("account")
+            .agg(pl.col("cv").sum(), pl.col("wv").sum(), pl.col("dv").sum())
+            .filter((pl.col("dv") > 0) & (pl.col("wv") < pl.col("dv")))
+        )
+        debt_total += float(per_account["dv"].sum())
+        coll_total += float(per_account["cv"].sum())
+        count += per_account.height
+    return debt_total, coll_total, count
+
+
+def liquidation_map(
+    scenario: Scenario,
+    asset: str,
+    moves: npt.ArrayLike,
+    *,
+    seed: int = 0,
+    cascade: bool = True,
+) -> pl.DataFrame:
+    """What becomes liquidatable as ``asset`` moves, without and with the cascade.
+
+    For each move (a simple return, e.g. ``-0.2``), the no-feedback columns give the debt and
+    collateral value of the accounts whose health factor is below 1 at the moved price, with
+    nothing sold (what liquidation heatmaps show). With ``cascade=True`` the scenario is also
+    run through ``Shock.instant`` of that move and the outcome is added: final mid, liquidated
+    notional, liquidations, bad debt, amplification.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.eth_lending(n_accounts=200, seed=2, steps=10)
+    >>> m = dl.liquidation_map(sc, "ETH", [-0.1, -0.2], cascade=False)
+    >>> bool(m["liquidatable_debt"][1] >= m["liquidatable_debt"][0])
+    True
+    """
+    _asset_index(scenario, asset)
+    moves_arr = np.asarray(moves, dtype=np.float64).ravel()
+    if moves_arr.size == 0:
+        raise ScenarioError("moves must not be empty")
+    bad = ~np.isfinite(moves_arr) | (moves_arr <= -1.0)
+    if bad.any():
+        raise ScenarioError(f"moves must be finite returns > -1, got {moves_arr[bad][0]}")
+    base = {x.name: float(x.price) for x in scenario.assets}
+    rows = []
+    for m in moves_arr:
+        prices = dict(base)
+        prices[asset] = base[asset] * (1.0 + float(m))
+        debt, coll, count = _static_exposure(scenario, prices)
+        row: dict[str, float | int | None] = {
+            "move": float(m),
+            "price": prices[asset],
+            "liquidatable_debt": debt,
+            "liquidatable_collateral": coll,
+            "liquidatable_accounts": count,
+        }
+        if cascade:
+            res = simulate(scenario, shock=Shock.instant({asset: float(m)}), seed=seed)
+            s = res.to_dict()
+            row.update(
+                {
+                    "final_mid": float(
+                        res.steps.filter(pl.col("asset") == asset)["mid"].tail(1).item()
+                    ),
+                    "liquidated_notional": s["liquidated_notional"],
+                    "liquidations": s["liquidations"],
+                    "bad_debt": s["bad_debt"],
+                    "amplification": s[f"amplification_{asset}"],
+                }
+            )
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def _metric(res: Result, metric: Metric, asset: str) -> float:
+    s = res.to_dict()
+    if metric == "amplification":
+        v = s[f"amplification_{asset}"]
+        return 1.0 if v is None else float(v)
+    return float(s[metric])
+
+
+def critical_shock(
+    scenario: Scenario,
+    asset: str,
+    metric: Metric = "bad_debt",
+    above: float = 0.0,
+    *,
+    worst: float = -0.99,
+    tol: float = 1e-3,
+    seed: int = 0,
+) -> float | None:
+    """The smallest fall of ``asset`` (an instant shock, as a simple return) at which ``metric``
+    exceeds ``above``, by bisection on the engine, to within ``tol``. ``None`` when even a fall
+    of ``worst`` does not cross it. The metric is assumed monotone in the size of the fall.
+
+    Returns the least negative return found to cross (the threshold lies within ``tol`` above it).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.eth_lending(n_accounts=300, seed=1, steps=5)
+    >>> x = dl.critical_shock(sc, "ETH", metric="liquidations", above=0, tol=1e-2)
+    >>> x is not None and -1 < x < 0
+    True
+    """
+    _asset_index(scenario, asset)
+    if not (math.isfinite(worst) and -1.0 < worst < 0.0):
+        raise ScenarioError(f"worst must be a return in (-1, 0), got {worst}")
+    if not (math.isfinite(tol) and tol > 0):
+        raise ScenarioError(f"tol must be > 0, got {tol}")
+
+    def crosses(move: float) -> bool:
+        res = simulate(scenario, shock=Shock.instant({asset: move}), seed=seed)
+        return _metric(res, metric, asset) > above
+
+    if not crosses(worst):
+        return None
+    lo, hi = worst, 0.0  # crosses at lo; assume not at 0 (no move)
+    if crosses(hi):
+        return 0.0
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if crosses(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def amplification_curve(
+    scenario: Scenario,
+    asset: str,
+    shocks: Sequence[float] | npt.ArrayLike,
+    *,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Drawdown with the cascade against the exogenous shock, over a grid of instant shocks.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.eth_lending(n_accounts=300, seed=1, steps=5)
+    >>> c = dl.amplification_curve(sc, "ETH", [-0.1, -0.3])
+    >>> c.columns
+    ['shock', 'drawdown', 'amplification', 'liquidated_notional', 'liquidations', 'bad_debt']
+    """
+    _asset_index(scenario, asset)
+    rows = []
+    for x in np.asarray(shocks, dtype=np.float64).ravel():
+        res = simulate(scenario, shock=Shock.instant({asset: float(x)}), seed=seed)
+        s = res.to_dict()
+        rows.append(
+            {
+                "shock": float(x),
+                "drawdown": s[f"drawdown_{asset}"],
+                "amplification": s[f"amplification_{asset}"],
+                "liquidated_notional": s["liquidated_notional"],
+                "liquidations": s["liquidations"],
+                "bad_debt": s["bad_debt"],
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def breakdown(result: Result, by: Literal["protocol", "asset"] = "protocol") -> pl.DataFrame:
+    """Liquidations, liquidated collateral, debt repaid, bad debt and sale proceeds per protocol
+    or per collateral asset.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=300, seed=1, steps=5),
+    ...                   shock=dl.Shock.instant(ETH=-0.25))
+    >>> dl.breakdown(res, by="protocol")["protocol"].to_list()
+    ['aave_v3']
+    """
+    if by not in ("protocol", "asset"):
+        raise ScenarioError(f"by must be 'protocol' or 'asset', got {by!r}")
+    ev = result.events.filter(pl.col(by).is_not_null())
+    return (
+        ev.group_by(by)
+        .agg(
+            (pl.col("kind") == "liquidation").sum().alias("liquidations"),
+            pl.col("collateral_seized").sum().alias("collateral_seized"),
+            pl.col("debt_repaid_value")
+            .filter(pl.col("kind") != "storefront")
+            .sum()
+            .alias("debt_repaid_value"),
+            pl.col("bad_debt").sum().alias("bad_debt"),
+            pl.col("notional").sum().alias("sale_proceeds"),
+        )
+        .sort(by)
+    )

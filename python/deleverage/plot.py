@@ -1,0 +1,167 @@
+"""Plots with matplotlib: each function returns a ``Figure``.
+
+Examples
+--------
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> import deleverage as dl
+>>> res = dl.simulate(dl.examples.eth_lending(n_accounts=300, seed=1, steps=30),
+...                   shock=dl.Shock.instant(ETH=-0.25))
+>>> fig = dl.plot.result(res, asset="ETH")
+>>> len(fig.axes)
+2
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from deleverage.exceptions import ScenarioError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from deleverage.result import Result
+
+__all__ = ["amplification_curve", "depth", "liquidation_map", "result"]
+
+
+def _figure(nrows: int = 1, height: float = 4.0) -> tuple[Figure, list]:  # type: ignore[type-arg]
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, height * nrows), layout="constrained")
+    axes = [fig.add_subplot(nrows, 1, i + 1) for i in range(nrows)]
+    return fig, axes
+
+
+def result(res: Result, asset: str | None = None) -> Figure:
+    """The price path of ``asset`` (mid, exogenous reference, oracle) over the steps, above the
+    collateral liquidated per step as bars. ``asset`` defaults to the first asset with
+    liquidations.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=200, seed=1, steps=20),
+    ...                   shock=dl.Shock.instant(ETH=-0.2))
+    >>> res.plot().axes[0].get_ylabel()
+    'ETH price'
+    """
+    steps = res.steps
+    if asset is None:
+        hit = steps.filter(pl.col("liquidation_count") > 0)["asset"]
+        asset = hit[0] if hit.len() else steps["asset"][0]
+    rows = steps.filter(pl.col("asset") == asset)
+    if rows.height == 0:
+        raise ScenarioError(f"no steps for asset {asset!r}")
+    fig, (top, bottom) = _figure(2, 3.2)
+    x = rows["step"].to_numpy()
+    top.plot(x, rows["reference"].to_numpy(), color="0.55", ls="--", lw=1.2, label="reference")
+    top.plot(x, rows["mid"].to_numpy(), color="C0", lw=1.6, label="mid")
+    top.step(x, rows["oracle"].to_numpy(), where="post", color="C3", lw=1.1, label="oracle")
+    top.set_ylabel(f"{asset} price")
+    top.legend(loc="best", frameon=False)
+    top.grid(alpha=0.3)
+    top.set_title(f"{asset}: price path and liquidations")
+    bottom.bar(x, rows["liquidated_notional"].to_numpy(), width=1.0, color="C1")
+    bottom.set_ylabel("collateral liquidated (quote)")
+    bottom.set_xlabel(f"step ({res.summary['steps_run'].item()} run)")
+    bottom.grid(alpha=0.3)
+    return fig
+
+
+def liquidation_map(frame: pl.DataFrame) -> Figure:
+    """A :func:`deleverage.liquidation_map` frame: the collateral of accounts that are
+    liquidatable with no feedback at each moved price (bars), and, when present, the collateral
+    the cascade actually liquidated (line).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> sc = dl.examples.eth_lending(n_accounts=200, seed=2, steps=10)
+    >>> fig = dl.plot.liquidation_map(dl.liquidation_map(sc, "ETH", [-0.1, -0.2, -0.3]))
+    >>> fig.axes[0].get_xlabel()
+    'price'
+    """
+    fig, (ax,) = _figure(1, 4.0)
+    px = frame["price"].to_numpy()
+    width = (abs(px[1] - px[0]) if len(px) > 1 else max(abs(px[0]) * 0.01, 1e-9)) * 0.8
+    ax.bar(
+        px,
+        frame["liquidatable_collateral"].to_numpy(),
+        width=width,
+        color="C0",
+        alpha=0.6,
+        label="collateral of liquidatable accounts, no feedback",
+    )
+    if "liquidated_notional" in frame.columns:
+        ax.plot(
+            px,
+            frame["liquidated_notional"].to_numpy(),
+            "o-",
+            color="C3",
+            label="collateral liquidated with the cascade",
+        )
+    ax.set_xlabel("price")
+    ax.set_ylabel("quote")
+    ax.legend(loc="best", frameon=False)
+    ax.grid(alpha=0.3)
+    ax.set_title("Liquidation map")
+    return fig
+
+
+def amplification_curve(frame: pl.DataFrame) -> Figure:
+    """A :func:`deleverage.amplification_curve` frame: drawdown with the cascade against the
+    exogenous shock, with the no-amplification diagonal.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> sc = dl.examples.eth_lending(n_accounts=200, seed=2, steps=10)
+    >>> fig = dl.plot.amplification_curve(dl.amplification_curve(sc, "ETH", [-0.1, -0.3]))
+    >>> fig.axes[0].get_ylabel()
+    'drawdown with the cascade'
+    """
+    fig, (ax,) = _figure(1, 4.0)
+    shock = -frame["shock"].to_numpy()
+    ax.plot(shock, -frame["drawdown"].to_numpy(), "o-", color="C3", label="with the cascade")
+    ax.plot(shock, shock, "--", color="0.5", label="exogenous only")
+    ax.set_xlabel("exogenous shock (fall)")
+    ax.set_ylabel("drawdown with the cascade")
+    ax.legend(loc="best", frameon=False)
+    ax.grid(alpha=0.3)
+    ax.set_title("Amplification")
+    return fig
+
+
+def depth(res: Result, asset: str) -> Figure:
+    """Bid depth within 2 % of the mid per step: how the cascade and the refill reshape it.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=200, seed=1, steps=20),
+    ...                   shock=dl.Shock.instant(ETH=-0.2))
+    >>> dl.plot.depth(res, "ETH").axes[0].get_ylabel()
+    'bid depth within 2 % (units)'
+    """
+    rows = res.steps.filter(pl.col("asset") == asset)
+    if rows.height == 0:
+        raise ScenarioError(f"no steps for asset {asset!r}")
+    fig, (ax,) = _figure(1, 3.5)
+    ax.plot(rows["step"].to_numpy(), rows["bid_depth_2pct"].to_numpy(), color="C2")
+    ax.set_xlabel("step")
+    ax.set_ylabel("bid depth within 2 % (units)")
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{asset}: depth near the mid")
+    return fig
