@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from tqdm.auto import tqdm
 
 from deleverage.exceptions import ScenarioError
 from deleverage.result import Result
@@ -79,6 +80,7 @@ def liquidation_map(
     *,
     seed: int = 0,
     cascade: bool = True,
+    progress: bool = False,
 ) -> pl.DataFrame:
     """What becomes liquidatable as ``asset`` moves, without and with the cascade.
 
@@ -86,7 +88,7 @@ def liquidation_map(
     collateral value of the accounts whose health factor is below 1 at the moved price, with
     nothing sold (what liquidation heatmaps show). With ``cascade=True`` the scenario is also
     run through ``Shock.instant`` of that move and the outcome is added: final mid, liquidated
-    notional, liquidations, bad debt, amplification.
+    notional, liquidations, bad debt, amplification. ``progress`` shows a progress bar.
 
     Examples
     --------
@@ -105,7 +107,7 @@ def liquidation_map(
         raise ScenarioError(f"moves must be finite returns > -1, got {moves_arr[bad][0]}")
     base = {x.name: float(x.price) for x in scenario.assets}
     rows = []
-    for m in moves_arr:
+    for m in tqdm(moves_arr, desc="liquidation map", disable=not progress):
         prices = dict(base)
         prices[asset] = base[asset] * (1.0 + float(m))
         debt, coll, count = _static_exposure(scenario, prices)
@@ -196,8 +198,10 @@ def amplification_curve(
     shocks: Sequence[float] | npt.ArrayLike,
     *,
     seed: int = 0,
+    progress: bool = False,
 ) -> pl.DataFrame:
     """Drawdown with the cascade against the exogenous shock, over a grid of instant shocks.
+    ``progress`` shows a progress bar.
 
     Examples
     --------
@@ -209,7 +213,8 @@ def amplification_curve(
     """
     _asset_index(scenario, asset)
     rows = []
-    for x in np.asarray(shocks, dtype=np.float64).ravel():
+    grid = np.asarray(shocks, dtype=np.float64).ravel()
+    for x in tqdm(grid, desc="amplification curve", disable=not progress):
         res = simulate(scenario, shock=Shock.instant({asset: float(x)}), seed=seed)
         s = res.to_dict()
         rows.append(

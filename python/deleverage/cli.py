@@ -109,14 +109,14 @@ def demo(accounts: int, shock: float, seed: int, out: Path | None) -> int:
         for name in ("events", "steps", "accounts", "summary"):
             getattr(res, name).write_parquet(out / f"{name}.parquet")
         moves = [-0.025 * k for k in range(1, 17)]
-        lmap = liquidation_map(sc, "ETH", moves, seed=seed)
+        lmap = liquidation_map(sc, "ETH", moves, seed=seed, progress=True)
         lmap.write_parquet(out / "liquidation_map.parquet")
         figures = {
             "price_and_liquidations": plot.result(res, "ETH"),
             "depth": plot.depth(res, "ETH"),
             "liquidation_map": plot.liquidation_map(lmap),
             "amplification": plot.amplification_curve(
-                amplification_curve(sc, "ETH", moves[1::2], seed=seed)
+                amplification_curve(sc, "ETH", moves[1::2], seed=seed, progress=True)
             ),
         }
         for name, fig in figures.items():
