@@ -19,10 +19,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
+
 from deleverage import examples
 from deleverage._core import ConstantProductPool, Fill, OrderBook, Router
 from deleverage.exceptions import DeleverageError
-from deleverage.scenario import Shock
+from deleverage.result import Result
+from deleverage.scenario import Scenario, Shock
 from deleverage.simulate import simulate
 
 
@@ -74,30 +77,51 @@ def venues(qty: float) -> int:
     return 0
 
 
-def demo(accounts: int, shock: float, seed: int, out: Path | None) -> int:
-    """Runs the built-in ETH lending market through an instant ETH shock to quiet."""
-    sc = examples.eth_lending(n_accounts=accounts, seed=seed)
-    res = simulate(sc, shock=Shock.instant(ETH=shock), seed=seed)
+def _print_summary(res: Result, title: str) -> None:
     s = res.to_dict()
-    print(
-        f"ETH lending market: {accounts:,} Aave v3.3 accounts, ETH {shock:+.0%} at step 0, "
-        f"seed {seed}"
-    )
+    print(title)
     rows = [
         ("liquidations", f"{s['liquidations']:,}"),
         ("accounts liquidated", f"{s['accounts_liquidated']:,}"),
         ("collateral liquidated ($)", _fmt(s["liquidated_notional"], 0)),
         ("debt repaid ($)", _fmt(s["debt_repaid_value"], 0)),
         ("bad debt ($)", _fmt(s["bad_debt"], 0)),
-        ("exogenous ETH move", f"{s['exogenous_drawdown_ETH']:+.2%}"),
-        ("ETH drawdown with the cascade", f"{s['drawdown_ETH']:+.2%}"),
-        ("amplification", _fmt(s["amplification_ETH"], 3)),
+    ]
+    for key in s:
+        if key.startswith("drawdown_"):
+            a = key.removeprefix("drawdown_")
+            if s[f"exogenous_drawdown_{a}"] < 0:
+                rows += [
+                    (f"exogenous {a} move", f"{s[f'exogenous_drawdown_{a}']:+.2%}"),
+                    (f"{a} drawdown with the cascade", f"{s[key]:+.2%}"),
+                    (f"{a} amplification", _fmt(s[f"amplification_{a}"], 3)),
+                ]
+    rows += [
         ("first liquidation step", str(s["first_liquidation_step"])),
         ("steps to quiet", str(s["steps_to_quiet"])),
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"  {k:<{width}}  {v:>20}")
+
+
+def _write_frames(res: Result, out: Path) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    names = ["events", "steps", "accounts", "summary"]
+    for name in names:
+        getattr(res, name).write_parquet(out / f"{name}.parquet")
+    return names
+
+
+def demo(accounts: int, shock: float, seed: int, out: Path | None) -> int:
+    """Runs the built-in ETH lending market through an instant ETH shock to quiet."""
+    sc = examples.eth_lending(n_accounts=accounts, seed=seed)
+    res = simulate(sc, shock=Shock.instant(ETH=shock), seed=seed)
+    _print_summary(
+        res,
+        f"ETH lending market: {accounts:,} Aave v3.3 accounts, ETH {shock:+.0%} at step 0, "
+        f"seed {seed}",
+    )
     if out is not None:
         import matplotlib
 
@@ -105,9 +129,7 @@ def demo(accounts: int, shock: float, seed: int, out: Path | None) -> int:
         from deleverage import plot
         from deleverage.analysis import amplification_curve, liquidation_map
 
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("events", "steps", "accounts", "summary"):
-            getattr(res, name).write_parquet(out / f"{name}.parquet")
+        _write_frames(res, out)
         moves = [-0.025 * k for k in range(1, 17)]
         lmap = liquidation_map(sc, "ETH", moves, seed=seed, progress=True)
         lmap.write_parquet(out / "liquidation_map.parquet")
@@ -127,6 +149,53 @@ def demo(accounts: int, shock: float, seed: int, out: Path | None) -> int:
             + " (.png)"
         )
     return 0
+
+
+def run(path: Path, out: Path | None) -> int:
+    """Runs a scenario file with its own shock and seed to quiet."""
+    sc = Scenario.from_toml(path)
+    res = simulate(sc)
+    _print_summary(res, f"{path.name}: {sc.n_accounts:,} accounts, seed {sc.seed}")
+    if out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from deleverage import plot
+
+        names = _write_frames(res, out)
+        plot.result(res).savefig(out / "price_and_liquidations.png", dpi=110)
+        print(f"written to {out}/: {', '.join(names)} (.parquet); price_and_liquidations (.png)")
+    return 0
+
+
+def map_(path: Path, asset: str, moves: list[float], cascade: bool, out: Path | None) -> int:
+    """Prints the liquidation map of a scenario file for ``asset``."""
+    from deleverage.analysis import liquidation_map
+
+    sc = Scenario.from_toml(path)
+    m = liquidation_map(sc, asset, moves, seed=sc.seed, cascade=cascade, progress=True)
+    with pl.Config(tbl_rows=len(moves), tbl_cols=m.width, tbl_width_chars=160):
+        print(m)
+    if out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from deleverage import plot
+
+        out.mkdir(parents=True, exist_ok=True)
+        m.write_parquet(out / "liquidation_map.parquet")
+        plot.liquidation_map(m).savefig(out / "liquidation_map.png", dpi=110)
+        print(f"written to {out}/: liquidation_map (.parquet, .png)")
+    return 0
+
+
+def _moves(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated returns like -0.05,-0.1, got {text!r}"
+        ) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -155,6 +224,44 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the Parquet frames (default: ./deleverage-out)",
     )
     d.add_argument("--no-write", action="store_true", help="print only, write no files")
+    r = sub.add_parser(
+        "run",
+        help="run a scenario file to quiet",
+        description="Run a scenario file (TOML) with its own shock and seed to quiet; print the "
+        "summary and write the frames (Parquet) and the price plot (PNG).",
+    )
+    r.add_argument("scenario", type=Path, help="the scenario file (.toml)")
+    r.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("deleverage-out"),
+        help="folder for the outputs (default: ./deleverage-out)",
+    )
+    r.add_argument("--no-write", action="store_true", help="print only, write no files")
+    m = sub.add_parser(
+        "map",
+        help="liquidation map of a scenario file",
+        description="For a grid of moves of one asset: what is liquidatable with no feedback, "
+        "and the outcome with the cascade.",
+    )
+    m.add_argument("scenario", type=Path, help="the scenario file (.toml)")
+    m.add_argument("--asset", required=True, help="the asset to move")
+    m.add_argument(
+        "--moves",
+        type=_moves,
+        default=[-0.02 * k for k in range(1, 26)],
+        help="comma-separated returns, written --moves=-0.05,-0.1 (default: -0.02 to -0.5 in "
+        "steps of 0.02)",
+    )
+    m.add_argument("--no-cascade", action="store_true", help="only the no-feedback columns")
+    m.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the map (Parquet) and its plot (PNG); none by default",
+    )
     v = sub.add_parser(
         "venues",
         help="route one forced sale across a book and a pool",
@@ -170,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return demo(args.accounts, args.shock, args.seed, None if args.no_write else args.out)
+        if args.command == "run":
+            return run(args.scenario, None if args.no_write else args.out)
+        if args.command == "map":
+            return map_(args.scenario, args.asset, args.moves, not args.no_cascade, args.out)
         return venues(args.qty)
     except (DeleverageError, ValueError) as e:
         print(f"deleverage: error: {e}", file=sys.stderr)

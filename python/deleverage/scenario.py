@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -531,6 +532,10 @@ class Scenario:
     steps: int = 300
     liquidators: Liquidators = field(default_factory=Liquidators)
     lending: tuple[_Book, ...] = ()
+    #: The shock ``simulate`` uses when it is given none.
+    shock: Shock | None = None
+    #: The seed ``simulate`` uses when it is given none.
+    seed: int = 0
 
     def __post_init__(self) -> None:
         assets = tuple(self.assets)
@@ -549,6 +554,26 @@ class Scenario:
         _finite("step_seconds", self.step_seconds, low=0.0, low_open=True)
         if int(self.steps) != self.steps or self.steps < 1:
             raise ScenarioError(f"steps must be a whole number >= 1, got {self.steps}")
+        if self.shock is not None and not isinstance(self.shock, Shock):
+            raise ScenarioError("shock must be a deleverage.Shock")
+        if int(self.seed) != self.seed or self.seed < 0:
+            raise ScenarioError(f"seed must be a whole number >= 0, got {self.seed}")
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Scenario:
+        """Reads a scenario file: assets, venues, oracles, protocols with their positions (a
+        Parquet/CSV file or a seeded generator), liquidators, the shock and the run settings.
+        See :mod:`deleverage.tomlfile`."""
+        from deleverage import tomlfile
+
+        return tomlfile.load(path)
+
+    def to_toml(self, path: str | Path) -> None:
+        """Writes this scenario as a file that :meth:`from_toml` reads back, positions and book
+        levels as Parquet files beside it."""
+        from deleverage import tomlfile
+
+        tomlfile.save(self, path)
 
     @property
     def asset_names(self) -> list[str]:

@@ -158,15 +158,17 @@ def simulate(
     scenario: Scenario,
     shock: Shock | None = None,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     max_extra_steps: int = 10_000,
 ) -> Result:
     """Runs ``scenario`` under ``shock`` to quiet and returns the :class:`Result`.
 
-    The path has ``scenario.steps`` steps (or the length of a :meth:`Shock.path`); afterwards the
-    last reference price is held until the market is quiet (no queued account and no liquidation
-    for as long as the slowest oracle lags), at most ``max_extra_steps`` more. The same inputs and
-    seed give the same result. The GIL is released while the engine runs, and Ctrl-C stops it.
+    ``shock`` and ``seed`` default to the scenario's own (``Shock.instant()`` and 0 if it has
+    none). The path has ``scenario.steps`` steps (or the length of a :meth:`Shock.path`);
+    afterwards the last reference price is held until the market is quiet (no queued account
+    and no liquidation for as long as the slowest oracle lags), at most ``max_extra_steps``
+    more. The same inputs and seed give the same result. The GIL is released while the engine
+    runs, and Ctrl-C stops it.
 
     Examples
     --------
@@ -180,7 +182,9 @@ def simulate(
         raise ScenarioError(
             f"scenario must be a deleverage.Scenario, got {type(scenario).__name__}"
         )
-    shock = shock if shock is not None else Shock.instant()
+    # The scenario's own shock and seed (from a scenario file, say) unless others are given.
+    shock = shock if shock is not None else scenario.shock or Shock.instant()
+    seed = scenario.seed if seed is None else seed
     if not isinstance(shock, Shock):
         raise ScenarioError(f"shock must be a deleverage.Shock, got {type(shock).__name__}")
     if int(seed) != seed or seed < 0:

@@ -590,6 +590,28 @@ impl PyCurve {
         })
     }
 
+    /// The constructor's parameters that rebuild this curve at its current price: ``slope``;
+    /// ``floor`` and ``depth``; or ``sigma``, ``volume`` and ``y``.
+    #[getter]
+    fn parameters<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let d = pyo3::types::PyDict::new(slf.py());
+        let (price, shape) = with_curve(slf, |c| (c.price(), c.shape()))?;
+        match shape {
+            Shape::Linear { slope } => d.set_item("slope", slope)?,
+            Shape::Exponential { floor, delta } => {
+                d.set_item("floor", floor)?;
+                // δ = (1 − B/S)·depth at construction, so this depth rebuilds the same δ.
+                d.set_item("depth", delta / (1.0 - floor / price))?;
+            }
+            Shape::Sqrt { y_sigma, volume } => {
+                d.set_item("sigma", y_sigma)?;
+                d.set_item("volume", volume)?;
+                d.set_item("y", 1.0)?;
+            }
+        }
+        Ok(d)
+    }
+
     /// The execution-price weight, or ``None`` for the exact integral.
     #[getter]
     fn alpha(slf: &Bound<'_, Self>) -> PyResult<Option<f64>> {

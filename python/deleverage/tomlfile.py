@@ -1,0 +1,604 @@
+"""Scenario files: a scenario, its shock and its run settings in TOML.
+
+Positions and explicit order-book levels live in side files (Parquet or CSV) named relative to the
+TOML file; positions can also be generated from a seeded description. Unknown keys and wrong types
+are errors that name the key, its place in the file and the expected form.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> import deleverage as dl
+>>> sc = dl.examples.eth_lending(n_accounts=50, seed=1, steps=10)
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "eth.toml"
+>>> sc.to_toml(path)
+>>> dl.Scenario.from_toml(path).n_accounts
+50
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import tomli_w
+
+from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Venue
+from deleverage.exceptions import ScenarioError
+from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
+
+__all__ = ["load", "save"]
+
+_VENUE_KINDS = {
+    "book": {"file", "reference", "resilience_half_life", "permanent_impact"},
+    "book_linear": {
+        "mid",
+        "tick",
+        "levels",
+        "depth_per_level",
+        "resilience_half_life",
+        "permanent_impact",
+    },
+    "book_sqrt": {
+        "mid",
+        "tick",
+        "levels",
+        "sigma",
+        "volume",
+        "y",
+        "resilience_half_life",
+        "permanent_impact",
+    },
+    "book_exponential": {
+        "mid",
+        "tick",
+        "levels",
+        "total_depth",
+        "scale",
+        "resilience_half_life",
+        "permanent_impact",
+    },
+    "pool": {"base_reserve", "quote_reserve", "fee"},
+    "curve_linear": {"price", "slope", "alpha"},
+    "curve_exponential": {"price", "floor", "depth", "alpha"},
+    "curve_sqrt": {"price", "sigma", "volume", "y", "alpha"},
+}
+_PROTOCOL_KEYS = {
+    "aave_v3": {"kind", "name", "version", "reserves", "positions", "generate"},
+    "compound_v2": {
+        "kind",
+        "name",
+        "close_factor",
+        "liquidation_incentive",
+        "protocol_seize_share",
+        "reserves",
+        "positions",
+        "generate",
+    },
+    "compound_v3": {
+        "kind",
+        "name",
+        "base_asset",
+        "store_front_price_factor",
+        "target_reserves",
+        "initial_reserves",
+        "reserves",
+        "positions",
+        "generate",
+    },
+}
+_GENERATE_KEYS = {
+    "accounts",
+    "collateral_asset",
+    "debt_asset",
+    "seed",
+    "collateral_median",
+    "collateral_log_sd",
+    "health_min",
+    "health_mean_excess",
+}
+
+
+class _Place:
+    """Where in the file a value sits, for error messages."""
+
+    def __init__(self, file: str, path: str = "") -> None:
+        self.file, self.path = file, path
+
+    def __truediv__(self, key: str | int) -> _Place:
+        if isinstance(key, int):
+            return _Place(self.file, f"{self.path}[{key}]")
+        return _Place(self.file, f"{self.path}.{key}" if self.path else key)
+
+    def error(self, msg: str) -> ScenarioError:
+        return ScenarioError(f"{self.file}: {self.path or 'top level'}: {msg}")
+
+
+def _table(v: Any, place: _Place, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise place.error(f"expected a table, got {type(v).__name__}")
+    unknown = sorted(set(v) - allowed)
+    if unknown:
+        raise (place / unknown[0]).error(f"unknown key; expected one of {sorted(allowed)}")
+    return v
+
+
+def _num(t: Mapping[str, Any], key: str, place: _Place, default: float | None = None) -> float:
+    if key not in t:
+        if default is None:
+            raise (place / key).error("missing; expected a number")
+        return default
+    v = t[key]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise (place / key).error(f"expected a number, got {type(v).__name__} {v!r}")
+    return float(v)
+
+
+def _int(t: Mapping[str, Any], key: str, place: _Place, default: int | None = None) -> int:
+    if key not in t:
+        if default is None:
+            raise (place / key).error("missing; expected a whole number")
+        return default
+    v = t[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise (place / key).error(f"expected a whole number, got {type(v).__name__} {v!r}")
+    return v
+
+
+def _str(t: Mapping[str, Any], key: str, place: _Place, default: str | None = None) -> str:
+    if key not in t:
+        if default is None:
+            raise (place / key).error("missing; expected a string")
+        return default
+    v = t[key]
+    if not isinstance(v, str):
+        raise (place / key).error(f"expected a string, got {type(v).__name__} {v!r}")
+    return v
+
+
+def _opt_num(t: Mapping[str, Any], key: str, place: _Place) -> float | None:
+    return _num(t, key, place) if key in t else None
+
+
+def _read_frame(path: Path, place: _Place) -> pl.DataFrame:
+    if not path.exists():
+        raise place.error(f"file {str(path)!r} does not exist")
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix == ".csv":
+        return pl.read_csv(path)
+    raise place.error(f"file {str(path)!r} must be .parquet or .csv")
+
+
+def _oracle(v: Any, place: _Place) -> Oracle:
+    t = _table(v, place, {"kind", "deviation", "heartbeat", "window", "delay"})
+    kind = _str(t, "kind", place)
+    if kind == "spot":
+        return Oracle.spot()
+    if kind == "reference":
+        return Oracle.reference()
+    if kind == "push":
+        return Oracle.push(_num(t, "deviation", place), _num(t, "heartbeat", place))
+    if kind == "twap":
+        return Oracle.twap(_num(t, "window", place))
+    if kind == "delayed":
+        return Oracle.delayed(_num(t, "delay", place))
+    raise (place / "kind").error(
+        f"expected one of spot, push, twap, delayed, reference, got {kind!r}"
+    )
+
+
+def _venue(v: Any, place: _Place, base: Path) -> Venue:
+    if not isinstance(v, dict) or "kind" not in v:
+        raise place.error("expected a table with a 'kind'")
+    kind = _str(v, "kind", place)
+    if kind not in _VENUE_KINDS:
+        raise (place / "kind").error(f"expected one of {sorted(_VENUE_KINDS)}, got {kind!r}")
+    t = _table(v, place, _VENUE_KINDS[kind] | {"kind"})
+    dyn: dict[str, Any] = {
+        "resilience_half_life": _opt_num(t, "resilience_half_life", place),
+        "permanent_impact": _num(t, "permanent_impact", place, 0.0),
+    }
+    try:
+        if kind == "book":
+            levels = _read_frame(base / _str(t, "file", place), place / "file")
+            missing = {"side", "price", "qty"} - set(levels.columns)
+            if missing:
+                raise (place / "file").error(
+                    f"levels file lacks column(s) {sorted(missing)}; expected side, price, qty"
+                )
+            bids = levels.filter(pl.col("side") == "bid")
+            asks = levels.filter(pl.col("side") == "ask")
+            return OrderBook.from_levels(
+                bids["price"].to_numpy(),
+                bids["qty"].to_numpy(),
+                asks["price"].to_numpy(),
+                asks["qty"].to_numpy(),
+                reference=_opt_num(t, "reference", place),
+                **dyn,
+            )
+        grid = (
+            _num(t, "mid", place) if kind.startswith("book_") else 0.0,
+            _num(t, "tick", place) if kind.startswith("book_") else 0.0,
+            _int(t, "levels", place) if kind.startswith("book_") else 0,
+        )
+        if kind == "book_linear":
+            return OrderBook.linear(*grid, _num(t, "depth_per_level", place), **dyn)
+        if kind == "book_sqrt":
+            return OrderBook.sqrt(
+                *grid,
+                _num(t, "sigma", place),
+                _num(t, "volume", place),
+                _num(t, "y", place, 1.0),
+                **dyn,
+            )
+        if kind == "book_exponential":
+            return OrderBook.exponential(
+                *grid, _num(t, "total_depth", place), _num(t, "scale", place), **dyn
+            )
+        if kind == "pool":
+            return ConstantProductPool(
+                _num(t, "base_reserve", place),
+                _num(t, "quote_reserve", place),
+                _num(t, "fee", place, 0.003),
+            )
+        alpha = _opt_num(t, "alpha", place)
+        price = _num(t, "price", place)
+        if kind == "curve_linear":
+            return ImpactCurve.linear(price, _num(t, "slope", place), alpha=alpha)
+        if kind == "curve_exponential":
+            return ImpactCurve.exponential(
+                price, _num(t, "floor", place), _num(t, "depth", place), alpha=alpha
+            )
+        return ImpactCurve.sqrt(
+            price,
+            _num(t, "sigma", place),
+            _num(t, "volume", place),
+            _num(t, "y", place, 1.0),
+            alpha=alpha,
+        )
+    except ScenarioError as e:
+        if str(e).startswith(place.file):
+            raise
+        raise place.error(str(e)) from None
+
+
+def _generate(
+    v: Any, place: _Place, prices: Mapping[str, float], reserves: Mapping[str, Reserve]
+) -> pl.DataFrame:
+    t = _table(v, place, _GENERATE_KEYS)
+    n = _int(t, "accounts", place)
+    if n < 0:
+        raise (place / "accounts").error(f"must be >= 0, got {n}")
+    ca = _str(t, "collateral_asset", place)
+    da = _str(t, "debt_asset", place)
+    for key, a in (("collateral_asset", ca), ("debt_asset", da)):
+        if a not in prices:
+            raise (place / key).error(f"unknown asset {a!r}; assets are {sorted(prices)}")
+    if ca not in reserves or reserves[ca].liquidation_threshold <= 0:
+        raise (place / "collateral_asset").error(f"{ca!r} has no reserve with a threshold > 0")
+    rng = np.random.default_rng(_int(t, "seed", place, 0))
+    coll = _num(t, "collateral_median", place, 5.0) * np.exp(
+        _num(t, "collateral_log_sd", place, 1.5) * rng.standard_normal(n)
+    )
+    health = _num(t, "health_min", place, 1.01) + rng.exponential(
+        _num(t, "health_mean_excess", place, 0.35), n
+    )
+    debt = coll * prices[ca] * reserves[ca].liquidation_threshold / health / prices[da]
+    return pl.DataFrame(
+        {
+            "account": np.arange(n, dtype=np.int64),
+            "collateral_asset": [ca] * n,
+            "collateral": coll,
+            "debt_asset": [da] * n,
+            "debt": debt,
+        }
+    )
+
+
+def _lending(v: Any, place: _Place) -> Lending:
+    if not isinstance(v, dict) or "kind" not in v:
+        raise place.error("expected a table with a 'kind'")
+    kind = _str(v, "kind", place)
+    if kind not in _PROTOCOL_KEYS:
+        raise (place / "kind").error(f"expected one of {sorted(_PROTOCOL_KEYS)}, got {kind!r}")
+    t = _table(v, place, _PROTOCOL_KEYS[kind])
+    rt = _table(t.get("reserves", {}), place / "reserves", set(t.get("reserves", {})))
+    reserves = {}
+    for asset, r in rt.items():
+        p = place / "reserves" / asset
+        rr = _table(
+            r,
+            p,
+            {"liquidation_threshold", "liquidation_bonus", "protocol_fee", "liquidation_factor"},
+        )
+        reserves[asset] = Reserve(
+            _num(rr, "liquidation_threshold", p),
+            _num(rr, "liquidation_bonus", p, 0.0),
+            _num(rr, "protocol_fee", p, 0.0),
+            _num(rr, "liquidation_factor", p, 0.0),
+        )
+    name = _str(t, "name", place, kind)
+    if kind == "aave_v3":
+        return Lending.aave_v3(reserves, version=_str(t, "version", place, "3.3"), name=name)
+    if kind == "compound_v2":
+        return Lending.compound_v2(
+            reserves,
+            close_factor=_num(t, "close_factor", place, 0.5),
+            liquidation_incentive=_num(t, "liquidation_incentive", place, 1.08),
+            protocol_seize_share=_num(t, "protocol_seize_share", place, 0.028),
+            name=name,
+        )
+    return Lending.compound_v3(
+        _str(t, "base_asset", place),
+        reserves,
+        store_front_price_factor=_num(t, "store_front_price_factor", place, 0.5),
+        target_reserves=_num(t, "target_reserves", place, 5_000_000.0),
+        initial_reserves=_num(t, "initial_reserves", place, 0.0),
+        name=name,
+    )
+
+
+def _shock(v: Any, place: _Place, base: Path) -> Shock:
+    if not isinstance(v, dict) or "kind" not in v:
+        raise place.error("expected a table with a 'kind'")
+    kind = _str(v, "kind", place)
+    allowed = {
+        "instant": {"kind", "returns"},
+        "path": {"kind", "prices", "file"},
+        "gbm": {"kind", "sigma", "mu", "corr"},
+        "jump_diffusion": {
+            "kind",
+            "sigma",
+            "mu",
+            "corr",
+            "jump_intensity",
+            "jump_mean",
+            "jump_std",
+        },
+    }
+    if kind not in allowed:
+        raise (place / "kind").error(f"expected one of {sorted(allowed)}, got {kind!r}")
+    t = _table(v, place, allowed[kind])
+
+    def per_asset(key: str) -> dict[str, float]:
+        m = _table(t.get(key, {}), place / key, set(t.get(key, {})))
+        return {a: _num(m, a, place / key) for a in m}
+
+    if kind == "instant":
+        return Shock.instant(per_asset("returns"))
+    if kind == "path":
+        if "file" in t:
+            frame = _read_frame(base / _str(t, "file", place), place / "file")
+            return Shock.path({c: frame[c].to_numpy() for c in frame.columns})
+        prices = _table(t.get("prices", {}), place / "prices", set(t.get("prices", {})))
+        return Shock.path({a: np.asarray(p, dtype=np.float64) for a, p in prices.items()})
+    corr = np.asarray(t["corr"], dtype=np.float64) if "corr" in t else None
+    if kind == "gbm":
+        return Shock.gbm(per_asset("sigma"), mu=per_asset("mu"), corr=corr)
+    return Shock.jump_diffusion(
+        per_asset("sigma"),
+        mu=per_asset("mu"),
+        corr=corr,
+        jump_intensity=per_asset("jump_intensity"),
+        jump_mean=per_asset("jump_mean"),
+        jump_std=per_asset("jump_std"),
+    )
+
+
+def load(path: str | Path) -> Scenario:
+    """Reads a scenario file (see the module docstring)."""
+    path = Path(path)
+    place = _Place(path.name)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"scenario file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{path.name}: not valid TOML: {e}") from None
+    base = path.parent
+    top = _table(doc, place, {"run", "liquidators", "shock", "assets", "protocols"})
+    run = _table(top.get("run", {}), place / "run", {"step_seconds", "steps", "seed"})
+    liq = _table(
+        top.get("liquidators", {}),
+        place / "liquidators",
+        {
+            "priority",
+            "mode",
+            "budget_notional",
+            "budget_count",
+            "sell_fraction",
+            "max_rounds_per_step",
+            "keeper_margin",
+        },
+    )
+    lp = place / "liquidators"
+    liquidators = Liquidators(
+        priority=_str(liq, "priority", lp, "worst_health"),  # type: ignore[arg-type]
+        mode=_str(liq, "mode", lp, "sequential"),  # type: ignore[arg-type]
+        budget_notional=_num(liq, "budget_notional", lp, math.inf),
+        budget_count=_int(liq, "budget_count", lp) if "budget_count" in liq else None,
+        sell_fraction=_num(liq, "sell_fraction", lp, 1.0),
+        max_rounds_per_step=_int(liq, "max_rounds_per_step", lp, 64),
+        keeper_margin=_num(liq, "keeper_margin", lp, 0.0),
+    )
+    raw_assets = top.get("assets")
+    if not isinstance(raw_assets, list) or not raw_assets:
+        raise (place / "assets").error("expected a non-empty array of tables [[assets]]")
+    assets = []
+    for i, a in enumerate(raw_assets):
+        ap = place / "assets" / i
+        t = _table(a, ap, {"name", "price", "oracle", "venues"})
+        venues = t.get("venues", [])
+        if not isinstance(venues, list):
+            raise (ap / "venues").error("expected an array of tables [[assets.venues]]")
+        try:
+            assets.append(
+                Asset(
+                    _str(t, "name", ap),
+                    _num(t, "price", ap),
+                    [_venue(v, ap / "venues" / k, base) for k, v in enumerate(venues)],
+                    _oracle(t["oracle"], ap / "oracle") if "oracle" in t else Oracle.spot(),
+                )
+            )
+        except ScenarioError as e:
+            if str(e).startswith(place.file):
+                raise
+            raise ap.error(str(e)) from None
+    sc = Scenario(
+        assets=assets,
+        step_seconds=_num(run, "step_seconds", place / "run", 12.0),
+        steps=_int(run, "steps", place / "run", 300),
+        liquidators=liquidators,
+        seed=_int(run, "seed", place / "run", 0),
+        shock=_shock(top["shock"], place / "shock", base) if "shock" in top else None,
+    )
+    prices = {a.name: float(a.price) for a in assets}
+    raw_protocols = top.get("protocols", [])
+    if not isinstance(raw_protocols, list):
+        raise (place / "protocols").error("expected an array of tables [[protocols]]")
+    for i, p in enumerate(raw_protocols):
+        pp = place / "protocols" / i
+        lending = _lending(p, pp)
+        if ("positions" in p) == ("generate" in p):
+            raise pp.error("give exactly one of 'positions' (a file) and 'generate' (a table)")
+        if "positions" in p:
+            positions = _read_frame(base / _str(p, "positions", pp), pp / "positions")
+        else:
+            positions = _generate(p["generate"], pp / "generate", prices, lending.reserves)
+        try:
+            sc = sc.add_lending(lending, positions)
+        except ScenarioError as e:
+            raise pp.error(str(e)) from None
+    return sc
+
+
+def _venue_table(v: Venue, side_file: Path, base: Path) -> dict[str, Any]:
+    if isinstance(v, ConstantProductPool):
+        return {
+            "kind": "pool",
+            "base_reserve": v.base_reserve,
+            "quote_reserve": v.quote_reserve,
+            "fee": v.fee,
+        }
+    if isinstance(v, ImpactCurve):
+        t: dict[str, Any] = {"kind": f"curve_{v.kind}", "price": v.price, **v.parameters}
+        if v.alpha is not None:
+            t["alpha"] = v.alpha
+        return t
+    if isinstance(v, OrderBook):
+        bp, bq = v.levels("bid")
+        ap, aq = v.levels("ask")
+        pl.DataFrame(
+            {
+                "side": ["bid"] * len(bp) + ["ask"] * len(ap),
+                "price": np.concatenate([bp, ap]),
+                "qty": np.concatenate([bq, aq]),
+            }
+        ).write_parquet(side_file)
+        t = {
+            "kind": "book",
+            "file": side_file.name,
+            "reference": v.anchor,
+            "permanent_impact": v.permanent_impact,
+        }
+        if v.resilience_half_life is not None:
+            t["resilience_half_life"] = v.resilience_half_life
+        return t
+    raise ScenarioError(f"cannot write a venue of type {type(v).__name__}")
+
+
+def _shock_table(s: Shock, base: Path, stem: str) -> dict[str, Any]:
+    if s.kind == "instant":
+        return {"kind": "instant", "returns": dict(s.returns)}
+    if s.kind == "levels":
+        f = base / f"{stem}.path.parquet"
+        pl.DataFrame({k: v for k, v in s.prices.items()}).write_parquet(f)
+        return {"kind": "path", "file": f.name}
+    t: dict[str, Any] = {
+        "kind": "jump_diffusion",
+        "sigma": dict(s.sigma),
+        "mu": dict(s.mu),
+        "jump_intensity": dict(s.jump_intensity),
+        "jump_mean": dict(s.jump_mean),
+        "jump_std": dict(s.jump_std),
+    }
+    if s.corr is not None:
+        t["corr"] = s.corr.tolist()
+    return t
+
+
+def save(sc: Scenario, path: str | Path) -> None:
+    """Writes ``sc`` as a scenario file, with its positions and book levels as Parquet side files
+    next to it (``<stem>.<protocol>.positions.parquet``, ``<stem>.<asset>.<k>.levels.parquet``)."""
+    path = Path(path)
+    base, stem = path.parent, path.stem
+    base.mkdir(parents=True, exist_ok=True)
+    liq = sc.liquidators
+    liq_t: dict[str, Any] = {
+        "priority": liq.priority,
+        "mode": liq.mode,
+        "sell_fraction": liq.sell_fraction,
+        "max_rounds_per_step": liq.max_rounds_per_step,
+        "keeper_margin": liq.keeper_margin,
+    }
+    if math.isfinite(liq.budget_notional):
+        liq_t["budget_notional"] = liq.budget_notional
+    if liq.budget_count is not None:
+        liq_t["budget_count"] = liq.budget_count
+    doc: dict[str, Any] = {
+        "run": {"step_seconds": float(sc.step_seconds), "steps": int(sc.steps), "seed": sc.seed},
+        "liquidators": liq_t,
+        "assets": [],
+        "protocols": [],
+    }
+    if sc.shock is not None:
+        doc["shock"] = _shock_table(sc.shock, base, stem)
+    for a in sc.assets:
+        oracle = {k: v for k, v in a.oracle._spec().items()}
+        doc["assets"].append(
+            {
+                "name": a.name,
+                "price": float(a.price),
+                "oracle": oracle,
+                "venues": [
+                    _venue_table(v, base / f"{stem}.{a.name}.{k}.levels.parquet", base)
+                    for k, v in enumerate(a.venues)
+                ],
+            }
+        )
+    for book in sc.lending:
+        lp = book.protocol
+        f = base / f"{stem}.{lp.name}.positions.parquet"
+        book.positions.write_parquet(f)
+        t: dict[str, Any] = {"kind": lp.kind, "name": lp.name, "positions": f.name}
+        if lp.kind == "aave_v3":
+            t["version"] = lp.version
+        elif lp.kind == "compound_v2":
+            t |= {
+                "close_factor": lp.close_factor,
+                "liquidation_incentive": lp.liquidation_incentive,
+                "protocol_seize_share": lp.protocol_seize_share,
+            }
+        else:
+            t |= {
+                "base_asset": lp.base_asset,
+                "store_front_price_factor": lp.store_front_price_factor,
+                "target_reserves": lp.target_reserves,
+                "initial_reserves": lp.initial_reserves,
+            }
+        t["reserves"] = {
+            a: {
+                "liquidation_threshold": r.liquidation_threshold,
+                "liquidation_bonus": r.liquidation_bonus,
+                "protocol_fee": r.protocol_fee,
+                "liquidation_factor": r.liquidation_factor,
+            }
+            for a, r in lp.reserves.items()
+        }
+        doc["protocols"].append(t)
+    path.write_text(tomli_w.dumps(doc))
