@@ -28,5 +28,6 @@ pub mod lending;
 pub mod market;
 pub mod oracle;
 pub mod path;
+pub mod perp;
 pub mod recorder;
 pub mod trigger;
