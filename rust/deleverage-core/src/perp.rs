@@ -32,7 +32,7 @@ impl Brackets {
             });
         }
         for (n, (&c, &m)) in caps.iter().zip(&mmr).enumerate() {
-            if !(c > 0.0) || c.is_nan() {
+            if c.is_nan() || c <= 0.0 {
                 return Err(Error::NotPositive {
                     field: format!("caps[{n}]"),
                     value: c,
