@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from deleverage._core import ConstantProductPool, OrderBook
+from deleverage.exceptions import ScenarioError
 from deleverage.scenario import Asset, Lending, Oracle, Reserve, Scenario
 
 __all__ = ["eth_lending", "eth_positions"]
@@ -33,8 +34,6 @@ def eth_positions(
     public liquidation heatmaps show them: dense just below, thinning further out.
     """
     if n_accounts < 0:
-        from deleverage.exceptions import ScenarioError
-
         raise ScenarioError(f"n_accounts must be >= 0, got {n_accounts}")
     rng = np.random.default_rng(seed)
     collateral = 5.0 * np.exp(1.5 * rng.standard_normal(n_accounts))
