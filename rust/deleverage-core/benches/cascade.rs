@@ -69,6 +69,7 @@ pub fn scenario(n: usize, seed: u64) -> Scenario {
     )
     .expect("valid book");
     Scenario {
+        families: Vec::new(),
         assets: vec![
             AssetSpec {
                 name: "ETH".into(),

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::accounts::{Accounts, Status};
 use crate::error::{self, Error, Result};
+use crate::family::{Budget, Family, Shared};
 use crate::fill::Side;
 use crate::lending::{AaveVersion, Lending, Rules, comet_delta_value};
 use crate::market::Market;
@@ -126,6 +127,8 @@ pub struct Scenario {
     pub assets: Vec<AssetSpec>,
     pub protocols: Vec<Lending>,
     pub accounts: Accounts,
+    /// Perp exchanges, vault systems and funds; their protocol ids follow the lending ones.
+    pub families: Vec<Family>,
     pub queue: QueueConfig,
     pub step_seconds: f64,
 }
@@ -183,10 +186,11 @@ enum Outcome {
 /// The cascade engine.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    market: Market,
-    oracles: Vec<Oracle>,
-    px: Vec<f64>,
+    /// The market state every family trades against, and the recorder.
+    sh: Shared,
     protocols: Vec<Lending>,
+    /// The other families of forced sellers (perps, vaults, funds), in scenario order.
+    families: Vec<Family>,
     /// Accounts in the engine's storage order (see `TriggerIndex::memory_order`).
     acc: Accounts,
     /// Original id of each stored account: results speak in original ids.
@@ -196,18 +200,7 @@ pub struct Engine {
     in_queue: Vec<bool>,
     /// Random priority keys per account (empty unless the priority is random).
     random_key: Vec<u32>,
-    cfg: QueueConfig,
-    step_seconds: f64,
-    step: u32,
-    rng: ChaCha8Rng,
     seq: u32,
-    events: EventColumns,
-    steps: StepColumns,
-    ledger: Ledger,
-    cum_bad_debt: f64,
-    asset_notional: Vec<f64>,
-    asset_count: Vec<u32>,
-    batch_qty: Vec<f64>,
     triggered: Vec<u32>,
     first_liquidation: Option<u32>,
     last_liquidation: Option<u32>,
@@ -247,6 +240,10 @@ impl Engine {
                 });
             }
         }
+        for f in &sc.families {
+            f.check(n)?;
+        }
+        let families = sc.families;
         let market = Market::new(initial, venues);
         let oracles: Vec<Oracle> = kinds
             .iter()
@@ -276,10 +273,28 @@ impl Engine {
         let mut events = EventColumns::default();
         events.reserve(2 * n_acc + 1024);
         Ok(Engine {
-            market,
-            oracles,
-            px,
+            sh: Shared {
+                market,
+                oracles,
+                px,
+                cfg: sc.queue,
+                step_seconds: sc.step_seconds,
+                step: 0,
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                events,
+                steps: StepColumns::default(),
+                ledger: Ledger {
+                    liquidators_seized: vec![0.0; n],
+                    sold: vec![0.0; n],
+                    ..Ledger::default()
+                },
+                cum_bad_debt: 0.0,
+                asset_notional: vec![0.0; n],
+                asset_count: vec![0; n],
+                batch_qty: vec![0.0; n],
+            },
             protocols: sc.protocols,
+            families,
             index,
             queue: Vec::new(),
             in_queue: vec![false; n_acc],
@@ -290,22 +305,7 @@ impl Engine {
             },
             acc: accounts,
             original,
-            cfg: sc.queue,
-            step_seconds: sc.step_seconds,
-            step: 0,
-            rng: ChaCha8Rng::seed_from_u64(seed),
             seq: 0,
-            events,
-            steps: StepColumns::default(),
-            ledger: Ledger {
-                liquidators_seized: vec![0.0; n],
-                sold: vec![0.0; n],
-                ..Ledger::default()
-            },
-            cum_bad_debt: 0.0,
-            asset_notional: vec![0.0; n],
-            asset_count: vec![0; n],
-            batch_qty: vec![0.0; n],
             triggered: Vec::new(),
             first_liquidation: None,
             last_liquidation: None,
@@ -315,25 +315,33 @@ impl Engine {
     }
 
     pub fn market(&self) -> &Market {
-        &self.market
+        &self.sh.market
     }
     pub fn protocols(&self) -> &[Lending] {
         &self.protocols
     }
+    /// The perp exchanges, vault systems and funds, in scenario order.
+    pub fn families(&self) -> &[Family] {
+        &self.families
+    }
+    /// The shared market state, oracles and recorder.
+    pub fn shared(&self) -> &Shared {
+        &self.sh
+    }
     pub fn events(&self) -> &EventColumns {
-        &self.events
+        &self.sh.events
     }
     pub fn step_rows(&self) -> &StepColumns {
-        &self.steps
+        &self.sh.steps
     }
     pub fn ledger(&self) -> &Ledger {
-        &self.ledger
+        &self.sh.ledger
     }
     pub fn oracle_prices(&self) -> &[f64] {
-        &self.px
+        &self.sh.px
     }
     pub fn current_step(&self) -> u32 {
-        self.step
+        self.sh.step
     }
     pub fn queue_length(&self) -> usize {
         self.queue.len()
@@ -345,7 +353,7 @@ impl Engine {
         self.last_liquidation
     }
     pub fn cumulative_bad_debt(&self) -> f64 {
-        self.cum_bad_debt
+        self.sh.cum_bad_debt
     }
 
     /// The state of every account, in the original order, at the current oracle prices.
@@ -365,7 +373,7 @@ impl Engine {
             let h = self.acc.holdings(i);
             let (mut c, mut d) = (0.0, 0.0);
             for k in 0..h.asset.len() {
-                let p = self.px[h.asset[k] as usize];
+                let p = self.sh.px[h.asset[k] as usize];
                 c += h.collateral[k] * p;
                 d += h.debt[k] * p;
             }
@@ -377,7 +385,7 @@ impl Engine {
         }
         // Counts and bad debt per account come from the events (one pass), not from per-account
         // state kept through the run.
-        let ev = &self.events;
+        let ev = &self.sh.events;
         for k in 0..ev.len() {
             let o = ev.account[k];
             if o == NONE {
@@ -407,20 +415,20 @@ impl Engine {
     /// [`Engine::account_table`] first: it reads the events.
     pub fn take_records(&mut self) -> (EventColumns, StepColumns) {
         (
-            std::mem::take(&mut self.events),
-            std::mem::take(&mut self.steps),
+            std::mem::take(&mut self.sh.events),
+            std::mem::take(&mut self.sh.steps),
         )
     }
 
     /// Health of stored account `i` at the current oracle prices.
     fn health(&self, i: usize) -> f64 {
         let l = &self.protocols[self.acc.protocol[i] as usize];
-        l.health(&self.acc.holdings(i), &self.px)
+        l.health(&self.acc.holdings(i), &self.sh.px)
     }
 
     /// Runs one step with the exogenous reference prices `reference` (one per asset).
     pub fn step(&mut self, reference: &[f64]) -> Result<StepReport> {
-        let n = self.market.n_assets();
+        let n = self.sh.market.n_assets();
         if reference.len() != n {
             return Err(Error::LengthMismatch {
                 field: "reference".to_owned(),
@@ -432,60 +440,65 @@ impl Engine {
         for (a, &x) in reference.iter().enumerate() {
             error::positive(&format!("reference[{a}]"), x)?;
         }
-        let t = f64::from(self.step) * self.step_seconds;
-        let dt = if self.step == 0 {
+        let t = f64::from(self.sh.step) * self.sh.step_seconds;
+        let dt = if self.sh.step == 0 {
             0.0
         } else {
-            self.step_seconds
+            self.sh.step_seconds
         };
         for (a, &x) in reference.iter().enumerate() {
-            self.market.advance(a, dt, x);
-            self.oracles[a].update_step(t, self.market.spot(a), x);
-            self.px[a] = self.oracles[a].value();
+            self.sh.market.advance(a, dt, x);
+            self.sh.oracles[a].update_step(t, self.sh.market.spot(a), x);
+            self.sh.px[a] = self.sh.oracles[a].value();
         }
-        self.asset_notional.iter_mut().for_each(|x| *x = 0.0);
-        self.asset_count.iter_mut().for_each(|x| *x = 0);
-        let bad_before = self.cum_bad_debt;
+        self.sh.asset_notional.iter_mut().for_each(|x| *x = 0.0);
+        self.sh.asset_count.iter_mut().for_each(|x| *x = 0);
+        let bad_before = self.sh.cum_bad_debt;
         let rounds = self.run_rounds();
         let mut report = StepReport {
-            step: self.step,
+            step: self.sh.step,
             rounds,
             queue_length: self.queue.len() as u32,
-            bad_debt: self.cum_bad_debt - bad_before,
+            bad_debt: self.sh.cum_bad_debt - bad_before,
             ..StepReport::default()
         };
+        let insurance_fund: f64 = self.families.iter().map(Family::insurance_fund).sum();
         for a in 0..n {
-            let (bid, ask) = self.market.best_quotes(a);
-            report.liquidations += self.asset_count[a];
-            report.liquidated_notional += self.asset_notional[a];
-            self.steps.push(&StepRow {
-                step: self.step,
+            let (bid, ask) = self.sh.market.best_quotes(a);
+            report.liquidations += self.sh.asset_count[a];
+            report.liquidated_notional += self.sh.asset_notional[a];
+            self.sh.steps.push(&StepRow {
+                step: self.sh.step,
                 asset: a as u32,
-                reference: self.market.reference(a),
-                mid: self.market.spot(a),
-                mid_held: u8::from(self.market.spot_held(a)),
-                oracle: self.px[a],
+                reference: self.sh.market.reference(a),
+                mid: self.sh.market.spot(a),
+                mid_held: u8::from(self.sh.market.spot_held(a)),
+                oracle: self.sh.px[a],
                 best_bid: bid.unwrap_or(f64::NAN),
                 best_ask: ask.unwrap_or(f64::NAN),
-                bid_depth_2pct: self.market.bid_depth(a, 0.02),
-                liquidated_notional: self.asset_notional[a],
-                liquidation_count: self.asset_count[a],
+                bid_depth_2pct: self.sh.market.bid_depth(a, 0.02),
+                liquidated_notional: self.sh.asset_notional[a],
+                liquidation_count: self.sh.asset_count[a],
                 rounds,
                 queue_length: self.queue.len() as u32,
-                cumulative_bad_debt: self.cum_bad_debt,
+                cumulative_bad_debt: self.sh.cum_bad_debt,
+                insurance_fund,
             });
-            self.oracles[a].end_step(t, self.market.spot(a));
+            self.sh.oracles[a].end_step(t, self.sh.market.spot(a));
         }
         if report.liquidations > 0 {
-            self.first_liquidation.get_or_insert(self.step);
-            self.last_liquidation = Some(self.step);
+            self.first_liquidation.get_or_insert(self.sh.step);
+            self.last_liquidation = Some(self.sh.step);
         }
-        if report.liquidations == 0 && self.queue.is_empty() {
+        if report.liquidations == 0
+            && self.queue.is_empty()
+            && !self.families.iter().any(Family::busy)
+        {
             self.idle_steps += 1;
         } else {
             self.idle_steps = 0;
         }
-        self.step += 1;
+        self.sh.step += 1;
         Ok(report)
     }
 
@@ -498,7 +511,7 @@ impl Engine {
         max_extra_steps: u32,
         mut interrupted: impl FnMut() -> bool,
     ) -> Result<()> {
-        let n = self.market.n_assets();
+        let n = self.sh.market.n_assets();
         if path.is_empty() || !path.len().is_multiple_of(n) {
             return Err(Error::LengthMismatch {
                 field: "path".to_owned(),
@@ -542,91 +555,98 @@ impl Engine {
     }
 
     fn run_rounds(&mut self) -> u32 {
-        let mut budget = self.cfg.budget_notional;
-        let mut count_left = self.cfg.budget_count;
+        let mut budget = Budget {
+            notional: self.sh.cfg.budget_notional,
+            count: self.sh.cfg.budget_count,
+        };
         let mut rounds = 0;
-        let n = self.market.n_assets();
+        let n = self.sh.market.n_assets();
+        let first_family = self.protocols.len() as u32;
         loop {
             if rounds > 0 {
                 for a in 0..n {
-                    self.oracles[a].update_round(self.market.spot(a));
-                    self.px[a] = self.oracles[a].value();
+                    self.sh.oracles[a].update_round(self.sh.market.spot(a));
+                    self.sh.px[a] = self.sh.oracles[a].value();
                 }
             }
             self.collect_triggers();
-            if self.queue.is_empty()
-                || rounds >= self.cfg.max_rounds_per_step
-                || budget <= 0.0
-                || count_left == 0
-            {
+            if rounds >= self.sh.cfg.max_rounds_per_step {
                 break;
             }
-            self.order_queue();
             let mut acted = false;
-            // Served entries leave; the rest are compacted in place (no second queue).
-            let mut queue = std::mem::take(&mut self.queue);
-            let mut kept = 0;
-            for r in 0..queue.len() {
-                let mut e = queue[r];
-                let keep = if budget <= 0.0 || count_left == 0 || e.stuck_step == self.step {
-                    true
-                } else {
-                    let i = e.account as usize;
-                    match self.liquidate(i, rounds, &mut budget) {
-                        Outcome::Done { still } => {
-                            acted = true;
-                            count_left -= 1;
-                            if !still {
-                                self.leave_queue(i);
-                            }
-                            still
-                        }
-                        Outcome::Healthy => {
-                            self.leave_queue(i);
-                            false
-                        }
-                        Outcome::Stuck => {
-                            e.stuck_step = self.step;
-                            true
-                        }
-                        Outcome::Finished => {
-                            acted = true;
-                            self.in_queue[i] = false;
-                            false
-                        }
-                    }
-                };
-                if keep {
-                    queue[kept] = e;
-                    kept += 1;
-                }
+            let attempted = !self.queue.is_empty();
+            if attempted && !budget.spent() {
+                acted |= self.serve_queue(rounds, &mut budget);
             }
-            queue.truncate(kept);
-            self.queue = queue;
-            if self.cfg.mode == RoundMode::Batch {
+            if self.sh.cfg.mode == RoundMode::Batch {
                 self.execute_batch(rounds);
             }
-            if self.storefront(rounds, &mut budget, &mut count_left) {
+            if self.storefront(rounds, &mut budget) {
                 acted = true;
             }
-            rounds += 1;
+            for (k, f) in self.families.iter_mut().enumerate() {
+                acted |= f.round(&mut self.sh, first_family + k as u32, rounds, &mut budget);
+            }
+            if attempted || acted {
+                rounds += 1;
+            }
             if !acted {
                 break;
             }
         }
-        // Keepers come every step, queue or not: reserves may still be below target, or prices
-        // may have recovered enough for a purchase that did not pay before.
-        if self.storefront(rounds, &mut budget, &mut count_left) && rounds == 0 {
-            rounds = 1;
-        }
         rounds
     }
 
-    /// A spot oracle re-reads the routed mid (other oracles keep their once-per-step value).
+    /// One round of the lending queue: serve entries in priority order while the budget lasts.
+    fn serve_queue(&mut self, round: u32, budget: &mut Budget) -> bool {
+        self.order_queue();
+        let mut acted = false;
+        // Served entries leave; the rest are compacted in place (no second queue).
+        let mut queue = std::mem::take(&mut self.queue);
+        let mut kept = 0;
+        for r in 0..queue.len() {
+            let mut e = queue[r];
+            let keep = if budget.spent() || e.stuck_step == self.sh.step {
+                true
+            } else {
+                let i = e.account as usize;
+                match self.liquidate(i, round, &mut budget.notional) {
+                    Outcome::Done { still } => {
+                        acted = true;
+                        budget.count -= 1;
+                        if !still {
+                            self.leave_queue(i);
+                        }
+                        still
+                    }
+                    Outcome::Healthy => {
+                        self.leave_queue(i);
+                        false
+                    }
+                    Outcome::Stuck => {
+                        e.stuck_step = self.sh.step;
+                        true
+                    }
+                    Outcome::Finished => {
+                        acted = true;
+                        self.in_queue[i] = false;
+                        false
+                    }
+                }
+            };
+            if keep {
+                queue[kept] = e;
+                kept += 1;
+            }
+        }
+        queue.truncate(kept);
+        self.queue = queue;
+        acted
+    }
+
     #[inline]
     fn reread_spot(&mut self, a: usize) {
-        self.oracles[a].update_round(self.market.spot(a));
-        self.px[a] = self.oracles[a].value();
+        self.sh.reread_spot(a);
     }
 
     fn leave_queue(&mut self, i: usize) {
@@ -637,9 +657,9 @@ impl Engine {
     fn collect_triggers(&mut self) {
         let mut found = std::mem::take(&mut self.triggered);
         found.clear();
-        self.index.collect(&self.px, &mut found);
+        self.index.collect(&self.sh.px, &mut found);
         self.index
-            .collect_multi(&self.acc, &self.protocols, &self.px, &mut found);
+            .collect_multi(&self.acc, &self.protocols, &self.sh.px, &mut found);
         self.queue.reserve(found.len());
         for &i in &found {
             let iu = i as usize;
@@ -648,18 +668,18 @@ impl Engine {
             }
             // The index hands over accounts whose ratio crossed τ; the rule decides.
             let l = &self.protocols[self.acc.protocol[iu] as usize];
-            if l.health(&self.acc.holdings(iu), &self.px) >= 1.0 {
+            if l.health(&self.acc.holdings(iu), &self.sh.px) >= 1.0 {
                 self.index.reinsert(&self.acc, &self.protocols, iu);
                 continue;
             }
             self.in_queue[iu] = true;
-            if self.cfg.priority == Priority::Random {
+            if self.sh.cfg.priority == Priority::Random {
                 // Drawn at enqueue, in enqueue order: seeded and independent of the thread count.
-                self.random_key[iu] = self.rng.next_u32();
+                self.random_key[iu] = self.sh.rng.next_u32();
             }
             self.queue.push(Entry {
                 account: i,
-                breach_step: self.step,
+                breach_step: self.sh.step,
                 seq: self.seq,
                 stuck_step: u32::MAX,
             });
@@ -670,14 +690,14 @@ impl Engine {
 
     /// The sort key of a queued entry under the configured priority (ties: enqueue order).
     fn priority_key(&self, e: &Entry) -> (f64, u32) {
-        let k = match self.cfg.priority {
+        let k = match self.sh.cfg.priority {
             Priority::Fifo => f64::from(e.breach_step),
             Priority::Random => f64::from(self.random_key[e.account as usize]),
             Priority::WorstHealth | Priority::Largest => {
                 let i = e.account as usize;
                 let l = &self.protocols[self.acc.protocol[i] as usize];
-                let (w, b) = l.weighted(&self.acc.holdings(i), &self.px);
-                match self.cfg.priority {
+                let (w, b) = l.weighted(&self.acc.holdings(i), &self.sh.px);
+                match self.sh.cfg.priority {
                     Priority::WorstHealth if b > 0.0 => w / b,
                     Priority::WorstHealth => f64::INFINITY,
                     _ => -b,
@@ -722,8 +742,8 @@ impl Engine {
         if let Rules::CompoundV3 { base, .. } = l.rules {
             return self.absorb(i, round, base as usize);
         }
-        let Some(liq) = l.liquidation(&h, &self.px, *budget) else {
-            return if l.health(&h, &self.px) >= 1.0 {
+        let Some(liq) = l.liquidation(&h, &self.sh.px, *budget) else {
+            return if l.health(&h, &self.sh.px) >= 1.0 {
                 Outcome::Healthy
             } else if l.has_collateral(&h) {
                 Outcome::Stuck
@@ -742,18 +762,18 @@ impl Engine {
             self.acc.collateral[ck],
         );
         self.protocols[p].treasury[ca] += liq.protocol_fee;
-        let repaid_value = liq.repaid * self.px[da];
-        let seized_value = liq.seized * self.px[ca];
+        let repaid_value = liq.repaid * self.sh.px[da];
+        let seized_value = liq.seized * self.sh.px[ca];
         *budget -= repaid_value;
         self.acc.liquidated_notional[i] += seized_value;
         self.acc.status[i] = Status::Liquidated;
-        self.asset_notional[ca] += seized_value;
-        self.asset_count[ca] += 1;
+        self.sh.asset_notional[ca] += seized_value;
+        self.sh.asset_count[ca] += 1;
         let to_liquidator = liq.seized - liq.protocol_fee;
-        let sell = self.cfg.sell_fraction * to_liquidator;
-        self.ledger.liquidators_paid += repaid_value;
-        self.ledger.liquidators_seized[ca] += to_liquidator;
-        let mut ev = Event::new(self.step, round, EventKind::Liquidation);
+        let sell = self.sh.cfg.sell_fraction * to_liquidator;
+        self.sh.ledger.liquidators_paid += repaid_value;
+        self.sh.ledger.liquidators_seized[ca] += to_liquidator;
+        let mut ev = Event::new(self.sh.step, round, EventKind::Liquidation);
         ev.account = self.original[i];
         ev.protocol = p as u32;
         ev.asset = ca as u32;
@@ -763,20 +783,20 @@ impl Engine {
         ev.collateral_seized = liq.seized;
         ev.bonus = liq.bonus;
         ev.protocol_fee = liq.protocol_fee;
-        ev.price_before = self.market.spot(ca);
-        match self.cfg.mode {
+        ev.price_before = self.sh.market.spot(ca);
+        match self.sh.cfg.mode {
             RoundMode::Sequential => {
-                let fill = self.market.trade(ca, Side::Sell, sell);
+                let fill = self.sh.market.trade(ca, Side::Sell, sell);
                 ev.qty = fill.filled;
                 ev.notional = fill.notional;
-                self.ledger.sold[ca] += fill.filled;
-                self.ledger.liquidators_received += fill.notional;
+                self.sh.ledger.sold[ca] += fill.filled;
+                self.sh.ledger.liquidators_received += fill.notional;
                 // The next liquidation sees the moved price: a spot oracle follows at once.
                 self.reread_spot(ca);
             }
-            RoundMode::Batch => self.batch_qty[ca] += sell,
+            RoundMode::Batch => self.sh.batch_qty[ca] += sell,
         }
-        ev.price_after = self.market.spot(ca);
+        ev.price_after = self.sh.market.spot(ca);
 
         let l = &self.protocols[p];
         let h = self.acc.holdings(i);
@@ -790,10 +810,10 @@ impl Engine {
             Outcome::Done { still: false }
         } else {
             Outcome::Done {
-                still: l.health(&h, &self.px) < 1.0,
+                still: l.health(&h, &self.sh.px) < 1.0,
             }
         };
-        self.events.push(&ev);
+        self.sh.events.push(&ev);
         outcome
     }
 
@@ -802,11 +822,11 @@ impl Engine {
     fn record_bad_debt(&mut self, i: usize, round: u32) {
         let value = self.write_off(i, false);
         if value > 0.0 {
-            let mut ev = Event::new(self.step, round, EventKind::BadDebt);
+            let mut ev = Event::new(self.sh.step, round, EventKind::BadDebt);
             ev.account = self.original[i];
             ev.protocol = self.acc.protocol[i];
             ev.bad_debt = value;
-            self.events.push(&ev);
+            self.sh.events.push(&ev);
         }
     }
 
@@ -830,7 +850,7 @@ impl Engine {
             let d = self.acc.debt[k];
             if d > 0.0 {
                 let a = self.acc.asset[k] as usize;
-                value += d * self.px[a];
+                value += d * self.sh.px[a];
                 if write_off {
                     self.protocols[p].deficit[a] += d;
                     self.acc.debt[k] = 0.0;
@@ -839,7 +859,7 @@ impl Engine {
         }
         if value > 0.0 {
             self.acc.status[i] = Status::BadDebt;
-            self.cum_bad_debt += value;
+            self.sh.cum_bad_debt += value;
         }
         value
     }
@@ -852,11 +872,11 @@ impl Engine {
         let p = self.acc.protocol[i] as usize;
         let l = &self.protocols[p];
         let h = self.acc.holdings(i);
-        if l.health(&h, &self.px) >= 1.0 {
+        if l.health(&h, &self.sh.px) >= 1.0 {
             return Outcome::Healthy;
         }
-        let delta = comet_delta_value(l, &h, &self.px);
-        let pb = self.px[base];
+        let delta = comet_delta_value(l, &h, &self.sh.px);
+        let pb = self.sh.px[base];
         let range = self.acc.range(i);
         let debt: f64 = range
             .clone()
@@ -880,24 +900,24 @@ impl Engine {
             }
             self.acc.collateral[k] = 0.0;
             self.protocols[p].treasury[a] += c;
-            seized_value += c * self.px[a];
-            self.asset_notional[a] += c * self.px[a];
-            let mut ev = Event::new(self.step, round, EventKind::Absorb);
+            seized_value += c * self.sh.px[a];
+            self.sh.asset_notional[a] += c * self.sh.px[a];
+            let mut ev = Event::new(self.sh.step, round, EventKind::Absorb);
             ev.account = self.original[i];
             ev.protocol = p as u32;
             ev.asset = a as u32;
             ev.collateral_seized = c;
-            ev.price_before = self.market.spot(a);
+            ev.price_before = self.sh.market.spot(a);
             ev.price_after = ev.price_before;
             if first {
-                self.asset_count[a] += 1;
+                self.sh.asset_count[a] += 1;
                 ev.debt_asset = base as u32;
                 ev.debt_repaid = debt;
                 ev.debt_repaid_value = debt * pb;
                 ev.bad_debt = bad;
                 first = false;
             }
-            self.events.push(&ev);
+            self.sh.events.push(&ev);
         }
         if let Rules::CompoundV3 { reserves, .. } = &mut self.protocols[p].rules {
             *reserves -= debt + credit;
@@ -905,7 +925,7 @@ impl Engine {
         self.acc.liquidated_notional[i] += seized_value;
         if bad > 0.0 {
             self.acc.status[i] = Status::BadDebt;
-            self.cum_bad_debt += bad;
+            self.sh.cum_bad_debt += bad;
         } else {
             self.acc.status[i] = Status::Closed;
         }
@@ -916,7 +936,7 @@ impl Engine {
     /// buy absorbed collateral at `p·(1 − storeFrontPriceFactor·(1 − liquidationFactor))` when
     /// the venues would pay at least that plus their margin, and sell it there. A purchase checks
     /// the target at its start and is not capped by it. Returns whether anything was bought.
-    fn storefront(&mut self, round: u32, budget: &mut f64, count_left: &mut u64) -> bool {
+    fn storefront(&mut self, round: u32, budget: &mut Budget) -> bool {
         let mut bought = false;
         for p in 0..self.protocols.len() {
             let Rules::CompoundV3 {
@@ -929,7 +949,7 @@ impl Engine {
                 continue;
             };
             let base = base as usize;
-            for a in 0..self.market.n_assets() {
+            for a in 0..self.sh.market.n_assets() {
                 let held = self.protocols[p].treasury[a];
                 let reserves = match self.protocols[p].rules {
                     Rules::CompoundV3 { reserves, .. } => reserves,
@@ -938,17 +958,17 @@ impl Engine {
                 if a == base || held <= 0.0 || reserves >= target_reserves {
                     continue;
                 }
-                if *budget <= 0.0 || *count_left == 0 {
+                if budget.spent() {
                     return bought;
                 }
                 let lf = self.protocols[p].reserves[a].map_or(0.0, |r| r.liquidation_factor);
-                let price = self.px[a] * (1.0 - store_front_price_factor * (1.0 - lf));
-                let need = price / (1.0 - self.cfg.keeper_margin);
+                let price = self.sh.px[a] * (1.0 - store_front_price_factor * (1.0 - lf));
+                let need = price / (1.0 - self.sh.cfg.keeper_margin);
                 let pays = |q: f64| {
-                    let f = self.market.quote(a, Side::Sell, q);
+                    let f = self.sh.market.quote(a, Side::Sell, q);
                     f.is_complete() && f.vwap().is_some_and(|v| v >= need)
                 };
-                let cap = held.min(*budget / price);
+                let cap = held.min(budget.notional / price);
                 let q = if pays(cap) {
                     cap
                 } else if pays(cap * 1e-9) {
@@ -963,28 +983,28 @@ impl Engine {
                     continue;
                 };
                 let paid = price * q;
-                *budget -= paid;
-                *count_left -= 1;
+                budget.notional -= paid;
+                budget.count -= 1;
                 self.protocols[p].treasury[a] = clear_dust(held - q, held);
                 if let Rules::CompoundV3 { reserves, .. } = &mut self.protocols[p].rules {
-                    *reserves += paid / self.px[base];
+                    *reserves += paid / self.sh.px[base];
                 }
-                let mut ev = Event::new(self.step, round, EventKind::Storefront);
+                let mut ev = Event::new(self.sh.step, round, EventKind::Storefront);
                 ev.protocol = p as u32;
                 ev.asset = a as u32;
                 ev.debt_asset = base as u32;
                 ev.collateral_seized = q;
                 ev.debt_repaid_value = paid;
-                ev.price_before = self.market.spot(a);
-                let fill = self.market.trade(a, Side::Sell, q);
+                ev.price_before = self.sh.market.spot(a);
+                let fill = self.sh.market.trade(a, Side::Sell, q);
                 self.reread_spot(a);
                 ev.qty = fill.filled;
                 ev.notional = fill.notional;
-                ev.price_after = self.market.spot(a);
-                self.ledger.keepers_paid += paid;
-                self.ledger.keepers_received += fill.notional;
-                self.ledger.sold[a] += fill.filled;
-                self.events.push(&ev);
+                ev.price_after = self.sh.market.spot(a);
+                self.sh.ledger.keepers_paid += paid;
+                self.sh.ledger.keepers_received += fill.notional;
+                self.sh.ledger.sold[a] += fill.filled;
+                self.sh.events.push(&ev);
                 bought = true;
             }
         }
@@ -992,21 +1012,21 @@ impl Engine {
     }
 
     fn execute_batch(&mut self, round: u32) {
-        for a in 0..self.market.n_assets() {
-            let q = std::mem::take(&mut self.batch_qty[a]);
+        for a in 0..self.sh.market.n_assets() {
+            let q = std::mem::take(&mut self.sh.batch_qty[a]);
             if q <= 0.0 {
                 continue;
             }
-            let mut ev = Event::new(self.step, round, EventKind::Sale);
+            let mut ev = Event::new(self.sh.step, round, EventKind::Sale);
             ev.asset = a as u32;
-            ev.price_before = self.market.spot(a);
-            let fill = self.market.trade(a, Side::Sell, q);
+            ev.price_before = self.sh.market.spot(a);
+            let fill = self.sh.market.trade(a, Side::Sell, q);
             ev.qty = fill.filled;
             ev.notional = fill.notional;
-            ev.price_after = self.market.spot(a);
-            self.ledger.sold[a] += fill.filled;
-            self.ledger.liquidators_received += fill.notional;
-            self.events.push(&ev);
+            ev.price_after = self.sh.market.spot(a);
+            self.sh.ledger.sold[a] += fill.filled;
+            self.sh.ledger.liquidators_received += fill.notional;
+            self.sh.events.push(&ev);
         }
     }
 }

@@ -24,6 +24,7 @@ pub use router::{ArbTrade, RouteFill};
 pub use venue::{AnyVenue, Venue};
 pub mod accounts;
 pub mod engine;
+pub mod family;
 pub mod lending;
 pub mod market;
 pub mod oracle;

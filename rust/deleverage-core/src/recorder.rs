@@ -16,6 +16,29 @@ pub enum EventKind {
     Absorb = 3,
     /// A keeper's purchase of absorbed collateral at Comet's storefront, and its sale.
     Storefront = 4,
+    /// A perp liquidation order's fill on the perp venue (`qty` closed, `notional` its quote);
+    /// `insurance_change` is the clearance fee the fund took.
+    PerpLiquidation = 5,
+    /// The insurance fund paying the deficit of a fill worse than the bankruptcy price
+    /// (`insurance_change` < 0).
+    InsurancePayment = 6,
+    /// An auto-deleveraging reduction of a counterparty at the bankruptcy price (`account` is the
+    /// counterparty, `realized_pnl` what it realised).
+    Adl = 7,
+    /// The backstop vault taking over a position without a trade.
+    Backstop = 8,
+    /// A Maker `bark` starting a Dutch auction (`collateral_seized` = lot, `debt_repaid_value` = tab).
+    AuctionKick = 9,
+    /// A keeper's `take` of an auction slice, and its sale.
+    AuctionTake = 10,
+    /// An auction reset (`redo`) after `tail` or `cusp`.
+    AuctionRedo = 11,
+    /// A fund's sale of marketable holdings.
+    FundSale = 12,
+    /// A fund's purchase (the symmetric `target` rule after gains).
+    FundPurchase = 13,
+    /// A fund (or bank) defaulting: equity at zero, everything sold.
+    Default = 14,
 }
 
 /// Marks "no account" / "no asset" in integer columns.
@@ -43,6 +66,10 @@ pub struct Event {
     pub bonus: f64,
     pub protocol_fee: f64,
     pub bad_debt: f64,
+    /// Change of the insurance fund (perps): + fees, − deficits paid.
+    pub insurance_change: f64,
+    /// PnL the account realised in this event (perps: closes and ADL).
+    pub realized_pnl: f64,
 }
 
 impl Event {
@@ -65,6 +92,8 @@ impl Event {
             bonus: 0.0,
             protocol_fee: 0.0,
             bad_debt: 0.0,
+            insurance_change: 0.0,
+            realized_pnl: 0.0,
         }
     }
 }
@@ -104,6 +133,7 @@ columns!(EventColumns from Event {
     step: u32, round: u32, kind: u8, account: u32, protocol: u32, asset: u32, debt_asset: u32,
     qty: f64, notional: f64, price_before: f64, price_after: f64, debt_repaid: f64,
     debt_repaid_value: f64, collateral_seized: f64, bonus: f64, protocol_fee: f64, bad_debt: f64,
+    insurance_change: f64, realized_pnl: f64,
 });
 
 impl From<EventKind> for u8 {
@@ -131,10 +161,12 @@ pub struct StepRow {
     pub rounds: u32,
     pub queue_length: u32,
     pub cumulative_bad_debt: f64,
+    /// Quote in all insurance funds at the end of the step.
+    pub insurance_fund: f64,
 }
 
 columns!(StepColumns from StepRow {
     step: u32, asset: u32, reference: f64, mid: f64, mid_held: u8, oracle: f64, best_bid: f64,
     best_ask: f64, bid_depth_2pct: f64, liquidated_notional: f64, liquidation_count: u32,
-    rounds: u32, queue_length: u32, cumulative_bad_debt: f64,
+    rounds: u32, queue_length: u32, cumulative_bad_debt: f64, insurance_fund: f64,
 });

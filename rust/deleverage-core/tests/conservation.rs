@@ -155,6 +155,7 @@ fn run(c: &Case) -> (Engine, Accounts) {
         oracle,
     };
     let sc = Scenario {
+        families: Vec::new(),
         assets: vec![
             asset("ETH", 100.0, c.venues.clone(), c.oracle),
             asset("USDC", 1.0, vec![], OracleKind::Reference),

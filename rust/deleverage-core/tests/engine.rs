@@ -59,6 +59,7 @@ fn accounts(debts: &[f64]) -> Accounts {
 
 fn scenario(eth_venue: AnyVenue, debts: &[f64], queue: QueueConfig) -> Scenario {
     Scenario {
+        families: Vec::new(),
         assets: vec![
             AssetSpec {
                 name: "ETH".into(),
@@ -296,6 +297,7 @@ fn comet_absorb_and_storefront_worked_example_4() {
         oracle,
     };
     let sc = Scenario {
+        families: Vec::new(),
         assets: vec![
             asset("WETH", 2_480.0, vec![deep(2_480.0)], OracleKind::Reference),
             asset(

@@ -284,6 +284,7 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
     let max_extra: u32 = get(spec, "max_extra_steps", place)?;
 
     let scenario = Scenario {
+        families: Vec::new(),
         assets,
         protocols,
         accounts,
