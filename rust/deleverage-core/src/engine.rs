@@ -492,7 +492,7 @@ impl Engine {
         }
         if report.liquidations == 0
             && self.queue.is_empty()
-            && !self.families.iter().any(Family::busy)
+            && !self.families.iter().any(|f| f.busy(self.sh.now()))
         {
             self.idle_steps += 1;
         } else {

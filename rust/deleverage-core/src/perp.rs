@@ -1,9 +1,15 @@
 //! Perpetual-futures margin mechanics (MECHANICS §6): maintenance-margin brackets, liquidation
 //! and bankruptcy prices, the insurance-fund settlement of a liquidation fill, and the ADL
-//! ranking scores. Pure functions on one position; the engine integration (perp markets,
-//! positions, the fund and ADL in the step loop) comes with Cascade engine II.
+//! ranking scores on one position, and the [`Exchange`] that runs them in the step loop: margin
+//! pools (cross accounts, isolated positions), liquidation orders on the perp book, the
+//! insurance fund, auto-deleveraging and the backstop vault.
+
+use rand::RngExt;
 
 use crate::error::{self, Error, Result};
+use crate::family::Shared;
+use crate::fill::Side;
+use crate::recorder::{Event, EventKind};
 
 /// Maintenance-margin brackets: notional caps (increasing) and their rates (non-decreasing).
 /// Bracket n covers `cap_{n−1} < N ≤ cap_n`; the last cap may be infinite.
@@ -194,6 +200,838 @@ pub fn adl_score(rule: AdlRanking, p: &Position, mark: f64, brackets: &Brackets)
         }
         AdlRanking::PnlRatio => pnl_pct,
         AdlRanking::Size => notional,
+    }
+}
+
+/// When a margin pool is liquidatable (MECHANICS §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// `equity < MM` (Hyperliquid, the engine default).
+    Below,
+    /// `equity ≤ MM`, margin ratio ≥ 100 % (Binance).
+    AtOrBelow,
+}
+
+/// How the counterparties of an auto-deleveraging are chosen (MECHANICS §6.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdlOrder {
+    /// Highest score first under a ranking; ties go to the lower account id.
+    Ranked(AdlRanking),
+    /// dYdX v4: opposite accounts in id order from a seeded pseudo-random start.
+    Dydx,
+}
+
+/// Partial liquidation (MECHANICS §6.5): a position above `threshold` notional sends only
+/// `fraction` of itself to the book, then the account waits `cooldown` seconds. With
+/// `repeat = false` (Hyperliquid) the next order takes the whole remainder; with `true` every
+/// order is a slice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartialRule {
+    pub threshold: f64,
+    pub fraction: f64,
+    pub cooldown: f64,
+    pub repeat: bool,
+}
+
+/// One perpetual market of an exchange: the asset it trades as (its venue is the perp book, its
+/// oracle the mark price) and its maintenance-margin brackets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerpMarket {
+    pub asset: u32,
+    pub brackets: Brackets,
+}
+
+/// The rules of one perp exchange.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeConfig {
+    pub markets: Vec<PerpMarket>,
+    /// Clearance fee rate φ on a liquidation fill's notional, taken from the surplus over the
+    /// bankruptcy price; infinite takes the whole surplus (BitMEX).
+    pub fee_rate: f64,
+    pub insurance_fund: f64,
+    pub adl: AdlOrder,
+    pub partial: Option<PartialRule>,
+    /// A backstop vault takes over accounts whose equity falls below 2/3 of their MM.
+    pub backstop: bool,
+    pub trigger: Trigger,
+}
+
+/// Positions as the caller gives them, one row each: `account` (the caller's id), index into
+/// the exchange's markets, signed size, entry price, margin, and whether the row is cross
+/// margin. Cross rows of one account share one wallet (the sum of their margins); each isolated
+/// row is its own margin pool.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PositionRows {
+    pub account: Vec<u32>,
+    pub market: Vec<u32>,
+    pub size: Vec<f64>,
+    pub entry: Vec<f64>,
+    pub margin: Vec<f64>,
+    pub cross: Vec<bool>,
+}
+
+/// State of a margin pool (an account's cross wallet, or one isolated position).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PoolStatus {
+    Active = 0,
+    /// Partly liquidated or deleveraged, still open.
+    Liquidated = 1,
+    /// Every position closed by liquidation.
+    Closed = 2,
+    /// Taken over by the backstop vault.
+    Backstopped = 3,
+}
+
+/// Quote flows of an exchange, for the identities of MECHANICS §8.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PerpLedger {
+    pub fund_initial: f64,
+    pub fees: f64,
+    pub deficits: f64,
+    /// Quantity of bankrupt orders left unfilled and sent to ADL.
+    pub adl_bankrupt_qty: f64,
+    /// Quantity counterparties were cut by.
+    pub adl_counterparty_qty: f64,
+    pub adl_count: u64,
+    /// Σ r·BP of the ADL reductions.
+    pub adl_notional: f64,
+    /// PnL realised by traders (book closes and ADL, both sides).
+    pub realized_pnl: f64,
+    /// Quote venue makers paid for liquidation sells minus what they received for buys.
+    pub venue_quote_out: f64,
+    /// Margin of isolated positions returned to the trader's wallet by ADL, and wallets left in
+    /// pools that closed.
+    pub withdrawn: f64,
+    /// Wallet quote the backstop vault took over.
+    pub backstop_wallet: f64,
+    /// Liquidation orders' unfilled quantity that found no ADL counterparty (stays open).
+    pub unresolved_qty: f64,
+}
+
+/// A position as the positions table reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PositionTable {
+    pub account: Vec<u32>,
+    pub asset: Vec<u32>,
+    pub size: Vec<f64>,
+    pub entry: Vec<f64>,
+    pub mark: Vec<f64>,
+    /// The pool's wallet, equity and maintenance margin (cross: the account's).
+    pub wallet: Vec<f64>,
+    pub equity: Vec<f64>,
+    pub maintenance_margin: Vec<f64>,
+    /// Price of this market at which the pool's equity meets its MM (other marks fixed);
+    /// NaN for a closed position.
+    pub liquidation_price: Vec<f64>,
+    /// Price at which the pool's equity is zero (other marks fixed); NaN when closed.
+    pub bankruptcy_price: Vec<f64>,
+    pub status: Vec<u8>,
+    pub liquidated_qty: Vec<f64>,
+    pub adl_qty: Vec<f64>,
+    pub realized_pnl: Vec<f64>,
+}
+
+/// A perp exchange in the step loop: markets, margin pools, positions, the insurance fund, ADL
+/// and the backstop vault (MECHANICS §6).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    cfg: ExchangeConfig,
+    fund: f64,
+    // Pools (SoA). Positions of pool p are pos[offsets[p]..offsets[p + 1]].
+    owner: Vec<u32>,
+    cross: Vec<bool>,
+    wallet: Vec<f64>,
+    offsets: Vec<u32>,
+    status: Vec<PoolStatus>,
+    cooldown_until: Vec<f64>,
+    partial_done: Vec<bool>,
+    // Positions (SoA), in pool order; `row` is the caller's row.
+    market: Vec<u32>,
+    size: Vec<f64>,
+    entry: Vec<f64>,
+    row: Vec<u32>,
+    pool_of: Vec<u32>,
+    liquidated_qty: Vec<f64>,
+    adl_qty: Vec<f64>,
+    pnl: Vec<f64>,
+    // Scratch per round: pool equity and MM at the round's marks, and the ADL rankings.
+    eq: Vec<f64>,
+    mm: Vec<f64>,
+    ranking: Vec<Option<Vec<u32>>>,
+    backstop_size: Vec<f64>,
+    backstop_cost: Vec<f64>,
+    ledger: PerpLedger,
+}
+
+impl Exchange {
+    pub fn new(cfg: ExchangeConfig, rows: &PositionRows) -> Result<Self> {
+        if cfg.markets.is_empty() {
+            return Err(Error::Empty {
+                field: "markets".to_owned(),
+            });
+        }
+        if cfg.fee_rate.is_nan() || cfg.fee_rate < 0.0 {
+            return Err(Error::Negative {
+                field: "fee_rate".to_owned(),
+                value: cfg.fee_rate,
+            });
+        }
+        error::non_negative("insurance_fund", cfg.insurance_fund)?;
+        error::finite("insurance_fund", cfg.insurance_fund)?;
+        if let Some(p) = cfg.partial {
+            error::non_negative("partial.threshold", p.threshold)?;
+            error::in_range("partial.fraction", p.fraction, 0.0, 1.0, false, "in (0, 1]")?;
+            if p.fraction <= 0.0 {
+                return Err(Error::NotPositive {
+                    field: "partial.fraction".to_owned(),
+                    value: p.fraction,
+                });
+            }
+            error::non_negative("partial.cooldown", p.cooldown)?;
+        }
+        for (k, m) in cfg.markets.iter().enumerate() {
+            if cfg.markets[..k].iter().any(|o| o.asset == m.asset) {
+                return Err(Error::OutOfRange {
+                    field: format!("markets[{k}].asset"),
+                    value: f64::from(m.asset),
+                    expected: "an asset no other market of the exchange trades as",
+                });
+            }
+        }
+        let n = rows.account.len();
+        for (name, len) in [
+            ("market", rows.market.len()),
+            ("size", rows.size.len()),
+            ("entry_price", rows.entry.len()),
+            ("margin", rows.margin.len()),
+            ("cross", rows.cross.len()),
+        ] {
+            if len != n {
+                return Err(Error::LengthMismatch {
+                    field: name.to_owned(),
+                    got: len,
+                    other: "account".to_owned(),
+                    expected: n,
+                });
+            }
+        }
+        for r in 0..n {
+            let m = rows.market[r];
+            if m as usize >= cfg.markets.len() {
+                return Err(Error::OutOfRange {
+                    field: format!("market[{r}]"),
+                    value: f64::from(m),
+                    expected: "an index into the exchange's markets",
+                });
+            }
+            let s = rows.size[r];
+            error::finite(&format!("size[{r}]"), s)?;
+            if s == 0.0 {
+                return Err(Error::OutOfRange {
+                    field: format!("size[{r}]"),
+                    value: s,
+                    expected: "non-zero (signed: + long, − short)",
+                });
+            }
+            error::positive(&format!("entry_price[{r}]"), rows.entry[r])?;
+            error::non_negative(&format!("margin[{r}]"), rows.margin[r])?;
+            error::finite(&format!("margin[{r}]"), rows.margin[r])?;
+        }
+        // Pools: one per cross account, one per isolated row, ordered by first appearance.
+        let mut order: Vec<usize> = (0..n).collect();
+        let key = |r: usize| {
+            (
+                rows.account[r],
+                !rows.cross[r],
+                if rows.cross[r] { 0 } else { r },
+            )
+        };
+        order.sort_by_key(|&r| key(r));
+        let mut ex = Exchange {
+            fund: cfg.insurance_fund,
+            ledger: PerpLedger {
+                fund_initial: cfg.insurance_fund,
+                ..PerpLedger::default()
+            },
+            ranking: vec![None; 2 * cfg.markets.len()],
+            backstop_size: vec![0.0; cfg.markets.len()],
+            backstop_cost: vec![0.0; cfg.markets.len()],
+            cfg,
+            owner: Vec::new(),
+            cross: Vec::new(),
+            wallet: Vec::new(),
+            offsets: vec![0],
+            status: Vec::new(),
+            cooldown_until: Vec::new(),
+            partial_done: Vec::new(),
+            market: Vec::with_capacity(n),
+            size: Vec::with_capacity(n),
+            entry: Vec::with_capacity(n),
+            row: Vec::with_capacity(n),
+            pool_of: Vec::with_capacity(n),
+            liquidated_qty: vec![0.0; n],
+            adl_qty: vec![0.0; n],
+            pnl: vec![0.0; n],
+            eq: Vec::new(),
+            mm: Vec::new(),
+        };
+        let mut k = 0;
+        while k < order.len() {
+            let r0 = order[k];
+            let mut end = k + 1;
+            if rows.cross[r0] {
+                while end < order.len()
+                    && rows.cross[order[end]]
+                    && rows.account[order[end]] == rows.account[r0]
+                {
+                    end += 1;
+                }
+            }
+            let pool = ex.owner.len() as u32;
+            let mut wallet = 0.0;
+            for (j, &r) in order[k..end].iter().enumerate() {
+                if order[k..k + j]
+                    .iter()
+                    .any(|&o| rows.market[o] == rows.market[r])
+                {
+                    return Err(Error::OutOfRange {
+                        field: format!("market[{r}]"),
+                        value: f64::from(rows.market[r]),
+                        expected: "one cross position per account and market",
+                    });
+                }
+                wallet += rows.margin[r];
+                ex.market.push(rows.market[r]);
+                ex.size.push(rows.size[r]);
+                ex.entry.push(rows.entry[r]);
+                ex.row.push(r as u32);
+                ex.pool_of.push(pool);
+            }
+            ex.owner.push(rows.account[r0]);
+            ex.cross.push(rows.cross[r0]);
+            ex.wallet.push(wallet);
+            ex.offsets.push(ex.market.len() as u32);
+            ex.status.push(PoolStatus::Active);
+            ex.cooldown_until.push(f64::NEG_INFINITY);
+            ex.partial_done.push(false);
+            k = end;
+        }
+        let pools = ex.owner.len();
+        ex.eq = vec![0.0; pools];
+        ex.mm = vec![0.0; pools];
+        Ok(ex)
+    }
+
+    pub fn config(&self) -> &ExchangeConfig {
+        &self.cfg
+    }
+    pub fn insurance_fund(&self) -> f64 {
+        self.fund
+    }
+    pub fn ledger(&self) -> &PerpLedger {
+        &self.ledger
+    }
+    /// Net position and cost basis (Σ size·entry) of the backstop vault per market.
+    pub fn backstop(&self) -> (&[f64], &[f64]) {
+        (&self.backstop_size, &self.backstop_cost)
+    }
+    /// Wallets of the margin pools (quote), in pool order.
+    pub fn wallets(&self) -> &[f64] {
+        &self.wallet
+    }
+    /// Whether a pool waits out a partial-liquidation cooldown at time `now`.
+    pub fn cooling(&self, now: f64) -> bool {
+        self.status
+            .iter()
+            .zip(&self.cooldown_until)
+            .any(|(s, &t)| matches!(s, PoolStatus::Active | PoolStatus::Liquidated) && t > now)
+    }
+
+    pub(crate) fn check(&self, n_assets: usize) -> Result<()> {
+        for (k, m) in self.cfg.markets.iter().enumerate() {
+            if m.asset as usize >= n_assets {
+                return Err(Error::OutOfRange {
+                    field: format!("markets[{k}].asset"),
+                    value: f64::from(m.asset),
+                    expected: "an index into the scenario's assets",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn asset(&self, j: usize) -> usize {
+        self.cfg.markets[self.market[j] as usize].asset as usize
+    }
+
+    #[inline]
+    fn pos_mm(&self, j: usize, px: &[f64]) -> f64 {
+        let m = &self.cfg.markets[self.market[j] as usize];
+        m.brackets
+            .maintenance_margin(self.size[j].abs() * px[m.asset as usize])
+    }
+
+    /// Equity and maintenance margin of pool `p` at the oracle prices `px`.
+    fn pool_state(&self, p: usize, px: &[f64]) -> (f64, f64) {
+        let (mut e, mut mm) = (self.wallet[p], 0.0);
+        for j in self.offsets[p] as usize..self.offsets[p + 1] as usize {
+            let s = self.size[j];
+            if s == 0.0 {
+                continue;
+            }
+            let mark = px[self.asset(j)];
+            e += s * (mark - self.entry[j]);
+            mm += self.pos_mm(j, px);
+        }
+        (e, mm)
+    }
+
+    #[inline]
+    fn breached(&self, e: f64, mm: f64) -> bool {
+        mm > 0.0
+            && match self.cfg.trigger {
+                Trigger::Below => e < mm,
+                Trigger::AtOrBelow => e <= mm,
+            }
+    }
+
+    /// One round (MECHANICS §6.3–6.5): every breached pool, worst margin ratio first, is taken
+    /// over by the backstop (equity < 2/3·MM, when enabled) or sends its liquidation orders to
+    /// the perp book; what the fund cannot cover or the book cannot fill is deleveraged.
+    pub(crate) fn round(&mut self, sh: &mut Shared, id: u32, round: u32) -> bool {
+        let now = sh.now();
+        let mut found: Vec<(f64, u32)> = Vec::new();
+        for p in 0..self.owner.len() {
+            if matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) {
+                continue;
+            }
+            let (e, mm) = self.pool_state(p, &sh.px);
+            self.eq[p] = e;
+            self.mm[p] = mm;
+            if self.breached(e, mm) {
+                // Worst first: the lowest equity per unit of MM.
+                found.push((e / mm, p as u32));
+            }
+        }
+        self.ranking.iter_mut().for_each(|r| *r = None);
+        if found.is_empty() {
+            return false;
+        }
+        found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut acted = false;
+        for &(_, p) in &found {
+            let p = p as usize;
+            let (e, mm) = self.pool_state(p, &sh.px);
+            if !self.breached(e, mm) {
+                continue;
+            }
+            if self.cfg.backstop && e < mm * (2.0 / 3.0) {
+                self.take_over(sh, id, round, p, e);
+                acted = true;
+            } else if self.cooldown_until[p] <= now {
+                acted |= self.liquidate(sh, id, round, p);
+            }
+        }
+        acted
+    }
+
+    /// The backstop vault takes the pool's positions and wallet without a trade (§6.5).
+    fn take_over(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize, equity: f64) {
+        let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
+        let mut first = true;
+        for j in range {
+            let s = self.size[j];
+            if s == 0.0 {
+                continue;
+            }
+            let a = self.asset(j);
+            let m = self.market[j] as usize;
+            self.backstop_size[m] += s;
+            self.backstop_cost[m] += s * self.entry[j];
+            self.size[j] = 0.0;
+            self.liquidated_qty[j] += s.abs();
+            sh.count_liquidation(a, s.abs() * sh.px[a]);
+            let mut ev = Event::new(sh.step, round, EventKind::Backstop);
+            ev.account = self.owner[p];
+            ev.protocol = id;
+            ev.asset = a as u32;
+            ev.qty = s.abs();
+            ev.notional = s.abs() * sh.px[a];
+            ev.price_before = sh.market.spot(a);
+            ev.price_after = ev.price_before;
+            if first {
+                // The equity the vault takes over (negative: a loss it absorbs).
+                ev.realized_pnl = equity;
+                ev.collateral_seized = self.wallet[p];
+                first = false;
+            }
+            sh.events.push(&ev);
+        }
+        self.ledger.backstop_wallet += self.wallet[p];
+        self.wallet[p] = 0.0;
+        self.status[p] = PoolStatus::Backstopped;
+    }
+
+    /// Book liquidation of pool `p`: each open position (largest MM first) sends a market order
+    /// for the whole position or a partial slice.
+    fn liquidate(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize) -> bool {
+        let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
+        let mut order: Vec<(f64, usize)> = range
+            .filter(|&j| self.size[j] != 0.0)
+            .map(|j| (self.pos_mm(j, &sh.px), j))
+            .collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut acted = false;
+        let mut sliced = false;
+        for &(_, j) in &order {
+            let s = self.size[j];
+            let a = self.asset(j);
+            let notional = s.abs() * sh.px[a];
+            let q = match self.cfg.partial {
+                Some(r) if notional > r.threshold && (r.repeat || !self.partial_done[p]) => {
+                    sliced = true;
+                    s.abs() * r.fraction
+                }
+                _ => s.abs(),
+            };
+            acted |= self.close(sh, id, round, p, j, q);
+        }
+        if sliced {
+            self.partial_done[p] = true;
+            if let Some(r) = self.cfg.partial {
+                self.cooldown_until[p] = sh.now() + r.cooldown;
+            }
+        }
+        let open =
+            (self.offsets[p] as usize..self.offsets[p + 1] as usize).any(|j| self.size[j] != 0.0);
+        if open {
+            if acted {
+                self.status[p] = PoolStatus::Liquidated;
+            }
+        } else {
+            self.status[p] = PoolStatus::Closed;
+            self.ledger.withdrawn += self.wallet[p];
+            self.wallet[p] = 0.0;
+        }
+        acted
+    }
+
+    /// Closes `q` of position `j` of pool `p` by a market order (MECHANICS §6.3): the largest
+    /// prefix whose deficit the fund can pay executes on the book; the rest is deleveraged at
+    /// the bankruptcy price. The position's bankruptcy price is where its share of the pool's
+    /// equity (by maintenance margin) is zero.
+    fn close(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize, j: usize, q: f64) -> bool {
+        let s = self.size[j];
+        let side = s.signum();
+        let a = self.asset(j);
+        let mark = sh.px[a];
+        let (e, mm) = self.pool_state(p, &sh.px);
+        let share = if mm > 0.0 {
+            self.pos_mm(j, &sh.px) / mm
+        } else {
+            1.0
+        };
+        let bp = mark - e * share / s;
+        let order_side = if side > 0.0 { Side::Sell } else { Side::Buy };
+        let deficit = |f: &crate::fill::Fill| side * (f.filled * bp - f.notional);
+        let full = sh.market.quote(a, order_side, q);
+        let fund = self.fund;
+        let x = if deficit(&full) <= fund {
+            full.filled
+        } else {
+            // Deficit is convex in the size with deficit(0) = 0: bisect for the largest prefix.
+            let (mut lo, mut hi) = (0.0, full.filled);
+            for _ in 0..64 {
+                let mid = 0.5 * (lo + hi);
+                if deficit(&sh.market.quote(a, order_side, mid)) <= fund {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        let mut acted = false;
+        if x > 0.0 {
+            let before = sh.market.spot(a);
+            let fill = sh.trade(a, order_side, x);
+            let filled = fill.filled;
+            let n = fill.notional;
+            let realized = side * (n - filled * self.entry[j]);
+            self.wallet[p] += realized;
+            self.size[j] = shrink(s, filled);
+            self.liquidated_qty[j] += filled;
+            self.pnl[j] += realized;
+            self.ledger.realized_pnl += realized;
+            self.ledger.venue_quote_out += side * n;
+            sh.count_liquidation(a, filled * mark);
+            let st = settle(side, filled, bp, n, self.cfg.fee_rate);
+            let mut ev = Event::new(sh.step, round, EventKind::PerpLiquidation);
+            ev.account = self.owner[p];
+            ev.protocol = id;
+            ev.asset = a as u32;
+            ev.qty = filled;
+            ev.notional = n;
+            ev.price_before = before;
+            ev.price_after = sh.market.spot(a);
+            ev.realized_pnl = realized;
+            if st.fund_change >= 0.0 {
+                self.fund += st.fund_change;
+                self.wallet[p] -= st.fund_change;
+                self.ledger.fees += st.fund_change;
+                ev.insurance_change = st.fund_change;
+                sh.events.push(&ev);
+            } else {
+                let paid = -st.fund_change;
+                sh.events.push(&ev);
+                self.fund = (self.fund - paid).max(0.0);
+                self.wallet[p] += paid;
+                self.ledger.deficits += paid;
+                let mut pay = Event::new(sh.step, round, EventKind::InsurancePayment);
+                pay.account = self.owner[p];
+                pay.protocol = id;
+                pay.asset = a as u32;
+                pay.insurance_change = -paid;
+                pay.price_before = ev.price_after;
+                pay.price_after = ev.price_after;
+                sh.events.push(&pay);
+            }
+            acted = true;
+        }
+        let rest = q - x.min(q);
+        let rest = if rest <= 1e-12 * q { 0.0 } else { rest };
+        if rest > 0.0 {
+            acted |= self.deleverage(sh, id, round, p, j, rest, bp);
+        }
+        acted
+    }
+
+    /// Auto-deleveraging of `rest` of position `j` at `bp` against opposite positions of the
+    /// same market, down the ranking (MECHANICS §6.4).
+    #[allow(clippy::too_many_arguments)]
+    fn deleverage(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        round: u32,
+        p: usize,
+        j: usize,
+        rest: f64,
+        bp: f64,
+    ) -> bool {
+        let s = self.size[j];
+        let side = s.signum();
+        let m = self.market[j] as usize;
+        let a = self.asset(j);
+        let slot = 2 * m + usize::from(side > 0.0);
+        if self.ranking[slot].is_none() {
+            self.ranking[slot] = Some(self.rank(m, -side, &sh.px));
+        }
+        let list = self.ranking[slot].take().unwrap_or_default();
+        let start = match self.cfg.adl {
+            AdlOrder::Dydx if !list.is_empty() => sh.rng.random_range(0..list.len()),
+            _ => 0,
+        };
+        let mut left = rest;
+        let mut cut_total = 0.0;
+        for t in 0..list.len() {
+            if left <= 0.0 {
+                break;
+            }
+            let k = list[(start + t) % list.len()] as usize;
+            let sk = self.size[k];
+            if sk == 0.0 || sk.signum() == side || self.pool_of[k] as usize == p {
+                continue;
+            }
+            let cut = left.min(sk.abs());
+            let pk = self.pool_of[k] as usize;
+            let realized = sk.signum() * cut * (bp - self.entry[k]);
+            if !self.cross[pk] {
+                // The closed fraction's margin returns to the trader's wallet (§6.4 Choice).
+                let back = self.wallet[pk] * cut / sk.abs();
+                self.wallet[pk] -= back;
+                self.ledger.withdrawn += back;
+            }
+            self.wallet[pk] += realized;
+            self.size[k] = shrink(sk, cut);
+            self.adl_qty[k] += cut;
+            self.pnl[k] += realized;
+            self.ledger.realized_pnl += realized;
+            if self.size[k] == 0.0
+                && (self.offsets[pk] as usize..self.offsets[pk + 1] as usize)
+                    .all(|i| self.size[i] == 0.0)
+            {
+                self.status[pk] = PoolStatus::Closed;
+                self.ledger.withdrawn += self.wallet[pk];
+                self.wallet[pk] = 0.0;
+            }
+            left -= cut;
+            cut_total += cut;
+            self.ledger.adl_count += 1;
+            self.ledger.adl_notional += cut * bp;
+            let mut ev = Event::new(sh.step, round, EventKind::Adl);
+            ev.account = self.owner[pk];
+            ev.protocol = id;
+            ev.asset = a as u32;
+            ev.qty = cut;
+            ev.notional = cut * bp;
+            ev.price_before = sh.market.spot(a);
+            ev.price_after = ev.price_before;
+            ev.realized_pnl = realized;
+            sh.events.push(&ev);
+        }
+        self.ranking[slot] = Some(list);
+        if cut_total <= 0.0 {
+            self.ledger.unresolved_qty += rest;
+            return false;
+        }
+        // The bankrupt side closes what was matched at BP: its equity share there is zero.
+        let realized = side * cut_total * (bp - self.entry[j]);
+        self.wallet[p] += realized;
+        self.size[j] = shrink(s, cut_total);
+        self.adl_qty[j] += cut_total;
+        self.pnl[j] += realized;
+        self.ledger.realized_pnl += realized;
+        self.ledger.adl_bankrupt_qty += cut_total;
+        self.ledger.adl_counterparty_qty += cut_total;
+        if left > 1e-12 * rest {
+            self.ledger.unresolved_qty += left;
+        }
+        sh.count_liquidation(a, cut_total * sh.px[a]);
+        true
+    }
+
+    /// Open positions of market `m` on side `side`, highest ADL priority first.
+    fn rank(&self, m: usize, side: f64, px: &[f64]) -> Vec<u32> {
+        let mut v: Vec<(f64, u32, u32)> = (0..self.size.len())
+            .filter(|&k| self.market[k] as usize == m && self.size[k] * side > 0.0)
+            .map(|k| {
+                let p = self.pool_of[k] as usize;
+                let score = match self.cfg.adl {
+                    AdlOrder::Ranked(rule) => self.score(rule, k, px),
+                    AdlOrder::Dydx => 0.0,
+                };
+                (score, self.owner[p], k as u32)
+            })
+            .collect();
+        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        v.into_iter().map(|t| t.2).collect()
+    }
+
+    /// ADL score of position `k` (§6.4); in a cross pool the position's equity is its share of
+    /// the pool's equity by maintenance margin, and Binance's WB, uPnL and MM are the pool's.
+    fn score(&self, rule: AdlRanking, k: usize, px: &[f64]) -> f64 {
+        let p = self.pool_of[k] as usize;
+        let a = self.asset(k);
+        let mark = px[a];
+        let s = self.size[k];
+        let mm_k = self.pos_mm(k, px);
+        let (e, mm) = self.pool_state(p, px);
+        let share = if mm > 0.0 { mm_k / mm } else { 1.0 };
+        let pos = Position {
+            side: s.signum(),
+            qty: s.abs(),
+            entry: self.entry[k],
+            // Margin such that the position's equity at `mark` is its share of the pool's.
+            margin: e * share - s * (mark - self.entry[k]),
+        };
+        let brackets = &self.cfg.markets[self.market[k] as usize].brackets;
+        match rule {
+            AdlRanking::Binance => {
+                let wb = self.wallet[p];
+                let upnl = e - wb;
+                if wb + upnl <= 0.0 {
+                    0.0
+                } else {
+                    upnl.max(0.0) / wb.max(1.0) * mm / (wb + upnl)
+                }
+            }
+            _ => adl_score(rule, &pos, mark, brackets),
+        }
+    }
+
+    /// Every position in the caller's row order, at the oracle prices `px`.
+    pub fn table(&self, px: &[f64]) -> PositionTable {
+        let n = self.size.len();
+        let mut t = PositionTable {
+            account: vec![0; n],
+            asset: vec![0; n],
+            size: vec![0.0; n],
+            entry: vec![0.0; n],
+            mark: vec![0.0; n],
+            wallet: vec![0.0; n],
+            equity: vec![0.0; n],
+            maintenance_margin: vec![0.0; n],
+            liquidation_price: vec![f64::NAN; n],
+            bankruptcy_price: vec![f64::NAN; n],
+            status: vec![0; n],
+            liquidated_qty: vec![0.0; n],
+            adl_qty: vec![0.0; n],
+            realized_pnl: vec![0.0; n],
+        };
+        for j in 0..n {
+            let r = self.row[j] as usize;
+            let p = self.pool_of[j] as usize;
+            let a = self.asset(j);
+            let (e, mm) = self.pool_state(p, px);
+            t.account[r] = self.owner[p];
+            t.asset[r] = a as u32;
+            t.size[r] = self.size[j];
+            t.entry[r] = self.entry[j];
+            t.mark[r] = px[a];
+            t.wallet[r] = self.wallet[p];
+            t.equity[r] = e;
+            t.maintenance_margin[r] = mm;
+            t.status[r] = self.status[p] as u8;
+            t.liquidated_qty[r] = self.liquidated_qty[j];
+            t.adl_qty[r] = self.adl_qty[j];
+            t.realized_pnl[r] = self.pnl[j];
+            let s = self.size[j];
+            if s != 0.0 {
+                let mark = px[a];
+                let mm_j = self.pos_mm(j, px);
+                t.bankruptcy_price[r] = mark - e / s;
+                t.liquidation_price[r] = self.cross_liquidation_price(s, mark, e, mm - mm_j, j);
+            }
+        }
+        t
+    }
+
+    /// Binance's general liquidation price for one position with the rest of the pool fixed
+    /// (TMM1 = `mm_other`, UPNL1 inside `equity`): solve `E + s(P − mark) = MM_other + |s|·P·MMR_b
+    /// − cum_b` per bracket and keep the one where `|s|·P` lies in bracket b. Isolated, this is
+    /// [`Position::liquidation_price`].
+    fn cross_liquidation_price(
+        &self,
+        s: f64,
+        mark: f64,
+        equity: f64,
+        mm_other: f64,
+        j: usize,
+    ) -> f64 {
+        let br = &self.cfg.markets[self.market[j] as usize].brackets;
+        let q = s.abs();
+        let solve = |b: usize| (equity - s * mark - mm_other + br.amount(b)) / (q * br.rate(b) - s);
+        for b in 0..br.caps.len() {
+            let lp = solve(b);
+            if lp > 0.0 && br.bracket_of(q * lp) == b {
+                return lp;
+            }
+        }
+        0.0_f64.max(solve(br.bracket_of(q * mark)))
+    }
+}
+
+/// `s` reduced towards zero by `by` (≤ |s|), with float residue cleared.
+#[inline]
+fn shrink(s: f64, by: f64) -> f64 {
+    let left = s.abs() - by;
+    if left <= 1e-12 * s.abs() {
+        0.0
+    } else {
+        s.signum() * left
     }
 }
 

@@ -1,0 +1,421 @@
+//! Perpetual futures in the step loop (MECHANICS §6), against hand-worked numbers: Binance's
+//! liquidation and bankruptcy prices (worked example 6), the clearance fee and a deficit paid by
+//! the insurance fund, a fund that runs dry and the ADL order ranked by hand, partial
+//! liquidation with its cooldown, the backstop, and the quote identities of §8.
+
+use deleverage_core::accounts::Accounts;
+use deleverage_core::engine::{AssetSpec, Engine, QueueConfig, Scenario};
+use deleverage_core::family::Family;
+use deleverage_core::oracle::OracleKind;
+use deleverage_core::perp::{
+    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket, PoolStatus,
+    PositionRows, Trigger,
+};
+use deleverage_core::recorder::EventKind;
+use deleverage_core::{AnyVenue, Execution, ImpactCurve};
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+macro_rules! assert_close {
+    ($a:expr, $b:expr) => {{
+        let (a, b): (f64, f64) = ($a, $b);
+        assert!(close(a, b), "{} = {a}, expected {b}", stringify!($a));
+    }};
+}
+
+/// Worked example 6's brackets.
+fn example_brackets() -> Brackets {
+    Brackets::new(
+        vec![25_000.0, 150_000.0, 750_000.0, 3_000_000.0],
+        vec![0.006, 0.012, 0.025, 0.05],
+    )
+    .unwrap()
+}
+
+fn flat(mmr: f64) -> Brackets {
+    Brackets::new(vec![f64::INFINITY], vec![mmr]).unwrap()
+}
+
+fn config(brackets: Brackets, fee_rate: f64, fund: f64, adl: AdlOrder) -> ExchangeConfig {
+    ExchangeConfig {
+        markets: vec![PerpMarket { asset: 0, brackets }],
+        fee_rate,
+        insurance_fund: fund,
+        adl,
+        partial: None,
+        backstop: false,
+        trigger: Trigger::Below,
+    }
+}
+
+/// (account, size, entry, margin, cross)
+fn rows(r: &[(u32, f64, f64, f64, bool)]) -> PositionRows {
+    PositionRows {
+        account: r.iter().map(|x| x.0).collect(),
+        market: vec![0; r.len()],
+        size: r.iter().map(|x| x.1).collect(),
+        entry: r.iter().map(|x| x.2).collect(),
+        margin: r.iter().map(|x| x.3).collect(),
+        cross: r.iter().map(|x| x.4).collect(),
+    }
+}
+
+/// One perp asset whose book is an impact curve filling at its pre-trade price (α = 0), marked
+/// at the reference index: fills and marks are exactly the reference we set.
+fn engine(price: f64, slope: f64, ex: Exchange) -> Engine {
+    let curve = ImpactCurve::linear(price, slope, Execution::Weighted { alpha: 0.0 }).unwrap();
+    let sc = Scenario {
+        assets: vec![AssetSpec {
+            name: "BTC-PERP".into(),
+            price,
+            venues: vec![AnyVenue::Curve(curve)],
+            oracle: OracleKind::Reference,
+        }],
+        protocols: vec![],
+        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1).unwrap(),
+        families: vec![Family::Perps(ex)],
+        queue: QueueConfig::default(),
+        step_seconds: 12.0,
+    };
+    Engine::new(sc, 7).unwrap()
+}
+
+fn exchange(e: &Engine) -> &Exchange {
+    match &e.families()[0] {
+        Family::Perps(x) => x,
+        #[allow(unreachable_patterns)]
+        _ => unreachable!(),
+    }
+}
+
+fn kinds(e: &Engine) -> Vec<u8> {
+    e.events().kind.clone()
+}
+
+#[test]
+fn worked_example_6_prices_fee_and_surplus() {
+    // Long 3.6 at 58,400, isolated margin 70,080: LP 39,364.0350877 (bracket 2), BP 38,933.33.
+    let ex = Exchange::new(
+        config(
+            example_brackets(),
+            0.005,
+            1_000.0,
+            AdlOrder::Ranked(AdlRanking::Bitmex),
+        ),
+        &rows(&[(0, 3.6, 58_400.0, 70_080.0, false)]),
+    )
+    .unwrap();
+    let mut e = engine(58_400.0, 1e-12, ex);
+    e.step(&[58_400.0]).unwrap();
+    let t = exchange(&e).table(e.oracle_prices());
+    assert_close!(t.liquidation_price[0], 39_364.035_087_719_3);
+    assert_close!(t.bankruptcy_price[0], 38_933.333_333_333_3);
+    // Just above LP: not liquidated. At 39,150: sold at 39,150 for 140,940; surplus 780, the fund
+    // takes 0.5 % = 704.7, the trader keeps 75.3.
+    e.step(&[39_365.0]).unwrap();
+    assert!(e.events().is_empty());
+    e.step(&[39_150.0]).unwrap();
+    let ev = e.events();
+    assert_eq!(kinds(&e), vec![EventKind::PerpLiquidation as u8]);
+    assert_close!(ev.qty[0], 3.6);
+    assert_close!(ev.notional[0], 140_940.0);
+    assert_close!(ev.insurance_change[0], 704.7);
+    assert_close!(ev.realized_pnl[0], 140_940.0 - 3.6 * 58_400.0);
+    let x = exchange(&e);
+    assert_close!(x.insurance_fund(), 1_704.7);
+    assert_close!(x.ledger().withdrawn, 75.3);
+    let t = x.table(e.oracle_prices());
+    assert_eq!(t.status[0], PoolStatus::Closed as u8);
+    assert_eq!(t.size[0], 0.0);
+    assert!(t.liquidation_price[0].is_nan());
+}
+
+#[test]
+fn fill_worse_than_bankruptcy_draws_on_the_fund() {
+    // The same long gapped to 38,800: equity −480; the fill at 38,800 is 480 short of BP·Q and
+    // the fund pays it.
+    let ex = Exchange::new(
+        config(
+            example_brackets(),
+            0.005,
+            1_000.0,
+            AdlOrder::Ranked(AdlRanking::Bitmex),
+        ),
+        &rows(&[(0, 3.6, 58_400.0, 70_080.0, false)]),
+    )
+    .unwrap();
+    let mut e = engine(58_400.0, 1e-12, ex);
+    e.step(&[58_400.0]).unwrap();
+    e.step(&[38_800.0]).unwrap();
+    assert_eq!(
+        kinds(&e),
+        vec![
+            EventKind::PerpLiquidation as u8,
+            EventKind::InsurancePayment as u8
+        ]
+    );
+    let ev = e.events();
+    assert_close!(ev.notional[0], 139_680.0);
+    assert_close!(ev.insurance_change[1], -480.0);
+    let x = exchange(&e);
+    assert_close!(x.insurance_fund(), 520.0);
+    assert_close!(x.ledger().deficits, 480.0);
+    assert_eq!(x.ledger().withdrawn, 0.0);
+    assert_close!(
+        x.insurance_fund(),
+        x.ledger().fund_initial + x.ledger().fees - x.ledger().deficits
+    );
+}
+
+/// A long of 2.5 at 100 with margin 25 and three shorts; at mark 88 the long's equity is −5, its
+/// BP 90, and the book fills at 88 (deficit 5) while the fund is empty: all 2.5 go to ADL at 90.
+///   A: −1 @120, margin 20: PnL% 32/120 = 0.26667, equity 52, EffLev 88/52 → BitMEX 0.45128
+///   B: −2 @110, margin 5:  PnL% 22/110 = 0.2,     equity 49, EffLev 176/49 → BitMEX 0.71837
+///   C: −0.5 @100, margin 50: PnL% 0.12, equity 56, EffLev 44/56 → BitMEX 0.09429
+fn adl_case(adl: AdlOrder) -> Engine {
+    let ex = Exchange::new(
+        config(flat(0.01), 0.005, 0.0, adl),
+        &rows(&[
+            (10, 2.5, 100.0, 25.0, false),
+            (1, -1.0, 120.0, 20.0, false),
+            (2, -2.0, 110.0, 5.0, false),
+            (3, -0.5, 100.0, 50.0, false),
+        ]),
+    )
+    .unwrap();
+    let mut e = engine(100.0, 1e-9, ex);
+    e.step(&[100.0]).unwrap();
+    e.step(&[88.0]).unwrap();
+    e
+}
+
+fn adl_rows(e: &Engine) -> Vec<(u32, f64, f64)> {
+    let ev = e.events();
+    (0..ev.len())
+        .filter(|&k| ev.kind[k] == EventKind::Adl as u8)
+        .map(|k| (ev.account[k], ev.qty[k], ev.realized_pnl[k]))
+        .collect()
+}
+
+#[test]
+fn fund_runs_dry_and_adl_follows_the_bitmex_ranking() {
+    let e = adl_case(AdlOrder::Ranked(AdlRanking::Bitmex));
+    // B (0.718) is cut by all its 2 units, realising 2·(110 − 90) = 40; then A by 0.5, realising
+    // 0.5·(120 − 90) = 15. C is untouched. Nothing traded on the book.
+    let adl = adl_rows(&e);
+    assert_eq!(adl.len(), 2);
+    assert_eq!((adl[0].0, adl[1].0), (2, 1));
+    assert_close!(adl[0].1, 2.0);
+    assert_close!(adl[0].2, 40.0);
+    assert_close!(adl[1].1, 0.5);
+    assert_close!(adl[1].2, 15.0);
+    assert!(!kinds(&e).contains(&(EventKind::PerpLiquidation as u8)));
+    let x = exchange(&e);
+    let t = x.table(e.oracle_prices());
+    // The bankrupt long closed at BP: its equity there is zero, the fund never went negative.
+    assert_eq!(t.size[0], 0.0);
+    assert_close!(t.realized_pnl[0], 2.5 * (90.0 - 100.0));
+    assert_close!(t.wallet[0] + 1.0, 1.0);
+    assert_eq!(x.insurance_fund(), 0.0);
+    assert_close!(t.size[1], -0.5);
+    assert_eq!(t.size[2], 0.0);
+    assert_close!(t.size[3], -0.5);
+    // ADL quantity = the unfilled bankrupt quantity.
+    assert_close!(x.ledger().adl_bankrupt_qty, 2.5);
+    assert_close!(x.ledger().adl_counterparty_qty, 2.5);
+    // A's isolated margin: half returned (10), plus its realised 15.
+    assert_close!(t.wallet[1], 10.0 + 15.0);
+}
+
+#[test]
+fn adl_order_follows_the_chosen_ranking() {
+    // PnL ratio: A (0.2667) before B (0.2): A cut 1, B cut 1.5.
+    let adl = adl_rows(&adl_case(AdlOrder::Ranked(AdlRanking::PnlRatio)));
+    assert_eq!(adl.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2]);
+    assert_close!(adl[0].1, 1.0);
+    assert_close!(adl[1].1, 1.5);
+    // Size: B (176) then A (88).
+    let adl = adl_rows(&adl_case(AdlOrder::Ranked(AdlRanking::Size)));
+    assert_eq!(adl.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 1]);
+    // Binance LeveragePnl = uPnL/max(1, WB)·MM/(WB + uPnL):
+    //   A 32/20·0.88/52 = 0.02708, B 44/5·1.76/49 = 0.31608, C 6/50·0.44/56 = 0.00094 → B, A.
+    let adl = adl_rows(&adl_case(AdlOrder::Ranked(AdlRanking::Binance)));
+    assert_eq!(adl.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 1]);
+    // dYdX: id order from a seeded start, the same for the same seed: the cut accounts are
+    // consecutive in the cyclic order of the shorts (1, 2, 3).
+    let a = adl_rows(&adl_case(AdlOrder::Dydx));
+    let b = adl_rows(&adl_case(AdlOrder::Dydx));
+    assert_eq!(a, b);
+    let ids: Vec<u32> = a.iter().map(|r| r.0).collect();
+    assert!(!ids.is_empty());
+    for w in ids.windows(2) {
+        assert_eq!(w[1], w[0] % 3 + 1, "{ids:?}");
+    }
+    let total: f64 = a.iter().map(|r| r.1).sum();
+    assert_close!(total, 2.5);
+}
+
+#[test]
+fn partial_liquidation_waits_out_its_cooldown() {
+    // Long 10 at 20,000 with margin 20,000 (notional 200,000 > 100,000), MMR 1 %. At 18,100:
+    // equity 1,000 < MM 1,810: 20 % (2) is sold, then 30 s of cooldown (3 steps of 12 s: the
+    // step at t + 36 s is the first after it); the rest (8) goes whole.
+    let mut cfg = config(flat(0.01), 0.0, 1e6, AdlOrder::Ranked(AdlRanking::Bitmex));
+    cfg.partial = Some(PartialRule {
+        threshold: 100_000.0,
+        fraction: 0.2,
+        cooldown: 30.0,
+        repeat: false,
+    });
+    let ex = Exchange::new(cfg, &rows(&[(0, 10.0, 20_000.0, 20_000.0, false)])).unwrap();
+    let mut e = engine(20_000.0, 1e-12, ex);
+    e.step(&[20_000.0]).unwrap();
+    for _ in 0..4 {
+        e.step(&[18_100.0]).unwrap();
+    }
+    let ev = e.events();
+    let liq: Vec<(u32, f64)> = (0..ev.len())
+        .filter(|&k| ev.kind[k] == EventKind::PerpLiquidation as u8)
+        .map(|k| (ev.step[k], ev.qty[k]))
+        .collect();
+    // After the slice: equity 1,000 still below MM 8·18,100·1 % = 1,448 (the slice at the mark
+    // leaves equity unchanged at φ = 0), so the remainder goes at step 1 + 3 = 4.
+    assert_eq!(liq.len(), 2);
+    assert_eq!(liq[0].0, 1);
+    assert_close!(liq[0].1, 2.0);
+    assert_eq!(liq[1].0, 4);
+    assert_close!(liq[1].1, 8.0);
+}
+
+#[test]
+fn backstop_takes_over_below_two_thirds_of_maintenance_margin() {
+    // Long 1 at 100, margin 10, MMR 5 %. At 94: equity 4, MM 4.7, 2/3·MM 3.133: book
+    // liquidation. A second account gapping to 92.5: equity 2.5 < 2/3·4.625 = 3.083: backstop.
+    let mut cfg = config(flat(0.05), 0.0, 0.0, AdlOrder::Ranked(AdlRanking::Bitmex));
+    cfg.backstop = true;
+    let ex = Exchange::new(cfg, &rows(&[(0, 1.0, 100.0, 10.0, false)])).unwrap();
+    let mut e = engine(100.0, 1e-9, ex);
+    e.step(&[100.0]).unwrap();
+    e.step(&[92.5]).unwrap();
+    assert_eq!(kinds(&e), vec![EventKind::Backstop as u8]);
+    let x = exchange(&e);
+    let (size, cost) = x.backstop();
+    assert_close!(size[0], 1.0);
+    assert_close!(cost[0], 100.0);
+    assert_close!(e.events().realized_pnl[0], 2.5);
+    assert_close!(x.ledger().backstop_wallet, 10.0);
+    let mut cfg = config(flat(0.05), 0.0, 0.0, AdlOrder::Ranked(AdlRanking::Bitmex));
+    cfg.backstop = true;
+    let ex = Exchange::new(cfg, &rows(&[(0, 1.0, 100.0, 10.0, false)])).unwrap();
+    let mut e = engine(100.0, 1e-9, ex);
+    e.step(&[100.0]).unwrap();
+    e.step(&[94.0]).unwrap();
+    assert_eq!(kinds(&e)[0], EventKind::PerpLiquidation as u8);
+}
+
+#[test]
+fn cross_liquidation_price_is_binance_general_formula() {
+    // Cross account: long 2 BTC-PERP at 100 and wallet 30 (margins 20 + 10 on two markets);
+    // short 1 of a second market at 50. Flat MMR 1 % and 2 %. At marks 100 and 50: equity 30,
+    // MM = 2 + 1 = 3. LP of the long with the short fixed (TMM1 = 1, UPNL1 = 0):
+    // (WB − TMM1 + UPNL1 − Q·EP)/(Q·MMR − Q) = (30 − 1 − 200)/(0.02 − 2) = 86.3636...
+    let curve = |p: f64| {
+        AnyVenue::Curve(ImpactCurve::linear(p, 1e-9, Execution::Weighted { alpha: 0.0 }).unwrap())
+    };
+    let ex = Exchange::new(
+        ExchangeConfig {
+            markets: vec![
+                PerpMarket {
+                    asset: 0,
+                    brackets: flat(0.01),
+                },
+                PerpMarket {
+                    asset: 1,
+                    brackets: flat(0.02),
+                },
+            ],
+            fee_rate: 0.0,
+            insurance_fund: 0.0,
+            adl: AdlOrder::Ranked(AdlRanking::Bitmex),
+            partial: None,
+            backstop: false,
+            trigger: Trigger::AtOrBelow,
+        },
+        &PositionRows {
+            account: vec![5, 5],
+            market: vec![0, 1],
+            size: vec![2.0, -1.0],
+            entry: vec![100.0, 50.0],
+            margin: vec![20.0, 10.0],
+            cross: vec![true, true],
+        },
+    )
+    .unwrap();
+    let sc = Scenario {
+        assets: vec![
+            AssetSpec {
+                name: "A".into(),
+                price: 100.0,
+                venues: vec![curve(100.0)],
+                oracle: OracleKind::Reference,
+            },
+            AssetSpec {
+                name: "B".into(),
+                price: 50.0,
+                venues: vec![curve(50.0)],
+                oracle: OracleKind::Reference,
+            },
+        ],
+        protocols: vec![],
+        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 2).unwrap(),
+        families: vec![Family::Perps(ex)],
+        queue: QueueConfig::default(),
+        step_seconds: 12.0,
+    };
+    let mut e = Engine::new(sc, 1).unwrap();
+    e.step(&[100.0, 50.0]).unwrap();
+    let t = exchange(&e).table(e.oracle_prices());
+    assert_close!(t.liquidation_price[0], (30.0 - 1.0 - 200.0) / (0.02 - 2.0));
+    assert_close!(t.bankruptcy_price[0], 100.0 - 30.0 / 2.0);
+    // The short's LP with the long fixed: (30 − 2 + 50)/(0.02 + 1) = 76.4706.
+    assert_close!(t.liquidation_price[1], (30.0 - 2.0 + 50.0) / 1.02);
+    // At the long's LP the account's margin ratio is exactly 100 %: Binance liquidates (≤).
+    let lp = t.liquidation_price[0];
+    e.step(&[lp, 50.0]).unwrap();
+    let ev = e.events();
+    assert_eq!(
+        ev.kind
+            .iter()
+            .filter(|&&k| k == EventKind::PerpLiquidation as u8)
+            .count(),
+        2
+    );
+    assert_eq!(t.account[0], 5);
+}
+
+#[test]
+fn bad_positions_are_refused_with_their_field() {
+    let cfg = || config(flat(0.01), 0.0, 0.0, AdlOrder::Dydx);
+    let err = Exchange::new(cfg(), &rows(&[(0, 0.0, 100.0, 1.0, false)])).unwrap_err();
+    assert!(err.to_string().contains("size[0]"), "{err}");
+    let err = Exchange::new(cfg(), &rows(&[(0, 1.0, -5.0, 1.0, false)])).unwrap_err();
+    assert!(err.to_string().contains("entry_price[0]"), "{err}");
+    let err = Exchange::new(cfg(), &rows(&[(0, 1.0, 5.0, f64::NAN, false)])).unwrap_err();
+    assert!(err.to_string().contains("margin[0]"), "{err}");
+    let err = Exchange::new(
+        cfg(),
+        &rows(&[(0, 1.0, 5.0, 1.0, true), (0, 2.0, 5.0, 1.0, true)]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("market[1]"), "{err}");
+    let mut c = cfg();
+    c.fee_rate = -0.1;
+    assert!(
+        Exchange::new(c, &rows(&[]))
+            .unwrap_err()
+            .to_string()
+            .contains("fee_rate")
+    );
+}
