@@ -33,6 +33,7 @@ from deleverage._core import (
 )
 from deleverage.analysis import amplification_curve, breakdown, critical_shock, liquidation_map
 from deleverage.exceptions import DeleverageError, ScenarioError
+from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
 from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
 from deleverage.simulate import simulate
@@ -40,6 +41,7 @@ from deleverage.simulate import simulate
 __all__ = [
     "ArbTrade",
     "Asset",
+    "Brackets",
     "ConstantProductPool",
     "DeleverageError",
     "Fill",
@@ -48,6 +50,9 @@ __all__ = [
     "Liquidators",
     "Oracle",
     "OrderBook",
+    "PartialLiquidation",
+    "PerpExchange",
+    "PerpMarket",
     "Reserve",
     "Result",
     "Router",

@@ -12,15 +12,32 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 __all__ = ["Result"]
 
-EVENT_KINDS = ["liquidation", "sale", "bad_debt", "absorb", "storefront"]
+EVENT_KINDS = [
+    "liquidation",
+    "sale",
+    "bad_debt",
+    "absorb",
+    "storefront",
+    "perp_liquidation",
+    "insurance_payment",
+    "adl",
+    "backstop",
+    "auction_kick",
+    "auction_take",
+    "auction_redo",
+    "fund_sale",
+    "fund_purchase",
+    "default",
+]
+POOL_STATUS = ["active", "liquidated", "closed", "backstopped"]
 ACCOUNT_STATUS = ["active", "liquidated", "closed", "bad_debt"]
 _NONE = 2**32 - 1
 
@@ -41,8 +58,13 @@ class Result:
         empty), bid depth within 2 %, liquidated notional and count, rounds, queue length,
         cumulative bad debt.
     accounts:
-        The final state of every account: status, health factor (null without debt),
+        The final state of every lending account: status, health factor (null without debt),
         collateral and debt value, equity, liquidated notional, times liquidated, bad debt.
+    positions:
+        The final state of every perp position (empty without perp exchanges): size, entry,
+        mark, the margin pool's wallet, equity and maintenance margin, liquidation and
+        bankruptcy prices (null once closed), status, quantity liquidated and deleveraged,
+        realised PnL.
     summary:
         One row: totals, bad debt, drawdown and amplification per asset, first liquidation step,
         steps to quiet.
@@ -53,6 +75,7 @@ class Result:
     accounts: pl.DataFrame
     summary: pl.DataFrame
     meta: Mapping[str, Any]
+    positions: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as a plain dict."""
@@ -80,6 +103,9 @@ def build_result(
     initial_prices: list[float],
     protocol_names: list[str],
     account_labels: pl.DataFrame,
+    *,
+    n_lending: int | None = None,
+    families: Sequence[Any] = (),
 ) -> Result:
     """Wraps the engine's numpy columns (no copy) in frames and joins the labels back."""
     asset_names_s = pl.Series("asset", asset_names, dtype=pl.String)
@@ -116,6 +142,8 @@ def build_result(
         "bonus",
         "protocol_fee",
         "bad_debt",
+        "insurance_change",
+        "realized_pnl",
         pl.when(pl.col("account") == _NONE)
         .then(None)
         .otherwise(pl.col("account"))
@@ -143,11 +171,13 @@ def build_result(
         "rounds",
         "queue_length",
         "cumulative_bad_debt",
+        "insurance_fund",
     )
 
     ac = pl.DataFrame(dict(raw["accounts"]))
+    n_lending = ac.height if n_lending is None else n_lending
     accounts = (
-        pl.concat([account_labels, ac], how="horizontal")
+        pl.concat([account_labels.head(n_lending), ac], how="horizontal")
         .with_columns(
             pl.col("status")
             .map_elements(lambda s: ACCOUNT_STATUS[s], return_dtype=pl.String)
@@ -209,5 +239,76 @@ def build_result(
         row[f"exogenous_drawdown_{name}"] = exogenous
         row[f"amplification_{name}"] = drawdown / exogenous if exogenous < 0 else None
         del a
+    positions = _positions(raw.get("families", []), families, account_labels, asset_names)
+    row |= _perp_summary(raw.get("families", []), events, steps)
     summary = pl.DataFrame([row])
-    return Result(events=events, steps=steps, accounts=accounts, summary=summary, meta=meta)
+    return Result(
+        events=events,
+        steps=steps,
+        accounts=accounts,
+        summary=summary,
+        meta=meta,
+        positions=positions,
+    )
+
+
+def _positions(
+    raw: Sequence[Mapping[str, Any]],
+    families: Sequence[Any],
+    account_labels: pl.DataFrame,
+    asset_names: list[str],
+) -> pl.DataFrame:
+    """The perp positions of every exchange, labelled, in each exchange's input row order."""
+    frames = []
+    labels = account_labels["account"]
+    assets = pl.Series("market", asset_names, dtype=pl.String)
+    for out, fam in zip(raw, families, strict=True):
+        if out["kind"] != "perps":
+            continue
+        df = pl.DataFrame(dict(out["positions"]))
+        frames.append(
+            df.select(
+                pl.lit(labels).gather(pl.col("account_id")).alias("account"),
+                pl.lit(fam.name).alias("protocol"),
+                pl.lit(assets).gather(pl.col("asset")).alias("market"),
+                "size",
+                "entry_price",
+                "mark",
+                "wallet",
+                "equity",
+                "maintenance_margin",
+                pl.col("liquidation_price").fill_nan(None),
+                pl.col("bankruptcy_price").fill_nan(None),
+                pl.col("status")
+                .replace_strict(dict(enumerate(POOL_STATUS)), return_dtype=pl.Enum(POOL_STATUS))
+                .alias("status"),
+                "liquidated_qty",
+                "adl_qty",
+                "realized_pnl",
+            )
+        )
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def _perp_summary(
+    raw: Sequence[Mapping[str, Any]], events: pl.DataFrame, steps: pl.DataFrame
+) -> dict[str, Any]:
+    """Insurance fund path and ADL totals, when the scenario has perp exchanges."""
+    ledgers = [f["ledger"] for f in raw if f["kind"] == "perps"]
+    if not ledgers:
+        return {}
+    start = sum(float(x["fund_initial"]) for x in ledgers)
+    path = steps.group_by("step").agg(pl.col("insurance_fund").first())["insurance_fund"]
+    low = min(start, float(path.min())) if path.len() else start  # type: ignore[arg-type]
+    kinds = events["kind"]
+    return {
+        "perp_liquidations": int((kinds == "perp_liquidation").sum()),
+        "insurance_fund_start": start,
+        "insurance_fund_end": sum(float(x["insurance_fund"]) for x in ledgers),
+        "insurance_fund_min": low,
+        "insurance_fund_used": sum(float(x["deficits"]) for x in ledgers),
+        "insurance_fees": sum(float(x["fees"]) for x in ledgers),
+        "adl_count": sum(int(x["adl_count"]) for x in ledgers),
+        "adl_notional": sum(float(x["adl_notional"]) for x in ledgers),
+        "backstop_takeovers": int((kinds == "backstop").sum()),
+    }

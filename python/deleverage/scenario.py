@@ -77,20 +77,22 @@ class Oracle:
     Use the constructors: :meth:`spot` (the routed mid, re-read after every round),
     :meth:`push` (Chainlink: deviation threshold and heartbeat), :meth:`twap` (time-weighted mean
     over a window), :meth:`delayed` (Maker OSM: the price from ``delay`` seconds ago) and
-    :meth:`reference` (the exogenous path, without endogenous impact). Times are in seconds.
+    :meth:`reference` (the exogenous path, without endogenous impact), and for perp marks
+    :meth:`blend` (the perp mid blended with the index). Times are in seconds.
 
     Examples
     --------
     >>> import deleverage as dl
     >>> dl.Oracle.push(0.005, 3600)
-    Oracle(kind='push', deviation=0.005, heartbeat=3600.0, window=None, delay=None)
+    Oracle(kind='push', deviation=0.005, heartbeat=3600.0, window=None, delay=None, weight=None)
     """
 
-    kind: Literal["spot", "push", "twap", "delayed", "reference"] = "spot"
+    kind: Literal["spot", "push", "twap", "delayed", "reference", "blend"] = "spot"
     deviation: float | None = None
     heartbeat: float | None = None
     window: float | None = None
     delay: float | None = None
+    weight: float | None = None
 
     @classmethod
     def spot(cls) -> Oracle:
@@ -121,6 +123,12 @@ class Oracle:
     def reference(cls) -> Oracle:
         """The exogenous reference path, without endogenous impact."""
         return cls("reference")
+
+    @classmethod
+    def blend(cls, weight: float) -> Oracle:
+        """A perp mark price: ``weight·mid + (1 − weight)·reference``, the perp book's mid blended
+        with the index (the reference path), re-read after every round."""
+        return cls("blend", weight=_finite("Oracle.blend weight", weight, low=0.0, high=1.0))
 
     def _spec(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -513,6 +521,14 @@ class _Book:
 
 
 @dataclass(frozen=True)
+class _Family:
+    """A family of forced sellers other than lending (a perp exchange, say) and its positions."""
+
+    protocol: Any
+    positions: pl.DataFrame
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A market, its protocols with their positions, the liquidators and the run settings.
 
@@ -532,6 +548,8 @@ class Scenario:
     steps: int = 300
     liquidators: Liquidators = field(default_factory=Liquidators)
     lending: tuple[_Book, ...] = ()
+    #: Perp exchanges (and the other families of forced sellers), in the order they act.
+    families: tuple[_Family, ...] = ()
     #: The shock ``simulate`` uses when it is given none.
     shock: Shock | None = None
     #: The seed ``simulate`` uses when it is given none.
@@ -583,7 +601,49 @@ class Scenario:
     @property
     def n_accounts(self) -> int:
         """Number of accounts over all protocols."""
-        return sum(b.positions["account"].n_unique() for b in self.lending)
+        return sum(b.positions["account"].n_unique() for b in self.lending) + sum(
+            f.positions["account"].n_unique() for f in self.families
+        )
+
+    @property
+    def protocol_names(self) -> list[str]:
+        """Names of the lending protocols, then of the other families, in order."""
+        return [b.protocol.name for b in self.lending] + [f.protocol.name for f in self.families]
+
+    def _add_family(self, protocol: Any, positions: pl.DataFrame, assets: list[str]) -> Scenario:
+        if protocol.name in self.protocol_names:
+            raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
+        unknown = [a for a in assets if a not in self.asset_names]
+        if unknown:
+            raise ScenarioError(
+                f"{protocol.name}: asset {unknown[0]!r} is not one of the scenario's assets "
+                f"{self.asset_names}"
+            )
+        frame = protocol._check_positions(positions)
+        return replace(self, families=(*self.families, _Family(protocol, frame)))
+
+    def add_perps(self, exchange: Any, positions: pl.DataFrame) -> Scenario:
+        """A new scenario with the perp ``exchange`` (a :class:`deleverage.PerpExchange`) and its
+        ``positions`` added: columns ``account``, ``market`` (an asset name), ``size`` (signed),
+        ``entry_price``, ``margin`` and optionally ``mode`` (``"cross"``/``"isolated"``). The
+        frame is not modified.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("BTC-PERP", 60_000.0)])
+        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.004))])
+        >>> pos = pl.DataFrame({"account": [1], "market": ["BTC-PERP"], "size": [-1.5],
+        ...                     "entry_price": [61_000.0], "margin": [9_000.0]})
+        >>> sc.add_perps(ex, pos).n_accounts
+        1
+        """
+        from deleverage.perps import PerpExchange
+
+        if not isinstance(exchange, PerpExchange):
+            raise ScenarioError("exchange must be a deleverage.PerpExchange")
+        return self._add_family(exchange, positions, exchange.assets)
 
     def add_lending(self, protocol: Lending, positions: pl.DataFrame) -> Scenario:
         """A new scenario with ``protocol`` and its ``positions`` added.
@@ -606,7 +666,7 @@ class Scenario:
                 f"{protocol.name}: base asset {protocol.base_asset!r} is not one of the assets "
                 f"{self.asset_names}"
             )
-        if any(b.protocol.name == protocol.name for b in self.lending):
+        if protocol.name in self.protocol_names:
             raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
         frame = _check_positions(positions, names, protocol.name)
         return replace(self, lending=(*self.lending, _Book(protocol, frame)))

@@ -32,8 +32,12 @@ def _unique(s: pl.Series) -> bool:
     return bool(s.n_unique() == s.len())
 
 
-def _accounts_spec(sc: Scenario) -> tuple[dict[str, Any], pl.DataFrame]:
-    """Flattens every protocol's positions into CSR holdings: one row per (account, asset)."""
+def _accounts_spec(
+    sc: Scenario,
+) -> tuple[dict[str, Any], pl.DataFrame, list[dict[str, Any]]]:
+    """Flattens every lending protocol's positions into CSR holdings (one row per account and
+    asset), and gives the other families' accounts the ids after them. Returns the lending
+    spec, the labels of every account id, and the families' specs."""
     protocol_ids: list[np.ndarray] = []
     counts: list[np.ndarray] = []
     h_asset: list[np.ndarray] = []
@@ -91,6 +95,19 @@ def _accounts_spec(sc: Scenario) -> tuple[dict[str, Any], pl.DataFrame]:
             h_debt.append(long["debt"].to_numpy())
         protocol_ids.append(np.full(ids.height, p, dtype=np.uint32))
         labels.append(ids.select("account", pl.lit(book.protocol.name).alias("protocol")))
+    families = []
+    next_id = sum(f.height for f in labels)
+    for fam in sc.families:
+        df = fam.positions
+        ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
+        local = (
+            df.select("account")
+            .join(ids, on="account", how="left", maintain_order="left")["local"]
+            .to_numpy()
+        )
+        families.append(fam.protocol._spec(sc.asset_names, df, local + next_id))
+        next_id += ids.height
+        labels.append(ids.select("account", pl.lit(fam.protocol.name).alias("protocol")))
     if labels:
         dtypes = {f.schema["account"] for f in labels}
         if len(dtypes) > 1:
@@ -119,7 +136,7 @@ def _accounts_spec(sc: Scenario) -> tuple[dict[str, Any], pl.DataFrame]:
         "collateral": cat(h_coll, np.float64),
         "debt": cat(h_debt, np.float64),
     }
-    return spec, label_frame
+    return spec, label_frame, families
 
 
 def _protocol_spec(sc: Scenario) -> list[dict[str, Any]]:
@@ -191,7 +208,7 @@ def simulate(
         raise ScenarioError(f"seed must be a whole number >= 0, got {seed}")
     if int(max_extra_steps) != max_extra_steps or max_extra_steps < 0:
         raise ScenarioError(f"max_extra_steps must be a whole number >= 0, got {max_extra_steps}")
-    accounts, labels = _accounts_spec(scenario)
+    accounts, labels, families = _accounts_spec(scenario)
     spec = {
         "assets": [
             {
@@ -204,6 +221,7 @@ def simulate(
         ],
         "protocols": _protocol_spec(scenario),
         "accounts": accounts,
+        "families": families,
         "queue": scenario.liquidators._spec(),
         "shock": shock._spec(scenario.assets),
         "steps": shock.steps(int(scenario.steps)),
@@ -216,6 +234,8 @@ def simulate(
         raw,
         scenario.asset_names,
         [float(a.price) for a in scenario.assets],
-        [b.protocol.name for b in scenario.lending],
+        scenario.protocol_names,
         labels,
+        n_lending=int(accounts["protocol"].shape[0]),
+        families=[f.protocol for f in scenario.families],
     )

@@ -175,7 +175,7 @@ def _read_frame(path: Path, place: _Place) -> pl.DataFrame:
 
 
 def _oracle(v: Any, place: _Place) -> Oracle:
-    t = _table(v, place, {"kind", "deviation", "heartbeat", "window", "delay"})
+    t = _table(v, place, {"kind", "deviation", "heartbeat", "window", "delay", "weight"})
     kind = _str(t, "kind", place)
     if kind == "spot":
         return Oracle.spot()
@@ -187,8 +187,10 @@ def _oracle(v: Any, place: _Place) -> Oracle:
         return Oracle.twap(_num(t, "window", place))
     if kind == "delayed":
         return Oracle.delayed(_num(t, "delay", place))
+    if kind == "blend":
+        return Oracle.blend(_num(t, "weight", place))
     raise (place / "kind").error(
-        f"expected one of spot, push, twap, delayed, reference, got {kind!r}"
+        f"expected one of spot, push, twap, delayed, reference, blend, got {kind!r}"
     )
 
 
@@ -535,6 +537,12 @@ def _shock_table(s: Shock, base: Path, stem: str) -> dict[str, Any]:
 def save(sc: Scenario, path: str | Path) -> None:
     """Writes ``sc`` as a scenario file, with its positions and book levels as Parquet side files
     next to it (``<stem>.<protocol>.positions.parquet``, ``<stem>.<asset>.<k>.levels.parquet``)."""
+    if sc.families:
+        names = [f.protocol.name for f in sc.families]
+        raise ScenarioError(
+            f"scenario files hold assets, lending protocols, liquidators and the shock; the "
+            f"perp exchanges, vaults and funds {names} cannot be written to one yet"
+        )
     path = Path(path)
     base, stem = path.parent, path.stem
     base.mkdir(parents=True, exist_ok=True)

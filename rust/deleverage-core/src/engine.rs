@@ -388,7 +388,8 @@ impl Engine {
         let ev = &self.sh.events;
         for k in 0..ev.len() {
             let o = ev.account[k];
-            if o == NONE {
+            // Rows of the other families speak of their own accounts.
+            if o == NONE || ev.protocol[k] as usize >= self.protocols.len() {
                 continue;
             }
             let o = o as usize;

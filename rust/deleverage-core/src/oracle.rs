@@ -22,6 +22,9 @@ pub enum OracleKind {
     Delayed { delay: f64 },
     /// The exogenous reference path, without endogenous impact.
     Reference,
+    /// A perp mark price: `weight·spot + (1 − weight)·reference` (the perp mid blended with the
+    /// index), re-read after every round like the spot.
+    Blend { weight: f64 },
 }
 
 impl OracleKind {
@@ -40,6 +43,16 @@ impl OracleKind {
             OracleKind::Delayed { delay } => {
                 error::positive(&format!("{asset}.oracle.delay"), delay)?;
             }
+            OracleKind::Blend { weight } => {
+                error::in_range(
+                    &format!("{asset}.oracle.weight"),
+                    weight,
+                    0.0,
+                    1.0,
+                    false,
+                    "in [0, 1]",
+                )?;
+            }
             OracleKind::Spot | OracleKind::Reference => {}
         }
         Ok(())
@@ -47,7 +60,7 @@ impl OracleKind {
 
     /// Whether the oracle follows the venues within a step (re-read after every round).
     pub fn is_spot(&self) -> bool {
-        matches!(self, OracleKind::Spot)
+        matches!(self, OracleKind::Spot | OracleKind::Blend { .. })
     }
 }
 
@@ -60,6 +73,8 @@ pub struct Oracle {
     published_at: f64,
     /// The spot before t₀, used for TWAP and delayed windows that reach before the start.
     initial: f64,
+    /// The reference price of the current step (blend).
+    reference: f64,
     /// End-of-step spots `(t_i, p_i)`: p holds over `[t_i, t_i + step)`. Oldest first; trimmed to
     /// what the window or the delay still needs.
     history: VecDeque<(f64, f64)>,
@@ -72,6 +87,7 @@ impl Oracle {
             value: initial,
             published_at: 0.0,
             initial,
+            reference: initial,
             history: VecDeque::new(),
         }
     }
@@ -89,7 +105,9 @@ impl Oracle {
     /// The once-per-step update at time `t`, after venue upkeep: `spot` is the routed mid now and
     /// `reference` the exogenous price.
     pub fn update_step(&mut self, t: f64, spot: f64, reference: f64) {
+        self.reference = reference;
         match self.kind {
+            OracleKind::Blend { weight } => self.value = weight * spot + (1.0 - weight) * reference,
             OracleKind::Spot => self.value = spot,
             OracleKind::Reference => self.value = reference,
             OracleKind::Push {
@@ -110,8 +128,12 @@ impl Oracle {
     /// Re-read after a round: only the spot oracle follows the venues within a step.
     #[inline]
     pub fn update_round(&mut self, spot: f64) {
-        if self.kind.is_spot() {
-            self.value = spot;
+        match self.kind {
+            OracleKind::Spot => self.value = spot,
+            OracleKind::Blend { weight } => {
+                self.value = weight * spot + (1.0 - weight) * self.reference;
+            }
+            _ => {}
         }
     }
 
@@ -162,6 +184,18 @@ impl Oracle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blend_weights_the_perp_mid_and_the_index() {
+        // Mark = 0.3·mid + 0.7·index: 0.3·90 + 0.7·100 = 97; after a round moves the mid to 80,
+        // 0.3·80 + 0.7·100 = 94 (the index holds within the step).
+        let mut o = Oracle::new(OracleKind::Blend { weight: 0.3 }, 100.0);
+        o.update_step(12.0, 90.0, 100.0);
+        assert!((o.value() - 97.0).abs() < 1e-12);
+        o.update_round(80.0);
+        assert!((o.value() - 94.0).abs() < 1e-12);
+        assert!(OracleKind::Blend { weight: 1.5 }.validate("X").is_err());
+    }
 
     #[test]
     fn push_publishes_on_deviation_or_heartbeat() {

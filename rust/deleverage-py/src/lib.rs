@@ -6,6 +6,7 @@
 
 mod convert;
 mod errors;
+mod families;
 mod fill;
 mod router;
 mod simulate;

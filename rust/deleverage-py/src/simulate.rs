@@ -18,13 +18,17 @@ use crate::venues::{PyVenue, lock};
 /// Steps run per GIL-released chunk; between chunks Python gets to handle Ctrl-C.
 const CHUNK_STEPS: usize = 32;
 
-fn item<'py>(d: &Bound<'py, PyDict>, key: &str, place: &str) -> BindingResult<Bound<'py, PyAny>> {
+pub(crate) fn item<'py>(
+    d: &Bound<'py, PyDict>,
+    key: &str,
+    place: &str,
+) -> BindingResult<Bound<'py, PyAny>> {
     d.get_item(key)
         .map_err(|e| BindingError::Scenario(format!("{place}: {e}")))?
         .ok_or_else(|| BindingError::Scenario(format!("{place} has no '{key}'")))
 }
 
-fn get<'py, T>(d: &Bound<'py, PyDict>, key: &str, place: &str) -> BindingResult<T>
+pub(crate) fn get<'py, T>(d: &Bound<'py, PyDict>, key: &str, place: &str) -> BindingResult<T>
 where
     T: for<'a> FromPyObject<'a, 'py, Error = PyErr>,
 {
@@ -33,13 +37,13 @@ where
         .map_err(|e| BindingError::Scenario(format!("{place}.{key}: {e}")))
 }
 
-fn dict<'py>(obj: &Bound<'py, PyAny>, place: &str) -> BindingResult<Bound<'py, PyDict>> {
+pub(crate) fn dict<'py>(obj: &Bound<'py, PyAny>, place: &str) -> BindingResult<Bound<'py, PyDict>> {
     obj.cast::<PyDict>()
         .cloned()
         .map_err(|_| BindingError::Scenario(format!("{place} must be a dict")))
 }
 
-fn u32_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<u32>> {
+pub(crate) fn u32_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<u32>> {
     if let Ok(arr) = obj.cast::<PyArray1<u32>>() {
         return Ok(arr.readonly().as_array().iter().copied().collect());
     }
@@ -62,9 +66,12 @@ fn oracle(spec: &Bound<'_, PyDict>, place: &str) -> BindingResult<OracleKind> {
         "delayed" => OracleKind::Delayed {
             delay: get(spec, "delay", place)?,
         },
+        "blend" => OracleKind::Blend {
+            weight: get(spec, "weight", place)?,
+        },
         other => {
             return Err(BindingError::Scenario(format!(
-                "{place}.kind must be spot, push, twap, delayed or reference, got {other:?}"
+                "{place}.kind must be spot, push, twap, delayed, reference or blend, got {other:?}"
             )));
         }
     })
@@ -283,8 +290,9 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
     let seed: u64 = get(spec, "seed", place)?;
     let max_extra: u32 = get(spec, "max_extra_steps", place)?;
 
+    let families = crate::families::families(&item(spec, "families", place)?)?;
     let scenario = Scenario {
-        families: Vec::new(),
+        families,
         assets,
         protocols,
         accounts,
@@ -322,6 +330,7 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
     let out = PyDict::new(py);
     // The account table reads the events: build it before they are moved out.
     let a = engine.account_table();
+    out.set_item("families", crate::families::outputs(py, &engine)?)?;
     let (mut ev, mut st) = engine.take_records();
     out.set_item(
         "events",
@@ -345,7 +354,9 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
                 collateral_seized,
                 bonus,
                 protocol_fee,
-                bad_debt
+                bad_debt,
+                insurance_change,
+                realized_pnl
             ]
         ),
     )?;
@@ -368,7 +379,8 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
                 liquidation_count,
                 rounds,
                 queue_length,
-                cumulative_bad_debt
+                cumulative_bad_debt,
+                insurance_fund
             ]
         ),
     )?;

@@ -1,0 +1,308 @@
+"""Perpetual futures: markets with maintenance-margin brackets, an exchange with its insurance
+fund, auto-deleveraging and backstop rules (MECHANICS §6), added to a scenario with
+:meth:`Scenario.add_perps <deleverage.Scenario.add_perps>`.
+
+A perp market is an asset of the scenario: its venues are the perp order book, its oracle the
+mark price (``Oracle.blend`` mixes the perp mid with the index, ``Oracle.reference`` is the index
+alone). Positions are a Polars frame with the columns ``account``, ``market`` (an asset name),
+``size`` (signed: + long, − short), ``entry_price``, ``margin`` and optionally ``mode``
+(``"cross"`` or ``"isolated"``, default ``"cross"``). Cross rows of one account share one wallet,
+the sum of their margins; each isolated row is its own margin pool.
+
+Examples
+--------
+>>> import polars as pl
+>>> import deleverage as dl
+>>> book = dl.OrderBook.linear(mid=60_000.0, tick=1.0, levels=2_000, depth_per_level=2.0)
+>>> sc = dl.Scenario(assets=[dl.Asset("BTC-PERP", 60_000.0, venues=[book],
+...                                   oracle=dl.Oracle.blend(0.5))], steps=10)
+>>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.005))],
+...                      insurance_fund=1e5)
+>>> pos = pl.DataFrame({"account": [1, 2], "market": ["BTC-PERP"] * 2, "size": [2.0, -2.0],
+...                     "entry_price": [60_000.0, 60_000.0], "margin": [6_000.0, 6_000.0]})
+>>> res = dl.simulate(sc.add_perps(ex, pos), shock=dl.Shock.instant({"BTC-PERP": -0.15}))
+>>> res.positions["status"].to_list()
+['closed', 'active']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from deleverage.exceptions import ScenarioError
+
+__all__ = ["Brackets", "PartialLiquidation", "PerpExchange", "PerpMarket"]
+
+PERP_COLUMNS = ("account", "market", "size", "entry_price", "margin")
+ADL_RULES = ("bitmex", "binance", "pnl_ratio", "size", "dydx")
+
+
+@dataclass(frozen=True)
+class Brackets:
+    """Maintenance-margin brackets (Binance style): notional caps, increasing, and their
+    maintenance-margin rates, non-decreasing. ``MM = N·MMR_n − cum_n`` with the maintenance
+    amounts ``cum_n = cap_{n−1}·(MMR_n − MMR_{n−1}) + cum_{n−1}`` that keep MM continuous. The
+    last cap may be ``math.inf``.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> b = dl.Brackets([50_000.0, 250_000.0, float("inf")], [0.004, 0.005, 0.01])
+    >>> dl.Brackets.hyperliquid(max_leverage=40).rates
+    (0.0125,)
+    """
+
+    caps: Sequence[float]
+    rates: Sequence[float]
+
+    def __post_init__(self) -> None:
+        caps = tuple(float(c) for c in self.caps)
+        rates = tuple(float(r) for r in self.rates)
+        if not caps or len(caps) != len(rates):
+            raise ScenarioError(
+                f"Brackets need as many rates as caps (and at least one), got {len(caps)} caps "
+                f"and {len(rates)} rates"
+            )
+        for i, (c, r) in enumerate(zip(caps, rates, strict=True)):
+            if math.isnan(c) or c <= 0:
+                raise ScenarioError(f"Brackets caps[{i}] must be > 0, got {c}")
+            if not (0.0 <= r < 1.0):
+                raise ScenarioError(f"Brackets rates[{i}] must be in [0, 1), got {r}")
+            if i and (c <= caps[i - 1] or r < rates[i - 1]):
+                raise ScenarioError(
+                    f"Brackets must increase in cap and not decrease in rate: bracket {i} "
+                    f"({c}, {r}) follows ({caps[i - 1]}, {rates[i - 1]})"
+                )
+        object.__setattr__(self, "caps", caps)
+        object.__setattr__(self, "rates", rates)
+
+    @classmethod
+    def flat(cls, rate: float) -> Brackets:
+        """One maintenance-margin rate for every size."""
+        return cls([math.inf], [rate])
+
+    @classmethod
+    def hyperliquid(cls, max_leverage: float) -> Brackets:
+        """Hyperliquid: maintenance margin is half the initial margin at maximum leverage
+        (1 % at 50×), MECHANICS §6.5."""
+        if not (max_leverage >= 1):
+            raise ScenarioError(f"max_leverage must be >= 1, got {max_leverage}")
+        return cls.flat(0.5 / float(max_leverage))
+
+
+@dataclass(frozen=True)
+class PerpMarket:
+    """A perp market: the scenario asset it trades as, and its brackets.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.004)).asset
+    'BTC-PERP'
+    """
+
+    asset: str
+    brackets: Brackets
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.brackets, Brackets):
+            raise ScenarioError(f"PerpMarket {self.asset!r}: brackets must be deleverage.Brackets")
+
+
+@dataclass(frozen=True)
+class PartialLiquidation:
+    """Partial liquidation: a position above ``threshold`` notional sends only ``fraction`` of
+    itself to the book, then its account waits ``cooldown`` seconds. With ``repeat=False``
+    (Hyperliquid) the next order takes the whole remainder; with ``True`` every order is a slice.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.PartialLiquidation.hyperliquid().fraction
+    0.2
+    """
+
+    threshold: float = 100_000.0
+    fraction: float = 0.2
+    cooldown: float = 30.0
+    repeat: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.threshold >= 0 and math.isfinite(self.threshold)):
+            raise ScenarioError(f"partial threshold must be finite and >= 0, got {self.threshold}")
+        if not (0 < self.fraction <= 1):
+            raise ScenarioError(f"partial fraction must be in (0, 1], got {self.fraction}")
+        if not (self.cooldown >= 0 and math.isfinite(self.cooldown)):
+            raise ScenarioError(f"partial cooldown must be finite and >= 0, got {self.cooldown}")
+
+    @classmethod
+    def hyperliquid(cls) -> PartialLiquidation:
+        """20 % above 100,000 USDC notional, then a 30 s cooldown (MECHANICS §6.5)."""
+        return cls(100_000.0, 0.2, 30.0, False)
+
+
+@dataclass(frozen=True)
+class PerpExchange:
+    """A perp exchange: its markets and liquidation rules.
+
+    ``fee_rate``: the clearance fee on a liquidation fill's notional, taken from the surplus over
+    the bankruptcy price (``math.inf`` takes the whole surplus, as BitMEX). ``insurance_fund``:
+    quote at the start; it pays fills worse than the bankruptcy price and never goes negative:
+    what it cannot cover is auto-deleveraged at the bankruptcy price, ranked by ``adl``
+    (``"bitmex"`` PnL%·effective leverage, ``"binance"`` LeveragePnl, ``"pnl_ratio"``,
+    ``"size"``, or ``"dydx"``: id order from a seeded pseudo-random start). ``partial``: a
+    :class:`PartialLiquidation` or None (full closes). ``backstop``: a vault takes over accounts
+    whose equity falls below 2/3 of their maintenance margin. ``trigger``: ``"below"``
+    (equity < MM, Hyperliquid) or ``"at_or_below"`` (margin ratio ≥ 100 %, Binance).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.004))],
+    ...                      fee_rate=0.0125, insurance_fund=5e6, adl="binance")
+    >>> ex.name
+    'perps'
+    """
+
+    markets: Sequence[PerpMarket]
+    fee_rate: float = 0.005
+    insurance_fund: float = 0.0
+    adl: Literal["bitmex", "binance", "pnl_ratio", "size", "dydx"] = "bitmex"
+    partial: PartialLiquidation | None = None
+    backstop: bool = False
+    trigger: Literal["below", "at_or_below"] = "below"
+    name: str = "perps"
+
+    def __post_init__(self) -> None:
+        markets = tuple(self.markets)
+        if not markets:
+            raise ScenarioError(f"{self.name}: markets must not be empty")
+        for i, m in enumerate(markets):
+            if not isinstance(m, PerpMarket):
+                raise ScenarioError(f"{self.name}: markets[{i}] must be a deleverage.PerpMarket")
+        assets = [m.asset for m in markets]
+        if len(set(assets)) != len(assets):
+            raise ScenarioError(f"{self.name}: a market appears twice in {assets}")
+        object.__setattr__(self, "markets", markets)
+        if math.isnan(self.fee_rate) or self.fee_rate < 0:
+            raise ScenarioError(f"{self.name}: fee_rate must be >= 0, got {self.fee_rate}")
+        if not (math.isfinite(self.insurance_fund) and self.insurance_fund >= 0):
+            raise ScenarioError(
+                f"{self.name}: insurance_fund must be finite and >= 0, got {self.insurance_fund}"
+            )
+        if self.adl not in ADL_RULES:
+            raise ScenarioError(f"{self.name}: adl must be one of {ADL_RULES}, got {self.adl!r}")
+        if self.trigger not in ("below", "at_or_below"):
+            raise ScenarioError(
+                f"{self.name}: trigger must be below or at_or_below, got {self.trigger!r}"
+            )
+        if self.partial is not None and not isinstance(self.partial, PartialLiquidation):
+            raise ScenarioError(f"{self.name}: partial must be a PartialLiquidation or None")
+
+    @property
+    def assets(self) -> list[str]:
+        """The assets of its markets."""
+        return [m.asset for m in self.markets]
+
+    def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
+        where = self.name
+        if not isinstance(positions, pl.DataFrame):
+            raise ScenarioError(f"{where}: positions must be a Polars DataFrame")
+        missing = [c for c in PERP_COLUMNS if c not in positions.columns]
+        if missing:
+            raise ScenarioError(
+                f"{where}: positions lack column(s) {missing}; expected {list(PERP_COLUMNS)} "
+                "and optionally 'mode'"
+            )
+        df = positions.select(
+            *PERP_COLUMNS,
+            (pl.col("mode") if "mode" in positions.columns else pl.lit("cross")).alias("mode"),
+        )
+        if df["account"].null_count():
+            raise ScenarioError(f"{where}: positions.account has nulls")
+        bad = df.filter(~pl.col("market").cast(pl.String).is_in(self.assets))
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise ScenarioError(
+                f"{where}: positions.market names {row['market']!r} (account "
+                f"{row['account']!r}), which is not one of its markets {self.assets}"
+            )
+        bad = df.filter(~pl.col("mode").cast(pl.String).is_in(["cross", "isolated"]))
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise ScenarioError(
+                f"{where}: positions.mode must be 'cross' or 'isolated', got {row['mode']!r} "
+                f"(account {row['account']!r})"
+            )
+        for col, rule in (("size", "non-zero"), ("entry_price", "> 0"), ("margin", ">= 0")):
+            try:
+                v = df[col].cast(pl.Float64).to_numpy()
+            except Exception as e:
+                raise ScenarioError(f"{where}: positions.{col} must be numeric ({e})") from None
+            ok = (
+                np.isfinite(v)
+                & {
+                    "size": v != 0,
+                    "entry_price": v > 0,
+                    "margin": v >= 0,
+                }[col]
+            )
+            if not ok.all():
+                i = int(np.flatnonzero(~ok)[0])
+                raise ScenarioError(
+                    f"{where}: positions.{col} must be finite and {rule}, got {v[i]} "
+                    f"(row {i}, account {df['account'][i]!r})"
+                )
+        return df.with_columns(
+            pl.col("market").cast(pl.String),
+            pl.col("size").cast(pl.Float64),
+            pl.col("entry_price").cast(pl.Float64),
+            pl.col("margin").cast(pl.Float64),
+            pl.col("mode").cast(pl.String),
+        )
+
+    def _spec(
+        self, asset_names: list[str], positions: pl.DataFrame, account_ids: np.ndarray
+    ) -> dict[str, Any]:
+        market_of = {m.asset: k for k, m in enumerate(self.markets)}
+        return {
+            "kind": "perps",
+            "name": self.name,
+            "markets": [
+                {
+                    "asset": asset_names.index(m.asset),
+                    "caps": np.array(m.brackets.caps, dtype=np.float64),
+                    "mmr": np.array(m.brackets.rates, dtype=np.float64),
+                }
+                for m in self.markets
+            ],
+            "fee_rate": float(self.fee_rate),
+            "insurance_fund": float(self.insurance_fund),
+            "adl": self.adl,
+            "partial": None
+            if self.partial is None
+            else {
+                "threshold": float(self.partial.threshold),
+                "fraction": float(self.partial.fraction),
+                "cooldown": float(self.partial.cooldown),
+                "repeat": bool(self.partial.repeat),
+            },
+            "backstop": bool(self.backstop),
+            "trigger": self.trigger,
+            "positions": {
+                "account": np.ascontiguousarray(account_ids, dtype=np.uint32),
+                "market": positions["market"]
+                .replace_strict(market_of, return_dtype=pl.UInt32)
+                .to_numpy(),
+                "size": positions["size"].to_numpy(),
+                "entry_price": positions["entry_price"].to_numpy(),
+                "margin": positions["margin"].to_numpy(),
+                "cross": (positions["mode"] == "cross").to_numpy(),
+            },
+        }
