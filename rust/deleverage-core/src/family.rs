@@ -85,26 +85,37 @@ impl Budget {
 /// A family of forced sellers other than lending, held by the engine next to the lending
 /// protocols. Its protocol id in events is its position after the lending protocols.
 #[derive(Debug, Clone)]
-pub enum Family {}
+pub enum Family {
+    /// Leverage-targeting funds (MECHANICS §7.1–7.3). They do not use the liquidators' budget.
+    Funds(crate::fund::Funds),
+}
 
 impl Family {
     /// Checks the family against the scenario's assets (ids in range, one parameter per asset).
-    pub fn check(&self, _n_assets: usize) -> Result<()> {
-        match *self {}
+    pub fn check(&self, n_assets: usize) -> Result<()> {
+        match self {
+            Family::Funds(f) => f.check(n_assets),
+        }
     }
 
     /// One round: act on everything that breaches its rule now. Returns whether it acted.
-    pub fn round(&mut self, _sh: &mut Shared, _id: u32, _round: u32, _b: &mut Budget) -> bool {
-        match *self {}
+    pub fn round(&mut self, sh: &mut Shared, id: u32, round: u32, _b: &mut Budget) -> bool {
+        match self {
+            Family::Funds(f) => f.round(sh, id, round),
+        }
     }
 
     /// Whether it still has work pending (an auction running, a cooldown): not quiet.
     pub fn busy(&self) -> bool {
-        match *self {}
+        match self {
+            Family::Funds(_) => false,
+        }
     }
 
     /// Quote in the family's insurance fund (perp exchanges), else 0.
     pub fn insurance_fund(&self) -> f64 {
-        match *self {}
+        match self {
+            Family::Funds(_) => 0.0,
+        }
     }
 }
