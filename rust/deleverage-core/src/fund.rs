@@ -296,8 +296,12 @@ impl Funds {
     pub fn units(&self) -> &[f64] {
         &self.units
     }
-    /// Marketable units of fund `i` (caller order).
-    pub fn units_of(&self, i: usize) -> &[f64] {
+    /// Marketable units of fund `i` (caller order); `None` past the last fund.
+    pub fn units_of(&self, i: usize) -> Option<&[f64]> {
+        (i < self.n_funds).then(|| self.row(i))
+    }
+
+    fn row(&self, i: usize) -> &[f64] {
         &self.units[i * self.n_assets..(i + 1) * self.n_assets]
     }
     /// Illiquid values, `n_funds × n_classes` row-major (after the shock once step 0 ran).
@@ -382,12 +386,7 @@ impl Funds {
 
     /// Marketable and illiquid value of fund `i` at prices `px`.
     fn values(&self, i: usize, px: &[f64]) -> (f64, f64) {
-        let h = self
-            .units_of(i)
-            .iter()
-            .zip(px)
-            .map(|(u, p)| u * p)
-            .sum::<f64>();
+        let h = self.row(i).iter().zip(px).map(|(u, p)| u * p).sum::<f64>();
         let il = self.illiquid[i * self.n_classes..(i + 1) * self.n_classes]
             .iter()
             .sum::<f64>();
