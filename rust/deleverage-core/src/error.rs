@@ -58,6 +58,10 @@ pub enum Error {
     #[error("{field} is required: {why}")]
     Missing { field: String, why: &'static str },
 
+    /// A setting that cannot be combined with another one; `why` says which and what to use.
+    #[error("{field} is not allowed here: {why}")]
+    Incompatible { field: String, why: &'static str },
+
     /// The same venue passed twice to a router.
     #[error("venues[{index}] is the same venue as venues[{first}]; pass each venue once")]
     DuplicateVenue { index: usize, first: usize },

@@ -86,7 +86,10 @@ impl Budget {
 /// protocols. Its protocol id in events is its position after the lending protocols.
 #[derive(Debug, Clone)]
 pub enum Family {
+    /// A perp exchange (MECHANICS §6): its own liquidation engine, no keeper capital involved.
     Perps(crate::perp::Exchange),
+    /// Leverage-targeting funds (MECHANICS §7.1–7.3). They do not use the liquidators' budget.
+    Funds(crate::fund::Funds),
 }
 
 impl Family {
@@ -94,14 +97,15 @@ impl Family {
     pub fn check(&self, n_assets: usize) -> Result<()> {
         match self {
             Family::Perps(x) => x.check(n_assets),
+            Family::Funds(f) => f.check(n_assets),
         }
     }
 
     /// One round: act on everything that breaches its rule now. Returns whether it acted.
     pub fn round(&mut self, sh: &mut Shared, id: u32, round: u32, _budget: &mut Budget) -> bool {
         match self {
-            // The exchange's own liquidation engine: no keeper capital involved.
             Family::Perps(x) => x.round(sh, id, round),
+            Family::Funds(f) => f.round(sh, id, round),
         }
     }
 
@@ -109,6 +113,7 @@ impl Family {
     pub fn busy(&self, now: f64) -> bool {
         match self {
             Family::Perps(x) => x.cooling(now),
+            Family::Funds(_) => false,
         }
     }
 
@@ -116,6 +121,7 @@ impl Family {
     pub fn insurance_fund(&self) -> f64 {
         match self {
             Family::Perps(x) => x.insurance_fund(),
+            Family::Funds(_) => 0.0,
         }
     }
 }

@@ -25,6 +25,7 @@ pub use venue::{AnyVenue, Venue};
 pub mod accounts;
 pub mod engine;
 pub mod family;
+pub mod fund;
 pub mod lending;
 pub mod market;
 pub mod oracle;

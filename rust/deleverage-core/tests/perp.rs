@@ -85,8 +85,7 @@ fn engine(price: f64, slope: f64, ex: Exchange) -> Engine {
 fn exchange(e: &Engine) -> &Exchange {
     match &e.families()[0] {
         Family::Perps(x) => x,
-        #[allow(unreachable_patterns)]
-        _ => unreachable!(),
+        _ => unreachable!("the scenario holds one exchange"),
     }
 }
 

@@ -69,6 +69,7 @@ impl From<BindingError> for PyErr {
                 | CoreError::LengthMismatch { .. }
                 | CoreError::Empty { .. }
                 | CoreError::Missing { .. }
+                | CoreError::Incompatible { .. }
                 | CoreError::DuplicateVenue { .. } => raise(
                     &SCENARIO_ERROR,
                     "ScenarioError",

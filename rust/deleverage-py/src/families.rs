@@ -4,6 +4,7 @@
 
 use deleverage_core::engine::Engine;
 use deleverage_core::family::Family;
+use deleverage_core::fund::{Accounting, Funds, Rule};
 use deleverage_core::perp::{
     AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket,
     PositionRows, Trigger,
@@ -40,9 +41,10 @@ pub fn families(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Family>> {
         let name: String = get(&d, "name", &place)?;
         let fam = match kind.as_str() {
             "perps" => Family::Perps(perps(&d, &name)?),
+            "funds" => Family::Funds(funds(&d, &name)?),
             other => {
                 return Err(BindingError::Scenario(format!(
-                    "{place}.kind must be perps, got {other:?}"
+                    "{place}.kind must be perps, vaults or funds, got {other:?}"
                 )));
             }
         };
@@ -123,6 +125,49 @@ fn perps(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Exchange> {
     Exchange::new(cfg, &rows).map_err(|e| BindingError::Scenario(format!("{name}: {e}")))
 }
 
+fn funds(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Funds> {
+    let col = |k: &str| convert::column(&item(d, k, name)?, &format!("{name}.{k}"));
+    let rule_place = format!("{name}.rule");
+    let r = dict(&item(d, "rule", name)?, &rule_place)?;
+    let kind: String = get(&r, "kind", &rule_place)?;
+    let rule = match kind.as_str() {
+        "target" => Rule::Target {
+            leverage: get(&r, "leverage", &rule_place)?,
+        },
+        "threshold" => Rule::Threshold {
+            lambda_max: get(&r, "lambda_max", &rule_place)?,
+            lambda_b: get(&r, "lambda_b", &rule_place)?,
+        },
+        other => {
+            return Err(BindingError::Scenario(format!(
+                "{rule_place}.kind must be target or threshold, got {other:?}"
+            )));
+        }
+    };
+    let accounting: String = get(d, "accounting", name)?;
+    let accounting = match accounting.as_str() {
+        "mark_to_market" => Accounting::MarkToMarket,
+        "linear" => Accounting::Linear,
+        other => {
+            return Err(BindingError::Scenario(format!(
+                "{name}.accounting must be mark_to_market or linear, got {other:?}"
+            )));
+        }
+    };
+    let n_assets: usize = get(d, "n_assets", name)?;
+    Ok(Funds::new(
+        col("units")?,
+        n_assets,
+        col("illiquid")?,
+        col("illiquid_shock")?,
+        col("debt")?,
+        rule,
+        accounting,
+    )
+    .map_err(|e| BindingError::Scenario(format!("{name}: {e}")))?
+    .with_first_account(get(d, "first_account", name)?))
+}
+
 /// The final state of every family, one dict each, in scenario order.
 pub fn outputs<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
@@ -169,6 +214,22 @@ pub fn outputs<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyL
                 led.set_item("backstop_cost", cost.to_vec().into_pyarray(py))?;
                 led.set_item("wallets_total", x.wallets().iter().sum::<f64>())?;
                 d.set_item("ledger", led)?;
+            }
+            Family::Funds(f) => {
+                d.set_item("kind", "funds")?;
+                let t = f.table(px);
+                let cols = PyDict::new(py);
+                cols.set_item("marketable_value", t.marketable_value.into_pyarray(py))?;
+                cols.set_item("illiquid_value", t.illiquid_value.into_pyarray(py))?;
+                cols.set_item("debt", t.debt.into_pyarray(py))?;
+                cols.set_item("equity", t.equity.into_pyarray(py))?;
+                cols.set_item("leverage", t.leverage.into_pyarray(py))?;
+                let status: Vec<u8> = t.status.iter().map(|s| *s as u8).collect();
+                cols.set_item("status", status.into_pyarray(py))?;
+                cols.set_item("sold_notional", t.sold_notional.into_pyarray(py))?;
+                cols.set_item("bought_notional", t.bought_notional.into_pyarray(py))?;
+                cols.set_item("bad_debt", t.bad_debt.into_pyarray(py))?;
+                d.set_item("funds", cols)?;
             }
         }
         out.append(d)?;
