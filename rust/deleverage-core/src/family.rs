@@ -9,6 +9,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::auction::Vaults;
 use crate::engine::{Ledger, QueueConfig};
 use crate::error::Result;
 use crate::fill::{Fill, Side};
@@ -85,26 +86,46 @@ impl Budget {
 /// A family of forced sellers other than lending, held by the engine next to the lending
 /// protocols. Its protocol id in events is its position after the lending protocols.
 #[derive(Debug, Clone)]
-pub enum Family {}
+pub enum Family {
+    /// A Maker system: Dog, Clippers and vaults (MECHANICS §5).
+    Vaults(Vaults),
+}
 
 impl Family {
     /// Checks the family against the scenario's assets (ids in range, one parameter per asset).
-    pub fn check(&self, _n_assets: usize) -> Result<()> {
-        match *self {}
+    pub fn check(&self, n_assets: usize) -> Result<()> {
+        match self {
+            Family::Vaults(v) => v.check(n_assets),
+        }
     }
 
     /// One round: act on everything that breaches its rule now. Returns whether it acted.
-    pub fn round(&mut self, _sh: &mut Shared, _id: u32, _round: u32, _b: &mut Budget) -> bool {
-        match *self {}
+    pub fn round(&mut self, sh: &mut Shared, id: u32, round: u32, b: &mut Budget) -> bool {
+        match self {
+            Family::Vaults(v) => v.round(sh, id, round, b),
+        }
     }
 
     /// Whether it still has work pending (an auction running, a cooldown): not quiet.
     pub fn busy(&self) -> bool {
-        match *self {}
+        match self {
+            Family::Vaults(v) => v.busy(),
+        }
     }
 
     /// Quote in the family's insurance fund (perp exchanges), else 0.
     pub fn insurance_fund(&self) -> f64 {
-        match *self {}
+        match self {
+            Family::Vaults(_) => 0.0,
+        }
+    }
+
+    /// The Maker system, if this family is one.
+    #[allow(unreachable_patterns)]
+    pub fn as_vaults(&self) -> Option<&Vaults> {
+        match self {
+            Family::Vaults(v) => Some(v),
+            _ => None,
+        }
     }
 }
