@@ -402,12 +402,12 @@ impl Vaults {
     pub fn is_empty(&self) -> bool {
         self.owner.is_empty()
     }
-    /// Collateral and normalised debt of vault `i` (caller's row).
-    pub fn ink(&self, i: usize) -> f64 {
-        self.ink[i]
+    /// Collateral and normalised debt per vault (caller's rows).
+    pub fn ink(&self) -> &[f64] {
+        &self.ink
     }
-    pub fn art(&self, i: usize) -> f64 {
-        self.art[i]
+    pub fn art(&self) -> &[f64] {
+        &self.art
     }
     /// Every auction so far, running or ended, in kick order.
     pub fn auctions(&self) -> &[Auction] {
@@ -429,33 +429,33 @@ impl Vaults {
     pub fn coins_paid(&self) -> f64 {
         self.coins_paid
     }
-    /// Collateral of ilk `k` keepers took, and sold on the venues.
-    pub fn keepers_took(&self, k: usize) -> f64 {
-        self.keepers_took[k]
+    /// Collateral keepers took, and sold on the venues, per ilk.
+    pub fn keepers_took(&self) -> &[f64] {
+        &self.keepers_took
     }
-    pub fn keepers_sold(&self, k: usize) -> f64 {
-        self.keepers_sold[k]
+    pub fn keepers_sold(&self) -> &[f64] {
+        &self.keepers_sold
     }
-    /// Collateral of ilk `k` returned to vault owners after auctions that raised their tab.
-    pub fn collateral_returned(&self, k: usize) -> f64 {
-        self.collateral_returned[k]
+    /// Collateral returned to vault owners after auctions that raised their tab, per ilk.
+    pub fn collateral_returned(&self) -> &[f64] {
+        &self.collateral_returned
     }
 
     /// Price of auction `k` at time `now` (seconds) and whether it needs a redo then
-    /// (MECHANICS §5.2 status). Ended auctions: `(0, false)`.
-    pub fn status(&self, k: usize, now: f64) -> (f64, bool) {
-        let a = &self.auctions[k];
+    /// (MECHANICS §5.2 status). Ended auctions: `(0, false)`; `None` if there is no auction `k`.
+    pub fn status(&self, k: usize, now: f64) -> Option<(f64, bool)> {
+        let a = self.auctions.get(k)?;
         if !a.running {
-            return (0.0, false);
+            return Some((0.0, false));
         }
-        self.ilks[a.ilk as usize].status(a, now)
+        Some(self.ilks[a.ilk as usize].status(a, now))
     }
 
     /// Every auction, as columns, with prices at `now` (seconds).
     pub fn auction_table(&self, now: f64) -> AuctionTable {
         let mut t = AuctionTable::default();
         for (k, a) in self.auctions.iter().enumerate() {
-            let (price, redo) = self.status(k, now);
+            let (price, redo) = self.status(k, now).unwrap_or((0.0, false));
             t.vault.push(a.vault);
             t.owner.push(a.owner);
             t.ilk.push(a.ilk);
