@@ -386,10 +386,11 @@ impl Engine {
         // Counts and bad debt per account come from the events (one pass), not from per-account
         // state kept through the run.
         let ev = &self.sh.events;
+        let lending = self.protocols.len() as u32;
         for k in 0..ev.len() {
             let o = ev.account[k];
-            // Rows of the other families speak of their own accounts.
-            if o == NONE || ev.protocol[k] as usize >= self.protocols.len() {
+            // Rows of other families (vault owners, traders) speak in their own ids.
+            if o == NONE || ev.protocol[k] >= lending {
                 continue;
             }
             let o = o as usize;

@@ -9,6 +9,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::auction::Vaults;
 use crate::engine::{Ledger, QueueConfig};
 use crate::error::Result;
 use crate::fill::{Fill, Side};
@@ -88,6 +89,8 @@ impl Budget {
 pub enum Family {
     /// A perp exchange (MECHANICS §6): its own liquidation engine, no keeper capital involved.
     Perps(crate::perp::Exchange),
+    /// A Maker system: Dog, Clippers and vaults (MECHANICS §5). Keepers' takes spend the budget.
+    Vaults(Vaults),
     /// Leverage-targeting funds (MECHANICS §7.1–7.3). They do not use the liquidators' budget.
     Funds(crate::fund::Funds),
 }
@@ -97,14 +100,16 @@ impl Family {
     pub fn check(&self, n_assets: usize) -> Result<()> {
         match self {
             Family::Perps(x) => x.check(n_assets),
+            Family::Vaults(v) => v.check(n_assets),
             Family::Funds(f) => f.check(n_assets),
         }
     }
 
     /// One round: act on everything that breaches its rule now. Returns whether it acted.
-    pub fn round(&mut self, sh: &mut Shared, id: u32, round: u32, _budget: &mut Budget) -> bool {
+    pub fn round(&mut self, sh: &mut Shared, id: u32, round: u32, budget: &mut Budget) -> bool {
         match self {
             Family::Perps(x) => x.round(sh, id, round),
+            Family::Vaults(v) => v.round(sh, id, round, budget),
             Family::Funds(f) => f.round(sh, id, round),
         }
     }
@@ -113,6 +118,7 @@ impl Family {
     pub fn busy(&self, now: f64) -> bool {
         match self {
             Family::Perps(x) => x.cooling(now),
+            Family::Vaults(v) => v.busy(),
             Family::Funds(_) => false,
         }
     }
@@ -121,7 +127,15 @@ impl Family {
     pub fn insurance_fund(&self) -> f64 {
         match self {
             Family::Perps(x) => x.insurance_fund(),
-            Family::Funds(_) => 0.0,
+            Family::Vaults(_) | Family::Funds(_) => 0.0,
+        }
+    }
+
+    /// The Maker system, if this family is one.
+    pub fn as_vaults(&self) -> Option<&Vaults> {
+        match self {
+            Family::Vaults(v) => Some(v),
+            _ => None,
         }
     }
 }

@@ -1,10 +1,11 @@
 //! deleverage-core: the cascade engine of `deleverage`, with no Python in it.
 //!
 //! The venues forced orders trade against (`book`, `pool`, `curve`, `router`, in `market`), the
-//! oracles (`oracle`), exogenous paths (`path`), the lending margin rules (`lending`), accounts
-//! as struct-of-arrays (`accounts`), the trigger index (`trigger`), the step loop with the
-//! liquidation queue (`engine`) and the columnar recorder (`recorder`). Formulas and their
-//! sources are in `shared/reference/MECHANICS.md`; each module names the section it implements.
+//! oracles (`oracle`), exogenous paths (`path`), the lending margin rules (`lending`), Maker vaults
+//! and their auctions (`auction`), accounts as struct-of-arrays (`accounts`), the trigger index
+//! (`trigger`), the step loop with the liquidation queue (`engine`) and the columnar recorder
+//! (`recorder`). Formulas and their sources are in `shared/reference/MECHANICS.md`; each module
+//! names the section it implements.
 #![forbid(unsafe_code)]
 
 pub mod book;
@@ -23,6 +24,7 @@ pub use pool::ConstantProductPool;
 pub use router::{ArbTrade, RouteFill};
 pub use venue::{AnyVenue, Venue};
 pub mod accounts;
+pub mod auction;
 pub mod engine;
 pub mod family;
 pub mod fund;

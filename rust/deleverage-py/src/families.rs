@@ -2,6 +2,7 @@
 //! spec dicts (built by `deleverage.scenario`) into the core's types, and their final state out
 //! as numpy columns.
 
+use deleverage_core::auction::{Ilk, PriceCurve, Vaults};
 use deleverage_core::engine::Engine;
 use deleverage_core::family::Family;
 use deleverage_core::fund::{Accounting, Funds, Rule};
@@ -42,6 +43,7 @@ pub fn families(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Family>> {
         let fam = match kind.as_str() {
             "perps" => Family::Perps(perps(&d, &name)?),
             "funds" => Family::Funds(funds(&d, &name)?),
+            "vaults" => Family::Vaults(vaults(&d, &name)?),
             other => {
                 return Err(BindingError::Scenario(format!(
                     "{place}.kind must be perps, vaults or funds, got {other:?}"
@@ -168,6 +170,63 @@ fn funds(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Funds> {
     .with_first_account(get(d, "first_account", name)?))
 }
 
+fn vaults(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Vaults> {
+    let mut ilks = Vec::new();
+    for (k, m) in list(&item(d, "ilks", name)?, name)?.iter().enumerate() {
+        let place = format!("{name}.ilks[{k}]");
+        let m = dict(&m, &place)?;
+        let cplace = format!("{place}.curve");
+        let c = dict(&item(&m, "curve", &place)?, &cplace)?;
+        let kind: String = get(&c, "kind", &cplace)?;
+        let curve = match kind.as_str() {
+            "linear" => PriceCurve::Linear {
+                tau: get(&c, "tau", &cplace)?,
+            },
+            "stairstep" => PriceCurve::StairstepExponential {
+                step: get(&c, "step", &cplace)?,
+                cut: get(&c, "cut", &cplace)?,
+            },
+            "exponential" => PriceCurve::Exponential {
+                cut: get(&c, "cut", &cplace)?,
+            },
+            other => {
+                return Err(BindingError::Scenario(format!(
+                    "{cplace}.kind must be linear, stairstep or exponential, got {other:?}"
+                )));
+            }
+        };
+        let f = |key: &str| get::<f64>(&m, key, &place);
+        ilks.push(Ilk {
+            asset: get(&m, "asset", &place)?,
+            mat: f("mat")?,
+            rate: f("rate")?,
+            chop: f("chop")?,
+            dust: f("dust")?,
+            hole: f("hole")?,
+            dirt: f("dirt")?,
+            buf: f("buf")?,
+            curve,
+            tail: f("tail")?,
+            cusp: f("cusp")?,
+            chip: f("chip")?,
+            tip: f("tip")?,
+        });
+    }
+    let place = format!("{name}.positions");
+    let p = dict(&item(d, "positions", name)?, &place)?;
+    let col = |k: &str| convert::column(&item(&p, k, &place)?, &format!("{place}.{k}"));
+    Vaults::new(
+        get(d, "hole", name)?,
+        get(d, "dirt", name)?,
+        ilks,
+        u32_column(&item(&p, "account", &place)?, &format!("{place}.account"))?,
+        u32_column(&item(&p, "ilk", &place)?, &format!("{place}.ilk"))?,
+        col("ink")?,
+        col("art")?,
+    )
+    .map_err(|e| BindingError::Scenario(format!("{name}: {e}")))
+}
+
 /// The final state of every family, one dict each, in scenario order.
 pub fn outputs<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
@@ -230,6 +289,53 @@ pub fn outputs<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyL
                 cols.set_item("bought_notional", t.bought_notional.into_pyarray(py))?;
                 cols.set_item("bad_debt", t.bad_debt.into_pyarray(py))?;
                 d.set_item("funds", cols)?;
+            }
+            Family::Vaults(v) => {
+                d.set_item("kind", "vaults")?;
+                let t = v.table();
+                let cols = PyDict::new(py);
+                cols.set_item("account_id", t.owner.into_pyarray(py))?;
+                cols.set_item("ilk", t.ilk.into_pyarray(py))?;
+                cols.set_item("ink", t.ink.into_pyarray(py))?;
+                cols.set_item("art", t.art.into_pyarray(py))?;
+                cols.set_item("status", t.status.into_pyarray(py))?;
+                cols.set_item(
+                    "collateral_auctioned",
+                    t.collateral_auctioned.into_pyarray(py),
+                )?;
+                cols.set_item(
+                    "collateral_returned",
+                    t.collateral_returned.into_pyarray(py),
+                )?;
+                cols.set_item("owe_recovered", t.owe_recovered.into_pyarray(py))?;
+                cols.set_item("bad_debt", t.bad_debt.into_pyarray(py))?;
+                d.set_item("vaults", cols)?;
+                let now = f64::from(engine.current_step()) * engine.shared().step_seconds;
+                let a = v.auction_table(now);
+                let cols = PyDict::new(py);
+                cols.set_item("account_id", a.owner.into_pyarray(py))?;
+                cols.set_item("asset", a.asset.into_pyarray(py))?;
+                cols.set_item("running", a.running.into_pyarray(py))?;
+                cols.set_item("kick_step", a.kick_step.into_pyarray(py))?;
+                cols.set_item("end_step", a.end_step.into_pyarray(py))?;
+                cols.set_item("due", a.due.into_pyarray(py))?;
+                cols.set_item("tab", a.tab0.into_pyarray(py))?;
+                cols.set_item("lot", a.lot0.into_pyarray(py))?;
+                cols.set_item("tab_left", a.tab_left.into_pyarray(py))?;
+                cols.set_item("lot_left", a.lot.into_pyarray(py))?;
+                cols.set_item("recovered", a.owe.into_pyarray(py))?;
+                cols.set_item("sliced", a.sliced.into_pyarray(py))?;
+                cols.set_item("returned", a.returned.into_pyarray(py))?;
+                cols.set_item("bad_debt", a.bad_debt.into_pyarray(py))?;
+                cols.set_item("coins", a.coins.into_pyarray(py))?;
+                cols.set_item("redos", a.redos.into_pyarray(py))?;
+                cols.set_item("price", a.price.into_pyarray(py))?;
+                d.set_item("auctions", cols)?;
+                let led = PyDict::new(py);
+                led.set_item("keepers_paid", v.keepers_paid())?;
+                led.set_item("keepers_received", v.keepers_received())?;
+                led.set_item("coins_paid", v.coins_paid())?;
+                d.set_item("ledger", led)?;
             }
         }
         out.append(d)?;

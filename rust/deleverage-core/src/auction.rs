@@ -1,0 +1,860 @@
+//! Maker Liquidations 2.0 (MECHANICS §5): one Maker system, a `Dog` with its global limit `Hole`
+//! and the DAI it has out in auctions `Dirt`, one ilk (collateral type) per asset with its
+//! `Clipper`, and the vaults as struct-of-arrays.
+//!
+//! Each round the Dog barks every unsafe vault (§5.1), then every running auction is reset when
+//! it needs it (§5.2 `redo`) or offered to a keeper who takes it when the venues pay enough
+//! (§5.2 `take`, §5.4). Prices decay along the Clipper's curve (§5.3). `par = 1`; the OSM price
+//! of an ilk is the oracle price of its asset (give the asset a `Delayed` oracle to model the OSM).
+//!
+//! Amounts are plain floats (MECHANICS §1.2): DAI amounts (`tab`, `dust`, `Hole`, `tip`) in quote,
+//! `rate`, `chop`, `buf`, `cut`, `cusp`, `chip` as multipliers or fractions.
+
+use crate::error::{self, Error, Result};
+use crate::family::{Budget, Shared};
+use crate::fill::Side;
+use crate::recorder::{Event, EventKind};
+
+/// A Clipper's price curve (`abaci`, MECHANICS §5.3). `dur` is the time since `tic`, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PriceCurve {
+    /// `LinearDecrease`: `top·(tau − dur)/tau` while `dur < tau`, then 0.
+    Linear { tau: f64 },
+    /// `StairstepExponentialDecrease`: `top·cut^floor(dur/step)` (`cut` = 1 − the drop per step).
+    StairstepExponential { step: f64, cut: f64 },
+    /// `ExponentialDecrease`: `top·cut^dur` (`cut` per second).
+    Exponential { cut: f64 },
+}
+
+impl PriceCurve {
+    /// The auction price `dur` seconds after `tic` for a starting price `top` (MECHANICS §5.3).
+    pub fn price(&self, top: f64, dur: f64) -> f64 {
+        match *self {
+            PriceCurve::Linear { tau } => {
+                if dur < tau {
+                    top * (tau - dur) / tau
+                } else {
+                    0.0
+                }
+            }
+            PriceCurve::StairstepExponential { step, cut } => top * cut.powf((dur / step).floor()),
+            PriceCurve::Exponential { cut } => top * cut.powf(dur),
+        }
+    }
+
+    fn validate(&self, ilk: usize) -> Result<()> {
+        let cut_range = |cut: f64| {
+            error::in_range(
+                &format!("ilks[{ilk}].curve.cut"),
+                cut,
+                0.0,
+                1.0,
+                false,
+                "in [0, 1]",
+            )
+        };
+        match *self {
+            PriceCurve::Linear { tau } => {
+                error::positive(&format!("ilks[{ilk}].curve.tau"), tau)?;
+            }
+            PriceCurve::StairstepExponential { step, cut } => {
+                error::positive(&format!("ilks[{ilk}].curve.step"), step)?;
+                cut_range(cut)?;
+            }
+            PriceCurve::Exponential { cut } => {
+                cut_range(cut)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One collateral type: its `Vat`/`Spotter`/`Jug` numbers, its `Dog` limits and its `Clipper`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ilk {
+    /// The asset the ilk's collateral is (an index into the scenario's assets).
+    pub asset: u32,
+    /// Liquidation ratio: `spot = OSM price / par / mat` (MECHANICS §5.1).
+    pub mat: f64,
+    /// Accumulated stability rate: a vault owes `art·rate` DAI.
+    pub rate: f64,
+    /// Liquidation penalty multiplier: `tab = due·chop`.
+    pub chop: f64,
+    /// Minimum debt of a vault (DAI).
+    pub dust: f64,
+    /// The ilk's limit on DAI in its auctions (may be infinite).
+    pub hole: f64,
+    /// DAI in the ilk's auctions now (starts at the given value).
+    pub dirt: f64,
+    /// Starting price multiplier: `top = feed·buf`.
+    pub buf: f64,
+    pub curve: PriceCurve,
+    /// Seconds after which an auction needs a reset (may be infinite).
+    pub tail: f64,
+    /// Fraction of `top` below which an auction needs a reset.
+    pub cusp: f64,
+    /// Keeper incentive proportional to the tab.
+    pub chip: f64,
+    /// Flat keeper incentive (DAI).
+    pub tip: f64,
+}
+
+impl Ilk {
+    /// `chost = dust·chop` (MECHANICS §5.2): the smallest tab a partial take may leave.
+    #[inline]
+    pub fn chost(&self) -> f64 {
+        self.dust * self.chop
+    }
+
+    /// Keeper incentive `tip + chip·tab` when either is set (MECHANICS §5.2 kick).
+    #[inline]
+    fn coin(&self, tab: f64) -> f64 {
+        if self.tip > 0.0 || self.chip > 0.0 {
+            self.tip + self.chip * tab
+        } else {
+            0.0
+        }
+    }
+
+    fn validate(&self, k: usize) -> Result<()> {
+        let f = |name: &str| format!("ilks[{k}].{name}");
+        error::positive(&f("mat"), self.mat)?;
+        error::positive(&f("rate"), self.rate)?;
+        error::positive(&f("chop"), self.chop)?;
+        error::non_negative(&f("dust"), self.dust)?;
+        limit(&f("hole"), self.hole)?;
+        error::non_negative(&f("dirt"), self.dirt)?;
+        error::positive(&f("buf"), self.buf)?;
+        self.curve.validate(k)?;
+        limit(&f("tail"), self.tail)?;
+        error::in_range(&f("cusp"), self.cusp, 0.0, 1.0, false, "in [0, 1]")?;
+        error::non_negative(&f("chip"), self.chip)?;
+        error::non_negative(&f("tip"), self.tip)?;
+        Ok(())
+    }
+}
+
+/// A value that is `>= 0` and may be `+inf` (a limit that does not bind).
+fn limit(field: &str, value: f64) -> Result<f64> {
+    if value.is_nan() || value < 0.0 {
+        Err(Error::OutOfRange {
+            field: field.to_owned(),
+            value,
+            expected: ">= 0 (or +inf)",
+        })
+    } else {
+        Ok(value)
+    }
+}
+
+/// Whether a `Dog` limit has room: `cap > dirt` (MECHANICS §5.1, strict), with float residue
+/// below 1e-12 of a finite cap counted as none, so that the last bark that filled the limit does
+/// not leave a sliver of room behind (§1.3: the chain leaves none in real arithmetic either).
+#[inline]
+fn has_room(cap: f64, dirt: f64) -> bool {
+    let room = cap - dirt;
+    room > 0.0 && (cap.is_infinite() || room > 1e-12 * cap)
+}
+
+/// A vault's state in [`VaultTable::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum VaultStatus {
+    /// Never barked.
+    Active = 0,
+    /// An auction of its collateral is running.
+    InAuction = 1,
+    /// Barked in part (debt left), no auction running.
+    Liquidated = 2,
+    /// All its debt was barked and its auctions ended without bad debt.
+    Closed = 3,
+    /// An auction of it ended with bad debt (`due > Σ owe`).
+    BadDebt = 4,
+}
+
+/// One Clipper auction (a `sale`), kept after it ends for the record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Auction {
+    /// Vault index (the caller's row) and the ilk.
+    pub vault: u32,
+    pub ilk: u32,
+    /// The vault's owner id (`usr`).
+    pub owner: u32,
+    pub running: bool,
+    /// DAI still to raise and collateral still for sale.
+    pub tab: f64,
+    pub lot: f64,
+    /// At the bark: the debt taken from the vault (`due = dart·rate`), `tab = due·chop` and
+    /// `lot = dink`.
+    pub due: f64,
+    pub tab0: f64,
+    pub lot0: f64,
+    /// Starting price and start time (seconds) of the current price curve.
+    pub top: f64,
+    pub tic: f64,
+    pub kick_step: u32,
+    /// Step in which it ended (`u32::MAX` while running).
+    pub end_step: u32,
+    /// Σ owe keepers paid, Σ slices they took, collateral returned to the owner.
+    pub owe: f64,
+    pub sliced: f64,
+    pub returned: f64,
+    /// Tab left when the lot ran out (unrecovered, penalty included) and the bad debt
+    /// `max(0, due − Σ owe)` (MECHANICS §5.4).
+    pub tab_left: f64,
+    pub bad_debt: f64,
+    /// Keeper incentives paid at the kick and the redos.
+    pub coins: f64,
+    pub redos: u32,
+    /// Σ of what `digs` took off `Dirt` for this auction (equals `tab0` once it ended).
+    pub dug: f64,
+    /// What keepers sold of their slices on the venues and received for it.
+    pub sold: f64,
+    pub received: f64,
+    /// Step of the last redo (`u32::MAX` if none): at most one per step.
+    last_redo_step: u32,
+}
+
+/// The state of every vault, in the caller's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VaultTable {
+    pub owner: Vec<u32>,
+    pub ilk: Vec<u32>,
+    pub ink: Vec<f64>,
+    pub art: Vec<f64>,
+    /// [`VaultStatus`] as `u8`.
+    pub status: Vec<u8>,
+    /// Σ dink of its barks.
+    pub collateral_auctioned: Vec<f64>,
+    /// Σ lot returned to the owner after auctions that raised their tab.
+    pub collateral_returned: Vec<f64>,
+    /// Σ owe keepers paid in its auctions.
+    pub owe_recovered: Vec<f64>,
+    pub bad_debt: Vec<f64>,
+}
+
+/// Every auction so far (running and ended), in kick order, as columns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuctionTable {
+    pub vault: Vec<u32>,
+    pub owner: Vec<u32>,
+    pub ilk: Vec<u32>,
+    pub asset: Vec<u32>,
+    pub running: Vec<bool>,
+    pub kick_step: Vec<u32>,
+    /// `u32::MAX` while running.
+    pub end_step: Vec<u32>,
+    pub due: Vec<f64>,
+    pub tab0: Vec<f64>,
+    pub lot0: Vec<f64>,
+    pub tab: Vec<f64>,
+    pub lot: Vec<f64>,
+    pub top: Vec<f64>,
+    pub tic: Vec<f64>,
+    /// The curve's price at the `now` given (0 for ended auctions).
+    pub price: Vec<f64>,
+    pub needs_redo: Vec<bool>,
+    pub owe: Vec<f64>,
+    pub sliced: Vec<f64>,
+    pub returned: Vec<f64>,
+    pub tab_left: Vec<f64>,
+    pub bad_debt: Vec<f64>,
+    pub coins: Vec<f64>,
+    pub redos: Vec<u32>,
+    pub sold: Vec<f64>,
+    pub received: Vec<f64>,
+}
+
+/// One Maker system: the Dog, its ilks and Clippers, and the vaults (MECHANICS §5).
+#[derive(Debug, Clone)]
+pub struct Vaults {
+    /// Dog's global limit and the DAI out in all auctions.
+    hole: f64,
+    dirt: f64,
+    ilks: Vec<Ilk>,
+    owner: Vec<u32>,
+    ilk: Vec<u32>,
+    ink: Vec<f64>,
+    art: Vec<f64>,
+    /// Per vault: barks, running auctions, Σ dink, Σ lot returned, Σ owe, bad debt.
+    barks: Vec<u32>,
+    running: Vec<u32>,
+    auctioned: Vec<f64>,
+    returned: Vec<f64>,
+    recovered: Vec<f64>,
+    bad_debt: Vec<f64>,
+    auctions: Vec<Auction>,
+    /// Indices of running auctions, in kick order.
+    active: Vec<u32>,
+    /// Quote flows: keepers' owe paid to the vow, keepers' venue receipts, coins the vow paid.
+    keepers_paid: f64,
+    keepers_received: f64,
+    coins_paid: f64,
+    /// Per ilk: collateral keepers took and sold, and collateral returned to owners.
+    keepers_took: Vec<f64>,
+    keepers_sold: Vec<f64>,
+    collateral_returned: Vec<f64>,
+    /// Bark candidates of a round (reused).
+    scratch: Vec<(f64, u32, u32)>,
+}
+
+impl Vaults {
+    /// A Maker system with the Dog's `hole` (global `Hole`, `>= 0`, may be infinite) and current
+    /// `dirt`, its `ilks`, and one vault per row: `owner` id, `ilk` index, collateral `ink` and
+    /// normalised debt `art` (the vault owes `art·rate`). Every field is checked here; the rounds
+    /// never fail.
+    pub fn new(
+        hole: f64,
+        dirt: f64,
+        ilks: Vec<Ilk>,
+        owner: Vec<u32>,
+        ilk: Vec<u32>,
+        ink: Vec<f64>,
+        art: Vec<f64>,
+    ) -> Result<Self> {
+        limit("hole", hole)?;
+        error::non_negative("dirt", dirt)?;
+        for (k, il) in ilks.iter().enumerate() {
+            il.validate(k)?;
+        }
+        let n = owner.len();
+        for (field, len) in [("ilk", ilk.len()), ("ink", ink.len()), ("art", art.len())] {
+            if len != n {
+                return Err(Error::LengthMismatch {
+                    field: field.to_owned(),
+                    got: len,
+                    other: "owner".to_owned(),
+                    expected: n,
+                });
+            }
+        }
+        for i in 0..n {
+            if ilk[i] as usize >= ilks.len() {
+                return Err(Error::OutOfRange {
+                    field: format!("ilk[{i}]"),
+                    value: f64::from(ilk[i]),
+                    expected: "an index into ilks",
+                });
+            }
+            error::non_negative(&format!("ink[{i}]"), ink[i])?;
+            error::non_negative(&format!("art[{i}]"), art[i])?;
+        }
+        let m = ilks.len();
+        Ok(Vaults {
+            hole,
+            dirt,
+            ilks,
+            owner,
+            ilk,
+            ink,
+            art,
+            barks: vec![0; n],
+            running: vec![0; n],
+            auctioned: vec![0.0; n],
+            returned: vec![0.0; n],
+            recovered: vec![0.0; n],
+            bad_debt: vec![0.0; n],
+            auctions: Vec::new(),
+            active: Vec::new(),
+            keepers_paid: 0.0,
+            keepers_received: 0.0,
+            coins_paid: 0.0,
+            keepers_took: vec![0.0; m],
+            keepers_sold: vec![0.0; m],
+            collateral_returned: vec![0.0; m],
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Checks the ilks' assets against the scenario's `n_assets`.
+    pub fn check(&self, n_assets: usize) -> Result<()> {
+        for (k, il) in self.ilks.iter().enumerate() {
+            if il.asset as usize >= n_assets {
+                return Err(Error::OutOfRange {
+                    field: format!("ilks[{k}].asset"),
+                    value: f64::from(il.asset),
+                    expected: "an index into the scenario's assets",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an auction is running.
+    pub fn busy(&self) -> bool {
+        !self.active.is_empty()
+    }
+
+    /// The Dog's global `Hole` and `Dirt`.
+    pub fn hole(&self) -> f64 {
+        self.hole
+    }
+    pub fn dirt(&self) -> f64 {
+        self.dirt
+    }
+    /// The ilks, with their current `dirt`.
+    pub fn ilks(&self) -> &[Ilk] {
+        &self.ilks
+    }
+    pub fn len(&self) -> usize {
+        self.owner.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.owner.is_empty()
+    }
+    /// Collateral and normalised debt per vault (caller's rows).
+    pub fn ink(&self) -> &[f64] {
+        &self.ink
+    }
+    pub fn art(&self) -> &[f64] {
+        &self.art
+    }
+    /// Every auction so far, running or ended, in kick order.
+    pub fn auctions(&self) -> &[Auction] {
+        &self.auctions
+    }
+    /// How many auctions are running.
+    pub fn running_auctions(&self) -> usize {
+        self.active.len()
+    }
+    /// Σ owe keepers paid to the system (DAI, quote).
+    pub fn keepers_paid(&self) -> f64 {
+        self.keepers_paid
+    }
+    /// Σ quote keepers received selling their slices on the venues.
+    pub fn keepers_received(&self) -> f64 {
+        self.keepers_received
+    }
+    /// Σ keeper incentives (`coin`) the system paid at kicks and redos.
+    pub fn coins_paid(&self) -> f64 {
+        self.coins_paid
+    }
+    /// Collateral keepers took, and sold on the venues, per ilk.
+    pub fn keepers_took(&self) -> &[f64] {
+        &self.keepers_took
+    }
+    pub fn keepers_sold(&self) -> &[f64] {
+        &self.keepers_sold
+    }
+    /// Collateral returned to vault owners after auctions that raised their tab, per ilk.
+    pub fn collateral_returned(&self) -> &[f64] {
+        &self.collateral_returned
+    }
+
+    /// Price of auction `k` at time `now` (seconds) and whether it needs a redo then
+    /// (MECHANICS §5.2 status). Ended auctions: `(0, false)`; `None` if there is no auction `k`.
+    pub fn status(&self, k: usize, now: f64) -> Option<(f64, bool)> {
+        let a = self.auctions.get(k)?;
+        if !a.running {
+            return Some((0.0, false));
+        }
+        Some(self.ilks[a.ilk as usize].status(a, now))
+    }
+
+    /// Every auction, as columns, with prices at `now` (seconds).
+    pub fn auction_table(&self, now: f64) -> AuctionTable {
+        let mut t = AuctionTable::default();
+        for (k, a) in self.auctions.iter().enumerate() {
+            let (price, redo) = self.status(k, now).unwrap_or((0.0, false));
+            t.vault.push(a.vault);
+            t.owner.push(a.owner);
+            t.ilk.push(a.ilk);
+            t.asset.push(self.ilks[a.ilk as usize].asset);
+            t.running.push(a.running);
+            t.kick_step.push(a.kick_step);
+            t.end_step.push(a.end_step);
+            t.due.push(a.due);
+            t.tab0.push(a.tab0);
+            t.lot0.push(a.lot0);
+            t.tab.push(a.tab);
+            t.lot.push(a.lot);
+            t.top.push(a.top);
+            t.tic.push(a.tic);
+            t.price.push(price);
+            t.needs_redo.push(redo);
+            t.owe.push(a.owe);
+            t.sliced.push(a.sliced);
+            t.returned.push(a.returned);
+            t.tab_left.push(a.tab_left);
+            t.bad_debt.push(a.bad_debt);
+            t.coins.push(a.coins);
+            t.redos.push(a.redos);
+            t.sold.push(a.sold);
+            t.received.push(a.received);
+        }
+        t
+    }
+
+    /// The state of every vault, in the caller's order.
+    pub fn table(&self) -> VaultTable {
+        let status = (0..self.len())
+            .map(|i| {
+                let s = if self.bad_debt[i] > 0.0 {
+                    VaultStatus::BadDebt
+                } else if self.running[i] > 0 {
+                    VaultStatus::InAuction
+                } else if self.barks[i] == 0 {
+                    VaultStatus::Active
+                } else if self.art[i] > 0.0 {
+                    VaultStatus::Liquidated
+                } else {
+                    VaultStatus::Closed
+                };
+                s as u8
+            })
+            .collect();
+        VaultTable {
+            owner: self.owner.clone(),
+            ilk: self.ilk.clone(),
+            ink: self.ink.clone(),
+            art: self.art.clone(),
+            status,
+            collateral_auctioned: self.auctioned.clone(),
+            collateral_returned: self.returned.clone(),
+            owe_recovered: self.recovered.clone(),
+            bad_debt: self.bad_debt.clone(),
+        }
+    }
+
+    /// One round: bark every unsafe vault, worst collateralisation `ink·spot/(art·rate)` first
+    /// (ties: lower owner id, then lower row), then redo or offer every running auction to a
+    /// keeper. Returns whether anything happened.
+    pub fn round(&mut self, sh: &mut Shared, id: u32, round: u32, budget: &mut Budget) -> bool {
+        let mut acted = self.bark_all(sh, id, round);
+        acted |= self.auctions_round(sh, id, round, budget);
+        acted
+    }
+
+    fn bark_all(&mut self, sh: &mut Shared, id: u32, round: u32) -> bool {
+        let mut cand = std::mem::take(&mut self.scratch);
+        cand.clear();
+        for i in 0..self.len() {
+            let art = self.art[i];
+            if art <= 0.0 {
+                continue;
+            }
+            let il = &self.ilks[self.ilk[i] as usize];
+            // MECHANICS §5.1: unsafe ⇔ spot > 0 and ink·spot < art·rate (strict), spot = OSM/par/mat.
+            let spot = sh.px[il.asset as usize] / il.mat;
+            let (coll, debt) = (self.ink[i] * spot, art * il.rate);
+            if spot > 0.0 && coll < debt {
+                cand.push((coll / debt, self.owner[i], i as u32));
+            }
+        }
+        cand.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut acted = false;
+        for &(_, _, i) in &cand {
+            acted |= self.bark(sh, id, round, i as usize);
+        }
+        self.scratch = cand;
+        acted
+    }
+
+    /// `Dog.bark` and `Clipper.kick` (MECHANICS §5.1, §5.2) of unsafe vault `i`: the DAI room
+    /// under `Hole` and the ilk's `hole` caps `dart`; a remnant below `dust` takes the whole vault
+    /// (which may exceed `hole`); a partial bark must itself reach `dust` (else the vault is
+    /// skipped for now). Returns whether an auction started.
+    fn bark(&mut self, sh: &mut Shared, id: u32, round: u32, i: usize) -> bool {
+        let k = self.ilk[i] as usize;
+        let il = self.ilks[k];
+        if !has_room(self.hole, self.dirt) || !has_room(il.hole, il.dirt) {
+            return false;
+        }
+        let (ink, art) = (self.ink[i], self.art[i]);
+        let room = (self.hole - self.dirt).min(il.hole - il.dirt);
+        let mut dart = art.min(room / il.rate / il.chop);
+        if art > dart {
+            if (art - dart) * il.rate < il.dust {
+                dart = art;
+            } else if dart * il.rate < il.dust {
+                return false;
+            }
+        }
+        let whole = dart >= art;
+        let dink = if whole { ink } else { ink * dart / art };
+        let a = il.asset as usize;
+        let feed = sh.px[a];
+        let top = feed * il.buf;
+        // Dog/null-auction and Clipper/zero-top-price.
+        if !(dink > 0.0 && dart > 0.0 && top > 0.0 && top.is_finite()) {
+            return false;
+        }
+        if whole {
+            self.ink[i] = 0.0;
+            self.art[i] = 0.0;
+        } else {
+            self.ink[i] = ink - dink;
+            self.art[i] = art - dart;
+        }
+        let due = dart * il.rate;
+        let tab = due * il.chop;
+        self.dirt += tab;
+        self.ilks[k].dirt += tab;
+        let coin = il.coin(tab);
+        self.coins_paid += coin;
+        self.barks[i] += 1;
+        self.running[i] += 1;
+        self.auctioned[i] += dink;
+        self.active.push(self.auctions.len() as u32);
+        self.auctions.push(Auction {
+            vault: i as u32,
+            ilk: k as u32,
+            owner: self.owner[i],
+            running: true,
+            tab,
+            lot: dink,
+            due,
+            tab0: tab,
+            lot0: dink,
+            top,
+            tic: sh.now(),
+            kick_step: sh.step,
+            end_step: u32::MAX,
+            owe: 0.0,
+            sliced: 0.0,
+            returned: 0.0,
+            tab_left: 0.0,
+            bad_debt: 0.0,
+            coins: coin,
+            redos: 0,
+            dug: 0.0,
+            sold: 0.0,
+            received: 0.0,
+            last_redo_step: u32::MAX,
+        });
+        sh.count_liquidation(a, dink * feed);
+        let mut ev = Event::new(sh.step, round, EventKind::AuctionKick);
+        ev.account = self.owner[i];
+        ev.protocol = id;
+        ev.asset = a as u32;
+        ev.collateral_seized = dink;
+        ev.debt_repaid = due;
+        ev.debt_repaid_value = tab;
+        ev.bonus = tab - due;
+        ev.protocol_fee = coin;
+        ev.price_before = sh.market.spot(a);
+        ev.price_after = ev.price_before;
+        sh.events.push(&ev);
+        true
+    }
+
+    /// Every running auction, in kick order: a redo when it needs one (at most one per auction
+    /// per step), else a keeper's take when it pays (MECHANICS §5.2, §5.4).
+    fn auctions_round(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        round: u32,
+        budget: &mut Budget,
+    ) -> bool {
+        let mut acted = false;
+        let mut ended = false;
+        for j in 0..self.active.len() {
+            let k = self.active[j] as usize;
+            let il = self.ilks[self.auctions[k].ilk as usize];
+            let (price, needs_redo) = il.status(&self.auctions[k], sh.now());
+            if needs_redo {
+                acted |= self.redo(sh, id, round, k);
+            } else if !budget.spent() {
+                match self.take(sh, id, round, k, price, budget) {
+                    Taken::No => {}
+                    Taken::Yes => acted = true,
+                    Taken::Ended => {
+                        acted = true;
+                        ended = true;
+                    }
+                }
+            }
+        }
+        if ended {
+            let auctions = &self.auctions;
+            self.active.retain(|&k| auctions[k as usize].running);
+        }
+        acted
+    }
+
+    /// `Clipper.redo` (MECHANICS §5.2): a new curve from `top = feed·buf` now; the keeper's coin
+    /// only when `tab ≥ chost` and `lot·feed ≥ chost`.
+    fn redo(&mut self, sh: &mut Shared, id: u32, round: u32, k: usize) -> bool {
+        let a = &self.auctions[k];
+        if a.last_redo_step == sh.step {
+            return false;
+        }
+        let il = self.ilks[a.ilk as usize];
+        let asset = il.asset as usize;
+        let feed = sh.px[asset];
+        let top = feed * il.buf;
+        if !(top > 0.0 && top.is_finite()) {
+            return false;
+        }
+        let chost = il.chost();
+        let coin = if a.tab >= chost && a.lot * feed >= chost {
+            il.coin(a.tab)
+        } else {
+            0.0
+        };
+        let a = &mut self.auctions[k];
+        a.tic = sh.now();
+        a.top = top;
+        a.redos += 1;
+        a.last_redo_step = sh.step;
+        a.coins += coin;
+        self.coins_paid += coin;
+        let mut ev = Event::new(sh.step, round, EventKind::AuctionRedo);
+        ev.account = a.owner;
+        ev.protocol = id;
+        ev.asset = asset as u32;
+        ev.collateral_seized = a.lot;
+        ev.debt_repaid_value = a.tab;
+        ev.protocol_fee = coin;
+        ev.price_before = sh.market.spot(asset);
+        ev.price_after = ev.price_before;
+        sh.events.push(&ev);
+        true
+    }
+
+    /// A keeper's `Clipper.take` of auction `k` at `price` (MECHANICS §5.2, §5.4). The keeper asks
+    /// for the whole lot (`amt = lot`: the contract caps `owe` at `tab`, so it gets
+    /// `min(lot, tab/price)`), or for what the budget can pay (`amt = budget/price`), subject to
+    /// the `chost` rule. It takes when `price ≤ (1 − keeper_margin)·(quote the venues pay for the
+    /// slice)/slice`, pays `owe` to the system, and sells `sell_fraction` of the slice at once.
+    fn take(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        round: u32,
+        k: usize,
+        price: f64,
+        budget: &mut Budget,
+    ) -> Taken {
+        let a = self.auctions[k];
+        let il = self.ilks[a.ilk as usize];
+        let asset = il.asset as usize;
+        let (lot, tab) = (a.lot, a.tab);
+        let full_owe = (lot * price).min(tab);
+        let amt = if budget.notional >= full_owe {
+            lot
+        } else {
+            budget.notional / price
+        };
+        // MECHANICS §5.2 take.
+        let mut slice = lot.min(amt);
+        let mut owe = slice * price;
+        let tab_after;
+        if owe > tab {
+            owe = tab;
+            slice = (owe / price).min(lot);
+            tab_after = 0.0;
+        } else if owe < tab && slice < lot {
+            let chost = il.chost();
+            if tab - owe < chost {
+                if tab <= chost {
+                    // Clipper/no-partial-purchase.
+                    return Taken::No;
+                }
+                owe = tab - chost;
+                slice = owe / price;
+                tab_after = chost;
+            } else {
+                tab_after = tab - owe;
+            }
+        } else {
+            tab_after = tab - owe;
+        }
+        if slice.is_nan() || slice <= 0.0 {
+            return Taken::No;
+        }
+        // MECHANICS §5.4: the keeper values the slice at what the venues pay for it now (any part
+        // they cannot absorb at nothing).
+        let quote = sh.market.quote(asset, Side::Sell, slice);
+        if price > (1.0 - sh.cfg.keeper_margin) * quote.notional / slice {
+            return Taken::No;
+        }
+        budget.notional -= owe;
+        budget.count -= 1;
+        let lot_after = if slice >= lot { 0.0 } else { lot - slice };
+        // Dog.digs: the whole remaining tab when the lot ran out, else owe.
+        let dug = if lot_after == 0.0 {
+            tab_after + owe
+        } else {
+            owe
+        };
+        self.dirt -= dug;
+        self.ilks[a.ilk as usize].dirt -= dug;
+        let i = a.vault as usize;
+        self.keepers_paid += owe;
+        self.recovered[i] += owe;
+        self.keepers_took[a.ilk as usize] += slice;
+
+        let mut ev = Event::new(sh.step, round, EventKind::AuctionTake);
+        ev.account = a.owner;
+        ev.protocol = id;
+        ev.asset = asset as u32;
+        ev.collateral_seized = slice;
+        ev.debt_repaid = owe;
+        ev.debt_repaid_value = owe;
+        ev.price_before = sh.market.spot(asset);
+        let fill = sh.trade(asset, Side::Sell, sh.cfg.sell_fraction * slice);
+        ev.qty = fill.filled;
+        ev.notional = fill.notional;
+        ev.price_after = sh.market.spot(asset);
+        sh.ledger.sold[asset] += fill.filled;
+        self.keepers_received += fill.notional;
+        self.keepers_sold[a.ilk as usize] += fill.filled;
+
+        let s = &mut self.auctions[k];
+        s.tab = tab_after;
+        s.lot = lot_after;
+        s.owe += owe;
+        s.sliced += slice;
+        s.dug += dug;
+        s.sold += fill.filled;
+        s.received += fill.notional;
+        let ended = if lot_after == 0.0 {
+            // The lot ran out: the tab left is unrecovered; bad debt is what the debt itself
+            // missed (MECHANICS §5.4).
+            s.tab_left = tab_after;
+            if tab_after > 0.0 {
+                s.bad_debt = (s.due - s.owe).max(0.0);
+            }
+            true
+        } else if tab_after == 0.0 {
+            s.returned = lot_after;
+            s.lot = 0.0;
+            true
+        } else {
+            false
+        };
+        if ended {
+            s.running = false;
+            s.end_step = sh.step;
+            let (bad, back) = (s.bad_debt, s.returned);
+            self.running[i] -= 1;
+            self.returned[i] += back;
+            self.collateral_returned[a.ilk as usize] += back;
+            if bad > 0.0 {
+                self.bad_debt[i] += bad;
+                sh.cum_bad_debt += bad;
+                ev.bad_debt = bad;
+            }
+        }
+        sh.events.push(&ev);
+        if ended { Taken::Ended } else { Taken::Yes }
+    }
+}
+
+enum Taken {
+    No,
+    Yes,
+    Ended,
+}
+
+impl Ilk {
+    /// MECHANICS §5.2 status: the price now and whether the auction needs a redo
+    /// (`now − tic > tail` or `price/top < cusp`, both strict).
+    fn status(&self, a: &Auction, now: f64) -> (f64, bool) {
+        let dur = now - a.tic;
+        let price = self.curve.price(a.top, dur);
+        (price, dur > self.tail || price / a.top < self.cusp)
+    }
+}
