@@ -33,18 +33,22 @@ from deleverage._core import (
 )
 from deleverage.analysis import amplification_curve, breakdown, critical_shock, liquidation_map
 from deleverage.exceptions import DeleverageError, ScenarioError
+from deleverage.funds import Funds
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
 from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
 from deleverage.simulate import simulate
+from deleverage.vaults import Clipper, Vaults
 
 __all__ = [
     "ArbTrade",
     "Asset",
     "Brackets",
+    "Clipper",
     "ConstantProductPool",
     "DeleverageError",
     "Fill",
+    "Funds",
     "ImpactCurve",
     "Lending",
     "Liquidators",
@@ -59,6 +63,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Shock",
+    "Vaults",
     "Venue",
     "__version__",
     "amplification_curve",

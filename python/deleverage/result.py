@@ -65,6 +65,16 @@ class Result:
         mark, the margin pool's wallet, equity and maintenance margin, liquidation and
         bankruptcy prices (null once closed), status, quantity liquidated and deleveraged,
         realised PnL.
+    vaults:
+        The final state of every Maker vault: ink, art, status, collateral auctioned and
+        returned, DAI recovered, bad debt.
+    auctions:
+        Every Dutch auction: the vault's account, kick and end step, due, tab and lot at the
+        kick, what is left, DAI recovered, collateral sold and returned, bad debt, keeper
+        coins, resets, and the last price.
+    funds:
+        The final state of every fund: marketable and illiquid value, debt, equity, leverage
+        (null once equity is gone), status, notional sold and bought, bad debt.
     summary:
         One row: totals, bad debt, drawdown and amplification per asset, first liquidation step,
         steps to quiet.
@@ -76,6 +86,9 @@ class Result:
     summary: pl.DataFrame
     meta: Mapping[str, Any]
     positions: pl.DataFrame = field(default_factory=pl.DataFrame)
+    vaults: pl.DataFrame = field(default_factory=pl.DataFrame)
+    auctions: pl.DataFrame = field(default_factory=pl.DataFrame)
+    funds: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as a plain dict."""
@@ -239,8 +252,27 @@ def build_result(
         row[f"exogenous_drawdown_{name}"] = exogenous
         row[f"amplification_{name}"] = drawdown / exogenous if exogenous < 0 else None
         del a
-    positions = _positions(raw.get("families", []), families, account_labels, asset_names)
-    row |= _perp_summary(raw.get("families", []), events, steps)
+    fams = raw.get("families", [])
+    positions = _positions(fams, families, account_labels, asset_names)
+    vaults, auctions = _vaults(fams, families, account_labels, asset_names)
+    funds = _funds(fams, families, account_labels)
+    row |= _perp_summary(fams, events, steps)
+    if any(f["kind"] == "vaults" for f in fams):
+        row |= {
+            "auctions": auctions.height,
+            "auctions_zero_recovery": int((auctions["recovered"] == 0).sum()),
+            "auctions_partial_recovery": int(
+                ((auctions["recovered"] > 0) & (auctions["bad_debt"] > 0)).sum()
+            ),
+            "auction_bad_debt": float(auctions["bad_debt"].sum()),
+            "keeper_coins": float(auctions["coins"].sum()),
+        }
+    if any(f["kind"] == "funds" for f in fams):
+        row |= {
+            "fund_sales_notional": float(funds["sold_notional"].sum()),
+            "fund_purchases_notional": float(funds["bought_notional"].sum()),
+            "fund_defaults": int((funds["status"] == "defaulted").sum()),
+        }
     summary = pl.DataFrame([row])
     return Result(
         events=events,
@@ -249,7 +281,125 @@ def build_result(
         summary=summary,
         meta=meta,
         positions=positions,
+        vaults=vaults,
+        auctions=auctions,
+        funds=funds,
     )
+
+
+def _label(labels: pl.Series) -> pl.Expr:
+    return pl.lit(labels).gather(pl.col("account_id")).alias("account")
+
+
+def _vaults(
+    raw: Sequence[Mapping[str, Any]],
+    families: Sequence[Any],
+    account_labels: pl.DataFrame,
+    asset_names: list[str],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Vaults in each system's input row order, and its auctions in kick order."""
+    from deleverage.vaults import VAULT_STATUS
+
+    labels = account_labels["account"]
+    assets = pl.Series("asset", asset_names, dtype=pl.String)
+    vs, aus = [], []
+    for out, fam in zip(raw, families, strict=True):
+        if out["kind"] != "vaults":
+            continue
+        ilk_assets = pl.Series("a", fam.assets, dtype=pl.String)
+        v = pl.DataFrame(dict(out["vaults"]))
+        vs.append(
+            v.select(
+                _label(labels),
+                pl.lit(fam.name).alias("protocol"),
+                pl.lit(ilk_assets).gather(pl.col("ilk")).alias("collateral_asset"),
+                "ink",
+                "art",
+                pl.col("status").replace_strict(
+                    dict(enumerate(VAULT_STATUS)), return_dtype=pl.Enum(VAULT_STATUS)
+                ),
+                "collateral_auctioned",
+                "collateral_returned",
+                "owe_recovered",
+                "bad_debt",
+            )
+        )
+        a = pl.DataFrame(dict(out["auctions"]))
+        aus.append(
+            a.select(
+                _label(labels),
+                pl.lit(fam.name).alias("protocol"),
+                pl.lit(assets).gather(pl.col("asset")).alias("asset"),
+                "running",
+                "kick_step",
+                pl.when(pl.col("running"))
+                .then(None)
+                .otherwise(pl.col("end_step"))
+                .alias("end_step"),
+                "due",
+                "tab",
+                "lot",
+                "tab_left",
+                "lot_left",
+                "recovered",
+                "sliced",
+                "returned",
+                "bad_debt",
+                "coins",
+                "redos",
+                "price",
+            )
+            if a.height
+            else pl.DataFrame()
+        )
+    aus = [a for a in aus if a.height]
+    return (
+        pl.concat(vs) if vs else pl.DataFrame(),
+        pl.concat(aus)
+        if aus
+        else pl.DataFrame(
+            schema={
+                "recovered": pl.Float64,
+                "bad_debt": pl.Float64,
+                "coins": pl.Float64,
+            }
+        ),
+    )
+
+
+def _funds(
+    raw: Sequence[Mapping[str, Any]], families: Sequence[Any], account_labels: pl.DataFrame
+) -> pl.DataFrame:
+    """Funds of every group, in account order of first appearance."""
+    from deleverage.funds import FUND_STATUS
+
+    frames = []
+    for out, fam in zip(raw, families, strict=True):
+        if out["kind"] != "funds":
+            continue
+        f = pl.DataFrame(dict(out["funds"]))
+        names = account_labels.filter(pl.col("protocol") == fam.name)["account"]
+        frames.append(
+            f.select(
+                pl.lit(names).alias("account"),
+                pl.lit(fam.name).alias("protocol"),
+                "marketable_value",
+                "illiquid_value",
+                "debt",
+                "equity",
+                pl.when(pl.col("leverage").is_infinite())
+                .then(None)
+                .otherwise(pl.col("leverage"))
+                .alias("leverage"),
+                pl.col("status").replace_strict(
+                    dict(enumerate(FUND_STATUS)), return_dtype=pl.Enum(FUND_STATUS)
+                ),
+                "sold_notional",
+                "bought_notional",
+                "bad_debt",
+            )
+        )
+    return pl.concat(frames) if frames else pl.DataFrame()
 
 
 def _positions(

@@ -671,6 +671,52 @@ class Scenario:
         frame = _check_positions(positions, names, protocol.name)
         return replace(self, lending=(*self.lending, _Book(protocol, frame)))
 
+    def add_vaults(self, vaults: Any, positions: pl.DataFrame) -> Scenario:
+        """A new scenario with the Maker-style ``vaults`` (a :class:`deleverage.Vaults`) and
+        their ``positions`` added: one row per vault, columns ``account``,
+        ``collateral_asset``, ``ink`` (units), ``art`` (normalised debt). The frame is not
+        modified.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0)])
+        >>> v = pl.DataFrame({"account": [1], "collateral_asset": ["ETH"], "ink": [10.0],
+        ...                   "art": [9_000.0]})
+        >>> sc.add_vaults(dl.Vaults([dl.Clipper("ETH")]), v).protocol_names
+        ['maker']
+        """
+        from deleverage.vaults import Vaults
+
+        if not isinstance(vaults, Vaults):
+            raise ScenarioError("vaults must be a deleverage.Vaults")
+        return self._add_family(vaults, positions, vaults.assets)
+
+    def add_funds(self, funds: Any, positions: pl.DataFrame) -> Scenario:
+        """A new scenario with the ``funds`` group (a :class:`deleverage.Funds`) and their
+        ``positions`` added: columns ``account``, ``holding`` (a scenario asset for marketable
+        units, an illiquid class for its value, or ``"debt"``) and ``amount``. The frame is not
+        modified.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("BONDS", 1.0)])
+        >>> pos = pl.DataFrame({"account": ["b"] * 2, "holding": ["BONDS", "debt"],
+        ...                     "amount": [100.0, 95.0]})
+        >>> sc.add_funds(dl.Funds.threshold(25.0), pos).n_accounts
+        1
+        """
+        from deleverage.funds import Funds
+
+        if not isinstance(funds, Funds):
+            raise ScenarioError("funds must be a deleverage.Funds")
+        sc = self._add_family(funds, positions, funds.assets)
+        funds._holdings(self.asset_names, sc.families[-1].positions)
+        return sc
+
     def with_liquidators(self, liquidators: Liquidators) -> Scenario:
         """A new scenario with other liquidator settings."""
         return replace(self, liquidators=liquidators)

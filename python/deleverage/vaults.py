@@ -1,0 +1,231 @@
+"""Maker-style vaults liquidated by Dutch auctions (Liquidations 2.0: ``Dog.bark`` and the
+``Clipper``, MECHANICS §5), added to a scenario with
+:meth:`Scenario.add_vaults <deleverage.Scenario.add_vaults>`.
+
+A :class:`Clipper` holds one collateral type's numbers (the ``Vat``/``Spotter``/``Jug`` rate and
+ratio, the ``Dog``'s penalty, dust and limit, and the auction's start, curve, resets and keeper
+rewards); :class:`Vaults` holds the clippers and the ``Dog``'s global limit. The OSM price is the
+collateral asset's oracle: give the asset ``Oracle.delayed(3600)`` to model the one-hour OSM.
+Positions are a Polars frame with the columns ``account``, ``collateral_asset``, ``ink``
+(collateral units) and ``art`` (normalised debt: the vault owes ``art·rate`` DAI).
+
+Keepers take an auction slice when its price is at or below what selling it on the venues
+returns, less ``Liquidators.keeper_margin``; their takes spend the liquidators' budget.
+
+Examples
+--------
+>>> import polars as pl
+>>> import deleverage as dl
+>>> book = dl.OrderBook.linear(mid=2_000.0, tick=1.0, levels=1_500, depth_per_level=20.0)
+>>> sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0, venues=[book])], steps=40)
+>>> maker = dl.Vaults([dl.Clipper("ETH", mat=1.45, chop=1.13, dust=7_500.0)])
+>>> vaults = pl.DataFrame({"account": ["v1", "v2"], "collateral_asset": ["ETH", "ETH"],
+...                        "ink": [10.0, 10.0], "art": [12_000.0, 9_000.0]})
+>>> res = dl.simulate(sc.add_vaults(maker, vaults), shock=dl.Shock.instant(ETH=-0.2))
+>>> res.vaults["status"].to_list()  # v1 barked whole and its auction raised the tab
+['closed', 'active']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from deleverage.exceptions import ScenarioError
+
+__all__ = ["Clipper", "Vaults"]
+
+VAULT_COLUMNS = ("account", "collateral_asset", "ink", "art")
+VAULT_STATUS = ["active", "in_auction", "liquidated", "closed", "bad_debt"]
+
+
+def _number(where: str, name: str, v: float, *, low: float, open_low: bool, inf: bool) -> None:
+    x = float(v)
+    if math.isnan(x) or (math.isinf(x) and not inf) or x < low or (open_low and x == low):
+        rule = f"{'>' if open_low else '>='} {low}" + ("" if inf else ", finite")
+        raise ScenarioError(f"{where}: {name} must be {rule}, got {v}")
+
+
+@dataclass(frozen=True)
+class Clipper:
+    """One collateral type of a Maker system and its auction (MECHANICS §5).
+
+    ``mat``: liquidation ratio (a vault is unsafe when ``ink·OSM/mat < art·rate``); ``rate``:
+    the accumulated stability fee; ``chop``: the penalty (``tab = due·chop``); ``dust``: the
+    minimum vault debt; ``hole``/``dirt``: the ilk's limit on DAI in auction and what is in
+    auction already. Auction: ``buf`` (start at ``OSM·buf``), ``curve`` (``"linear"`` to zero over
+    ``tau`` s, ``"stairstep"``: ×``cut`` every ``step`` s, ``"exponential"``: ×``cut`` per second),
+    ``tail`` (s) and ``cusp`` (fraction of the start price) after which it is reset, and the
+    keeper rewards ``tip`` (DAI) + ``chip``·tab.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Clipper("ETH", curve="linear", tau=3_600.0).curve
+    'linear'
+    """
+
+    asset: str
+    mat: float = 1.45
+    rate: float = 1.0
+    chop: float = 1.13
+    dust: float = 7_500.0
+    hole: float = math.inf
+    dirt: float = 0.0
+    buf: float = 1.2
+    curve: Literal["linear", "stairstep", "exponential"] = "stairstep"
+    tau: float = 3_600.0
+    step: float = 90.0
+    cut: float = 0.99
+    tail: float = 7_200.0
+    cusp: float = 0.45
+    chip: float = 0.001
+    tip: float = 300.0
+
+    def __post_init__(self) -> None:
+        w = f"Clipper {self.asset!r}"
+        for name, low, open_low, inf in (
+            ("mat", 0.0, True, False),
+            ("rate", 0.0, True, False),
+            ("chop", 0.0, True, False),
+            ("dust", 0.0, False, False),
+            ("hole", 0.0, False, True),
+            ("dirt", 0.0, False, False),
+            ("buf", 0.0, True, False),
+            ("tau", 0.0, True, False),
+            ("step", 0.0, True, False),
+            ("tail", 0.0, False, True),
+            ("chip", 0.0, False, False),
+            ("tip", 0.0, False, False),
+        ):
+            _number(w, name, getattr(self, name), low=low, open_low=open_low, inf=inf)
+        if self.curve not in ("linear", "stairstep", "exponential"):
+            raise ScenarioError(
+                f"{w}: curve must be linear, stairstep or exponential, got {self.curve!r}"
+            )
+        for name in ("cut", "cusp"):
+            v = float(getattr(self, name))
+            if not (0.0 <= v <= 1.0):
+                raise ScenarioError(f"{w}: {name} must be in [0, 1], got {v}")
+
+    def _curve(self) -> dict[str, Any]:
+        if self.curve == "linear":
+            return {"kind": "linear", "tau": float(self.tau)}
+        if self.curve == "stairstep":
+            return {"kind": "stairstep", "step": float(self.step), "cut": float(self.cut)}
+        return {"kind": "exponential", "cut": float(self.cut)}
+
+
+@dataclass(frozen=True)
+class Vaults:
+    """A Maker system: its clippers (one per collateral asset) and the ``Dog``'s global limit on
+    DAI in auction (``hole``, with ``dirt`` in auction at the start).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Vaults([dl.Clipper("ETH"), dl.Clipper("WBTC", mat=1.5)], hole=1e8).assets
+    ['ETH', 'WBTC']
+    """
+
+    clippers: Sequence[Clipper]
+    hole: float = math.inf
+    dirt: float = 0.0
+    name: str = "maker"
+
+    def __post_init__(self) -> None:
+        clippers = tuple(self.clippers)
+        if not clippers:
+            raise ScenarioError(f"{self.name}: clippers must not be empty")
+        for i, c in enumerate(clippers):
+            if not isinstance(c, Clipper):
+                raise ScenarioError(f"{self.name}: clippers[{i}] must be a deleverage.Clipper")
+        if len({c.asset for c in clippers}) != len(clippers):
+            raise ScenarioError(f"{self.name}: one clipper per collateral asset")
+        object.__setattr__(self, "clippers", clippers)
+        _number(self.name, "hole", self.hole, low=0.0, open_low=False, inf=True)
+        _number(self.name, "dirt", self.dirt, low=0.0, open_low=False, inf=False)
+
+    @property
+    def assets(self) -> list[str]:
+        """The collateral assets of its clippers."""
+        return [c.asset for c in self.clippers]
+
+    def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
+        where = self.name
+        if not isinstance(positions, pl.DataFrame):
+            raise ScenarioError(f"{where}: positions must be a Polars DataFrame")
+        missing = [c for c in VAULT_COLUMNS if c not in positions.columns]
+        if missing:
+            raise ScenarioError(
+                f"{where}: positions lack column(s) {missing}; expected {list(VAULT_COLUMNS)}"
+            )
+        df = positions.select(VAULT_COLUMNS)
+        if df["account"].null_count():
+            raise ScenarioError(f"{where}: positions.account has nulls")
+        bad = df.filter(~pl.col("collateral_asset").cast(pl.String).is_in(self.assets))
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise ScenarioError(
+                f"{where}: positions.collateral_asset names {row['collateral_asset']!r} "
+                f"(account {row['account']!r}), which has no clipper; clippers are {self.assets}"
+            )
+        for col in ("ink", "art"):
+            try:
+                v = df[col].cast(pl.Float64).to_numpy()
+            except Exception as e:
+                raise ScenarioError(f"{where}: positions.{col} must be numeric ({e})") from None
+            ok = np.isfinite(v) & (v >= 0)
+            if not ok.all():
+                i = int(np.flatnonzero(~ok)[0])
+                raise ScenarioError(
+                    f"{where}: positions.{col} must be finite and >= 0, got {v[i]} "
+                    f"(row {i}, account {df['account'][i]!r})"
+                )
+        return df.with_columns(
+            pl.col("collateral_asset").cast(pl.String),
+            pl.col("ink").cast(pl.Float64),
+            pl.col("art").cast(pl.Float64),
+        )
+
+    def _spec(
+        self, asset_names: list[str], positions: pl.DataFrame, account_ids: np.ndarray
+    ) -> dict[str, Any]:
+        ilk_of = {c.asset: k for k, c in enumerate(self.clippers)}
+        return {
+            "kind": "vaults",
+            "name": self.name,
+            "hole": float(self.hole),
+            "dirt": float(self.dirt),
+            "ilks": [
+                {
+                    "asset": asset_names.index(c.asset),
+                    "mat": float(c.mat),
+                    "rate": float(c.rate),
+                    "chop": float(c.chop),
+                    "dust": float(c.dust),
+                    "hole": float(c.hole),
+                    "dirt": float(c.dirt),
+                    "buf": float(c.buf),
+                    "curve": c._curve(),
+                    "tail": float(c.tail),
+                    "cusp": float(c.cusp),
+                    "chip": float(c.chip),
+                    "tip": float(c.tip),
+                }
+                for c in self.clippers
+            ],
+            "positions": {
+                "account": np.ascontiguousarray(account_ids, dtype=np.uint32),
+                "ilk": positions["collateral_asset"]
+                .replace_strict(ilk_of, return_dtype=pl.UInt32)
+                .to_numpy(),
+                "ink": positions["ink"].to_numpy(),
+                "art": positions["art"].to_numpy(),
+            },
+        }
