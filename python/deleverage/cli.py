@@ -82,11 +82,32 @@ def _print_summary(res: Result, title: str) -> None:
     print(title)
     rows = [
         ("liquidations", f"{s['liquidations']:,}"),
-        ("accounts liquidated", f"{s['accounts_liquidated']:,}"),
-        ("collateral liquidated ($)", _fmt(s["liquidated_notional"], 0)),
-        ("debt repaid ($)", _fmt(s["debt_repaid_value"], 0)),
+        ("notional liquidated ($)", _fmt(s["liquidated_notional"], 0)),
         ("bad debt ($)", _fmt(s["bad_debt"], 0)),
     ]
+    if res.accounts.height:
+        rows[1:1] = [
+            ("lending accounts liquidated", f"{s['accounts_liquidated']:,}"),
+            ("lending debt repaid ($)", _fmt(s["debt_repaid_value"], 0)),
+        ]
+    extra = {
+        "perp_liquidations": "perp liquidation fills",
+        "insurance_fund_start": "insurance fund at start ($)",
+        "insurance_fund_min": "insurance fund minimum ($)",
+        "insurance_fund_used": "insurance fund paid out ($)",
+        "adl_count": "ADL reductions",
+        "adl_notional": "ADL notional ($)",
+        "backstop_takeovers": "backstop takeovers",
+        "auctions": "auctions",
+        "auctions_zero_recovery": "auctions with zero recovery",
+        "auction_bad_debt": "auction bad debt ($)",
+        "fund_sales_notional": "fund sales ($)",
+        "fund_defaults": "fund defaults",
+    }
+    for key, label in extra.items():
+        if key in s:
+            v = s[key]
+            rows.append((label, f"{v:,}" if isinstance(v, int) else _fmt(v, 0)))
     for key in s:
         if key.startswith("drawdown_"):
             a = key.removeprefix("drawdown_")
@@ -96,6 +117,8 @@ def _print_summary(res: Result, title: str) -> None:
                     (f"{a} drawdown with the cascade", f"{s[key]:+.2%}"),
                     (f"{a} amplification", _fmt(s[f"amplification_{a}"], 3)),
                 ]
+            elif s[key] < 0:
+                rows.append((f"{a} drawdown (endogenous only)", f"{s[key]:+.2%}"))
     rows += [
         ("first liquidation step", str(s["first_liquidation_step"])),
         ("steps to quiet", str(s["steps_to_quiet"])),
@@ -107,47 +130,88 @@ def _print_summary(res: Result, title: str) -> None:
 
 def _write_frames(res: Result, out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
-    names = ["events", "steps", "accounts", "summary"]
+    names = [
+        n
+        for n in ("events", "steps", "accounts", "positions", "vaults", "auctions", "funds")
+        if getattr(res, n).height or n in ("events", "steps", "accounts")
+    ] + ["summary"]
     for name in names:
         getattr(res, name).write_parquet(out / f"{name}.parquet")
     return names
 
 
-def demo(accounts: int, shock: float, seed: int, out: Path | None) -> int:
-    """Runs the built-in ETH lending market through an instant ETH shock to quiet."""
-    sc = examples.eth_lending(n_accounts=accounts, seed=seed)
-    res = simulate(sc, shock=Shock.instant(ETH=shock), seed=seed)
-    _print_summary(
-        res,
-        f"ETH lending market: {accounts:,} Aave v3.3 accounts, ETH {shock:+.0%} at step 0, "
-        f"seed {seed}",
-    )
-    if out is not None:
-        import matplotlib
+EXAMPLES = ("eth_lending", "btc_perps", "bank_fire_sale")
 
-        matplotlib.use("Agg")
-        from deleverage import plot
+
+def demo(
+    accounts: int,
+    shock: float | None,
+    seed: int,
+    out: Path | None,
+    example: str = "eth_lending",
+) -> int:
+    """Runs a built-in example through its shock to quiet: the ETH lending market (an instant
+    ETH move), the BTC perp venue (an instant BTC-PERP move) or the bank fire-sale system (its
+    loan-book shock, plus an optional instant move of every marketable class)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from deleverage import plot
+
+    if example == "btc_perps":
+        shock = -0.15 if shock is None else shock
+        sc = examples.btc_perps(n_accounts=accounts, seed=seed)
+        asset = "BTC-PERP"
+        # Five quiet steps at $100,000, the fall over ten one-second steps, then the new level.
+        p0 = sc.assets[0].price
+        path = (
+            [p0] * 5 + [p0 * (1 + shock * k / 10) for k in range(1, 11)] + [p0 * (1 + shock)] * 45
+        )
+        res = simulate(sc, shock=Shock.path({asset: path}), seed=seed)
+        title = (
+            f"BTC perp venue: {accounts:,} cross-margin traders, BTC-PERP {shock:+.0%} over "
+            f"steps 5–14, seed {seed}"
+        )
+    elif example == "bank_fire_sale":
+        shock = 0.0 if shock is None else shock
+        sc = examples.bank_fire_sale()
+        asset = "CORPORATE"
+        res = simulate(sc, shock=Shock.instant({a: shock for a in sc.asset_names}), seed=seed)
+        title = f"Bank fire sale: 8 banks, loans −1.5 %, marketable classes {shock:+.0%}"
+    else:
+        shock = -0.2 if shock is None else shock
+        sc = examples.eth_lending(n_accounts=accounts, seed=seed)
+        asset = "ETH"
+        res = simulate(sc, shock=Shock.instant(ETH=shock), seed=seed)
+        title = (
+            f"ETH lending market: {accounts:,} Aave v3.3 accounts, ETH {shock:+.0%} at step 0, "
+            f"seed {seed}"
+        )
+    _print_summary(res, title)
+    if out is None:
+        return 0
+    names = _write_frames(res, out)
+    if example == "bank_fire_sale":
+        figures = {"fire_sale_rounds": plot.rounds(res)}
+    else:
+        figures = {
+            "price_and_liquidations": plot.result(res, asset),
+            "depth": plot.depth(res, asset),
+        }
+    if example == "eth_lending":
         from deleverage.analysis import amplification_curve, liquidation_map
 
-        _write_frames(res, out)
         moves = [-0.025 * k for k in range(1, 17)]
         lmap = liquidation_map(sc, "ETH", moves, seed=seed, progress=True)
         lmap.write_parquet(out / "liquidation_map.parquet")
-        figures = {
-            "price_and_liquidations": plot.result(res, "ETH"),
-            "depth": plot.depth(res, "ETH"),
-            "liquidation_map": plot.liquidation_map(lmap),
-            "amplification": plot.amplification_curve(
-                amplification_curve(sc, "ETH", moves[1::2], seed=seed, progress=True)
-            ),
-        }
-        for name, fig in figures.items():
-            fig.savefig(out / f"{name}.png", dpi=110)
-        print(
-            f"written to {out}/: events, steps, accounts, summary, liquidation_map (.parquet); "
-            + ", ".join(figures)
-            + " (.png)"
+        names.append("liquidation_map")
+        figures["liquidation_map"] = plot.liquidation_map(lmap)
+        figures["amplification"] = plot.amplification_curve(
+            amplification_curve(sc, "ETH", moves[1::2], seed=seed, progress=True)
         )
+    for name, fig in figures.items():
+        fig.savefig(out / f"{name}.png", dpi=110)
+    print(f"written to {out}/: {', '.join(names)} (.parquet); {', '.join(figures)} (.png)")
     return 0
 
 
@@ -206,22 +270,39 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser(
         "demo",
-        help="run the built-in ETH lending example through a shock",
+        help="run a built-in example through a shock",
         description=(
-            "Run the built-in ETH lending market (Aave v3.3 positions, an order book and a "
-            "Uniswap v2 pool, a Chainlink-style oracle) through an instant ETH shock to quiet; "
-            "print the summary and write the frames as Parquet."
+            "Run a built-in example to quiet, print the summary and write the frames (Parquet) "
+            "and plots (PNG). eth_lending: Aave v3.3 positions on an order book and a Uniswap "
+            "v2 pool with a Chainlink-style oracle, instant ETH shock. btc_perps: cross-margin "
+            "traders on a BTC perp book with Binance-style brackets, an insurance fund and ADL, "
+            "instant BTC-PERP shock. bank_fire_sale: eight banks under a Cont–Schaanning "
+            "leverage limit after a loan-book loss, batch fire sales on impact curves."
         ),
     )
-    d.add_argument("--accounts", type=int, default=10_000, help="positions (default: 10000)")
-    d.add_argument("--shock", type=float, default=-0.2, help="ETH return at step 0 (default: -0.2)")
+    d.add_argument(
+        "--example",
+        choices=EXAMPLES,
+        default="eth_lending",
+        help="which built-in example (default: eth_lending)",
+    )
+    d.add_argument(
+        "--accounts", type=int, default=10_000, help="positions or traders (default: 10000)"
+    )
+    d.add_argument(
+        "--shock",
+        type=float,
+        default=None,
+        help="return at step 0 of the example's asset (default: ETH -0.2, BTC-PERP -0.15, "
+        "bank marketable classes 0)",
+    )
     d.add_argument("--seed", type=int, default=7, help="seed of positions and run (default: 7)")
     d.add_argument(
         "-o",
         "--out",
         type=Path,
         default=Path("deleverage-out"),
-        help="folder for the Parquet frames (default: ./deleverage-out)",
+        help="folder for the Parquet frames and PNG plots (default: ./deleverage-out)",
     )
     d.add_argument("--no-write", action="store_true", help="print only, write no files")
     r = sub.add_parser(
@@ -276,7 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            return demo(args.accounts, args.shock, args.seed, None if args.no_write else args.out)
+            out = None if args.no_write else args.out
+            return demo(args.accounts, args.shock, args.seed, out, args.example)
         if args.command == "run":
             return run(args.scenario, None if args.no_write else args.out)
         if args.command == "map":

@@ -13,11 +13,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from deleverage._core import ConstantProductPool, OrderBook
+from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import Asset, Lending, Oracle, Reserve, Scenario
+from deleverage.funds import Funds
+from deleverage.perps import Brackets, PerpExchange, PerpMarket
+from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario
 
-__all__ = ["eth_lending", "eth_positions"]
+__all__ = ["bank_fire_sale", "btc_perps", "eth_lending", "eth_positions"]
 
 
 def eth_positions(
@@ -81,3 +83,126 @@ def eth_lending(n_accounts: int = 10_000, *, seed: int = 0, steps: int = 300) ->
         {"ETH": Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05, protocol_fee=0.10)}
     )
     return sc.add_lending(aave, eth_positions(n_accounts, price=price, seed=seed))
+
+
+#: Maintenance-margin brackets shaped like Binance's published BTCUSDT table (notional cap in
+#: USDT, rate). Binance changes its tables; these values are illustrative (MECHANICS §6.1 marks
+#: the current table UNCONFIRMED).
+BTC_BRACKETS = Brackets(
+    [50_000.0, 600_000.0, 3_000_000.0, 12_000_000.0, 70_000_000.0, float("inf")],
+    [0.004, 0.005, 0.0065, 0.01, 0.02, 0.05],
+)
+
+
+def btc_perps(n_accounts: int = 20_000, *, seed: int = 0, steps: int = 120) -> Scenario:
+    """A BTC perpetual venue with brackets, an insurance fund and ADL.
+
+    BTC-PERP at $100,000 trades on a square-root order book (2.5 % daily volatility, 150,000
+    BTC of daily volume, $1 tick, 5-minute refill half-life); the mark blends the perp mid and
+    the index half and half. ``n_accounts`` cross-margin traders, 60 % long, hold log-normal
+    positions (median 0.5 BTC) at leverage spread from 2× to 50× (log-uniform, as retail
+    leverage is) on the current mark, with entry prices within ±3 % of it (the margin covers
+    an unrealised loss, so nobody starts below maintenance). Brackets :data:`BTC_BRACKETS`;
+    liquidation fee 1.25 % to the insurance fund (Binance's BTCUSDT clearance fee, MECHANICS
+    §6.3); the fund starts at 0.2 % of open interest, so a deep fall exhausts it and ADL ranks
+    the profitable shorts by Binance's LeveragePnl.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.btc_perps(n_accounts=500)
+    >>> sc.protocol_names, sc.n_accounts
+    (['binance_perps'], 500)
+    """
+    if n_accounts < 1:
+        raise ScenarioError(f"n_accounts must be >= 1, got {n_accounts}")
+    price = 100_000.0
+    rng = np.random.default_rng(seed)
+    size = 0.5 * np.exp(1.2 * rng.standard_normal(n_accounts))
+    side = np.where(rng.random(n_accounts) < 0.6, 1.0, -1.0)
+    leverage = np.exp(rng.uniform(np.log(2.0), np.log(50.0), n_accounts))
+    entry = price * (1.0 + rng.uniform(-0.03, 0.03, n_accounts))
+    # Equity at the current mark is at least notional/leverage: the margin covers any loss.
+    margin = size * price / leverage + np.maximum(0.0, side * size * (entry - price))
+    positions = pl.DataFrame(
+        {
+            "account": np.arange(n_accounts, dtype=np.int64),
+            "market": ["BTC-PERP"] * n_accounts,
+            "size": side * size,
+            "entry_price": entry,
+            "margin": margin,
+        }
+    )
+    book = OrderBook.sqrt(
+        mid=price, tick=1.0, levels=20_000, sigma=0.025, volume=150_000.0,
+        resilience_half_life=300.0,
+    )  # fmt: skip
+    sc = Scenario(
+        assets=[Asset("BTC-PERP", price, venues=[book], oracle=Oracle.blend(0.5))],
+        step_seconds=1.0,
+        steps=steps,
+    )
+    open_interest = float((size * price).sum())
+    exchange = PerpExchange(
+        [PerpMarket("BTC-PERP", BTC_BRACKETS)],
+        fee_rate=0.0125,
+        insurance_fund=0.002 * open_interest,
+        adl="binance",
+        trigger="at_or_below",
+        name="binance_perps",
+    )
+    return sc.add_perps(exchange, positions)
+
+
+def bank_fire_sale(*, steps: int = 1) -> Scenario:
+    """A Cont–Schaanning banking system: eight banks, three marketable asset classes and one
+    illiquid loan book, leverage limit 33 (the 3 % Basel III leverage ratio), deleveraging down
+    to 0.95·33.
+
+    Marketable assets trade on exponential impact curves with Cont–Schaanning's depth
+    ``D = c·ADV/σ·sqrt(τ)`` (c = 0.5, τ = 10 days, floor 40 % of the price) and α = 0.5 execution:
+    sovereign bonds (ADV 400 bn, σ 0.5 %), corporate bonds (ADV 30 bn, σ 1 %) and equities
+    (ADV 60 bn, σ 2 %), all priced 1 (values in bn). Balance sheets are stylised after large
+    European banks (total assets 200–1,600 bn, leverage 18–31, 45–70 % of assets in loans).
+    The illiquid loans take a 1.5 % shock at the first step (``Shock.instant`` can add moves of
+    the marketable classes); sales run in batch rounds to quiet.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.bank_fire_sale()
+    >>> sc.n_accounts, sc.asset_names
+    (8, ['SOVEREIGN', 'CORPORATE', 'EQUITY'])
+    """
+    classes = {"SOVEREIGN": (400.0, 0.005), "CORPORATE": (30.0, 0.01), "EQUITY": (60.0, 0.02)}
+    assets = [
+        Asset(
+            name,
+            1.0,
+            venues=[ImpactCurve.exponential(1.0, 0.4, 0.5 * adv / sig * np.sqrt(10.0), alpha=0.5)],
+            oracle=Oracle.spot(),
+        )
+        for name, (adv, sig) in classes.items()
+    ]
+    # total assets (bn), leverage, loan share, and the marketable split (sov, corp, equity).
+    banks = [
+        (1_600.0, 24.0, 0.55, (0.6, 0.3, 0.1)),
+        (1_400.0, 28.0, 0.50, (0.5, 0.35, 0.15)),
+        (1_100.0, 31.0, 0.45, (0.4, 0.4, 0.2)),
+        (900.0, 22.0, 0.60, (0.7, 0.2, 0.1)),
+        (700.0, 30.0, 0.50, (0.45, 0.35, 0.2)),
+        (500.0, 18.0, 0.70, (0.8, 0.15, 0.05)),
+        (350.0, 26.0, 0.55, (0.5, 0.3, 0.2)),
+        (200.0, 29.0, 0.65, (0.55, 0.3, 0.15)),
+    ]
+    rows: list[tuple[str, str, float]] = []
+    for i, (total, lev, loans, split) in enumerate(banks):
+        bank = f"bank_{i + 1}"
+        marketable = total * (1.0 - loans)
+        for name, w in zip(classes, split, strict=True):
+            rows.append((bank, name, marketable * w))
+        rows.append((bank, "loans", total * loans))
+        rows.append((bank, "debt", total - total / lev))
+    positions = pl.DataFrame(rows, schema=["account", "holding", "amount"], orient="row")
+    sc = Scenario(assets=assets, steps=steps, liquidators=Liquidators(mode="batch"))
+    return sc.add_funds(Funds.threshold(33.0, illiquid={"loans": 0.015}, name="banks"), positions)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from deleverage.result import Result
 
-__all__ = ["amplification_curve", "depth", "liquidation_map", "result"]
+__all__ = ["amplification_curve", "depth", "liquidation_map", "result", "rounds"]
 
 
 def _figure(nrows: int = 1, height: float = 4.0) -> tuple[Figure, list]:  # type: ignore[type-arg]
@@ -164,4 +164,49 @@ def depth(res: Result, asset: str) -> Figure:
     ax.set_ylabel("bid depth within 2 % (units)")
     ax.grid(alpha=0.3)
     ax.set_title(f"{asset}: depth near the mid")
+    return fig
+
+
+def rounds(res: Result, step: int = 0) -> Figure:
+    """Prices after each round of forced sales within one step, per asset, with the notional
+    sold per round: how a fire sale (batch rounds of funds and banks) spirals.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> res = dl.simulate(dl.examples.bank_fire_sale())
+    >>> dl.plot.rounds(res).axes[0].get_ylabel()
+    'price / initial'
+    """
+    ev = res.events.filter((pl.col("step") == step) & pl.col("asset").is_not_null())
+    if ev.height == 0:
+        raise ScenarioError(f"no forced sales in step {step}")
+    fig, (top, bottom) = _figure(2, 3.5)
+    per = (
+        ev.group_by("asset", "round")
+        .agg(pl.col("price_before").first(), pl.col("price_after").last(), pl.col("notional").sum())
+        .sort("asset", "round")
+    )
+    for k, (asset,) in enumerate(per.select("asset").unique(maintain_order=True).iter_rows()):
+        rows = per.filter(pl.col("asset") == asset)
+        p0 = rows["price_before"][0]
+        x = [-1, *rows["round"].to_list()]
+        y = [1.0, *(rows["price_after"] / p0).to_list()]
+        top.plot(x, y, marker="o", ms=3, color=f"C{k}", label=asset)
+        bottom.bar(
+            rows["round"].to_numpy() + 0.8 * (k - 1) / 3,
+            rows["notional"].to_numpy(),
+            width=0.8 / 3,
+            color=f"C{k}",
+            label=asset,
+        )
+    top.set_ylabel("price / initial")
+    top.set_title(f"forced sales round by round (step {step})")
+    top.legend()
+    top.grid(alpha=0.3)
+    bottom.set_ylabel("sold per round (quote)")
+    bottom.set_xlabel("round (−1: before the first sale)")
+    bottom.grid(alpha=0.3)
     return fig

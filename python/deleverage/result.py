@@ -220,14 +220,11 @@ def build_result(
     meta = dict(raw["meta"])
     row: dict[str, Any] = {
         # An absorb has a row per collateral asset; its first row carries the debt asset.
-        "liquidations": events.select(
-            (
-                (pl.col("kind") == "liquidation")
-                | ((pl.col("kind") == "absorb") & pl.col("debt_asset").is_not_null())
-            ).sum()
-        ).item(),
+        # Every family's forced liquidations (lending liquidations and absorbs, perp fills,
+        # deleveraged and backstopped positions, barks, fund sales), as the engine counted them.
+        "liquidations": int(steps["liquidation_count"].sum()),
         "accounts_liquidated": int((accounts["times_liquidated"] > 0).sum()),
-        "liquidated_notional": float(accounts["liquidated_notional"].sum()),
+        "liquidated_notional": float(steps["liquidated_notional"].sum()),
         # Storefront rows record what keepers paid the protocol, not debt repaid.
         "debt_repaid_value": float(
             events.filter(pl.col("kind").is_in(["liquidation", "absorb"]))[
