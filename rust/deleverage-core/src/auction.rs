@@ -814,6 +814,9 @@ impl Vaults {
             // The lot ran out: the tab left is unrecovered; bad debt is what the debt itself
             // missed (MECHANICS §5.4).
             s.tab_left = tab_after;
+            // Nothing is left to raise in an ended auction (the Clipper removes the sale): the
+            // unrecovered rest is `tab_left` alone, as the lot returned is `returned` alone.
+            s.tab = 0.0;
             if tab_after > 0.0 {
                 s.bad_debt = (s.due - s.owe).max(0.0);
             }

@@ -22,6 +22,21 @@ pub struct Market {
     spot: Vec<f64>,
     /// Whether the spot is held because a side was empty.
     spot_held: Vec<bool>,
+    /// What the venues of each asset took and gave in the forced orders of [`Market::trade`].
+    flows: Vec<VenueFlows>,
+}
+
+/// Units and quote the venues of one asset exchanged with forced orders ([`Market::trade`]) over
+/// the run, from the venues' side; upkeep arbitrage is not included. For the identities of
+/// MECHANICS §8: what sellers received is what the venues paid.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct VenueFlows {
+    /// Units the venues bought from sellers, and the quote they paid for them.
+    pub bought: f64,
+    pub paid: f64,
+    /// Units the venues sold to buyers, and the quote they received for them.
+    pub sold: f64,
+    pub received: f64,
 }
 
 impl Market {
@@ -33,6 +48,7 @@ impl Market {
             permanent: vec![1.0; n],
             spot: initial.clone(),
             spot_held: vec![false; n],
+            flows: vec![VenueFlows::default(); n],
             initial,
         };
         for a in 0..n {
@@ -59,6 +75,11 @@ impl Market {
 
     pub fn spot_held(&self, a: usize) -> bool {
         self.spot_held[a]
+    }
+
+    /// Units and quote the venues of asset `a` exchanged with forced orders so far.
+    pub fn flows(&self, a: usize) -> VenueFlows {
+        self.flows[a]
     }
 
     pub fn venues(&self, a: usize) -> &[AnyVenue] {
@@ -169,6 +190,17 @@ impl Market {
             self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
             f
         };
+        let flow = &mut self.flows[a];
+        match side {
+            Side::Sell => {
+                flow.bought += fill.filled;
+                flow.paid += fill.notional;
+            }
+            Side::Buy => {
+                flow.sold += fill.filled;
+                flow.received += fill.notional;
+            }
+        }
         self.refresh_spot(a);
         fill
     }

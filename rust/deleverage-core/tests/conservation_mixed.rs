@@ -1,0 +1,866 @@
+//! Conservation identities of MECHANICS §8 across families (proptest): one scenario holds an Aave
+//! protocol, a perp exchange, a Maker system and a fund group at once, on shared assets (ETH
+//! spot, USDC, ETH-PERP), and an instant fall of ETH and ETH-PERP sets them all off. After the
+//! run no unit or quote was created or destroyed: what every family sold is what the venues
+//! bought and paid for, row by row and in total; the insurance fund, its deficits and the ADL
+//! transfers balance; auctions and funds account for every unit and every unit of debt.
+
+use std::collections::HashMap;
+
+use deleverage_core::accounts::Accounts;
+use deleverage_core::auction::{Ilk, PriceCurve, Vaults};
+use deleverage_core::engine::{AssetSpec, Engine, Priority, QueueConfig, RoundMode, Scenario};
+use deleverage_core::family::Family;
+use deleverage_core::fund::{Accounting, Funds, Rule};
+use deleverage_core::lending::{AaveVersion, Lending, Reserve, Rules};
+use deleverage_core::market::VenueFlows;
+use deleverage_core::oracle::OracleKind;
+use deleverage_core::path::PathSpec;
+use deleverage_core::perp::{
+    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket,
+    PositionRows, Trigger,
+};
+use deleverage_core::recorder::EventKind;
+use deleverage_core::{
+    AnyVenue, BookDynamics, Execution, ImpactCurve, OrderBook, Profile, Side, Venue,
+};
+use proptest::prelude::*;
+
+const ETH: usize = 0;
+const USDC: usize = 1;
+const PERP: usize = 2;
+/// Protocol ids in event rows: the lending protocol, then the families in scenario order.
+const LENDING: u32 = 0;
+const PERPS: u32 = 1;
+const VAULTS: u32 = 2;
+const FUNDS: u32 = 3;
+/// Account ids of perp traders (one per position row) and of funds, apart from vault owners.
+const TRADER0: u32 = 1_000;
+const FUND0: u32 = 5_000;
+
+/// Relative 1e-9 with an absolute floor of 1e-9 of `scale` (the totals the two sides sum over).
+fn close(a: f64, b: f64, scale: f64) -> bool {
+    (a - b).abs() <= 1e-9 * scale.abs().max(a.abs()).max(b.abs()).max(1.0)
+}
+
+macro_rules! check {
+    ($a:expr, $b:expr, $scale:expr) => {{
+        let (a, b, s): (f64, f64, f64) = ($a, $b, $scale);
+        prop_assert!(
+            close(a, b, s),
+            "{} = {a} vs {} = {b} (scale {s})",
+            stringify!($a),
+            stringify!($b)
+        );
+    }};
+}
+
+/// One venue for an asset at 100: a linear order book or a linear impact curve.
+#[derive(Debug, Clone)]
+enum VenueSpec {
+    Book {
+        depth: f64,
+        half_life: Option<f64>,
+        theta: f64,
+    },
+    Curve {
+        slope: f64,
+        execution: Execution,
+    },
+}
+
+impl VenueSpec {
+    fn build(&self) -> AnyVenue {
+        match *self {
+            VenueSpec::Book {
+                depth,
+                half_life,
+                theta,
+            } => OrderBook::from_profile(
+                Profile::Linear {
+                    depth_per_level: depth,
+                },
+                100.0,
+                0.5,
+                150,
+                BookDynamics {
+                    resilience_half_life: half_life,
+                    permanent_impact: theta,
+                },
+            )
+            .unwrap()
+            .into(),
+            VenueSpec::Curve { slope, execution } => {
+                ImpactCurve::linear(100.0, slope, execution).unwrap().into()
+            }
+        }
+    }
+
+    /// A curve at `price` like this one (the whole state of a single-curve market), to replay a
+    /// fill row against.
+    fn curve_at(&self, price: f64) -> Option<ImpactCurve> {
+        match *self {
+            VenueSpec::Curve { slope, execution } => {
+                Some(ImpactCurve::linear(price, slope, execution).unwrap())
+            }
+            VenueSpec::Book { .. } => None,
+        }
+    }
+}
+
+fn venue() -> impl Strategy<Value = VenueSpec> {
+    let book = (1.0f64..40.0, prop::option::of(30.0f64..600.0), 0.0f64..0.3).prop_map(
+        |(depth, half_life, theta)| VenueSpec::Book {
+            depth,
+            half_life,
+            theta,
+        },
+    );
+    let execution = prop_oneof![
+        Just(Execution::Integral),
+        (0.0f64..=1.0).prop_map(|alpha| Execution::Weighted { alpha }),
+    ];
+    let curve = (1e-7f64..2e-5, execution)
+        .prop_map(|(slope, execution)| VenueSpec::Curve { slope, execution });
+    prop_oneof![book, curve]
+}
+
+/// A perp position: side (+1/−1), size, entry, leverage, cross margin.
+type Pos = (f64, f64, f64, f64, bool);
+
+#[derive(Debug, Clone)]
+struct PerpSpec {
+    positions: Vec<Pos>,
+    mmr: f64,
+    two_brackets: bool,
+    fee_rate: f64,
+    fund: f64,
+    adl: AdlOrder,
+    partial: Option<PartialRule>,
+    backstop: bool,
+    trigger: Trigger,
+}
+
+fn perp() -> impl Strategy<Value = PerpSpec> {
+    let pos = (
+        prop::bool::ANY,
+        0.2f64..20.0,
+        -0.05f64..0.05,
+        1.5f64..30.0,
+        prop::bool::ANY,
+    )
+        .prop_map(|(long, q, d, lev, cross)| {
+            (
+                if long { 1.0 } else { -1.0 },
+                q,
+                100.0 * (1.0 + d),
+                lev,
+                cross,
+            )
+        });
+    let adl = prop_oneof![
+        Just(AdlOrder::Ranked(AdlRanking::Bitmex)),
+        Just(AdlOrder::Ranked(AdlRanking::Binance)),
+        Just(AdlOrder::Ranked(AdlRanking::PnlRatio)),
+        Just(AdlOrder::Ranked(AdlRanking::Size)),
+        Just(AdlOrder::Dydx),
+    ];
+    let partial = prop::option::of(
+        (0.0f64..1_500.0, 0.1f64..=1.0, 0.0f64..60.0, prop::bool::ANY).prop_map(
+            |(threshold, fraction, cooldown, repeat)| PartialRule {
+                threshold,
+                fraction,
+                cooldown,
+                repeat,
+            },
+        ),
+    );
+    (
+        prop::collection::vec(pos, 2..10),
+        0.005f64..0.04,
+        prop::bool::ANY,
+        prop_oneof![Just(0.0), 0.0f64..0.02, Just(f64::INFINITY)],
+        prop_oneof![Just(0.0), 0.0f64..300.0],
+        adl,
+        partial,
+        prop::bool::ANY,
+        prop_oneof![Just(Trigger::Below), Just(Trigger::AtOrBelow)],
+    )
+        .prop_map(
+            |(
+                mut positions,
+                mmr,
+                two_brackets,
+                fee_rate,
+                fund,
+                adl,
+                partial,
+                backstop,
+                trigger,
+            )| {
+                // Both sides present, so that ADL has counterparties.
+                positions[0].0 = 1.0;
+                positions[1].0 = -1.0;
+                PerpSpec {
+                    positions,
+                    mmr,
+                    two_brackets,
+                    fee_rate,
+                    fund,
+                    adl,
+                    partial,
+                    backstop,
+                    trigger,
+                }
+            },
+        )
+}
+
+impl PerpSpec {
+    fn build(&self) -> Exchange {
+        let brackets = if self.two_brackets {
+            Brackets::new(vec![500.0, f64::INFINITY], vec![self.mmr, 2.0 * self.mmr]).unwrap()
+        } else {
+            Brackets::new(vec![f64::INFINITY], vec![self.mmr]).unwrap()
+        };
+        let p = &self.positions;
+        let rows = PositionRows {
+            account: (0..p.len() as u32).map(|r| TRADER0 + r).collect(),
+            market: vec![0; p.len()],
+            size: p.iter().map(|x| x.0 * x.1).collect(),
+            entry: p.iter().map(|x| x.2).collect(),
+            margin: p.iter().map(|x| x.1 * x.2 / x.3).collect(),
+            cross: p.iter().map(|x| x.4).collect(),
+        };
+        Exchange::new(
+            ExchangeConfig {
+                markets: vec![PerpMarket {
+                    asset: PERP as u32,
+                    brackets,
+                }],
+                fee_rate: self.fee_rate,
+                insurance_fund: self.fund,
+                adl: self.adl,
+                partial: self.partial,
+                backstop: self.backstop,
+                trigger: self.trigger,
+            },
+            &rows,
+        )
+        .unwrap()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct VaultSpec {
+    hole: f64,
+    dirt: f64,
+    ilk: Ilk,
+    /// ink, collateralisation ink·spot/(art·rate) at the initial price.
+    vaults: Vec<(f64, f64)>,
+}
+
+fn vaults() -> impl Strategy<Value = VaultSpec> {
+    let curve = prop_oneof![
+        (300.0f64..3_000.0).prop_map(|tau| PriceCurve::Linear { tau }),
+        (12.0f64..90.0, 0.85f64..0.99)
+            .prop_map(|(step, cut)| PriceCurve::StairstepExponential { step, cut }),
+        (0.99f64..0.9995).prop_map(|cut| PriceCurve::Exponential { cut }),
+    ];
+    let ilk = (
+        1.0f64..1.1,
+        1.0f64..1.2,
+        0.0f64..60.0,
+        prop_oneof![Just(f64::INFINITY), 500.0f64..10_000.0],
+        0.0f64..300.0,
+        1.0f64..1.3,
+        curve,
+        prop_oneof![Just(f64::INFINITY), 120.0f64..3_600.0],
+        0.2f64..0.6,
+        0.0f64..0.01,
+        0.0f64..10.0,
+    )
+        .prop_map(
+            |(rate, chop, dust, hole, dirt, buf, curve, tail, cusp, chip, tip)| Ilk {
+                asset: ETH as u32,
+                mat: 1.5,
+                rate,
+                chop,
+                dust,
+                hole,
+                dirt: dirt.min(0.5 * hole),
+                buf,
+                curve,
+                tail,
+                cusp,
+                chip,
+                tip,
+            },
+        );
+    (
+        prop_oneof![Just(f64::INFINITY), 1_000.0f64..20_000.0],
+        0.0f64..300.0,
+        ilk,
+        prop::collection::vec((0.5f64..20.0, 1.0f64..1.8), 1..8),
+    )
+        .prop_map(|(hole, dirt, ilk, vaults)| VaultSpec {
+            hole,
+            dirt: dirt.min(0.5 * hole),
+            ilk,
+            vaults,
+        })
+}
+
+impl VaultSpec {
+    fn ink(&self) -> Vec<f64> {
+        self.vaults.iter().map(|v| v.0).collect()
+    }
+    fn art(&self) -> Vec<f64> {
+        let spot = 100.0 / self.ilk.mat;
+        self.vaults
+            .iter()
+            .map(|&(ink, cr)| ink * spot / (cr * self.ilk.rate))
+            .collect()
+    }
+    fn build(&self) -> Vaults {
+        let n = self.vaults.len() as u32;
+        Vaults::new(
+            self.hole,
+            self.dirt,
+            vec![self.ilk],
+            (0..n).collect(),
+            vec![0; n as usize],
+            self.ink(),
+            self.art(),
+        )
+        .unwrap()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FundSpec {
+    /// ETH units and leverage at the initial price.
+    funds: Vec<(f64, f64)>,
+    rule: Rule,
+}
+
+/// Funds start near the leverage their rule aims at, and target funds are small and little
+/// levered: a target fund buys into its own price impact, and with λ*·ℓ·H large that feedback
+/// has no bound (GLT's ρ(K) ≥ 1): its purchases then run to an infinite notional.
+fn funds() -> impl Strategy<Value = FundSpec> {
+    let rule = prop_oneof![
+        (3.0f64..20.0, 0.8f64..1.0).prop_map(|(lambda_max, f)| Rule::Threshold {
+            lambda_max,
+            lambda_b: (lambda_max * f).max(1.0),
+        }),
+        (1.5f64..4.0).prop_map(|l| Rule::Target { leverage: Some(l) }),
+        Just(Rule::Target { leverage: None }),
+    ];
+    (
+        prop::collection::vec((5.0f64..150.0, 0.6f64..1.05), 1..5),
+        rule,
+    )
+        .prop_map(|(funds, rule)| {
+            let (base, size) = match rule {
+                Rule::Threshold { lambda_max, .. } => (lambda_max, 1.0),
+                Rule::Target { leverage: Some(l) } => (l, 0.3),
+                Rule::Target { leverage: None } => (3.0, 0.3),
+            };
+            let funds = funds
+                .into_iter()
+                .map(|(u, f)| (u * size, (base * f).max(1.2)))
+                .collect();
+            FundSpec { funds, rule }
+        })
+}
+
+impl FundSpec {
+    fn units(&self) -> Vec<f64> {
+        self.funds.iter().flat_map(|f| [f.0, 0.0, 0.0]).collect()
+    }
+    fn debt(&self) -> Vec<f64> {
+        self.funds
+            .iter()
+            .map(|&(u, lev)| u * 100.0 * (1.0 - 1.0 / lev))
+            .collect()
+    }
+    fn build(&self) -> Funds {
+        Funds::new(
+            self.units(),
+            3,
+            vec![],
+            vec![],
+            self.debt(),
+            self.rule,
+            Accounting::MarkToMarket,
+        )
+        .unwrap()
+        .with_first_account(FUND0)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    aave: AaveVersion,
+    /// ETH collateral, USDC debt.
+    accounts: Vec<(f64, f64)>,
+    eth: VenueSpec,
+    perp_venue: VenueSpec,
+    perp_oracle: OracleKind,
+    perp: PerpSpec,
+    vaults: VaultSpec,
+    funds: FundSpec,
+    queue: QueueConfig,
+    shock: f64,
+    steps: usize,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    let queue = (
+        prop_oneof![
+            Just(Priority::WorstHealth),
+            Just(Priority::Largest),
+            Just(Priority::Fifo),
+            Just(Priority::Random)
+        ],
+        prop_oneof![Just(RoundMode::Sequential), Just(RoundMode::Batch)],
+        prop_oneof![2 => Just(f64::INFINITY), 1 => 2_000.0f64..50_000.0],
+        prop_oneof![2 => Just(u64::MAX), 1 => 1u64..20],
+        0.0f64..=1.0,
+        prop_oneof![Just(0.0), 0.0f64..0.05],
+    )
+        .prop_map(
+            |(priority, mode, budget_notional, budget_count, sell_fraction, keeper_margin)| {
+                QueueConfig {
+                    priority,
+                    mode,
+                    budget_notional,
+                    budget_count,
+                    sell_fraction,
+                    max_rounds_per_step: 16,
+                    keeper_margin,
+                }
+            },
+        );
+    let account = (0.1f64..30.0, 1.0f64..1.8).prop_map(|(c, hf)| (c, c * 100.0 * 0.8 / hf));
+    let aave = prop_oneof![Just(AaveVersion::V3_0), Just(AaveVersion::V3_3)];
+    let perp_oracle = prop_oneof![
+        Just(OracleKind::Reference),
+        (0.0f64..=1.0).prop_map(|weight| OracleKind::Blend { weight }),
+    ];
+    (
+        (aave, prop::collection::vec(account, 1..12)),
+        venue(),
+        venue(),
+        perp_oracle,
+        perp(),
+        vaults(),
+        funds(),
+        queue,
+        -0.4f64..-0.05,
+        2usize..6,
+    )
+        .prop_map(
+            |(
+                (aave, accounts),
+                eth,
+                perp_venue,
+                perp_oracle,
+                perp,
+                vaults,
+                funds,
+                queue,
+                shock,
+                steps,
+            )| Case {
+                aave,
+                accounts,
+                eth,
+                perp_venue,
+                perp_oracle,
+                perp,
+                vaults,
+                funds,
+                queue,
+                shock,
+                steps,
+            },
+        )
+}
+
+fn run(c: &Case) -> (Engine, Accounts) {
+    let n = c.accounts.len();
+    let accounts = Accounts::new(
+        vec![0; n],
+        (0..=n as u32).map(|i| 2 * i).collect(),
+        (0..n).flat_map(|_| [ETH as u32, USDC as u32]).collect(),
+        c.accounts.iter().flat_map(|&(e, _)| [e, 0.0]).collect(),
+        c.accounts.iter().flat_map(|&(_, u)| [0.0, u]).collect(),
+        1,
+        3,
+    )
+    .unwrap();
+    let r = |threshold, bonus| {
+        Some(Reserve {
+            threshold,
+            bonus,
+            protocol_fee: 0.1,
+            liquidation_factor: 0.0,
+        })
+    };
+    let lending = Lending::new(
+        Rules::AaveV3 { version: c.aave },
+        vec![r(0.8, 0.05), r(0.0, 0.0), r(0.0, 0.0)],
+    )
+    .unwrap();
+    let asset = |name: &str, price, venues, oracle| AssetSpec {
+        name: name.into(),
+        price,
+        venues,
+        oracle,
+    };
+    let sc = Scenario {
+        assets: vec![
+            asset("ETH", 100.0, vec![c.eth.build()], OracleKind::Spot),
+            asset("USDC", 1.0, vec![], OracleKind::Reference),
+            asset("ETH-PERP", 100.0, vec![c.perp_venue.build()], c.perp_oracle),
+        ],
+        protocols: vec![lending],
+        accounts: accounts.clone(),
+        families: vec![
+            Family::Perps(c.perp.build()),
+            Family::Vaults(c.vaults.build()),
+            Family::Funds(c.funds.build()),
+        ],
+        queue: c.queue,
+        step_seconds: 12.0,
+    };
+    let path = PathSpec::Instant {
+        returns: vec![c.shock, 0.0, c.shock],
+    }
+    .generate(&[100.0, 1.0, 100.0], c.steps, 12.0, 0)
+    .unwrap();
+    let mut e = Engine::new(sc, 11).unwrap();
+    e.run(&path, 120, || false).unwrap();
+    (e, accounts)
+}
+
+fn exchange(e: &Engine) -> &Exchange {
+    match &e.families()[(PERPS - 1) as usize] {
+        Family::Perps(x) => x,
+        _ => unreachable!("family 0 is the exchange"),
+    }
+}
+
+fn fund_group(e: &Engine) -> &Funds {
+    match &e.families()[(FUNDS - 1) as usize] {
+        Family::Funds(f) => f,
+        _ => unreachable!("family 2 is the fund group"),
+    }
+}
+
+const fn k(kind: EventKind) -> u8 {
+    kind as u8
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn four_families_conserve_units_quote_and_debt(c in case()) {
+        let (e, initial) = run(&c);
+        let ev = e.events();
+        let rows = 0..ev.len();
+        let sum = |pick: &dyn Fn(usize) -> bool, col: &[f64]| -> f64 {
+            rows.clone().filter(|&r| pick(r)).map(|r| col[r]).sum()
+        };
+        let x = exchange(&e);
+        let pl = x.ledger();
+        let v = e.families()[(VAULTS - 1) as usize].as_vaults().unwrap();
+        let f = fund_group(&e);
+        // The side of each perp trader (one position row per account).
+        let side_of = |acc: u32| c.perp.positions[(acc - TRADER0) as usize].0;
+
+        // No NaN or infinity anywhere in the recorded floats.
+        for (name, col) in [("qty", &ev.qty), ("notional", &ev.notional),
+            ("price_before", &ev.price_before), ("price_after", &ev.price_after),
+            ("debt_repaid", &ev.debt_repaid), ("debt_repaid_value", &ev.debt_repaid_value),
+            ("collateral_seized", &ev.collateral_seized), ("bad_debt", &ev.bad_debt),
+            ("insurance_change", &ev.insurance_change), ("realized_pnl", &ev.realized_pnl)]
+        {
+            let bad = col.iter().position(|x| !x.is_finite());
+            prop_assert!(bad.is_none(), "{}[{:?}] not finite: kind {:?}",
+                name, bad, bad.map(|r| (ev.kind[r], ev.step[r], col[r])));
+        }
+
+        // ---- Venues: every forced order's units and quote, from both sides, per asset. ----
+        // Sell rows: lending sales, keepers' sales of auction slices, funds' sales, and the
+        // liquidation orders of perp longs; buy rows: funds' purchases and perp shorts' orders.
+        let is_sell = |r: usize| match ev.kind[r] {
+            x if x == k(EventKind::Liquidation) || x == k(EventKind::Sale)
+                || x == k(EventKind::Storefront) || x == k(EventKind::AuctionTake)
+                || x == k(EventKind::FundSale) => true,
+            x if x == k(EventKind::PerpLiquidation) => side_of(ev.account[r]) > 0.0,
+            _ => false,
+        };
+        let is_buy = |r: usize| match ev.kind[r] {
+            x if x == k(EventKind::FundPurchase) => true,
+            x if x == k(EventKind::PerpLiquidation) => side_of(ev.account[r]) < 0.0,
+            _ => false,
+        };
+        for a in [ETH, USDC, PERP] {
+            let on = |r: usize| ev.asset[r] as usize == a;
+            let fl = e.market().flows(a);
+            let scale = fl.paid + fl.received;
+            let (sq, sn) = (sum(&|r| on(r) && is_sell(r), &ev.qty), sum(&|r| on(r) && is_sell(r), &ev.notional));
+            let (bq, bn) = (sum(&|r| on(r) && is_buy(r), &ev.qty), sum(&|r| on(r) && is_buy(r), &ev.notional));
+            // Net: a batch round crosses funds' sales and purchases before the venue sees them.
+            check!(sq - bq, fl.bought - fl.sold, fl.bought + fl.sold);
+            check!(sn - bn, fl.paid - fl.received, scale);
+            // Gross, when no fund bought this asset (nothing crossed).
+            if !rows.clone().any(|r| on(r) && ev.kind[r] == k(EventKind::FundPurchase)) {
+                check!(sq, fl.bought, fl.bought);
+                check!(sn, fl.paid, fl.paid);
+                check!(bq, fl.sold, fl.sold);
+                check!(bn, fl.received, fl.received);
+            }
+            // Any row that trades carries a finite positive price.
+            for r in rows.clone().filter(|&r| on(r) && (is_sell(r) || is_buy(r)) && ev.qty[r] > 0.0) {
+                prop_assert!(ev.notional[r] >= 0.0 && ev.price_before[r] > 0.0);
+            }
+        }
+        prop_assert_eq!(e.market().flows(USDC), VenueFlows::default());
+        // Quote across families: what each family's ledger says it received is what the
+        // venues paid. ETH: lending liquidators, Maker keepers, funds; ETH-PERP: the exchange.
+        let eth = e.market().flows(ETH);
+        let fund_sold: f64 = f.table(e.oracle_prices()).sold_notional.iter().sum();
+        let fund_bought: f64 = f.table(e.oracle_prices()).bought_notional.iter().sum();
+        check!(
+            e.ledger().liquidators_received + v.keepers_received() + fund_sold - fund_bought,
+            eth.paid - eth.received,
+            eth.paid + eth.received
+        );
+        let perp_flows = e.market().flows(PERP);
+        check!(pl.venue_quote_out, perp_flows.paid - perp_flows.received,
+            perp_flows.paid + perp_flows.received);
+
+        // Row by row, on an impact curve (whose whole state is its price): each fill row is
+        // what that curve gives at the row's price_before, and leaves it at price_after. Funds'
+        // rows of one batch round share one net order and are replayed together.
+        for (spec, a) in [(&c.eth, ETH), (&c.perp_venue, PERP)] {
+            let mut groups: HashMap<(u32, u32), (f64, f64, f64, f64)> = HashMap::new();
+            for r in rows.clone().filter(|&r| ev.asset[r] as usize == a && (is_sell(r) || is_buy(r))) {
+                let sign = if is_sell(r) { 1.0 } else { -1.0 };
+                let fund_row = ev.protocol[r] == FUNDS;
+                if fund_row && c.queue.mode == RoundMode::Batch {
+                    let g = groups.entry((ev.step[r], ev.round[r])).or_insert((0.0, 0.0, ev.price_before[r], ev.price_after[r]));
+                    g.0 += sign * ev.qty[r];
+                    g.1 += sign * ev.notional[r];
+                    continue;
+                }
+                if let Some(mut curve) = spec.curve_at(ev.price_before[r]) {
+                    let side = if sign > 0.0 { Side::Sell } else { Side::Buy };
+                    let fill = curve.execute(side, ev.qty[r]);
+                    prop_assert!(close(fill.filled, ev.qty[r], ev.qty[r]), "row {}: filled {} vs {}", r, fill.filled, ev.qty[r]);
+                    prop_assert!(close(fill.notional, ev.notional[r], ev.notional[r]), "row {} kind {}: notional {} vs {}", r, ev.kind[r], fill.notional, ev.notional[r]);
+                    prop_assert!(close(curve.price(), ev.price_after[r], ev.price_before[r]), "row {}: price {} vs {}", r, curve.price(), ev.price_after[r]);
+                }
+            }
+            for ((step, round), (q, n, before, after)) in groups {
+                if let Some(mut curve) = spec.curve_at(before) {
+                    let side = if q >= 0.0 { Side::Sell } else { Side::Buy };
+                    let fill = curve.execute(side, q.abs());
+                    prop_assert!(close(fill.notional, n.abs(), n.abs()), "funds {}/{}: {} vs {}", step, round, fill.notional, n);
+                    prop_assert!(close(curve.price(), after, before));
+                }
+            }
+        }
+
+        // ---- Lending (Aave): collateral, debt, treasury, deficits. ----
+        let l = &e.protocols()[0];
+        let lend = |r: usize| ev.protocol[r] == LENDING;
+        for a in [ETH, USDC] {
+            let (mut coll0, mut debt0, mut coll1, mut debt1) = (0.0, 0.0, 0.0, 0.0);
+            for i in 0..initial.len() {
+                let rg = initial.range(i);
+                coll0 += initial.collateral[rg.clone()][a];
+                debt0 += initial.debt[rg][a];
+                let (_, c1, d1) = e.holdings_of(i).unwrap();
+                coll1 += c1[a];
+                debt1 += d1[a];
+            }
+            let liq = |r: usize| lend(r) && ev.kind[r] == k(EventKind::Liquidation);
+            let seized = sum(&|r| liq(r) && ev.asset[r] as usize == a, &ev.collateral_seized);
+            let fees = sum(&|r| liq(r) && ev.asset[r] as usize == a, &ev.protocol_fee);
+            let repaid = sum(&|r| liq(r) && ev.debt_asset[r] as usize == a, &ev.debt_repaid);
+            check!(coll0 - coll1, seized, coll0);
+            check!(seized, e.ledger().liquidators_seized[a] + l.treasury[a], coll0);
+            check!(fees, l.treasury[a], coll0);
+            check!(debt0, debt1 + repaid + l.deficit[a], debt0);
+        }
+        // Lending sales (with a batch round's Sale rows, which name no protocol) plus keepers'
+        // sales are the ledger's units sold, per asset.
+        let lending_sale = |r: usize| {
+            (lend(r) && ev.kind[r] == k(EventKind::Liquidation)) || ev.kind[r] == k(EventKind::Sale)
+        };
+        for a in [ETH, USDC, PERP] {
+            let on = |r: usize| ev.asset[r] as usize == a;
+            let lending_sold = sum(&|r| on(r) && lending_sale(r), &ev.qty);
+            let keepers = sum(&|r| on(r) && ev.kind[r] == k(EventKind::AuctionTake), &ev.qty);
+            check!(lending_sold + keepers, e.ledger().sold[a], e.ledger().sold[a]);
+            prop_assert!(lending_sold <= e.ledger().liquidators_seized[a] * (1.0 + 1e-9) + 1e-12);
+        }
+        let lending_notional = sum(&lending_sale, &ev.notional);
+        check!(lending_notional, e.ledger().liquidators_received, lending_notional);
+        check!(sum(&|r| lend(r), &ev.debt_repaid_value), e.ledger().liquidators_paid, e.ledger().liquidators_paid);
+
+        // ---- Perps: insurance fund, ADL, wallets, positions. ----
+        let perp = |r: usize| ev.protocol[r] == PERPS;
+        let of = |kind: EventKind| move |r: usize| ev.protocol[r] == PERPS && ev.kind[r] == k(kind);
+        let fund_t = x.insurance_fund();
+        let fund_scale = pl.fund_initial + pl.fees + pl.deficits;
+        prop_assert!(fund_t >= 0.0);
+        check!(fund_t, pl.fund_initial + pl.fees - pl.deficits, fund_scale);
+        check!(sum(&|r| perp(r), &ev.insurance_change), fund_t - pl.fund_initial, fund_scale);
+        check!(sum(&of(EventKind::PerpLiquidation), &ev.insurance_change), pl.fees, pl.fees);
+        check!(-sum(&of(EventKind::InsurancePayment), &ev.insurance_change), pl.deficits, pl.deficits);
+        let last = e.step_rows().insurance_fund.last().copied().unwrap_or(pl.fund_initial);
+        check!(last, fund_t, fund_scale);
+        // ADL: the bankrupt side's quantity is the counterparties'.
+        let adl_q = sum(&of(EventKind::Adl), &ev.qty);
+        check!(pl.adl_bankrupt_qty, pl.adl_counterparty_qty, pl.adl_bankrupt_qty);
+        check!(adl_q, pl.adl_counterparty_qty, adl_q);
+        check!(sum(&of(EventKind::Adl), &ev.notional), pl.adl_notional, pl.adl_notional);
+        let t = x.table(e.oracle_prices());
+        let n_pos = c.perp.positions.len();
+        let adl_side = |s: f64| (0..n_pos).filter(|&j| c.perp.positions[j].0 == s).map(|j| t.adl_qty[j]).sum::<f64>();
+        check!(adl_side(1.0), adl_side(-1.0), adl_q);
+        check!(adl_side(1.0) + adl_side(-1.0), 2.0 * adl_q, adl_q);
+        // Each counterparty realises side·cut·(BP − EP) at the row's BP = notional/qty.
+        for r in rows.clone().filter(|&r| of(EventKind::Adl)(r)) {
+            let (s, _, entry, _, _) = c.perp.positions[(ev.account[r] - TRADER0) as usize];
+            let bp = ev.notional[r] / ev.qty[r];
+            check!(ev.realized_pnl[r], s * ev.qty[r] * (bp - entry), ev.notional[r]);
+        }
+        // A book close realises side·(notional − qty·EP).
+        for r in rows.clone().filter(|&r| of(EventKind::PerpLiquidation)(r)) {
+            let (s, _, entry, _, _) = c.perp.positions[(ev.account[r] - TRADER0) as usize];
+            check!(ev.realized_pnl[r], s * (ev.notional[r] - ev.qty[r] * entry), ev.notional[r]);
+        }
+        // Positions: what closed is what was liquidated (book or backstop) or deleveraged.
+        let mut book_q = 0.0;
+        for j in 0..n_pos {
+            let (s, q0, _, _, _) = c.perp.positions[j];
+            prop_assert!(t.size[j] == 0.0 || t.size[j].signum() == s);
+            check!(q0 - t.size[j].abs(), t.liquidated_qty[j] + t.adl_qty[j], q0);
+            book_q += t.liquidated_qty[j];
+        }
+        let liq_q = sum(&of(EventKind::PerpLiquidation), &ev.qty);
+        let backstop_q = sum(&of(EventKind::Backstop), &ev.qty);
+        check!(liq_q + backstop_q, book_q, book_q);
+        // The venue absorbed exactly the liquidation orders (net of longs' sales and shorts'
+        // purchases), and paid the exchange's venue_quote_out.
+        let signed = |r: usize| side_of(ev.account[r]);
+        let liq_rows: Vec<usize> = rows.clone().filter(|&r| of(EventKind::PerpLiquidation)(r)).collect();
+        let net_q: f64 = liq_rows.iter().map(|&r| signed(r) * ev.qty[r]).sum();
+        check!(net_q, perp_flows.bought - perp_flows.sold, liq_q);
+        let net_n: f64 = liq_rows.iter().map(|&r| signed(r) * ev.notional[r]).sum();
+        check!(net_n, pl.venue_quote_out, perp_flows.paid + perp_flows.received);
+        // Backstop vault: the positions and wallets it took over.
+        let (bs, bc) = x.backstop();
+        let bs_rows: Vec<usize> = rows.clone().filter(|&r| of(EventKind::Backstop)(r)).collect();
+        check!(bs[0], bs_rows.iter().map(|&r| signed(r) * ev.qty[r]).sum::<f64>(), backstop_q);
+        let cost: f64 = bs_rows.iter().map(|&r| {
+            let (s, _, entry, _, _) = c.perp.positions[(ev.account[r] - TRADER0) as usize];
+            s * ev.qty[r] * entry
+        }).sum();
+        check!(bc[0], cost, cost);
+        check!(pl.backstop_wallet, bs_rows.iter().map(|&r| ev.collateral_seized[r]).sum::<f64>(), pl.backstop_wallet);
+        // Traders' quote: realised PnL is the only quote that enters; it ends in wallets, in
+        // withdrawals, with the backstop vault, or in the insurance fund.
+        let wallets0: f64 = c.perp.positions.iter().map(|p| p.1 * p.2 / p.3).sum();
+        let wallets_t: f64 = x.wallets().iter().sum();
+        let pnl_scale = wallets0 + pl.realized_pnl.abs() + pl.withdrawn + fund_scale + perp_flows.paid + perp_flows.received;
+        check!(
+            wallets_t + pl.withdrawn + pl.backstop_wallet + (fund_t - pl.fund_initial),
+            wallets0 + pl.realized_pnl,
+            pnl_scale
+        );
+        check!(t.realized_pnl.iter().sum::<f64>(), pl.realized_pnl, pnl_scale);
+
+        // ---- Maker: per auction, lot and tab accounted for; Dirt back when auctions end. ----
+        let auctions = v.auctions();
+        let mut running_tab = 0.0;
+        let tab_scale: f64 = auctions.iter().map(|a| a.tab0).sum::<f64>() + c.vaults.dirt + c.vaults.ilk.dirt;
+        for a in auctions {
+            check!(a.lot0, a.sliced + a.returned + a.lot, a.lot0);
+            check!(a.tab0, a.owe + a.tab_left + a.tab, a.tab0);
+            if a.running {
+                check!(a.dug, a.owe, a.tab0);
+                running_tab += a.tab;
+            } else {
+                check!(a.dug, a.tab0, a.tab0);
+                prop_assert!(a.lot == 0.0);
+                prop_assert!(a.tab_left == 0.0 || a.returned == 0.0);
+            }
+            prop_assert!(a.sold <= a.sliced * (1.0 + 1e-9) + 1e-12);
+        }
+        // Dirt returns to its pre-bark value by what running auctions still have out.
+        check!(v.dirt(), c.vaults.dirt + running_tab, tab_scale);
+        check!(v.ilks()[0].dirt, c.vaults.ilk.dirt + running_tab, tab_scale);
+        if v.running_auctions() == 0 {
+            check!(v.dirt(), c.vaults.dirt, tab_scale);
+        }
+        let vt = v.table();
+        let (ink0, art0) = (c.vaults.ink(), c.vaults.art());
+        for i in 0..ink0.len() {
+            check!(ink0[i], vt.ink[i] + vt.collateral_auctioned[i], ink0[i]);
+            let due: f64 = auctions.iter().filter(|a| a.vault as usize == i).map(|a| a.due).sum();
+            check!((art0[i] - vt.art[i]) * c.vaults.ilk.rate, due, art0[i] * c.vaults.ilk.rate);
+        }
+        let take = |r: usize| ev.protocol[r] == VAULTS && ev.kind[r] == k(EventKind::AuctionTake);
+        let kick = |r: usize| ev.protocol[r] == VAULTS && ev.kind[r] == k(EventKind::AuctionKick);
+        let sliced: f64 = auctions.iter().map(|a| a.sliced).sum();
+        let owe: f64 = auctions.iter().map(|a| a.owe).sum();
+        check!(sum(&take, &ev.collateral_seized), sliced, sliced);
+        check!(v.keepers_took()[0], sliced, sliced);
+        check!(sum(&take, &ev.debt_repaid), owe, owe);
+        check!(v.keepers_paid(), owe, owe);
+        check!(vt.owe_recovered.iter().sum::<f64>(), owe, owe);
+        check!(sum(&take, &ev.qty), v.keepers_sold()[0], sliced);
+        check!(sum(&take, &ev.notional), v.keepers_received(), v.keepers_received());
+        check!(sum(&kick, &ev.collateral_seized), auctions.iter().map(|a| a.lot0).sum::<f64>(), sliced);
+        check!(sum(&kick, &ev.debt_repaid_value), auctions.iter().map(|a| a.tab0).sum::<f64>(), tab_scale);
+        check!(v.collateral_returned()[0], auctions.iter().map(|a| a.returned).sum::<f64>(), sliced);
+        let vault_bad: f64 = auctions.iter().map(|a| a.bad_debt).sum();
+        check!(sum(&take, &ev.bad_debt), vault_bad, tab_scale);
+        check!(vt.bad_debt.iter().sum::<f64>(), vault_bad, tab_scale);
+
+        // ---- Funds: debt repaid by sales, units sold or bought. ----
+        let debt0 = c.funds.debt();
+        let units0 = c.funds.units();
+        let fund_rows = |i: usize, kind: EventKind| move |r: usize| {
+            ev.protocol[r] == FUNDS && ev.account[r] == FUND0 + i as u32 && ev.kind[r] == k(kind)
+        };
+        for i in 0..debt0.len() {
+            let repaid = sum(&fund_rows(i, EventKind::FundSale), &ev.debt_repaid)
+                + sum(&fund_rows(i, EventKind::FundPurchase), &ev.debt_repaid);
+            check!(f.debt()[i], debt0[i] - repaid, debt0[i] + units0[3 * i] * 100.0);
+            let sold = sum(&fund_rows(i, EventKind::FundSale), &ev.qty);
+            let bought = sum(&fund_rows(i, EventKind::FundPurchase), &ev.qty);
+            let now = f.units_of(i).unwrap();
+            check!(units0[3 * i] - now[ETH], sold - bought, units0[3 * i]);
+            prop_assert!(now[USDC] == 0.0 && now[PERP] == 0.0);
+            check!(sum(&fund_rows(i, EventKind::Default), &ev.bad_debt), f.bad_debt()[i], debt0[i]);
+        }
+        let all = |kind: EventKind| move |r: usize| ev.protocol[r] == FUNDS && ev.kind[r] == k(kind);
+        check!(f.sold_units()[ETH], sum(&all(EventKind::FundSale), &ev.qty), f.sold_units()[ETH]);
+        check!(f.bought_units()[ETH], sum(&all(EventKind::FundPurchase), &ev.qty), f.bought_units()[ETH]);
+        check!(fund_sold, sum(&all(EventKind::FundSale), &ev.notional), fund_sold);
+        check!(fund_bought, sum(&all(EventKind::FundPurchase), &ev.notional), fund_bought);
+
+        // ---- Bad debt: the run's total is the rows'. ----
+        let bad: f64 = ev.bad_debt.iter().sum();
+        check!(bad, e.cumulative_bad_debt(), bad);
+    }
+}
