@@ -12,9 +12,13 @@ import deleverage._core
 import deleverage.cli
 import deleverage.examples
 import deleverage.exceptions
+import deleverage.funds
+import deleverage.perps
+import deleverage.plot
 import deleverage.result
 import deleverage.scenario
 import deleverage.simulate
+import deleverage.vaults
 
 MODULES = [
     deleverage,
@@ -24,6 +28,10 @@ MODULES = [
     deleverage.simulate,
     deleverage.result,
     deleverage.examples,
+    deleverage.perps,
+    deleverage.vaults,
+    deleverage.funds,
+    deleverage.plot,
 ]
 
 
