@@ -418,3 +418,22 @@ fn bad_positions_are_refused_with_their_field() {
             .contains("fee_rate")
     );
 }
+
+#[test]
+fn binance_faq_maintenance_amounts_and_margin() {
+    // Binance's FAQ (USDⓈ-M liquidation price, BTCUSDT table 50,000 / 0.4 %, 250,000 / 0.5 %,
+    // 1,000,000 / 1 %, 5,000,000 / 2.5 %): "the Maintenance Amount on Level 3 = 250,000·(1 % −
+    // 0.5 %) + 50 = 1,300 USDT"; a 264,000 USDT position is at 1 %; in its cross example
+    // "Maintenance Margin of BTCUSDT = 71,200.81144 (3,500,032.458·2.50 % − 16,300)".
+    let b = Brackets::new(
+        vec![50_000.0, 250_000.0, 1_000_000.0, 5_000_000.0],
+        vec![0.004, 0.005, 0.01, 0.025],
+    )
+    .unwrap();
+    assert_close!(b.amount(1), 50.0);
+    assert_close!(b.amount(2), 1_300.0);
+    assert_close!(b.amount(3), 16_300.0);
+    assert_eq!(b.bracket_of(264_000.0), 2);
+    assert_close!(b.rate(b.bracket_of(264_000.0)), 0.01);
+    assert_close!(b.maintenance_margin(3_500_032.458), 71_200.811_45);
+}
