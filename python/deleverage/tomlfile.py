@@ -29,7 +29,10 @@ import tomli_w
 
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Venue
 from deleverage.exceptions import ScenarioError
+from deleverage.funds import Funds
+from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
+from deleverage.vaults import Clipper, Vaults
 
 __all__ = ["load", "save"]
 
@@ -403,7 +406,11 @@ def load(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{path.name}: not valid TOML: {e}") from None
     base = path.parent
-    top = _table(doc, place, {"run", "liquidators", "shock", "assets", "protocols"})
+    top = _table(
+        doc,
+        place,
+        {"run", "liquidators", "shock", "assets", "protocols", "perps", "vaults", "funds"},
+    )
     run = _table(top.get("run", {}), place / "run", {"step_seconds", "steps", "seed"})
     liq = _table(
         top.get("liquidators", {}),
@@ -476,7 +483,175 @@ def load(path: str | Path) -> Scenario:
             sc = sc.add_lending(lending, positions)
         except ScenarioError as e:
             raise pp.error(str(e)) from None
+    for key in ("perps", "vaults", "funds"):
+        entries = top.get(key, [])
+        if not isinstance(entries, list):
+            raise (place / key).error(f"expected an array of tables [[{key}]]")
+        for i, t in enumerate(entries):
+            fp = place / key / i
+            family, file = _FAMILY_READERS[key](t, fp)
+            positions = _read_frame(base / file, fp / "positions")
+            try:
+                if key == "perps":
+                    sc = sc.add_perps(family, positions)
+                elif key == "vaults":
+                    sc = sc.add_vaults(family, positions)
+                else:
+                    sc = sc.add_funds(family, positions)
+            except ScenarioError as e:
+                raise fp.error(str(e)) from None
     return sc
+
+
+def _wrap(place: _Place, build: Any) -> Any:
+    """Builds a family object, naming the table of the file in its errors."""
+    try:
+        return build()
+    except ScenarioError as e:
+        raise place.error(str(e)) from None
+
+
+def _num_list(t: Mapping[str, Any], key: str, place: _Place) -> list[float]:
+    v = t.get(key)
+    if not isinstance(v, list) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in v
+    ):
+        raise (place / key).error("expected an array of numbers")
+    return [float(x) for x in v]
+
+
+def _read_perps(v: Any, place: _Place) -> tuple[PerpExchange, str]:
+    t = _table(
+        v,
+        place,
+        {"name", "fee_rate", "insurance_fund", "adl", "backstop", "trigger", "partial", "markets",
+         "positions"},
+    )  # fmt: skip
+    markets = t.get("markets")
+    if not isinstance(markets, list) or not markets:
+        raise (place / "markets").error("expected a non-empty array of tables [[perps.markets]]")
+    ms = []
+    for k, m in enumerate(markets):
+        mp = place / "markets" / k
+        m = _table(m, mp, {"asset", "caps", "rates"})
+        brackets = _wrap(mp, lambda m=m, mp=mp: Brackets(_num_list(m, "caps", mp),
+                                                       _num_list(m, "rates", mp)))  # fmt: skip
+        ms.append(PerpMarket(_str(m, "asset", mp), brackets))
+    partial = None
+    if "partial" in t:
+        pp = place / "partial"
+        q = _table(t["partial"], pp, {"threshold", "fraction", "cooldown", "repeat"})
+        repeat = q.get("repeat", False)
+        if not isinstance(repeat, bool):
+            raise (pp / "repeat").error(f"expected true or false, got {repeat!r}")
+        partial = _wrap(pp, lambda: PartialLiquidation(
+            _num(q, "threshold", pp, 100_000.0), _num(q, "fraction", pp, 0.2),
+            _num(q, "cooldown", pp, 30.0), repeat))  # fmt: skip
+    backstop = t.get("backstop", False)
+    if not isinstance(backstop, bool):
+        raise (place / "backstop").error(f"expected true or false, got {backstop!r}")
+    ex = _wrap(place, lambda: PerpExchange(
+        ms,
+        fee_rate=_num(t, "fee_rate", place, 0.005),
+        insurance_fund=_num(t, "insurance_fund", place, 0.0),
+        adl=_str(t, "adl", place, "bitmex"),  # type: ignore[arg-type]
+        partial=partial,
+        backstop=backstop,
+        trigger=_str(t, "trigger", place, "below"),  # type: ignore[arg-type]
+        name=_str(t, "name", place, "perps"),
+    ))  # fmt: skip
+    return ex, _str(t, "positions", place)
+
+
+_CLIPPER_NUMBERS = ("mat", "rate", "chop", "dust", "hole", "dirt", "buf", "tau", "step", "cut",
+                    "tail", "cusp", "chip", "tip")  # fmt: skip
+
+
+def _read_vaults(v: Any, place: _Place) -> tuple[Vaults, str]:
+    t = _table(v, place, {"name", "hole", "dirt", "clippers", "positions"})
+    clippers = t.get("clippers")
+    if not isinstance(clippers, list) or not clippers:
+        raise (place / "clippers").error("expected a non-empty array of tables [[vaults.clippers]]")
+    cs = []
+    for k, c in enumerate(clippers):
+        cp = place / "clippers" / k
+        c = _table(c, cp, {"asset", "curve", *_CLIPPER_NUMBERS})
+        numbers = {n: _num(c, n, cp) for n in _CLIPPER_NUMBERS if n in c}
+        cs.append(_wrap(cp, lambda c=c, cp=cp, numbers=numbers: Clipper(
+            _str(c, "asset", cp), curve=_str(c, "curve", cp, "stairstep"),  # type: ignore[arg-type]
+            **numbers)))  # fmt: skip
+    vaults = _wrap(place, lambda: Vaults(
+        cs, hole=_num(t, "hole", place, math.inf), dirt=_num(t, "dirt", place, 0.0),
+        name=_str(t, "name", place, "maker")))  # fmt: skip
+    return vaults, _str(t, "positions", place)
+
+
+def _read_funds(v: Any, place: _Place) -> tuple[Funds, str]:
+    t = _table(
+        v,
+        place,
+        {"name", "rule", "leverage", "lambda_max", "lambda_b", "accounting", "illiquid",
+         "positions"},
+    )  # fmt: skip
+    illiquid = _table(t.get("illiquid", {}), place / "illiquid", set(t.get("illiquid", {})))
+    shocks = {k: _num(illiquid, k, place / "illiquid") for k in illiquid}
+    funds = _wrap(place, lambda: Funds(
+        _str(t, "rule", place),  # type: ignore[arg-type]
+        leverage=_opt_num(t, "leverage", place),
+        lambda_max=_opt_num(t, "lambda_max", place),
+        lambda_b=_opt_num(t, "lambda_b", place),
+        accounting=_str(t, "accounting", place, "mark_to_market"),  # type: ignore[arg-type]
+        illiquid=shocks,
+        name=_str(t, "name", place, "funds"),
+    ))  # fmt: skip
+    return funds, _str(t, "positions", place)
+
+
+_FAMILY_READERS: dict[str, Any] = {
+    "perps": _read_perps,
+    "vaults": _read_vaults,
+    "funds": _read_funds,
+}
+
+
+def _family_table(protocol: Any, positions_file: str) -> tuple[str, dict[str, Any]]:
+    """The ``[[perps]]``, ``[[vaults]]`` or ``[[funds]]`` table of a family."""
+    if isinstance(protocol, PerpExchange):
+        t: dict[str, Any] = {
+            "name": protocol.name,
+            "fee_rate": protocol.fee_rate,
+            "insurance_fund": protocol.insurance_fund,
+            "adl": protocol.adl,
+            "backstop": protocol.backstop,
+            "trigger": protocol.trigger,
+            "markets": [
+                {"asset": m.asset, "caps": list(m.brackets.caps), "rates": list(m.brackets.rates)}
+                for m in protocol.markets
+            ],
+        }
+        if protocol.partial is not None:
+            p = protocol.partial
+            t["partial"] = {"threshold": p.threshold, "fraction": p.fraction,
+                            "cooldown": p.cooldown, "repeat": p.repeat}  # fmt: skip
+        return "perps", t | {"positions": positions_file}
+    if isinstance(protocol, Vaults):
+        t = {
+            "name": protocol.name,
+            "hole": protocol.hole,
+            "dirt": protocol.dirt,
+            "clippers": [
+                {"asset": c.asset, "curve": c.curve} | {n: getattr(c, n) for n in _CLIPPER_NUMBERS}
+                for c in protocol.clippers
+            ],
+        }
+        return "vaults", t | {"positions": positions_file}
+    t = {"name": protocol.name, "rule": protocol.rule, "accounting": protocol.accounting}
+    for key in ("leverage", "lambda_max", "lambda_b"):
+        if getattr(protocol, key) is not None:
+            t[key] = getattr(protocol, key)
+    if protocol.illiquid:
+        t["illiquid"] = dict(protocol.illiquid)
+    return "funds", t | {"positions": positions_file}
 
 
 def _venue_table(v: Venue, side_file: Path, base: Path) -> dict[str, Any]:
@@ -537,12 +712,6 @@ def _shock_table(s: Shock, base: Path, stem: str) -> dict[str, Any]:
 def save(sc: Scenario, path: str | Path) -> None:
     """Writes ``sc`` as a scenario file, with its positions and book levels as Parquet side files
     next to it (``<stem>.<protocol>.positions.parquet``, ``<stem>.<asset>.<k>.levels.parquet``)."""
-    if sc.families:
-        names = [f.protocol.name for f in sc.families]
-        raise ScenarioError(
-            f"scenario files hold assets, lending protocols, liquidators and the shock; the "
-            f"perp exchanges, vaults and funds {names} cannot be written to one yet"
-        )
     path = Path(path)
     base, stem = path.parent, path.stem
     base.mkdir(parents=True, exist_ok=True)
@@ -609,4 +778,9 @@ def save(sc: Scenario, path: str | Path) -> None:
             for a, r in lp.reserves.items()
         }
         doc["protocols"].append(t)
+    for fam in sc.families:
+        f = base / f"{stem}.{fam.protocol.name}.positions.parquet"
+        fam.positions.write_parquet(f)
+        key, t = _family_table(fam.protocol, f.name)
+        doc.setdefault(key, []).append(t)
     path.write_text(tomli_w.dumps(doc))
