@@ -359,6 +359,7 @@ pub struct Exchange {
     eq: Vec<f64>,
     mm: Vec<f64>,
     ranking: Vec<Option<Vec<u32>>>,
+    cursor: Vec<usize>,
     backstop_size: Vec<f64>,
     backstop_cost: Vec<f64>,
     ledger: PerpLedger,
@@ -455,6 +456,7 @@ impl Exchange {
                 ..PerpLedger::default()
             },
             ranking: vec![None; 2 * cfg.markets.len()],
+            cursor: vec![0; 2 * cfg.markets.len()],
             backstop_size: vec![0.0; cfg.markets.len()],
             backstop_cost: vec![0.0; cfg.markets.len()],
             cfg,
@@ -616,6 +618,7 @@ impl Exchange {
             }
         }
         self.ranking.iter_mut().for_each(|r| *r = None);
+        self.cursor.iter_mut().for_each(|c| *c = 0);
         if found.is_empty() {
             return false;
         }
@@ -832,7 +835,14 @@ impl Exchange {
         let list = self.ranking[slot].take().unwrap_or_default();
         let start = match self.cfg.adl {
             AdlOrder::Dydx if !list.is_empty() => sh.rng.random_range(0..list.len()),
-            _ => 0,
+            _ => {
+                let mut c = self.cursor[slot];
+                while c < list.len() && self.size[list[c] as usize] == 0.0 {
+                    c += 1;
+                }
+                self.cursor[slot] = c;
+                c
+            }
         };
         let mut left = rest;
         let mut cut_total = 0.0;
