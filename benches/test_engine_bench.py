@@ -44,3 +44,20 @@ def test_eth_lending_example(benchmark: Any) -> None:
     sc = dl.examples.eth_lending(n_accounts=10_000, seed=7)
     res = benchmark(dl.simulate, sc, shock=dl.Shock.instant(ETH=-0.2), seed=7)
     assert res.summary["quiet"].item()
+
+
+@pytest.mark.parametrize("n", [20_000, 200_000])
+def test_btc_perps_example(benchmark: Any, n: int) -> None:
+    """The BTC perp example (cross margin, six brackets, Binance ADL) through an instant −15 %."""
+    sc = dl.examples.btc_perps(n_accounts=n, seed=1)
+    res = benchmark.pedantic(
+        dl.simulate, args=(sc,), kwargs={"shock": dl.Shock.instant({"BTC-PERP": -0.15})}, rounds=3
+    )
+    assert res.summary["perp_liquidations"].item() > 0
+
+
+def test_bank_fire_sale_example(benchmark: Any) -> None:
+    """The Cont–Schaanning bank system to quiet (batch rounds on exponential curves)."""
+    sc = dl.examples.bank_fire_sale()
+    res = benchmark(dl.simulate, sc)
+    assert res.summary["fund_sales_notional"].item() > 0
