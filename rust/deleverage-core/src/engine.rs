@@ -457,6 +457,9 @@ impl Engine {
         self.sh.asset_count.iter_mut().for_each(|x| *x = 0);
         let bad_before = self.sh.cum_bad_debt;
         let rounds = self.run_rounds();
+        if let Some(e) = self.families.iter().find_map(Family::failure) {
+            return Err(e.clone());
+        }
         let mut report = StepReport {
             step: self.sh.step,
             rounds,

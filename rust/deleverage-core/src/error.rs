@@ -62,6 +62,19 @@ pub enum Error {
     #[error("{field} is not allowed here: {why}")]
     Incompatible { field: String, why: &'static str },
 
+    /// A feedback loop without a finite end: leverage-targeting purchases that feed their own
+    /// price gains (a gain of 1 or more).
+    #[error(
+        "{field}: target-leverage trades run away (a trade of {value} quote, beyond {limit}, \
+         1e6 times the fund's starting assets): its purchases raise the prices that call for \
+         more purchases with a gain of 1 or more; lower the target leverage or deepen the venues"
+    )]
+    Diverged {
+        field: String,
+        value: f64,
+        limit: f64,
+    },
+
     /// The same venue passed twice to a router.
     #[error("venues[{index}] is the same venue as venues[{first}]; pass each venue once")]
     DuplicateVenue { index: usize, first: usize },

@@ -131,6 +131,14 @@ impl Family {
         }
     }
 
+    /// The error that stopped the family, if any (a runaway fund group).
+    pub fn failure(&self) -> Option<&crate::error::Error> {
+        match self {
+            Family::Funds(f) => f.failure(),
+            Family::Perps(_) | Family::Vaults(_) => None,
+        }
+    }
+
     /// The Maker system, if this family is one.
     pub fn as_vaults(&self) -> Option<&Vaults> {
         match self {

@@ -27,6 +27,11 @@ use crate::recorder::{Event, EventKind, NONE};
 /// fund converges geometrically towards its target and would otherwise trade dust forever.
 pub const DUST: f64 = 1e-12;
 
+/// A target trade larger than this multiple of the fund's starting assets means the group's own
+/// purchases feed back with a gain of 1 or more (GLT's ρ(K) ≥ 1): the cascade has no finite
+/// end, and the engine stops with [`Error::Diverged`] instead of trading towards infinity.
+pub const DIVERGENCE: f64 = 1e6;
+
 /// The trading rule every fund of a group follows (MECHANICS §7.1).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
@@ -111,6 +116,10 @@ pub struct Funds {
     accounting: Accounting,
     /// Whether step 0's shock was applied and the start values read.
     started: bool,
+    /// Total assets `H + I` of each fund at the start, the scale of the divergence guard.
+    assets0: Vec<f64>,
+    /// Set when a target fund's purchases grow without bound (see [`DIVERGENCE`]).
+    diverged: Option<Error>,
     defaulted: Vec<bool>,
     bad_debt: Vec<f64>,
     /// λ* per fund (target rule), read at the start.
@@ -248,6 +257,8 @@ impl Funds {
             rule,
             accounting,
             started: false,
+            assets0: vec![0.0; n_funds],
+            diverged: None,
             defaulted: vec![false; n_funds],
             bad_debt: vec![0.0; n_funds],
             target: vec![f64::NAN; n_funds],
@@ -417,6 +428,7 @@ impl Funds {
         for i in 0..self.n_funds {
             let (h, il) = self.values(i, &initial);
             let e = h + il - self.debt[i];
+            self.assets0[i] = h + il;
             self.target[i] = match self.rule {
                 Rule::Target { leverage: Some(l) } => l,
                 Rule::Target { leverage: None } if e > 0.0 => (h + il) / e,
@@ -441,6 +453,25 @@ impl Funds {
             }
         }
         self.started = true;
+    }
+
+    /// Whether a target trade of `value` quote by fund `i` is a runaway: more than
+    /// [`DIVERGENCE`] times its starting assets. Records the error the engine then returns.
+    fn diverges(&mut self, i: usize, value: f64) -> bool {
+        if value.abs() <= DIVERGENCE * self.assets0[i].max(f64::MIN_POSITIVE) {
+            return false;
+        }
+        self.diverged.get_or_insert(Error::Diverged {
+            field: format!("funds[{i}]"),
+            value,
+            limit: DIVERGENCE * self.assets0[i],
+        });
+        true
+    }
+
+    /// The error that stopped the group, if its target trades ran away.
+    pub fn failure(&self) -> Option<&Error> {
+        self.diverged.as_ref()
     }
 
     /// Fund `i`'s decision at prices `px`; its signed orders go into row `i` of `orders`.
@@ -481,6 +512,9 @@ impl Funds {
             if phi.abs() <= DUST * self.base[i] {
                 return Decision::Nothing;
             }
+            if self.diverges(i, phi) {
+                return Decision::Nothing;
+            }
             for (a, &p) in px.iter().enumerate() {
                 let k = i * na + a;
                 if p > 0.0 {
@@ -506,6 +540,8 @@ impl Funds {
                 let t = self.target[i] * e - (h + il);
                 if !t.is_finite() || t.abs() <= DUST * (h + il) {
                     0.0
+                } else if self.diverges(i, t) {
+                    return Decision::Nothing;
                 } else {
                     (t / h).max(-1.0)
                 }

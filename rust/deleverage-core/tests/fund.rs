@@ -786,3 +786,47 @@ fn validation_names_field_and_value() {
         }
     ));
 }
+
+#[test]
+fn runaway_target_purchases_stop_with_an_error() {
+    // 93.59 ETH at 100 with debt 1,559.9 (leverage 1.2, equity 7,799.5) and a target of 11.2:
+    // the fund buys; on a steep linear curve each purchase raises the price enough that the
+    // next round's target buys more (a feedback gain above 1).
+    // Instead of trading towards infinity the step stops with `Diverged`.
+    let funds = Funds::new(
+        vec![93.594_512_693_589_2],
+        1,
+        vec![],
+        vec![],
+        vec![1_559.9],
+        Rule::Target {
+            leverage: Some(11.205_8),
+        },
+        Accounting::MarkToMarket,
+    )
+    .unwrap();
+    let curve = ImpactCurve::linear(100.0, 1.641e-5, Execution::Integral).unwrap();
+    let sc = Scenario {
+        assets: vec![AssetSpec {
+            name: "ETH".into(),
+            price: 100.0,
+            venues: vec![deleverage_core::AnyVenue::Curve(curve)],
+            oracle: OracleKind::Spot,
+        }],
+        protocols: vec![],
+        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1).unwrap(),
+        families: vec![Family::Funds(funds)],
+        queue: QueueConfig {
+            mode: RoundMode::Sequential,
+            ..QueueConfig::default()
+        },
+        step_seconds: 12.0,
+    };
+    let mut e = Engine::new(sc, 0).unwrap();
+    let err = e.step(&[95.0]).unwrap_err();
+    assert!(matches!(err, Error::Diverged { .. }), "{err}");
+    assert!(err.to_string().contains("funds[0]"), "{err}");
+    // Everything recorded before the stop is finite.
+    let ev = e.events();
+    assert!(ev.notional.iter().chain(&ev.qty).all(|x| x.is_finite()));
+}

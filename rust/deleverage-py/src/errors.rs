@@ -60,6 +60,12 @@ impl From<BindingError> for PyErr {
     fn from(e: BindingError) -> PyErr {
         match e {
             BindingError::Core(core) => match core {
+                CoreError::Diverged { .. } => raise(
+                    &DELEVERAGE_ERROR,
+                    "DeleverageError",
+                    core.to_string(),
+                    PyRuntimeError::new_err,
+                ),
                 CoreError::NotFinite { .. }
                 | CoreError::NotPositive { .. }
                 | CoreError::Negative { .. }
