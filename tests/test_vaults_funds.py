@@ -116,3 +116,15 @@ def test_cont_schaanning_worked_example_8_first_round() -> None:
         after = first.filter(pl.col("asset") == a)["price_after"].to_list()
         assert after == pytest.approx([1 - psi] * 2, rel=1e-12)
     assert res.summary["fund_sales_notional"].item() > 0
+
+
+def test_runaway_target_fund_raises_a_clear_error() -> None:
+    # Leverage 1.2 against a target of 11.2 on a steep curve: each purchase lifts the price
+    # enough to call for a larger one. The run stops with an error instead of infinite trades.
+    curve = dl.ImpactCurve.linear(100.0, 1.641e-5)
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[curve])], steps=2)
+    pos = pl.DataFrame(
+        {"account": ["f", "f"], "holding": ["ETH", "debt"], "amount": [93.5945126935892, 1559.9]}
+    )
+    with pytest.raises(dl.DeleverageError, match=r"funds\[0\]: target-leverage trades run away"):
+        dl.simulate(sc.add_funds(dl.Funds.target(11.2058), pos), shock=dl.Shock.instant(ETH=-0.05))
