@@ -131,8 +131,11 @@ def test_partial_liquidation_and_backstop_rules() -> None:
     backstopped = dl.PerpExchange(
         [dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.05))], backstop=True, name="hl"
     )
-    # Equity 2.5 < 2/3·MM = 2/3·4.625: the vault takes over, no trade.
-    sc = scenario(100.0).add_perps(backstopped, frame([("x", 1.0, 100.0, 10.0, "isolated")]))
+    # No bids: the book liquidation fills nothing, and with equity 2.5 < 2/3·MM = 2/3·4.625
+    # the vault takes over, without a trade.
+    sc = dl.Scenario(
+        assets=[dl.Asset("BTC-PERP", 100.0, oracle=dl.Oracle.reference())], steps=3
+    ).add_perps(backstopped, frame([("x", 1.0, 100.0, 10.0, "isolated")]))
     res = dl.simulate(sc, shock=dl.Shock.instant({"BTC-PERP": -0.075}))
     assert res.events["kind"].cast(pl.String).to_list() == ["backstop"]
     assert res.events["protocol"].to_list() == ["hl"]
@@ -208,10 +211,13 @@ def test_perp_identities_hold_through_python(
         adl=adl,  # type: ignore[arg-type]
     )
     res = dl.simulate(sc.add_perps(ex, frame_), shock=dl.Shock.instant({"BTC-PERP": move}), seed=1)
-    p = res.positions
+    p, ev = res.positions, res.events
     closed = (frame_["size"].abs() - p["size"].abs()).to_numpy()
-    assert closed == pytest.approx((p["liquidated_qty"] + p["adl_qty"]).to_numpy(), abs=1e-9)
-    ev = res.events
+    closed_by = p["liquidated_qty"] + p["adl_qty"] + p["absorbed_qty"]
+    assert closed == pytest.approx(closed_by.to_numpy(), abs=1e-9)
+    # What the exchange took itself is one bad-debt row each.
+    absorbed = ev.filter(pl.col("kind") == "bad_debt")["qty"].sum()
+    assert absorbed == pytest.approx(p["absorbed_qty"].sum(), rel=1e-9, abs=1e-9)
     liq = ev.filter(pl.col("kind") == "perp_liquidation")["qty"].sum()
     assert liq == pytest.approx(p["liquidated_qty"].sum(), rel=1e-9, abs=1e-9)
     adl_rows = ev.filter(pl.col("kind") == "adl")["qty"].sum()

@@ -63,8 +63,8 @@ class Result:
     positions:
         The final state of every perp position (empty without perp exchanges): size, entry,
         mark, the margin pool's wallet, equity and maintenance margin, liquidation and
-        bankruptcy prices (null once closed), status, quantity liquidated and deleveraged,
-        realised PnL.
+        bankruptcy prices (null once closed), status, quantity liquidated, deleveraged and taken
+        by the exchange at the bankruptcy price when nobody else could, realised PnL.
     vaults:
         The final state of every Maker vault: ink, art, status, collateral auctioned and
         returned, DAI recovered, bad debt.
@@ -257,7 +257,10 @@ def build_result(
     if any(f["kind"] == "vaults" for f in fams):
         row |= {
             "auctions": auctions.height,
-            "auctions_zero_recovery": int((auctions["recovered"] == 0).sum()),
+            # Ended auctions only: a running one may still be taken.
+            "auctions_zero_recovery": int(
+                ((auctions["recovered"] == 0) & ~auctions["running"]).sum()
+            ),
             "auctions_partial_recovery": int(
                 ((auctions["recovered"] > 0) & (auctions["bad_debt"] > 0)).sum()
             ),
@@ -356,6 +359,7 @@ def _vaults(
         if aus
         else pl.DataFrame(
             schema={
+                "running": pl.Boolean,
                 "recovered": pl.Float64,
                 "bad_debt": pl.Float64,
                 "coins": pl.Float64,
@@ -431,6 +435,7 @@ def _positions(
                 .alias("status"),
                 "liquidated_qty",
                 "adl_qty",
+                "absorbed_qty",
                 "realized_pnl",
             )
         )

@@ -305,8 +305,11 @@ pub struct PerpLedger {
     pub withdrawn: f64,
     /// Wallet quote the backstop vault took over.
     pub backstop_wallet: f64,
-    /// Liquidation orders' unfilled quantity that found no ADL counterparty (stays open).
+    /// Bankrupt quantity that neither the book, the fund nor ADL took: the exchange took it at
+    /// the bankruptcy price.
     pub unresolved_qty: f64,
+    /// The exchange's loss on that quantity, marked at the time (also in the engine's bad debt).
+    pub bad_debt: f64,
 }
 
 /// A position as the positions table reports it.
@@ -324,11 +327,15 @@ pub struct PositionTable {
     /// Price of this market at which the pool's equity meets its MM (other marks fixed);
     /// NaN for a closed position.
     pub liquidation_price: Vec<f64>,
-    /// Price at which the pool's equity is zero (other marks fixed); NaN when closed.
+    /// Price at which the position's share of the pool's equity is zero (other marks fixed:
+    /// for an isolated position `EP − M/s`), the price its liquidation settles against; NaN
+    /// when closed.
     pub bankruptcy_price: Vec<f64>,
     pub status: Vec<u8>,
     pub liquidated_qty: Vec<f64>,
     pub adl_qty: Vec<f64>,
+    /// Quantity the exchange took at the bankruptcy price when nobody else could.
+    pub absorbed_qty: Vec<f64>,
     pub realized_pnl: Vec<f64>,
 }
 
@@ -362,6 +369,10 @@ pub struct Exchange {
     cursor: Vec<usize>,
     backstop_size: Vec<f64>,
     backstop_cost: Vec<f64>,
+    /// Positions the exchange took itself when nobody else could (per market, size and cost).
+    absorbed_size: Vec<f64>,
+    absorbed_cost: Vec<f64>,
+    unresolved: Vec<f64>,
     ledger: PerpLedger,
 }
 
@@ -459,6 +470,9 @@ impl Exchange {
             cursor: vec![0; 2 * cfg.markets.len()],
             backstop_size: vec![0.0; cfg.markets.len()],
             backstop_cost: vec![0.0; cfg.markets.len()],
+            absorbed_size: vec![0.0; cfg.markets.len()],
+            absorbed_cost: vec![0.0; cfg.markets.len()],
+            unresolved: vec![0.0; n],
             cfg,
             owner: Vec::new(),
             cross: Vec::new(),
@@ -538,6 +552,10 @@ impl Exchange {
     pub fn backstop(&self) -> (&[f64], &[f64]) {
         (&self.backstop_size, &self.backstop_cost)
     }
+    /// Net position and cost basis the exchange took itself at bankruptcy prices per market.
+    pub fn absorbed(&self) -> (&[f64], &[f64]) {
+        (&self.absorbed_size, &self.absorbed_cost)
+    }
     /// Wallets of the margin pools (quote), in pool order.
     pub fn wallets(&self) -> &[f64] {
         &self.wallet
@@ -592,11 +610,16 @@ impl Exchange {
 
     #[inline]
     fn breached(&self, e: f64, mm: f64) -> bool {
-        mm > 0.0
-            && match self.cfg.trigger {
+        if mm > 0.0 {
+            match self.cfg.trigger {
                 Trigger::Below => e < mm,
                 Trigger::AtOrBelow => e <= mm,
             }
+        } else {
+            // Without maintenance margin (MMR 0) the margin ratio is infinite once equity is
+            // negative (§6.1); an empty pool has none.
+            e < 0.0
+        }
     }
 
     /// One round (MECHANICS §6.3–6.5): every breached pool, worst margin ratio first, is taken
@@ -613,8 +636,10 @@ impl Exchange {
             self.eq[p] = e;
             self.mm[p] = mm;
             if self.breached(e, mm) {
-                // Worst first: the lowest equity per unit of MM.
-                found.push((e / mm, p as u32));
+                // Worst first: the lowest equity per unit of MM (a pool without MM, bankrupt,
+                // goes first).
+                let key = if mm > 0.0 { e / mm } else { f64::NEG_INFINITY };
+                found.push((key, p as u32));
             }
         }
         self.ranking.iter_mut().for_each(|r| *r = None);
@@ -630,14 +655,49 @@ impl Exchange {
             if !self.breached(e, mm) {
                 continue;
             }
-            if self.cfg.backstop && e < mm * (2.0 / 3.0) {
-                self.take_over(sh, id, round, p, e);
-                acted = true;
-            } else if self.cooldown_until[p] <= now {
+            if self.cooldown_until[p] <= now {
                 acted |= self.liquidate(sh, id, round, p);
+            }
+            // §6.5: below 2/3 of MM without a successful book liquidation (the orders left
+            // the pool open, or it waits out a cooldown), the backstop vault takes over.
+            if self.cfg.backstop && self.is_open(p) {
+                let (e, mm) = self.pool_state(p, &sh.px);
+                if e < mm * (2.0 / 3.0) {
+                    self.take_over(sh, id, round, p, e);
+                    acted = true;
+                }
             }
         }
         acted
+    }
+
+    /// Whether pool `p` still holds a position.
+    fn is_open(&self, p: usize) -> bool {
+        (self.offsets[p] as usize..self.offsets[p + 1] as usize).any(|j| self.size[j] != 0.0)
+    }
+
+    /// Position `j`'s share of its pool's equity `e` (MM `mm`), which sets its bankruptcy price
+    /// `mark − e·share/s`. A surplus is shared by maintenance margin; a deficit by the positions'
+    /// own losses, so a position is never closed below its own entry because another one lost
+    /// (and a bankruptcy price stays positive).
+    fn share(&self, p: usize, j: usize, px: &[f64], e: f64, mm: f64) -> f64 {
+        let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
+        if e < 0.0 {
+            let loss = |k: usize| {
+                let s = self.size[k];
+                (-(s * (px[self.asset(k)] - self.entry[k]))).max(0.0)
+            };
+            let total: f64 = range.clone().map(loss).sum();
+            if total > 0.0 {
+                return loss(j) / total;
+            }
+        }
+        if mm > 0.0 {
+            self.pos_mm(j, px) / mm
+        } else {
+            let open = range.filter(|&k| self.size[k] != 0.0).count().max(1);
+            1.0 / open as f64
+        }
     }
 
     /// The backstop vault takes the pool's positions and wallet without a trade (§6.5).
@@ -731,12 +791,7 @@ impl Exchange {
         let a = self.asset(j);
         let mark = sh.px[a];
         let (e, mm) = self.pool_state(p, &sh.px);
-        let share = if mm > 0.0 {
-            self.pos_mm(j, &sh.px) / mm
-        } else {
-            1.0
-        };
-        let bp = mark - e * share / s;
+        let bp = mark - e * self.share(p, j, &sh.px, e, mm) / s;
         let order_side = if side > 0.0 { Side::Sell } else { Side::Buy };
         let deficit = |f: &crate::fill::Fill| side * (f.filled * bp - f.notional);
         let full = sh.market.quote(a, order_side, q);
@@ -805,7 +860,8 @@ impl Exchange {
         }
         let rest = q - x.min(q);
         let rest = if rest <= 1e-12 * q { 0.0 } else { rest };
-        if rest > 0.0 {
+        // With a backstop vault the rest waits for it (§6.5); otherwise it is deleveraged.
+        if rest > 0.0 && !self.cfg.backstop {
             acted |= self.deleverage(sh, id, round, p, j, rest, bp);
         }
         acted
@@ -893,24 +949,66 @@ impl Exchange {
             sh.events.push(&ev);
         }
         self.ranking[slot] = Some(list);
-        if cut_total <= 0.0 {
-            self.ledger.unresolved_qty += rest;
-            return false;
+        if cut_total > 0.0 {
+            // The bankrupt side closes what was matched at BP: its equity share there is zero.
+            let realized = side * cut_total * (bp - self.entry[j]);
+            self.wallet[p] += realized;
+            self.size[j] = shrink(s, cut_total);
+            self.adl_qty[j] += cut_total;
+            self.pnl[j] += realized;
+            self.ledger.realized_pnl += realized;
+            self.ledger.adl_bankrupt_qty += cut_total;
+            self.ledger.adl_counterparty_qty += cut_total;
+            sh.count_liquidation(a, cut_total * sh.px[a]);
         }
-        // The bankrupt side closes what was matched at BP: its equity share there is zero.
-        let realized = side * cut_total * (bp - self.entry[j]);
-        self.wallet[p] += realized;
-        self.size[j] = shrink(s, cut_total);
-        self.adl_qty[j] += cut_total;
-        self.pnl[j] += realized;
-        self.ledger.realized_pnl += realized;
-        self.ledger.adl_bankrupt_qty += cut_total;
-        self.ledger.adl_counterparty_qty += cut_total;
         if left > 1e-12 * rest {
-            self.ledger.unresolved_qty += left;
+            self.absorb(sh, id, round, p, j, left, bp);
         }
-        sh.count_liquidation(a, cut_total * sh.px[a]);
         true
+    }
+
+    /// What neither the book, the fund nor ADL could take: the exchange itself takes the rest of
+    /// the position at the bankruptcy price (the trader's share of equity there is zero) and
+    /// carries its loss to the mark, `side·q·(BP − mark)`, as bad debt.
+    #[allow(clippy::too_many_arguments)]
+    fn absorb(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        round: u32,
+        p: usize,
+        j: usize,
+        q: f64,
+        bp: f64,
+    ) {
+        let s = self.size[j];
+        let side = s.signum();
+        let a = self.asset(j);
+        let m = self.market[j] as usize;
+        let realized = side * q * (bp - self.entry[j]);
+        self.wallet[p] += realized;
+        self.size[j] = shrink(s, q);
+        self.pnl[j] += realized;
+        self.unresolved[j] += q;
+        self.ledger.realized_pnl += realized;
+        self.ledger.unresolved_qty += q;
+        self.absorbed_size[m] += side * q;
+        self.absorbed_cost[m] += side * q * bp;
+        let loss = (side * q * (bp - sh.px[a])).max(0.0);
+        self.ledger.bad_debt += loss;
+        sh.cum_bad_debt += loss;
+        sh.count_liquidation(a, q * sh.px[a]);
+        let mut ev = Event::new(sh.step, round, EventKind::BadDebt);
+        ev.account = self.owner[p];
+        ev.protocol = id;
+        ev.asset = a as u32;
+        ev.qty = q;
+        ev.notional = q * bp;
+        ev.price_before = sh.market.spot(a);
+        ev.price_after = ev.price_before;
+        ev.realized_pnl = realized;
+        ev.bad_debt = loss;
+        sh.events.push(&ev);
     }
 
     /// Open positions of market `m` on side `side`, highest ADL priority first.
@@ -937,9 +1035,8 @@ impl Exchange {
         let a = self.asset(k);
         let mark = px[a];
         let s = self.size[k];
-        let mm_k = self.pos_mm(k, px);
         let (e, mm) = self.pool_state(p, px);
-        let share = if mm > 0.0 { mm_k / mm } else { 1.0 };
+        let share = self.share(p, k, px, e, mm);
         let pos = Position {
             side: s.signum(),
             qty: s.abs(),
@@ -979,6 +1076,7 @@ impl Exchange {
             status: vec![0; n],
             liquidated_qty: vec![0.0; n],
             adl_qty: vec![0.0; n],
+            absorbed_qty: vec![0.0; n],
             realized_pnl: vec![0.0; n],
         };
         for j in 0..n {
@@ -997,12 +1095,13 @@ impl Exchange {
             t.status[r] = self.status[p] as u8;
             t.liquidated_qty[r] = self.liquidated_qty[j];
             t.adl_qty[r] = self.adl_qty[j];
+            t.absorbed_qty[r] = self.unresolved[j];
             t.realized_pnl[r] = self.pnl[j];
             let s = self.size[j];
             if s != 0.0 {
                 let mark = px[a];
                 let mm_j = self.pos_mm(j, px);
-                t.bankruptcy_price[r] = mark - e / s;
+                t.bankruptcy_price[r] = mark - e * self.share(p, j, px, e, mm) / s;
                 t.liquidation_price[r] = self.cross_liquidation_price(s, mark, e, mm - mm_j, j);
             }
         }

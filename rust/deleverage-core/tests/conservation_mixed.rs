@@ -747,14 +747,27 @@ proptest! {
             let (s, _, entry, _, _) = c.perp.positions[(ev.account[r] - TRADER0) as usize];
             check!(ev.realized_pnl[r], s * (ev.notional[r] - ev.qty[r] * entry), ev.notional[r]);
         }
-        // Positions: what closed is what was liquidated (book or backstop) or deleveraged.
+        // Positions: what closed is what was liquidated (book or backstop), deleveraged, or
+        // taken by the exchange at the bankruptcy price (one bad-debt row each).
         let mut book_q = 0.0;
         for j in 0..n_pos {
             let (s, q0, _, _, _) = c.perp.positions[j];
             prop_assert!(t.size[j] == 0.0 || t.size[j].signum() == s);
-            check!(q0 - t.size[j].abs(), t.liquidated_qty[j] + t.adl_qty[j], q0);
+            check!(
+                q0 - t.size[j].abs(),
+                t.liquidated_qty[j] + t.adl_qty[j] + t.absorbed_qty[j],
+                q0
+            );
             book_q += t.liquidated_qty[j];
         }
+        let absorbed_q: f64 = t.absorbed_qty.iter().sum();
+        check!(absorbed_q, sum(&of(EventKind::BadDebt), &ev.qty), absorbed_q);
+        check!(absorbed_q, x.ledger().unresolved_qty, absorbed_q);
+        // Bankruptcy prices are positive and nobody withdraws a negative wallet.
+        for r in rows.clone().filter(|&r| of(EventKind::Adl)(r)) {
+            prop_assert!(ev.notional[r] > 0.0, "ADL at a non-positive price: {}", ev.notional[r]);
+        }
+        prop_assert!(x.ledger().withdrawn >= -1e-9 * x.ledger().fund_initial.max(1.0));
         let liq_q = sum(&of(EventKind::PerpLiquidation), &ev.qty);
         let backstop_q = sum(&of(EventKind::Backstop), &ev.qty);
         check!(liq_q + backstop_q, book_q, book_q);

@@ -288,15 +288,43 @@ fn partial_liquidation_waits_out_its_cooldown() {
     assert_close!(liq[1].1, 8.0);
 }
 
+/// The perp asset without any venue: no liquidation order can fill.
+fn engine_without_book(price: f64, ex: Exchange) -> Engine {
+    let sc = Scenario {
+        assets: vec![AssetSpec {
+            name: "BTC-PERP".into(),
+            price,
+            venues: vec![],
+            oracle: OracleKind::Reference,
+        }],
+        protocols: vec![],
+        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1).unwrap(),
+        families: vec![Family::Perps(ex)],
+        queue: QueueConfig::default(),
+        step_seconds: 12.0,
+    };
+    Engine::new(sc, 7).unwrap()
+}
+
 #[test]
 fn backstop_takes_over_below_two_thirds_of_maintenance_margin() {
-    // Long 1 at 100, margin 10, MMR 5 %. At 94: equity 4, MM 4.7, 2/3·MM 3.133: book
-    // liquidation. A second account gapping to 92.5: equity 2.5 < 2/3·4.625 = 3.083: backstop.
-    let mut cfg = config(flat(0.05), 0.0, 0.0, AdlOrder::Ranked(AdlRanking::Bitmex));
-    cfg.backstop = true;
-    let ex = Exchange::new(cfg, &rows(&[(0, 1.0, 100.0, 10.0, false)])).unwrap();
-    let mut e = engine(100.0, 1e-9, ex);
+    // Long 1 at 100, margin 10, MMR 5 %, with a backstop vault (§6.5).
+    let backstopped = || {
+        let mut cfg = config(flat(0.05), 0.0, 0.0, AdlOrder::Ranked(AdlRanking::Bitmex));
+        cfg.backstop = true;
+        Exchange::new(cfg, &rows(&[(0, 1.0, 100.0, 10.0, false)])).unwrap()
+    };
+    // Gapping to 92.5 on a book that fills: the book liquidation succeeds, no takeover.
+    let mut e = engine(100.0, 1e-9, backstopped());
     e.step(&[100.0]).unwrap();
+    e.step(&[92.5]).unwrap();
+    assert_eq!(kinds(&e), vec![EventKind::PerpLiquidation as u8]);
+    // Without bids the order fills nothing. At 94: equity 4 ≥ 2/3·MM = 2/3·4.7 = 3.133, so the
+    // position waits; at 92.5: equity 2.5 < 2/3·4.625 = 3.083 and the vault takes it over.
+    let mut e = engine_without_book(100.0, backstopped());
+    e.step(&[100.0]).unwrap();
+    e.step(&[94.0]).unwrap();
+    assert!(e.events().is_empty());
     e.step(&[92.5]).unwrap();
     assert_eq!(kinds(&e), vec![EventKind::Backstop as u8]);
     let x = exchange(&e);
@@ -305,13 +333,136 @@ fn backstop_takes_over_below_two_thirds_of_maintenance_margin() {
     assert_close!(cost[0], 100.0);
     assert_close!(e.events().realized_pnl[0], 2.5);
     assert_close!(x.ledger().backstop_wallet, 10.0);
-    let mut cfg = config(flat(0.05), 0.0, 0.0, AdlOrder::Ranked(AdlRanking::Bitmex));
-    cfg.backstop = true;
-    let ex = Exchange::new(cfg, &rows(&[(0, 1.0, 100.0, 10.0, false)])).unwrap();
-    let mut e = engine(100.0, 1e-9, ex);
+}
+
+#[test]
+fn the_fund_pays_the_largest_prefix_it_can_and_adl_takes_the_rest() {
+    // Long 1 at 100 with margin 10 marked at 80: equity −10, BP = 80 + 10 = 90, and every unit
+    // filled at 80 is 10 short of BP. A fund of 4 covers 0.4 of it; the other 0.6 is
+    // deleveraged at 90 against the short (entry 120, realising 0.6·30 = 18).
+    let ex = Exchange::new(
+        config(flat(0.01), 0.0, 4.0, AdlOrder::Ranked(AdlRanking::Bitmex)),
+        &rows(&[(0, 1.0, 100.0, 10.0, false), (1, -5.0, 120.0, 100.0, false)]),
+    )
+    .unwrap();
+    let mut e = engine(100.0, 1e-12, ex);
     e.step(&[100.0]).unwrap();
-    e.step(&[94.0]).unwrap();
-    assert_eq!(kinds(&e)[0], EventKind::PerpLiquidation as u8);
+    e.step(&[80.0]).unwrap();
+    let ev = e.events();
+    let row = |k: EventKind| (0..ev.len()).find(|&r| ev.kind[r] == k as u8).unwrap();
+    let liq = row(EventKind::PerpLiquidation);
+    assert!((ev.qty[liq] - 0.4).abs() < 1e-9, "{}", ev.qty[liq]);
+    assert_close!(ev.insurance_change[row(EventKind::InsurancePayment)], -4.0);
+    let adl = row(EventKind::Adl);
+    assert!((ev.qty[adl] - 0.6).abs() < 1e-9);
+    assert!((ev.notional[adl] - 0.6 * 90.0).abs() < 1e-7);
+    assert!((ev.realized_pnl[adl] - 18.0).abs() < 1e-7);
+    let x = exchange(&e);
+    assert!(x.insurance_fund().abs() < 1e-9);
+    let t = x.table(e.oracle_prices());
+    assert_eq!(t.size[0], 0.0);
+    assert!(t.wallet[0].abs() < 1e-9);
+}
+
+#[test]
+fn a_cross_deficit_is_carried_by_the_losing_position_and_the_rest_is_bad_debt() {
+    // Account 1, cross: short 1 A at 100 and long 100 B at 10, wallet 400. Account 2: isolated
+    // long 1 A at 100. A has no bids, B falls to 1: account 1's equity is 400 − 900 = −500, all
+    // of it B's loss. A's bankruptcy price stays at its mark 100 (its own PnL is 0), so account
+    // 2 is deleveraged at 100 and realises 0. B's BP is 1 + 500/100 = 6; its fill at 1 is 500
+    // short, the fund is empty and nobody is short B: the exchange takes the 100 B at 6 and
+    // books 100·(6 − 1) = 500 of bad debt.
+    let ex = Exchange::new(
+        ExchangeConfig {
+            markets: vec![
+                PerpMarket {
+                    asset: 0,
+                    brackets: flat(0.01),
+                },
+                PerpMarket {
+                    asset: 1,
+                    brackets: flat(0.01),
+                },
+            ],
+            fee_rate: 0.0,
+            insurance_fund: 0.0,
+            adl: AdlOrder::Ranked(AdlRanking::Bitmex),
+            partial: None,
+            backstop: false,
+            trigger: Trigger::Below,
+        },
+        &PositionRows {
+            account: vec![1, 1, 2],
+            market: vec![0, 1, 0],
+            size: vec![-1.0, 100.0, 1.0],
+            entry: vec![100.0, 10.0, 100.0],
+            margin: vec![200.0, 200.0, 50.0],
+            cross: vec![true, true, false],
+        },
+    )
+    .unwrap();
+    let b = ImpactCurve::linear(10.0, 1e-12, Execution::Weighted { alpha: 0.0 }).unwrap();
+    let sc = Scenario {
+        assets: vec![
+            AssetSpec {
+                name: "A".into(),
+                price: 100.0,
+                venues: vec![],
+                oracle: OracleKind::Reference,
+            },
+            AssetSpec {
+                name: "B".into(),
+                price: 10.0,
+                venues: vec![AnyVenue::Curve(b)],
+                oracle: OracleKind::Reference,
+            },
+        ],
+        protocols: vec![],
+        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 2).unwrap(),
+        families: vec![Family::Perps(ex)],
+        queue: QueueConfig::default(),
+        step_seconds: 12.0,
+    };
+    let mut e = Engine::new(sc, 1).unwrap();
+    e.step(&[100.0, 10.0]).unwrap();
+    e.step(&[100.0, 1.0]).unwrap();
+    let ev = e.events();
+    let adl: Vec<usize> = (0..ev.len())
+        .filter(|&r| ev.kind[r] == EventKind::Adl as u8)
+        .collect();
+    assert_eq!(adl.len(), 1);
+    assert_eq!(ev.account[adl[0]], 2);
+    assert_close!(ev.notional[adl[0]], 100.0);
+    assert_close!(ev.realized_pnl[adl[0]], 0.0);
+    let bad: Vec<usize> = (0..ev.len())
+        .filter(|&r| ev.kind[r] == EventKind::BadDebt as u8)
+        .collect();
+    assert_eq!(bad.len(), 1);
+    assert_close!(ev.qty[bad[0]], 100.0);
+    assert_close!(ev.bad_debt[bad[0]], 500.0);
+    assert_close!(e.cumulative_bad_debt(), 500.0);
+    let x = exchange(&e);
+    let (size, cost) = x.absorbed();
+    assert_close!(size[1], 100.0);
+    assert_close!(cost[1], 600.0);
+    assert!(x.ledger().withdrawn >= 0.0);
+    // Nothing is counted twice when the market stays where it is.
+    e.step(&[100.0, 1.0]).unwrap();
+    assert_close!(exchange(&e).ledger().unresolved_qty, 100.0);
+}
+
+#[test]
+fn zero_maintenance_margin_still_liquidates_negative_equity() {
+    // MMR 0: the margin ratio is infinite once equity is negative (§6.1).
+    let mut cfg = config(flat(0.0), 0.0, 1e6, AdlOrder::Ranked(AdlRanking::Bitmex));
+    cfg.trigger = Trigger::AtOrBelow;
+    let ex = Exchange::new(cfg, &rows(&[(0, 1.0, 100.0, 10.0, false)])).unwrap();
+    let mut e = engine(100.0, 1e-12, ex);
+    e.step(&[100.0]).unwrap();
+    e.step(&[95.0]).unwrap();
+    assert!(e.events().is_empty());
+    e.step(&[50.0]).unwrap();
+    assert_eq!(e.events().kind[0], EventKind::PerpLiquidation as u8);
 }
 
 #[test]
@@ -377,7 +528,8 @@ fn cross_liquidation_price_is_binance_general_formula() {
     e.step(&[100.0, 50.0]).unwrap();
     let t = exchange(&e).table(e.oracle_prices());
     assert_close!(t.liquidation_price[0], (30.0 - 1.0 - 200.0) / (0.02 - 2.0));
-    assert_close!(t.bankruptcy_price[0], 100.0 - 30.0 / 2.0);
+    // BP: the long's share of the equity by MM (2 of 3) is zero at 100 − 30·(2/3)/2 = 90.
+    assert_close!(t.bankruptcy_price[0], 100.0 - 30.0 * (2.0 / 3.0) / 2.0);
     // The short's LP with the long fixed: (30 − 2 + 50)/(0.02 + 1) = 76.4706.
     assert_close!(t.liquidation_price[1], (30.0 - 2.0 + 50.0) / 1.02);
     // At the long's LP the account's margin ratio is exactly 100 %: Binance liquidates (≤).

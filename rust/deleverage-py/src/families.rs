@@ -251,6 +251,7 @@ pub fn outputs<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyL
                 cols.set_item("status", t.status.into_pyarray(py))?;
                 cols.set_item("liquidated_qty", t.liquidated_qty.into_pyarray(py))?;
                 cols.set_item("adl_qty", t.adl_qty.into_pyarray(py))?;
+                cols.set_item("absorbed_qty", t.absorbed_qty.into_pyarray(py))?;
                 cols.set_item("realized_pnl", t.realized_pnl.into_pyarray(py))?;
                 d.set_item("positions", cols)?;
                 let l = x.ledger();
@@ -268,6 +269,7 @@ pub fn outputs<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyL
                 led.set_item("withdrawn", l.withdrawn)?;
                 led.set_item("backstop_wallet", l.backstop_wallet)?;
                 led.set_item("unresolved_qty", l.unresolved_qty)?;
+                led.set_item("bad_debt", l.bad_debt)?;
                 let (size, cost) = x.backstop();
                 led.set_item("backstop_size", size.to_vec().into_pyarray(py))?;
                 led.set_item("backstop_cost", cost.to_vec().into_pyarray(py))?;
