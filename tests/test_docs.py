@@ -18,6 +18,7 @@ import deleverage.plot
 import deleverage.result
 import deleverage.scenario
 import deleverage.simulate
+import deleverage.sweep
 import deleverage.vaults
 
 MODULES = [
@@ -32,6 +33,7 @@ MODULES = [
     deleverage.vaults,
     deleverage.funds,
     deleverage.plot,
+    deleverage.sweep,
 ]
 
 

@@ -38,6 +38,7 @@ from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMar
 from deleverage.result import Result
 from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
 from deleverage.simulate import simulate
+from deleverage.sweep import sweep
 from deleverage.vaults import Clipper, Vaults
 
 __all__ = [
@@ -73,4 +74,5 @@ __all__ = [
     "liquidation_map",
     "plot",
     "simulate",
+    "sweep",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "Venue",
     "__version__",
     "simulate",
+    "sweep",
 ]
 
 __version__: str
@@ -191,3 +192,6 @@ class Router:
     def __len__(self) -> int: ...
 
 def simulate(spec: dict[str, Any]) -> dict[str, Any]: ...
+def sweep(
+    spec: dict[str, Any], first: int, last: int, threads: int | None = None
+) -> dict[str, Any]: ...

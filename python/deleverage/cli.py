@@ -1,8 +1,10 @@
 """The ``deleverage`` command line.
 
-``deleverage demo`` runs the built-in ETH lending example through a price shock, prints the
-summary and writes the result frames as Parquet; ``deleverage venues`` routes one forced sale
-across an order book and a pool and prints the fills.
+``deleverage demo`` runs a built-in example through a price shock, prints the summary and writes
+the result frames (Parquet) and plots (PNG); ``deleverage run`` and ``deleverage map`` do the same
+for a scenario file; ``deleverage sweep`` runs a scenario file (and a parameter grid of it) on many
+seeded paths; ``deleverage venues`` routes one forced sale across an order book and a pool and
+prints the fills.
 
 Examples
 --------
@@ -18,6 +20,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -232,6 +235,71 @@ def run(path: Path, out: Path | None) -> int:
     return 0
 
 
+def _grid_values(text: str) -> tuple[str, list[Any]]:
+    """``KEY=V1,V2,…`` with TOML values (numbers, true/false, quoted strings)."""
+    import tomllib
+
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=V1,V2,… , got {text!r}")
+    try:
+        parsed = tomllib.loads(f"v = [{values}]")["v"]
+    except tomllib.TOMLDecodeError:
+        raise argparse.ArgumentTypeError(
+            f"the values of {key.strip()!r} must be TOML values separated by commas "
+            f"(numbers, true/false, quoted strings), got {values!r}"
+        ) from None
+    return key.strip(), parsed
+
+
+def sweep_(
+    path: Path,
+    runs: int,
+    threads: int | None,
+    grid: list[tuple[str, list[Any]]],
+    out: Path | None,
+) -> int:
+    """Runs a scenario file (and the variants of a grid) on seeded paths of its shock."""
+    import itertools
+
+    from deleverage import tomlfile
+    from deleverage.sweep import sweep
+
+    doc = tomlfile.read(path)
+    scenarios = {}
+    keys = [k for k, _ in grid]
+    # Label variants by the keys' last parts unless two keys share one.
+    short = [k.rsplit(".", 1)[-1] for k in keys]
+    names = short if len(set(short)) == len(short) else keys
+    for combo in itertools.product(*(v for _, v in grid)):
+        variant = doc
+        for key, value in zip(keys, combo, strict=True):
+            variant = tomlfile.with_value(variant, key, value, path.name)
+        label = ", ".join(f"{k}={v}" for k, v in zip(names, combo, strict=True)) or path.stem
+        scenarios[label] = tomlfile.load_document(variant, path)
+    first = next(iter(scenarios.values()))
+    frame = sweep(scenarios, runs=runs, threads=threads, progress=True)
+    print(f"{path.name}: {len(scenarios)} scenario(s) × {runs} runs, seed {first.seed}")
+    cols = [
+        pl.col("liquidations").mean().alias("liquidations (mean)"),
+        pl.col("bad_debt").mean().alias("bad debt (mean)"),
+        pl.col("bad_debt").quantile(0.99).alias("bad debt (p99)"),
+        (pl.col("bad_debt") > 0).mean().alias("P(bad debt > 0)"),
+    ] + [
+        pl.col(f"drawdown_{a}").quantile(0.01).alias(f"{a} drawdown (p1)")
+        for a in first.asset_names
+        if frame[f"exogenous_drawdown_{a}"].min() < 0  # type: ignore[operator]
+    ]
+    table = frame.group_by("scenario", maintain_order=True).agg(cols)
+    with pl.Config(tbl_rows=table.height, tbl_cols=table.width, tbl_width_chars=160):
+        print(table)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(out / "sweep.parquet")
+        print(f"written to {out}/: sweep (.parquet), one row per scenario and run")
+    return 0
+
+
 def map_(path: Path, asset: str, moves: list[float], cascade: bool, out: Path | None) -> int:
     """Prints the liquidation map of a scenario file for ``asset``."""
     from deleverage.analysis import liquidation_map
@@ -343,6 +411,36 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="folder for the map (Parquet) and its plot (PNG); none by default",
     )
+    w = sub.add_parser(
+        "sweep",
+        help="run a scenario file on many seeded paths of its shock",
+        description="Run a scenario file (and the variants of a parameter grid) RUNS times on "
+        "paths of its shock (use a gbm or jump_diffusion shock), run i with a seed derived from "
+        "the file's seed and i, on a thread pool; print per-scenario statistics and write one "
+        "row per scenario and run (Parquet).",
+    )
+    w.add_argument("scenario", type=Path, help="the scenario file (.toml)")
+    w.add_argument("--runs", type=int, default=100, help="runs per scenario (default: 100)")
+    w.add_argument(
+        "--threads", type=int, default=None, help="worker threads (default: one per core)"
+    )
+    w.add_argument(
+        "--grid",
+        type=_grid_values,
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="vary a value of the file, named by its dotted key with array items by index, e.g. "
+        "--grid protocols.0.reserves.ETH.liquidation_bonus=0.05,0.1 (repeatable: the product)",
+    )
+    w.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("deleverage-out"),
+        help="folder for sweep.parquet (default: ./deleverage-out)",
+    )
+    w.add_argument("--no-write", action="store_true", help="print only, write no files")
     v = sub.add_parser(
         "venues",
         help="route one forced sale across a book and a pool",
@@ -361,6 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo(args.accounts, args.shock, args.seed, out, args.example)
         if args.command == "run":
             return run(args.scenario, None if args.no_write else args.out)
+        if args.command == "sweep":
+            out = None if args.no_write else args.out
+            return sweep_(args.scenario, args.runs, args.threads, args.grid, out)
         if args.command == "map":
             return map_(args.scenario, args.asset, args.moves, not args.no_cascade, args.out)
         return venues(args.qty)

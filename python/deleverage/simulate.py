@@ -171,30 +171,11 @@ def _protocol_spec(sc: Scenario) -> list[dict[str, Any]]:
     return out
 
 
-def simulate(
-    scenario: Scenario,
-    shock: Shock | None = None,
-    *,
-    seed: int | None = None,
-    max_extra_steps: int = 10_000,
-) -> Result:
-    """Runs ``scenario`` under ``shock`` to quiet and returns the :class:`Result`.
-
-    ``shock`` and ``seed`` default to the scenario's own (``Shock.instant()`` and 0 if it has
-    none). The path has ``scenario.steps`` steps (or the length of a :meth:`Shock.path`);
-    afterwards the last reference price is held until the market is quiet (no queued account
-    and no liquidation for as long as the slowest oracle lags), at most ``max_extra_steps``
-    more. The same inputs and seed give the same result. The GIL is released while the engine
-    runs, and Ctrl-C stops it.
-
-    Examples
-    --------
-    >>> import deleverage as dl
-    >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=300),
-    ...                   shock=dl.Shock.instant(ETH=-0.3), seed=1)
-    >>> res.accounts.height
-    300
-    """
+def build_spec(
+    scenario: Scenario, shock: Shock | None, seed: int | None, max_extra_steps: int
+) -> tuple[dict[str, Any], pl.DataFrame, int]:
+    """The engine's spec for a run of ``scenario`` (its own shock and seed unless others are
+    given), the labels of its account ids, and how many of them are lending accounts."""
     if not isinstance(scenario, Scenario):
         raise ScenarioError(
             f"scenario must be a deleverage.Scenario, got {type(scenario).__name__}"
@@ -229,6 +210,34 @@ def simulate(
         "seed": int(seed),
         "max_extra_steps": int(max_extra_steps),
     }
+    return spec, labels, int(accounts["protocol"].shape[0])
+
+
+def simulate(
+    scenario: Scenario,
+    shock: Shock | None = None,
+    *,
+    seed: int | None = None,
+    max_extra_steps: int = 10_000,
+) -> Result:
+    """Runs ``scenario`` under ``shock`` to quiet and returns the :class:`Result`.
+
+    ``shock`` and ``seed`` default to the scenario's own (``Shock.instant()`` and 0 if it has
+    none). The path has ``scenario.steps`` steps (or the length of a :meth:`Shock.path`);
+    afterwards the last reference price is held until the market is quiet (no queued account
+    and no liquidation for as long as the slowest oracle lags), at most ``max_extra_steps``
+    more. The same inputs and seed give the same result. The GIL is released while the engine
+    runs, and Ctrl-C stops it.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=300),
+    ...                   shock=dl.Shock.instant(ETH=-0.3), seed=1)
+    >>> res.accounts.height
+    300
+    """
+    spec, labels, n_lending = build_spec(scenario, shock, seed, max_extra_steps)
     raw = _core.simulate(spec)
     return build_result(
         raw,
@@ -236,6 +245,6 @@ def simulate(
         [float(a.price) for a in scenario.assets],
         scenario.protocol_names,
         labels,
-        n_lending=int(accounts["protocol"].shape[0]),
+        n_lending=n_lending,
         families=[f.protocol for f in scenario.families],
     )

@@ -395,16 +395,56 @@ def _shock(v: Any, place: _Place, base: Path) -> Shock:
     )
 
 
-def load(path: str | Path) -> Scenario:
-    """Reads a scenario file (see the module docstring)."""
+def read(path: str | Path) -> dict[str, Any]:
+    """The parsed TOML document of a scenario file (errors name the file)."""
     path = Path(path)
-    place = _Place(path.name)
     try:
-        doc = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ScenarioError(f"scenario file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{path.name}: not valid TOML: {e}") from None
+
+
+def load(path: str | Path) -> Scenario:
+    """Reads a scenario file (see the module docstring)."""
+    path = Path(path)
+    return load_document(read(path), path)
+
+
+def with_value(doc: Mapping[str, Any], key: str, value: Any, file: str) -> dict[str, Any]:
+    """A copy of ``doc`` with the dotted ``key`` (``liquidators.budget_notional``,
+    ``protocols.0.reserves.ETH.liquidation_bonus``: array items by index) set to ``value``. The
+    key must exist."""
+    import copy
+
+    out = copy.deepcopy(dict(doc))
+    node: Any = out
+    parts = key.split(".")
+    place = _Place(file)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise place.error(f"{part!r} is not an index of the array (length {len(node)})")
+            place, part_key = place / int(part), int(part)
+        elif isinstance(node, dict):
+            if part not in node:
+                raise (place / part).error(f"no such key to vary; it has {sorted(node)}")
+            place, part_key = place / part, part  # type: ignore[assignment]
+        else:
+            raise place.error(f"is a value, not a table: cannot reach {key!r}")
+        if last:
+            node[part_key] = value
+        else:
+            node = node[part_key]
+    return out
+
+
+def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
+    """Builds the scenario of a parsed scenario file; side files are relative to ``path``."""
+    path = Path(path)
+    place = _Place(path.name)
     base = path.parent
     top = _table(
         doc,

@@ -34,4 +34,5 @@ pub mod oracle;
 pub mod path;
 pub mod perp;
 pub mod recorder;
+pub mod sweep;
 pub mod trigger;

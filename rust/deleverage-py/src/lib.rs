@@ -10,6 +10,7 @@ mod families;
 mod fill;
 mod router;
 mod simulate;
+mod sweep;
 mod venues;
 
 use pyo3::prelude::*;
@@ -22,6 +23,8 @@ mod _core {
     use super::router::{PyArbTrade, PyRouter};
     #[pymodule_export]
     use super::simulate::simulate;
+    #[pymodule_export]
+    use super::sweep::sweep;
     #[pymodule_export]
     use super::venues::{PyCurve, PyOrderBook, PyPool, PyVenue};
 

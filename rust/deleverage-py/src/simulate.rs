@@ -260,14 +260,21 @@ macro_rules! to_dict {
     }};
 }
 
-/// Runs a scenario spec to quiet and returns its columns.
-#[pyfunction]
-#[pyo3(signature = (spec))]
-pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
+/// A scenario spec converted: the core scenario and the run settings.
+pub(crate) struct Spec {
+    pub scenario: Scenario,
+    pub path: PathSpec,
+    pub steps: usize,
+    pub seed: u64,
+    pub max_extra: u32,
+}
+
+/// Converts the spec `deleverage.simulate` builds (assets, protocols, accounts, families, queue,
+/// shock, run settings).
+pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
     let place = "scenario";
     let assets = assets(&item(spec, "assets", place)?)?;
     let n = assets.len();
-    let initial: Vec<f64> = assets.iter().map(|a| a.price).collect();
     let protocols = protocols(&item(spec, "protocols", place)?, n)?;
     let acc = dict(&item(spec, "accounts", place)?, "accounts")?;
     let accounts = Accounts::new(
@@ -289,16 +296,37 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
     let step_seconds: f64 = get(spec, "step_seconds", place)?;
     let seed: u64 = get(spec, "seed", place)?;
     let max_extra: u32 = get(spec, "max_extra_steps", place)?;
-
     let families = crate::families::families(&item(spec, "families", place)?)?;
-    let scenario = Scenario {
-        families,
-        assets,
-        protocols,
-        accounts,
-        queue,
-        step_seconds,
-    };
+    Ok(Spec {
+        scenario: Scenario {
+            families,
+            assets,
+            protocols,
+            accounts,
+            queue,
+            step_seconds,
+        },
+        path,
+        steps,
+        seed,
+        max_extra,
+    })
+}
+
+/// Runs a scenario spec to quiet and returns its columns.
+#[pyfunction]
+#[pyo3(signature = (spec))]
+pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyDict>> {
+    let Spec {
+        scenario,
+        path,
+        steps,
+        seed,
+        max_extra,
+    } = convert_spec(spec)?;
+    let n = scenario.assets.len();
+    let initial: Vec<f64> = scenario.assets.iter().map(|a| a.price).collect();
+    let step_seconds = scenario.step_seconds;
     let (mut engine, rows) = py
         .detach(|| -> deleverage_core::Result<_> {
             let rows = path.generate(&initial, steps, step_seconds, seed)?;

@@ -1,0 +1,85 @@
+"""Sweeps through the Python surface: the rows do not depend on the threads or the chunking,
+each row is the run ``simulate`` gives with the run's seed, and a grid compares scenarios on the
+same paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import deleverage as dl
+from deleverage.cli import main
+
+SHOCK = dl.Shock.jump_diffusion(
+    sigma={"ETH": 2.0}, jump_intensity={"ETH": 2_000.0}, jump_mean={"ETH": -0.08}
+)
+
+
+def scenario(sell_fraction: float = 1.0) -> dl.Scenario:
+    return dl.examples.eth_lending(n_accounts=400, seed=2, steps=60).with_liquidators(
+        dl.Liquidators(sell_fraction=sell_fraction)
+    )
+
+
+def test_rows_do_not_depend_on_threads_or_chunks() -> None:
+    a = dl.sweep(scenario(), SHOCK, runs=12, seed=5, threads=1)
+    b = dl.sweep(scenario(), SHOCK, runs=12, seed=5, threads=2, chunk=5)
+    assert a.equals(b)
+    assert a["seed"].n_unique() == 12
+    assert (a["liquidations"] > 0).any()
+
+
+def test_each_row_is_the_run_simulate_gives_with_its_seed() -> None:
+    sc = scenario()
+    out = dl.sweep(sc, SHOCK, runs=4, seed=9, threads=2)
+    for row in out.iter_rows(named=True):
+        res = dl.simulate(sc, SHOCK, seed=row["seed"])
+        s = res.summary.row(0, named=True)
+        assert row["liquidations"] == s["liquidations"]
+        assert row["bad_debt"] == s["bad_debt"]
+        assert row["drawdown_ETH"] == pytest.approx(s["drawdown_ETH"], rel=1e-12, abs=1e-15)
+        assert row["steps_run"] == s["steps_run"]
+
+
+def test_a_grid_compares_scenarios_on_the_same_paths() -> None:
+    grid = {f"sell={f}": scenario(f) for f in (0.0, 1.0)}
+    out = dl.sweep(grid, SHOCK, runs=6, seed=1)
+    keep, sell = (out.filter(pl.col("scenario") == k) for k in ("sell=0.0", "sell=1.0"))
+    assert keep["seed"].to_list() == sell["seed"].to_list()
+    # The same exogenous paths; liquidators who keep the collateral do not push the price.
+    assert keep["exogenous_drawdown_ETH"].to_list() == sell["exogenous_drawdown_ETH"].to_list()
+    assert (keep["drawdown_ETH"] >= sell["drawdown_ETH"] - 1e-12).all()
+    assert out["insurance_fund_min"].null_count() == out.height
+
+
+def test_bad_sweep_arguments_are_named() -> None:
+    with pytest.raises(dl.ScenarioError, match="runs must be"):
+        dl.sweep(scenario(), SHOCK, runs=0)
+    with pytest.raises(dl.ScenarioError, match="threads must be"):
+        dl.sweep(scenario(), SHOCK, runs=2, threads=0)
+    with pytest.raises(dl.ScenarioError, match=r"scenarios\['x'\]"):
+        dl.sweep({"x": 3}, SHOCK, runs=2)  # type: ignore[dict-item]
+
+
+def test_cli_sweep_writes_rows_per_variant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sc = scenario()
+    sc = dl.Scenario(**{**sc.__dict__, "shock": SHOCK, "seed": 4})
+    sc.to_toml(tmp_path / "eth.toml")
+    args = ["sweep", str(tmp_path / "eth.toml"), "--runs", "5", "--threads", "2"]
+    grid = ["--grid", "protocols.0.reserves.ETH.liquidation_bonus=0.05,0.1"]
+    assert main([*args, *grid, "-o", str(tmp_path / "out")]) == 0
+    out = pl.read_parquet(tmp_path / "out" / "sweep.parquet")
+    assert sorted(out["scenario"].unique()) == [
+        "liquidation_bonus=0.05",
+        "liquidation_bonus=0.1",
+    ]
+    assert out.height == 10
+    assert "P(bad debt > 0)" in capsys.readouterr().out
+    # A key that is not in the file is named, with what is there.
+    bad = ["--grid", "protocols.0.reserves.ETH.bonus=0.05"]
+    assert main([*args, *bad, "--no-write"]) == 2
+    assert "protocols[0].reserves.ETH.bonus: no such key" in capsys.readouterr().err
