@@ -61,3 +61,16 @@ def test_bank_fire_sale_example(benchmark: Any) -> None:
     sc = dl.examples.bank_fire_sale()
     res = benchmark(dl.simulate, sc)
     assert res.summary["fund_sales_notional"].item() > 0
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sweep_64_runs(benchmark: Any, threads: int) -> None:
+    """64 jump-diffusion runs of the ETH example (2,000 accounts, 300 steps) on 1 and 2 threads."""
+    sc = dl.examples.eth_lending(n_accounts=2_000, seed=1)
+    shock = dl.Shock.jump_diffusion(
+        sigma={"ETH": 1.0}, jump_intensity={"ETH": 500.0}, jump_mean={"ETH": -0.08}
+    )
+    out = benchmark.pedantic(
+        dl.sweep, args=(sc, shock), kwargs={"runs": 64, "seed": 1, "threads": threads}, rounds=3
+    )
+    assert out.height == 64
