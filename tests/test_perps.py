@@ -231,3 +231,20 @@ def test_perp_identities_hold_through_python(
     assert not any(
         ev[c].is_nan().any() for c in ("qty", "notional", "insurance_change", "realized_pnl")
     )
+
+
+def test_critical_shock_finds_where_the_insurance_fund_runs_dry() -> None:
+    # Long 1 at 100 with margin 10 (BP 90), fund 5, fills at the mark: a fall to m leaves a
+    # deficit 90 − m, so the fund is exhausted from m = 85, a shock of −15 %.
+    ex = dl.PerpExchange(
+        [dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.01))], fee_rate=0.0, insurance_fund=5.0
+    )
+    sc = scenario(100.0).add_perps(ex, frame([("t", 1.0, 100.0, 10.0, "isolated")]))
+    x = dl.critical_shock(sc, "BTC-PERP", metric="insurance_fund_depletion", above=1 - 1e-9,
+                          tol=1e-5)  # fmt: skip
+    assert x is not None
+    assert -0.15 - 1e-5 <= x <= -0.15
+    with pytest.raises(dl.ScenarioError, match="needs a perp exchange"):
+        dl.critical_shock(
+            dl.examples.eth_lending(n_accounts=50, steps=3), "ETH", metric="adl_notional"
+        )

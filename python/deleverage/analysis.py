@@ -34,7 +34,14 @@ __all__ = [
     "liquidation_map",
 ]
 
-Metric = Literal["bad_debt", "amplification", "liquidated_notional", "liquidations"]
+Metric = Literal[
+    "bad_debt",
+    "amplification",
+    "liquidated_notional",
+    "liquidations",
+    "insurance_fund_depletion",
+    "adl_notional",
+]
 
 
 def _asset_index(sc: Scenario, asset: str) -> int:
@@ -141,6 +148,14 @@ def _metric(res: Result, metric: Metric, asset: str) -> float:
     if metric == "amplification":
         v = s[f"amplification_{asset}"]
         return 1.0 if v is None else float(v)
+    if metric in ("insurance_fund_depletion", "adl_notional"):
+        if "insurance_fund_start" not in s:
+            raise ScenarioError(f"metric {metric!r} needs a perp exchange in the scenario")
+        if metric == "adl_notional":
+            return float(s["adl_notional"])
+        start = float(s["insurance_fund_start"])
+        # The share of the fund used at its lowest point: 1 when it ran dry.
+        return 1.0 - float(s["insurance_fund_min"]) / start if start > 0 else 1.0
     return float(s[metric])
 
 
@@ -157,6 +172,11 @@ def critical_shock(
     """The smallest fall of ``asset`` (an instant shock, as a simple return) at which ``metric``
     exceeds ``above``, by bisection on the engine, to within ``tol``. ``None`` when even a fall
     of ``worst`` does not cross it. The metric is assumed monotone in the size of the fall.
+
+    Metrics: ``bad_debt``, ``amplification`` (of ``asset``), ``liquidated_notional``,
+    ``liquidations``, and with perp exchanges ``insurance_fund_depletion`` (the share of the
+    insurance funds used at their lowest point; exhausted: ``above=1 - 1e-9``) and
+    ``adl_notional``.
 
     Returns the least negative return found to cross (the threshold lies within ``tol`` above it).
 
