@@ -248,3 +248,26 @@ def test_critical_shock_finds_where_the_insurance_fund_runs_dry() -> None:
         dl.critical_shock(
             dl.examples.eth_lending(n_accounts=50, steps=3), "ETH", metric="adl_notional"
         )
+
+
+def test_liquidation_map_counts_perp_positions_by_hand() -> None:
+    # MMR 1 %. Long A 1 @100, margin 10: breaches when 10 + (p − 100) < 0.01p, p < 90.909;
+    # long B 2 @100, margin 40: 40 + 2(p − 100) < 0.02p, p < 80.808; short C 1 @100, margin 10:
+    # 10 − (p − 100) < 0.01p, p > 108.911.
+    ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.01))])
+    pos = frame(
+        [
+            ("A", 1.0, 100.0, 10.0, "isolated"),
+            ("B", 2.0, 100.0, 40.0, "isolated"),
+            ("C", -1.0, 100.0, 10.0, "isolated"),
+        ]
+    )
+    sc = scenario(100.0).add_perps(ex, pos)
+    m = dl.liquidation_map(sc, "BTC-PERP", [-0.05, -0.1, -0.2, 0.1], cascade=False)
+    assert m["perp_liquidatable_positions"].to_list() == [0, 1, 2, 1]
+    assert m["perp_liquidatable_notional"].to_list() == pytest.approx([0.0, 90.0, 240.0, 110.0])
+    # Cross rows share one pool: A and B together (margin 50, 3 long) breach when
+    # 50 + 3(p − 100) < 0.03p, p < 84.536: at 85 nobody, at 80 both.
+    cross = pos.head(2).with_columns(pl.lit("cross").alias("mode"), pl.lit("AB").alias("account"))
+    assert ex.liquidatable(cross, {"BTC-PERP": 85.0}).height == 0
+    assert ex.liquidatable(cross, {"BTC-PERP": 80.0}).height == 2

@@ -23,6 +23,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from deleverage.exceptions import ScenarioError
+from deleverage.perps import PerpExchange
 from deleverage.result import Result
 from deleverage.scenario import Scenario, Shock
 from deleverage.simulate import simulate
@@ -93,9 +94,12 @@ def liquidation_map(
 
     For each move (a simple return, e.g. ``-0.2``), the no-feedback columns give the debt and
     collateral value of the accounts whose health factor is below 1 at the moved price, with
-    nothing sold (what liquidation heatmaps show). With ``cascade=True`` the scenario is also
-    run through ``Shock.instant`` of that move and the outcome is added: final mid, liquidated
-    notional, liquidations, bad debt, amplification. ``progress`` shows a progress bar.
+    nothing sold (what liquidation heatmaps show), and with perp exchanges the notional and
+    count of the positions whose margin pool breaches its maintenance margin there
+    (``perp_liquidatable_notional``, ``perp_liquidatable_positions``). With ``cascade=True``
+    the scenario is also run through ``Shock.instant`` of that move and the outcome is added:
+    final mid, liquidated notional, liquidations, bad debt, amplification. ``progress`` shows a
+    progress bar.
 
     Examples
     --------
@@ -125,6 +129,11 @@ def liquidation_map(
             "liquidatable_collateral": coll,
             "liquidatable_accounts": count,
         }
+        perps = [f for f in scenario.families if isinstance(f.protocol, PerpExchange)]
+        if perps:
+            hit = [f.protocol.liquidatable(f.positions, prices) for f in perps]
+            row["perp_liquidatable_notional"] = float(sum(h["notional"].sum() for h in hit))
+            row["perp_liquidatable_positions"] = sum(h.height for h in hit)
         if cascade:
             res = simulate(scenario, shock=Shock.instant({asset: float(m)}), seed=seed)
             s = res.to_dict()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from deleverage.exceptions import ScenarioError
@@ -81,6 +82,24 @@ class Brackets:
                 )
         object.__setattr__(self, "caps", caps)
         object.__setattr__(self, "rates", rates)
+
+    def maintenance_margin(self, notional: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """``MM = N·MMR_n − cum_n`` for each notional ``N`` (the bracket of ``N`` is the first
+        whose cap is at least ``N``; above every cap, the last).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> b = dl.Brackets([50_000.0, 250_000.0, 1e6, 5e6], [0.004, 0.005, 0.01, 0.025])
+        >>> round(float(b.maintenance_margin([3_500_032.458])[0]), 5)  # Binance's FAQ: 71,200.81
+        71200.81145
+        """
+        caps = np.asarray(self.caps)
+        rates = np.asarray(self.rates)
+        cum = np.concatenate([[0.0], np.cumsum(caps[:-1] * np.diff(rates))])
+        n = np.asarray(notional, dtype=np.float64)
+        b = np.minimum(np.searchsorted(caps, n, side="left"), len(caps) - 1)
+        return np.asarray(n * rates[b] - cum[b], dtype=np.float64)
 
     @classmethod
     def flat(cls, rate: float) -> Brackets:
@@ -209,6 +228,52 @@ class PerpExchange:
     def assets(self) -> list[str]:
         """The assets of its markets."""
         return [m.asset for m in self.markets]
+
+    def liquidatable(self, positions: pl.DataFrame, prices: dict[str, float]) -> pl.DataFrame:
+        """The positions of margin pools that breach their maintenance margin at ``prices``
+        (asset → mark), with nothing traded: what a liquidation heatmap counts. Cross rows of an
+        account form one pool; each isolated row is its own. Adds the columns ``mark``,
+        ``notional``, and the pool's ``equity`` and ``maintenance_margin``.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.01))])
+        >>> pos = pl.DataFrame({"account": [1, 2], "market": ["BTC-PERP"] * 2,
+        ...                     "size": [1.0, 2.0], "entry_price": [100.0, 100.0],
+        ...                     "margin": [10.0, 40.0], "mode": ["isolated"] * 2})
+        >>> ex.liquidatable(pos, {"BTC-PERP": 90.0})["account"].to_list()
+        [1]
+        """
+        df = self._check_positions(positions).with_row_index("row")
+        mark = pl.col("market").replace_strict(prices, return_dtype=pl.Float64)
+        df = df.with_columns(mark.alias("mark")).with_columns(
+            (pl.col("size").abs() * pl.col("mark")).alias("notional"),
+            (pl.col("size") * (pl.col("mark") - pl.col("entry_price"))).alias("upnl"),
+        )
+        mm = np.zeros(df.height)
+        for m in self.markets:
+            sel = (df["market"] == m.asset).to_numpy()
+            mm[sel] = m.brackets.maintenance_margin(df["notional"].to_numpy()[sel])
+        pool = (
+            pl.when(pl.col("mode") == "cross")
+            .then(pl.concat_str(pl.lit("cross:"), pl.col("account").cast(pl.String)))
+            .otherwise(pl.concat_str(pl.lit("row:"), pl.col("row").cast(pl.String)))
+        )
+        df = df.with_columns(pl.Series("mm", mm), pool.alias("pool"))
+        pools = df.group_by("pool").agg(
+            (pl.col("margin").sum() + pl.col("upnl").sum()).alias("equity"),
+            pl.col("mm").sum().alias("maintenance_margin"),
+        )
+        e, m_ = pl.col("equity"), pl.col("maintenance_margin")
+        below = e <= m_ if self.trigger == "at_or_below" else e < m_
+        breached = pools.filter(pl.when(m_ > 0).then(below).otherwise(e < 0))
+        return (
+            df.join(breached, on="pool")
+            .sort("row")
+            .select(*PERP_COLUMNS, "mode", "mark", "notional", "equity", "maintenance_margin")
+        )
 
     def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
         where = self.name

@@ -92,21 +92,34 @@ def liquidation_map(frame: pl.DataFrame) -> Figure:
     fig, (ax,) = _figure(1, 4.0)
     px = frame["price"].to_numpy()
     width = (abs(px[1] - px[0]) if len(px) > 1 else max(abs(px[0]) * 0.01, 1e-9)) * 0.8
-    ax.bar(
-        px,
-        frame["liquidatable_collateral"].to_numpy(),
-        width=width,
-        color="C0",
-        alpha=0.6,
-        label="collateral of liquidatable accounts, no feedback",
-    )
+    lending = frame["liquidatable_collateral"].to_numpy()
+    if lending.any() or "perp_liquidatable_notional" not in frame.columns:
+        ax.bar(
+            px,
+            lending,
+            width=width,
+            color="C0",
+            alpha=0.6,
+            label="collateral of liquidatable accounts, no feedback",
+        )
+    if "perp_liquidatable_notional" in frame.columns:
+        # Perp positions stacked on the lending bars: the heatmap's total at each price.
+        ax.bar(
+            px,
+            frame["perp_liquidatable_notional"].to_numpy(),
+            width=width,
+            bottom=lending,
+            color="C1",
+            alpha=0.6,
+            label="notional of liquidatable perp positions, no feedback",
+        )
     if "liquidated_notional" in frame.columns:
         ax.plot(
             px,
             frame["liquidated_notional"].to_numpy(),
             "o-",
             color="C3",
-            label="collateral liquidated with the cascade",
+            label="liquidated with the cascade",
         )
     ax.set_xlabel("price")
     ax.set_ylabel("quote")
