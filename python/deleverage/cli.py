@@ -201,16 +201,17 @@ def demo(
             "price_and_liquidations": plot.result(res, asset),
             "depth": plot.depth(res, asset),
         }
-    if example == "eth_lending":
+    if example in ("eth_lending", "btc_perps"):
         from deleverage.analysis import amplification_curve, liquidation_map
 
-        moves = [-0.025 * k for k in range(1, 17)]
-        lmap = liquidation_map(sc, "ETH", moves, seed=seed, progress=True)
+        step = 0.025 if example == "eth_lending" else 0.0125
+        moves = [-step * k for k in range(1, 17)]
+        lmap = liquidation_map(sc, asset, moves, seed=seed, progress=True)
         lmap.write_parquet(out / "liquidation_map.parquet")
         names.append("liquidation_map")
         figures["liquidation_map"] = plot.liquidation_map(lmap)
         figures["amplification"] = plot.amplification_curve(
-            amplification_curve(sc, "ETH", moves[1::2], seed=seed, progress=True)
+            amplification_curve(sc, asset, moves[1::2], seed=seed, progress=True)
         )
     for name, fig in figures.items():
         fig.savefig(out / f"{name}.png", dpi=110)
