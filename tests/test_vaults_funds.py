@@ -126,5 +126,7 @@ def test_runaway_target_fund_raises_a_clear_error() -> None:
     pos = pl.DataFrame(
         {"account": ["f", "f"], "holding": ["ETH", "debt"], "amount": [93.5945126935892, 1559.9]}
     )
-    with pytest.raises(dl.DeleverageError, match=r"funds\[0\]: target-leverage trades run away"):
+    with pytest.raises(
+        dl.DeleverageError, match="funds: fund 'f': target-leverage trades run away"
+    ):
         dl.simulate(sc.add_funds(dl.Funds.target(11.2058), pos), shock=dl.Shock.instant(ETH=-0.05))

@@ -11,13 +11,14 @@ True
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from deleverage import _core
-from deleverage.exceptions import ScenarioError
+from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.result import Result, build_result
 from deleverage.scenario import Scenario, Shock
 
@@ -171,6 +172,17 @@ def _protocol_spec(sc: Scenario) -> list[dict[str, Any]]:
     return out
 
 
+def _named(e: DeleverageError, sc: Scenario, labels: pl.DataFrame) -> DeleverageError:
+    """The engine's error with a fund named by its group and account instead of its indices."""
+    m = re.match(r"funds\[(\d+)\] of protocol (\d+)", str(e))
+    if m is None:
+        return e
+    group = sc.protocol_names[int(m.group(2))]
+    accounts = labels.filter(pl.col("protocol") == group)["account"]
+    who = f"{group}: fund {accounts[int(m.group(1))]!r}"
+    return type(e)(who + str(e)[m.end() :])
+
+
 def build_spec(
     scenario: Scenario, shock: Shock | None, seed: int | None, max_extra_steps: int
 ) -> tuple[dict[str, Any], pl.DataFrame, int]:
@@ -238,7 +250,10 @@ def simulate(
     300
     """
     spec, labels, n_lending = build_spec(scenario, shock, seed, max_extra_steps)
-    raw = _core.simulate(spec)
+    try:
+        raw = _core.simulate(spec)
+    except DeleverageError as e:
+        raise _named(e, scenario, labels) from None
     return build_result(
         raw,
         scenario.asset_names,

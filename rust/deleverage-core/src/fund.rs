@@ -120,6 +120,8 @@ pub struct Funds {
     assets0: Vec<f64>,
     /// Set when a target fund's purchases grow without bound (see [`DIVERGENCE`]).
     diverged: Option<Error>,
+    /// The group's protocol id in the engine (for error messages).
+    protocol: u32,
     defaulted: Vec<bool>,
     bad_debt: Vec<f64>,
     /// λ* per fund (target rule), read at the start.
@@ -259,6 +261,7 @@ impl Funds {
             started: false,
             assets0: vec![0.0; n_funds],
             diverged: None,
+            protocol: 0,
             defaulted: vec![false; n_funds],
             bad_debt: vec![0.0; n_funds],
             target: vec![f64::NAN; n_funds],
@@ -462,7 +465,7 @@ impl Funds {
             return false;
         }
         self.diverged.get_or_insert(Error::Diverged {
-            field: format!("funds[{i}]"),
+            field: format!("funds[{i}] of protocol {}", self.protocol),
             value,
             limit: DIVERGENCE * self.assets0[i],
         });
@@ -635,6 +638,7 @@ impl Funds {
         if sh.px.len() != self.n_assets || sh.market.n_assets() != self.n_assets {
             return false;
         }
+        self.protocol = id;
         if !self.started {
             self.start(sh);
         }

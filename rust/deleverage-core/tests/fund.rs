@@ -825,7 +825,7 @@ fn runaway_target_purchases_stop_with_an_error() {
     let mut e = Engine::new(sc, 0).unwrap();
     let err = e.step(&[95.0]).unwrap_err();
     assert!(matches!(err, Error::Diverged { .. }), "{err}");
-    assert!(err.to_string().contains("funds[0]"), "{err}");
+    assert!(err.to_string().contains("funds[0] of protocol 0"), "{err}");
     // Everything recorded before the stop is finite.
     let ev = e.events();
     assert!(ev.notional.iter().chain(&ev.qty).all(|x| x.is_finite()));
