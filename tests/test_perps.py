@@ -271,3 +271,16 @@ def test_liquidation_map_counts_perp_positions_by_hand() -> None:
     cross = pos.head(2).with_columns(pl.lit("cross").alias("mode"), pl.lit("AB").alias("account"))
     assert ex.liquidatable(cross, {"BTC-PERP": 85.0}).height == 0
     assert ex.liquidatable(cross, {"BTC-PERP": 80.0}).height == 2
+
+
+def test_breakdown_counts_perp_fills() -> None:
+    ex = dl.PerpExchange(
+        [dl.PerpMarket("BTC-PERP", EXAMPLE_BRACKETS)], fee_rate=0.005, insurance_fund=1_000.0
+    )
+    sc = scenario(58_400.0).add_perps(ex, frame([("t", 3.6, 58_400.0, 70_080.0, "isolated")]))
+    res = dl.simulate(sc, shock=dl.Shock.instant({"BTC-PERP": 39_150.0 / 58_400.0 - 1.0}))
+    b = dl.breakdown(res).row(0, named=True)
+    assert b["liquidations"] == 1
+    assert b["perp_fill_notional"] == pytest.approx(140_940.0)
+    assert b["insurance_change"] == pytest.approx(704.7)
+    assert b["sale_proceeds"] == 0.0

@@ -130,3 +130,29 @@ def test_runaway_target_fund_raises_a_clear_error() -> None:
         dl.DeleverageError, match="funds: fund 'f': target-leverage trades run away"
     ):
         dl.simulate(sc.add_funds(dl.Funds.target(11.2058), pos), shock=dl.Shock.instant(ETH=-0.05))
+
+
+def test_breakdown_and_liquidation_map_cover_vaults() -> None:
+    # Worked example 5's vault: one bark (lot 11), one take raising the whole tab.
+    curve = dl.ImpactCurve.linear(1_840.0, 1e-12, alpha=0.0)
+    sc = dl.Scenario(
+        assets=[dl.Asset("ETH", 1_840.0, venues=[curve], oracle=dl.Oracle.reference())],
+        step_seconds=1_000.0,
+        steps=2,
+    )
+    maker = dl.Vaults([dl.Clipper("ETH", mat=1.45, rate=1.02, chop=1.13, dust=7_500.0,
+                                  cut=0.985, tip=250.0)])  # fmt: skip
+    vault = pl.DataFrame(
+        {"account": ["u"], "collateral_asset": ["ETH"], "ink": [11.0], "art": [14_500.0]}
+    )
+    sc = sc.add_vaults(maker, vault)
+    res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [1_840.0, 1_900.0]}))
+    b = dl.breakdown(res).row(0, named=True)
+    assert b["liquidations"] == 1
+    assert b["collateral_seized"] == pytest.approx(11.0)
+    assert b["debt_repaid_value"] == pytest.approx(16_712.7)
+    # Unsafe when 11·p/1.45 < 14,500·1.02, p < 1,944.4909: safe at +6 %, unsafe at +5 %.
+    m = dl.liquidation_map(sc, "ETH", [0.05, 0.06], cascade=False)
+    assert m["vault_liquidatable_vaults"].to_list() == [1, 0]
+    assert m["vault_liquidatable_debt"][0] == pytest.approx(14_790.0)
+    assert m["vault_liquidatable_collateral"][0] == pytest.approx(11 * 1_840.0 * 1.05)

@@ -27,6 +27,7 @@ from deleverage.perps import PerpExchange
 from deleverage.result import Result
 from deleverage.scenario import Scenario, Shock
 from deleverage.simulate import simulate
+from deleverage.vaults import Vaults
 
 __all__ = [
     "amplification_curve",
@@ -94,9 +95,11 @@ def liquidation_map(
 
     For each move (a simple return, e.g. ``-0.2``), the no-feedback columns give the debt and
     collateral value of the accounts whose health factor is below 1 at the moved price, with
-    nothing sold (what liquidation heatmaps show), and with perp exchanges the notional and
+    nothing sold (what liquidation heatmaps show); with Maker vaults the debt, collateral and
+    count of unsafe vaults (``vault_liquidatable_*``); with perp exchanges the notional and
     count of the positions whose margin pool breaches its maintenance margin there
-    (``perp_liquidatable_notional``, ``perp_liquidatable_positions``). With ``cascade=True``
+    (``perp_liquidatable_notional``, ``perp_liquidatable_positions``). Funds are not counted:
+    their sales are a leverage rule, not a liquidation threshold. With ``cascade=True``
     the scenario is also run through ``Shock.instant`` of that move and the outcome is added:
     final mid, liquidated notional, liquidations, bad debt, amplification. ``progress`` shows a
     progress bar.
@@ -129,6 +132,14 @@ def liquidation_map(
             "liquidatable_collateral": coll,
             "liquidatable_accounts": count,
         }
+        vaults = [f for f in scenario.families if isinstance(f.protocol, Vaults)]
+        if vaults:
+            hit = [f.protocol.unsafe(f.positions, prices) for f in vaults]
+            row["vault_liquidatable_debt"] = float(sum(h["debt"].sum() for h in hit))
+            row["vault_liquidatable_collateral"] = float(
+                sum(h["collateral_value"].sum() for h in hit)
+            )
+            row["vault_liquidatable_vaults"] = sum(h.height for h in hit)
         perps = [f for f in scenario.families if isinstance(f.protocol, PerpExchange)]
         if perps:
             hit = [f.protocol.liquidatable(f.positions, prices) for f in perps]
@@ -260,8 +271,15 @@ def amplification_curve(
 
 
 def breakdown(result: Result, by: Literal["protocol", "asset"] = "protocol") -> pl.DataFrame:
-    """Liquidations, liquidated collateral, debt repaid, bad debt and sale proceeds per protocol
-    or per collateral asset.
+    """Per protocol (or per asset): forced liquidations of every family, collateral seized, debt
+    repaid, bad debt, venue sales, perp fills, ADL and the insurance funds' change.
+
+    ``liquidations`` counts lending liquidations and absorbs, perp liquidation fills and
+    backstop takeovers, auction kicks and fund sales; ``collateral_seized`` is the units taken
+    by lending liquidations, absorbs and auction kicks; ``debt_repaid_value`` what liquidators
+    repaid and auction takes raised; ``sale_proceeds`` the quote forced sellers (liquidators,
+    keepers, funds) received on the venues; ``perp_fill_notional`` the notional of perp
+    liquidation orders; ``adl_notional`` the notional deleveraged at bankruptcy prices.
 
     Examples
     --------
@@ -271,20 +289,36 @@ def breakdown(result: Result, by: Literal["protocol", "asset"] = "protocol") -> 
     >>> dl.breakdown(res, by="protocol")["protocol"].to_list()
     ['aave_v3']
     """
+    if not isinstance(result, Result):
+        raise ScenarioError(f"result must be a deleverage.Result, got {type(result).__name__}")
     if by not in ("protocol", "asset"):
         raise ScenarioError(f"by must be 'protocol' or 'asset', got {by!r}")
     ev = result.events.filter(pl.col(by).is_not_null())
+    kind = pl.col("kind")
+    absorb_first = (kind == "absorb") & pl.col("debt_asset").is_not_null()
+    forced = kind.is_in(
+        ["liquidation", "perp_liquidation", "backstop", "auction_kick", "fund_sale"]
+    )
     return (
         ev.group_by(by)
         .agg(
-            (pl.col("kind") == "liquidation").sum().alias("liquidations"),
-            pl.col("collateral_seized").sum().alias("collateral_seized"),
+            (forced | absorb_first).sum().alias("liquidations"),
+            pl.col("collateral_seized")
+            .filter(kind.is_in(["liquidation", "absorb", "auction_kick"]))
+            .sum()
+            .alias("collateral_seized"),
             pl.col("debt_repaid_value")
-            .filter(pl.col("kind") != "storefront")
+            .filter(kind.is_in(["liquidation", "absorb", "auction_take"]))
             .sum()
             .alias("debt_repaid_value"),
             pl.col("bad_debt").sum().alias("bad_debt"),
-            pl.col("notional").sum().alias("sale_proceeds"),
+            pl.col("notional")
+            .filter(kind.is_in(["liquidation", "sale", "storefront", "auction_take", "fund_sale"]))
+            .sum()
+            .alias("sale_proceeds"),
+            pl.col("notional").filter(kind == "perp_liquidation").sum().alias("perp_fill_notional"),
+            pl.col("notional").filter(kind == "adl").sum().alias("adl_notional"),
+            pl.col("insurance_change").sum().alias("insurance_change"),
         )
         .sort(by)
     )

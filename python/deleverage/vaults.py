@@ -156,6 +156,34 @@ class Vaults:
         """The collateral assets of its clippers."""
         return [c.asset for c in self.clippers]
 
+    def unsafe(self, positions: pl.DataFrame, prices: dict[str, float]) -> pl.DataFrame:
+        """The vaults that ``bark`` may liquidate at OSM prices ``prices`` (asset → price):
+        ``ink·price/mat < art·rate``, with nothing sold. Adds ``collateral_value`` and
+        ``debt`` (``art·rate``).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> maker = dl.Vaults([dl.Clipper("ETH", mat=1.5)])
+        >>> v = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH"] * 2,
+        ...                   "ink": [10.0, 10.0], "art": [12_000.0, 9_000.0]})
+        >>> maker.unsafe(v, {"ETH": 1_500.0})["account"].to_list()
+        ['a']
+        """
+        df = self._check_positions(positions)
+        missing = [a for a in self.assets if a not in prices]
+        if missing:
+            raise ScenarioError(f"{self.name}: prices lack {missing}")
+        mat = {c.asset: float(c.mat) for c in self.clippers}
+        rate = {c.asset: float(c.rate) for c in self.clippers}
+        asset = pl.col("collateral_asset")
+        price = asset.replace_strict({a: float(prices[a]) for a in self.assets})
+        return df.with_columns(
+            (pl.col("ink") * price).alias("collateral_value"),
+            (pl.col("art") * asset.replace_strict(rate)).alias("debt"),
+        ).filter(pl.col("collateral_value") / asset.replace_strict(mat) < pl.col("debt"))
+
     def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
         where = self.name
         if not isinstance(positions, pl.DataFrame):

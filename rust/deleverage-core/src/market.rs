@@ -90,9 +90,12 @@ impl Market {
         !self.venues[a].is_empty()
     }
 
-    /// MECHANICS §3 spot: (max bid + min ask)/2 over the venues, pools and curves quoting their
-    /// mid on both sides. With no bid or no ask the last value is held. Without venues, the
-    /// reference price.
+    /// Spot: (max bid + min ask)/2 over the venues, each quoting its marginal prices (a pool
+    /// `g·y/x` and `y/(g·x)`, its fee included). MECHANICS §3 has pools and curves quote their
+    /// mid on both sides; after upkeep a pool rests at the edge of its fee band, so its mid sits
+    /// a fee above or below the reference, and as a bid or ask it crossed the book and pulled
+    /// the spot off the reference (a drawdown below the exogenous one with nothing sold). With
+    /// no bid or no ask the last value is held. Without venues, the reference price.
     pub fn refresh_spot(&mut self, a: usize) -> f64 {
         if self.venues[a].is_empty() {
             self.spot[a] = self.reference[a];
@@ -102,10 +105,7 @@ impl Market {
         let mut bid = f64::NEG_INFINITY;
         let mut ask = f64::INFINITY;
         for v in &self.venues[a] {
-            let (b, k) = match v {
-                AnyVenue::Book(book) => (book.best_bid(), book.best_ask()),
-                other => (other.mid(), other.mid()),
-            };
+            let (b, k) = (v.best_bid(), v.best_ask());
             if let Some(b) = b {
                 bid = bid.max(b);
             }
