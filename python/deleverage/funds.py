@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 
 from deleverage.exceptions import ScenarioError
+from deleverage.scenario import _finite
 
 __all__ = ["Funds"]
 
@@ -73,7 +74,13 @@ class Funds:
     name: str = "funds"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ScenarioError(f"Funds name must be a non-empty string, got {self.name!r}")
         w = self.name
+        for key in ("leverage", "lambda_max", "lambda_b"):
+            v = getattr(self, key)
+            if v is not None:
+                object.__setattr__(self, key, _finite(f"{w}: {key}", v, low=1.0))
         if self.rule not in ("target", "threshold"):
             raise ScenarioError(f"{w}: rule must be target or threshold, got {self.rule!r}")
         if self.accounting not in ("mark_to_market", "linear"):
@@ -90,13 +97,24 @@ class Funds:
             math.isfinite(self.leverage) and self.leverage >= 1
         ):
             raise ScenarioError(f"{w}: leverage must be finite and >= 1, got {self.leverage}")
-        illiquid = dict(self.illiquid)
-        for k, eps in illiquid.items():
-            if k == "debt":
-                raise ScenarioError(f"{w}: 'debt' cannot name an illiquid class")
-            if not (math.isfinite(eps) and eps <= 1):
-                raise ScenarioError(f"{w}: illiquid shock of {k!r} must be <= 1, got {eps}")
+        if not isinstance(self.illiquid, Mapping):
+            raise ScenarioError(
+                f"{w}: illiquid must map class names to shocks, got {type(self.illiquid).__name__}"
+            )
+        illiquid = {}
+        for k, eps in self.illiquid.items():
+            if not isinstance(k, str) or k == "debt":
+                raise ScenarioError(f"{w}: illiquid class names must be strings other than 'debt'")
+            illiquid[k] = _finite(f"{w}: illiquid shock of {k!r}", eps, high=1.0)
         object.__setattr__(self, "illiquid", illiquid)
+        if self.accounting == "linear" and (
+            self.rule != "target" or self.leverage is not None or illiquid
+        ):
+            raise ScenarioError(
+                f"{w}: accounting='linear' is Greenwood–Landier–Thesmar's bookkeeping: it needs "
+                "the target rule with each fund's own leverage (leverage=None) and no illiquid "
+                "holdings; use accounting='mark_to_market' otherwise"
+            )
 
     @classmethod
     def target(
@@ -142,18 +160,20 @@ class Funds:
                 f"{where}: positions lack column(s) {missing}; expected {list(FUND_COLUMNS)}"
             )
         df = positions.select(FUND_COLUMNS)
-        if df["account"].null_count():
-            raise ScenarioError(f"{where}: positions.account has nulls")
+        for col in df.columns:
+            if df[col].null_count():
+                i = int(df[col].is_null().arg_max())  # type: ignore[arg-type]
+                raise ScenarioError(f"{where}: positions.{col} has a null (row {i})")
         try:
             v = df["amount"].cast(pl.Float64).to_numpy()
         except Exception as e:
             raise ScenarioError(f"{where}: positions.amount must be numeric ({e})") from None
         holding = df["holding"].cast(pl.String)
-        ok = np.isfinite(v) & ((v >= 0) | (holding == "debt").to_numpy())
+        ok = np.isfinite(v) & (v >= 0)
         if not ok.all():
             i = int(np.flatnonzero(~ok)[0])
             raise ScenarioError(
-                f"{where}: positions.amount must be finite (and >= 0 except for debt), got {v[i]} "
+                f"{where}: positions.amount must be finite and >= 0, got {v[i]} "
                 f"(row {i}, account {df['account'][i]!r}, holding {holding[i]!r})"
             )
         return df.with_columns(holding, pl.col("amount").cast(pl.Float64))

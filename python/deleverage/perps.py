@@ -37,6 +37,7 @@ import numpy.typing as npt
 import polars as pl
 
 from deleverage.exceptions import ScenarioError
+from deleverage.scenario import _finite
 
 __all__ = ["Brackets", "PartialLiquidation", "PerpExchange", "PerpMarket"]
 
@@ -63,8 +64,16 @@ class Brackets:
     rates: Sequence[float]
 
     def __post_init__(self) -> None:
-        caps = tuple(float(c) for c in self.caps)
-        rates = tuple(float(r) for r in self.rates)
+        for what, v in (("caps", self.caps), ("rates", self.rates)):
+            if isinstance(v, str) or not isinstance(v, Sequence | np.ndarray):
+                raise ScenarioError(f"Brackets {what} must be a list of numbers, got {v!r}")
+        try:
+            caps = tuple(float(c) for c in self.caps)
+            rates = tuple(float(r) for r in self.rates)
+        except (TypeError, ValueError):
+            raise ScenarioError(
+                f"Brackets caps and rates must be numbers, got {self.caps!r} and {self.rates!r}"
+            ) from None
         if not caps or len(caps) != len(rates):
             raise ScenarioError(
                 f"Brackets need as many rates as caps (and at least one), got {len(caps)} caps "
@@ -110,9 +119,8 @@ class Brackets:
     def hyperliquid(cls, max_leverage: float) -> Brackets:
         """Hyperliquid: maintenance margin is half the initial margin at maximum leverage
         (1 % at 50×), MECHANICS §6.5."""
-        if not (max_leverage >= 1):
-            raise ScenarioError(f"max_leverage must be >= 1, got {max_leverage}")
-        return cls.flat(0.5 / float(max_leverage))
+        lev = _finite("max_leverage", max_leverage, low=1.0)
+        return cls.flat(0.5 / lev)
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,8 @@ class PerpMarket:
     brackets: Brackets
 
     def __post_init__(self) -> None:
+        if not isinstance(self.asset, str) or not self.asset:
+            raise ScenarioError(f"PerpMarket asset must be a non-empty string, got {self.asset!r}")
         if not isinstance(self.brackets, Brackets):
             raise ScenarioError(f"PerpMarket {self.asset!r}: brackets must be deleverage.Brackets")
 
@@ -153,12 +163,13 @@ class PartialLiquidation:
     repeat: bool = False
 
     def __post_init__(self) -> None:
-        if not (self.threshold >= 0 and math.isfinite(self.threshold)):
-            raise ScenarioError(f"partial threshold must be finite and >= 0, got {self.threshold}")
-        if not (0 < self.fraction <= 1):
-            raise ScenarioError(f"partial fraction must be in (0, 1], got {self.fraction}")
-        if not (self.cooldown >= 0 and math.isfinite(self.cooldown)):
-            raise ScenarioError(f"partial cooldown must be finite and >= 0, got {self.cooldown}")
+        set_ = object.__setattr__
+        set_(self, "threshold", _finite("partial threshold", self.threshold, low=0.0))
+        set_(self, "fraction", _finite("partial fraction", self.fraction, low=0.0, high=1.0,
+                                       low_open=True))  # fmt: skip
+        set_(self, "cooldown", _finite("partial cooldown", self.cooldown, low=0.0))
+        if not isinstance(self.repeat, bool):
+            raise ScenarioError(f"partial repeat must be True or False, got {self.repeat!r}")
 
     @classmethod
     def hyperliquid(cls) -> PartialLiquidation:
@@ -199,6 +210,13 @@ class PerpExchange:
     name: str = "perps"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ScenarioError(f"PerpExchange name must be a non-empty string, got {self.name!r}")
+        if isinstance(self.markets, PerpMarket) or not isinstance(self.markets, Sequence):
+            raise ScenarioError(
+                f"{self.name}: markets must be a list of PerpMarket, got "
+                f"{type(self.markets).__name__}"
+            )
         markets = tuple(self.markets)
         if not markets:
             raise ScenarioError(f"{self.name}: markets must not be empty")
@@ -209,11 +227,25 @@ class PerpExchange:
         if len(set(assets)) != len(assets):
             raise ScenarioError(f"{self.name}: a market appears twice in {assets}")
         object.__setattr__(self, "markets", markets)
-        if math.isnan(self.fee_rate) or self.fee_rate < 0:
-            raise ScenarioError(f"{self.name}: fee_rate must be >= 0, got {self.fee_rate}")
-        if not (math.isfinite(self.insurance_fund) and self.insurance_fund >= 0):
+        try:
+            fee = float(self.fee_rate)
+        except (TypeError, ValueError):
             raise ScenarioError(
-                f"{self.name}: insurance_fund must be finite and >= 0, got {self.insurance_fund}"
+                f"{self.name}: fee_rate must be a number, got {self.fee_rate!r}"
+            ) from None
+        if math.isnan(fee) or fee < 0:
+            raise ScenarioError(
+                f"{self.name}: fee_rate must be >= 0 (inf: all the surplus), got {fee}"
+            )
+        object.__setattr__(self, "fee_rate", fee)
+        object.__setattr__(
+            self,
+            "insurance_fund",
+            _finite(f"{self.name}: insurance_fund", self.insurance_fund, low=0.0),
+        )
+        if not isinstance(self.backstop, bool):
+            raise ScenarioError(
+                f"{self.name}: backstop must be True or False, got {self.backstop!r}"
             )
         if self.adl not in ADL_RULES:
             raise ScenarioError(f"{self.name}: adl must be one of {ADL_RULES}, got {self.adl!r}")
@@ -247,6 +279,10 @@ class PerpExchange:
         [1]
         """
         df = self._check_positions(positions).with_row_index("row")
+        for a in self.assets:
+            if a not in prices:
+                raise ScenarioError(f"{self.name}: prices lack the market {a!r}")
+            _finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
         mark = pl.col("market").replace_strict(prices, return_dtype=pl.Float64)
         df = df.with_columns(mark.alias("mark")).with_columns(
             (pl.col("size").abs() * pl.col("mark")).alias("notional"),
@@ -289,8 +325,10 @@ class PerpExchange:
             *PERP_COLUMNS,
             (pl.col("mode") if "mode" in positions.columns else pl.lit("cross")).alias("mode"),
         )
-        if df["account"].null_count():
-            raise ScenarioError(f"{where}: positions.account has nulls")
+        for col in df.columns:
+            if df[col].null_count():
+                i = int(df[col].is_null().arg_max())  # type: ignore[arg-type]
+                raise ScenarioError(f"{where}: positions.{col} has a null (row {i})")
         bad = df.filter(~pl.col("market").cast(pl.String).is_in(self.assets))
         if bad.height:
             row = bad.row(0, named=True)

@@ -70,6 +70,19 @@ def _finite(
     return v
 
 
+def _whole(name: str, value: Any, *, low: int) -> int:
+    """A whole number >= ``low`` (numpy integers included), as a plain ``int``."""
+    whole = isinstance(value, int | np.integer) or (
+        isinstance(value, float | np.floating) and float(value).is_integer()
+    )
+    if isinstance(value, bool) or not whole:
+        raise ScenarioError(f"{name} must be a whole number >= {low}, got {value!r}")
+    v = int(value)
+    if v < low:
+        raise ScenarioError(f"{name} must be a whole number >= {low}, got {v}")
+    return v
+
+
 @dataclass(frozen=True)
 class Oracle:
     """The price margin engines read for an asset.
@@ -155,7 +168,13 @@ class Asset:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ScenarioError(f"Asset name must be a non-empty string, got {self.name!r}")
-        _finite(f"{self.name}.price", self.price, low=0.0, low_open=True)
+        object.__setattr__(
+            self, "price", _finite(f"{self.name}.price", self.price, low=0.0, low_open=True)
+        )
+        if isinstance(self.venues, Venue) or not isinstance(self.venues, Sequence):
+            raise ScenarioError(
+                f"{self.name}.venues must be a list of venues, got {type(self.venues).__name__}"
+            )
         venues = tuple(self.venues)
         for i, v in enumerate(venues):
             if not isinstance(v, Venue):
@@ -197,6 +216,19 @@ class Reserve:
         _finite("liquidation_factor", self.liquidation_factor, low=0.0, high=1.0)
 
 
+def _check_reserves(reserves: Any, name: str) -> None:
+    if not isinstance(reserves, Mapping):
+        raise ScenarioError(
+            f"{name}: reserves must be a mapping of asset name to Reserve, got "
+            f"{type(reserves).__name__}"
+        )
+    for asset, r in reserves.items():
+        if not isinstance(r, Reserve):
+            raise ScenarioError(
+                f"{name}: reserves[{asset!r}] must be a deleverage.Reserve, got {type(r).__name__}"
+            )
+
+
 @dataclass(frozen=True)
 class Lending:
     """A lending protocol instance and its rule set.
@@ -225,6 +257,9 @@ class Lending:
     target_reserves: float = 5_000_000.0
     initial_reserves: float = 0.0
 
+    def __post_init__(self) -> None:
+        _check_reserves(self.reserves, self.name)
+
     @classmethod
     def aave_v3(
         cls, reserves: Mapping[str, Reserve], *, version: str = "3.3", name: str = "aave_v3"
@@ -233,6 +268,7 @@ class Lending:
         v3.3 the $2,000 position threshold, the $1,000 dust rule and the deficit write-off."""
         if version not in {"3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}:
             raise ScenarioError(f"Aave version must be one of 3.0–3.7, got {version!r}")
+        _check_reserves(reserves, name)
         for asset, r in reserves.items():
             lt, bonus = r.liquidation_threshold, r.liquidation_bonus
             # Aave's PoolConfigurator (MECHANICS §4.1): a collateral needs a bonus, and
@@ -359,20 +395,32 @@ class Liquidators:
             )
         if self.mode not in ("sequential", "batch"):
             raise ScenarioError(f"mode must be sequential or batch, got {self.mode!r}")
-        if math.isnan(self.budget_notional) or self.budget_notional < 0:
-            raise ScenarioError(f"budget_notional must be >= 0, got {self.budget_notional}")
-        if self.budget_count is not None and (
-            int(self.budget_count) != self.budget_count or self.budget_count < 0
-        ):
+        try:
+            budget = float(self.budget_notional)
+        except (TypeError, ValueError):
             raise ScenarioError(
-                f"budget_count must be a whole number >= 0, got {self.budget_count}"
+                f"budget_notional must be a number >= 0, got {self.budget_notional!r}"
+            ) from None
+        if math.isnan(budget) or budget < 0:
+            raise ScenarioError(f"budget_notional must be >= 0, got {budget}")
+        object.__setattr__(self, "budget_notional", budget)
+        if self.budget_count is not None:
+            object.__setattr__(
+                self, "budget_count", _whole("budget_count", self.budget_count, low=0)
             )
-        _finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
-        _finite("keeper_margin", self.keeper_margin, low=0.0, high=1.0)
+        object.__setattr__(
+            self, "sell_fraction", _finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
+        )
+        object.__setattr__(
+            self, "keeper_margin", _finite("keeper_margin", self.keeper_margin, low=0.0, high=1.0)
+        )
         if self.keeper_margin >= 1.0:
             raise ScenarioError(f"keeper_margin must be < 1, got {self.keeper_margin}")
-        if self.max_rounds_per_step < 1:
-            raise ScenarioError(f"max_rounds_per_step must be >= 1, got {self.max_rounds_per_step}")
+        object.__setattr__(
+            self,
+            "max_rounds_per_step",
+            _whole("max_rounds_per_step", self.max_rounds_per_step, low=1),
+        )
 
     def _spec(self) -> dict[str, Any]:
         return {
@@ -556,6 +604,8 @@ class Scenario:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.assets, Asset) or not isinstance(self.assets, Sequence):
+            raise ScenarioError(f"assets must be a list of Asset, got {type(self.assets).__name__}")
         assets = tuple(self.assets)
         if not assets:
             raise ScenarioError("assets must not be empty")
@@ -569,13 +619,13 @@ class Scenario:
                 raise ScenarioError(f"asset {a.name!r} appears twice")
             seen.add(a.name)
         object.__setattr__(self, "assets", assets)
-        _finite("step_seconds", self.step_seconds, low=0.0, low_open=True)
-        if int(self.steps) != self.steps or self.steps < 1:
-            raise ScenarioError(f"steps must be a whole number >= 1, got {self.steps}")
+        object.__setattr__(
+            self, "step_seconds", _finite("step_seconds", self.step_seconds, low=0.0, low_open=True)
+        )
+        object.__setattr__(self, "steps", _whole("steps", self.steps, low=1))
         if self.shock is not None and not isinstance(self.shock, Shock):
             raise ScenarioError("shock must be a deleverage.Shock")
-        if int(self.seed) != self.seed or self.seed < 0:
-            raise ScenarioError(f"seed must be a whole number >= 0, got {self.seed}")
+        object.__setattr__(self, "seed", _whole("seed", self.seed, low=0))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:

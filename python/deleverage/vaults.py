@@ -44,11 +44,18 @@ VAULT_COLUMNS = ("account", "collateral_asset", "ink", "art")
 VAULT_STATUS = ["active", "in_auction", "liquidated", "closed", "bad_debt"]
 
 
-def _number(where: str, name: str, v: float, *, low: float, open_low: bool, inf: bool) -> None:
-    x = float(v)
+def _number(where: str, name: str, v: Any, *, low: float, open_low: bool, inf: bool) -> float:
+    """``v`` as a float that is at least (or above) ``low``, finite unless ``inf``."""
+    rule = f"{'>' if open_low else '>='} {low}" + ("" if inf else ", finite")
+    if isinstance(v, bool | str):
+        raise ScenarioError(f"{where}: {name} must be a number {rule}, got {v!r}")
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ScenarioError(f"{where}: {name} must be a number {rule}, got {v!r}") from None
     if math.isnan(x) or (math.isinf(x) and not inf) or x < low or (open_low and x == low):
-        rule = f"{'>' if open_low else '>='} {low}" + ("" if inf else ", finite")
         raise ScenarioError(f"{where}: {name} must be {rule}, got {v}")
+    return x
 
 
 @dataclass(frozen=True)
@@ -88,11 +95,14 @@ class Clipper:
     tip: float = 300.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.asset, str) or not self.asset:
+            raise ScenarioError(f"Clipper asset must be a non-empty string, got {self.asset!r}")
         w = f"Clipper {self.asset!r}"
         for name, low, open_low, inf in (
             ("mat", 0.0, True, False),
             ("rate", 0.0, True, False),
-            ("chop", 0.0, True, False),
+            # chop < 1 would be a negative penalty.
+            ("chop", 1.0, False, False),
             ("dust", 0.0, False, False),
             ("hole", 0.0, False, True),
             ("dirt", 0.0, False, False),
@@ -103,15 +113,17 @@ class Clipper:
             ("chip", 0.0, False, False),
             ("tip", 0.0, False, False),
         ):
-            _number(w, name, getattr(self, name), low=low, open_low=open_low, inf=inf)
+            x = _number(w, name, getattr(self, name), low=low, open_low=open_low, inf=inf)
+            object.__setattr__(self, name, x)
         if self.curve not in ("linear", "stairstep", "exponential"):
             raise ScenarioError(
                 f"{w}: curve must be linear, stairstep or exponential, got {self.curve!r}"
             )
         for name in ("cut", "cusp"):
-            v = float(getattr(self, name))
-            if not (0.0 <= v <= 1.0):
+            v = _number(w, name, getattr(self, name), low=0.0, open_low=False, inf=False)
+            if v > 1.0:
                 raise ScenarioError(f"{w}: {name} must be in [0, 1], got {v}")
+            object.__setattr__(self, name, v)
 
     def _curve(self) -> dict[str, Any]:
         if self.curve == "linear":
@@ -139,6 +151,13 @@ class Vaults:
     name: str = "maker"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ScenarioError(f"Vaults name must be a non-empty string, got {self.name!r}")
+        if isinstance(self.clippers, Clipper) or not isinstance(self.clippers, Sequence):
+            raise ScenarioError(
+                f"{self.name}: clippers must be a list of Clipper, got "
+                f"{type(self.clippers).__name__}"
+            )
         clippers = tuple(self.clippers)
         if not clippers:
             raise ScenarioError(f"{self.name}: clippers must not be empty")
@@ -148,8 +167,12 @@ class Vaults:
         if len({c.asset for c in clippers}) != len(clippers):
             raise ScenarioError(f"{self.name}: one clipper per collateral asset")
         object.__setattr__(self, "clippers", clippers)
-        _number(self.name, "hole", self.hole, low=0.0, open_low=False, inf=True)
-        _number(self.name, "dirt", self.dirt, low=0.0, open_low=False, inf=False)
+        object.__setattr__(
+            self, "hole", _number(self.name, "hole", self.hole, low=0.0, open_low=False, inf=True)
+        )
+        object.__setattr__(
+            self, "dirt", _number(self.name, "dirt", self.dirt, low=0.0, open_low=False, inf=False)
+        )
 
     @property
     def assets(self) -> list[str]:
@@ -194,8 +217,10 @@ class Vaults:
                 f"{where}: positions lack column(s) {missing}; expected {list(VAULT_COLUMNS)}"
             )
         df = positions.select(VAULT_COLUMNS)
-        if df["account"].null_count():
-            raise ScenarioError(f"{where}: positions.account has nulls")
+        for col in df.columns:
+            if df[col].null_count():
+                i = int(df[col].is_null().arg_max())  # type: ignore[arg-type]
+                raise ScenarioError(f"{where}: positions.{col} has a null (row {i})")
         bad = df.filter(~pl.col("collateral_asset").cast(pl.String).is_in(self.assets))
         if bad.height:
             row = bad.row(0, named=True)
