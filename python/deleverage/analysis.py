@@ -13,9 +13,8 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
 from deleverage.result import Result
-from deleverage.scenario import Scenario, Shock
+from deleverage.scenario import Scenario, Shock, _finite
 from deleverage.simulate import simulate
 from deleverage.vaults import Vaults
 
@@ -209,10 +208,13 @@ def critical_shock(
     True
     """
     _asset_index(scenario, asset)
-    if not (math.isfinite(worst) and -1.0 < worst < 0.0):
-        raise ScenarioError(f"worst must be a return in (-1, 0), got {worst}")
-    if not (math.isfinite(tol) and tol > 0):
-        raise ScenarioError(f"tol must be > 0, got {tol}")
+    if metric not in get_args(Metric):
+        raise ScenarioError(f"metric must be one of {get_args(Metric)}, got {metric!r}")
+    above = _finite("above", above)
+    worst = _finite("worst", worst, low=-1.0, high=0.0, low_open=True)
+    if worst == 0.0:
+        raise ScenarioError("worst must be a return in (-1, 0), got 0.0")
+    tol = _finite("tol", tol, low=0.0, low_open=True)
 
     def crosses(move: float) -> bool:
         res = simulate(scenario, shock=Shock.instant({asset: move}), seed=seed)

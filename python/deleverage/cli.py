@@ -154,8 +154,8 @@ def demo(
     example: str = "eth_lending",
 ) -> int:
     """Runs a built-in example through its shock to quiet: the ETH lending market (an instant
-    ETH move), the BTC perp venue (an instant BTC-PERP move) or the bank fire-sale system (its
-    loan-book shock, plus an optional instant move of every marketable class)."""
+    ETH move), the BTC perp venue (BTC-PERP falling over steps 5–14) or the bank fire-sale
+    system (its loan-book shock, plus an optional instant move of every marketable class)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,7 +180,10 @@ def demo(
         sc = examples.bank_fire_sale()
         asset = "CORPORATE"
         res = simulate(sc, shock=Shock.instant({a: shock for a in sc.asset_names}), seed=seed)
-        title = f"Bank fire sale: 8 banks, loans −1.5 %, marketable classes {shock:+.0%}"
+        title = (
+            f"Bank fire sale: 8 banks (amounts in bn), loans −1.5 %, marketable classes "
+            f"{shock:+.0%}"
+        )
     else:
         shock = -0.2 if shock is None else shock
         sc = examples.eth_lending(n_accounts=accounts, seed=seed)
@@ -356,14 +359,18 @@ def _parser() -> argparse.ArgumentParser:
         help="which built-in example (default: eth_lending)",
     )
     d.add_argument(
-        "--accounts", type=int, default=10_000, help="positions or traders (default: 10000)"
+        "--accounts",
+        type=int,
+        default=10_000,
+        help="lending positions or perp traders; the bank system has its eight banks "
+        "(default: 10000)",
     )
     d.add_argument(
         "--shock",
         type=float,
         default=None,
-        help="return at step 0 of the example's asset (default: ETH -0.2, BTC-PERP -0.15, "
-        "bank marketable classes 0)",
+        help="the move of the example's asset: ETH at step 0 (default -0.2), BTC-PERP over "
+        "steps 5–14 (default -0.15), every bank marketable class at step 0 (default 0)",
     )
     d.add_argument("--seed", type=int, default=7, help="seed of positions and run (default: 7)")
     d.add_argument(

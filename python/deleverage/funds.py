@@ -141,8 +141,9 @@ class Funds:
     ) -> Funds:
         """Sell only when leverage exceeds ``lambda_max`` (strictly), down to ``lambda_b``
         (default ``0.95·lambda_max``, the Cont–Schaanning replication default); never buy."""
-        lb = 0.95 * float(lambda_max) if lambda_b is None else lambda_b
-        return cls("threshold", lambda_max=lambda_max, lambda_b=lb,
+        lm = _finite(f"{name}: lambda_max", lambda_max, low=1.0)
+        lb = 0.95 * lm if lambda_b is None else lambda_b
+        return cls("threshold", lambda_max=lm, lambda_b=lb,
                    illiquid=dict(illiquid or {}), name=name)  # fmt: skip
 
     @property

@@ -36,6 +36,18 @@ def _figure(nrows: int = 1, height: float = 4.0) -> tuple[Figure, list]:  # type
     return fig, axes
 
 
+def _check_result(res: object) -> None:
+    from deleverage.result import Result
+
+    if not isinstance(res, Result):
+        raise ScenarioError(f"expected a deleverage.Result, got {type(res).__name__}")
+
+
+def _check_frame(frame: object, columns: tuple[str, ...], what: str) -> None:
+    if not isinstance(frame, pl.DataFrame) or any(c not in frame.columns for c in columns):
+        raise ScenarioError(f"expected {what} (a Polars frame with columns {list(columns)})")
+
+
 def result(res: Result, asset: str | None = None) -> Figure:
     """The price path of ``asset`` (mid, exogenous reference, oracle) over the steps, above the
     collateral liquidated per step as bars. ``asset`` defaults to the first asset with
@@ -51,6 +63,7 @@ def result(res: Result, asset: str | None = None) -> Figure:
     >>> res.plot().axes[0].get_ylabel()
     'ETH price'
     """
+    _check_result(res)
     steps = res.steps
     if asset is None:
         hit = steps.filter(pl.col("liquidation_count") > 0)["asset"]
@@ -89,6 +102,7 @@ def liquidation_map(frame: pl.DataFrame) -> Figure:
     >>> fig.axes[0].get_xlabel()
     'price'
     """
+    _check_frame(frame, ("price", "liquidatable_collateral"), "a liquidation_map frame")
     fig, (ax,) = _figure(1, 4.0)
     px = frame["price"].to_numpy()
     width = (abs(px[1] - px[0]) if len(px) > 1 else max(abs(px[0]) * 0.01, 1e-9)) * 0.8
@@ -144,6 +158,7 @@ def amplification_curve(frame: pl.DataFrame) -> Figure:
     'drawdown with the cascade'
     """
     fig, (ax,) = _figure(1, 4.0)
+    _check_frame(frame, ("shock", "drawdown"), "an amplification_curve frame")
     shock = -frame["shock"].to_numpy()
     ax.plot(shock, -frame["drawdown"].to_numpy(), "o-", color="C3", label="with the cascade")
     ax.plot(shock, shock, "--", color="0.5", label="exogenous only")
@@ -168,6 +183,7 @@ def depth(res: Result, asset: str) -> Figure:
     >>> dl.plot.depth(res, "ETH").axes[0].get_ylabel()
     'bid depth within 2 % (units)'
     """
+    _check_result(res)
     rows = res.steps.filter(pl.col("asset") == asset)
     if rows.height == 0:
         raise ScenarioError(f"no steps for asset {asset!r}")
@@ -193,6 +209,7 @@ def rounds(res: Result, step: int = 0) -> Figure:
     >>> dl.plot.rounds(res).axes[0].get_ylabel()
     'price / initial'
     """
+    _check_result(res)
     ev = res.events.filter((pl.col("step") == step) & pl.col("asset").is_not_null())
     if ev.height == 0:
         raise ScenarioError(f"no forced sales in step {step}")

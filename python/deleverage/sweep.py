@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from deleverage import _core
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
-from deleverage.scenario import Scenario, Shock
+from deleverage.scenario import Scenario, Shock, _whole
 from deleverage.simulate import build_spec
 
 __all__ = ["sweep"]
@@ -69,12 +69,10 @@ def sweep(
         scenarios = {"scenario": scenarios}
     if not isinstance(scenarios, Mapping) or not scenarios:
         raise ScenarioError("scenarios must be a Scenario or a non-empty mapping of them")
-    if int(runs) != runs or runs < 1:
-        raise ScenarioError(f"runs must be a whole number >= 1, got {runs}")
-    if threads is not None and (int(threads) != threads or threads < 1):
-        raise ScenarioError(f"threads must be a whole number >= 1 or None, got {threads}")
-    if int(chunk) != chunk or chunk < 1:
-        raise ScenarioError(f"chunk must be a whole number >= 1, got {chunk}")
+    runs = _whole("runs", runs, low=1)
+    chunk = _whole("chunk", chunk, low=1)
+    if threads is not None:
+        threads = _whole("threads", threads, low=1)
     frames = []
     total = len(scenarios) * int(runs)
     with tqdm(total=total, desc="sweep", unit="run", disable=not progress) as bar:
@@ -90,7 +88,8 @@ def sweep(
                 parts.append(_core.sweep(spec, first, last, threads))
                 bar.update(last - first)
             frames.append(_frame(str(label), sc, parts))
-    return pl.concat(frames)
+    # Variants may hold different assets: their per-asset columns are null where absent.
+    return pl.concat(frames, how="diagonal")
 
 
 def _frame(label: str, sc: Scenario, parts: list[dict[str, Any]]) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -170,11 +171,20 @@ def _opt_num(t: Mapping[str, Any], key: str, place: _Place) -> float | None:
 def _read_frame(path: Path, place: _Place) -> pl.DataFrame:
     if not path.exists():
         raise place.error(f"file {str(path)!r} does not exist")
-    if path.suffix == ".parquet":
-        return pl.read_parquet(path)
-    if path.suffix == ".csv":
-        return pl.read_csv(path)
-    raise place.error(f"file {str(path)!r} must be .parquet or .csv")
+    if path.suffix not in (".parquet", ".csv"):
+        raise place.error(f"file {str(path)!r} must be .parquet or .csv")
+    try:
+        return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+    except Exception as e:  # Polars' ComputeError and friends: a corrupt or malformed file
+        raise place.error(f"cannot read {str(path)!r}: {e}") from None
+
+
+def _named_table(t: Mapping[str, Any], key: str, place: _Place) -> dict[str, Any]:
+    """A table of named entries (reserves by asset, illiquid classes): any keys allowed."""
+    v = t.get(key, {})
+    if not isinstance(v, dict):
+        raise (place / key).error(f"expected a table, got {type(v).__name__} {v!r}")
+    return v
 
 
 def _oracle(v: Any, place: _Place) -> Oracle:
@@ -286,13 +296,23 @@ def _generate(
             raise (place / key).error(f"unknown asset {a!r}; assets are {sorted(prices)}")
     if ca not in reserves or reserves[ca].liquidation_threshold <= 0:
         raise (place / "collateral_asset").error(f"{ca!r} has no reserve with a threshold > 0")
-    rng = np.random.default_rng(_int(t, "seed", place, 0))
-    coll = _num(t, "collateral_median", place, 5.0) * np.exp(
-        _num(t, "collateral_log_sd", place, 1.5) * rng.standard_normal(n)
-    )
-    health = _num(t, "health_min", place, 1.01) + rng.exponential(
-        _num(t, "health_mean_excess", place, 0.35), n
-    )
+    seed = _int(t, "seed", place, 0)
+    median = _num(t, "collateral_median", place, 5.0)
+    log_sd = _num(t, "collateral_log_sd", place, 1.5)
+    health_min = _num(t, "health_min", place, 1.01)
+    excess = _num(t, "health_mean_excess", place, 0.35)
+    for key, v, ok, rule in (
+        ("seed", seed, seed >= 0, ">= 0"),
+        ("collateral_median", median, median > 0 and math.isfinite(median), "> 0"),
+        ("collateral_log_sd", log_sd, log_sd >= 0 and math.isfinite(log_sd), ">= 0"),
+        ("health_min", health_min, health_min > 0 and math.isfinite(health_min), "> 0"),
+        ("health_mean_excess", excess, excess >= 0 and math.isfinite(excess), ">= 0"),
+    ):
+        if not ok:
+            raise (place / key).error(f"must be {rule}, got {v}")
+    rng = np.random.default_rng(seed)
+    coll = median * np.exp(log_sd * rng.standard_normal(n))
+    health = health_min + rng.exponential(excess, n)
     debt = coll * prices[ca] * reserves[ca].liquidation_threshold / health / prices[da]
     return pl.DataFrame(
         {
@@ -312,7 +332,7 @@ def _lending(v: Any, place: _Place) -> Lending:
     if kind not in _PROTOCOL_KEYS:
         raise (place / "kind").error(f"expected one of {sorted(_PROTOCOL_KEYS)}, got {kind!r}")
     t = _table(v, place, _PROTOCOL_KEYS[kind])
-    rt = _table(t.get("reserves", {}), place / "reserves", set(t.get("reserves", {})))
+    rt = _named_table(t, "reserves", place)
     reserves = {}
     for asset, r in rt.items():
         p = place / "reserves" / asset
@@ -466,7 +486,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         },
     )
     lp = place / "liquidators"
-    liquidators = Liquidators(
+    liquidators = _wrap(lp, lambda: Liquidators(
         priority=_str(liq, "priority", lp, "worst_health"),  # type: ignore[arg-type]
         mode=_str(liq, "mode", lp, "sequential"),  # type: ignore[arg-type]
         budget_notional=_num(liq, "budget_notional", lp, math.inf),
@@ -474,7 +494,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         sell_fraction=_num(liq, "sell_fraction", lp, 1.0),
         max_rounds_per_step=_int(liq, "max_rounds_per_step", lp, 64),
         keeper_margin=_num(liq, "keeper_margin", lp, 0.0),
-    )
+    ))  # fmt: skip
     raw_assets = top.get("assets")
     if not isinstance(raw_assets, list) or not raw_assets:
         raise (place / "assets").error("expected a non-empty array of tables [[assets]]")
@@ -498,14 +518,32 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
             if str(e).startswith(place.file):
                 raise
             raise ap.error(str(e)) from None
-    sc = Scenario(
+    shock = _shock(top["shock"], place / "shock", base) if "shock" in top else None
+    sc: Scenario = _wrap(place / "run", lambda: Scenario(
         assets=assets,
         step_seconds=_num(run, "step_seconds", place / "run", 12.0),
         steps=_int(run, "steps", place / "run", 300),
         liquidators=liquidators,
         seed=_int(run, "seed", place / "run", 0),
-        shock=_shock(top["shock"], place / "shock", base) if "shock" in top else None,
-    )
+    ))  # fmt: skip
+    if shock is not None:
+        unknown = sorted(
+            {
+                *shock.returns,
+                *shock.prices,
+                *shock.sigma,
+                *shock.mu,
+                *shock.jump_intensity,
+                *shock.jump_mean,
+                *shock.jump_std,
+            }
+            - set(sc.asset_names)
+        )
+        if unknown:
+            raise (place / "shock").error(
+                f"names unknown asset {unknown[0]!r}; assets are {sc.asset_names}"
+            )
+        sc = replace(sc, shock=shock)
     prices = {a.name: float(a.price) for a in assets}
     raw_protocols = top.get("protocols", [])
     if not isinstance(raw_protocols, list):
@@ -633,7 +671,7 @@ def _read_funds(v: Any, place: _Place) -> tuple[Funds, str]:
         {"name", "rule", "leverage", "lambda_max", "lambda_b", "accounting", "illiquid",
          "positions"},
     )  # fmt: skip
-    illiquid = _table(t.get("illiquid", {}), place / "illiquid", set(t.get("illiquid", {})))
+    illiquid = _named_table(t, "illiquid", place)
     shocks = {k: _num(illiquid, k, place / "illiquid") for k in illiquid}
     funds = _wrap(place, lambda: Funds(
         _str(t, "rule", place),  # type: ignore[arg-type]
@@ -753,6 +791,8 @@ def save(sc: Scenario, path: str | Path) -> None:
     """Writes ``sc`` as a scenario file, with its positions and book levels as Parquet side files
     next to it (``<stem>.<protocol>.positions.parquet``, ``<stem>.<asset>.<k>.levels.parquet``)."""
     path = Path(path)
+    if path.is_dir():
+        raise ScenarioError(f"{str(path)!r} is a folder; give the scenario file's path")
     base, stem = path.parent, path.stem
     base.mkdir(parents=True, exist_ok=True)
     liq = sc.liquidators
