@@ -273,7 +273,11 @@ def build_result(
             "fund_purchases_notional": float(funds["bought_notional"].sum()),
             "fund_defaults": int((funds["status"] == "defaulted").sum()),
         }
-    summary = pl.DataFrame([row])
+    # Typed columns even when a value is undefined (no exogenous fall: no amplification), so
+    # summaries of different runs stack.
+    summary = pl.DataFrame([row]).with_columns(
+        pl.col(c).cast(pl.Float64) for c in row if c.startswith("amplification_")
+    )
     return Result(
         events=events,
         steps=steps,
