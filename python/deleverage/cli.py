@@ -239,6 +239,21 @@ def run(path: Path, out: Path | None) -> int:
     return 0
 
 
+def _count(low: int) -> Any:
+    """An argparse type: a whole number >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {v}")
+        return v
+
+    return parse
+
+
 def _grid_values(text: str) -> tuple[str, list[Any]]:
     """``KEY=V1,V2,…`` with TOML values (numbers, true/false, quoted strings)."""
     import tomllib
@@ -348,8 +363,9 @@ def _parser() -> argparse.ArgumentParser:
             "and plots (PNG). eth_lending: Aave v3.3 positions on an order book and a Uniswap "
             "v2 pool with a Chainlink-style oracle, instant ETH shock. btc_perps: cross-margin "
             "traders on a BTC perp book with Binance-style brackets, an insurance fund and ADL, "
-            "instant BTC-PERP shock. bank_fire_sale: eight banks under a Cont–Schaanning "
-            "leverage limit after a loan-book loss, batch fire sales on impact curves."
+            "BTC-PERP falling over ten one-second steps. bank_fire_sale: eight banks under a "
+            "Cont–Schaanning leverage limit after a loan-book loss, batch fire sales on impact "
+            "curves."
         ),
     )
     d.add_argument(
@@ -360,7 +376,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--accounts",
-        type=int,
+        type=_count(0),
         default=10_000,
         help="lending positions or perp traders; the bank system has its eight banks "
         "(default: 10000)",
@@ -372,7 +388,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the move of the example's asset: ETH at step 0 (default -0.2), BTC-PERP over "
         "steps 5–14 (default -0.15), every bank marketable class at step 0 (default 0)",
     )
-    d.add_argument("--seed", type=int, default=7, help="seed of positions and run (default: 7)")
+    d.add_argument(
+        "--seed", type=_count(0), default=7, help="seed of positions and run (default: 7)"
+    )
     d.add_argument(
         "-o",
         "--out",
@@ -428,9 +446,9 @@ def _parser() -> argparse.ArgumentParser:
         "row per scenario and run (Parquet).",
     )
     w.add_argument("scenario", type=Path, help="the scenario file (.toml)")
-    w.add_argument("--runs", type=int, default=100, help="runs per scenario (default: 100)")
+    w.add_argument("--runs", type=_count(1), default=100, help="runs per scenario (default: 100)")
     w.add_argument(
-        "--threads", type=int, default=None, help="worker threads (default: one per core)"
+        "--threads", type=_count(1), default=None, help="worker threads (default: one per core)"
     )
     w.add_argument(
         "--grid",

@@ -34,6 +34,16 @@ def eth_positions(
     Collateral is log-normal (median 5 ETH, log-sd 1.5); health factors are 1.01 plus an
     exponential with mean 0.35, so liquidation prices spread below the current price the way
     public liquidation heatmaps show them: dense just below, thinning further out.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> pos = dl.examples.eth_positions(5, seed=1)
+    >>> pos.columns
+    ['account', 'collateral_asset', 'collateral', 'debt_asset', 'debt']
+    >>> health = pos["collateral"] * 3_000.0 * 0.83 / pos["debt"]
+    >>> bool(health.min() >= 1.01)  # every account starts healthy
+    True
     """
     if n_accounts < 0:
         raise ScenarioError(f"n_accounts must be >= 0, got {n_accounts}")
@@ -60,6 +70,17 @@ def eth_lending(n_accounts: int = 10_000, *, seed: int = 0, steps: int = 300) ->
     (20,000 ETH, 0.3 % fee). The Aave oracle is a Chainlink-style push feed (0.5 % deviation,
     1-hour heartbeat). WETH reserve: liquidation threshold 83 %, bonus 5 %, protocol fee 10 %
     (Aave v3 Ethereum market parameters). USDC is borrowed; its price is the reference (1).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.eth_lending(n_accounts=100, steps=20)
+    >>> sc.protocol_names, sc.n_accounts, sc.steps
+    (['aave_v3'], 100, 20)
+    >>> sc.assets[0].oracle
+    Oracle(kind='push', deviation=0.005, heartbeat=3600.0, window=None, delay=None, weight=None)
+    >>> sc.lending[0].protocol.reserves["ETH"].liquidation_threshold
+    0.83
     """
     price = 3_000.0
     book = OrderBook.sqrt(

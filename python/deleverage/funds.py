@@ -126,7 +126,24 @@ class Funds:
         name: str = "funds",
     ) -> Funds:
         """Trade back to ``leverage`` (assets/equity) after every move, selling after losses and
-        buying after gains; ``None`` keeps each fund's initial leverage (GLT's ``b = D/E``)."""
+        buying after gains; ``None`` keeps each fund's initial leverage (GLT's ``b = D/E``).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> deep = dl.ImpactCurve.exponential(1.0, 0.4, 1e6, alpha=0.5)  # little impact
+        >>> sc = dl.Scenario(assets=[dl.Asset("BONDS", 1.0, venues=[deep])], steps=2)
+        >>> pos = pl.DataFrame({"account": ["f", "f"], "holding": ["BONDS", "debt"],
+        ...                     "amount": [100.0, 90.0]})  # leverage 100 / 10 = 10
+        >>> funds = sc.add_funds(dl.Funds.target(), pos)  # target: its own leverage, 10
+        >>> down = dl.simulate(funds, shock=dl.Shock.instant(BONDS=-0.05))
+        >>> round(down.funds["sold_notional"].item())  # 95 − 10·5: back to leverage 10
+        45
+        >>> up = dl.simulate(funds, shock=dl.Shock.instant(BONDS=0.05))
+        >>> round(up.funds["bought_notional"].item())  # 10·15 − 105
+        45
+        """
         return cls("target", leverage=leverage, accounting=accounting,
                    illiquid=dict(illiquid or {}), name=name)  # fmt: skip
 
@@ -140,7 +157,26 @@ class Funds:
         name: str = "funds",
     ) -> Funds:
         """Sell only when leverage exceeds ``lambda_max`` (strictly), down to ``lambda_b``
-        (default ``0.95·lambda_max``, the Cont–Schaanning replication default); never buy."""
+        (default ``0.95·lambda_max``, the Cont–Schaanning replication default); never buy.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> deep = dl.ImpactCurve.exponential(1.0, 0.4, 1e6, alpha=0.5)  # little impact
+        >>> sc = dl.Scenario(assets=[dl.Asset("BONDS", 1.0, venues=[deep])], steps=2)
+        >>> pos = pl.DataFrame({"account": ["f", "f"], "holding": ["BONDS", "debt"],
+        ...                     "amount": [100.0, 90.0]})  # leverage 100 / 10 = 10
+        >>> banks = dl.Funds.threshold(15.0)
+        >>> banks.lambda_max, banks.lambda_b
+        (15.0, 14.25)
+        >>> down = dl.simulate(sc.add_funds(banks, pos), shock=dl.Shock.instant(BONDS=-0.05))
+        >>> round(down.funds["sold_notional"].item(), 2)  # leverage 95/5 = 19: 95 − 14.25·5
+        23.75
+        >>> up = dl.simulate(sc.add_funds(banks, pos), shock=dl.Shock.instant(BONDS=0.05))
+        >>> up.funds["bought_notional"].item()  # leverage 105/15 = 7: no trade
+        0.0
+        """
         lm = _finite(f"{name}: lambda_max", lambda_max, low=1.0)
         lb = 0.95 * lm if lambda_b is None else lambda_b
         return cls("threshold", lambda_max=lm, lambda_b=lb,
@@ -148,7 +184,14 @@ class Funds:
 
     @property
     def assets(self) -> list[str]:
-        """Scenario assets it needs: none beyond those its positions name."""
+        """Scenario assets it needs: none beyond those its positions name.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> dl.Funds.threshold(25.0, illiquid={"loans": 0.1}).assets  # illiquid classes too
+        []
+        """
         return []
 
     def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:

@@ -112,13 +112,33 @@ class Brackets:
 
     @classmethod
     def flat(cls, rate: float) -> Brackets:
-        """One maintenance-margin rate for every size."""
+        """One maintenance-margin rate for every size.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> b = dl.Brackets.flat(0.004)
+        >>> b.caps, b.rates
+        ((inf,), (0.004,))
+        >>> b.maintenance_margin([10_000.0, 2_000_000.0]).tolist()  # 0.4 % of any notional
+        [40.0, 8000.0]
+        """
         return cls([math.inf], [rate])
 
     @classmethod
     def hyperliquid(cls, max_leverage: float) -> Brackets:
         """Hyperliquid: maintenance margin is half the initial margin at maximum leverage
-        (1 % at 50×), MECHANICS §6.5."""
+        (1 % at 50×), MECHANICS §6.5.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> b = dl.Brackets.hyperliquid(max_leverage=50)  # initial margin 2 %
+        >>> b.rates
+        (0.01,)
+        >>> b.maintenance_margin([250_000.0]).tolist()
+        [2500.0]
+        """
         lev = _finite("max_leverage", max_leverage, low=1.0)
         return cls.flat(0.5 / lev)
 
@@ -258,7 +278,16 @@ class PerpExchange:
 
     @property
     def assets(self) -> list[str]:
-        """The assets of its markets."""
+        """The assets of its markets.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.004)),
+        ...                       dl.PerpMarket("ETH-PERP", dl.Brackets.hyperliquid(25))])
+        >>> ex.assets  # each must be an asset of the scenario it is added to
+        ['BTC-PERP', 'ETH-PERP']
+        """
         return [m.asset for m in self.markets]
 
     def liquidatable(self, positions: pl.DataFrame, prices: dict[str, float]) -> pl.DataFrame:

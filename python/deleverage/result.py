@@ -78,6 +78,23 @@ class Result:
     summary:
         One row: totals, bad debt, drawdown and amplification per asset, first liquidation step,
         steps to quiet.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import deleverage as dl
+    >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=5)
+    >>> pos = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH"] * 2,
+    ...                     "collateral": [10.0, 10.0], "debt_asset": ["USDC"] * 2,
+    ...                     "debt": [20_000.0, 23_000.0]})
+    >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), pos)
+    >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1))
+    >>> res  # b (health 0.97 at 2,700) loses 4.47 ETH: 11,500 of debt plus the 5 % bonus
+    Result(liquidations=1, liquidated_notional=12075, bad_debt=0, steps_run=5)
+    >>> res.accounts.select("account", "status", "debt_value").rows()
+    [('a', 'active', 20000.0), ('b', 'liquidated', 11500.0)]
+    >>> res.steps.height  # 5 steps × 2 assets
+    10
     """
 
     events: pl.DataFrame
@@ -91,12 +108,39 @@ class Result:
     funds: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary as a plain dict."""
+        """The summary as a plain dict.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=5)
+        >>> pos = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH"] * 2,
+        ...                     "collateral": [10.0, 10.0], "debt_asset": ["USDC"] * 2,
+        ...                     "debt": [20_000.0, 23_000.0]})
+        >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), pos)
+        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1))
+        >>> s = res.to_dict()
+        >>> s["liquidations"], s["debt_repaid_value"], s["bad_debt"], s["amplification_ETH"]
+        (1, 11500.0, 0.0, 1.0)
+        """
         return self.summary.row(0, named=True)
 
     def plot(self, asset: str | None = None) -> Any:
         """The price path of ``asset`` with the oracle and the liquidations per step, as a
-        matplotlib ``Figure`` (see :func:`deleverage.plot.result`)."""
+        matplotlib ``Figure`` (see :func:`deleverage.plot.result`).
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import deleverage as dl
+        >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=100, steps=20),
+        ...                   shock=dl.Shock.instant(ETH=-0.25))
+        >>> fig = res.plot("ETH")
+        >>> [ax.get_ylabel() for ax in fig.axes]
+        ['ETH price', 'collateral liquidated (quote)']
+        """
         from deleverage import plot
 
         return plot.result(self, asset)

@@ -109,13 +109,40 @@ class Oracle:
 
     @classmethod
     def spot(cls) -> Oracle:
-        """The current routed mid of the asset's venues."""
+        """The current routed mid of the asset's venues.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> dl.Asset("USDC", 1.0).oracle == dl.Oracle.spot()  # the default
+        True
+        >>> book = dl.OrderBook.linear(mid=3_000.0, tick=1.0, levels=2_000, depth_per_level=0.5)
+        >>> eth = dl.Asset("ETH", 3_000.0, venues=[book], oracle=dl.Oracle.spot())
+        >>> sc = dl.Scenario(assets=[eth, dl.Asset("USDC", 1.0)], steps=3)
+        >>> pos = pl.DataFrame({"account": ["b"], "collateral_asset": ["ETH"], "collateral": [10.0],
+        ...                     "debt_asset": ["USDC"], "debt": [23_000.0]})
+        >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), pos)
+        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1))  # b's collateral is sold
+        >>> res.steps.filter(step=0, asset="ETH").select("reference", "mid", "oracle").row(0)
+        (2700.0, 2696.4, 2696.4)
+        """
         return cls("spot")
 
     @classmethod
     def push(cls, deviation: float, heartbeat: float) -> Oracle:
         """Publishes the spot when it moved by more than ``deviation`` (a fraction) since the last
-        publication, or every ``heartbeat`` seconds (Chainlink)."""
+        publication, or every ``heartbeat`` seconds (Chainlink).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eth = dl.Asset("ETH", 100.0, oracle=dl.Oracle.push(0.01, 3_600))
+        >>> sc = dl.Scenario(assets=[eth], steps=4)
+        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [100.0, 99.5, 98.0, 98.0]}))
+        >>> res.steps["oracle"].to_list()[:4]  # a 0.5 % move is not published, a 2 % one is
+        [100.0, 100.0, 98.0, 98.0]
+        """
         return cls(
             "push",
             deviation=_finite("Oracle.push deviation", deviation, low=0.0),
@@ -124,23 +151,74 @@ class Oracle:
 
     @classmethod
     def twap(cls, window: float) -> Oracle:
-        """Arithmetic time-weighted mean of the spot over the last ``window`` seconds."""
+        """Arithmetic time-weighted mean of the spot over the last ``window`` seconds.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eth = dl.Asset("ETH", 100.0, oracle=dl.Oracle.twap(36))
+        >>> sc = dl.Scenario(assets=[eth], step_seconds=12, steps=4)
+        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [100.0, 99.7, 97.0, 97.0]}))
+        >>> [round(p, 6) for p in res.steps["oracle"]]  # at step 3: (100 + 99.7 + 97) / 3
+        [100.0, 100.0, 99.9, 98.9]
+        """
         return cls("twap", window=_finite("Oracle.twap window", window, low=0.0, low_open=True))
 
     @classmethod
     def delayed(cls, delay: float) -> Oracle:
-        """The end-of-step spot of the last step at or before ``t − delay`` (Maker OSM)."""
+        """The end-of-step spot of the last step at or before ``t − delay`` (Maker OSM).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eth = dl.Asset("ETH", 100.0, oracle=dl.Oracle.delayed(24))
+        >>> sc = dl.Scenario(assets=[eth], step_seconds=12, steps=4)
+        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [100.0, 99.7, 97.0, 97.0]}))
+        >>> res.steps["oracle"].to_list()  # at step 3 (t = 36 s), the spot of step 1 (t = 12 s)
+        [100.0, 100.0, 100.0, 99.7]
+        """
         return cls("delayed", delay=_finite("Oracle.delayed delay", delay, low=0.0, low_open=True))
 
     @classmethod
     def reference(cls) -> Oracle:
-        """The exogenous reference path, without endogenous impact."""
+        """The exogenous reference path, without endogenous impact.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> book = dl.OrderBook.linear(mid=3_000.0, tick=1.0, levels=2_000, depth_per_level=0.5)
+        >>> eth = dl.Asset("ETH", 3_000.0, venues=[book], oracle=dl.Oracle.reference())
+        >>> sc = dl.Scenario(assets=[eth, dl.Asset("USDC", 1.0)], steps=3)
+        >>> pos = pl.DataFrame({"account": ["b"], "collateral_asset": ["ETH"], "collateral": [10.0],
+        ...                     "debt_asset": ["USDC"], "debt": [23_000.0]})
+        >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), pos)
+        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1))  # the sale moves the mid only
+        >>> res.steps.filter(step=0, asset="ETH").select("reference", "mid", "oracle").row(0)
+        (2700.0, 2696.4, 2700.0)
+        """
         return cls("reference")
 
     @classmethod
     def blend(cls, weight: float) -> Oracle:
         """A perp mark price: ``weight·mid + (1 − weight)·reference``, the perp book's mid blended
-        with the index (the reference path), re-read after every round."""
+        with the index (the reference path), re-read after every round.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> book = dl.OrderBook.linear(mid=60_000.0, tick=1.0, levels=2_000, depth_per_level=2.0)
+        >>> perp = dl.Asset("BTC-PERP", 60_000.0, venues=[book], oracle=dl.Oracle.blend(0.5))
+        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.005))],
+        ...                      insurance_fund=1e5)
+        >>> pos = pl.DataFrame({"account": [1, 2], "market": ["BTC-PERP"] * 2, "size": [2.0, -2.0],
+        ...                     "entry_price": [60_000.0] * 2, "margin": [6_000.0] * 2})
+        >>> sc = dl.Scenario(assets=[perp], steps=2).add_perps(ex, pos)
+        >>> res = dl.simulate(sc, shock=dl.Shock.instant({"BTC-PERP": -0.15}))
+        >>> res.steps.select("reference", "mid", "oracle").row(0)  # mark = (mid + index) / 2
+        (51000.0, 50999.575, 50999.7875)
+        """
         return cls("blend", weight=_finite("Oracle.blend weight", weight, low=0.0, high=1.0))
 
     def _spec(self) -> dict[str, Any]:
@@ -265,7 +343,24 @@ class Lending:
         cls, reserves: Mapping[str, Reserve], *, version: str = "3.3", name: str = "aave_v3"
     ) -> Lending:
         """Aave v3: health factor, close factor 50 %/100 % around HF 0.95 (v3.0–3.2), and from
-        v3.3 the $2,000 position threshold, the $1,000 dust rule and the deficit write-off."""
+        v3.3 the $2,000 position threshold, the $1,000 dust rule and the deficit write-off.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=2)
+        >>> pos = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH"] * 2,
+        ...                     "collateral": [10.0, 10.0], "debt_asset": ["USDC"] * 2,
+        ...                     "debt": [20_000.0, 23_000.0]})
+        >>> aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)})
+        >>> res = dl.simulate(sc.add_lending(aave, pos), shock=dl.Shock.instant(ETH=-0.1))
+        >>> res.accounts["status"].to_list()  # HF at 2,700: a 1.12, b 10·2,700·0.83/23,000 = 0.97
+        ['active', 'liquidated']
+        >>> ev = res.events.row(0, named=True)  # HF >= 0.95: half the debt, 5 % bonus
+        >>> ev["debt_repaid"], round(ev["collateral_seized"], 6)  # 11,500·1.05 / 2,700 ETH
+        (11500.0, 4.472222)
+        """
         if version not in {"3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}:
             raise ScenarioError(f"Aave version must be one of 3.0–3.7, got {version!r}")
         _check_reserves(reserves, name)
@@ -297,7 +392,21 @@ class Lending:
     ) -> Lending:
         """Compound v2: shortfall below the collateral factors, a fixed close factor, the seize
         multiplier ``liquidation_incentive`` and the protocol's share of every seizure.
-        ``liquidation_threshold`` of each reserve is its collateral factor."""
+        ``liquidation_threshold`` of each reserve is its collateral factor.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=2)
+        >>> pos = pl.DataFrame({"account": ["b"], "collateral_asset": ["ETH"], "collateral": [10.0],
+        ...                     "debt_asset": ["USDC"], "debt": [23_000.0]})
+        >>> v2 = dl.Lending.compound_v2({"ETH": dl.Reserve(0.8)})  # collateral factor 80 %
+        >>> res = dl.simulate(sc.add_lending(v2, pos), shock=dl.Shock.instant(ETH=-0.1))
+        >>> ev = res.events.row(0, named=True)  # 10·2,700·0.8 = 21,600 < 23,000: a shortfall
+        >>> ev["debt_repaid"], round(ev["collateral_seized"], 6)  # 0.5·23,000; 11,500·1.08/2,700
+        (11500.0, 4.6)
+        """
         # Comptroller's setter bounds (MECHANICS §4.5): close factor in [0.05, 0.9], collateral
         # factors at most 0.9.
         _finite("close_factor", close_factor, low=0.05, high=0.9)
@@ -461,7 +570,18 @@ class Shock:
 
     @classmethod
     def instant(cls, returns: Mapping[str, float] | None = None, **by_asset: float) -> Shock:
-        """Moves each named asset by a simple return at step 0 (``ETH=-0.2`` is a 20 % fall)."""
+        """Moves each named asset by a simple return at step 0 (``ETH=-0.2`` is a 20 % fall).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)], steps=3)
+        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2))
+        >>> res.steps.filter(step=0)["reference"].to_list()  # BTC is not named: it stays
+        [2400.0, 60000.0]
+        >>> dl.Shock.instant({"ETH": -0.2}, BTC=-0.1).returns
+        {'ETH': -0.2, 'BTC': -0.1}
+        """
         r = {**(returns or {}), **by_asset}
         for k, v in r.items():
             _finite(f"shock {k}", v, low=-1.0, low_open=True)
@@ -470,7 +590,20 @@ class Shock:
     @classmethod
     def path(cls, prices: Mapping[str, npt.ArrayLike]) -> Shock:
         """Reference prices per step for the named assets (all the same length: the number of
-        steps). Unnamed assets keep their initial price."""
+        steps). Unnamed assets keep their initial price.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)])
+        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [2_900.0, 2_800.0, 2_850.0]}))
+        >>> res.summary["steps_run"].item()  # the path's length, not sc.steps
+        3
+        >>> res.steps.filter(asset="ETH")["reference"].to_list()
+        [2900.0, 2800.0, 2850.0]
+        >>> res.steps.filter(asset="BTC")["reference"].to_list()
+        [60000.0, 60000.0, 60000.0]
+        """
         arrays = {k: np.asarray(v, dtype=np.float64).copy() for k, v in prices.items()}
         lengths = {len(a) for a in arrays.values()}
         if len(lengths) > 1:
@@ -494,7 +627,21 @@ class Shock:
     ) -> Shock:
         """Correlated geometric Brownian motion: annualised volatility ``sigma`` and drift ``mu``
         per asset, correlation matrix ``corr`` over the assets in scenario order (identity by
-        default)."""
+        default).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)], steps=20)
+        >>> gbm = dl.Shock.gbm({"ETH": 0.8, "BTC": 0.8}, corr=[[1.0, 1.0], [1.0, 1.0]])
+        >>> ref = dl.simulate(sc, shock=gbm, seed=7).steps
+        >>> eth, btc = (ref.filter(asset=a)["reference"] for a in ("ETH", "BTC"))
+        >>> bool((eth / 3_000 - btc / 60_000).abs().max() < 1e-12)  # correlation 1: in lockstep
+        True
+        >>> again = dl.simulate(sc, shock=gbm, seed=7).steps  # the seed fixes the path
+        >>> again["reference"].equals(ref["reference"]), eth.len()
+        (True, 20)
+        """
         return cls.jump_diffusion(sigma, mu=mu, corr=corr)
 
     @classmethod
@@ -508,7 +655,20 @@ class Shock:
         jump_std: Mapping[str, float] | None = None,
     ) -> Shock:
         """GBM plus Merton jumps: ``jump_intensity`` jumps per year, log-sizes
-        Normal(``jump_mean``, ``jump_std``)."""
+        Normal(``jump_mean``, ``jump_std``).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0)], steps=20)
+        >>> crash = dl.Shock.jump_diffusion({"ETH": 0.0}, jump_intensity={"ETH": 1e6},
+        ...                                 jump_mean={"ETH": -0.1}, jump_std={"ETH": 0.0})
+        >>> ref = dl.simulate(sc, shock=crash, seed=1).steps["reference"]
+        >>> bool((ref.diff().drop_nulls() <= 0).all())  # no volatility: only the jumps move it
+        True
+        >>> round(ref[2] / ref[1], 6)  # one jump of log-size -0.1: exp(-0.1)
+        0.904837
+        """
         return cls(
             "diffusion",
             sigma=dict(sigma),
@@ -631,33 +791,100 @@ class Scenario:
     def from_toml(cls, path: str | Path) -> Scenario:
         """Reads a scenario file: assets, venues, oracles, protocols with their positions (a
         Parquet/CSV file or a seeded generator), liquidators, the shock and the run settings.
-        See :mod:`deleverage.tomlfile`."""
+        See :mod:`deleverage.tomlfile`.
+
+        Examples
+        --------
+        >>> import os
+        >>> import tempfile
+        >>> import deleverage as dl
+        >>> path = os.path.join(tempfile.mkdtemp(), "eth.toml")
+        >>> dl.examples.eth_lending(n_accounts=50, steps=10).to_toml(path)
+        >>> sc = dl.Scenario.from_toml(path)
+        >>> sc.asset_names, sc.n_accounts, sc.steps, sc.assets[0].oracle.kind
+        (['ETH', 'USDC'], 50, 10, 'push')
+        """
         from deleverage import tomlfile
 
         return tomlfile.load(path)
 
     def to_toml(self, path: str | Path) -> None:
         """Writes this scenario as a file that :meth:`from_toml` reads back, positions and book
-        levels as Parquet files beside it."""
+        levels as Parquet files beside it.
+
+        Examples
+        --------
+        >>> import os
+        >>> import tempfile
+        >>> import deleverage as dl
+        >>> sc = dl.examples.eth_lending(n_accounts=50, steps=10)
+        >>> path = os.path.join(tempfile.mkdtemp(), "eth.toml")
+        >>> sc.to_toml(path)
+        >>> sorted(os.listdir(os.path.dirname(path)))
+        ['eth.ETH.0.levels.parquet', 'eth.aave_v3.positions.parquet', 'eth.toml']
+        >>> back, shock = dl.Scenario.from_toml(path), dl.Shock.instant(ETH=-0.25)
+        >>> dl.simulate(back, shock).to_dict() == dl.simulate(sc, shock).to_dict()
+        True
+        """
         from deleverage import tomlfile
 
         tomlfile.save(self, path)
 
     @property
     def asset_names(self) -> list[str]:
-        """Asset names in scenario order (their ids in the result frames' ``asset_id``)."""
+        """Asset names in scenario order (their ids in the result frames' ``asset_id``).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=2)
+        >>> sc.asset_names
+        ['ETH', 'USDC']
+        >>> dl.simulate(sc).steps["asset"].to_list()  # one row per step and asset, in this order
+        ['ETH', 'USDC', 'ETH', 'USDC']
+        """
         return [a.name for a in self.assets]
 
     @property
     def n_accounts(self) -> int:
-        """Number of accounts over all protocols."""
+        """Number of accounts over all protocols.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)])
+        >>> pos = pl.DataFrame({"account": ["a", "a", "b"], "collateral_asset": ["ETH"] * 3,
+        ...                     "collateral": [1.0, 2.0, 5.0], "debt_asset": ["USDC"] * 3,
+        ...                     "debt": [0.0, 1_000.0, 4_000.0]})
+        >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), pos)
+        >>> sc.n_accounts  # the two rows of a are one account
+        2
+        >>> v2 = dl.Lending.compound_v2({"ETH": dl.Reserve(0.8)})
+        >>> sc.add_lending(v2, pos[2:]).n_accounts  # b in another protocol counts again
+        3
+        """
         return sum(b.positions["account"].n_unique() for b in self.lending) + sum(
             f.positions["account"].n_unique() for f in self.families
         )
 
     @property
     def protocol_names(self) -> list[str]:
-        """Names of the lending protocols, then of the other families, in order."""
+        """Names of the lending protocols, then of the other families, in order.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)])
+        >>> funds = pl.DataFrame({"account": ["f"], "holding": ["ETH"], "amount": [1.0]})
+        >>> pos = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"], "collateral": [10.0],
+        ...                     "debt_asset": ["USDC"], "debt": [23_000.0]})
+        >>> sc = sc.add_funds(dl.Funds.target(name="hedge"), funds)
+        >>> sc = sc.add_lending(dl.Lending.compound_v2({"ETH": dl.Reserve(0.8)}, name="v2"), pos)
+        >>> sc.protocol_names  # lending first, though added last
+        ['v2', 'hedge']
+        """
         return [b.protocol.name for b in self.lending] + [f.protocol.name for f in self.families]
 
     def _add_family(self, protocol: Any, positions: pl.DataFrame, assets: list[str]) -> Scenario:
@@ -701,6 +928,24 @@ class Scenario:
         ``positions`` has the columns ``account``, ``collateral_asset``, ``collateral``,
         ``debt_asset``, ``debt`` (asset units). An account may have several rows (several
         collateral or debt assets); they are summed per asset. The frame is not modified.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("WBTC", 60_000.0),
+        ...                          dl.Asset("USDC", 1.0)])
+        >>> pos = pl.DataFrame({"account": ["a", "a"], "collateral_asset": ["ETH", "WBTC"],
+        ...                     "collateral": [10.0, 1.0], "debt_asset": ["USDC", "USDC"],
+        ...                     "debt": [30_000.0, 0.0]})
+        >>> aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05),
+        ...                            "WBTC": dl.Reserve(0.78, 0.065)})
+        >>> lent = sc.add_lending(aave, pos)
+        >>> lent.n_accounts, lent.protocol_names, sc.protocol_names  # sc itself is unchanged
+        (1, ['aave_v3'], [])
+        >>> health = dl.simulate(lent).accounts["health"].item()
+        >>> round(health, 6)  # (10·3,000·0.83 + 1·60,000·0.78) / 30,000
+        2.39
         """
         if not isinstance(protocol, Lending):
             raise ScenarioError("protocol must be a deleverage.Lending")
@@ -768,7 +1013,24 @@ class Scenario:
         return sc
 
     def with_liquidators(self, liquidators: Liquidators) -> Scenario:
-        """A new scenario with other liquidator settings."""
+        """A new scenario with other liquidator settings.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=3)
+        >>> pos = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH"] * 2,
+        ...                     "collateral": [10.0, 10.0], "debt_asset": ["USDC"] * 2,
+        ...                     "debt": [23_000.0, 23_000.0]})
+        >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), pos)
+        >>> shock = dl.Shock.instant(ETH=-0.1)
+        >>> dl.simulate(sc, shock).events["step"].to_list()  # both at once
+        [0, 0]
+        >>> one = sc.with_liquidators(dl.Liquidators(budget_count=1))  # one a step
+        >>> dl.simulate(one, shock).events["step"].to_list(), sc.liquidators.budget_count
+        ([0, 1], None)
+        """
         return replace(self, liquidators=liquidators)
 
 

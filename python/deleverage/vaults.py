@@ -176,7 +176,15 @@ class Vaults:
 
     @property
     def assets(self) -> list[str]:
-        """The collateral assets of its clippers."""
+        """The collateral assets of its clippers.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> maker = dl.Vaults([dl.Clipper("WBTC", mat=1.5), dl.Clipper("ETH")])
+        >>> maker.assets  # in clipper order; each must be an asset of the scenario
+        ['WBTC', 'ETH']
+        """
         return [c.asset for c in self.clippers]
 
     def unsafe(self, positions: pl.DataFrame, prices: dict[str, float]) -> pl.DataFrame:
