@@ -40,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from deleverage._frames import numbers, positions_frame
 from deleverage.exceptions import ScenarioError
 from deleverage.scenario import _finite
 
@@ -195,32 +196,9 @@ class Funds:
         return []
 
     def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
-        where = self.name
-        if not isinstance(positions, pl.DataFrame):
-            raise ScenarioError(f"{where}: positions must be a Polars DataFrame")
-        missing = [c for c in FUND_COLUMNS if c not in positions.columns]
-        if missing:
-            raise ScenarioError(
-                f"{where}: positions lack column(s) {missing}; expected {list(FUND_COLUMNS)}"
-            )
-        df = positions.select(FUND_COLUMNS)
-        for col in df.columns:
-            if df[col].null_count():
-                i = int(df[col].is_null().arg_max())  # type: ignore[arg-type]
-                raise ScenarioError(f"{where}: positions.{col} has a null (row {i})")
-        try:
-            v = df["amount"].cast(pl.Float64).to_numpy()
-        except Exception as e:
-            raise ScenarioError(f"{where}: positions.amount must be numeric ({e})") from None
-        holding = df["holding"].cast(pl.String)
-        ok = np.isfinite(v) & (v >= 0)
-        if not ok.all():
-            i = int(np.flatnonzero(~ok)[0])
-            raise ScenarioError(
-                f"{where}: positions.amount must be finite and >= 0, got {v[i]} "
-                f"(row {i}, account {df['account'][i]!r}, holding {holding[i]!r})"
-            )
-        return df.with_columns(holding, pl.col("amount").cast(pl.Float64))
+        df = positions_frame(positions, self.name, FUND_COLUMNS)
+        numbers(df, "amount", self.name, ">= 0", lambda v: v >= 0)
+        return df.with_columns(pl.col("holding").cast(pl.String), pl.col("amount").cast(pl.Float64))
 
     def _holdings(self, asset_names: list[str], positions: pl.DataFrame) -> None:
         known = set(asset_names) | set(self.illiquid) | {"debt"}

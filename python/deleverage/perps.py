@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from deleverage._frames import known_names, numbers, positions_frame
 from deleverage.exceptions import ScenarioError
 from deleverage.scenario import _finite
 
@@ -342,55 +343,15 @@ class PerpExchange:
 
     def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
         where = self.name
-        if not isinstance(positions, pl.DataFrame):
-            raise ScenarioError(f"{where}: positions must be a Polars DataFrame")
-        missing = [c for c in PERP_COLUMNS if c not in positions.columns]
-        if missing:
-            raise ScenarioError(
-                f"{where}: positions lack column(s) {missing}; expected {list(PERP_COLUMNS)} "
-                "and optionally 'mode'"
-            )
-        df = positions.select(
-            *PERP_COLUMNS,
-            (pl.col("mode") if "mode" in positions.columns else pl.lit("cross")).alias("mode"),
-        )
-        for col in df.columns:
-            if df[col].null_count():
-                i = int(df[col].is_null().arg_max())  # type: ignore[arg-type]
-                raise ScenarioError(f"{where}: positions.{col} has a null (row {i})")
-        bad = df.filter(~pl.col("market").cast(pl.String).is_in(self.assets))
-        if bad.height:
-            row = bad.row(0, named=True)
-            raise ScenarioError(
-                f"{where}: positions.market names {row['market']!r} (account "
-                f"{row['account']!r}), which is not one of its markets {self.assets}"
-            )
-        bad = df.filter(~pl.col("mode").cast(pl.String).is_in(["cross", "isolated"]))
-        if bad.height:
-            row = bad.row(0, named=True)
-            raise ScenarioError(
-                f"{where}: positions.mode must be 'cross' or 'isolated', got {row['mode']!r} "
-                f"(account {row['account']!r})"
-            )
-        for col, rule in (("size", "non-zero"), ("entry_price", "> 0"), ("margin", ">= 0")):
-            try:
-                v = df[col].cast(pl.Float64).to_numpy()
-            except Exception as e:
-                raise ScenarioError(f"{where}: positions.{col} must be numeric ({e})") from None
-            ok = (
-                np.isfinite(v)
-                & {
-                    "size": v != 0,
-                    "entry_price": v > 0,
-                    "margin": v >= 0,
-                }[col]
-            )
-            if not ok.all():
-                i = int(np.flatnonzero(~ok)[0])
-                raise ScenarioError(
-                    f"{where}: positions.{col} must be finite and {rule}, got {v[i]} "
-                    f"(row {i}, account {df['account'][i]!r})"
-                )
+        mode = pl.lit("cross")
+        if isinstance(positions, pl.DataFrame) and "mode" in positions.columns:
+            mode = pl.col("mode")
+        df = positions_frame(positions, where, PERP_COLUMNS, mode.alias("mode"))
+        known_names(df, "market", self.assets, where, "market")
+        known_names(df, "mode", ["cross", "isolated"], where, "margin mode")
+        numbers(df, "size", where, "non-zero", lambda v: v != 0)
+        numbers(df, "entry_price", where, "> 0", lambda v: v > 0)
+        numbers(df, "margin", where, ">= 0", lambda v: v >= 0)
         return df.with_columns(
             pl.col("market").cast(pl.String),
             pl.col("size").cast(pl.Float64),

@@ -1035,36 +1035,13 @@ class Scenario:
 
 
 def _check_positions(positions: pl.DataFrame, assets: set[str], where: str) -> pl.DataFrame:
-    if not isinstance(positions, pl.DataFrame):
-        raise ScenarioError(f"{where}: positions must be a Polars DataFrame")
-    missing = [c for c in POSITION_COLUMNS if c not in positions.columns]
-    if missing:
-        raise ScenarioError(
-            f"{where}: positions lack column(s) {missing}; expected {list(POSITION_COLUMNS)}"
-        )
-    df = positions.select(POSITION_COLUMNS)
+    from deleverage._frames import known_names, numbers, positions_frame
+
+    df = positions_frame(positions, where, POSITION_COLUMNS)
     for col in ("collateral_asset", "debt_asset"):
-        bad = df.filter(~pl.col(col).cast(pl.String).is_in(sorted(assets)))
-        if bad.height:
-            row = bad.row(0, named=True)
-            raise ScenarioError(
-                f"{where}: positions.{col} names unknown asset {row[col]!r} "
-                f"(account {row['account']!r}); assets are {sorted(assets)}"
-            )
+        known_names(df, col, sorted(assets), where, "asset")
     for col in ("collateral", "debt"):
-        try:
-            values = df[col].cast(pl.Float64).to_numpy()
-        except Exception as e:  # a string column, say
-            raise ScenarioError(f"{where}: positions.{col} must be numeric ({e})") from None
-        bad = ~np.isfinite(values) | (values < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ScenarioError(
-                f"{where}: positions.{col} must be finite and >= 0, got {values[i]} "
-                f"(row {i}, account {df['account'][i]!r})"
-            )
-    if df["account"].null_count():
-        raise ScenarioError(f"{where}: positions.account has nulls")
+        numbers(df, col, where, ">= 0", lambda v: v >= 0)
     return df.with_columns(
         pl.col("collateral_asset").cast(pl.String),
         pl.col("debt_asset").cast(pl.String),

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from deleverage._frames import known_names, numbers, positions_frame
 from deleverage.exceptions import ScenarioError
 
 __all__ = ["Clipper", "Vaults"]
@@ -217,37 +218,10 @@ class Vaults:
 
     def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
         where = self.name
-        if not isinstance(positions, pl.DataFrame):
-            raise ScenarioError(f"{where}: positions must be a Polars DataFrame")
-        missing = [c for c in VAULT_COLUMNS if c not in positions.columns]
-        if missing:
-            raise ScenarioError(
-                f"{where}: positions lack column(s) {missing}; expected {list(VAULT_COLUMNS)}"
-            )
-        df = positions.select(VAULT_COLUMNS)
-        for col in df.columns:
-            if df[col].null_count():
-                i = int(df[col].is_null().arg_max())  # type: ignore[arg-type]
-                raise ScenarioError(f"{where}: positions.{col} has a null (row {i})")
-        bad = df.filter(~pl.col("collateral_asset").cast(pl.String).is_in(self.assets))
-        if bad.height:
-            row = bad.row(0, named=True)
-            raise ScenarioError(
-                f"{where}: positions.collateral_asset names {row['collateral_asset']!r} "
-                f"(account {row['account']!r}), which has no clipper; clippers are {self.assets}"
-            )
-        for col in ("ink", "art"):
-            try:
-                v = df[col].cast(pl.Float64).to_numpy()
-            except Exception as e:
-                raise ScenarioError(f"{where}: positions.{col} must be numeric ({e})") from None
-            ok = np.isfinite(v) & (v >= 0)
-            if not ok.all():
-                i = int(np.flatnonzero(~ok)[0])
-                raise ScenarioError(
-                    f"{where}: positions.{col} must be finite and >= 0, got {v[i]} "
-                    f"(row {i}, account {df['account'][i]!r})"
-                )
+        df = positions_frame(positions, where, VAULT_COLUMNS)
+        known_names(df, "collateral_asset", self.assets, where, "clipper asset")
+        numbers(df, "ink", where, ">= 0", lambda v: v >= 0)
+        numbers(df, "art", where, ">= 0", lambda v: v >= 0)
         return df.with_columns(
             pl.col("collateral_asset").cast(pl.String),
             pl.col("ink").cast(pl.Float64),
