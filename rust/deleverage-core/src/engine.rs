@@ -569,10 +569,7 @@ impl Engine {
         let first_family = self.protocols.len() as u32;
         loop {
             if rounds > 0 {
-                for a in 0..n {
-                    self.sh.oracles[a].update_round(self.sh.market.spot(a));
-                    self.sh.px[a] = self.sh.oracles[a].value();
-                }
+                (0..n).for_each(|a| self.sh.reread_spot(a));
             }
             self.collect_triggers();
             if rounds >= self.sh.cfg.max_rounds_per_step {
@@ -647,11 +644,6 @@ impl Engine {
         queue.truncate(kept);
         self.queue = queue;
         acted
-    }
-
-    #[inline]
-    fn reread_spot(&mut self, a: usize) {
-        self.sh.reread_spot(a);
     }
 
     fn leave_queue(&mut self, i: usize) {
@@ -791,13 +783,12 @@ impl Engine {
         ev.price_before = self.sh.market.spot(ca);
         match self.sh.cfg.mode {
             RoundMode::Sequential => {
-                let fill = self.sh.market.trade(ca, Side::Sell, sell);
+                // The next liquidation sees the moved price: a spot oracle follows at once.
+                let fill = self.sh.trade(ca, Side::Sell, sell);
                 ev.qty = fill.filled;
                 ev.notional = fill.notional;
                 self.sh.ledger.sold[ca] += fill.filled;
                 self.sh.ledger.liquidators_received += fill.notional;
-                // The next liquidation sees the moved price: a spot oracle follows at once.
-                self.reread_spot(ca);
             }
             RoundMode::Batch => self.sh.batch_qty[ca] += sell,
         }
@@ -1001,8 +992,7 @@ impl Engine {
                 ev.collateral_seized = q;
                 ev.debt_repaid_value = paid;
                 ev.price_before = self.sh.market.spot(a);
-                let fill = self.sh.market.trade(a, Side::Sell, q);
-                self.reread_spot(a);
+                let fill = self.sh.trade(a, Side::Sell, q);
                 ev.qty = fill.filled;
                 ev.notional = fill.notional;
                 ev.price_after = self.sh.market.spot(a);
@@ -1025,7 +1015,7 @@ impl Engine {
             let mut ev = Event::new(self.sh.step, round, EventKind::Sale);
             ev.asset = a as u32;
             ev.price_before = self.sh.market.spot(a);
-            let fill = self.sh.market.trade(a, Side::Sell, q);
+            let fill = self.sh.trade(a, Side::Sell, q);
             ev.qty = fill.filled;
             ev.notional = fill.notional;
             ev.price_after = self.sh.market.spot(a);

@@ -362,9 +362,7 @@ pub struct Exchange {
     liquidated_qty: Vec<f64>,
     adl_qty: Vec<f64>,
     pnl: Vec<f64>,
-    // Scratch per round: pool equity and MM at the round's marks, and the ADL rankings.
-    eq: Vec<f64>,
-    mm: Vec<f64>,
+    // Scratch per round: the ADL rankings.
     ranking: Vec<Option<Vec<u32>>>,
     cursor: Vec<usize>,
     backstop_size: Vec<f64>,
@@ -489,8 +487,6 @@ impl Exchange {
             liquidated_qty: vec![0.0; n],
             adl_qty: vec![0.0; n],
             pnl: vec![0.0; n],
-            eq: Vec::new(),
-            mm: Vec::new(),
         };
         let mut k = 0;
         while k < order.len() {
@@ -533,9 +529,6 @@ impl Exchange {
             ex.partial_done.push(false);
             k = end;
         }
-        let pools = ex.owner.len();
-        ex.eq = vec![0.0; pools];
-        ex.mm = vec![0.0; pools];
         Ok(ex)
     }
 
@@ -633,8 +626,6 @@ impl Exchange {
                 continue;
             }
             let (e, mm) = self.pool_state(p, &sh.px);
-            self.eq[p] = e;
-            self.mm[p] = mm;
             if self.breached(e, mm) {
                 // Worst first: the lowest equity per unit of MM (a pool without MM, bankrupt,
                 // goes first).
@@ -935,6 +926,7 @@ impl Exchange {
             }
             left -= cut;
             cut_total += cut;
+            self.ledger.adl_counterparty_qty += cut;
             self.ledger.adl_count += 1;
             self.ledger.adl_notional += cut * bp;
             let mut ev = Event::new(sh.step, round, EventKind::Adl);
@@ -958,7 +950,6 @@ impl Exchange {
             self.pnl[j] += realized;
             self.ledger.realized_pnl += realized;
             self.ledger.adl_bankrupt_qty += cut_total;
-            self.ledger.adl_counterparty_qty += cut_total;
             sh.count_liquidation(a, cut_total * sh.px[a]);
         }
         if left > 1e-12 * rest {

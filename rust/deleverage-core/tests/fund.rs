@@ -32,6 +32,14 @@ fn printed(x: f64, s: &str) {
     assert!((x - v).abs() <= tol, "{x} does not print as {s}");
 }
 
+/// Each of `xs` prints as the matching figure of `figures` (MECHANICS prints a row at a time).
+fn printed_all(xs: &[f64], figures: &[&str]) {
+    assert_eq!(xs.len(), figures.len());
+    for (&x, s) in xs.iter().zip(figures) {
+        printed(x, s);
+    }
+}
+
 fn asset(k: usize, curve: ImpactCurve) -> AssetSpec {
     AssetSpec {
         name: format!("asset{k}"),
@@ -249,18 +257,11 @@ fn glt_example_7_rounds_sum_to_the_inverse_of_i_minus_k() {
         let cumulative = (t.equity[n] - EQ[n]) / A[n];
         assert_rel!(cumulative, x[n]);
     }
-    for (n, s) in ["-0.0198416", "-0.0142552", "-0.0226348"]
-        .iter()
-        .enumerate()
-    {
-        printed(x[n], s);
-    }
-    for (n, s) in ["-0.00284161", "-0.00325518", "-0.00263482"]
-        .iter()
-        .enumerate()
-    {
-        printed(x[n] - r[n], s);
-    }
+    printed_all(&x, &["-0.0198416", "-0.0142552", "-0.0226348"]);
+    printed_all(
+        &(0..3).map(|n| x[n] - r[n]).collect::<Vec<_>>(),
+        &["-0.00284161", "-0.00325518", "-0.00263482"],
+    );
 }
 
 #[test]
@@ -370,12 +371,7 @@ fn cont_schaanning_example_8_first_round() {
     for (i, s_) in ["15.84", "7.92", "5.28"].iter().enumerate() {
         printed(ill[i], s_);
     }
-    for (i, s_) in ["31.5263158", "32.9047619", "22.1904762"]
-        .iter()
-        .enumerate()
-    {
-        printed(lam[i], s_);
-    }
+    printed_all(&lam, &["31.5263158", "32.9047619", "22.1904762"]);
     printed(depth(0), "12649.1106");
     printed(depth(1), "2529.82213");
     printed(delta[0], "7589.46638");
@@ -445,26 +441,11 @@ fn cont_schaanning_example_8_first_round() {
         assert_rel!(t.marketable_value[i], pi1[i][0] + pi1[i][1]);
         assert_eq!(t.status[i], FundStatus::Active);
     }
-    for (i, s_) in ["0.271815706", "0.368375254", "0.140220079"]
-        .iter()
-        .enumerate()
-    {
-        printed(loss[i], s_);
-    }
-    for (i, s_) in ["2.76818429", "2.15162475", "1.53977992"]
-        .iter()
-        .enumerate()
-    {
-        printed(c1[i], s_);
-    }
+    printed_all(&loss, &["0.271815706", "0.368375254", "0.140220079"]);
+    printed_all(&c1, &["2.76818429", "2.15162475", "1.53977992"]);
     printed(proceeds[0], "23.5928768");
     printed(proceeds[1], "23.0030464");
-    for (i, s_) in ["26.0009089", "27.6760985", "24.1201872"]
-        .iter()
-        .enumerate()
-    {
-        printed(lam1[i], s_);
-    }
+    printed_all(&lam1, &["26.0009089", "27.6760985", "24.1201872"]);
 
     // Forced sales count as liquidated notional at the oracle price (1 before the round).
     let row = e.step_rows();

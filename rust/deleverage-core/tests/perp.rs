@@ -93,9 +93,9 @@ fn kinds(e: &Engine) -> Vec<u8> {
     e.events().kind.clone()
 }
 
-#[test]
-fn worked_example_6_prices_fee_and_surplus() {
-    // Long 3.6 at 58,400, isolated margin 70,080: LP 39,364.0350877 (bracket 2), BP 38,933.33.
+/// Worked example 6's long (3.6 at 58,400, isolated margin 70,080) with a 0.5 % clearance fee
+/// and a fund of 1,000, after a first step at its entry price.
+fn example_6() -> Engine {
     let ex = Exchange::new(
         config(
             example_brackets(),
@@ -108,6 +108,13 @@ fn worked_example_6_prices_fee_and_surplus() {
     .unwrap();
     let mut e = engine(58_400.0, 1e-12, ex);
     e.step(&[58_400.0]).unwrap();
+    e
+}
+
+#[test]
+fn worked_example_6_prices_fee_and_surplus() {
+    // Long 3.6 at 58,400, isolated margin 70,080: LP 39,364.0350877 (bracket 2), BP 38,933.33.
+    let mut e = example_6();
     let t = exchange(&e).table(e.oracle_prices());
     assert_close!(t.liquidation_price[0], 39_364.035_087_719_3);
     assert_close!(t.bankruptcy_price[0], 38_933.333_333_333_3);
@@ -135,18 +142,7 @@ fn worked_example_6_prices_fee_and_surplus() {
 fn fill_worse_than_bankruptcy_draws_on_the_fund() {
     // The same long gapped to 38,800: equity −480; the fill at 38,800 is 480 short of BP·Q and
     // the fund pays it.
-    let ex = Exchange::new(
-        config(
-            example_brackets(),
-            0.005,
-            1_000.0,
-            AdlOrder::Ranked(AdlRanking::Bitmex),
-        ),
-        &rows(&[(0, 3.6, 58_400.0, 70_080.0, false)]),
-    )
-    .unwrap();
-    let mut e = engine(58_400.0, 1e-12, ex);
-    e.step(&[58_400.0]).unwrap();
+    let mut e = example_6();
     e.step(&[38_800.0]).unwrap();
     assert_eq!(
         kinds(&e),
