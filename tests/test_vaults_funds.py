@@ -156,3 +156,9 @@ def test_breakdown_and_liquidation_map_cover_vaults() -> None:
     assert m["vault_liquidatable_vaults"].to_list() == [1, 0]
     assert m["vault_liquidatable_debt"][0] == pytest.approx(14_790.0)
     assert m["vault_liquidatable_collateral"][0] == pytest.approx(11 * 1_840.0 * 1.05)
+    # The map's plot stacks the vault layer (and leaves out the absent lending one).
+    import matplotlib
+
+    matplotlib.use("Agg")
+    legend = dl.plot.liquidation_map(m).axes[0].get_legend().get_texts()
+    assert [t.get_text() for t in legend] == ["collateral of unsafe vaults, no feedback"]

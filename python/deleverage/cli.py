@@ -349,6 +349,18 @@ def _moves(text: str) -> list[float]:
         ) from None
 
 
+def _output_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``-o/--out`` (a folder, ./deleverage-out by default) and ``--no-write``."""
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("deleverage-out"),
+        help=f"folder for {what} (default: ./deleverage-out)",
+    )
+    p.add_argument("--no-write", action="store_true", help="print only, write no files")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="deleverage",
@@ -391,14 +403,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--seed", type=_count(0), default=7, help="seed of positions and run (default: 7)"
     )
-    d.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        default=Path("deleverage-out"),
-        help="folder for the Parquet frames and PNG plots (default: ./deleverage-out)",
-    )
-    d.add_argument("--no-write", action="store_true", help="print only, write no files")
+    _output_options(d, "the Parquet frames and PNG plots")
     r = sub.add_parser(
         "run",
         help="run a scenario file to quiet",
@@ -406,14 +411,7 @@ def _parser() -> argparse.ArgumentParser:
         "summary and write the frames (Parquet) and the price plot (PNG).",
     )
     r.add_argument("scenario", type=Path, help="the scenario file (.toml)")
-    r.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        default=Path("deleverage-out"),
-        help="folder for the outputs (default: ./deleverage-out)",
-    )
-    r.add_argument("--no-write", action="store_true", help="print only, write no files")
+    _output_options(r, "the outputs")
     m = sub.add_parser(
         "map",
         help="liquidation map of a scenario file",
@@ -459,14 +457,7 @@ def _parser() -> argparse.ArgumentParser:
         help="vary a value of the file, named by its dotted key with array items by index, e.g. "
         "--grid protocols.0.reserves.ETH.liquidation_bonus=0.05,0.1 (repeatable: the product)",
     )
-    w.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        default=Path("deleverage-out"),
-        help="folder for sweep.parquet (default: ./deleverage-out)",
-    )
-    w.add_argument("--no-write", action="store_true", help="print only, write no files")
+    _output_options(w, "sweep.parquet")
     v = sub.add_parser(
         "venues",
         help="route one forced sale across a book and a pool",

@@ -42,7 +42,7 @@ import polars as pl
 
 from deleverage._frames import numbers, positions_frame
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import _finite
+from deleverage.scenario import _finite, _name
 
 __all__ = ["Funds"]
 
@@ -75,9 +75,7 @@ class Funds:
     name: str = "funds"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ScenarioError(f"Funds name must be a non-empty string, got {self.name!r}")
-        w = self.name
+        w = _name("Funds", self.name)
         for key in ("leverage", "lambda_max", "lambda_b"):
             v = getattr(self, key)
             if v is not None:

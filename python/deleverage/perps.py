@@ -38,7 +38,7 @@ import polars as pl
 
 from deleverage._frames import known_names, numbers, positions_frame
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import _finite
+from deleverage.scenario import _finite, _items, _name
 
 __all__ = ["Brackets", "PartialLiquidation", "PerpExchange", "PerpMarket"]
 
@@ -231,19 +231,8 @@ class PerpExchange:
     name: str = "perps"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ScenarioError(f"PerpExchange name must be a non-empty string, got {self.name!r}")
-        if isinstance(self.markets, PerpMarket) or not isinstance(self.markets, Sequence):
-            raise ScenarioError(
-                f"{self.name}: markets must be a list of PerpMarket, got "
-                f"{type(self.markets).__name__}"
-            )
-        markets = tuple(self.markets)
-        if not markets:
-            raise ScenarioError(f"{self.name}: markets must not be empty")
-        for i, m in enumerate(markets):
-            if not isinstance(m, PerpMarket):
-                raise ScenarioError(f"{self.name}: markets[{i}] must be a deleverage.PerpMarket")
+        _name("PerpExchange", self.name)
+        markets = _items(self.markets, PerpMarket, f"{self.name}: ", "markets")
         assets = [m.asset for m in markets]
         if len(set(assets)) != len(assets):
             raise ScenarioError(f"{self.name}: a market appears twice in {assets}")

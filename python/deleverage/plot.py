@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from deleverage.exceptions import ScenarioError
@@ -106,27 +107,21 @@ def liquidation_map(frame: pl.DataFrame) -> Figure:
     fig, (ax,) = _figure(1, 4.0)
     px = frame["price"].to_numpy()
     width = (abs(px[1] - px[0]) if len(px) > 1 else max(abs(px[0]) * 0.01, 1e-9)) * 0.8
-    lending = frame["liquidatable_collateral"].to_numpy()
-    if lending.any() or "perp_liquidatable_notional" not in frame.columns:
-        ax.bar(
-            px,
-            lending,
-            width=width,
-            color="C0",
-            alpha=0.6,
-            label="collateral of liquidatable accounts, no feedback",
-        )
-    if "perp_liquidatable_notional" in frame.columns:
-        # Perp positions stacked on the lending bars: the heatmap's total at each price.
-        ax.bar(
-            px,
-            frame["perp_liquidatable_notional"].to_numpy(),
-            width=width,
-            bottom=lending,
-            color="C1",
-            alpha=0.6,
-            label="notional of liquidatable perp positions, no feedback",
-        )
+    # Each family's no-feedback exposure stacked on the one before: the heatmap's total.
+    layers = [
+        ("liquidatable_collateral", "C0", "collateral of liquidatable lending accounts"),
+        ("vault_liquidatable_collateral", "C2", "collateral of unsafe vaults"),
+        ("perp_liquidatable_notional", "C1", "notional of liquidatable perp positions"),
+    ]
+    present = [layer for layer in layers if layer[0] in frame.columns]
+    bottom = np.zeros(len(px))
+    for col, color, label in present:
+        values = frame[col].to_numpy()
+        if len(present) > 1 and not values.any():
+            continue  # a family the scenario does not hold: no empty legend entry
+        ax.bar(px, values, width=width, bottom=bottom, color=color, alpha=0.6,
+               label=f"{label}, no feedback")  # fmt: skip
+        bottom = bottom + values
     if "liquidated_notional" in frame.columns:
         ax.plot(
             px,

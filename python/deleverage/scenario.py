@@ -70,6 +70,30 @@ def _finite(
     return v
 
 
+def _items(value: Any, kind: type, where: str, what: str) -> tuple[Any, ...]:
+    """``value`` as a non-empty tuple of ``kind`` (a list of them, not one alone)."""
+    if isinstance(value, kind) or not isinstance(value, Sequence) or isinstance(value, str):
+        raise ScenarioError(
+            f"{where}{what} must be a list of {kind.__name__}, got {type(value).__name__}"
+        )
+    items = tuple(value)
+    if not items:
+        raise ScenarioError(f"{where}{what} must not be empty")
+    for i, x in enumerate(items):
+        if not isinstance(x, kind):
+            raise ScenarioError(
+                f"{where}{what}[{i}] must be a deleverage.{kind.__name__}, got {type(x).__name__}"
+            )
+    return items
+
+
+def _name(cls: str, value: Any) -> str:
+    """A protocol's name: a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise ScenarioError(f"{cls} name must be a non-empty string, got {value!r}")
+    return value
+
+
 def _whole(name: str, value: Any, *, low: int) -> int:
     """A whole number >= ``low`` (numpy integers included), as a plain ``int``."""
     whole = isinstance(value, int | np.integer) or (
@@ -764,11 +788,7 @@ class Scenario:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.assets, Asset) or not isinstance(self.assets, Sequence):
-            raise ScenarioError(f"assets must be a list of Asset, got {type(self.assets).__name__}")
-        assets = tuple(self.assets)
-        if not assets:
-            raise ScenarioError("assets must not be empty")
+        assets = _items(self.assets, Asset, "", "assets")
         seen: set[str] = set()
         for i, a in enumerate(assets):
             if not isinstance(a, Asset):

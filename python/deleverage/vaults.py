@@ -38,6 +38,7 @@ import polars as pl
 
 from deleverage._frames import known_names, numbers, positions_frame
 from deleverage.exceptions import ScenarioError
+from deleverage.scenario import _items, _name
 
 __all__ = ["Clipper", "Vaults"]
 
@@ -152,19 +153,8 @@ class Vaults:
     name: str = "maker"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ScenarioError(f"Vaults name must be a non-empty string, got {self.name!r}")
-        if isinstance(self.clippers, Clipper) or not isinstance(self.clippers, Sequence):
-            raise ScenarioError(
-                f"{self.name}: clippers must be a list of Clipper, got "
-                f"{type(self.clippers).__name__}"
-            )
-        clippers = tuple(self.clippers)
-        if not clippers:
-            raise ScenarioError(f"{self.name}: clippers must not be empty")
-        for i, c in enumerate(clippers):
-            if not isinstance(c, Clipper):
-                raise ScenarioError(f"{self.name}: clippers[{i}] must be a deleverage.Clipper")
+        _name("Vaults", self.name)
+        clippers = _items(self.clippers, Clipper, f"{self.name}: ", "clippers")
         if len({c.asset for c in clippers}) != len(clippers):
             raise ScenarioError(f"{self.name}: one clipper per collateral asset")
         object.__setattr__(self, "clippers", clippers)
