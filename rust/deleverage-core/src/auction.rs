@@ -13,7 +13,7 @@
 use crate::error::{self, Error, Result};
 use crate::family::{Budget, Shared};
 use crate::fill::Side;
-use crate::recorder::{Event, EventKind};
+use crate::recorder::EventKind;
 
 /// A Clipper's price curve (`abaci`, MECHANICS §5.3). `dur` is the time since `tic`, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -623,17 +623,12 @@ impl Vaults {
             last_redo_step: u32::MAX,
         });
         sh.count_liquidation(a, dink * feed);
-        let mut ev = Event::new(sh.step, round, EventKind::AuctionKick);
-        ev.account = self.owner[i];
-        ev.protocol = id;
-        ev.asset = a as u32;
+        let mut ev = sh.event(round, EventKind::AuctionKick, id, self.owner[i], a);
         ev.collateral_seized = dink;
         ev.debt_repaid = due;
         ev.debt_repaid_value = tab;
         ev.bonus = tab - due;
         ev.protocol_fee = coin;
-        ev.price_before = sh.market.spot(a);
-        ev.price_after = ev.price_before;
         sh.events.push(&ev);
         true
     }
@@ -700,15 +695,10 @@ impl Vaults {
         a.last_redo_step = sh.step;
         a.coins += coin;
         self.coins_paid += coin;
-        let mut ev = Event::new(sh.step, round, EventKind::AuctionRedo);
-        ev.account = a.owner;
-        ev.protocol = id;
-        ev.asset = asset as u32;
+        let mut ev = sh.event(round, EventKind::AuctionRedo, id, a.owner, asset);
         ev.collateral_seized = a.lot;
         ev.debt_repaid_value = a.tab;
         ev.protocol_fee = coin;
-        ev.price_before = sh.market.spot(asset);
-        ev.price_after = ev.price_before;
         sh.events.push(&ev);
         true
     }
@@ -786,14 +776,10 @@ impl Vaults {
         self.recovered[i] += owe;
         self.keepers_took[a.ilk as usize] += slice;
 
-        let mut ev = Event::new(sh.step, round, EventKind::AuctionTake);
-        ev.account = a.owner;
-        ev.protocol = id;
-        ev.asset = asset as u32;
+        let mut ev = sh.event(round, EventKind::AuctionTake, id, a.owner, asset);
         ev.collateral_seized = slice;
         ev.debt_repaid = owe;
         ev.debt_repaid_value = owe;
-        ev.price_before = sh.market.spot(asset);
         let fill = sh.trade(asset, Side::Sell, sh.cfg.sell_fraction * slice);
         ev.qty = fill.filled;
         ev.notional = fill.notional;

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::fill::{Fill, Side};
 use crate::market::Market;
 use crate::oracle::Oracle;
-use crate::recorder::{EventColumns, StepColumns};
+use crate::recorder::{Event, EventColumns, EventKind, StepColumns};
 
 /// The state every family reads and moves.
 #[derive(Debug, Clone)]
@@ -58,6 +58,25 @@ impl Shared {
         let fill = self.market.trade(a, side, qty);
         self.reread_spot(a);
         fill
+    }
+
+    /// An event of this step on asset `a`, priced at its spot before and after (a row that
+    /// trades sets `price_after` again once it has).
+    pub fn event(
+        &self,
+        round: u32,
+        kind: EventKind,
+        protocol: u32,
+        account: u32,
+        a: usize,
+    ) -> Event {
+        let mut ev = Event::new(self.step, round, kind);
+        ev.protocol = protocol;
+        ev.account = account;
+        ev.asset = a as u32;
+        ev.price_before = self.market.spot(a);
+        ev.price_after = ev.price_before;
+        ev
     }
 
     /// Counts a liquidation of `notional` (oracle value) on asset `a` in this step.

@@ -598,10 +598,7 @@ impl Funds {
                 EventKind::FundPurchase
             }
         };
-        let mut ev = Event::new(sh.step, round, kind);
-        ev.account = self.first_account + i as u32;
-        ev.protocol = id;
-        ev.asset = a as u32;
+        let mut ev = sh.event(round, kind, id, self.first_account + i as u32, a);
         ev.qty = units;
         ev.notional = value;
         ev.price_before = before;

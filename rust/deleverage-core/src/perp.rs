@@ -9,7 +9,7 @@ use rand::RngExt;
 use crate::error::{self, Error, Result};
 use crate::family::Shared;
 use crate::fill::Side;
-use crate::recorder::{Event, EventKind};
+use crate::recorder::EventKind;
 
 /// Maintenance-margin brackets: notional caps (increasing) and their rates (non-decreasing).
 /// Bracket n covers `cap_{n−1} < N ≤ cap_n`; the last cap may be infinite.
@@ -707,14 +707,9 @@ impl Exchange {
             self.size[j] = 0.0;
             self.liquidated_qty[j] += s.abs();
             sh.count_liquidation(a, s.abs() * sh.px[a]);
-            let mut ev = Event::new(sh.step, round, EventKind::Backstop);
-            ev.account = self.owner[p];
-            ev.protocol = id;
-            ev.asset = a as u32;
+            let mut ev = sh.event(round, EventKind::Backstop, id, self.owner[p], a);
             ev.qty = s.abs();
             ev.notional = s.abs() * sh.px[a];
-            ev.price_before = sh.market.spot(a);
-            ev.price_after = ev.price_before;
             if first {
                 // The equity the vault takes over (negative: a loss it absorbs).
                 ev.realized_pnl = equity;
@@ -817,10 +812,7 @@ impl Exchange {
             self.ledger.venue_quote_out += side * n;
             sh.count_liquidation(a, filled * mark);
             let st = settle(side, filled, bp, n, self.cfg.fee_rate);
-            let mut ev = Event::new(sh.step, round, EventKind::PerpLiquidation);
-            ev.account = self.owner[p];
-            ev.protocol = id;
-            ev.asset = a as u32;
+            let mut ev = sh.event(round, EventKind::PerpLiquidation, id, self.owner[p], a);
             ev.qty = filled;
             ev.notional = n;
             ev.price_before = before;
@@ -838,13 +830,8 @@ impl Exchange {
                 self.fund = (self.fund - paid).max(0.0);
                 self.wallet[p] += paid;
                 self.ledger.deficits += paid;
-                let mut pay = Event::new(sh.step, round, EventKind::InsurancePayment);
-                pay.account = self.owner[p];
-                pay.protocol = id;
-                pay.asset = a as u32;
+                let mut pay = sh.event(round, EventKind::InsurancePayment, id, self.owner[p], a);
                 pay.insurance_change = -paid;
-                pay.price_before = ev.price_after;
-                pay.price_after = ev.price_after;
                 sh.events.push(&pay);
             }
             acted = true;
@@ -929,14 +916,9 @@ impl Exchange {
             self.ledger.adl_counterparty_qty += cut;
             self.ledger.adl_count += 1;
             self.ledger.adl_notional += cut * bp;
-            let mut ev = Event::new(sh.step, round, EventKind::Adl);
-            ev.account = self.owner[pk];
-            ev.protocol = id;
-            ev.asset = a as u32;
+            let mut ev = sh.event(round, EventKind::Adl, id, self.owner[pk], a);
             ev.qty = cut;
             ev.notional = cut * bp;
-            ev.price_before = sh.market.spot(a);
-            ev.price_after = ev.price_before;
             ev.realized_pnl = realized;
             sh.events.push(&ev);
         }
@@ -989,14 +971,9 @@ impl Exchange {
         self.ledger.bad_debt += loss;
         sh.cum_bad_debt += loss;
         sh.count_liquidation(a, q * sh.px[a]);
-        let mut ev = Event::new(sh.step, round, EventKind::BadDebt);
-        ev.account = self.owner[p];
-        ev.protocol = id;
-        ev.asset = a as u32;
+        let mut ev = sh.event(round, EventKind::BadDebt, id, self.owner[p], a);
         ev.qty = q;
         ev.notional = q * bp;
-        ev.price_before = sh.market.spot(a);
-        ev.price_after = ev.price_before;
         ev.realized_pnl = realized;
         ev.bad_debt = loss;
         sh.events.push(&ev);
