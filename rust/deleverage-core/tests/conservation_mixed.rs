@@ -22,7 +22,7 @@ use deleverage_core::perp::{
 };
 use deleverage_core::recorder::EventKind;
 use deleverage_core::{
-    AnyVenue, BookDynamics, Execution, ImpactCurve, OrderBook, Profile, Side, Venue,
+    AnyVenue, BookDynamics, Error, Execution, ImpactCurve, OrderBook, Profile, Side, Venue,
 };
 use proptest::prelude::*;
 
@@ -346,7 +346,7 @@ struct FundSpec {
 
 /// Funds start near the leverage their rule aims at, and target funds are small and little
 /// levered: a target fund buys into its own price impact, and with λ*·ℓ·H large that feedback
-/// has no bound (GLT's ρ(K) ≥ 1): its purchases then run to an infinite notional.
+/// has no bound (GLT's ρ(K) ≥ 1); the engine then stops the run with `Error::Diverged`.
 fn funds() -> impl Strategy<Value = FundSpec> {
     let rule = prop_oneof![
         (3.0f64..20.0, 0.8f64..1.0).prop_map(|(lambda_max, f)| Rule::Threshold {
@@ -488,7 +488,9 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-fn run(c: &Case) -> (Engine, Accounts) {
+/// The engine after the case's run, the initial accounts, and whether a runaway target group
+/// stopped the run inside a step (whose step rows were then not written).
+fn run(c: &Case) -> (Engine, Accounts, bool) {
     let n = c.accounts.len();
     let accounts = Accounts::new(
         vec![0; n],
@@ -541,8 +543,14 @@ fn run(c: &Case) -> (Engine, Accounts) {
     .generate(&[100.0, 1.0, 100.0], c.steps, 12.0, 0)
     .unwrap();
     let mut e = Engine::new(sc, 11).unwrap();
-    e.run(&path, 120, || false).unwrap();
-    (e, accounts)
+    let stopped = match e.run(&path, 120, || false) {
+        Ok(()) => false,
+        // Target funds whose own purchases feed back with a gain of 1 or more (the generator
+        // draws a few) stop the run; every action recorded up to there must still balance.
+        Err(Error::Diverged { .. }) => true,
+        Err(other) => panic!("{other}"),
+    };
+    (e, accounts, stopped)
 }
 
 fn exchange(e: &Engine) -> &Exchange {
@@ -568,7 +576,7 @@ proptest! {
 
     #[test]
     fn four_families_conserve_units_quote_and_debt(c in case()) {
-        let (e, initial) = run(&c);
+        let (e, initial, stopped) = run(&c);
         let ev = e.events();
         let rows = 0..ev.len();
         let sum = |pick: &dyn Fn(usize) -> bool, col: &[f64]| -> f64 {
@@ -724,8 +732,10 @@ proptest! {
         check!(sum(&|r| perp(r), &ev.insurance_change), fund_t - pl.fund_initial, fund_scale);
         check!(sum(&of(EventKind::PerpLiquidation), &ev.insurance_change), pl.fees, pl.fees);
         check!(-sum(&of(EventKind::InsurancePayment), &ev.insurance_change), pl.deficits, pl.deficits);
-        let last = e.step_rows().insurance_fund.last().copied().unwrap_or(pl.fund_initial);
-        check!(last, fund_t, fund_scale);
+        if !stopped {
+            let last = e.step_rows().insurance_fund.last().copied().unwrap_or(pl.fund_initial);
+            check!(last, fund_t, fund_scale);
+        }
         // ADL: the bankrupt side's quantity is the counterparties'.
         let adl_q = sum(&of(EventKind::Adl), &ev.qty);
         check!(pl.adl_bankrupt_qty, pl.adl_counterparty_qty, pl.adl_bankrupt_qty);
