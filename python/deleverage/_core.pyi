@@ -1,13 +1,14 @@
 """Type stubs of the native module ``deleverage._core`` (checked by ``mypy.stubtest``)."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, final
+from typing import Any, Literal, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
 
 __all__ = [
+    "ENUM_NAMES",
     "ArbTrade",
     "ConstantProductPool",
     "Fill",
@@ -16,11 +17,16 @@ __all__ = [
     "Router",
     "Venue",
     "__version__",
+    "breached",
     "simulate",
     "sweep",
 ]
 
 __version__: str
+
+# The labels of every code column the engine writes, by enum ("event_kind", "account_status",
+# "pool_status", "vault_status", "fund_status"): label = ENUM_NAMES[enum][code].
+ENUM_NAMES: dict[str, list[str]]
 
 _Side = Literal["bid", "ask", "sell", "buy"]
 _Column = npt.ArrayLike | Sequence[float]
@@ -191,7 +197,96 @@ class Router:
     def arbitrage(self, max_rounds: int = 100) -> list[ArbTrade]: ...
     def __len__(self) -> int: ...
 
-def simulate(spec: dict[str, Any]) -> dict[str, Any]: ...
+# What crosses the boundary. The spec is built by `deleverage.simulate.build_spec`; the family
+# dicts by each family module's `_spec` (their keys are read by `rust/deleverage-py/src/spec/`).
+_Array = np.ndarray[tuple[int], np.dtype[Any]]
+
+class _OracleSpec(TypedDict, total=False):
+    kind: Literal["spot", "push", "twap", "delayed", "reference", "blend"]
+    deviation: float
+    heartbeat: float
+    window: float
+    delay: float
+    weight: float
+
+class _AssetSpec(TypedDict):
+    name: str
+    price: float
+    venues: list[Venue]
+    oracle: _OracleSpec
+
+class _AccountsSpec(TypedDict):
+    """Lending accounts as CSR columns: account i holds ``asset[offsets[i]:offsets[i+1]]``."""
+
+    protocol: _Array
+    offsets: _Array
+    asset: _Array
+    collateral: _Array
+    debt: _Array
+
+class _QueueSpec(TypedDict):
+    priority: Literal["worst_health", "largest", "fifo", "random"]
+    mode: Literal["sequential", "batch"]
+    budget_notional: float
+    budget_count: int
+    sell_fraction: float
+    max_rounds_per_step: int
+    keeper_margin: float
+
+class _ShockSpec(TypedDict, total=False):
+    kind: Literal["instant", "levels", "diffusion"]
+    returns: _Array
+    prices: _Array
+    mu: _Array
+    sigma: _Array
+    corr: _Array
+    jump_intensity: _Array
+    jump_mean: _Array
+    jump_std: _Array
+
+class _ScenarioSpec(TypedDict):
+    assets: list[_AssetSpec]
+    # Lending protocol dicts (`kind`: aave_v3 | compound_v2 | compound_v3, `listed`, reserve
+    # columns) and their accounts; the other families' dicts (`kind`: perps | vaults | funds).
+    protocols: list[dict[str, Any]]
+    accounts: _AccountsSpec
+    families: list[dict[str, Any]]
+    queue: _QueueSpec
+    shock: _ShockSpec
+    steps: int
+    step_seconds: float
+    seed: int
+    max_extra_steps: int
+
+class _RawFamily(TypedDict, total=False):
+    """One family's final state: its tables (numpy columns under the core's names) and ledger.
+    ``kind`` is lending (``accounts``), perps (``positions``), vaults (``vaults``, ``auctions``)
+    or funds (``funds``)."""
+
+    kind: Literal["lending", "perps", "vaults", "funds"]
+    ledger: dict[str, Any]
+    accounts: dict[str, _Array]
+    positions: dict[str, _Array]
+    vaults: dict[str, _Array]
+    auctions: dict[str, _Array]
+    funds: dict[str, _Array]
+
+class _RawResult(TypedDict):
+    events: dict[str, _Array]
+    steps: dict[str, _Array]
+    families: list[_RawFamily]
+    meta: dict[str, Any]
+
+class _RawBreaches(TypedDict):
+    kind: Literal["lending", "perps", "vaults", "funds"]
+    at: _Array
+    row: _Array
+    debt: _Array
+    collateral_value: _Array
+    notional: _Array
+
+def simulate(spec: _ScenarioSpec) -> _RawResult: ...
+def breached(spec: _ScenarioSpec, prices: _Column) -> list[_RawBreaches]: ...
 def sweep(
-    spec: dict[str, Any], first: int, last: int, threads: int | None = None
+    spec: _ScenarioSpec, first: int, last: int, threads: int | None = None
 ) -> dict[str, Any]: ...

@@ -18,27 +18,16 @@ from typing import Any
 
 import polars as pl
 
+from deleverage import _core
+
 __all__ = ["Result"]
 
-EVENT_KINDS = [
-    "liquidation",
-    "sale",
-    "bad_debt",
-    "absorb",
-    "storefront",
-    "perp_liquidation",
-    "insurance_payment",
-    "adl",
-    "backstop",
-    "auction_kick",
-    "auction_take",
-    "auction_redo",
-    "fund_sale",
-    "fund_purchase",
-    "default",
-]
-POOL_STATUS = ["active", "liquidated", "closed", "backstopped"]
-ACCOUNT_STATUS = ["active", "liquidated", "closed", "bad_debt"]
+# The labels of the engine's code columns come from the core, which owns them.
+EVENT_KINDS: list[str] = list(_core.ENUM_NAMES["event_kind"])
+POOL_STATUS: list[str] = list(_core.ENUM_NAMES["pool_status"])
+ACCOUNT_STATUS: list[str] = list(_core.ENUM_NAMES["account_status"])
+VAULT_STATUS: list[str] = list(_core.ENUM_NAMES["vault_status"])
+FUND_STATUS: list[str] = list(_core.ENUM_NAMES["fund_status"])
 _NONE = 2**32 - 1
 
 
@@ -231,16 +220,18 @@ def build_result(
         "insurance_fund",
     )
 
-    ac = pl.DataFrame(dict(raw["accounts"]))
+    # The lending family comes first and carries the accounts table and the protocols' books;
+    # the other families follow in scenario order.
+    fams = [f for f in raw["families"] if f["kind"] != "lending"]
+    lending = next(f for f in raw["families"] if f["kind"] == "lending")
+    ac = pl.DataFrame(dict(lending["accounts"]))
     n_lending = ac.height if n_lending is None else n_lending
     accounts = (
         pl.concat([account_labels.head(n_lending), ac], how="horizontal")
         .with_columns(
-            pl.col("status")
-            .map_elements(lambda s: ACCOUNT_STATUS[s], return_dtype=pl.String)
-            .cast(pl.Enum(ACCOUNT_STATUS))
-            if ac.height
-            else pl.col("status").cast(pl.String).cast(pl.Enum(ACCOUNT_STATUS)),
+            pl.col("status").replace_strict(
+                dict(enumerate(ACCOUNT_STATUS)), return_dtype=pl.Enum(ACCOUNT_STATUS)
+            ),
             pl.when(pl.col("health").is_infinite())
             .then(None)
             .otherwise(pl.col("health"))
@@ -261,7 +252,7 @@ def build_result(
         )
     )
 
-    meta = dict(raw["meta"])
+    meta = dict(raw["meta"]) | dict(lending["ledger"])
     row: dict[str, Any] = {
         # An absorb has a row per collateral asset; its first row carries the debt asset.
         # Every family's forced liquidations (lending liquidations and absorbs, perp fills,
@@ -293,7 +284,6 @@ def build_result(
         row[f"exogenous_drawdown_{name}"] = exogenous
         row[f"amplification_{name}"] = drawdown / exogenous if exogenous < 0 else None
         del a
-    fams = raw.get("families", [])
     positions = _positions(fams, families, account_labels, asset_names)
     vaults, auctions = _vaults(fams, families, account_labels, asset_names)
     funds = _funds(fams, families, account_labels)
@@ -346,7 +336,6 @@ def _vaults(
     asset_names: list[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Vaults in each system's input row order, and its auctions in kick order."""
-    from deleverage.vaults import VAULT_STATUS
 
     labels = account_labels["account"]
     assets = pl.Series("asset", asset_names, dtype=pl.String)
@@ -420,7 +409,6 @@ def _funds(
     raw: Sequence[Mapping[str, Any]], families: Sequence[Any], account_labels: pl.DataFrame
 ) -> pl.DataFrame:
     """Funds of every group, in account order of first appearance."""
-    from deleverage.funds import FUND_STATUS
 
     frames = []
     for out, fam in zip(raw, families, strict=True):

@@ -12,7 +12,7 @@ True
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -185,7 +185,7 @@ def _named(e: DeleverageError, sc: Scenario, labels: pl.DataFrame) -> Deleverage
 
 def build_spec(
     scenario: Scenario, shock: Shock | None, seed: int | None, max_extra_steps: int
-) -> tuple[dict[str, Any], pl.DataFrame, int]:
+) -> tuple[_core._ScenarioSpec, pl.DataFrame, int]:
     """The engine's spec for a run of ``scenario`` (its own shock and seed unless others are
     given), the labels of its account ids, and how many of them are lending accounts."""
     if not isinstance(scenario, Scenario):
@@ -202,21 +202,21 @@ def build_spec(
     if int(max_extra_steps) != max_extra_steps or max_extra_steps < 0:
         raise ScenarioError(f"max_extra_steps must be a whole number >= 0, got {max_extra_steps}")
     accounts, labels, families = _accounts_spec(scenario)
-    spec = {
+    spec: _core._ScenarioSpec = {
         "assets": [
             {
                 "name": a.name,
                 "price": float(a.price),
                 "venues": list(a.venues),
-                "oracle": a.oracle._spec(),
+                "oracle": cast("_core._OracleSpec", a.oracle._spec()),
             }
             for a in scenario.assets
         ],
         "protocols": _protocol_spec(scenario),
-        "accounts": accounts,
+        "accounts": cast("_core._AccountsSpec", accounts),
         "families": families,
-        "queue": scenario.liquidators._spec(),
-        "shock": shock._spec(scenario.assets),
+        "queue": cast("_core._QueueSpec", scenario.liquidators._spec()),
+        "shock": cast("_core._ShockSpec", shock._spec(scenario.assets)),
         "steps": shock.steps(int(scenario.steps)),
         "step_seconds": float(scenario.step_seconds),
         "seed": int(seed),

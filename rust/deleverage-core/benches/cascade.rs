@@ -5,12 +5,10 @@
 //! factors 1.01 + Exp(mean 0.35) against USDC debt, Aave v3.3 (LT 0.83, bonus 5 %, fee 10 %).
 //! ETH at 3,000 on a linear book (tick 0.5, 400 ETH per level, 5,999 levels a side), spot oracle.
 
-use deleverage_core::accounts::Accounts;
-use deleverage_core::engine::{AssetSpec, Engine, QueueConfig, Scenario};
-use deleverage_core::lending::{AaveVersion, Lending, Reserve, Rules};
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::path::PathSpec;
-use deleverage_core::{BookDynamics, OrderBook, Profile};
+use deleverage_core::{
+    AaveVersion, Accounts, AssetSpec, BookDynamics, Engine, Family, Lending, LendingMarket,
+    OracleKind, OrderBook, PathSpec, Profile, QueueConfig, Reserve, Rules, Scenario,
+};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use rand::SeedableRng;
@@ -69,7 +67,9 @@ pub fn scenario(n: usize, seed: u64) -> Scenario {
     )
     .expect("valid book");
     Scenario {
-        families: Vec::new(),
+        families: vec![Family::Lending(
+            LendingMarket::new(vec![aave], accounts).unwrap(),
+        )],
         assets: vec![
             AssetSpec {
                 name: "ETH".into(),
@@ -84,8 +84,6 @@ pub fn scenario(n: usize, seed: u64) -> Scenario {
                 oracle: OracleKind::Reference,
             },
         ],
-        protocols: vec![aave],
-        accounts,
         queue: QueueConfig::default(),
         step_seconds: 12.0,
     }

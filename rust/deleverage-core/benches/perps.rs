@@ -12,15 +12,11 @@
 //! BTC-PERP at 60,000 on a linear book (tick 5, 100 BTC per level, 5,999 levels a side, no
 //! refill), marked at the blend ½·perp mid + ½·index.
 
-use deleverage_core::accounts::Accounts;
-use deleverage_core::engine::{AssetSpec, Engine, QueueConfig, Scenario};
-use deleverage_core::family::Family;
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::path::PathSpec;
-use deleverage_core::perp::{
-    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PerpMarket, PositionRows, Trigger,
+use deleverage_core::{
+    AdlOrder, AdlRanking, AssetSpec, BookDynamics, Brackets, Engine, Exchange, ExchangeConfig,
+    Family, OracleKind, OrderBook, PathSpec, PerpMarket, PositionRows, Profile, QueueConfig,
+    Scenario, Trigger,
 };
-use deleverage_core::{BookDynamics, OrderBook, Profile};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use rand::{RngExt, SeedableRng};
@@ -121,9 +117,6 @@ pub fn build(inputs: Inputs) -> Scenario {
             venues: vec![inputs.book.into()],
             oracle: OracleKind::Blend { weight: 0.5 },
         }],
-        protocols: Vec::new(),
-        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1)
-            .expect("no lending accounts"),
         families: vec![Family::Perps(exchange)],
         queue: QueueConfig::default(),
         step_seconds: 12.0,

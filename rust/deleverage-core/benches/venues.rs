@@ -1,8 +1,9 @@
 //! Core venue throughput: levels walked per second on a book, swaps per second on a pool, routed
 //! sales per second. Run with `cargo bench -p deleverage-core` (release profile, fat LTO).
 
+use deleverage_core::venue::router;
 use deleverage_core::{
-    AnyVenue, BookDynamics, ConstantProductPool, OrderBook, Profile, Side, Venue, router,
+    AnyVenue, BookDynamics, ConstantProductPool, OrderBook, Profile, Side, Venue,
 };
 use divan::counter::ItemsCount;
 use divan::{Bencher, black_box};

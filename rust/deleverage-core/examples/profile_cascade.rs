@@ -11,8 +11,7 @@ mod cascade;
 
 use std::time::{Duration, Instant};
 
-use deleverage_core::engine::Engine;
-use deleverage_core::path::PathSpec;
+use deleverage_core::{Engine, PathSpec};
 
 fn main() {
     let path = PathSpec::Instant {

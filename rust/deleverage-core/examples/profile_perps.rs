@@ -12,10 +12,7 @@ mod perps;
 
 use std::time::{Duration, Instant};
 
-use deleverage_core::engine::Engine;
-use deleverage_core::family::Family;
-use deleverage_core::perp::{Exchange, PoolStatus};
-use deleverage_core::recorder::EventKind;
+use deleverage_core::{Engine, EventKind, Exchange, Family, PoolStatus};
 
 const N: usize = 200_000;
 

@@ -1,38 +1,63 @@
 //! deleverage-core: the cascade engine of `deleverage`, with no Python in it.
 //!
-//! The venues forced orders trade against (`book`, `pool`, `curve`, `router`, in `market`), the
-//! oracles (`oracle`), exogenous paths (`path`), the lending margin rules (`lending`), Maker vaults
-//! and their auctions (`auction`), accounts as struct-of-arrays (`accounts`), the trigger index
-//! (`trigger`), the step loop with the liquidation queue (`engine`) and the columnar recorder
-//! (`recorder`). Formulas and their sources are in `shared/reference/MECHANICS.md`; each module
-//! names the section it implements.
+//! The layers, each importing only those above it in this list:
+//! - the floor: [`error`], [`fill`], [`recorder`] (columnar tables and the named enums);
+//! - [`venue`] (the `Venue` trait, books, pools, impact curves, the router), [`oracle`],
+//!   [`path`] (exogenous paths), and [`market`] (the shared market state);
+//! - [`family`]: `shared` (what every family stands on and the `ForcedSeller` interface), the
+//!   families `lending`, `perp`, `auction` (Maker) and `fund`, and the `Family` dispatch;
+//! - [`scenario`], then [`engine`] (the step loop only), then [`sweep`].
+//!
+//! Formulas and their sources are in `shared/reference/MECHANICS.md`; each module names the
+//! section it implements. `docs/architecture.md` walks a scenario through these layers.
 #![forbid(unsafe_code)]
 
-pub mod book;
-pub mod curve;
-pub mod error;
-pub mod fill;
-pub mod pool;
-pub mod router;
-pub mod venue;
+pub mod recorder;
 
-pub use book::{BookDynamics, OrderBook, Profile};
-pub use curve::{Execution, ImpactCurve, Shape};
-pub use error::{Error, Result};
-pub use fill::{Fill, Side};
-pub use pool::ConstantProductPool;
-pub use router::{ArbTrade, RouteFill};
-pub use venue::{AnyVenue, Venue};
-pub mod accounts;
-pub mod auction;
 pub mod engine;
+pub mod error;
 pub mod family;
-pub mod fund;
-pub mod lending;
+pub mod fill;
 pub mod market;
 pub mod oracle;
 pub mod path;
-pub mod perp;
-pub mod recorder;
+pub mod scenario;
 pub mod sweep;
-pub mod trigger;
+pub mod venue;
+
+pub use engine::{Engine, StepReport};
+pub use error::{Error, Result};
+pub use family::auction::{Ilk, PriceCurve, VaultStatus, Vaults};
+pub use family::fund::{Accounting, FundStatus, Funds, Rule};
+pub use family::lending::accounts::{Accounts, Status};
+pub use family::lending::rules::{AaveVersion, Lending, Reserve, Rules};
+pub use family::lending::{AccountTable, LendingMarket};
+pub use family::perp::{
+    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket, PoolStatus,
+    PositionRows, Trigger,
+};
+pub use family::{
+    Breaches, Budget, Family, ForcedSeller, Ledger, Priority, QueueConfig, RoundMode, Shared,
+};
+pub use fill::{Fill, Side};
+pub use market::Market;
+pub use oracle::OracleKind;
+pub use path::PathSpec;
+pub use recorder::{Column, EventKind, NONE, Table, Value, Values};
+pub use scenario::{AssetSpec, Scenario};
+pub use venue::{
+    AnyVenue, ArbTrade, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook,
+    Profile, RouteFill, Shape, Venue,
+};
+
+/// The labels of every named code column the core writes, by enum: what the bindings hand to
+/// Python to label event kinds and statuses (one owner for the names).
+pub fn enum_names() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
+        ("event_kind", EventKind::NAMES),
+        ("account_status", Status::NAMES),
+        ("pool_status", PoolStatus::NAMES),
+        ("vault_status", VaultStatus::NAMES),
+        ("fund_status", FundStatus::NAMES),
+    ]
+}

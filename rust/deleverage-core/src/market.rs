@@ -2,7 +2,7 @@
 //! spot. All protocol families trade against this one state.
 
 use crate::fill::{Fill, Side};
-use crate::router;
+use crate::venue::router;
 use crate::venue::{AnyVenue, Venue};
 
 /// Clearings of cross-venue arbitrage per call; one normally suffices (see `router::arbitrage`).

@@ -1,45 +1,196 @@
-//! Columnar results: one buffer per column, filled in the hot loop without allocation per row.
+//! Columnar results: one buffer per column, filled in the hot loop without allocation per row;
+//! the enums whose names label result columns ([`named_enum!`]); and [`Table`], the one shape in
+//! which every recorded or final-state table leaves the core, its column names decided here.
 
-/// What an event row records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum EventKind {
-    /// A lending liquidation; in sequential mode it includes the liquidator's sale, and when it
-    /// took the last collateral, the bad debt left behind.
-    Liquidation = 0,
-    /// A batch-mode sale of a round's seized collateral of one asset.
-    Sale = 1,
-    /// Debt found without collateral outside a liquidation: written off (Aave v3.3+ deficit) or
-    /// left as bad debt.
-    BadDebt = 2,
-    /// Comet's absorb: the protocol takes an account's collateral of one asset.
-    Absorb = 3,
-    /// A keeper's purchase of absorbed collateral at Comet's storefront, and its sale.
-    Storefront = 4,
-    /// A perp liquidation order's fill on the perp venue (`qty` closed, `notional` its quote);
-    /// `insurance_change` is the clearance fee the fund took.
-    PerpLiquidation = 5,
-    /// The insurance fund paying the deficit of a fill worse than the bankruptcy price
-    /// (`insurance_change` < 0).
-    InsurancePayment = 6,
-    /// An auto-deleveraging reduction of a counterparty at the bankruptcy price (`account` is the
-    /// counterparty, `realized_pnl` what it realised).
-    Adl = 7,
-    /// The backstop vault taking over a position without a trade.
-    Backstop = 8,
-    /// A Maker `bark` starting a Dutch auction (`collateral_seized` = lot, `debt_repaid_value` = tab).
-    AuctionKick = 9,
-    /// A keeper's `take` of an auction slice, and its sale.
-    AuctionTake = 10,
-    /// An auction reset (`redo`) after `tail` or `cusp`.
-    AuctionRedo = 11,
-    /// A fund's sale of marketable holdings.
-    FundSale = 12,
-    /// A fund's purchase (the symmetric `target` rule after gains).
-    FundPurchase = 13,
-    /// A fund (or bank) defaulting: equity at zero, everything sold.
-    Default = 14,
+/// An enum stored as a `u8` code in result columns, with the label of each code defined once,
+/// beside the variant: `NAMES[code]`. The bindings hand `NAMES` to Python, which labels the codes
+/// with them; nothing outside the core spells these names.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $E:ident {
+            $( $(#[$vmeta:meta])* $V:ident = $code:literal => $label:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum $E {
+            $( $(#[$vmeta])* $V = $code, )*
+        }
+
+        impl $E {
+            /// The label of each code, in code order.
+            pub const NAMES: &'static [&'static str] = &[$($label),*];
+
+            /// This variant's label.
+            pub fn name(self) -> &'static str {
+                Self::NAMES[self as usize]
+            }
+        }
+
+        impl From<$E> for u8 {
+            fn from(v: $E) -> u8 {
+                v as u8
+            }
+        }
+
+        impl $crate::recorder::IntoColumn for Vec<$E> {
+            fn into_column(self) -> $crate::recorder::Column {
+                $crate::recorder::Column::U8(self.into_iter().map(u8::from).collect())
+            }
+        }
+
+        // Codes are 0, 1, 2, … in order, so that `NAMES[code]` is the label of `code`.
+        const _: () = {
+            let codes: &[u8] = &[$($code),*];
+            let mut i = 0;
+            while i < codes.len() {
+                assert!(codes[i] as usize == i, "named_enum codes must be 0, 1, 2, … in order");
+                i += 1;
+            }
+        };
+    };
 }
+pub(crate) use named_enum;
+
+named_enum! {
+    /// What an event row records.
+    pub enum EventKind {
+        /// A lending liquidation; in sequential mode it includes the liquidator's sale, and when
+        /// it took the last collateral, the bad debt left behind.
+        Liquidation = 0 => "liquidation",
+        /// A batch-mode sale of a round's seized collateral of one asset.
+        Sale = 1 => "sale",
+        /// Debt found without collateral outside a liquidation: written off (Aave v3.3+ deficit)
+        /// or left as bad debt.
+        BadDebt = 2 => "bad_debt",
+        /// Comet's absorb: the protocol takes an account's collateral of one asset.
+        Absorb = 3 => "absorb",
+        /// A keeper's purchase of absorbed collateral at Comet's storefront, and its sale.
+        Storefront = 4 => "storefront",
+        /// A perp liquidation order's fill on the perp venue (`qty` closed, `notional` its
+        /// quote); `insurance_change` is the clearance fee the fund took.
+        PerpLiquidation = 5 => "perp_liquidation",
+        /// The insurance fund paying the deficit of a fill worse than the bankruptcy price
+        /// (`insurance_change` < 0).
+        InsurancePayment = 6 => "insurance_payment",
+        /// An auto-deleveraging reduction of a counterparty at the bankruptcy price (`account`
+        /// is the counterparty, `realized_pnl` what it realised).
+        Adl = 7 => "adl",
+        /// The backstop vault taking over a position without a trade.
+        Backstop = 8 => "backstop",
+        /// A Maker `bark` starting a Dutch auction (`collateral_seized` = lot,
+        /// `debt_repaid_value` = tab).
+        AuctionKick = 9 => "auction_kick",
+        /// A keeper's `take` of an auction slice, and its sale.
+        AuctionTake = 10 => "auction_take",
+        /// An auction reset (`redo`) after `tail` or `cusp`.
+        AuctionRedo = 11 => "auction_redo",
+        /// A fund's sale of marketable holdings.
+        FundSale = 12 => "fund_sale",
+        /// A fund's purchase (the symmetric `target` rule after gains).
+        FundPurchase = 13 => "fund_purchase",
+        /// A fund (or bank) defaulting: equity at zero, everything sold.
+        Default = 14 => "default",
+    }
+}
+
+/// One column of a [`Table`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    F64(Vec<f64>),
+    U64(Vec<u64>),
+    U32(Vec<u32>),
+    U8(Vec<u8>),
+    Bool(Vec<bool>),
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::F64(v) => v.len(),
+            Column::U64(v) => v.len(),
+            Column::U32(v) => v.len(),
+            Column::U8(v) => v.len(),
+            Column::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A vector that becomes a [`Column`] without copying (named enums become their `u8` codes).
+pub trait IntoColumn {
+    fn into_column(self) -> Column;
+}
+
+macro_rules! into_column {
+    ($($t:ty => $v:ident),*) => {
+        $(impl IntoColumn for Vec<$t> {
+            fn into_column(self) -> Column {
+                Column::$v(self)
+            }
+        })*
+    };
+}
+into_column!(f64 => F64, u64 => U64, u32 => U32, u8 => U8, bool => Bool);
+
+/// A table as it leaves the core: named columns of equal length, in order. Every recorded table
+/// (events, steps) and every family's final-state table takes this shape, so the bindings turn
+/// any of them into numpy columns by one generic path, under the names given here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<(&'static str, Column)>,
+}
+
+impl Table {
+    /// The column called `name`, if any.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c)
+    }
+}
+
+/// A table's struct of column vectors, turned into a [`Table`]: each field under its own name or
+/// the one given with `as`.
+macro_rules! table {
+    ($T:ident { $($field:ident $(as $name:literal)?),* $(,)? }) => {
+        impl $T {
+            /// The columns under their result names, moved out (no copy).
+            pub fn into_table(self) -> $crate::recorder::Table {
+                use $crate::recorder::IntoColumn;
+                $crate::recorder::Table {
+                    columns: vec![$(
+                        ($crate::recorder::table!(@name $field $($name)?), self.$field.into_column()),
+                    )*],
+                }
+            }
+        }
+    };
+    (@name $field:ident $name:literal) => { $name };
+    (@name $field:ident) => { stringify!($field) };
+}
+pub(crate) use table;
+
+/// A scalar or small vector of a family's ledger or of the run's totals, under its name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    F64(f64),
+    U64(u64),
+    Bool(bool),
+    OptU32(Option<u32>),
+    F64s(Vec<f64>),
+    OptF64s(Vec<Option<f64>>),
+    Rows(Vec<Vec<f64>>),
+}
+
+/// Named values, in order.
+pub type Values = Vec<(&'static str, Value)>;
 
 /// Marks "no account" / "no asset" in integer columns.
 pub const NONE: u32 = u32::MAX;
@@ -125,6 +276,13 @@ macro_rules! columns {
             pub fn is_empty(&self) -> bool {
                 self.step.is_empty()
             }
+
+            /// The columns under their field names, moved out (no copy).
+            pub fn into_table(self) -> Table {
+                Table {
+                    columns: vec![$((stringify!($field), self.$field.into_column()),)*],
+                }
+            }
         }
     };
 }
@@ -135,12 +293,6 @@ columns!(EventColumns from Event {
     debt_repaid_value: f64, collateral_seized: f64, bonus: f64, protocol_fee: f64, bad_debt: f64,
     insurance_change: f64, realized_pnl: f64,
 });
-
-impl From<EventKind> for u8 {
-    fn from(k: EventKind) -> u8 {
-        k as u8
-    }
-}
 
 /// One row of the steps table (per step and asset).
 #[derive(Debug, Clone, Copy, PartialEq)]

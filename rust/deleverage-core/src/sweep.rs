@@ -7,9 +7,11 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::engine::{Engine, Scenario};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::family::ForcedSeller;
 use crate::path::PathSpec;
+use crate::scenario::Scenario;
 
 /// What every run of a sweep shares besides the scenario.
 #[derive(Debug, Clone)]

@@ -6,13 +6,10 @@
 //! tip 250, chip 0.001. One asset (ETH); the OSM is a `Delayed` oracle whose delay outlasts the
 //! test, so it reads 1,840 throughout while the venues move.
 
-use deleverage_core::accounts::Accounts;
-use deleverage_core::auction::{Ilk, PriceCurve, VaultStatus, Vaults};
-use deleverage_core::engine::{AssetSpec, Engine, QueueConfig, Scenario};
-use deleverage_core::family::Family;
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::recorder::EventKind;
-use deleverage_core::{AnyVenue, Error, Execution, ImpactCurve};
+use deleverage_core::{
+    AnyVenue, AssetSpec, Engine, Error, EventKind, Execution, Family, Ilk, ImpactCurve, OracleKind,
+    PriceCurve, QueueConfig, Scenario, VaultStatus, Vaults,
+};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
@@ -81,8 +78,6 @@ fn engine(vaults: Vaults, venue: bool, oracle: OracleKind, q: QueueConfig, dt: f
                 venues,
                 oracle,
             }],
-            protocols: Vec::new(),
-            accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1).unwrap(),
             families: vec![Family::Vaults(vaults)],
             queue: q,
             step_seconds: dt,
@@ -636,7 +631,7 @@ fn a_cascade_keeps_the_maker_identities() {
     let t = v.table();
     let auctions = v.auctions();
     for i in 0..n as usize {
-        let of = |f: &dyn Fn(&deleverage_core::auction::Auction) -> f64| -> f64 {
+        let of = |f: &dyn Fn(&deleverage_core::family::auction::Auction) -> f64| -> f64 {
             auctions
                 .iter()
                 .filter(|a| a.vault as usize == i)

@@ -1,14 +1,10 @@
 //! Conservation identities of MECHANICS §8 on random cascades (proptest): nothing created or
 //! destroyed — collateral, debt and quote all accounted for.
 
-use deleverage_core::accounts::Accounts;
-use deleverage_core::engine::{AssetSpec, Engine, Priority, QueueConfig, RoundMode, Scenario};
-use deleverage_core::lending::{AaveVersion, Lending, Reserve, Rules};
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::path::PathSpec;
 use deleverage_core::{
-    AnyVenue, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook, Profile, Side,
-    Venue,
+    AaveVersion, Accounts, AnyVenue, AssetSpec, BookDynamics, ConstantProductPool, Engine,
+    Execution, Family, ImpactCurve, Lending, LendingMarket, OracleKind, OrderBook, PathSpec,
+    Priority, Profile, QueueConfig, Reserve, RoundMode, Rules, Scenario, Side, Venue,
 };
 use proptest::prelude::*;
 
@@ -155,14 +151,14 @@ fn run(c: &Case) -> (Engine, Accounts) {
         oracle,
     };
     let sc = Scenario {
-        families: Vec::new(),
+        families: vec![Family::Lending(
+            LendingMarket::new(vec![lending], accounts.clone()).unwrap(),
+        )],
         assets: vec![
             asset("ETH", 100.0, c.venues.clone(), c.oracle),
             asset("USDC", 1.0, vec![], OracleKind::Reference),
             asset("DAI", 1.0, vec![], OracleKind::Reference),
         ],
-        protocols: vec![lending],
-        accounts: accounts.clone(),
         queue: c.queue,
         step_seconds: 12.0,
     };
@@ -183,7 +179,7 @@ proptest! {
     fn collateral_debt_and_quote_are_conserved(c in case()) {
         let (e, initial) = run(&c);
         let ev = e.events();
-        let l = &e.protocols()[0];
+        let l = &e.lending().unwrap().protocols()[0];
         let ledger = e.ledger();
         let n = initial.len();
         for a in 0..3usize {
@@ -192,7 +188,7 @@ proptest! {
                 let r = initial.range(i);
                 coll0 += initial.collateral[r.clone()][a];
                 debt0 += initial.debt[r][a];
-                let (_, c1, d1) = e.holdings_of(i).unwrap();
+                let (_, c1, d1) = e.lending().unwrap().holdings_of(i).unwrap();
                 coll1 += c1[a];
                 debt1 += d1[a];
             }
@@ -234,7 +230,7 @@ proptest! {
         }
         // Bad debt adds up.
         let bad: f64 = ev.bad_debt.iter().sum();
-        let table = e.account_table();
+        let table = e.lending().unwrap().account_table(e.shared());
         prop_assert!(close(bad, e.cumulative_bad_debt(), bad));
         prop_assert!(close(table.bad_debt.iter().sum::<f64>(), bad, bad));
         // No NaN anywhere in the recorded floats.

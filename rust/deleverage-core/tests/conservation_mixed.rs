@@ -7,22 +7,13 @@
 
 use std::collections::HashMap;
 
-use deleverage_core::accounts::Accounts;
-use deleverage_core::auction::{Ilk, PriceCurve, Vaults};
-use deleverage_core::engine::{AssetSpec, Engine, Priority, QueueConfig, RoundMode, Scenario};
-use deleverage_core::family::Family;
-use deleverage_core::fund::{Accounting, Funds, Rule};
-use deleverage_core::lending::{AaveVersion, Lending, Reserve, Rules};
 use deleverage_core::market::VenueFlows;
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::path::PathSpec;
-use deleverage_core::perp::{
-    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket,
-    PositionRows, Trigger,
-};
-use deleverage_core::recorder::EventKind;
 use deleverage_core::{
-    AnyVenue, BookDynamics, Error, Execution, ImpactCurve, OrderBook, Profile, Side, Venue,
+    AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, AssetSpec, BookDynamics,
+    Brackets, Engine, Error, EventKind, Exchange, ExchangeConfig, Execution, Family, Funds, Ilk,
+    ImpactCurve, Lending, LendingMarket, OracleKind, OrderBook, PartialRule, PathSpec, PerpMarket,
+    PositionRows, PriceCurve, Priority, Profile, QueueConfig, Reserve, RoundMode, Rule, Rules,
+    Scenario, Side, Trigger, Vaults, Venue,
 };
 use proptest::prelude::*;
 
@@ -527,9 +518,8 @@ fn run(c: &Case) -> (Engine, Accounts, bool) {
             asset("USDC", 1.0, vec![], OracleKind::Reference),
             asset("ETH-PERP", 100.0, vec![c.perp_venue.build()], c.perp_oracle),
         ],
-        protocols: vec![lending],
-        accounts: accounts.clone(),
         families: vec![
+            Family::Lending(LendingMarket::new(vec![lending], accounts.clone()).unwrap()),
             Family::Perps(c.perp.build()),
             Family::Vaults(c.vaults.build()),
             Family::Funds(c.funds.build()),
@@ -554,14 +544,14 @@ fn run(c: &Case) -> (Engine, Accounts, bool) {
 }
 
 fn exchange(e: &Engine) -> &Exchange {
-    match &e.families()[(PERPS - 1) as usize] {
+    match &e.families()[PERPS as usize] {
         Family::Perps(x) => x,
         _ => unreachable!("family 0 is the exchange"),
     }
 }
 
 fn fund_group(e: &Engine) -> &Funds {
-    match &e.families()[(FUNDS - 1) as usize] {
+    match &e.families()[FUNDS as usize] {
         Family::Funds(f) => f,
         _ => unreachable!("family 2 is the fund group"),
     }
@@ -584,7 +574,7 @@ proptest! {
         };
         let x = exchange(&e);
         let pl = x.ledger();
-        let v = e.families()[(VAULTS - 1) as usize].as_vaults().unwrap();
+        let v = e.families()[VAULTS as usize].as_vaults().unwrap();
         let f = fund_group(&e);
         // The side of each perp trader (one position row per account).
         let side_of = |acc: u32| c.perp.positions[(acc - TRADER0) as usize].0;
@@ -685,7 +675,7 @@ proptest! {
         }
 
         // ---- Lending (Aave): collateral, debt, treasury, deficits. ----
-        let l = &e.protocols()[0];
+        let l = &e.lending().unwrap().protocols()[0];
         let lend = |r: usize| ev.protocol[r] == LENDING;
         for a in [ETH, USDC] {
             let (mut coll0, mut debt0, mut coll1, mut debt1) = (0.0, 0.0, 0.0, 0.0);
@@ -693,7 +683,7 @@ proptest! {
                 let rg = initial.range(i);
                 coll0 += initial.collateral[rg.clone()][a];
                 debt0 += initial.debt[rg][a];
-                let (_, c1, d1) = e.holdings_of(i).unwrap();
+                let (_, c1, d1) = e.lending().unwrap().holdings_of(i).unwrap();
                 coll1 += c1[a];
                 debt1 += d1[a];
             }

@@ -1,11 +1,10 @@
 //! The step loop against cascades derived by hand.
 
-use deleverage_core::accounts::{Accounts, Status};
-use deleverage_core::engine::{AssetSpec, Engine, Priority, QueueConfig, RoundMode, Scenario};
-use deleverage_core::lending::{AaveVersion, Lending, Reserve, Rules};
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::path::PathSpec;
-use deleverage_core::{AnyVenue, BookDynamics, Execution, ImpactCurve, OrderBook, Profile};
+use deleverage_core::{
+    AaveVersion, Accounts, AnyVenue, AssetSpec, BookDynamics, Engine, Execution, Family,
+    ImpactCurve, Lending, LendingMarket, OracleKind, OrderBook, PathSpec, Priority, Profile,
+    QueueConfig, Reserve, RoundMode, Rules, Scenario, Status,
+};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
@@ -59,7 +58,9 @@ fn accounts(debts: &[f64]) -> Accounts {
 
 fn scenario(eth_venue: AnyVenue, debts: &[f64], queue: QueueConfig) -> Scenario {
     Scenario {
-        families: Vec::new(),
+        families: vec![Family::Lending(
+            LendingMarket::new(vec![aave()], accounts(debts)).unwrap(),
+        )],
         assets: vec![
             AssetSpec {
                 name: "ETH".into(),
@@ -74,8 +75,6 @@ fn scenario(eth_venue: AnyVenue, debts: &[f64], queue: QueueConfig) -> Scenario 
                 oracle: OracleKind::Reference,
             },
         ],
-        protocols: vec![aave()],
-        accounts: accounts(debts),
         queue,
         step_seconds: 12.0,
     }
@@ -122,12 +121,12 @@ fn cascade_on_a_linear_curve_stops_at_a_computable_price() {
         780.0 * 1.05 / 97.0 * 97.0 * (1.0 - 819.0 * l / 2.0)
     );
     assert_close!(ev.price_after[0], s1);
-    let acc = e.account_table();
+    let acc = e.lending().unwrap().account_table(e.shared());
     assert_eq!(
         acc.status,
         vec![Status::Closed, Status::Closed, Status::Active]
     );
-    let (_, coll, _) = e.holdings_of(0).unwrap();
+    let (_, coll, _) = e.lending().unwrap().holdings_of(0).unwrap();
     assert_close!(coll[0], 10.0 - 780.0 * 1.05 / 97.0);
     assert_eq!(e.first_liquidation_step(), Some(0));
     assert_eq!(e.last_liquidation_step(), Some(0));
@@ -170,7 +169,10 @@ fn cascade_on_a_linear_book_by_ticks() {
     assert_close!(ev.collateral_seized[1], 760.0 * 1.05 / 93.12);
     assert_close!(ev.collateral_seized[2], 720.0 * 1.05 / 88.755);
     assert_close!(e.market().spot(0), 84.875);
-    assert_eq!(e.account_table().status[3], Status::Active);
+    assert_eq!(
+        e.lending().unwrap().account_table(e.shared()).status[3],
+        Status::Active
+    );
     // The first sale: 8 full levels at 97(1 − k/100), k = 1…8, and 0.4433 at 97·0.91.
     let seized = 780.0 * 1.05 / 97.0;
     let full: f64 = (1..=8).map(|k| 97.0 * (1.0 - k as f64 / 100.0)).sum();
@@ -194,7 +196,10 @@ fn sequential_and_batch_agree_with_one_liquidation_per_round() {
     let seq = make(RoundMode::Sequential);
     let bat = make(RoundMode::Batch);
     assert_eq!(seq.market().spot(0), bat.market().spot(0));
-    assert_eq!(seq.account_table(), bat.account_table());
+    assert_eq!(
+        seq.lending().unwrap().account_table(seq.shared()),
+        bat.lending().unwrap().account_table(bat.shared())
+    );
     // Batch records the sale as its own row: the same quantities and quote.
     let sold = |e: &Engine| e.events().qty.iter().sum::<f64>();
     let quote = |e: &Engine| e.events().notional.iter().sum::<f64>();
@@ -234,9 +239,15 @@ fn exhausting_collateral_leaves_bad_debt() {
     let repaid = 10.0 * 60.0 / 1.05;
     assert_close!(e.events().debt_repaid[0], repaid);
     assert_close!(e.cumulative_bad_debt(), 990.0 - repaid);
-    assert_close!(e.protocols()[0].deficit[1], 990.0 - repaid);
-    assert_eq!(e.account_table().status[0], Status::BadDebt);
-    assert_eq!(e.holdings_of(0).unwrap().2[1], 0.0);
+    assert_close!(
+        e.lending().unwrap().protocols()[0].deficit[1],
+        990.0 - repaid
+    );
+    assert_eq!(
+        e.lending().unwrap().account_table(e.shared()).status[0],
+        Status::BadDebt
+    );
+    assert_eq!(e.lending().unwrap().holdings_of(0).unwrap().2[1], 0.0);
 }
 
 #[test]
@@ -297,7 +308,22 @@ fn comet_absorb_and_storefront_worked_example_4() {
         oracle,
     };
     let sc = Scenario {
-        families: Vec::new(),
+        families: vec![Family::Lending(
+            LendingMarket::new(
+                vec![comet],
+                Accounts::new(
+                    vec![0],
+                    vec![0, 3],
+                    vec![0, 1, 2],
+                    vec![3.2, 0.05, 0.0],
+                    vec![0.0, 0.0, 10_400.0],
+                    1,
+                    3,
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+        )],
         assets: vec![
             asset("WETH", 2_480.0, vec![deep(2_480.0)], OracleKind::Reference),
             asset(
@@ -308,24 +334,16 @@ fn comet_absorb_and_storefront_worked_example_4() {
             ),
             asset("USDC", 1.0, vec![], OracleKind::Reference),
         ],
-        protocols: vec![comet],
-        accounts: Accounts::new(
-            vec![0],
-            vec![0, 3],
-            vec![0, 1, 2],
-            vec![3.2, 0.05, 0.0],
-            vec![0.0, 0.0, 10_400.0],
-            1,
-            3,
-        )
-        .unwrap(),
         queue: QueueConfig::default(),
         step_seconds: 12.0,
     };
     let mut e = Engine::new(sc, 0).unwrap();
     e.run(&[2_480.0, 61_200.0, 1.0], 10, || false).unwrap();
     assert_close!(e.cumulative_bad_debt(), 344.88);
-    assert_eq!(e.account_table().status[0], Status::BadDebt);
+    assert_eq!(
+        e.lending().unwrap().account_table(e.shared()).status[0],
+        Status::BadDebt
+    );
     let ev = e.events();
     // Two absorb rows (WETH, WBTC), then two storefront purchases.
     assert_eq!(ev.kind, vec![3, 3, 4, 4]);
@@ -336,11 +354,14 @@ fn comet_absorb_and_storefront_worked_example_4() {
     assert_close!(ev.debt_repaid_value[2], 3.2 * 2_360.96);
     assert_close!(ev.debt_repaid_value[3], 0.05 * 57_528.0);
     assert_close!(e.ledger().keepers_paid, 10_431.472);
-    match e.protocols()[0].rules {
+    match e.lending().unwrap().protocols()[0].rules {
         Rules::CompoundV3 { reserves, .. } => assert_close!(reserves, 1_189_600.0 + 10_431.472),
         ref r => panic!("{r:?}"),
     }
-    assert_eq!(e.protocols()[0].treasury, vec![0.0, 0.0, 0.0]);
+    assert_eq!(
+        e.lending().unwrap().protocols()[0].treasury,
+        vec![0.0, 0.0, 0.0]
+    );
 }
 
 #[test]
@@ -371,14 +392,16 @@ fn comet_storefront_stops_at_target_reserves() {
         &[900.0],
         QueueConfig::default(),
     );
-    sc.protocols = vec![comet];
+    sc.families = vec![Family::Lending(
+        LendingMarket::new(vec![comet], accounts(&[900.0])).unwrap(),
+    )];
     let mut e = Engine::new(sc, 0).unwrap();
     e.run(&shock(0.0, 1), 10, || false).unwrap();
     // 10 ETH·100·0.8 = 800 < 900 → absorb; Δ = 900 = debt: no bad debt, no credit;
     // reserves 20,000 − 900 = 19,100 ≥ 100: no storefront sale.
     assert_eq!(e.events().kind, vec![3]);
     assert_eq!(e.cumulative_bad_debt(), 0.0);
-    assert_close!(e.protocols()[0].treasury[0], 10.0);
+    assert_close!(e.lending().unwrap().protocols()[0].treasury[0], 10.0);
 }
 
 #[test]
@@ -462,8 +485,7 @@ fn contagion_across_two_protocols_sharing_a_venue() {
         &[780.0, 760.0],
         QueueConfig::default(),
     );
-    sc.protocols = vec![aave, compound];
-    sc.accounts = Accounts::new(
+    let accounts = Accounts::new(
         vec![0, 1],
         vec![0, 2, 4],
         vec![0, 1, 0, 1],
@@ -473,6 +495,9 @@ fn contagion_across_two_protocols_sharing_a_venue() {
         2,
     )
     .unwrap();
+    sc.families = vec![Family::Lending(
+        LendingMarket::new(vec![aave, compound], accounts).unwrap(),
+    )];
     let mut e = Engine::new(sc, 1).unwrap();
     e.run(&shock(-0.03, 1), 10, || false).unwrap();
     let ev = e.events();
@@ -481,5 +506,8 @@ fn contagion_across_two_protocols_sharing_a_venue() {
     assert_eq!(ev.round, vec![0, 1]);
     assert_close!(ev.debt_repaid[1], 380.0);
     assert_close!(ev.collateral_seized[1], 380.0 * 1.08 / s1);
-    assert_close!(e.protocols()[1].treasury[0], 0.028 * 380.0 * 1.08 / s1);
+    assert_close!(
+        e.lending().unwrap().protocols()[1].treasury[0],
+        0.028 * 380.0 * 1.08 / s1
+    );
 }

@@ -4,13 +4,10 @@
 // Matrix algebra written as plain index loops, on purpose: it reads like the formulas.
 #![allow(clippy::needless_range_loop)]
 
-use deleverage_core::accounts::Accounts;
-use deleverage_core::engine::{AssetSpec, Engine, QueueConfig, RoundMode, Scenario};
-use deleverage_core::family::Family;
-use deleverage_core::fund::{Accounting, FundStatus, Funds, Rule};
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::recorder::{EventKind, NONE};
-use deleverage_core::{Error, Execution, ImpactCurve, Venue};
+use deleverage_core::{
+    Accounting, AssetSpec, Engine, Error, EventKind, Execution, Family, FundStatus, Funds,
+    ImpactCurve, NONE, OracleKind, QueueConfig, RoundMode, Rule, Scenario, Venue,
+};
 
 fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * b.abs().max(1e-300)
@@ -50,15 +47,12 @@ fn asset(k: usize, curve: ImpactCurve) -> AssetSpec {
 }
 
 fn engine(curves: Vec<ImpactCurve>, funds: Funds, mode: RoundMode, max_rounds: u32) -> Engine {
-    let n = curves.len();
     let sc = Scenario {
         assets: curves
             .into_iter()
             .enumerate()
             .map(|(k, c)| asset(k, c))
             .collect(),
-        protocols: vec![],
-        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, n).unwrap(),
         families: vec![Family::Funds(funds)],
         queue: QueueConfig {
             mode,
@@ -751,8 +745,6 @@ fn validation_names_field_and_value() {
             0,
             ImpactCurve::linear(1.0, 0.01, Execution::Integral).unwrap(),
         )],
-        protocols: vec![],
-        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1).unwrap(),
         families: vec![Family::Funds(funds)],
         queue: QueueConfig::default(),
         step_seconds: 12.0,
@@ -794,8 +786,6 @@ fn runaway_target_purchases_stop_with_an_error() {
             venues: vec![deleverage_core::AnyVenue::Curve(curve)],
             oracle: OracleKind::Spot,
         }],
-        protocols: vec![],
-        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1).unwrap(),
         families: vec![Family::Funds(funds)],
         queue: QueueConfig {
             mode: RoundMode::Sequential,

@@ -3,16 +3,11 @@
 //! the insurance fund, a fund that runs dry and the ADL order ranked by hand, partial
 //! liquidation with its cooldown, the backstop, and the quote identities of §8.
 
-use deleverage_core::accounts::Accounts;
-use deleverage_core::engine::{AssetSpec, Engine, QueueConfig, Scenario};
-use deleverage_core::family::Family;
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::perp::{
-    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket, PoolStatus,
-    PositionRows, Trigger,
+use deleverage_core::{
+    AdlOrder, AdlRanking, AnyVenue, AssetSpec, Brackets, Engine, EventKind, Exchange,
+    ExchangeConfig, Execution, Family, ImpactCurve, OracleKind, PartialRule, PerpMarket,
+    PoolStatus, PositionRows, QueueConfig, Scenario, Trigger,
 };
-use deleverage_core::recorder::EventKind;
-use deleverage_core::{AnyVenue, Execution, ImpactCurve};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
@@ -73,8 +68,6 @@ fn engine(price: f64, slope: f64, ex: Exchange) -> Engine {
             venues: vec![AnyVenue::Curve(curve)],
             oracle: OracleKind::Reference,
         }],
-        protocols: vec![],
-        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1).unwrap(),
         families: vec![Family::Perps(ex)],
         queue: QueueConfig::default(),
         step_seconds: 12.0,
@@ -293,8 +286,6 @@ fn engine_without_book(price: f64, ex: Exchange) -> Engine {
             venues: vec![],
             oracle: OracleKind::Reference,
         }],
-        protocols: vec![],
-        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 1).unwrap(),
         families: vec![Family::Perps(ex)],
         queue: QueueConfig::default(),
         step_seconds: 12.0,
@@ -413,8 +404,6 @@ fn a_cross_deficit_is_carried_by_the_losing_position_and_the_rest_is_bad_debt() 
                 oracle: OracleKind::Reference,
             },
         ],
-        protocols: vec![],
-        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 2).unwrap(),
         families: vec![Family::Perps(ex)],
         queue: QueueConfig::default(),
         step_seconds: 12.0,
@@ -514,8 +503,6 @@ fn cross_liquidation_price_is_binance_general_formula() {
                 oracle: OracleKind::Reference,
             },
         ],
-        protocols: vec![],
-        accounts: Accounts::new(vec![], vec![0], vec![], vec![], vec![], 0, 2).unwrap(),
         families: vec![Family::Perps(ex)],
         queue: QueueConfig::default(),
         step_seconds: 12.0,

@@ -1,8 +1,8 @@
 //! Invariants of every venue under random states and orders (proptest).
 
+use deleverage_core::venue::router;
 use deleverage_core::{
     AnyVenue, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook, Side, Venue,
-    router,
 };
 use proptest::prelude::*;
 

@@ -1,13 +1,13 @@
 //! Sweeps: seeded runs on a thread pool give the same rows whatever the number of threads, and
 //! each row is the run `Engine` gives alone with the run's derived seed.
 
-use deleverage_core::accounts::Accounts;
-use deleverage_core::engine::{AssetSpec, Engine, QueueConfig, Scenario};
-use deleverage_core::lending::{AaveVersion, Lending, Reserve, Rules};
-use deleverage_core::oracle::OracleKind;
-use deleverage_core::path::PathSpec;
-use deleverage_core::sweep::{SweepSpec, run_seed, sweep};
-use deleverage_core::{AnyVenue, Execution, ImpactCurve};
+use deleverage_core::sweep::SweepSpec;
+use deleverage_core::sweep::run_seed;
+use deleverage_core::sweep::sweep;
+use deleverage_core::{
+    AaveVersion, Accounts, AnyVenue, AssetSpec, Engine, Execution, Family, ImpactCurve, Lending,
+    LendingMarket, OracleKind, PathSpec, QueueConfig, Reserve, Rules, Scenario,
+};
 
 fn scenario() -> Scenario {
     let n = 200;
@@ -47,18 +47,22 @@ fn scenario() -> Scenario {
                 oracle: OracleKind::Reference,
             },
         ],
-        protocols: vec![aave],
-        accounts: Accounts::new(
-            vec![0; n],
-            (0..=n as u32).map(|i| 2 * i).collect(),
-            (0..n).flat_map(|_| [0, 1]).collect(),
-            (0..n).flat_map(|_| [10.0, 0.0]).collect(),
-            debts.iter().flat_map(|&d| [0.0, d]).collect(),
-            1,
-            2,
-        )
-        .unwrap(),
-        families: vec![],
+        families: vec![Family::Lending(
+            LendingMarket::new(
+                vec![aave],
+                Accounts::new(
+                    vec![0; n],
+                    (0..=n as u32).map(|i| 2 * i).collect(),
+                    (0..n).flat_map(|_| [0, 1]).collect(),
+                    (0..n).flat_map(|_| [10.0, 0.0]).collect(),
+                    debts.iter().flat_map(|&d| [0.0, d]).collect(),
+                    1,
+                    2,
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+        )],
         queue: QueueConfig::default(),
         step_seconds: 12.0,
     }

@@ -6,9 +6,10 @@
     reason = "numbers are written as MECHANICS.md prints them"
 )]
 
+use deleverage_core::venue::router;
 use deleverage_core::{
     AnyVenue, BookDynamics, ConstantProductPool, Error, Execution, ImpactCurve, OrderBook, Profile,
-    Side, Venue, router,
+    Side, Venue,
 };
 
 fn close(a: f64, b: f64, rtol: f64) -> bool {

@@ -1,9 +1,11 @@
-//! Conversions at the boundary: sides, optional numbers, numeric columns.
+//! Conversions at the boundary: dict items, sides, optional numbers, numeric columns. Every
+//! reader of a spec (`spec/`) goes through these, so a wrong type names its place.
 
 use deleverage_core::{Side, error};
 use numpy::PyArray1;
 use numpy::prelude::*;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
 
 use crate::errors::{BindingError, BindingResult};
 
@@ -53,4 +55,51 @@ pub fn count(field: &str, v: i64) -> BindingResult<usize> {
             "{field} must be >= 1, got {v}"
         )))
     }
+}
+
+pub fn item<'py>(
+    d: &Bound<'py, PyDict>,
+    key: &str,
+    place: &str,
+) -> BindingResult<Bound<'py, PyAny>> {
+    d.get_item(key)
+        .map_err(|e| BindingError::Scenario(format!("{place}: {e}")))?
+        .ok_or_else(|| BindingError::Scenario(format!("{place} has no '{key}'")))
+}
+
+pub fn get<'py, T>(d: &Bound<'py, PyDict>, key: &str, place: &str) -> BindingResult<T>
+where
+    T: for<'a> FromPyObject<'a, 'py, Error = PyErr>,
+{
+    item(d, key, place)?
+        .extract::<T>()
+        .map_err(|e| BindingError::Scenario(format!("{place}.{key}: {e}")))
+}
+
+pub fn dict<'py>(obj: &Bound<'py, PyAny>, place: &str) -> BindingResult<Bound<'py, PyDict>> {
+    obj.cast::<PyDict>()
+        .cloned()
+        .map_err(|_| BindingError::Scenario(format!("{place} must be a dict")))
+}
+
+pub fn u32_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<u32>> {
+    if let Ok(arr) = obj.cast::<PyArray1<u32>>() {
+        return Ok(arr.readonly().as_array().iter().copied().collect());
+    }
+    obj.extract::<Vec<u32>>()
+        .map_err(|e| BindingError::Scenario(format!("{field} must be a 1-D array of uint32: {e}")))
+}
+
+pub fn bool_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<bool>> {
+    if let Ok(arr) = obj.cast::<PyArray1<bool>>() {
+        return Ok(arr.readonly().as_array().iter().copied().collect());
+    }
+    obj.extract::<Vec<bool>>()
+        .map_err(|e| BindingError::Scenario(format!("{field} must be a 1-D array of bool: {e}")))
+}
+
+pub fn list<'py>(obj: &Bound<'py, PyAny>, place: &str) -> BindingResult<Bound<'py, PyList>> {
+    obj.cast::<PyList>()
+        .cloned()
+        .map_err(|_| BindingError::Scenario(format!("{place} must be a list")))
 }

@@ -4,12 +4,13 @@
 //! convert the result. No mechanics live here.
 #![forbid(unsafe_code)]
 
+mod columns;
 mod convert;
 mod errors;
-mod families;
 mod fill;
 mod router;
 mod simulate;
+mod spec;
 mod sweep;
 mod venues;
 
@@ -24,6 +25,8 @@ mod _core {
     #[pymodule_export]
     use super::simulate::simulate;
     #[pymodule_export]
+    use super::spec::breached;
+    #[pymodule_export]
     use super::sweep::sweep;
     #[pymodule_export]
     use super::venues::{PyCurve, PyOrderBook, PyPool, PyVenue};
@@ -33,6 +36,12 @@ mod _core {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        // The labels of every code column the core writes (event kinds, statuses), by enum.
+        let names = pyo3::types::PyDict::new(m.py());
+        for (name, labels) in deleverage_core::enum_names() {
+            names.set_item(name, labels.to_vec())?;
+        }
+        m.add("ENUM_NAMES", names)?;
         Ok(())
     }
 }

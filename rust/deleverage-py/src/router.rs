@@ -2,7 +2,8 @@
 
 use std::sync::Mutex;
 
-use deleverage_core::{AnyVenue, Error as CoreError, Side, Venue, error, router};
+use deleverage_core::venue::router;
+use deleverage_core::{AnyVenue, Error as CoreError, Side, Venue, error};
 use pyo3::prelude::*;
 
 use crate::convert;

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::BindingError;
-use crate::simulate::{Spec, convert_spec};
+use crate::spec::{Spec, convert_spec};
 
 /// Runs `first..last` of a sweep of `spec` (its shock generated with seeds derived from its
 /// seed) on `threads` threads (`None`: one per core).

@@ -11,9 +11,9 @@
 //! `rate`, `chop`, `buf`, `cut`, `cusp`, `chip` as multipliers or fractions.
 
 use crate::error::{self, Error, Result};
-use crate::family::{Budget, Shared};
+use crate::family::shared::{Breaches, Budget, ForcedSeller, RoundOutcome, Shared};
 use crate::fill::Side;
-use crate::recorder::EventKind;
+use crate::recorder::{EventKind, Table, Value, Values, named_enum, table};
 
 /// A Clipper's price curve (`abaci`, MECHANICS §5.3). `dur` is the time since `tic`, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -156,20 +156,20 @@ fn has_room(cap: f64, dirt: f64) -> bool {
     room > 0.0 && (cap.is_infinite() || room > 1e-12 * cap)
 }
 
-/// A vault's state in [`VaultTable::status`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum VaultStatus {
-    /// Never barked.
-    Active = 0,
-    /// An auction of its collateral is running.
-    InAuction = 1,
-    /// Barked in part (debt left), no auction running.
-    Liquidated = 2,
-    /// All its debt was barked and its auctions ended without bad debt.
-    Closed = 3,
-    /// An auction of it ended with bad debt (`due > Σ owe`).
-    BadDebt = 4,
+named_enum! {
+    /// A vault's state in [`VaultTable::status`].
+    pub enum VaultStatus {
+        /// Never barked.
+        Active = 0 => "active",
+        /// An auction of its collateral is running.
+        InAuction = 1 => "in_auction",
+        /// Barked in part (debt left), no auction running.
+        Liquidated = 2 => "liquidated",
+        /// All its debt was barked and its auctions ended without bad debt.
+        Closed = 3 => "closed",
+        /// An auction of it ended with bad debt (`due > Σ owe`).
+        BadDebt = 4 => "bad_debt",
+    }
 }
 
 /// One Clipper auction (a `sale`), kept after it ends for the record.
@@ -519,10 +519,23 @@ impl Vaults {
     /// One round: bark every unsafe vault, worst collateralisation `ink·spot/(art·rate)` first
     /// (ties: lower owner id, then lower row), then redo or offer every running auction to a
     /// keeper. Returns whether anything happened.
-    pub fn round(&mut self, sh: &mut Shared, id: u32, round: u32, budget: &mut Budget) -> bool {
+    fn round_vaults(&mut self, sh: &mut Shared, id: u32, round: u32, budget: &mut Budget) -> bool {
         let mut acted = self.bark_all(sh, id, round);
         acted |= self.auctions_round(sh, id, round, budget);
         acted
+    }
+
+    /// MECHANICS §5.1: vault `i` is unsafe at OSM prices `px` when spot > 0 and
+    /// `ink·spot < art·rate` (strict), spot = OSM/par/mat. Returns `(ink·spot, art·rate)` then.
+    fn unsafe_at(&self, i: usize, px: &[f64]) -> Option<(f64, f64)> {
+        let art = self.art[i];
+        if art <= 0.0 {
+            return None;
+        }
+        let il = &self.ilks[self.ilk[i] as usize];
+        let spot = px[il.asset as usize] / il.mat;
+        let (coll, debt) = (self.ink[i] * spot, art * il.rate);
+        (spot > 0.0 && coll < debt).then_some((coll, debt))
     }
 
     fn bark_all(&mut self, sh: &mut Shared, id: u32, round: u32) -> bool {
@@ -533,11 +546,7 @@ impl Vaults {
             if art <= 0.0 {
                 continue;
             }
-            let il = &self.ilks[self.ilk[i] as usize];
-            // MECHANICS §5.1: unsafe ⇔ spot > 0 and ink·spot < art·rate (strict), spot = OSM/par/mat.
-            let spot = sh.px[il.asset as usize] / il.mat;
-            let (coll, debt) = (self.ink[i] * spot, art * il.rate);
-            if spot > 0.0 && coll < debt {
+            if let Some((coll, debt)) = self.unsafe_at(i, &sh.px) {
                 cand.push((coll / debt, self.owner[i], i as u32));
             }
         }
@@ -845,5 +854,88 @@ impl Ilk {
         let dur = now - a.tic;
         let price = self.curve.price(a.top, dur);
         (price, dur > self.tail || price / a.top < self.cusp)
+    }
+}
+
+table!(VaultTable {
+    owner as "account_id",
+    ilk,
+    ink,
+    art,
+    status,
+    collateral_auctioned,
+    collateral_returned,
+    owe_recovered,
+    bad_debt,
+});
+
+table!(AuctionTable {
+    owner as "account_id",
+    asset,
+    running,
+    kick_step,
+    end_step,
+    due,
+    tab0 as "tab",
+    lot0 as "lot",
+    tab_left,
+    lot as "lot_left",
+    owe as "recovered",
+    sliced,
+    returned,
+    bad_debt,
+    coins,
+    redos,
+    price,
+});
+
+impl ForcedSeller for Vaults {
+    fn kind(&self) -> &'static str {
+        "vaults"
+    }
+
+    fn check(&self, n_assets: usize) -> Result<()> {
+        Vaults::check(self, n_assets)
+    }
+
+    fn round(&mut self, sh: &mut Shared, id: u32, round: u32, budget: &mut Budget) -> RoundOutcome {
+        // Keepers' takes spend the liquidators' budget.
+        RoundOutcome::acted(self.round_vaults(sh, id, round, budget))
+    }
+
+    fn busy(&self, _now: f64) -> bool {
+        Vaults::busy(self)
+    }
+
+    fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches) {
+        // The test `bark` applies; the collateral at the OSM price, the debt `art·rate`.
+        for i in 0..self.len() {
+            if self.unsafe_at(i, prices).is_some() {
+                let il = &self.ilks[self.ilk[i] as usize];
+                let debt = self.art[i] * il.rate;
+                out.push(
+                    at,
+                    i as u32,
+                    debt,
+                    self.ink[i] * prices[il.asset as usize],
+                    0.0,
+                );
+            }
+        }
+    }
+
+    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
+        vec![
+            ("vaults", self.table().into_table()),
+            ("auctions", self.auction_table(sh.now()).into_table()),
+        ]
+    }
+
+    fn ledger(&self) -> Values {
+        vec![
+            ("keepers_paid", Value::F64(self.keepers_paid)),
+            ("keepers_received", Value::F64(self.keepers_received)),
+            ("coins_paid", Value::F64(self.coins_paid)),
+        ]
     }
 }

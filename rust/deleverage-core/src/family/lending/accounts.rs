@@ -1,20 +1,21 @@
 //! Accounts as struct-of-arrays with flat holdings (CSR offsets): no heap object per account.
 
+use super::rules::Holdings;
 use crate::error::{Error, Result};
-use crate::lending::Holdings;
+use crate::recorder::named_enum;
 
-/// Where an account stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Status {
-    /// Never liquidated.
-    Active = 0,
-    /// Liquidated at least once and still holds debt.
-    Liquidated = 1,
-    /// All debt repaid through liquidations.
-    Closed = 2,
-    /// Collateral ran out with debt left: bad debt.
-    BadDebt = 3,
+named_enum! {
+    /// Where an account stands.
+    pub enum Status {
+        /// Never liquidated.
+        Active = 0 => "active",
+        /// Liquidated at least once and still holds debt.
+        Liquidated = 1 => "liquidated",
+        /// All debt repaid through liquidations.
+        Closed = 2 => "closed",
+        /// Collateral ran out with debt left: bad debt.
+        BadDebt = 3 => "bad_debt",
+    }
 }
 
 /// All accounts of a scenario. Holding `k` of account `i` is at `offsets[i] + k`.

@@ -9,8 +9,8 @@
 
 use std::borrow::{Borrow, BorrowMut};
 
+use super::{AnyVenue, Venue};
 use crate::fill::{Fill, Side};
-use crate::venue::{AnyVenue, Venue};
 
 /// Bisection steps are capped; 200 halvings exhaust an `f64` interval long before.
 const MAX_BISECTIONS: usize = 200;

@@ -4,9 +4,9 @@
 //! price, `q = Q·S`. Sales move `S` down, purchases reverse the move. An exogenous return scales
 //! `S` and `B` alike. Impact is permanent: there is no refill.
 
+use super::Venue;
 use crate::error::{self, Error, Result};
 use crate::fill::{Fill, Side};
-use crate::venue::Venue;
 
 /// Largest `q/δ` a purchase on an exponential curve may reach (the price then rises by a factor
 /// of e^40 ≈ 2e17): beyond that any notional is meaningless and `exp` soon overflows.

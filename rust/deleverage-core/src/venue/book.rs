@@ -6,9 +6,9 @@
 //! An exogenous move re-prices every level and leaves `E` alone; resilience decays `E`; a
 //! `permanent_impact` fraction θ of each impact moves the anchor itself.
 
+use super::Venue;
 use crate::error::{self, Error, Result};
 use crate::fill::{Fill, Side};
-use crate::venue::Venue;
 
 /// A level counts as exhausted once the consumed volume is within this relative distance of its
 /// cumulative edge, so that float sums of fills never leave dust levels behind.

@@ -1,9 +1,9 @@
 //! Uniswap v2 constant-product pool with its fee, and the arbitrage upkeep that pulls it back to
 //! the reference price (MECHANICS §2.2–2.3).
 
+use super::Venue;
 use crate::error::{self, Result};
 use crate::fill::{Fill, Side};
-use crate::venue::Venue;
 
 /// Reserves `x` (base) and `y` (quote) with fee `f`. The whole input, fee included, stays in the
 /// pool, so `k = x·y` grows with every swap when `f > 0`.

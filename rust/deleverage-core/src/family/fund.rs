@@ -17,11 +17,10 @@
 //!
 //! Sales are forced sales: each counts as liquidated notional (oracle value) for its asset.
 
-use crate::engine::RoundMode;
 use crate::error::{self, Error, Result};
-use crate::family::Shared;
+use crate::family::shared::{Breaches, Budget, ForcedSeller, RoundMode, RoundOutcome, Shared};
 use crate::fill::Side;
-use crate::recorder::{Event, EventKind, NONE};
+use crate::recorder::{Event, EventKind, NONE, Table, Values, named_enum, table};
 
 /// Trades smaller than this fraction of a fund's assets are not made (**Choice**): a target
 /// fund converges geometrically towards its target and would otherwise trade dust forever.
@@ -56,17 +55,17 @@ pub enum Accounting {
     Linear,
 }
 
-/// A fund's state in a [`FundTable`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum FundStatus {
-    Active = 0,
-    /// Defaulted (`E ≤ 0`): sold everything, frozen since.
-    Defaulted = 1,
-    /// No marketable holdings left, with positive equity (C–S "illiquid", §7.3).
-    Illiquid = 2,
-    /// Equity ≤ 0 at these prices, default not yet processed (it comes in the next round).
-    Insolvent = 3,
+named_enum! {
+    /// A fund's state in a [`FundTable`].
+    pub enum FundStatus {
+        Active = 0 => "active",
+        /// Defaulted (`E ≤ 0`): sold everything, frozen since.
+        Defaulted = 1 => "defaulted",
+        /// No marketable holdings left, with positive equity (C–S "illiquid", §7.3).
+        Illiquid = 2 => "illiquid",
+        /// Equity ≤ 0 at these prices, default not yet processed (it comes in the next round).
+        Insolvent = 3 => "insolvent",
+    }
 }
 
 /// The state of every fund, in the caller's order.
@@ -630,7 +629,7 @@ impl Funds {
 
     /// One round (MECHANICS §7.1–7.3): every fund that breaches its rule trades, in the round
     /// mode of the queue. Returns whether any fund traded or defaulted.
-    pub fn round(&mut self, sh: &mut Shared, id: u32, round: u32) -> bool {
+    fn round_funds(&mut self, sh: &mut Shared, id: u32, round: u32) -> bool {
         // `Engine::new` checked the width; a direct caller with another market gets no trade.
         if sh.px.len() != self.n_assets || sh.market.n_assets() != self.n_assets {
             return false;
@@ -749,5 +748,63 @@ impl Funds {
             }
         }
         acted
+    }
+}
+
+table!(FundTable {
+    marketable_value,
+    illiquid_value,
+    debt,
+    equity,
+    leverage,
+    status,
+    sold_notional,
+    bought_notional,
+    bad_debt,
+});
+
+impl ForcedSeller for Funds {
+    fn kind(&self) -> &'static str {
+        "funds"
+    }
+
+    fn check(&self, n_assets: usize) -> Result<()> {
+        Funds::check(self, n_assets)
+    }
+
+    fn round(&mut self, sh: &mut Shared, id: u32, round: u32, _: &mut Budget) -> RoundOutcome {
+        // Funds trade on their own rule; they do not use the liquidators' budget.
+        RoundOutcome::acted(self.round_funds(sh, id, round))
+    }
+
+    fn busy(&self, _now: f64) -> bool {
+        false
+    }
+
+    fn failure(&self) -> Option<&Error> {
+        Funds::failure(self)
+    }
+
+    fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches) {
+        // A fund's liquidation is its default (§7.1: equity at or below zero, everything sold);
+        // its leverage rule's sales are deleveraging, not a breach. Marked to market at
+        // `prices`, illiquid holdings at their value before any shock.
+        for i in 0..self.n_funds {
+            if self.defaulted[i] {
+                continue;
+            }
+            let (h, il) = self.values(i, prices);
+            if h + il - self.debt[i] <= 0.0 {
+                out.push(at, i as u32, self.debt[i], h + il, 0.0);
+            }
+        }
+    }
+
+    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
+        vec![("funds", self.table(&sh.px).into_table())]
+    }
+
+    fn ledger(&self) -> Values {
+        Vec::new()
     }
 }

@@ -11,8 +11,8 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
-use crate::accounts::Accounts;
-use crate::lending::Lending;
+use super::accounts::Accounts;
+use super::rules::Lending;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Keyed(f64, u32);
@@ -212,6 +212,7 @@ impl TriggerIndex {
     }
 
     /// Accounts followed by a full re-check.
+    #[cfg(test)]
     pub fn multi(&self) -> &[u32] {
         &self.multi
     }
@@ -256,8 +257,8 @@ impl TriggerIndex {
 
 #[cfg(test)]
 mod tests {
+    use super::super::rules::{AaveVersion, Reserve, Rules};
     use super::*;
-    use crate::lending::{AaveVersion, Reserve, Rules};
 
     #[test]
     fn hands_over_exactly_the_breached_accounts_worst_first() {

@@ -7,9 +7,9 @@
 use rand::RngExt;
 
 use crate::error::{self, Error, Result};
-use crate::family::Shared;
+use crate::family::shared::{Breaches, Budget, ForcedSeller, RoundOutcome, Shared};
 use crate::fill::Side;
-use crate::recorder::EventKind;
+use crate::recorder::{EventKind, Table, Value, Values, named_enum, table};
 
 /// Maintenance-margin brackets: notional caps (increasing) and their rates (non-decreasing).
 /// Bracket n covers `cap_{n−1} < N ≤ cap_n`; the last cap may be infinite.
@@ -270,17 +270,17 @@ pub struct PositionRows {
     pub cross: Vec<bool>,
 }
 
-/// State of a margin pool (an account's cross wallet, or one isolated position).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum PoolStatus {
-    Active = 0,
-    /// Partly liquidated or deleveraged, still open.
-    Liquidated = 1,
-    /// Every position closed by liquidation.
-    Closed = 2,
-    /// Taken over by the backstop vault.
-    Backstopped = 3,
+named_enum! {
+    /// State of a margin pool (an account's cross wallet, or one isolated position).
+    pub enum PoolStatus {
+        Active = 0 => "active",
+        /// Partly liquidated or deleveraged, still open.
+        Liquidated = 1 => "liquidated",
+        /// Every position closed by liquidation.
+        Closed = 2 => "closed",
+        /// Taken over by the backstop vault.
+        Backstopped = 3 => "backstopped",
+    }
 }
 
 /// Quote flows of an exchange, for the identities of MECHANICS §8.
@@ -618,7 +618,7 @@ impl Exchange {
     /// One round (MECHANICS §6.3–6.5): every breached pool, worst margin ratio first, is taken
     /// over by the backstop (equity < 2/3·MM, when enabled) or sends its liquidation orders to
     /// the perp book; what the fund cannot cover or the book cannot fill is deleveraged.
-    pub(crate) fn round(&mut self, sh: &mut Shared, id: u32, round: u32) -> bool {
+    fn round_pools(&mut self, sh: &mut Shared, id: u32, round: u32) -> bool {
         let now = sh.now();
         let mut found: Vec<(f64, u32)> = Vec::new();
         for p in 0..self.owner.len() {
@@ -1109,6 +1109,93 @@ fn shrink(s: f64, by: f64) -> f64 {
         0.0
     } else {
         s.signum() * left
+    }
+}
+
+table!(PositionTable {
+    account as "account_id",
+    asset,
+    size,
+    entry as "entry_price",
+    mark,
+    wallet,
+    equity,
+    maintenance_margin,
+    liquidation_price,
+    bankruptcy_price,
+    status,
+    liquidated_qty,
+    adl_qty,
+    absorbed_qty,
+    realized_pnl,
+});
+
+impl ForcedSeller for Exchange {
+    fn kind(&self) -> &'static str {
+        "perps"
+    }
+
+    fn check(&self, n_assets: usize) -> Result<()> {
+        Exchange::check(self, n_assets)
+    }
+
+    fn round(&mut self, sh: &mut Shared, id: u32, round: u32, _: &mut Budget) -> RoundOutcome {
+        // The exchange's own liquidation engine: no keeper capital involved.
+        RoundOutcome::acted(self.round_pools(sh, id, round))
+    }
+
+    fn busy(&self, now: f64) -> bool {
+        self.cooling(now)
+    }
+
+    fn insurance_fund(&self) -> f64 {
+        self.fund
+    }
+
+    fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches) {
+        // The rule of `round_pools`: a pool whose equity at these marks is below its MM.
+        for p in 0..self.owner.len() {
+            if matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) {
+                continue;
+            }
+            let (e, mm) = self.pool_state(p, prices);
+            if !self.breached(e, mm) {
+                continue;
+            }
+            for j in self.offsets[p] as usize..self.offsets[p + 1] as usize {
+                let s = self.size[j];
+                if s != 0.0 {
+                    out.push(at, self.row[j], 0.0, 0.0, s.abs() * prices[self.asset(j)]);
+                }
+            }
+        }
+    }
+
+    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
+        vec![("positions", self.table(&sh.px).into_table())]
+    }
+
+    fn ledger(&self) -> Values {
+        let l = &self.ledger;
+        vec![
+            ("insurance_fund", Value::F64(self.fund)),
+            ("fund_initial", Value::F64(l.fund_initial)),
+            ("fees", Value::F64(l.fees)),
+            ("deficits", Value::F64(l.deficits)),
+            ("adl_bankrupt_qty", Value::F64(l.adl_bankrupt_qty)),
+            ("adl_counterparty_qty", Value::F64(l.adl_counterparty_qty)),
+            ("adl_count", Value::U64(l.adl_count)),
+            ("adl_notional", Value::F64(l.adl_notional)),
+            ("realized_pnl", Value::F64(l.realized_pnl)),
+            ("venue_quote_out", Value::F64(l.venue_quote_out)),
+            ("withdrawn", Value::F64(l.withdrawn)),
+            ("backstop_wallet", Value::F64(l.backstop_wallet)),
+            ("unresolved_qty", Value::F64(l.unresolved_qty)),
+            ("bad_debt", Value::F64(l.bad_debt)),
+            ("backstop_size", Value::F64s(self.backstop_size.clone())),
+            ("backstop_cost", Value::F64s(self.backstop_cost.clone())),
+            ("wallets_total", Value::F64(self.wallet.iter().sum())),
+        ]
     }
 }
 

@@ -1,0 +1,311 @@
+//! What every family of forced sellers stands on: the market state, the oracles, the queue's
+//! settings and the recorder ([`Shared`]), the liquidators' per-step capacity ([`Budget`]), the
+//! run's flow ledger ([`Ledger`]), and the interface every family implements ([`ForcedSeller`]).
+//!
+//! A family acts once per round, in scenario order; the step ends when no family acted in a
+//! round (or at `max_rounds_per_step`). All families trade on the same venues, so one family's
+//! forced sale moves the prices the next one reads.
+
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{self, Error, Result};
+use crate::fill::{Fill, Side};
+use crate::market::Market;
+use crate::oracle::Oracle;
+use crate::recorder::{Event, EventColumns, EventKind, StepColumns, Table, Values};
+
+/// The state every family reads and moves.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub market: Market,
+    pub oracles: Vec<Oracle>,
+    /// Oracle price per asset, as margin engines read it.
+    pub px: Vec<f64>,
+    pub cfg: QueueConfig,
+    pub step_seconds: f64,
+    pub step: u32,
+    pub rng: ChaCha8Rng,
+    pub events: EventColumns,
+    pub steps: StepColumns,
+    pub ledger: Ledger,
+    pub cum_bad_debt: f64,
+    /// Liquidated notional and count per asset in the current step.
+    pub asset_notional: Vec<f64>,
+    pub asset_count: Vec<u32>,
+}
+
+impl Shared {
+    /// Seconds since the start of the run at the current step.
+    #[inline]
+    pub fn now(&self) -> f64 {
+        f64::from(self.step) * self.step_seconds
+    }
+
+    /// A spot oracle re-reads the routed mid (other oracles keep their once-per-step value).
+    #[inline]
+    pub fn reread_spot(&mut self, a: usize) {
+        self.oracles[a].update_round(self.market.spot(a));
+        self.px[a] = self.oracles[a].value();
+    }
+
+    /// Trades `qty` of asset `a` on its venues now, and lets a spot oracle follow.
+    pub fn trade(&mut self, a: usize, side: Side, qty: f64) -> Fill {
+        let fill = self.market.trade(a, side, qty);
+        self.reread_spot(a);
+        fill
+    }
+
+    /// An event of this step on asset `a`, priced at its spot before and after (a row that
+    /// trades sets `price_after` again once it has).
+    pub fn event(
+        &self,
+        round: u32,
+        kind: EventKind,
+        protocol: u32,
+        account: u32,
+        a: usize,
+    ) -> Event {
+        let mut ev = Event::new(self.step, round, kind);
+        ev.protocol = protocol;
+        ev.account = account;
+        ev.asset = a as u32;
+        ev.price_before = self.market.spot(a);
+        ev.price_after = ev.price_before;
+        ev
+    }
+
+    /// Counts a liquidation of `notional` (oracle value) on asset `a` in this step.
+    #[inline]
+    pub fn count_liquidation(&mut self, a: usize, notional: f64) {
+        self.asset_notional[a] += notional;
+        self.asset_count[a] += 1;
+    }
+}
+
+/// What liquidators and keepers can still spend in this step: the debt value they repay or the
+/// price they pay (notional), and how many actions (count).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    pub notional: f64,
+    pub count: u64,
+}
+
+impl Budget {
+    #[inline]
+    pub fn spent(&self) -> bool {
+        self.notional <= 0.0 || self.count == 0
+    }
+}
+
+/// What one round of a family did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundOutcome {
+    /// It had breached accounts waiting to be served, whether or not the budget let it serve
+    /// any: the round counts in the step's `rounds`.
+    pub attempted: bool,
+    /// It liquidated, sold, bought or started something: another round follows.
+    pub acted: bool,
+}
+
+impl RoundOutcome {
+    /// A round that acted or not, with nothing queued.
+    pub fn acted(acted: bool) -> Self {
+        RoundOutcome {
+            attempted: false,
+            acted,
+        }
+    }
+}
+
+/// Accounts that breach their rule at given prices with nothing traded (the no-feedback view of a
+/// liquidation map), one row each: the family's own row id (account, position or vault), and the
+/// values the family's rule puts at risk, in quote at those prices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Breaches {
+    /// Index of the price row (the move) the breach is found at.
+    pub at: Vec<u32>,
+    /// The family's row: an account id (lending), a position row (perps), a vault row (vaults).
+    pub row: Vec<u32>,
+    /// Debt value (lending, vaults: `art·rate`); 0 for perps.
+    pub debt: Vec<f64>,
+    /// Collateral value (lending, vaults); 0 for perps.
+    pub collateral_value: Vec<f64>,
+    /// Position notional `|size|·mark` (perps); 0 otherwise.
+    pub notional: Vec<f64>,
+}
+
+crate::recorder::table!(Breaches {
+    at,
+    row,
+    debt,
+    collateral_value,
+    notional
+});
+
+impl Breaches {
+    pub fn push(&mut self, at: u32, row: u32, debt: f64, collateral_value: f64, notional: f64) {
+        self.at.push(at);
+        self.row.push(row);
+        self.debt.push(debt);
+        self.collateral_value.push(collateral_value);
+        self.notional.push(notional);
+    }
+}
+
+/// What every family of forced sellers implements: the whole interface between a family and the
+/// step loop (`engine.rs`), the bindings and the analysis. A new family is a type implementing
+/// this, one variant of [`crate::family::Family`], one spec reader and one table writer in the
+/// bindings, and one Python module.
+pub trait ForcedSeller {
+    /// The family's name in results (`"lending"`, `"perps"`, `"vaults"`, `"funds"`).
+    fn kind(&self) -> &'static str;
+
+    /// How many protocol ids the family takes in events (one per protocol instance it holds).
+    fn protocol_count(&self) -> u32 {
+        1
+    }
+
+    /// Checks the family against the scenario's assets (ids in range, one parameter per asset).
+    fn check(&self, n_assets: usize) -> Result<()>;
+
+    /// At the start of every round, the one the round cap stops included: find what breached at
+    /// the prices now (lending's trigger index). Most families find it in [`Self::round`].
+    fn scan(&mut self, _sh: &mut Shared) {}
+
+    /// One round: act on everything that breaches its rule now. `first_id` is the family's
+    /// first protocol id.
+    fn round(
+        &mut self,
+        sh: &mut Shared,
+        first_id: u32,
+        round: u32,
+        budget: &mut Budget,
+    ) -> RoundOutcome;
+
+    /// Whether it still has work pending at time `now` (accounts queued, an auction running, a
+    /// cooldown): the market is not quiet.
+    fn busy(&self, now: f64) -> bool;
+
+    /// Breached accounts waiting in the family's queue.
+    fn queue_length(&self) -> usize {
+        0
+    }
+
+    /// Quote in the family's insurance fund (perp exchanges), else 0.
+    fn insurance_fund(&self) -> f64 {
+        0.0
+    }
+
+    /// The error that stopped the family, if any (a runaway fund group).
+    fn failure(&self) -> Option<&Error> {
+        None
+    }
+
+    /// Appends the rows that breach the family's rule at `prices` (one price per asset) with
+    /// nothing traded, tagged with `at`: the same rule the step loop applies.
+    fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches);
+
+    /// The family's final-state tables under their result names (`"accounts"`, `"positions"`,
+    /// …), at the current oracle prices and time of `sh`.
+    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)>;
+
+    /// The family's totals (ledger), under their result names.
+    fn ledger(&self) -> Values;
+}
+
+/// Which queued account a liquidator serves first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Lowest health factor first (the default).
+    WorstHealth,
+    /// Largest debt value first.
+    Largest,
+    /// First breached, first served.
+    Fifo,
+    /// Seeded random order.
+    Random,
+}
+
+/// How a round's forced sales meet the venues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundMode {
+    /// Each liquidation's sale executes at once; the next one sees the moved price (DeFi).
+    Sequential,
+    /// A round's sales are summed per asset and executed together (fire-sale models).
+    Batch,
+}
+
+/// The liquidation queue's rules and the liquidators' capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueConfig {
+    pub priority: Priority,
+    pub mode: RoundMode,
+    /// Debt value liquidators can repay per step, in quote (keeper capital).
+    pub budget_notional: f64,
+    /// Liquidations per step (gas, block space).
+    pub budget_count: u64,
+    /// Share of seized collateral liquidators sell on the venues at once.
+    pub sell_fraction: f64,
+    pub max_rounds_per_step: u32,
+    /// Profit margin keepers require: they buy collateral at a discount only when the venues
+    /// would pay at least `price / (1 − keeper_margin)` for it (Comet storefront).
+    pub keeper_margin: f64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            priority: Priority::WorstHealth,
+            mode: RoundMode::Sequential,
+            budget_notional: f64::INFINITY,
+            budget_count: u64::MAX,
+            sell_fraction: 1.0,
+            max_rounds_per_step: 64,
+            keeper_margin: 0.0,
+        }
+    }
+}
+
+impl QueueConfig {
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.budget_notional.is_nan() || self.budget_notional < 0.0 {
+            return Err(Error::Negative {
+                field: "budget_notional".to_owned(),
+                value: self.budget_notional,
+            });
+        }
+        error::in_range(
+            "sell_fraction",
+            self.sell_fraction,
+            0.0,
+            1.0,
+            false,
+            "in [0, 1]",
+        )?;
+        if self.max_rounds_per_step == 0 {
+            return Err(Error::OutOfRange {
+                field: "max_rounds_per_step".to_owned(),
+                value: 0.0,
+                expected: ">= 1",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Quote and asset flows of the run, for the conservation identities of MECHANICS §8.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    /// Quote liquidators paid to repay debt.
+    pub liquidators_paid: f64,
+    /// Quote liquidators received from the venues.
+    pub liquidators_received: f64,
+    /// Units of each asset liquidators received (seized less the protocol fee).
+    pub liquidators_seized: Vec<f64>,
+    /// Units of each asset liquidators and keepers sold on the venues.
+    pub sold: Vec<f64>,
+    /// Quote keepers paid Comet for storefront purchases.
+    pub keepers_paid: f64,
+    /// Quote keepers received selling those purchases on the venues.
+    pub keepers_received: f64,
+}

@@ -1,0 +1,80 @@
+//! What an engine starts from: the assets (venues and oracles), the families of forced sellers,
+//! the liquidation queue's settings and the step length.
+
+use crate::error::{self, Error, Result};
+use crate::family::{Breaches, Family, ForcedSeller, QueueConfig};
+use crate::oracle::OracleKind;
+use crate::venue::AnyVenue;
+
+/// One asset of a scenario.
+#[derive(Debug, Clone)]
+pub struct AssetSpec {
+    pub name: String,
+    pub price: f64,
+    pub venues: Vec<AnyVenue>,
+    pub oracle: OracleKind,
+}
+
+/// Everything an engine starts from.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub assets: Vec<AssetSpec>,
+    /// Every family of forced sellers, in the order they act in a round; protocol ids in events
+    /// follow this order (a family takes [`ForcedSeller::protocol_count`] ids).
+    pub families: Vec<Family>,
+    pub queue: QueueConfig,
+    pub step_seconds: f64,
+}
+
+impl Scenario {
+    /// Checks the scenario as a whole: the step, the queue, the assets, and every family against
+    /// the assets. [`crate::engine::Engine::new`] calls it; so does [`Scenario::breached_at`].
+    pub fn validate(&self) -> Result<()> {
+        error::positive("step_seconds", self.step_seconds)?;
+        self.queue.validate()?;
+        if self.assets.is_empty() {
+            return Err(Error::Empty {
+                field: "assets".to_owned(),
+            });
+        }
+        for a in &self.assets {
+            error::positive(&format!("{}.price", a.name), a.price)?;
+            a.oracle.validate(&a.name)?;
+        }
+        for f in &self.families {
+            f.check(self.assets.len())?;
+        }
+        Ok(())
+    }
+
+    /// The starting price of every asset, in order.
+    pub fn initial_prices(&self) -> Vec<f64> {
+        self.assets.iter().map(|a| a.price).collect()
+    }
+
+    /// What breaches each family's rule at each row of `prices` (row-major, one price per asset
+    /// per row), with nothing traded: the no-feedback half of a liquidation map, by the same
+    /// rules the step loop applies. One [`Breaches`] per family, rows tagged with the price row.
+    pub fn breached_at(&self, prices: &[f64]) -> Result<Vec<Breaches>> {
+        self.validate()?;
+        let n = self.assets.len();
+        if !prices.len().is_multiple_of(n) {
+            return Err(Error::LengthMismatch {
+                field: "prices".to_owned(),
+                got: prices.len(),
+                other: "a multiple of the assets".to_owned(),
+                expected: n,
+            });
+        }
+        for (k, &p) in prices.iter().enumerate() {
+            error::positive(&format!("prices[{}][{}]", k / n, k % n), p)?;
+        }
+        let mut out = vec![Breaches::default(); self.families.len()];
+        for (at, row) in prices.chunks(n).enumerate() {
+            for (f, o) in self.families.iter().zip(&mut out) {
+                f.breached_at(row, at as u32, o);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,56 @@
+//! Any table the core hands out ([`Table`]: events, steps, every family's final state) into a
+//! dict of numpy columns, moved out of Rust without copying, under the names the core gave them;
+//! and named values ([`Values`]: totals, ledgers) into a dict of Python numbers and lists.
+
+use deleverage_core::{Column, Engine, ForcedSeller, Table, Value, Values};
+use numpy::IntoPyArray;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+/// The columns of `table` as numpy arrays (moved, no copy).
+pub fn table<'py>(py: Python<'py>, table: Table) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, col) in table.columns {
+        match col {
+            Column::F64(v) => d.set_item(name, v.into_pyarray(py))?,
+            Column::U64(v) => d.set_item(name, v.into_pyarray(py))?,
+            Column::U32(v) => d.set_item(name, v.into_pyarray(py))?,
+            Column::U8(v) => d.set_item(name, v.into_pyarray(py))?,
+            Column::Bool(v) => d.set_item(name, v.into_pyarray(py))?,
+        }
+    }
+    Ok(d)
+}
+
+/// Named values as a dict: numbers, `None`, and numpy arrays or lists for the vectors.
+pub fn values<'py>(py: Python<'py>, values: Values) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, v) in values {
+        match v {
+            Value::F64(x) => d.set_item(name, x)?,
+            Value::U64(x) => d.set_item(name, x)?,
+            Value::Bool(x) => d.set_item(name, x)?,
+            Value::OptU32(x) => d.set_item(name, x)?,
+            Value::F64s(x) => d.set_item(name, x.into_pyarray(py))?,
+            Value::OptF64s(x) => d.set_item(name, x)?,
+            Value::Rows(x) => d.set_item(name, x)?,
+        }
+    }
+    Ok(d)
+}
+
+/// Every family of `engine`, in scenario order: `{"kind": …, <table name>: columns, …,
+/// "ledger": values}`.
+pub fn families<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for f in engine.families() {
+        let d = PyDict::new(py);
+        d.set_item("kind", f.kind())?;
+        for (name, t) in f.tables(engine.shared()) {
+            d.set_item(name, table(py, t)?)?;
+        }
+        d.set_item("ledger", values(py, f.ledger())?)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}

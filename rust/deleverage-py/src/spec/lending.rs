@@ -1,0 +1,103 @@
+//! The lending part of a scenario spec: the protocol instances (`protocols`) and the accounts'
+//! holdings (`accounts`, CSR columns) into the core's lending family.
+
+use deleverage_core::{AaveVersion, Accounts, Lending, LendingMarket, Reserve, Rules};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::{self, dict, get, item, u32_column};
+use crate::errors::{BindingError, BindingResult};
+
+/// The lending family of `spec` (possibly without protocols or accounts).
+pub fn market(spec: &Bound<'_, PyDict>, n_assets: usize) -> BindingResult<LendingMarket> {
+    let place = "scenario";
+    let protocols = protocols(&item(spec, "protocols", place)?, n_assets)?;
+    let acc = dict(&item(spec, "accounts", place)?, "accounts")?;
+    let accounts = Accounts::new(
+        u32_column(&item(&acc, "protocol", "accounts")?, "accounts.protocol")?,
+        u32_column(&item(&acc, "offsets", "accounts")?, "accounts.offsets")?,
+        u32_column(&item(&acc, "asset", "accounts")?, "accounts.asset")?,
+        convert::column(
+            &item(&acc, "collateral", "accounts")?,
+            "accounts.collateral",
+        )?,
+        convert::column(&item(&acc, "debt", "accounts")?, "accounts.debt")?,
+        protocols.len(),
+        n_assets,
+    )?;
+    Ok(LendingMarket::new(protocols, accounts)?)
+}
+
+fn protocols(list: &Bound<'_, PyAny>, n_assets: usize) -> BindingResult<Vec<Lending>> {
+    let list = list
+        .cast::<PyList>()
+        .map_err(|_| BindingError::Scenario("protocols must be a list".to_owned()))?;
+    let mut out = Vec::with_capacity(list.len());
+    for (p, obj) in list.iter().enumerate() {
+        let place = format!("protocols[{p}]");
+        let d = dict(&obj, &place)?;
+        let kind: String = get(&d, "kind", &place)?;
+        let rules = match kind.as_str() {
+            "aave_v3" => {
+                let version: String = get(&d, "version", &place)?;
+                let version = match version.as_str() {
+                    "3.0" | "3.1" | "3.2" => AaveVersion::V3_0,
+                    "3.3" | "3.4" | "3.5" | "3.6" | "3.7" => AaveVersion::V3_3,
+                    other => {
+                        return Err(BindingError::Scenario(format!(
+                            "{place}.version must be one of 3.0–3.7, got {other:?}"
+                        )));
+                    }
+                };
+                Rules::AaveV3 { version }
+            }
+            "compound_v2" => Rules::CompoundV2 {
+                close_factor: get(&d, "close_factor", &place)?,
+                incentive: get(&d, "liquidation_incentive", &place)?,
+                protocol_seize_share: get(&d, "protocol_seize_share", &place)?,
+            },
+            "compound_v3" => Rules::CompoundV3 {
+                base: get(&d, "base_asset", &place)?,
+                store_front_price_factor: get(&d, "store_front_price_factor", &place)?,
+                target_reserves: get(&d, "target_reserves", &place)?,
+                reserves: get(&d, "initial_reserves", &place)?,
+            },
+            other => {
+                return Err(BindingError::Scenario(format!(
+                    "{place}.kind must be aave_v3, compound_v2 or compound_v3, got {other:?}"
+                )));
+            }
+        };
+        let listed: Vec<bool> = get(&d, "listed", &place)?;
+        let col = |k: &str| convert::column(&item(&d, k, &place)?, &format!("{place}.{k}"));
+        let (th, bonus, fee, lf) = (
+            col("threshold")?,
+            col("bonus")?,
+            col("protocol_fee")?,
+            col("liquidation_factor")?,
+        );
+        if [listed.len(), th.len(), bonus.len(), fee.len(), lf.len()]
+            .iter()
+            .any(|&l| l != n_assets)
+        {
+            return Err(BindingError::Scenario(format!(
+                "{place}: reserve columns must have one entry per asset ({n_assets})"
+            )));
+        }
+        let reserves = (0..n_assets)
+            .map(|a| {
+                listed[a].then_some(Reserve {
+                    threshold: th[a],
+                    bonus: bonus[a],
+                    protocol_fee: fee[a],
+                    liquidation_factor: lf[a],
+                })
+            })
+            .collect();
+        out.push(Lending::new(rules, reserves).map_err(|e| {
+            let name: String = get(&d, "name", &place).unwrap_or_else(|_| place.clone());
+            BindingError::Scenario(format!("{name}: {e}"))
+        })?);
+    }
+    Ok(out)
+}

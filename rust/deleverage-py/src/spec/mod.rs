@@ -1,0 +1,235 @@
+//! Scenario specs (the dicts `deleverage.simulate.build_spec` builds) into the core's types: the
+//! market (assets, venues, oracles), the queue and the shock here; each family's part in its own
+//! file (`lending`, `perps`, `vaults`, `funds`).
+
+mod funds;
+mod lending;
+mod perps;
+mod vaults;
+
+use deleverage_core::{
+    AssetSpec, Family, OracleKind, PathSpec, Priority, QueueConfig, RoundMode, Scenario,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::{self, dict, get, item, list};
+use crate::errors::{BindingError, BindingResult};
+use crate::venues::{PyVenue, lock};
+
+fn oracle(spec: &Bound<'_, PyDict>, place: &str) -> BindingResult<OracleKind> {
+    let kind: String = get(spec, "kind", place)?;
+    Ok(match kind.as_str() {
+        "spot" => OracleKind::Spot,
+        "reference" => OracleKind::Reference,
+        "push" => OracleKind::Push {
+            deviation: get(spec, "deviation", place)?,
+            heartbeat: get(spec, "heartbeat", place)?,
+        },
+        "twap" => OracleKind::Twap {
+            window: get(spec, "window", place)?,
+        },
+        "delayed" => OracleKind::Delayed {
+            delay: get(spec, "delay", place)?,
+        },
+        "blend" => OracleKind::Blend {
+            weight: get(spec, "weight", place)?,
+        },
+        other => {
+            return Err(BindingError::Scenario(format!(
+                "{place}.kind must be spot, push, twap, delayed, reference or blend, got {other:?}"
+            )));
+        }
+    })
+}
+
+fn assets(list: &Bound<'_, PyAny>) -> BindingResult<Vec<AssetSpec>> {
+    let list = list
+        .cast::<PyList>()
+        .map_err(|_| BindingError::Scenario("assets must be a list".to_owned()))?;
+    let mut out = Vec::with_capacity(list.len());
+    for (a, obj) in list.iter().enumerate() {
+        let place = format!("assets[{a}]");
+        let d = dict(&obj, &place)?;
+        let name: String = get(&d, "name", &place)?;
+        let venues_obj = item(&d, "venues", &place)?;
+        let mut venues = Vec::new();
+        for (k, v) in venues_obj
+            .try_iter()
+            .map_err(|e| BindingError::Scenario(format!("{place}.venues: {e}")))?
+            .enumerate()
+        {
+            let v = v.map_err(|e| BindingError::Scenario(format!("{place}.venues: {e}")))?;
+            let v = v.cast::<PyVenue>().map_err(|_| {
+                BindingError::Scenario(format!(
+                    "{name}: venues[{k}] must be an OrderBook, ConstantProductPool or ImpactCurve"
+                ))
+            })?;
+            // The engine works on its own copy: the user's venue objects are not changed.
+            venues.push(lock(&v.get().inner)?.clone());
+        }
+        let oracle = oracle(
+            &dict(&item(&d, "oracle", &place)?, &place)?,
+            &format!("{name}.oracle"),
+        )?;
+        out.push(AssetSpec {
+            price: get(&d, "price", &place)?,
+            name,
+            venues,
+            oracle,
+        });
+    }
+    Ok(out)
+}
+
+fn queue(d: &Bound<'_, PyDict>) -> BindingResult<QueueConfig> {
+    let place = "queue";
+    let priority: String = get(d, "priority", place)?;
+    let priority = match priority.as_str() {
+        "worst_health" => Priority::WorstHealth,
+        "largest" => Priority::Largest,
+        "fifo" => Priority::Fifo,
+        "random" => Priority::Random,
+        other => {
+            return Err(BindingError::Scenario(format!(
+                "queue.priority must be worst_health, largest, fifo or random, got {other:?}"
+            )));
+        }
+    };
+    let mode: String = get(d, "mode", place)?;
+    let mode = match mode.as_str() {
+        "sequential" => RoundMode::Sequential,
+        "batch" => RoundMode::Batch,
+        other => {
+            return Err(BindingError::Scenario(format!(
+                "queue.mode must be sequential or batch, got {other:?}"
+            )));
+        }
+    };
+    Ok(QueueConfig {
+        priority,
+        mode,
+        budget_notional: get(d, "budget_notional", place)?,
+        budget_count: get(d, "budget_count", place)?,
+        sell_fraction: get(d, "sell_fraction", place)?,
+        max_rounds_per_step: get(d, "max_rounds_per_step", place)?,
+        keeper_margin: get(d, "keeper_margin", place)?,
+    })
+}
+
+fn path(d: &Bound<'_, PyDict>) -> BindingResult<PathSpec> {
+    let place = "shock";
+    let kind: String = get(d, "kind", place)?;
+    let col = |k: &str| convert::column(&item(d, k, place)?, &format!("shock.{k}"));
+    Ok(match kind.as_str() {
+        "instant" => PathSpec::Instant {
+            returns: col("returns")?,
+        },
+        "levels" => PathSpec::Levels {
+            prices: col("prices")?,
+        },
+        "diffusion" => PathSpec::Diffusion {
+            mu: col("mu")?,
+            sigma: col("sigma")?,
+            corr: col("corr")?,
+            jump_intensity: col("jump_intensity")?,
+            jump_mean: col("jump_mean")?,
+            jump_std: col("jump_std")?,
+        },
+        other => {
+            return Err(BindingError::Scenario(format!(
+                "shock.kind must be instant, levels or diffusion, got {other:?}"
+            )));
+        }
+    })
+}
+
+/// A scenario spec converted: the core scenario and the run settings.
+pub(crate) struct Spec {
+    pub scenario: Scenario,
+    pub path: PathSpec,
+    pub steps: usize,
+    pub seed: u64,
+    pub max_extra: u32,
+}
+
+/// Converts the spec `deleverage.simulate` builds (assets, protocols, accounts, families, queue,
+/// shock, run settings).
+pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
+    let place = "scenario";
+    let assets = assets(&item(spec, "assets", place)?)?;
+    let n = assets.len();
+    // Lending first: its protocols take the first ids and its queue acts first in a round.
+    let mut families = vec![Family::Lending(lending::market(spec, n)?)];
+    let queue = queue(&dict(&item(spec, "queue", place)?, "queue")?)?;
+    let path = path(&dict(&item(spec, "shock", place)?, "shock")?)?;
+    let steps = convert::count("steps", get(spec, "steps", place)?)?;
+    let step_seconds: f64 = get(spec, "step_seconds", place)?;
+    let seed: u64 = get(spec, "seed", place)?;
+    let max_extra: u32 = get(spec, "max_extra_steps", place)?;
+    families.extend(self::families(&item(spec, "families", place)?)?);
+    Ok(Spec {
+        scenario: Scenario {
+            families,
+            assets,
+            queue,
+            step_seconds,
+        },
+        path,
+        steps,
+        seed,
+        max_extra,
+    })
+}
+
+/// The `families` list of a scenario spec.
+fn families(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Family>> {
+    let mut out = Vec::new();
+    for (k, f) in list(obj, "families")?.iter().enumerate() {
+        let place = format!("families[{k}]");
+        let d = dict(&f, &place)?;
+        let kind: String = get(&d, "kind", &place)?;
+        let name: String = get(&d, "name", &place)?;
+        let fam = match kind.as_str() {
+            "perps" => Family::Perps(perps::exchange(&d, &name)?),
+            "funds" => Family::Funds(funds::funds(&d, &name)?),
+            "vaults" => Family::Vaults(vaults::vaults(&d, &name)?),
+            other => {
+                return Err(BindingError::Scenario(format!(
+                    "{place}.kind must be perps, vaults or funds, got {other:?}"
+                )));
+            }
+        };
+        out.push(fam);
+    }
+    Ok(out)
+}
+
+/// What breaches each family's rule at each row of `prices` (a row per price vector, a column
+/// per asset), with nothing traded, by the core's own rules: one dict per family, in scenario
+/// order, `{"kind", "at", "row", "debt", "collateral_value", "notional"}` as numpy columns.
+#[pyfunction]
+#[pyo3(signature = (spec, prices))]
+pub fn breached<'py>(
+    py: Python<'py>,
+    spec: &Bound<'py, PyDict>,
+    prices: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let Spec { scenario, .. } = convert_spec(spec)?;
+    let prices = convert::column(prices, "prices")?;
+    let kinds: Vec<&'static str> = scenario
+        .families
+        .iter()
+        .map(deleverage_core::ForcedSeller::kind)
+        .collect();
+    let found = py
+        .detach(|| scenario.breached_at(&prices))
+        .map_err(BindingError::from)?;
+    let out = PyList::empty(py);
+    for (kind, b) in kinds.into_iter().zip(found) {
+        let d = crate::columns::table(py, b.into_table())?;
+        d.set_item("kind", kind)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}

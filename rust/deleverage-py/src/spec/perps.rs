@@ -1,0 +1,83 @@
+//! A perp exchange's part of a scenario spec into the core's [`Exchange`].
+
+use deleverage_core::{
+    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket,
+    PositionRows, Trigger,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::convert::{self, bool_column, dict, get, item, list, u32_column};
+use crate::errors::{BindingError, BindingResult};
+
+pub fn exchange(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Exchange> {
+    let mut markets = Vec::new();
+    for (k, m) in list(&item(d, "markets", name)?, name)?.iter().enumerate() {
+        let place = format!("{name}.markets[{k}]");
+        let m = dict(&m, &place)?;
+        let caps = convert::column(&item(&m, "caps", &place)?, &format!("{place}.caps"))?;
+        let mmr = convert::column(&item(&m, "mmr", &place)?, &format!("{place}.mmr"))?;
+        markets.push(PerpMarket {
+            asset: get(&m, "asset", &place)?,
+            brackets: Brackets::new(caps, mmr)
+                .map_err(|e| BindingError::Scenario(format!("{place}: {e}")))?,
+        });
+    }
+    let adl: String = get(d, "adl", name)?;
+    let adl = match adl.as_str() {
+        "bitmex" => AdlOrder::Ranked(AdlRanking::Bitmex),
+        "binance" => AdlOrder::Ranked(AdlRanking::Binance),
+        "pnl_ratio" => AdlOrder::Ranked(AdlRanking::PnlRatio),
+        "size" => AdlOrder::Ranked(AdlRanking::Size),
+        "dydx" => AdlOrder::Dydx,
+        other => {
+            return Err(BindingError::Scenario(format!(
+                "{name}.adl must be bitmex, binance, pnl_ratio, size or dydx, got {other:?}"
+            )));
+        }
+    };
+    let trigger: String = get(d, "trigger", name)?;
+    let trigger = match trigger.as_str() {
+        "below" => Trigger::Below,
+        "at_or_below" => Trigger::AtOrBelow,
+        other => {
+            return Err(BindingError::Scenario(format!(
+                "{name}.trigger must be below or at_or_below, got {other:?}"
+            )));
+        }
+    };
+    let partial = item(d, "partial", name)?;
+    let partial = if partial.is_none() {
+        None
+    } else {
+        let place = format!("{name}.partial");
+        let p = dict(&partial, &place)?;
+        Some(PartialRule {
+            threshold: get(&p, "threshold", &place)?,
+            fraction: get(&p, "fraction", &place)?,
+            cooldown: get(&p, "cooldown", &place)?,
+            repeat: get(&p, "repeat", &place)?,
+        })
+    };
+    let cfg = ExchangeConfig {
+        markets,
+        fee_rate: get(d, "fee_rate", name)?,
+        insurance_fund: get(d, "insurance_fund", name)?,
+        adl,
+        partial,
+        backstop: get(d, "backstop", name)?,
+        trigger,
+    };
+    let place = format!("{name}.positions");
+    let p = dict(&item(d, "positions", name)?, &place)?;
+    let col = |k: &str| convert::column(&item(&p, k, &place)?, &format!("{place}.{k}"));
+    let rows = PositionRows {
+        account: u32_column(&item(&p, "account", &place)?, &format!("{place}.account"))?,
+        market: u32_column(&item(&p, "market", &place)?, &format!("{place}.market"))?,
+        size: col("size")?,
+        entry: col("entry_price")?,
+        margin: col("margin")?,
+        cross: bool_column(&item(&p, "cross", &place)?, &format!("{place}.cross"))?,
+    };
+    Exchange::new(cfg, &rows).map_err(|e| BindingError::Scenario(format!("{name}: {e}")))
+}
