@@ -128,8 +128,16 @@ def test_runaway_target_fund_raises_a_clear_error() -> None:
     )
     with pytest.raises(
         dl.DeleverageError, match="funds: fund 'f': target-leverage trades run away"
-    ):
+    ) as info:
         dl.simulate(sc.add_funds(dl.Funds.target(11.2058), pos), shock=dl.Shock.instant(ETH=-0.05))
+    # Where it points comes from the core as attributes: the only protocol (id 0) and its
+    # first fund, relabelled with the user's names; the value is the runaway trade, beyond
+    # 1e6 times the fund's starting assets (93.59… ETH at no less than the shocked 95).
+    e = info.value
+    assert (e.protocol, e.index, e.family, e.account) == (0, 0, "funds", "f")
+    assert e.field == "funds[0] of protocol 0"
+    assert e.value is not None
+    assert abs(e.value) > 1e6 * 93.5945126935892 * 95.0
 
 
 def test_breakdown_and_liquidation_map_cover_vaults() -> None:

@@ -21,7 +21,29 @@ __all__ = ["DeleverageError", "ScenarioError"]
 
 
 class DeleverageError(Exception):
-    """Base class of every error raised by deleverage."""
+    """Base class of every error raised by deleverage.
+
+    Errors from the engine carry where they point, set by the core (``None`` where an attribute
+    does not apply): ``field`` (the argument, column or parameter), ``value`` (the offending
+    number), ``protocol`` (the engine's protocol id) and ``index`` (the row within it), and
+    after relabelling ``family`` and ``account`` (the user's names).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> try:
+    ...     dl.OrderBook.linear(mid=-3.0, tick=1.0, levels=10, depth_per_level=1.0)
+    ... except dl.ScenarioError as e:
+    ...     print(e.field, e.value)
+    mid -3.0
+    """
+
+    field: str | None = None
+    value: float | None = None
+    protocol: int | None = None
+    index: int | None = None
+    family: str | None = None
+    account: str | None = None
 
 
 class ScenarioError(DeleverageError, ValueError):

@@ -11,7 +11,6 @@ True
 
 from __future__ import annotations
 
-import re
 from typing import Any, cast
 
 import numpy as np
@@ -173,14 +172,18 @@ def _protocol_spec(sc: Scenario) -> list[dict[str, Any]]:
 
 
 def _named(e: DeleverageError, sc: Scenario, labels: pl.DataFrame) -> DeleverageError:
-    """The engine's error with a fund named by its group and account instead of its indices."""
-    m = re.match(r"funds\[(\d+)\] of protocol (\d+)", str(e))
-    if m is None:
+    """The engine's error relabelled from its attributes: a fund named by its group and account
+    instead of the engine's protocol id and row."""
+    if e.protocol is None or e.index is None or e.field is None:
         return e
-    group = sc.protocol_names[int(m.group(2))]
+    group = sc.protocol_names[e.protocol]
     accounts = labels.filter(pl.col("protocol") == group)["account"]
-    who = f"{group}: fund {accounts[int(m.group(1))]!r}"
-    return type(e)(who + str(e)[m.end() :])
+    account = str(accounts[e.index])
+    # The core's message starts with its field; the rest is kept as it is.
+    out = type(e)(f"{group}: fund {account!r}" + str(e)[len(e.field) :])
+    out.field, out.value, out.protocol, out.index = e.field, e.value, e.protocol, e.index
+    out.family, out.account = group, account
+    return out
 
 
 def build_spec(

@@ -73,11 +73,60 @@ pub enum Error {
         field: String,
         value: f64,
         limit: f64,
+        /// The fund group's protocol id and the fund's row in it.
+        protocol: u32,
+        index: usize,
     },
 
     /// The same venue passed twice to a router.
     #[error("venues[{index}] is the same venue as venues[{first}]; pass each venue once")]
     DuplicateVenue { index: usize, first: usize },
+}
+
+impl Error {
+    /// The field (argument, column or parameter path) the error is about, if it names one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::NotFinite { field, .. }
+            | Error::NotPositive { field, .. }
+            | Error::Negative { field, .. }
+            | Error::OutOfRange { field, .. }
+            | Error::Unsorted { field, .. }
+            | Error::LengthMismatch { field, .. }
+            | Error::Empty { field }
+            | Error::Missing { field, .. }
+            | Error::Incompatible { field, .. }
+            | Error::Diverged { field, .. } => Some(field),
+            Error::Crossed { .. } => Some("book"),
+            Error::DuplicateVenue { .. } => Some("venues"),
+        }
+    }
+
+    /// The offending value, where it is a number.
+    pub fn value(&self) -> Option<f64> {
+        match self {
+            Error::NotFinite { value, .. }
+            | Error::NotPositive { value, .. }
+            | Error::Negative { value, .. }
+            | Error::OutOfRange { value, .. }
+            | Error::Unsorted { value, .. }
+            | Error::Diverged { value, .. } => Some(*value),
+            Error::LengthMismatch { got, .. } => Some(*got as f64),
+            Error::Crossed { best_bid, .. } => Some(*best_bid),
+            Error::DuplicateVenue { index, .. } => Some(*index as f64),
+            Error::Empty { .. } | Error::Missing { .. } | Error::Incompatible { .. } => None,
+        }
+    }
+
+    /// The protocol id and the row within it that the error is about (a runaway fund).
+    pub fn location(&self) -> Option<(u32, usize)> {
+        match self {
+            Error::Diverged {
+                protocol, index, ..
+            } => Some((*protocol, *index)),
+            _ => None,
+        }
+    }
 }
 
 /// Result alias used throughout the core.

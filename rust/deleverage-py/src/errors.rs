@@ -43,14 +43,47 @@ fn exception_type<'py>(
     .map(|t| t.bind(py).clone())
 }
 
+/// Where an error points: the attributes every `DeleverageError` carries (`None` where they do
+/// not apply), set here from the core's structured error, so that Python never parses messages.
+#[derive(Debug, Default)]
+struct Location {
+    field: Option<String>,
+    value: Option<f64>,
+    protocol: Option<u32>,
+    index: Option<usize>,
+}
+
+impl Location {
+    fn of(e: &CoreError) -> Self {
+        let (protocol, index) = e.location().unzip();
+        Location {
+            field: e.field().map(str::to_owned),
+            value: e.value(),
+            protocol,
+            index,
+        }
+    }
+}
+
 fn raise(
     cell: &'static PyOnceLock<Py<PyType>>,
     name: &str,
     msg: String,
     fallback: fn(String) -> PyErr,
+    at: Location,
 ) -> PyErr {
     Python::attach(|py| match exception_type(py, cell, name) {
-        Some(ty) => PyErr::from_type(ty, msg),
+        Some(ty) => {
+            let err = PyErr::from_type(ty, msg);
+            let v = err.value(py);
+            // Setting attributes on a fresh exception instance cannot fail in practice; if it
+            // did, the exception still carries its message.
+            let _ = v.setattr("field", at.field);
+            let _ = v.setattr("value", at.value);
+            let _ = v.setattr("protocol", at.protocol);
+            let _ = v.setattr("index", at.index);
+            err
+        }
         // Only when `_core` is used without its Python package.
         None => fallback(msg),
     })
@@ -65,6 +98,7 @@ impl From<BindingError> for PyErr {
                     "DeleverageError",
                     core.to_string(),
                     PyRuntimeError::new_err,
+                    Location::of(&core),
                 ),
                 CoreError::NotFinite { .. }
                 | CoreError::NotPositive { .. }
@@ -81,16 +115,22 @@ impl From<BindingError> for PyErr {
                     "ScenarioError",
                     core.to_string(),
                     PyValueError::new_err,
+                    Location::of(&core),
                 ),
             },
-            BindingError::Scenario(msg) => {
-                raise(&SCENARIO_ERROR, "ScenarioError", msg, PyValueError::new_err)
-            }
+            BindingError::Scenario(msg) => raise(
+                &SCENARIO_ERROR,
+                "ScenarioError",
+                msg,
+                PyValueError::new_err,
+                Location::default(),
+            ),
             BindingError::Internal(msg) => raise(
                 &DELEVERAGE_ERROR,
                 "DeleverageError",
                 msg,
                 PyRuntimeError::new_err,
+                Location::default(),
             ),
         }
     }

@@ -467,6 +467,8 @@ impl Funds {
             field: format!("funds[{i}] of protocol {}", self.protocol),
             value,
             limit: DIVERGENCE * self.assets0[i],
+            protocol: self.protocol,
+            index: i,
         });
         true
     }
