@@ -40,9 +40,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from deleverage._frames import numbers, positions_frame
+from deleverage._checks import finite, numbers, positions_frame, protocol_name
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import _finite, _name
 
 __all__ = ["Funds"]
 
@@ -75,11 +74,11 @@ class Funds:
     name: str = "funds"
 
     def __post_init__(self) -> None:
-        w = _name("Funds", self.name)
+        w = protocol_name("Funds", self.name)
         for key in ("leverage", "lambda_max", "lambda_b"):
             v = getattr(self, key)
             if v is not None:
-                object.__setattr__(self, key, _finite(f"{w}: {key}", v, low=1.0))
+                object.__setattr__(self, key, finite(f"{w}: {key}", v, low=1.0))
         if self.rule not in ("target", "threshold"):
             raise ScenarioError(f"{w}: rule must be target or threshold, got {self.rule!r}")
         if self.accounting not in ("mark_to_market", "linear"):
@@ -104,7 +103,7 @@ class Funds:
         for k, eps in self.illiquid.items():
             if not isinstance(k, str) or k == "debt":
                 raise ScenarioError(f"{w}: illiquid class names must be strings other than 'debt'")
-            illiquid[k] = _finite(f"{w}: illiquid shock of {k!r}", eps, high=1.0)
+            illiquid[k] = finite(f"{w}: illiquid shock of {k!r}", eps, high=1.0)
         object.__setattr__(self, "illiquid", illiquid)
         if self.accounting == "linear" and (
             self.rule != "target" or self.leverage is not None or illiquid
@@ -176,7 +175,7 @@ class Funds:
         >>> up.funds["bought_notional"].item()  # leverage 105/15 = 7: no trade
         0.0
         """
-        lm = _finite(f"{name}: lambda_max", lambda_max, low=1.0)
+        lm = finite(f"{name}: lambda_max", lambda_max, low=1.0)
         lb = 0.95 * lm if lambda_b is None else lambda_b
         return cls("threshold", lambda_max=lm, lambda_b=lb,
                    illiquid=dict(illiquid or {}), name=name)  # fmt: skip

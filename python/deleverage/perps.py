@@ -36,9 +36,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from deleverage._frames import known_names, numbers, positions_frame
+from deleverage._checks import finite, items, known_names, numbers, positions_frame, protocol_name
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import _finite, _items, _name
 
 __all__ = ["Brackets", "PartialLiquidation", "PerpExchange", "PerpMarket"]
 
@@ -140,7 +139,7 @@ class Brackets:
         >>> b.maintenance_margin([250_000.0]).tolist()
         [2500.0]
         """
-        lev = _finite("max_leverage", max_leverage, low=1.0)
+        lev = finite("max_leverage", max_leverage, low=1.0)
         return cls.flat(0.5 / lev)
 
 
@@ -185,10 +184,10 @@ class PartialLiquidation:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "threshold", _finite("partial threshold", self.threshold, low=0.0))
-        set_(self, "fraction", _finite("partial fraction", self.fraction, low=0.0, high=1.0,
+        set_(self, "threshold", finite("partial threshold", self.threshold, low=0.0))
+        set_(self, "fraction", finite("partial fraction", self.fraction, low=0.0, high=1.0,
                                        low_open=True))  # fmt: skip
-        set_(self, "cooldown", _finite("partial cooldown", self.cooldown, low=0.0))
+        set_(self, "cooldown", finite("partial cooldown", self.cooldown, low=0.0))
         if not isinstance(self.repeat, bool):
             raise ScenarioError(f"partial repeat must be True or False, got {self.repeat!r}")
 
@@ -231,8 +230,8 @@ class PerpExchange:
     name: str = "perps"
 
     def __post_init__(self) -> None:
-        _name("PerpExchange", self.name)
-        markets = _items(self.markets, PerpMarket, f"{self.name}: ", "markets")
+        protocol_name("PerpExchange", self.name)
+        markets = items(self.markets, PerpMarket, f"{self.name}: ", "markets")
         assets = [m.asset for m in markets]
         if len(set(assets)) != len(assets):
             raise ScenarioError(f"{self.name}: a market appears twice in {assets}")
@@ -251,7 +250,7 @@ class PerpExchange:
         object.__setattr__(
             self,
             "insurance_fund",
-            _finite(f"{self.name}: insurance_fund", self.insurance_fund, low=0.0),
+            finite(f"{self.name}: insurance_fund", self.insurance_fund, low=0.0),
         )
         if not isinstance(self.backstop, bool):
             raise ScenarioError(
@@ -301,7 +300,7 @@ class PerpExchange:
         for a in self.assets:
             if a not in prices:
                 raise ScenarioError(f"{self.name}: prices lack the market {a!r}")
-            _finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
+            finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
         mark = pl.col("market").replace_strict(prices, return_dtype=pl.Float64)
         df = df.with_columns(mark.alias("mark")).with_columns(
             (pl.col("size").abs() * pl.col("mark")).alias("notional"),

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from deleverage._checks import finite, items, known_names, numbers, positions_frame, whole
 from deleverage._core import Venue
 from deleverage.exceptions import ScenarioError
 
@@ -47,64 +48,6 @@ __all__ = [
 ]
 
 POSITION_COLUMNS = ("account", "collateral_asset", "collateral", "debt_asset", "debt")
-
-
-def _finite(
-    name: str,
-    value: float,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ScenarioError(f"{name} must be a finite number, got {v}")
-    if low is not None and (v < low or (low_open and v == low)):
-        raise ScenarioError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
-    if high is not None and v > high:
-        raise ScenarioError(f"{name} must be <= {high}, got {v}")
-    return v
-
-
-def _items(value: Any, kind: type, where: str, what: str) -> tuple[Any, ...]:
-    """``value`` as a non-empty tuple of ``kind`` (a list of them, not one alone)."""
-    if isinstance(value, kind) or not isinstance(value, Sequence) or isinstance(value, str):
-        raise ScenarioError(
-            f"{where}{what} must be a list of {kind.__name__}, got {type(value).__name__}"
-        )
-    items = tuple(value)
-    if not items:
-        raise ScenarioError(f"{where}{what} must not be empty")
-    for i, x in enumerate(items):
-        if not isinstance(x, kind):
-            raise ScenarioError(
-                f"{where}{what}[{i}] must be a deleverage.{kind.__name__}, got {type(x).__name__}"
-            )
-    return items
-
-
-def _name(cls: str, value: Any) -> str:
-    """A protocol's name: a non-empty string."""
-    if not isinstance(value, str) or not value:
-        raise ScenarioError(f"{cls} name must be a non-empty string, got {value!r}")
-    return value
-
-
-def _whole(name: str, value: Any, *, low: int) -> int:
-    """A whole number >= ``low`` (numpy integers included), as a plain ``int``."""
-    whole = isinstance(value, int | np.integer) or (
-        isinstance(value, float | np.floating) and float(value).is_integer()
-    )
-    if isinstance(value, bool) or not whole:
-        raise ScenarioError(f"{name} must be a whole number >= {low}, got {value!r}")
-    v = int(value)
-    if v < low:
-        raise ScenarioError(f"{name} must be a whole number >= {low}, got {v}")
-    return v
 
 
 @dataclass(frozen=True)
@@ -169,8 +112,8 @@ class Oracle:
         """
         return cls(
             "push",
-            deviation=_finite("Oracle.push deviation", deviation, low=0.0),
-            heartbeat=_finite("Oracle.push heartbeat", heartbeat, low=0.0, low_open=True),
+            deviation=finite("Oracle.push deviation", deviation, low=0.0),
+            heartbeat=finite("Oracle.push heartbeat", heartbeat, low=0.0, low_open=True),
         )
 
     @classmethod
@@ -186,7 +129,7 @@ class Oracle:
         >>> [round(p, 6) for p in res.steps["oracle"]]  # at step 3: (100 + 99.7 + 97) / 3
         [100.0, 100.0, 99.9, 98.9]
         """
-        return cls("twap", window=_finite("Oracle.twap window", window, low=0.0, low_open=True))
+        return cls("twap", window=finite("Oracle.twap window", window, low=0.0, low_open=True))
 
     @classmethod
     def delayed(cls, delay: float) -> Oracle:
@@ -201,7 +144,7 @@ class Oracle:
         >>> res.steps["oracle"].to_list()  # at step 3 (t = 36 s), the spot of step 1 (t = 12 s)
         [100.0, 100.0, 100.0, 99.7]
         """
-        return cls("delayed", delay=_finite("Oracle.delayed delay", delay, low=0.0, low_open=True))
+        return cls("delayed", delay=finite("Oracle.delayed delay", delay, low=0.0, low_open=True))
 
     @classmethod
     def reference(cls) -> Oracle:
@@ -243,7 +186,7 @@ class Oracle:
         >>> res.steps.select("reference", "mid", "oracle").row(0)  # mark = (mid + index) / 2
         (51000.0, 50999.575, 50999.7875)
         """
-        return cls("blend", weight=_finite("Oracle.blend weight", weight, low=0.0, high=1.0))
+        return cls("blend", weight=finite("Oracle.blend weight", weight, low=0.0, high=1.0))
 
     def _spec(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -271,7 +214,7 @@ class Asset:
         if not isinstance(self.name, str) or not self.name:
             raise ScenarioError(f"Asset name must be a non-empty string, got {self.name!r}")
         object.__setattr__(
-            self, "price", _finite(f"{self.name}.price", self.price, low=0.0, low_open=True)
+            self, "price", finite(f"{self.name}.price", self.price, low=0.0, low_open=True)
         )
         if isinstance(self.venues, Venue) or not isinstance(self.venues, Sequence):
             raise ScenarioError(
@@ -312,10 +255,10 @@ class Reserve:
     liquidation_factor: float = 0.0
 
     def __post_init__(self) -> None:
-        _finite("liquidation_threshold", self.liquidation_threshold, low=0.0, high=1.0)
-        _finite("liquidation_bonus", self.liquidation_bonus, low=0.0)
-        _finite("protocol_fee", self.protocol_fee, low=0.0, high=1.0)
-        _finite("liquidation_factor", self.liquidation_factor, low=0.0, high=1.0)
+        finite("liquidation_threshold", self.liquidation_threshold, low=0.0, high=1.0)
+        finite("liquidation_bonus", self.liquidation_bonus, low=0.0)
+        finite("protocol_fee", self.protocol_fee, low=0.0, high=1.0)
+        finite("liquidation_factor", self.liquidation_factor, low=0.0, high=1.0)
 
 
 def _check_reserves(reserves: Any, name: str) -> None:
@@ -433,15 +376,15 @@ class Lending:
         """
         # Comptroller's setter bounds (MECHANICS §4.5): close factor in [0.05, 0.9], collateral
         # factors at most 0.9.
-        _finite("close_factor", close_factor, low=0.05, high=0.9)
-        _finite("liquidation_incentive", liquidation_incentive, low=1.0)
+        finite("close_factor", close_factor, low=0.05, high=0.9)
+        finite("liquidation_incentive", liquidation_incentive, low=1.0)
         for asset, r in reserves.items():
             if r.liquidation_threshold > 0.9:
                 raise ScenarioError(
                     f"{name} reserve {asset}: collateral factor (liquidation_threshold) must be "
                     f"<= 0.9, got {r.liquidation_threshold}"
                 )
-        _finite("protocol_seize_share", protocol_seize_share, low=0.0, high=1.0)
+        finite("protocol_seize_share", protocol_seize_share, low=0.0, high=1.0)
         if protocol_seize_share >= 1.0:
             raise ScenarioError(f"protocol_seize_share must be < 1, got {protocol_seize_share}")
         return cls(
@@ -479,9 +422,9 @@ class Lending:
         >>> comet.base_asset
         'USDC'
         """
-        _finite("store_front_price_factor", store_front_price_factor, low=0.0, high=1.0)
-        _finite("target_reserves", target_reserves, low=0.0)
-        _finite("initial_reserves", initial_reserves)
+        finite("store_front_price_factor", store_front_price_factor, low=0.0, high=1.0)
+        finite("target_reserves", target_reserves, low=0.0)
+        finite("initial_reserves", initial_reserves)
         if base_asset in reserves:
             raise ScenarioError(f"{name}: the base asset {base_asset!r} cannot be a collateral")
         return cls(
@@ -539,20 +482,20 @@ class Liquidators:
         object.__setattr__(self, "budget_notional", budget)
         if self.budget_count is not None:
             object.__setattr__(
-                self, "budget_count", _whole("budget_count", self.budget_count, low=0)
+                self, "budget_count", whole("budget_count", self.budget_count, low=0)
             )
         object.__setattr__(
-            self, "sell_fraction", _finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
+            self, "sell_fraction", finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
         )
         object.__setattr__(
-            self, "keeper_margin", _finite("keeper_margin", self.keeper_margin, low=0.0, high=1.0)
+            self, "keeper_margin", finite("keeper_margin", self.keeper_margin, low=0.0, high=1.0)
         )
         if self.keeper_margin >= 1.0:
             raise ScenarioError(f"keeper_margin must be < 1, got {self.keeper_margin}")
         object.__setattr__(
             self,
             "max_rounds_per_step",
-            _whole("max_rounds_per_step", self.max_rounds_per_step, low=1),
+            whole("max_rounds_per_step", self.max_rounds_per_step, low=1),
         )
 
     def _spec(self) -> dict[str, Any]:
@@ -608,7 +551,7 @@ class Shock:
         """
         r = {**(returns or {}), **by_asset}
         for k, v in r.items():
-            _finite(f"shock {k}", v, low=-1.0, low_open=True)
+            finite(f"shock {k}", v, low=-1.0, low_open=True)
         return cls("instant", returns=r)
 
     @classmethod
@@ -788,7 +731,7 @@ class Scenario:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        assets = _items(self.assets, Asset, "", "assets")
+        assets = items(self.assets, Asset, "", "assets")
         seen: set[str] = set()
         for i, a in enumerate(assets):
             if not isinstance(a, Asset):
@@ -800,12 +743,12 @@ class Scenario:
             seen.add(a.name)
         object.__setattr__(self, "assets", assets)
         object.__setattr__(
-            self, "step_seconds", _finite("step_seconds", self.step_seconds, low=0.0, low_open=True)
+            self, "step_seconds", finite("step_seconds", self.step_seconds, low=0.0, low_open=True)
         )
-        object.__setattr__(self, "steps", _whole("steps", self.steps, low=1))
+        object.__setattr__(self, "steps", whole("steps", self.steps, low=1))
         if self.shock is not None and not isinstance(self.shock, Shock):
             raise ScenarioError("shock must be a deleverage.Shock")
-        object.__setattr__(self, "seed", _whole("seed", self.seed, low=0))
+        object.__setattr__(self, "seed", whole("seed", self.seed, low=0))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:
@@ -1055,8 +998,6 @@ class Scenario:
 
 
 def _check_positions(positions: pl.DataFrame, assets: set[str], where: str) -> pl.DataFrame:
-    from deleverage._frames import known_names, numbers, positions_frame
-
     df = positions_frame(positions, where, POSITION_COLUMNS)
     for col in ("collateral_asset", "debt_asset"):
         known_names(df, col, sorted(assets), where, "asset")

@@ -36,9 +36,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from deleverage._frames import known_names, numbers, positions_frame
+from deleverage._checks import items, known_names, numbers, positions_frame, protocol_name
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import _items, _name
 
 __all__ = ["Clipper", "Vaults"]
 
@@ -153,8 +152,8 @@ class Vaults:
     name: str = "maker"
 
     def __post_init__(self) -> None:
-        _name("Vaults", self.name)
-        clippers = _items(self.clippers, Clipper, f"{self.name}: ", "clippers")
+        protocol_name("Vaults", self.name)
+        clippers = items(self.clippers, Clipper, f"{self.name}: ", "clippers")
         if len({c.asset for c in clippers}) != len(clippers):
             raise ScenarioError(f"{self.name}: one clipper per collateral asset")
         object.__setattr__(self, "clippers", clippers)
