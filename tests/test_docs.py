@@ -13,10 +13,12 @@ import deleverage.cli
 import deleverage.examples
 import deleverage.exceptions
 import deleverage.funds
+import deleverage.market
 import deleverage.perps
 import deleverage.plot
 import deleverage.result
 import deleverage.scenario
+import deleverage.shock
 import deleverage.simulate
 import deleverage.sweep
 import deleverage.vaults
@@ -25,6 +27,8 @@ MODULES = [
     deleverage,
     deleverage.exceptions,
     deleverage.cli,
+    deleverage.market,
+    deleverage.shock,
     deleverage.scenario,
     deleverage.simulate,
     deleverage.result,
