@@ -6,12 +6,16 @@ classes call them).
 - Positions frames, which every family's go through: the columns are there, nothing is null
   (:func:`positions_frame`), names are known (:func:`known_names`) and numbers are finite and in
   range (:func:`numbers`), each failure naming the protocol, the column, the row and the account.
+- Scenario-file tables, which every part reads its own of: a :class:`Place` in the file names
+  each error; :func:`table` checks the keys, ``get_*`` read one key of the expected type,
+  :func:`read_frame` a side file, and :func:`wrap` names the table in a constructor's errors.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,13 +25,23 @@ import polars as pl
 from deleverage.exceptions import ScenarioError
 
 __all__ = [
+    "Place",
     "finite",
+    "get_int",
+    "get_num",
+    "get_num_list",
+    "get_opt_num",
+    "get_str",
     "items",
     "known_names",
+    "named_table",
     "numbers",
     "positions_frame",
     "protocol_name",
+    "read_frame",
+    "table",
     "whole",
+    "wrap",
 ]
 
 
@@ -141,3 +155,109 @@ def numbers(
             f"{where}: positions.{col} must be finite and {rule}, got {v[i]} "
             f"(row {i}, account {df['account'][i]!r})"
         )
+
+
+# Scenario-file tables: each part of a scenario reads its own with these.
+
+
+class Place:
+    """Where in the file a value sits, for error messages."""
+
+    def __init__(self, file: str, path: str = "") -> None:
+        self.file, self.path = file, path
+
+    def __truediv__(self, key: str | int) -> Place:
+        if isinstance(key, int):
+            return Place(self.file, f"{self.path}[{key}]")
+        return Place(self.file, f"{self.path}.{key}" if self.path else key)
+
+    def error(self, msg: str) -> ScenarioError:
+        return ScenarioError(f"{self.file}: {self.path or 'top level'}: {msg}")
+
+
+def table(v: Any, place: Place, allowed: set[str]) -> dict[str, Any]:
+    """``v`` as a table whose keys are all ``allowed``."""
+    if not isinstance(v, dict):
+        raise place.error(f"expected a table, got {type(v).__name__}")
+    unknown = sorted(set(v) - allowed)
+    if unknown:
+        raise (place / unknown[0]).error(f"unknown key; expected one of {sorted(allowed)}")
+    return v
+
+
+def get_num(t: Mapping[str, Any], key: str, place: Place, default: float | None = None) -> float:
+    """``t[key]`` as a float (``default`` if absent; without one it is required)."""
+    if key not in t:
+        if default is None:
+            raise (place / key).error("missing; expected a number")
+        return default
+    v = t[key]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise (place / key).error(f"expected a number, got {type(v).__name__} {v!r}")
+    return float(v)
+
+
+def get_int(t: Mapping[str, Any], key: str, place: Place, default: int | None = None) -> int:
+    """``t[key]`` as a whole number (``default`` if absent; without one it is required)."""
+    if key not in t:
+        if default is None:
+            raise (place / key).error("missing; expected a whole number")
+        return default
+    v = t[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise (place / key).error(f"expected a whole number, got {type(v).__name__} {v!r}")
+    return v
+
+
+def get_str(t: Mapping[str, Any], key: str, place: Place, default: str | None = None) -> str:
+    """``t[key]`` as a string (``default`` if absent; without one it is required)."""
+    if key not in t:
+        if default is None:
+            raise (place / key).error("missing; expected a string")
+        return default
+    v = t[key]
+    if not isinstance(v, str):
+        raise (place / key).error(f"expected a string, got {type(v).__name__} {v!r}")
+    return v
+
+
+def get_opt_num(t: Mapping[str, Any], key: str, place: Place) -> float | None:
+    return get_num(t, key, place) if key in t else None
+
+
+def read_frame(path: Path, place: Place) -> pl.DataFrame:
+    """A side file (Parquet or CSV) that the table at ``place`` names."""
+    if not path.exists():
+        raise place.error(f"file {str(path)!r} does not exist")
+    if path.suffix not in (".parquet", ".csv"):
+        raise place.error(f"file {str(path)!r} must be .parquet or .csv")
+    try:
+        return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+    except Exception as e:  # Polars' ComputeError and friends: a corrupt or malformed file
+        raise place.error(f"cannot read {str(path)!r}: {e}") from None
+
+
+def named_table(t: Mapping[str, Any], key: str, place: Place) -> dict[str, Any]:
+    """A table of named entries (reserves by asset, illiquid classes): any keys allowed."""
+    v = t.get(key, {})
+    if not isinstance(v, dict):
+        raise (place / key).error(f"expected a table, got {type(v).__name__} {v!r}")
+    return v
+
+
+def wrap(place: Place, build: Any) -> Any:
+    """Builds a family object, naming the table of the file in its errors."""
+    try:
+        return build()
+    except ScenarioError as e:
+        raise place.error(str(e)) from None
+
+
+def get_num_list(t: Mapping[str, Any], key: str, place: Place) -> list[float]:
+    """``t[key]``, required, as an array of numbers."""
+    v = t.get(key)
+    if not isinstance(v, list) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in v
+    ):
+        raise (place / key).error("expected an array of numbers")
+    return [float(x) for x in v]
