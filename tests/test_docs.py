@@ -13,6 +13,7 @@ import deleverage.cli
 import deleverage.examples
 import deleverage.exceptions
 import deleverage.funds
+import deleverage.lending
 import deleverage.market
 import deleverage.perps
 import deleverage.plot
@@ -29,6 +30,7 @@ MODULES = [
     deleverage.cli,
     deleverage.market,
     deleverage.shock,
+    deleverage.lending,
     deleverage.scenario,
     deleverage.simulate,
     deleverage.result,

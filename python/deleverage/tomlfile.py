@@ -44,7 +44,7 @@ from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Venue
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
-from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
+from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Scenario, Shock
 from deleverage.vaults import Clipper, Vaults
 
 __all__ = ["load", "save"]
@@ -82,40 +82,6 @@ _VENUE_KINDS = {
     "curve_linear": {"price", "slope", "alpha"},
     "curve_exponential": {"price", "floor", "depth", "alpha"},
     "curve_sqrt": {"price", "sigma", "volume", "y", "alpha"},
-}
-_PROTOCOL_KEYS = {
-    "aave_v3": {"kind", "name", "version", "reserves", "positions", "generate"},
-    "compound_v2": {
-        "kind",
-        "name",
-        "close_factor",
-        "liquidation_incentive",
-        "protocol_seize_share",
-        "reserves",
-        "positions",
-        "generate",
-    },
-    "compound_v3": {
-        "kind",
-        "name",
-        "base_asset",
-        "store_front_price_factor",
-        "target_reserves",
-        "initial_reserves",
-        "reserves",
-        "positions",
-        "generate",
-    },
-}
-_GENERATE_KEYS = {
-    "accounts",
-    "collateral_asset",
-    "debt_asset",
-    "seed",
-    "collateral_median",
-    "collateral_log_sd",
-    "health_min",
-    "health_mean_excess",
 }
 
 
@@ -212,92 +178,6 @@ def _venue(v: Any, place: Place, base: Path) -> Venue:
         if str(e).startswith(place.file):
             raise
         raise place.error(str(e)) from None
-
-
-def _generate(
-    v: Any, place: Place, prices: Mapping[str, float], reserves: Mapping[str, Reserve]
-) -> pl.DataFrame:
-    t = table(v, place, _GENERATE_KEYS)
-    n = get_int(t, "accounts", place)
-    if n < 0:
-        raise (place / "accounts").error(f"must be >= 0, got {n}")
-    ca = get_str(t, "collateral_asset", place)
-    da = get_str(t, "debt_asset", place)
-    for key, a in (("collateral_asset", ca), ("debt_asset", da)):
-        if a not in prices:
-            raise (place / key).error(f"unknown asset {a!r}; assets are {sorted(prices)}")
-    if ca not in reserves or reserves[ca].liquidation_threshold <= 0:
-        raise (place / "collateral_asset").error(f"{ca!r} has no reserve with a threshold > 0")
-    seed = get_int(t, "seed", place, 0)
-    median = get_num(t, "collateral_median", place, 5.0)
-    log_sd = get_num(t, "collateral_log_sd", place, 1.5)
-    health_min = get_num(t, "health_min", place, 1.01)
-    excess = get_num(t, "health_mean_excess", place, 0.35)
-    for key, v, ok, rule in (
-        ("seed", seed, seed >= 0, ">= 0"),
-        ("collateral_median", median, median > 0 and math.isfinite(median), "> 0"),
-        ("collateral_log_sd", log_sd, log_sd >= 0 and math.isfinite(log_sd), ">= 0"),
-        ("health_min", health_min, health_min > 0 and math.isfinite(health_min), "> 0"),
-        ("health_mean_excess", excess, excess >= 0 and math.isfinite(excess), ">= 0"),
-    ):
-        if not ok:
-            raise (place / key).error(f"must be {rule}, got {v}")
-    rng = np.random.default_rng(seed)
-    coll = median * np.exp(log_sd * rng.standard_normal(n))
-    health = health_min + rng.exponential(excess, n)
-    debt = coll * prices[ca] * reserves[ca].liquidation_threshold / health / prices[da]
-    return pl.DataFrame(
-        {
-            "account": np.arange(n, dtype=np.int64),
-            "collateral_asset": [ca] * n,
-            "collateral": coll,
-            "debt_asset": [da] * n,
-            "debt": debt,
-        }
-    )
-
-
-def _lending(v: Any, place: Place) -> Lending:
-    if not isinstance(v, dict) or "kind" not in v:
-        raise place.error("expected a table with a 'kind'")
-    kind = get_str(v, "kind", place)
-    if kind not in _PROTOCOL_KEYS:
-        raise (place / "kind").error(f"expected one of {sorted(_PROTOCOL_KEYS)}, got {kind!r}")
-    t = table(v, place, _PROTOCOL_KEYS[kind])
-    rt = named_table(t, "reserves", place)
-    reserves = {}
-    for asset, r in rt.items():
-        p = place / "reserves" / asset
-        rr = table(
-            r,
-            p,
-            {"liquidation_threshold", "liquidation_bonus", "protocol_fee", "liquidation_factor"},
-        )
-        reserves[asset] = Reserve(
-            get_num(rr, "liquidation_threshold", p),
-            get_num(rr, "liquidation_bonus", p, 0.0),
-            get_num(rr, "protocol_fee", p, 0.0),
-            get_num(rr, "liquidation_factor", p, 0.0),
-        )
-    name = get_str(t, "name", place, kind)
-    if kind == "aave_v3":
-        return Lending.aave_v3(reserves, version=get_str(t, "version", place, "3.3"), name=name)
-    if kind == "compound_v2":
-        return Lending.compound_v2(
-            reserves,
-            close_factor=get_num(t, "close_factor", place, 0.5),
-            liquidation_incentive=get_num(t, "liquidation_incentive", place, 1.08),
-            protocol_seize_share=get_num(t, "protocol_seize_share", place, 0.028),
-            name=name,
-        )
-    return Lending.compound_v3(
-        get_str(t, "base_asset", place),
-        reserves,
-        store_front_price_factor=get_num(t, "store_front_price_factor", place, 0.5),
-        target_reserves=get_num(t, "target_reserves", place, 5_000_000.0),
-        initial_reserves=get_num(t, "initial_reserves", place, 0.0),
-        name=name,
-    )
 
 
 def _shock(v: Any, place: Place, base: Path) -> Shock:
@@ -482,13 +362,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         raise (place / "protocols").error("expected an array of tables [[protocols]]")
     for i, p in enumerate(raw_protocols):
         pp = place / "protocols" / i
-        lending = _lending(p, pp)
-        if ("positions" in p) == ("generate" in p):
-            raise pp.error("give exactly one of 'positions' (a file) and 'generate' (a table)")
-        if "positions" in p:
-            positions = read_frame(base / get_str(p, "positions", pp), pp / "positions")
-        else:
-            positions = _generate(p["generate"], pp / "generate", prices, lending.reserves)
+        lending, positions = Lending._from_toml(p, pp, base, prices)
         try:
             sc = sc.add_lending(lending, positions)
         except ScenarioError as e:
@@ -747,31 +621,7 @@ def save(sc: Scenario, path: str | Path) -> None:
         lp = book.protocol
         f = base / f"{stem}.{lp.name}.positions.parquet"
         book.positions.write_parquet(f)
-        t: dict[str, Any] = {"kind": lp.kind, "name": lp.name, "positions": f.name}
-        if lp.kind == "aave_v3":
-            t["version"] = lp.version
-        elif lp.kind == "compound_v2":
-            t |= {
-                "close_factor": lp.close_factor,
-                "liquidation_incentive": lp.liquidation_incentive,
-                "protocol_seize_share": lp.protocol_seize_share,
-            }
-        else:
-            t |= {
-                "base_asset": lp.base_asset,
-                "store_front_price_factor": lp.store_front_price_factor,
-                "target_reserves": lp.target_reserves,
-                "initial_reserves": lp.initial_reserves,
-            }
-        t["reserves"] = {
-            a: {
-                "liquidation_threshold": r.liquidation_threshold,
-                "liquidation_bonus": r.liquidation_bonus,
-                "protocol_fee": r.protocol_fee,
-                "liquidation_factor": r.liquidation_factor,
-            }
-            for a, r in lp.reserves.items()
-        }
+        t = lp._to_toml(f.name)
         doc["protocols"].append(t)
     for fam in sc.families:
         f = base / f"{stem}.{fam.protocol.name}.positions.parquet"
