@@ -40,7 +40,19 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from deleverage._checks import finite, numbers, positions_frame, protocol_name
+from deleverage._checks import (
+    Place,
+    finite,
+    get_num,
+    get_opt_num,
+    get_str,
+    named_table,
+    numbers,
+    positions_frame,
+    protocol_name,
+    table,
+    wrap,
+)
 from deleverage.exceptions import ScenarioError
 
 __all__ = ["Funds"]
@@ -245,3 +257,47 @@ class Funds:
             "accounting": self.accounting,
             "first_account": first,
         }
+
+    @classmethod
+    def _from_toml(cls, v: Any, place: Place) -> tuple[Funds, str]:
+        """A ``[[funds]]`` table of a scenario file: the group, and the side file of its
+        positions."""
+        t = table(
+            v,
+            place,
+            {
+                "name",
+                "rule",
+                "leverage",
+                "lambda_max",
+                "lambda_b",
+                "accounting",
+                "illiquid",
+                "positions",
+            },
+        )
+        illiquid = named_table(t, "illiquid", place)
+        shocks = {k: get_num(illiquid, k, place / "illiquid") for k in illiquid}
+        funds = wrap(
+            place,
+            lambda: cls(
+                get_str(t, "rule", place),  # type: ignore[arg-type]
+                leverage=get_opt_num(t, "leverage", place),
+                lambda_max=get_opt_num(t, "lambda_max", place),
+                lambda_b=get_opt_num(t, "lambda_b", place),
+                accounting=get_str(t, "accounting", place, "mark_to_market"),  # type: ignore[arg-type]
+                illiquid=shocks,
+                name=get_str(t, "name", place, "funds"),
+            ),
+        )
+        return funds, get_str(t, "positions", place)
+
+    def _to_toml(self, positions_file: str) -> dict[str, Any]:
+        """Its ``[[funds]]`` table, naming the side file of its positions."""
+        t: dict[str, Any] = {"name": self.name, "rule": self.rule, "accounting": self.accounting}
+        for key in ("leverage", "lambda_max", "lambda_b"):
+            if getattr(self, key) is not None:
+                t[key] = getattr(self, key)
+        if self.illiquid:
+            t["illiquid"] = dict(self.illiquid)
+        return t | {"positions": positions_file}

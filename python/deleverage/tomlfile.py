@@ -32,10 +32,8 @@ from deleverage._checks import (
     Place,
     get_int,
     get_num,
-    get_num_list,
     get_opt_num,
     get_str,
-    named_table,
     read_frame,
     table,
     wrap,
@@ -43,11 +41,20 @@ from deleverage._checks import (
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Venue
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
-from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
+from deleverage.perps import PerpExchange
 from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Scenario, Shock
-from deleverage.vaults import Clipper, Vaults
+from deleverage.vaults import Vaults
 
 __all__ = ["load", "save"]
+
+#: The scenario-file key of each family besides lending, and its class: each reads
+#: (``_from_toml``) and writes (``_to_toml``) its own table.
+_FAMILY_TABLES: dict[str, type[PerpExchange] | type[Vaults] | type[Funds]] = {
+    "perps": PerpExchange,
+    "vaults": Vaults,
+    "funds": Funds,
+}
+
 
 _VENUE_KINDS = {
     "book": {"file", "reference", "resilience_half_life", "permanent_impact"},
@@ -373,7 +380,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
             raise (place / key).error(f"expected an array of tables [[{key}]]")
         for i, t in enumerate(entries):
             fp = place / key / i
-            family, file = _FAMILY_READERS[key](t, fp)
+            family, file = _FAMILY_TABLES[key]._from_toml(t, fp)
             positions = read_frame(base / file, fp / "positions")
             try:
                 if key == "perps":
@@ -385,140 +392,6 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
             except ScenarioError as e:
                 raise fp.error(str(e)) from None
     return sc
-
-
-def _read_perps(v: Any, place: Place) -> tuple[PerpExchange, str]:
-    t = table(
-        v,
-        place,
-        {"name", "fee_rate", "insurance_fund", "adl", "backstop", "trigger", "partial", "markets",
-         "positions"},
-    )  # fmt: skip
-    markets = t.get("markets")
-    if not isinstance(markets, list) or not markets:
-        raise (place / "markets").error("expected a non-empty array of tables [[perps.markets]]")
-    ms = []
-    for k, m in enumerate(markets):
-        mp = place / "markets" / k
-        m = table(m, mp, {"asset", "caps", "rates"})
-        brackets = wrap(mp, lambda m=m, mp=mp: Brackets(get_num_list(m, "caps", mp),
-                                                       get_num_list(m, "rates", mp)))  # fmt: skip
-        ms.append(PerpMarket(get_str(m, "asset", mp), brackets))
-    partial = None
-    if "partial" in t:
-        pp = place / "partial"
-        q = table(t["partial"], pp, {"threshold", "fraction", "cooldown", "repeat"})
-        repeat = q.get("repeat", False)
-        if not isinstance(repeat, bool):
-            raise (pp / "repeat").error(f"expected true or false, got {repeat!r}")
-        partial = wrap(pp, lambda: PartialLiquidation(
-            get_num(q, "threshold", pp, 100_000.0), get_num(q, "fraction", pp, 0.2),
-            get_num(q, "cooldown", pp, 30.0), repeat))  # fmt: skip
-    backstop = t.get("backstop", False)
-    if not isinstance(backstop, bool):
-        raise (place / "backstop").error(f"expected true or false, got {backstop!r}")
-    ex = wrap(place, lambda: PerpExchange(
-        ms,
-        fee_rate=get_num(t, "fee_rate", place, 0.005),
-        insurance_fund=get_num(t, "insurance_fund", place, 0.0),
-        adl=get_str(t, "adl", place, "bitmex"),  # type: ignore[arg-type]
-        partial=partial,
-        backstop=backstop,
-        trigger=get_str(t, "trigger", place, "below"),  # type: ignore[arg-type]
-        name=get_str(t, "name", place, "perps"),
-    ))  # fmt: skip
-    return ex, get_str(t, "positions", place)
-
-
-_CLIPPER_NUMBERS = ("mat", "rate", "chop", "dust", "hole", "dirt", "buf", "tau", "step", "cut",
-                    "tail", "cusp", "chip", "tip")  # fmt: skip
-
-
-def _read_vaults(v: Any, place: Place) -> tuple[Vaults, str]:
-    t = table(v, place, {"name", "hole", "dirt", "clippers", "positions"})
-    clippers = t.get("clippers")
-    if not isinstance(clippers, list) or not clippers:
-        raise (place / "clippers").error("expected a non-empty array of tables [[vaults.clippers]]")
-    cs = []
-    for k, c in enumerate(clippers):
-        cp = place / "clippers" / k
-        c = table(c, cp, {"asset", "curve", *_CLIPPER_NUMBERS})
-        numbers = {n: get_num(c, n, cp) for n in _CLIPPER_NUMBERS if n in c}
-        cs.append(wrap(cp, lambda c=c, cp=cp, numbers=numbers: Clipper(
-            get_str(c, "asset", cp), curve=get_str(c, "curve", cp, "stairstep"),  # type: ignore[arg-type]
-            **numbers)))  # fmt: skip
-    vaults = wrap(place, lambda: Vaults(
-        cs, hole=get_num(t, "hole", place, math.inf), dirt=get_num(t, "dirt", place, 0.0),
-        name=get_str(t, "name", place, "maker")))  # fmt: skip
-    return vaults, get_str(t, "positions", place)
-
-
-def _read_funds(v: Any, place: Place) -> tuple[Funds, str]:
-    t = table(
-        v,
-        place,
-        {"name", "rule", "leverage", "lambda_max", "lambda_b", "accounting", "illiquid",
-         "positions"},
-    )  # fmt: skip
-    illiquid = named_table(t, "illiquid", place)
-    shocks = {k: get_num(illiquid, k, place / "illiquid") for k in illiquid}
-    funds = wrap(place, lambda: Funds(
-        get_str(t, "rule", place),  # type: ignore[arg-type]
-        leverage=get_opt_num(t, "leverage", place),
-        lambda_max=get_opt_num(t, "lambda_max", place),
-        lambda_b=get_opt_num(t, "lambda_b", place),
-        accounting=get_str(t, "accounting", place, "mark_to_market"),  # type: ignore[arg-type]
-        illiquid=shocks,
-        name=get_str(t, "name", place, "funds"),
-    ))  # fmt: skip
-    return funds, get_str(t, "positions", place)
-
-
-_FAMILY_READERS: dict[str, Any] = {
-    "perps": _read_perps,
-    "vaults": _read_vaults,
-    "funds": _read_funds,
-}
-
-
-def _family_table(protocol: Any, positions_file: str) -> tuple[str, dict[str, Any]]:
-    """The ``[[perps]]``, ``[[vaults]]`` or ``[[funds]]`` table of a family."""
-    if isinstance(protocol, PerpExchange):
-        t: dict[str, Any] = {
-            "name": protocol.name,
-            "fee_rate": protocol.fee_rate,
-            "insurance_fund": protocol.insurance_fund,
-            "adl": protocol.adl,
-            "backstop": protocol.backstop,
-            "trigger": protocol.trigger,
-            "markets": [
-                {"asset": m.asset, "caps": list(m.brackets.caps), "rates": list(m.brackets.rates)}
-                for m in protocol.markets
-            ],
-        }
-        if protocol.partial is not None:
-            p = protocol.partial
-            t["partial"] = {"threshold": p.threshold, "fraction": p.fraction,
-                            "cooldown": p.cooldown, "repeat": p.repeat}  # fmt: skip
-        return "perps", t | {"positions": positions_file}
-    if isinstance(protocol, Vaults):
-        t = {
-            "name": protocol.name,
-            "hole": protocol.hole,
-            "dirt": protocol.dirt,
-            "clippers": [
-                {"asset": c.asset, "curve": c.curve} | {n: getattr(c, n) for n in _CLIPPER_NUMBERS}
-                for c in protocol.clippers
-            ],
-        }
-        return "vaults", t | {"positions": positions_file}
-    t = {"name": protocol.name, "rule": protocol.rule, "accounting": protocol.accounting}
-    for key in ("leverage", "lambda_max", "lambda_b"):
-        if getattr(protocol, key) is not None:
-            t[key] = getattr(protocol, key)
-    if protocol.illiquid:
-        t["illiquid"] = dict(protocol.illiquid)
-    return "funds", t | {"positions": positions_file}
 
 
 def _venue_table(v: Venue, side_file: Path, base: Path) -> dict[str, Any]:
@@ -626,6 +499,6 @@ def save(sc: Scenario, path: str | Path) -> None:
     for fam in sc.families:
         f = base / f"{stem}.{fam.protocol.name}.positions.parquet"
         fam.positions.write_parquet(f)
-        key, t = _family_table(fam.protocol, f.name)
-        doc.setdefault(key, []).append(t)
+        key = next(k for k, cls in _FAMILY_TABLES.items() if isinstance(fam.protocol, cls))
+        doc.setdefault(key, []).append(fam.protocol._to_toml(f.name))
     path.write_text(tomli_w.dumps(doc))
