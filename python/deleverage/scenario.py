@@ -33,9 +33,12 @@ import polars as pl
 
 from deleverage._checks import finite, items, whole
 from deleverage.exceptions import ScenarioError
+from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve
 from deleverage.market import Asset, Oracle
+from deleverage.perps import PerpExchange
 from deleverage.shock import Shock
+from deleverage.vaults import Vaults
 
 __all__ = [
     "Asset",
@@ -130,6 +133,8 @@ class _Book:
 class _Family:
     """A family of forced sellers other than lending (a perp exchange, say) and its positions."""
 
+    #: A PerpExchange, Vaults or Funds (``Scenario.add`` admits no other); typed Any because
+    #: its readers (analysis.py) pick one family's methods after filtering a list by type.
     protocol: Any
     positions: pl.DataFrame
 
@@ -138,7 +143,8 @@ class _Family:
 class Scenario:
     """A market, its protocols with their positions, the liquidators and the run settings.
 
-    ``add_lending`` returns a new scenario (scenarios are immutable, so one can be reused as the
+    :meth:`add` (and its typed wrappers ``add_lending``, ``add_perps``, ``add_vaults``,
+    ``add_funds``) returns a new scenario (scenarios are immutable, so one can be reused as the
     base of many variants).
 
     Examples
@@ -281,7 +287,67 @@ class Scenario:
         """
         return [b.protocol.name for b in self.lending] + [f.protocol.name for f in self.families]
 
-    def _add_family(self, protocol: Any, positions: pl.DataFrame, assets: list[str]) -> Scenario:
+    def add(
+        self, protocol: Lending | PerpExchange | Vaults | Funds, positions: pl.DataFrame
+    ) -> Scenario:
+        """A new scenario with ``protocol`` and its ``positions`` added, whichever family it is
+        of: a :class:`Lending` protocol, a :class:`PerpExchange`, :class:`Vaults` or
+        :class:`Funds` (their positions' columns: :meth:`add_lending`, :meth:`add_perps`,
+        :meth:`add_vaults`, :meth:`add_funds`). Lending protocols act first, then the other
+        families in the order they were added. The frame is not modified.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)])
+        >>> lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"],
+        ...                      "collateral": [10.0], "debt_asset": ["USDC"], "debt": [2e4]})
+        >>> hedge = pl.DataFrame({"account": ["f"], "holding": ["ETH"], "amount": [1.0]})
+        >>> sc = sc.add(dl.Funds.target(name="hedge"), hedge)
+        >>> sc = sc.add(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), lend)
+        >>> sc.protocol_names, sc.n_accounts
+        (['aave_v3', 'hedge'], 2)
+        >>> try:
+        ...     sc.add("aave", lend)  # type: ignore[arg-type]
+        ... except dl.ScenarioError as e:
+        ...     print(e)
+        protocol must be a deleverage.Lending, PerpExchange, Vaults or Funds, got str
+        """
+        if isinstance(protocol, Lending):
+            return self._add_lending(protocol, positions)
+        if isinstance(protocol, PerpExchange | Vaults):
+            return self._add_family(protocol, positions, protocol.assets)
+        if isinstance(protocol, Funds):
+            sc = self._add_family(protocol, positions, protocol.assets)
+            protocol._holdings(self.asset_names, sc.families[-1].positions)
+            return sc
+        raise ScenarioError(
+            "protocol must be a deleverage.Lending, PerpExchange, Vaults or Funds, got "
+            f"{type(protocol).__name__}"
+        )
+
+    def _add_lending(self, protocol: Lending, positions: pl.DataFrame) -> Scenario:
+        names = set(self.asset_names)
+        unknown = sorted(set(protocol.reserves) - names)
+        if unknown:
+            raise ScenarioError(
+                f"{protocol.name}: reserve for unknown asset {unknown[0]!r}; assets are "
+                f"{self.asset_names}"
+            )
+        if protocol.base_asset is not None and protocol.base_asset not in names:
+            raise ScenarioError(
+                f"{protocol.name}: base asset {protocol.base_asset!r} is not one of the assets "
+                f"{self.asset_names}"
+            )
+        if protocol.name in self.protocol_names:
+            raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
+        frame = protocol._check_positions(positions, names)
+        return replace(self, lending=(*self.lending, _Book(protocol, frame)))
+
+    def _add_family(
+        self, protocol: PerpExchange | Vaults | Funds, positions: pl.DataFrame, assets: list[str]
+    ) -> Scenario:
         if protocol.name in self.protocol_names:
             raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
         unknown = [a for a in assets if a not in self.asset_names]
@@ -292,29 +358,6 @@ class Scenario:
             )
         frame = protocol._check_positions(positions)
         return replace(self, families=(*self.families, _Family(protocol, frame)))
-
-    def add_perps(self, exchange: Any, positions: pl.DataFrame) -> Scenario:
-        """A new scenario with the perp ``exchange`` (a :class:`deleverage.PerpExchange`) and its
-        ``positions`` added: columns ``account``, ``market`` (an asset name), ``size`` (signed),
-        ``entry_price``, ``margin`` and optionally ``mode`` (``"cross"``/``"isolated"``). The
-        frame is not modified.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import deleverage as dl
-        >>> sc = dl.Scenario(assets=[dl.Asset("BTC-PERP", 60_000.0)])
-        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.004))])
-        >>> pos = pl.DataFrame({"account": [1], "market": ["BTC-PERP"], "size": [-1.5],
-        ...                     "entry_price": [61_000.0], "margin": [9_000.0]})
-        >>> sc.add_perps(ex, pos).n_accounts
-        1
-        """
-        from deleverage.perps import PerpExchange
-
-        if not isinstance(exchange, PerpExchange):
-            raise ScenarioError("exchange must be a deleverage.PerpExchange")
-        return self._add_family(exchange, positions, exchange.assets)
 
     def add_lending(self, protocol: Lending, positions: pl.DataFrame) -> Scenario:
         """A new scenario with ``protocol`` and its ``positions`` added.
@@ -343,24 +386,30 @@ class Scenario:
         """
         if not isinstance(protocol, Lending):
             raise ScenarioError("protocol must be a deleverage.Lending")
-        names = set(self.asset_names)
-        unknown = sorted(set(protocol.reserves) - names)
-        if unknown:
-            raise ScenarioError(
-                f"{protocol.name}: reserve for unknown asset {unknown[0]!r}; assets are "
-                f"{self.asset_names}"
-            )
-        if protocol.base_asset is not None and protocol.base_asset not in names:
-            raise ScenarioError(
-                f"{protocol.name}: base asset {protocol.base_asset!r} is not one of the assets "
-                f"{self.asset_names}"
-            )
-        if protocol.name in self.protocol_names:
-            raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
-        frame = protocol._check_positions(positions, names)
-        return replace(self, lending=(*self.lending, _Book(protocol, frame)))
+        return self.add(protocol, positions)
 
-    def add_vaults(self, vaults: Any, positions: pl.DataFrame) -> Scenario:
+    def add_perps(self, exchange: PerpExchange, positions: pl.DataFrame) -> Scenario:
+        """A new scenario with the perp ``exchange`` (a :class:`deleverage.PerpExchange`) and its
+        ``positions`` added: columns ``account``, ``market`` (an asset name), ``size`` (signed),
+        ``entry_price``, ``margin`` and optionally ``mode`` (``"cross"``/``"isolated"``). The
+        frame is not modified.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("BTC-PERP", 60_000.0)])
+        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.004))])
+        >>> pos = pl.DataFrame({"account": [1], "market": ["BTC-PERP"], "size": [-1.5],
+        ...                     "entry_price": [61_000.0], "margin": [9_000.0]})
+        >>> sc.add_perps(ex, pos).n_accounts
+        1
+        """
+        if not isinstance(exchange, PerpExchange):
+            raise ScenarioError("exchange must be a deleverage.PerpExchange")
+        return self.add(exchange, positions)
+
+    def add_vaults(self, vaults: Vaults, positions: pl.DataFrame) -> Scenario:
         """A new scenario with the Maker-style ``vaults`` (a :class:`deleverage.Vaults`) and
         their ``positions`` added: one row per vault, columns ``account``,
         ``collateral_asset``, ``ink`` (units), ``art`` (normalised debt). The frame is not
@@ -376,13 +425,11 @@ class Scenario:
         >>> sc.add_vaults(dl.Vaults([dl.Clipper("ETH")]), v).protocol_names
         ['maker']
         """
-        from deleverage.vaults import Vaults
-
         if not isinstance(vaults, Vaults):
             raise ScenarioError("vaults must be a deleverage.Vaults")
-        return self._add_family(vaults, positions, vaults.assets)
+        return self.add(vaults, positions)
 
-    def add_funds(self, funds: Any, positions: pl.DataFrame) -> Scenario:
+    def add_funds(self, funds: Funds, positions: pl.DataFrame) -> Scenario:
         """A new scenario with the ``funds`` group (a :class:`deleverage.Funds`) and their
         ``positions`` added: columns ``account``, ``holding`` (a scenario asset for marketable
         units, an illiquid class for its value, or ``"debt"``) and ``amount``. The frame is not
@@ -398,13 +445,9 @@ class Scenario:
         >>> sc.add_funds(dl.Funds.threshold(25.0), pos).n_accounts
         1
         """
-        from deleverage.funds import Funds
-
         if not isinstance(funds, Funds):
             raise ScenarioError("funds must be a deleverage.Funds")
-        sc = self._add_family(funds, positions, funds.assets)
-        funds._holdings(self.asset_names, sc.families[-1].positions)
-        return sc
+        return self.add(funds, positions)
 
     def with_liquidators(self, liquidators: Liquidators) -> Scenario:
         """A new scenario with other liquidator settings.

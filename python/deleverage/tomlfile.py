@@ -371,7 +371,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         pp = place / "protocols" / i
         lending, positions = Lending._from_toml(p, pp, base, prices)
         try:
-            sc = sc.add_lending(lending, positions)
+            sc = sc.add(lending, positions)
         except ScenarioError as e:
             raise pp.error(str(e)) from None
     for key in ("perps", "vaults", "funds"):
@@ -383,12 +383,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
             family, file = _FAMILY_TABLES[key]._from_toml(t, fp)
             positions = read_frame(base / file, fp / "positions")
             try:
-                if key == "perps":
-                    sc = sc.add_perps(family, positions)
-                elif key == "vaults":
-                    sc = sc.add_vaults(family, positions)
-                else:
-                    sc = sc.add_funds(family, positions)
+                sc = sc.add(family, positions)
             except ScenarioError as e:
                 raise fp.error(str(e)) from None
     return sc
