@@ -25,7 +25,8 @@ from deleverage._checks import finite as _finite
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
 from deleverage.result import Result
-from deleverage.scenario import Scenario, Shock
+from deleverage.scenario import Scenario
+from deleverage.shock import Shock
 from deleverage.simulate import simulate
 from deleverage.vaults import Vaults
 

@@ -204,6 +204,7 @@ class Scenario:
         >>> sc.asset_names, sc.n_accounts, sc.steps, sc.assets[0].oracle.kind
         (['ETH', 'USDC'], 50, 10, 'push')
         """
+        # A local import: tomlfile sits above this module (it builds scenarios).
         from deleverage import tomlfile
 
         return tomlfile.load(path)
@@ -226,6 +227,7 @@ class Scenario:
         >>> dl.simulate(back, shock).to_dict() == dl.simulate(sc, shock).to_dict()
         True
         """
+        # A local import: tomlfile sits above this module (it builds scenarios).
         from deleverage import tomlfile
 
         tomlfile.save(self, path)

@@ -28,7 +28,8 @@ from deleverage import _core
 from deleverage._checks import whole
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
-from deleverage.scenario import Scenario, Shock
+from deleverage.scenario import Scenario
+from deleverage.shock import Shock
 from deleverage.simulate import build_spec
 
 __all__ = ["sweep"]

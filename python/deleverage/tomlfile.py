@@ -41,8 +41,11 @@ from deleverage._checks import (
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Venue
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
+from deleverage.lending import Lending
+from deleverage.market import Asset, Oracle
 from deleverage.perps import PerpExchange
-from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Scenario, Shock
+from deleverage.scenario import Liquidators, Scenario
+from deleverage.shock import Shock
 from deleverage.vaults import Vaults
 
 __all__ = ["load", "save"]
