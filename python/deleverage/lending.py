@@ -10,15 +10,16 @@ Examples
 --------
 >>> import polars as pl
 >>> import deleverage as dl
->>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=2)
->>> pos = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH"] * 2,
-...                     "collateral": [10.0, 10.0], "debt_asset": ["USDC"] * 2,
-...                     "debt": [20_000.0, 23_000.0]})
->>> aave = dl.Lending.aave_v3({"ETH": dl.Reserve(liquidation_threshold=0.83,
-...                                              liquidation_bonus=0.05)})
->>> res = dl.simulate(sc.add_lending(aave, pos), shock=dl.Shock.instant(ETH=-0.1))
->>> res.accounts["status"].to_list()
-['active', 'liquidated']
+>>> sc = dl.Scenario(assets=[dl.Asset("WETH", 3_000.0), dl.Asset("USDC", 1.0)])
+>>> comet = dl.Lending.compound_v3("USDC", {"WETH": dl.Reserve(0.9, liquidation_factor=0.95)})
+>>> pos = pl.DataFrame({"account": ["a", "a", "b"], "collateral_asset": ["WETH"] * 3,
+...                     "collateral": [1.0, 0.5, 2.0], "debt_asset": ["USDC"] * 3,
+...                     "debt": [1_000.0, 500.0, 4_000.0]})
+>>> res = dl.simulate(sc.add(comet, pos), shock=dl.Shock.instant(WETH=-0.3))
+>>> res.accounts.select("account", "status").rows()  # b: 2·2,100·0.9 = 3,780 < 4,000
+[('a', 'active'), ('b', 'bad_debt')]
+>>> res.summary["bad_debt"].item()  # absorb credits 2·2,100·0.95 = 3,990 of b's 4,000
+10.0
 """
 
 from __future__ import annotations

@@ -1,6 +1,13 @@
 """Scenarios: the market (assets, venues, oracles), the protocols and their positions, the
 liquidators, and the exogenous shock.
 
+The parts live in their own modules, below this one: :mod:`deleverage.market` (``Asset``,
+``Oracle``), :mod:`deleverage.shock`, and one module per family of protocols
+(:mod:`deleverage.lending`, :mod:`deleverage.perps`, :mod:`deleverage.vaults`,
+:mod:`deleverage.funds`), each with its own checks and scenario-file table. This module holds the
+scenario, the liquidators and the bookkeeping of which protocols it has (:meth:`Scenario.add`),
+and re-exports ``Asset``, ``Oracle``, ``Shock``, ``Lending`` and ``Reserve``.
+
 Everything here is plain, validated Python; :func:`deleverage.simulate` converts it to flat
 numeric columns for the Rust engine. Asset and account labels stay on the Python side and are
 joined back onto the result frames.

@@ -4,6 +4,12 @@ Positions and explicit order-book levels live in side files (Parquet or CSV) nam
 TOML file; positions can also be generated from a seeded description. Unknown keys and wrong types
 are errors that name the key, its place in the file and the expected form.
 
+This module reads and writes the file, its ``[run]``, ``[liquidators]``, ``[shock]`` and
+``[[assets]]`` (with their venues and oracles) tables and the side files; each family reads and
+writes its own tables (``[[protocols]]``: :mod:`deleverage.lending`; ``[[perps]]``,
+``[[vaults]]``, ``[[funds]]``: :mod:`deleverage.perps`, :mod:`deleverage.vaults`,
+:mod:`deleverage.funds`).
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -377,13 +383,13 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
             sc = sc.add(lending, positions)
         except ScenarioError as e:
             raise pp.error(str(e)) from None
-    for key in ("perps", "vaults", "funds"):
+    for key, family_class in _FAMILY_TABLES.items():
         entries = top.get(key, [])
         if not isinstance(entries, list):
             raise (place / key).error(f"expected an array of tables [[{key}]]")
         for i, t in enumerate(entries):
             fp = place / key / i
-            family, file = _FAMILY_TABLES[key]._from_toml(t, fp)
+            family, file = family_class._from_toml(t, fp)
             positions = read_frame(base / file, fp / "positions")
             try:
                 sc = sc.add(family, positions)
@@ -492,8 +498,7 @@ def save(sc: Scenario, path: str | Path) -> None:
         lp = book.protocol
         f = base / f"{stem}.{lp.name}.positions.parquet"
         book.positions.write_parquet(f)
-        t = lp._to_toml(f.name)
-        doc["protocols"].append(t)
+        doc["protocols"].append(lp._to_toml(f.name))
     for fam in sc.families:
         f = base / f"{stem}.{fam.protocol.name}.positions.parquet"
         fam.positions.write_parquet(f)
