@@ -13,10 +13,13 @@ import deleverage.cli
 import deleverage.examples
 import deleverage.exceptions
 import deleverage.funds
+import deleverage.lending
+import deleverage.market
 import deleverage.perps
 import deleverage.plot
 import deleverage.result
 import deleverage.scenario
+import deleverage.shock
 import deleverage.simulate
 import deleverage.sweep
 import deleverage.vaults
@@ -25,6 +28,9 @@ MODULES = [
     deleverage,
     deleverage.exceptions,
     deleverage.cli,
+    deleverage.market,
+    deleverage.shock,
+    deleverage.lending,
     deleverage.scenario,
     deleverage.simulate,
     deleverage.result,
@@ -89,3 +95,15 @@ def test_classes_with_examples() -> None:
         deleverage.Fill,
     ]:
         assert ">>>" in (cls.__doc__ or ""), cls.__name__
+
+
+def test_scenario_module_still_exposes_the_classes_that_moved_out() -> None:
+    # Asset/Oracle live in market, Shock in shock, Lending/Reserve in lending: the old import
+    # path keeps working and names the same objects as the package does.
+    from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
+
+    assert sorted(deleverage.scenario.__all__) == [
+        "Asset", "Lending", "Liquidators", "Oracle", "Reserve", "Scenario", "Shock"
+    ]  # fmt: skip
+    for cls in (Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock):
+        assert getattr(deleverage, cls.__name__) is cls

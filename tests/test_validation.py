@@ -60,6 +60,48 @@ def test_nulls_and_negative_debt_in_positions_are_named() -> None:
         sc.add_funds(dl.Funds.threshold(10.0), funds)
 
 
+def test_add_takes_every_family_and_names_anything_else() -> None:
+    # One typed way in: ``add`` dispatches on the protocol's type, and the add_* wrappers give
+    # the same scenario as it does.
+    sc = dl.Scenario(assets=[dl.Asset("BTC-PERP", 100.0), dl.Asset("ETH", 10.0),
+                             dl.Asset("USDC", 1.0)])  # fmt: skip
+    lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"], "collateral": [1.0],
+                         "debt_asset": ["USDC"], "debt": [5.0]})  # fmt: skip
+    perps = pl.DataFrame({"account": [1], "market": ["BTC-PERP"], "size": [1.0],
+                          "entry_price": [100.0], "margin": [10.0]})  # fmt: skip
+    vaults = pl.DataFrame({"account": ["v"], "collateral_asset": ["ETH"], "ink": [1.0],
+                           "art": [5.0]})  # fmt: skip
+    funds = pl.DataFrame({"account": ["f"], "holding": ["ETH"], "amount": [1.0]})
+    family: list[tuple[Any, pl.DataFrame, Any]] = [
+        (dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}), lend, sc.add_lending),
+        (dl.PerpExchange([PERP]), perps, sc.add_perps),
+        (dl.Vaults([dl.Clipper("ETH")]), vaults, sc.add_vaults),
+        (dl.Funds.threshold(10.0), funds, sc.add_funds),
+    ]
+    for protocol, positions, add in family:
+        one, two = sc.add(protocol, positions), add(protocol, positions)
+        assert one.protocol_names == two.protocol_names == [protocol.name]
+        a, b = ([*s.lending, *s.families] for s in (one, two))
+        assert len(a) == len(b) == 1
+        assert a[0].protocol == b[0].protocol
+        assert a[0].positions.equals(b[0].positions)
+    every = sc
+    for protocol, positions, _ in family:
+        every = every.add(protocol, positions)
+    assert every.protocol_names == ["aave_v3", "perps", "maker", "funds"]
+    assert every.n_accounts == 4
+    with pytest.raises(
+        dl.ScenarioError,
+        match=r"^protocol must be a deleverage\.Lending, PerpExchange, Vaults or Funds, got dict$",
+    ):
+        sc.add({"kind": "aave_v3"}, lend)  # type: ignore[arg-type]
+    with pytest.raises(dl.ScenarioError, match=r"^exchange must be a deleverage\.PerpExchange$"):
+        sc.add_perps(dl.Vaults([dl.Clipper("ETH")]), perps)  # type: ignore[arg-type]
+    # A family's own errors come through add unchanged.
+    with pytest.raises(dl.ScenarioError, match="a protocol named 'funds' is already"):
+        every.add(dl.Funds.threshold(10.0), funds)
+
+
 def test_numbers_are_stored_plain_so_scenario_files_can_be_written(tmp_path: Path) -> None:
     c = dl.Clipper("ETH", mat=np.float64(1.5), dust=np.int64(100))  # type: ignore[arg-type]
     assert type(c.mat) is float

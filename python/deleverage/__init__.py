@@ -34,9 +34,12 @@ from deleverage._core import (
 from deleverage.analysis import amplification_curve, breakdown, critical_shock, liquidation_map
 from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.funds import Funds
+from deleverage.lending import Lending, Reserve
+from deleverage.market import Asset, Oracle
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
-from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
+from deleverage.scenario import Liquidators, Scenario
+from deleverage.shock import Shock
 from deleverage.simulate import simulate
 from deleverage.sweep import sweep
 from deleverage.vaults import Clipper, Vaults

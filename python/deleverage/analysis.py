@@ -21,10 +21,12 @@ import numpy.typing as npt
 import polars as pl
 from tqdm.auto import tqdm
 
+from deleverage._checks import finite as _finite
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
 from deleverage.result import Result
-from deleverage.scenario import Scenario, Shock, _finite
+from deleverage.scenario import Scenario
+from deleverage.shock import Shock
 from deleverage.simulate import simulate
 from deleverage.vaults import Vaults
 

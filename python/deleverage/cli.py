@@ -28,7 +28,8 @@ from deleverage import examples
 from deleverage._core import ConstantProductPool, Fill, OrderBook, Router
 from deleverage.exceptions import DeleverageError
 from deleverage.result import Result
-from deleverage.scenario import Scenario, Shock
+from deleverage.scenario import Scenario
+from deleverage.shock import Shock
 from deleverage.simulate import simulate
 
 

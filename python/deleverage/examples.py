@@ -16,8 +16,10 @@ import polars as pl
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
+from deleverage.lending import Lending, Reserve
+from deleverage.market import Asset, Oracle
 from deleverage.perps import Brackets, PerpExchange, PerpMarket
-from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario
+from deleverage.scenario import Liquidators, Scenario
 
 __all__ = ["bank_fire_sale", "btc_perps", "eth_lending", "eth_positions"]
 

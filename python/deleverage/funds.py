@@ -40,9 +40,20 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from deleverage._frames import numbers, positions_frame
+from deleverage._checks import (
+    Place,
+    finite,
+    get_num,
+    get_opt_num,
+    get_str,
+    named_table,
+    numbers,
+    positions_frame,
+    protocol_name,
+    table,
+    wrap,
+)
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import _finite, _name
 
 __all__ = ["Funds"]
 
@@ -75,11 +86,11 @@ class Funds:
     name: str = "funds"
 
     def __post_init__(self) -> None:
-        w = _name("Funds", self.name)
+        w = protocol_name("Funds", self.name)
         for key in ("leverage", "lambda_max", "lambda_b"):
             v = getattr(self, key)
             if v is not None:
-                object.__setattr__(self, key, _finite(f"{w}: {key}", v, low=1.0))
+                object.__setattr__(self, key, finite(f"{w}: {key}", v, low=1.0))
         if self.rule not in ("target", "threshold"):
             raise ScenarioError(f"{w}: rule must be target or threshold, got {self.rule!r}")
         if self.accounting not in ("mark_to_market", "linear"):
@@ -104,7 +115,7 @@ class Funds:
         for k, eps in self.illiquid.items():
             if not isinstance(k, str) or k == "debt":
                 raise ScenarioError(f"{w}: illiquid class names must be strings other than 'debt'")
-            illiquid[k] = _finite(f"{w}: illiquid shock of {k!r}", eps, high=1.0)
+            illiquid[k] = finite(f"{w}: illiquid shock of {k!r}", eps, high=1.0)
         object.__setattr__(self, "illiquid", illiquid)
         if self.accounting == "linear" and (
             self.rule != "target" or self.leverage is not None or illiquid
@@ -176,7 +187,7 @@ class Funds:
         >>> up.funds["bought_notional"].item()  # leverage 105/15 = 7: no trade
         0.0
         """
-        lm = _finite(f"{name}: lambda_max", lambda_max, low=1.0)
+        lm = finite(f"{name}: lambda_max", lambda_max, low=1.0)
         lb = 0.95 * lm if lambda_b is None else lambda_b
         return cls("threshold", lambda_max=lm, lambda_b=lb,
                    illiquid=dict(illiquid or {}), name=name)  # fmt: skip
@@ -246,3 +257,47 @@ class Funds:
             "accounting": self.accounting,
             "first_account": first,
         }
+
+    @classmethod
+    def _from_toml(cls, v: Any, place: Place) -> tuple[Funds, str]:
+        """A ``[[funds]]`` table of a scenario file: the group, and the side file of its
+        positions."""
+        t = table(
+            v,
+            place,
+            {
+                "name",
+                "rule",
+                "leverage",
+                "lambda_max",
+                "lambda_b",
+                "accounting",
+                "illiquid",
+                "positions",
+            },
+        )
+        illiquid = named_table(t, "illiquid", place)
+        shocks = {k: get_num(illiquid, k, place / "illiquid") for k in illiquid}
+        funds = wrap(
+            place,
+            lambda: cls(
+                get_str(t, "rule", place),  # type: ignore[arg-type]
+                leverage=get_opt_num(t, "leverage", place),
+                lambda_max=get_opt_num(t, "lambda_max", place),
+                lambda_b=get_opt_num(t, "lambda_b", place),
+                accounting=get_str(t, "accounting", place, "mark_to_market"),  # type: ignore[arg-type]
+                illiquid=shocks,
+                name=get_str(t, "name", place, "funds"),
+            ),
+        )
+        return funds, get_str(t, "positions", place)
+
+    def _to_toml(self, positions_file: str) -> dict[str, Any]:
+        """Its ``[[funds]]`` table, naming the side file of its positions."""
+        t: dict[str, Any] = {"name": self.name, "rule": self.rule, "accounting": self.accounting}
+        for key in ("leverage", "lambda_max", "lambda_b"):
+            if getattr(self, key) is not None:
+                t[key] = getattr(self, key)
+        if self.illiquid:
+            t["illiquid"] = dict(self.illiquid)
+        return t | {"positions": positions_file}

@@ -36,9 +36,21 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from deleverage._frames import known_names, numbers, positions_frame
+from deleverage._checks import (
+    Place,
+    finite,
+    get_num,
+    get_num_list,
+    get_str,
+    items,
+    known_names,
+    numbers,
+    positions_frame,
+    protocol_name,
+    table,
+    wrap,
+)
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import _finite, _items, _name
 
 __all__ = ["Brackets", "PartialLiquidation", "PerpExchange", "PerpMarket"]
 
@@ -140,7 +152,7 @@ class Brackets:
         >>> b.maintenance_margin([250_000.0]).tolist()
         [2500.0]
         """
-        lev = _finite("max_leverage", max_leverage, low=1.0)
+        lev = finite("max_leverage", max_leverage, low=1.0)
         return cls.flat(0.5 / lev)
 
 
@@ -185,10 +197,10 @@ class PartialLiquidation:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "threshold", _finite("partial threshold", self.threshold, low=0.0))
-        set_(self, "fraction", _finite("partial fraction", self.fraction, low=0.0, high=1.0,
+        set_(self, "threshold", finite("partial threshold", self.threshold, low=0.0))
+        set_(self, "fraction", finite("partial fraction", self.fraction, low=0.0, high=1.0,
                                        low_open=True))  # fmt: skip
-        set_(self, "cooldown", _finite("partial cooldown", self.cooldown, low=0.0))
+        set_(self, "cooldown", finite("partial cooldown", self.cooldown, low=0.0))
         if not isinstance(self.repeat, bool):
             raise ScenarioError(f"partial repeat must be True or False, got {self.repeat!r}")
 
@@ -231,8 +243,8 @@ class PerpExchange:
     name: str = "perps"
 
     def __post_init__(self) -> None:
-        _name("PerpExchange", self.name)
-        markets = _items(self.markets, PerpMarket, f"{self.name}: ", "markets")
+        protocol_name("PerpExchange", self.name)
+        markets = items(self.markets, PerpMarket, f"{self.name}: ", "markets")
         assets = [m.asset for m in markets]
         if len(set(assets)) != len(assets):
             raise ScenarioError(f"{self.name}: a market appears twice in {assets}")
@@ -251,7 +263,7 @@ class PerpExchange:
         object.__setattr__(
             self,
             "insurance_fund",
-            _finite(f"{self.name}: insurance_fund", self.insurance_fund, low=0.0),
+            finite(f"{self.name}: insurance_fund", self.insurance_fund, low=0.0),
         )
         if not isinstance(self.backstop, bool):
             raise ScenarioError(
@@ -301,7 +313,7 @@ class PerpExchange:
         for a in self.assets:
             if a not in prices:
                 raise ScenarioError(f"{self.name}: prices lack the market {a!r}")
-            _finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
+            finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
         mark = pl.col("market").replace_strict(prices, return_dtype=pl.Float64)
         df = df.with_columns(mark.alias("mark")).with_columns(
             (pl.col("size").abs() * pl.col("mark")).alias("notional"),
@@ -388,3 +400,96 @@ class PerpExchange:
                 "cross": (positions["mode"] == "cross").to_numpy(),
             },
         }
+
+    @classmethod
+    def _from_toml(cls, v: Any, place: Place) -> tuple[PerpExchange, str]:
+        """A ``[[perps]]`` table of a scenario file: the exchange, and the side file of its
+        positions."""
+        t = table(
+            v,
+            place,
+            {
+                "name",
+                "fee_rate",
+                "insurance_fund",
+                "adl",
+                "backstop",
+                "trigger",
+                "partial",
+                "markets",
+                "positions",
+            },
+        )
+        markets = t.get("markets")
+        if not isinstance(markets, list) or not markets:
+            raise (place / "markets").error(
+                "expected a non-empty array of tables [[perps.markets]]"
+            )
+        ms = []
+        for k, m in enumerate(markets):
+            mp = place / "markets" / k
+            m = table(m, mp, {"asset", "caps", "rates"})
+            brackets = wrap(
+                mp,
+                lambda m=m, mp=mp: Brackets(
+                    get_num_list(m, "caps", mp), get_num_list(m, "rates", mp)
+                ),
+            )
+            ms.append(PerpMarket(get_str(m, "asset", mp), brackets))
+        partial = None
+        if "partial" in t:
+            pp = place / "partial"
+            q = table(t["partial"], pp, {"threshold", "fraction", "cooldown", "repeat"})
+            repeat = q.get("repeat", False)
+            if not isinstance(repeat, bool):
+                raise (pp / "repeat").error(f"expected true or false, got {repeat!r}")
+            partial = wrap(
+                pp,
+                lambda: PartialLiquidation(
+                    get_num(q, "threshold", pp, 100_000.0),
+                    get_num(q, "fraction", pp, 0.2),
+                    get_num(q, "cooldown", pp, 30.0),
+                    repeat,
+                ),
+            )
+        backstop = t.get("backstop", False)
+        if not isinstance(backstop, bool):
+            raise (place / "backstop").error(f"expected true or false, got {backstop!r}")
+        ex = wrap(
+            place,
+            lambda: cls(
+                ms,
+                fee_rate=get_num(t, "fee_rate", place, 0.005),
+                insurance_fund=get_num(t, "insurance_fund", place, 0.0),
+                adl=get_str(t, "adl", place, "bitmex"),  # type: ignore[arg-type]
+                partial=partial,
+                backstop=backstop,
+                trigger=get_str(t, "trigger", place, "below"),  # type: ignore[arg-type]
+                name=get_str(t, "name", place, "perps"),
+            ),
+        )
+        return ex, get_str(t, "positions", place)
+
+    def _to_toml(self, positions_file: str) -> dict[str, Any]:
+        """Its ``[[perps]]`` table, naming the side file of its positions."""
+        t: dict[str, Any] = {
+            "name": self.name,
+            "fee_rate": self.fee_rate,
+            "insurance_fund": self.insurance_fund,
+            "adl": self.adl,
+            "backstop": self.backstop,
+            "trigger": self.trigger,
+            "markets": [
+                {"asset": m.asset, "caps": list(m.brackets.caps), "rates": list(m.brackets.rates)}
+                for m in self.markets
+            ],
+        }
+        if self.partial is not None:
+            p = self.partial
+            t["partial"] = {
+                "threshold": p.threshold,
+                "fraction": p.fraction,
+                "cooldown": p.cooldown,
+                "repeat": p.repeat,
+            }
+        return t | {"positions": positions_file}

@@ -1,6 +1,13 @@
 """Scenarios: the market (assets, venues, oracles), the protocols and their positions, the
 liquidators, and the exogenous shock.
 
+The parts live in their own modules, below this one: :mod:`deleverage.market` (``Asset``,
+``Oracle``), :mod:`deleverage.shock`, and one module per family of protocols
+(:mod:`deleverage.lending`, :mod:`deleverage.perps`, :mod:`deleverage.vaults`,
+:mod:`deleverage.funds`), each with its own checks and scenario-file table. This module holds the
+scenario, the liquidators and the bookkeeping of which protocols it has (:meth:`Scenario.add`),
+and re-exports ``Asset``, ``Oracle``, ``Shock``, ``Lending`` and ``Reserve``.
+
 Everything here is plain, validated Python; :func:`deleverage.simulate` converts it to flat
 numeric columns for the Rust engine. Asset and account labels stay on the Python side and are
 joined back onto the result frames.
@@ -24,17 +31,21 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 import polars as pl
 
-from deleverage._core import Venue
+from deleverage._checks import finite, items, whole
 from deleverage.exceptions import ScenarioError
+from deleverage.funds import Funds
+from deleverage.lending import Lending, Reserve
+from deleverage.market import Asset, Oracle
+from deleverage.perps import PerpExchange
+from deleverage.shock import Shock
+from deleverage.vaults import Vaults
 
 __all__ = [
     "Asset",
@@ -45,454 +56,6 @@ __all__ = [
     "Scenario",
     "Shock",
 ]
-
-POSITION_COLUMNS = ("account", "collateral_asset", "collateral", "debt_asset", "debt")
-
-
-def _finite(
-    name: str,
-    value: float,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ScenarioError(f"{name} must be a finite number, got {v}")
-    if low is not None and (v < low or (low_open and v == low)):
-        raise ScenarioError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
-    if high is not None and v > high:
-        raise ScenarioError(f"{name} must be <= {high}, got {v}")
-    return v
-
-
-def _items(value: Any, kind: type, where: str, what: str) -> tuple[Any, ...]:
-    """``value`` as a non-empty tuple of ``kind`` (a list of them, not one alone)."""
-    if isinstance(value, kind) or not isinstance(value, Sequence) or isinstance(value, str):
-        raise ScenarioError(
-            f"{where}{what} must be a list of {kind.__name__}, got {type(value).__name__}"
-        )
-    items = tuple(value)
-    if not items:
-        raise ScenarioError(f"{where}{what} must not be empty")
-    for i, x in enumerate(items):
-        if not isinstance(x, kind):
-            raise ScenarioError(
-                f"{where}{what}[{i}] must be a deleverage.{kind.__name__}, got {type(x).__name__}"
-            )
-    return items
-
-
-def _name(cls: str, value: Any) -> str:
-    """A protocol's name: a non-empty string."""
-    if not isinstance(value, str) or not value:
-        raise ScenarioError(f"{cls} name must be a non-empty string, got {value!r}")
-    return value
-
-
-def _whole(name: str, value: Any, *, low: int) -> int:
-    """A whole number >= ``low`` (numpy integers included), as a plain ``int``."""
-    whole = isinstance(value, int | np.integer) or (
-        isinstance(value, float | np.floating) and float(value).is_integer()
-    )
-    if isinstance(value, bool) or not whole:
-        raise ScenarioError(f"{name} must be a whole number >= {low}, got {value!r}")
-    v = int(value)
-    if v < low:
-        raise ScenarioError(f"{name} must be a whole number >= {low}, got {v}")
-    return v
-
-
-@dataclass(frozen=True)
-class Oracle:
-    """The price margin engines read for an asset.
-
-    Use the constructors: :meth:`spot` (the routed mid, re-read after every round),
-    :meth:`push` (Chainlink: deviation threshold and heartbeat), :meth:`twap` (time-weighted mean
-    over a window), :meth:`delayed` (Maker OSM: the price from ``delay`` seconds ago) and
-    :meth:`reference` (the exogenous path, without endogenous impact), and for perp marks
-    :meth:`blend` (the perp mid blended with the index). Times are in seconds.
-
-    Examples
-    --------
-    >>> import deleverage as dl
-    >>> dl.Oracle.push(0.005, 3600)
-    Oracle(kind='push', deviation=0.005, heartbeat=3600.0, window=None, delay=None, weight=None)
-    """
-
-    kind: Literal["spot", "push", "twap", "delayed", "reference", "blend"] = "spot"
-    deviation: float | None = None
-    heartbeat: float | None = None
-    window: float | None = None
-    delay: float | None = None
-    weight: float | None = None
-
-    @classmethod
-    def spot(cls) -> Oracle:
-        """The current routed mid of the asset's venues.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import deleverage as dl
-        >>> dl.Asset("USDC", 1.0).oracle == dl.Oracle.spot()  # the default
-        True
-        >>> book = dl.OrderBook.linear(mid=3_000.0, tick=1.0, levels=2_000, depth_per_level=0.5)
-        >>> eth = dl.Asset("ETH", 3_000.0, venues=[book], oracle=dl.Oracle.spot())
-        >>> sc = dl.Scenario(assets=[eth, dl.Asset("USDC", 1.0)], steps=3)
-        >>> pos = pl.DataFrame({"account": ["b"], "collateral_asset": ["ETH"], "collateral": [10.0],
-        ...                     "debt_asset": ["USDC"], "debt": [23_000.0]})
-        >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), pos)
-        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1))  # b's collateral is sold
-        >>> res.steps.filter(step=0, asset="ETH").select("reference", "mid", "oracle").row(0)
-        (2700.0, 2696.4, 2696.4)
-        """
-        return cls("spot")
-
-    @classmethod
-    def push(cls, deviation: float, heartbeat: float) -> Oracle:
-        """Publishes the spot when it moved by more than ``deviation`` (a fraction) since the last
-        publication, or every ``heartbeat`` seconds (Chainlink).
-
-        Examples
-        --------
-        >>> import deleverage as dl
-        >>> eth = dl.Asset("ETH", 100.0, oracle=dl.Oracle.push(0.01, 3_600))
-        >>> sc = dl.Scenario(assets=[eth], steps=4)
-        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [100.0, 99.5, 98.0, 98.0]}))
-        >>> res.steps["oracle"].to_list()[:4]  # a 0.5 % move is not published, a 2 % one is
-        [100.0, 100.0, 98.0, 98.0]
-        """
-        return cls(
-            "push",
-            deviation=_finite("Oracle.push deviation", deviation, low=0.0),
-            heartbeat=_finite("Oracle.push heartbeat", heartbeat, low=0.0, low_open=True),
-        )
-
-    @classmethod
-    def twap(cls, window: float) -> Oracle:
-        """Arithmetic time-weighted mean of the spot over the last ``window`` seconds.
-
-        Examples
-        --------
-        >>> import deleverage as dl
-        >>> eth = dl.Asset("ETH", 100.0, oracle=dl.Oracle.twap(36))
-        >>> sc = dl.Scenario(assets=[eth], step_seconds=12, steps=4)
-        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [100.0, 99.7, 97.0, 97.0]}))
-        >>> [round(p, 6) for p in res.steps["oracle"]]  # at step 3: (100 + 99.7 + 97) / 3
-        [100.0, 100.0, 99.9, 98.9]
-        """
-        return cls("twap", window=_finite("Oracle.twap window", window, low=0.0, low_open=True))
-
-    @classmethod
-    def delayed(cls, delay: float) -> Oracle:
-        """The end-of-step spot of the last step at or before ``t − delay`` (Maker OSM).
-
-        Examples
-        --------
-        >>> import deleverage as dl
-        >>> eth = dl.Asset("ETH", 100.0, oracle=dl.Oracle.delayed(24))
-        >>> sc = dl.Scenario(assets=[eth], step_seconds=12, steps=4)
-        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [100.0, 99.7, 97.0, 97.0]}))
-        >>> res.steps["oracle"].to_list()  # at step 3 (t = 36 s), the spot of step 1 (t = 12 s)
-        [100.0, 100.0, 100.0, 99.7]
-        """
-        return cls("delayed", delay=_finite("Oracle.delayed delay", delay, low=0.0, low_open=True))
-
-    @classmethod
-    def reference(cls) -> Oracle:
-        """The exogenous reference path, without endogenous impact.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import deleverage as dl
-        >>> book = dl.OrderBook.linear(mid=3_000.0, tick=1.0, levels=2_000, depth_per_level=0.5)
-        >>> eth = dl.Asset("ETH", 3_000.0, venues=[book], oracle=dl.Oracle.reference())
-        >>> sc = dl.Scenario(assets=[eth, dl.Asset("USDC", 1.0)], steps=3)
-        >>> pos = pl.DataFrame({"account": ["b"], "collateral_asset": ["ETH"], "collateral": [10.0],
-        ...                     "debt_asset": ["USDC"], "debt": [23_000.0]})
-        >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), pos)
-        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1))  # the sale moves the mid only
-        >>> res.steps.filter(step=0, asset="ETH").select("reference", "mid", "oracle").row(0)
-        (2700.0, 2696.4, 2700.0)
-        """
-        return cls("reference")
-
-    @classmethod
-    def blend(cls, weight: float) -> Oracle:
-        """A perp mark price: ``weight·mid + (1 − weight)·reference``, the perp book's mid blended
-        with the index (the reference path), re-read after every round.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import deleverage as dl
-        >>> book = dl.OrderBook.linear(mid=60_000.0, tick=1.0, levels=2_000, depth_per_level=2.0)
-        >>> perp = dl.Asset("BTC-PERP", 60_000.0, venues=[book], oracle=dl.Oracle.blend(0.5))
-        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.005))],
-        ...                      insurance_fund=1e5)
-        >>> pos = pl.DataFrame({"account": [1, 2], "market": ["BTC-PERP"] * 2, "size": [2.0, -2.0],
-        ...                     "entry_price": [60_000.0] * 2, "margin": [6_000.0] * 2})
-        >>> sc = dl.Scenario(assets=[perp], steps=2).add_perps(ex, pos)
-        >>> res = dl.simulate(sc, shock=dl.Shock.instant({"BTC-PERP": -0.15}))
-        >>> res.steps.select("reference", "mid", "oracle").row(0)  # mark = (mid + index) / 2
-        (51000.0, 50999.575, 50999.7875)
-        """
-        return cls("blend", weight=_finite("Oracle.blend weight", weight, low=0.0, high=1.0))
-
-    def _spec(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-@dataclass(frozen=True)
-class Asset:
-    """An asset: its initial price in quote, the venues forced sales trade on, and its oracle.
-
-    An asset without venues (a stablecoin used as debt, say) keeps the exogenous price.
-
-    Examples
-    --------
-    >>> import deleverage as dl
-    >>> dl.Asset("USDC", price=1.0).name
-    'USDC'
-    """
-
-    name: str
-    price: float
-    venues: Sequence[Venue] = ()
-    oracle: Oracle = field(default_factory=Oracle.spot)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ScenarioError(f"Asset name must be a non-empty string, got {self.name!r}")
-        object.__setattr__(
-            self, "price", _finite(f"{self.name}.price", self.price, low=0.0, low_open=True)
-        )
-        if isinstance(self.venues, Venue) or not isinstance(self.venues, Sequence):
-            raise ScenarioError(
-                f"{self.name}.venues must be a list of venues, got {type(self.venues).__name__}"
-            )
-        venues = tuple(self.venues)
-        for i, v in enumerate(venues):
-            if not isinstance(v, Venue):
-                raise ScenarioError(
-                    f"{self.name}.venues[{i}] must be an OrderBook, ConstantProductPool or "
-                    f"ImpactCurve, got {type(v).__name__}"
-                )
-        object.__setattr__(self, "venues", venues)
-        if not isinstance(self.oracle, Oracle):
-            raise ScenarioError(f"{self.name}.oracle must be a deleverage.Oracle")
-
-
-@dataclass(frozen=True)
-class Reserve:
-    """One asset's parameters in a lending protocol.
-
-    ``liquidation_threshold`` is Aave's LT, Compound v2's collateral factor or Comet's liquidate
-    collateral factor; ``liquidation_bonus`` Aave's bonus (0.05 = 5 %); ``protocol_fee`` Aave's
-    liquidation protocol fee (a share of the bonus); ``liquidation_factor`` Comet's share of
-    collateral value credited on absorb. A debt-only asset has ``liquidation_threshold=0``.
-
-    Examples
-    --------
-    >>> import deleverage as dl
-    >>> r = dl.Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05, protocol_fee=0.1)
-    >>> r.liquidation_threshold * (1 + r.liquidation_bonus) <= 1
-    True
-    """
-
-    liquidation_threshold: float
-    liquidation_bonus: float = 0.0
-    protocol_fee: float = 0.0
-    liquidation_factor: float = 0.0
-
-    def __post_init__(self) -> None:
-        _finite("liquidation_threshold", self.liquidation_threshold, low=0.0, high=1.0)
-        _finite("liquidation_bonus", self.liquidation_bonus, low=0.0)
-        _finite("protocol_fee", self.protocol_fee, low=0.0, high=1.0)
-        _finite("liquidation_factor", self.liquidation_factor, low=0.0, high=1.0)
-
-
-def _check_reserves(reserves: Any, name: str) -> None:
-    if not isinstance(reserves, Mapping):
-        raise ScenarioError(
-            f"{name}: reserves must be a mapping of asset name to Reserve, got "
-            f"{type(reserves).__name__}"
-        )
-    for asset, r in reserves.items():
-        if not isinstance(r, Reserve):
-            raise ScenarioError(
-                f"{name}: reserves[{asset!r}] must be a deleverage.Reserve, got {type(r).__name__}"
-            )
-
-
-@dataclass(frozen=True)
-class Lending:
-    """A lending protocol instance and its rule set.
-
-    Build it with :meth:`aave_v3`, :meth:`compound_v2` or :meth:`compound_v3`. Reserves are keyed
-    by asset name;
-    assets that are not listed cannot back debt (but can be borrowed).
-
-    Examples
-    --------
-    >>> import deleverage as dl
-    >>> aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05, 0.1)}, version="3.2")
-    >>> aave.kind, aave.version
-    ('aave_v3', '3.2')
-    """
-
-    kind: Literal["aave_v3", "compound_v2", "compound_v3"]
-    reserves: Mapping[str, Reserve]
-    name: str
-    version: str = "3.3"
-    close_factor: float = 0.5
-    liquidation_incentive: float = 1.08
-    protocol_seize_share: float = 0.028
-    base_asset: str | None = None
-    store_front_price_factor: float = 0.5
-    target_reserves: float = 5_000_000.0
-    initial_reserves: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_reserves(self.reserves, self.name)
-
-    @classmethod
-    def aave_v3(
-        cls, reserves: Mapping[str, Reserve], *, version: str = "3.3", name: str = "aave_v3"
-    ) -> Lending:
-        """Aave v3: health factor, close factor 50 %/100 % around HF 0.95 (v3.0–3.2), and from
-        v3.3 the $2,000 position threshold, the $1,000 dust rule and the deficit write-off.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import deleverage as dl
-        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=2)
-        >>> pos = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH"] * 2,
-        ...                     "collateral": [10.0, 10.0], "debt_asset": ["USDC"] * 2,
-        ...                     "debt": [20_000.0, 23_000.0]})
-        >>> aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)})
-        >>> res = dl.simulate(sc.add_lending(aave, pos), shock=dl.Shock.instant(ETH=-0.1))
-        >>> res.accounts["status"].to_list()  # HF at 2,700: a 1.12, b 10·2,700·0.83/23,000 = 0.97
-        ['active', 'liquidated']
-        >>> ev = res.events.row(0, named=True)  # HF >= 0.95: half the debt, 5 % bonus
-        >>> ev["debt_repaid"], round(ev["collateral_seized"], 6)  # 11,500·1.05 / 2,700 ETH
-        (11500.0, 4.472222)
-        """
-        if version not in {"3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}:
-            raise ScenarioError(f"Aave version must be one of 3.0–3.7, got {version!r}")
-        _check_reserves(reserves, name)
-        for asset, r in reserves.items():
-            lt, bonus = r.liquidation_threshold, r.liquidation_bonus
-            # Aave's PoolConfigurator (MECHANICS §4.1): a collateral needs a bonus, and
-            # seizing LT·(1 + bonus) of a position must not take more than the position.
-            if lt > 0 and bonus <= 0:
-                raise ScenarioError(
-                    f"{name} reserve {asset}: liquidation_bonus must be > 0 for a collateral "
-                    f"(liquidation_threshold {lt}), got {bonus}"
-                )
-            if lt * (1 + bonus) > 1:
-                raise ScenarioError(
-                    f"{name} reserve {asset}: liquidation_threshold·(1 + liquidation_bonus) must "
-                    f"be <= 1, got {lt}·(1 + {bonus}) = {lt * (1 + bonus):.6g}"
-                )
-        return cls("aave_v3", dict(reserves), name, version=version)
-
-    @classmethod
-    def compound_v2(
-        cls,
-        reserves: Mapping[str, Reserve],
-        *,
-        close_factor: float = 0.5,
-        liquidation_incentive: float = 1.08,
-        protocol_seize_share: float = 0.028,
-        name: str = "compound_v2",
-    ) -> Lending:
-        """Compound v2: shortfall below the collateral factors, a fixed close factor, the seize
-        multiplier ``liquidation_incentive`` and the protocol's share of every seizure.
-        ``liquidation_threshold`` of each reserve is its collateral factor.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import deleverage as dl
-        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=2)
-        >>> pos = pl.DataFrame({"account": ["b"], "collateral_asset": ["ETH"], "collateral": [10.0],
-        ...                     "debt_asset": ["USDC"], "debt": [23_000.0]})
-        >>> v2 = dl.Lending.compound_v2({"ETH": dl.Reserve(0.8)})  # collateral factor 80 %
-        >>> res = dl.simulate(sc.add_lending(v2, pos), shock=dl.Shock.instant(ETH=-0.1))
-        >>> ev = res.events.row(0, named=True)  # 10·2,700·0.8 = 21,600 < 23,000: a shortfall
-        >>> ev["debt_repaid"], round(ev["collateral_seized"], 6)  # 0.5·23,000; 11,500·1.08/2,700
-        (11500.0, 4.6)
-        """
-        # Comptroller's setter bounds (MECHANICS §4.5): close factor in [0.05, 0.9], collateral
-        # factors at most 0.9.
-        _finite("close_factor", close_factor, low=0.05, high=0.9)
-        _finite("liquidation_incentive", liquidation_incentive, low=1.0)
-        for asset, r in reserves.items():
-            if r.liquidation_threshold > 0.9:
-                raise ScenarioError(
-                    f"{name} reserve {asset}: collateral factor (liquidation_threshold) must be "
-                    f"<= 0.9, got {r.liquidation_threshold}"
-                )
-        _finite("protocol_seize_share", protocol_seize_share, low=0.0, high=1.0)
-        if protocol_seize_share >= 1.0:
-            raise ScenarioError(f"protocol_seize_share must be < 1, got {protocol_seize_share}")
-        return cls(
-            "compound_v2",
-            dict(reserves),
-            name,
-            close_factor=close_factor,
-            liquidation_incentive=liquidation_incentive,
-            protocol_seize_share=protocol_seize_share,
-        )
-
-    @classmethod
-    def compound_v3(
-        cls,
-        base_asset: str,
-        reserves: Mapping[str, Reserve],
-        *,
-        store_front_price_factor: float = 0.5,
-        target_reserves: float = 5_000_000.0,
-        initial_reserves: float = 0.0,
-        name: str = "compound_v3",
-    ) -> Lending:
-        """Compound III (Comet): accounts are liquidatable when
-        ``Σ coll·p·liquidation_threshold < debt·p_base``; ``absorb`` takes all their collateral,
-        credits ``Σ coll·p·liquidation_factor`` and books the rest as bad debt; keepers then buy
-        the collateral at ``p·(1 − store_front_price_factor·(1 − liquidation_factor))`` while
-        the reserves (in base units) are below ``target_reserves``. Debt is in ``base_asset``.
-
-        Examples
-        --------
-        >>> import deleverage as dl
-        >>> comet = dl.Lending.compound_v3(
-        ...     "USDC", {"WETH": dl.Reserve(0.87, liquidation_factor=0.92)},
-        ...     store_front_price_factor=0.6, target_reserves=3e6, initial_reserves=1.2e6)
-        >>> comet.base_asset
-        'USDC'
-        """
-        _finite("store_front_price_factor", store_front_price_factor, low=0.0, high=1.0)
-        _finite("target_reserves", target_reserves, low=0.0)
-        _finite("initial_reserves", initial_reserves)
-        if base_asset in reserves:
-            raise ScenarioError(f"{name}: the base asset {base_asset!r} cannot be a collateral")
-        return cls(
-            "compound_v3",
-            dict(reserves),
-            name,
-            base_asset=base_asset,
-            store_front_price_factor=store_front_price_factor,
-            target_reserves=target_reserves,
-            initial_reserves=initial_reserves,
-        )
 
 
 @dataclass(frozen=True)
@@ -539,20 +102,20 @@ class Liquidators:
         object.__setattr__(self, "budget_notional", budget)
         if self.budget_count is not None:
             object.__setattr__(
-                self, "budget_count", _whole("budget_count", self.budget_count, low=0)
+                self, "budget_count", whole("budget_count", self.budget_count, low=0)
             )
         object.__setattr__(
-            self, "sell_fraction", _finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
+            self, "sell_fraction", finite("sell_fraction", self.sell_fraction, low=0.0, high=1.0)
         )
         object.__setattr__(
-            self, "keeper_margin", _finite("keeper_margin", self.keeper_margin, low=0.0, high=1.0)
+            self, "keeper_margin", finite("keeper_margin", self.keeper_margin, low=0.0, high=1.0)
         )
         if self.keeper_margin >= 1.0:
             raise ScenarioError(f"keeper_margin must be < 1, got {self.keeper_margin}")
         object.__setattr__(
             self,
             "max_rounds_per_step",
-            _whole("max_rounds_per_step", self.max_rounds_per_step, low=1),
+            whole("max_rounds_per_step", self.max_rounds_per_step, low=1),
         )
 
     def _spec(self) -> dict[str, Any]:
@@ -568,185 +131,6 @@ class Liquidators:
 
 
 @dataclass(frozen=True)
-class Shock:
-    """The exogenous price path, before endogenous impact.
-
-    Use :meth:`instant` (one move at step 0), :meth:`path` (reference prices per step),
-    :meth:`gbm` (correlated geometric Brownian motion) or :meth:`jump_diffusion`. Random paths are
-    drawn from ``simulate``'s seed.
-
-    Examples
-    --------
-    >>> import deleverage as dl
-    >>> dl.Shock.instant(ETH=-0.2).returns
-    {'ETH': -0.2}
-    """
-
-    kind: Literal["instant", "levels", "diffusion"]
-    returns: Mapping[str, float] = field(default_factory=dict)
-    prices: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
-    mu: Mapping[str, float] = field(default_factory=dict)
-    sigma: Mapping[str, float] = field(default_factory=dict)
-    corr: npt.NDArray[np.float64] | None = None
-    jump_intensity: Mapping[str, float] = field(default_factory=dict)
-    jump_mean: Mapping[str, float] = field(default_factory=dict)
-    jump_std: Mapping[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def instant(cls, returns: Mapping[str, float] | None = None, **by_asset: float) -> Shock:
-        """Moves each named asset by a simple return at step 0 (``ETH=-0.2`` is a 20 % fall).
-
-        Examples
-        --------
-        >>> import deleverage as dl
-        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)], steps=3)
-        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2))
-        >>> res.steps.filter(step=0)["reference"].to_list()  # BTC is not named: it stays
-        [2400.0, 60000.0]
-        >>> dl.Shock.instant({"ETH": -0.2}, BTC=-0.1).returns
-        {'ETH': -0.2, 'BTC': -0.1}
-        """
-        r = {**(returns or {}), **by_asset}
-        for k, v in r.items():
-            _finite(f"shock {k}", v, low=-1.0, low_open=True)
-        return cls("instant", returns=r)
-
-    @classmethod
-    def path(cls, prices: Mapping[str, npt.ArrayLike]) -> Shock:
-        """Reference prices per step for the named assets (all the same length: the number of
-        steps). Unnamed assets keep their initial price.
-
-        Examples
-        --------
-        >>> import deleverage as dl
-        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)])
-        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [2_900.0, 2_800.0, 2_850.0]}))
-        >>> res.summary["steps_run"].item()  # the path's length, not sc.steps
-        3
-        >>> res.steps.filter(asset="ETH")["reference"].to_list()
-        [2900.0, 2800.0, 2850.0]
-        >>> res.steps.filter(asset="BTC")["reference"].to_list()
-        [60000.0, 60000.0, 60000.0]
-        """
-        arrays = {k: np.asarray(v, dtype=np.float64).copy() for k, v in prices.items()}
-        lengths = {len(a) for a in arrays.values()}
-        if len(lengths) > 1:
-            raise ScenarioError(f"shock paths must all have the same length, got {sorted(lengths)}")
-        for k, a in arrays.items():
-            if a.ndim != 1 or a.size == 0:
-                raise ScenarioError(f"shock path {k} must be a non-empty 1-D array")
-            if not np.all(np.isfinite(a)) or np.any(a <= 0):
-                bad = int(np.flatnonzero(~np.isfinite(a) | (a <= 0))[0])
-                raise ScenarioError(
-                    f"shock path {k}[{bad}] must be a positive number, got {a[bad]}"
-                )
-        return cls("levels", prices=arrays)
-
-    @classmethod
-    def gbm(
-        cls,
-        sigma: Mapping[str, float],
-        mu: Mapping[str, float] | None = None,
-        corr: npt.ArrayLike | None = None,
-    ) -> Shock:
-        """Correlated geometric Brownian motion: annualised volatility ``sigma`` and drift ``mu``
-        per asset, correlation matrix ``corr`` over the assets in scenario order (identity by
-        default).
-
-        Examples
-        --------
-        >>> import deleverage as dl
-        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)], steps=20)
-        >>> gbm = dl.Shock.gbm({"ETH": 0.8, "BTC": 0.8}, corr=[[1.0, 1.0], [1.0, 1.0]])
-        >>> ref = dl.simulate(sc, shock=gbm, seed=7).steps
-        >>> eth, btc = (ref.filter(asset=a)["reference"] for a in ("ETH", "BTC"))
-        >>> bool((eth / 3_000 - btc / 60_000).abs().max() < 1e-12)  # correlation 1: in lockstep
-        True
-        >>> again = dl.simulate(sc, shock=gbm, seed=7).steps  # the seed fixes the path
-        >>> again["reference"].equals(ref["reference"]), eth.len()
-        (True, 20)
-        """
-        return cls.jump_diffusion(sigma, mu=mu, corr=corr)
-
-    @classmethod
-    def jump_diffusion(
-        cls,
-        sigma: Mapping[str, float],
-        mu: Mapping[str, float] | None = None,
-        corr: npt.ArrayLike | None = None,
-        jump_intensity: Mapping[str, float] | None = None,
-        jump_mean: Mapping[str, float] | None = None,
-        jump_std: Mapping[str, float] | None = None,
-    ) -> Shock:
-        """GBM plus Merton jumps: ``jump_intensity`` jumps per year, log-sizes
-        Normal(``jump_mean``, ``jump_std``).
-
-        Examples
-        --------
-        >>> import deleverage as dl
-        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0)], steps=20)
-        >>> crash = dl.Shock.jump_diffusion({"ETH": 0.0}, jump_intensity={"ETH": 1e6},
-        ...                                 jump_mean={"ETH": -0.1}, jump_std={"ETH": 0.0})
-        >>> ref = dl.simulate(sc, shock=crash, seed=1).steps["reference"]
-        >>> bool((ref.diff().drop_nulls() <= 0).all())  # no volatility: only the jumps move it
-        True
-        >>> round(ref[2] / ref[1], 6)  # one jump of log-size -0.1: exp(-0.1)
-        0.904837
-        """
-        return cls(
-            "diffusion",
-            sigma=dict(sigma),
-            mu=dict(mu or {}),
-            corr=None if corr is None else np.asarray(corr, dtype=np.float64).copy(),
-            jump_intensity=dict(jump_intensity or {}),
-            jump_mean=dict(jump_mean or {}),
-            jump_std=dict(jump_std or {}),
-        )
-
-    def steps(self, default: int) -> int:
-        """The number of steps the path has (``default`` for paths without a length)."""
-        if self.kind == "levels":
-            return len(next(iter(self.prices.values())))
-        return default
-
-    def _spec(self, assets: Sequence[Asset]) -> dict[str, Any]:
-        names = [a.name for a in assets]
-        known = set(names)
-
-        def vec(m: Mapping[str, float], what: str, default: float = 0.0) -> npt.NDArray[np.float64]:
-            unknown = sorted(set(m) - known)
-            if unknown:
-                raise ScenarioError(
-                    f"{what} names unknown asset {unknown[0]!r}; assets are {names}"
-                )
-            return np.array([float(m.get(n, default)) for n in names], dtype=np.float64)
-
-        if self.kind == "instant":
-            return {"kind": "instant", "returns": vec(self.returns, "shock")}
-        if self.kind == "levels":
-            vec({k: 0.0 for k in self.prices}, "shock path")
-            steps = self.steps(0)
-            cols = [
-                self.prices[a.name] if a.name in self.prices else np.full(steps, a.price)
-                for a in assets
-            ]
-            return {"kind": "levels", "prices": np.column_stack(cols).ravel()}
-        n = len(names)
-        corr = np.eye(n) if self.corr is None else self.corr
-        if corr.shape != (n, n):
-            raise ScenarioError(f"corr must be {n}×{n} (one row per asset), got {corr.shape}")
-        return {
-            "kind": "diffusion",
-            "mu": vec(self.mu, "mu"),
-            "sigma": vec(self.sigma, "sigma"),
-            "corr": np.ascontiguousarray(corr, dtype=np.float64).ravel(),
-            "jump_intensity": vec(self.jump_intensity, "jump_intensity"),
-            "jump_mean": vec(self.jump_mean, "jump_mean"),
-            "jump_std": vec(self.jump_std, "jump_std"),
-        }
-
-
-@dataclass(frozen=True)
 class _Book:
     protocol: Lending
     positions: pl.DataFrame
@@ -756,6 +140,8 @@ class _Book:
 class _Family:
     """A family of forced sellers other than lending (a perp exchange, say) and its positions."""
 
+    #: A PerpExchange, Vaults or Funds (``Scenario.add`` admits no other); typed Any because
+    #: its readers (analysis.py) pick one family's methods after filtering a list by type.
     protocol: Any
     positions: pl.DataFrame
 
@@ -764,7 +150,8 @@ class _Family:
 class Scenario:
     """A market, its protocols with their positions, the liquidators and the run settings.
 
-    ``add_lending`` returns a new scenario (scenarios are immutable, so one can be reused as the
+    :meth:`add` (and its typed wrappers ``add_lending``, ``add_perps``, ``add_vaults``,
+    ``add_funds``) returns a new scenario (scenarios are immutable, so one can be reused as the
     base of many variants).
 
     Examples
@@ -788,7 +175,7 @@ class Scenario:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        assets = _items(self.assets, Asset, "", "assets")
+        assets = items(self.assets, Asset, "", "assets")
         seen: set[str] = set()
         for i, a in enumerate(assets):
             if not isinstance(a, Asset):
@@ -800,12 +187,12 @@ class Scenario:
             seen.add(a.name)
         object.__setattr__(self, "assets", assets)
         object.__setattr__(
-            self, "step_seconds", _finite("step_seconds", self.step_seconds, low=0.0, low_open=True)
+            self, "step_seconds", finite("step_seconds", self.step_seconds, low=0.0, low_open=True)
         )
-        object.__setattr__(self, "steps", _whole("steps", self.steps, low=1))
+        object.__setattr__(self, "steps", whole("steps", self.steps, low=1))
         if self.shock is not None and not isinstance(self.shock, Shock):
             raise ScenarioError("shock must be a deleverage.Shock")
-        object.__setattr__(self, "seed", _whole("seed", self.seed, low=0))
+        object.__setattr__(self, "seed", whole("seed", self.seed, low=0))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:
@@ -824,6 +211,7 @@ class Scenario:
         >>> sc.asset_names, sc.n_accounts, sc.steps, sc.assets[0].oracle.kind
         (['ETH', 'USDC'], 50, 10, 'push')
         """
+        # A local import: tomlfile sits above this module (it builds scenarios).
         from deleverage import tomlfile
 
         return tomlfile.load(path)
@@ -846,6 +234,7 @@ class Scenario:
         >>> dl.simulate(back, shock).to_dict() == dl.simulate(sc, shock).to_dict()
         True
         """
+        # A local import: tomlfile sits above this module (it builds scenarios).
         from deleverage import tomlfile
 
         tomlfile.save(self, path)
@@ -907,7 +296,67 @@ class Scenario:
         """
         return [b.protocol.name for b in self.lending] + [f.protocol.name for f in self.families]
 
-    def _add_family(self, protocol: Any, positions: pl.DataFrame, assets: list[str]) -> Scenario:
+    def add(
+        self, protocol: Lending | PerpExchange | Vaults | Funds, positions: pl.DataFrame
+    ) -> Scenario:
+        """A new scenario with ``protocol`` and its ``positions`` added, whichever family it is
+        of: a :class:`Lending` protocol, a :class:`PerpExchange`, :class:`Vaults` or
+        :class:`Funds` (their positions' columns: :meth:`add_lending`, :meth:`add_perps`,
+        :meth:`add_vaults`, :meth:`add_funds`). Lending protocols act first, then the other
+        families in the order they were added. The frame is not modified.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)])
+        >>> lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"],
+        ...                      "collateral": [10.0], "debt_asset": ["USDC"], "debt": [2e4]})
+        >>> hedge = pl.DataFrame({"account": ["f"], "holding": ["ETH"], "amount": [1.0]})
+        >>> sc = sc.add(dl.Funds.target(name="hedge"), hedge)
+        >>> sc = sc.add(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), lend)
+        >>> sc.protocol_names, sc.n_accounts
+        (['aave_v3', 'hedge'], 2)
+        >>> try:
+        ...     sc.add("aave", lend)  # type: ignore[arg-type]
+        ... except dl.ScenarioError as e:
+        ...     print(e)
+        protocol must be a deleverage.Lending, PerpExchange, Vaults or Funds, got str
+        """
+        if isinstance(protocol, Lending):
+            return self._add_lending(protocol, positions)
+        if isinstance(protocol, PerpExchange | Vaults):
+            return self._add_family(protocol, positions, protocol.assets)
+        if isinstance(protocol, Funds):
+            sc = self._add_family(protocol, positions, protocol.assets)
+            protocol._holdings(self.asset_names, sc.families[-1].positions)
+            return sc
+        raise ScenarioError(
+            "protocol must be a deleverage.Lending, PerpExchange, Vaults or Funds, got "
+            f"{type(protocol).__name__}"
+        )
+
+    def _add_lending(self, protocol: Lending, positions: pl.DataFrame) -> Scenario:
+        names = set(self.asset_names)
+        unknown = sorted(set(protocol.reserves) - names)
+        if unknown:
+            raise ScenarioError(
+                f"{protocol.name}: reserve for unknown asset {unknown[0]!r}; assets are "
+                f"{self.asset_names}"
+            )
+        if protocol.base_asset is not None and protocol.base_asset not in names:
+            raise ScenarioError(
+                f"{protocol.name}: base asset {protocol.base_asset!r} is not one of the assets "
+                f"{self.asset_names}"
+            )
+        if protocol.name in self.protocol_names:
+            raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
+        frame = protocol._check_positions(positions, names)
+        return replace(self, lending=(*self.lending, _Book(protocol, frame)))
+
+    def _add_family(
+        self, protocol: PerpExchange | Vaults | Funds, positions: pl.DataFrame, assets: list[str]
+    ) -> Scenario:
         if protocol.name in self.protocol_names:
             raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
         unknown = [a for a in assets if a not in self.asset_names]
@@ -918,29 +367,6 @@ class Scenario:
             )
         frame = protocol._check_positions(positions)
         return replace(self, families=(*self.families, _Family(protocol, frame)))
-
-    def add_perps(self, exchange: Any, positions: pl.DataFrame) -> Scenario:
-        """A new scenario with the perp ``exchange`` (a :class:`deleverage.PerpExchange`) and its
-        ``positions`` added: columns ``account``, ``market`` (an asset name), ``size`` (signed),
-        ``entry_price``, ``margin`` and optionally ``mode`` (``"cross"``/``"isolated"``). The
-        frame is not modified.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import deleverage as dl
-        >>> sc = dl.Scenario(assets=[dl.Asset("BTC-PERP", 60_000.0)])
-        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.004))])
-        >>> pos = pl.DataFrame({"account": [1], "market": ["BTC-PERP"], "size": [-1.5],
-        ...                     "entry_price": [61_000.0], "margin": [9_000.0]})
-        >>> sc.add_perps(ex, pos).n_accounts
-        1
-        """
-        from deleverage.perps import PerpExchange
-
-        if not isinstance(exchange, PerpExchange):
-            raise ScenarioError("exchange must be a deleverage.PerpExchange")
-        return self._add_family(exchange, positions, exchange.assets)
 
     def add_lending(self, protocol: Lending, positions: pl.DataFrame) -> Scenario:
         """A new scenario with ``protocol`` and its ``positions`` added.
@@ -969,24 +395,30 @@ class Scenario:
         """
         if not isinstance(protocol, Lending):
             raise ScenarioError("protocol must be a deleverage.Lending")
-        names = set(self.asset_names)
-        unknown = sorted(set(protocol.reserves) - names)
-        if unknown:
-            raise ScenarioError(
-                f"{protocol.name}: reserve for unknown asset {unknown[0]!r}; assets are "
-                f"{self.asset_names}"
-            )
-        if protocol.base_asset is not None and protocol.base_asset not in names:
-            raise ScenarioError(
-                f"{protocol.name}: base asset {protocol.base_asset!r} is not one of the assets "
-                f"{self.asset_names}"
-            )
-        if protocol.name in self.protocol_names:
-            raise ScenarioError(f"a protocol named {protocol.name!r} is already in the scenario")
-        frame = _check_positions(positions, names, protocol.name)
-        return replace(self, lending=(*self.lending, _Book(protocol, frame)))
+        return self.add(protocol, positions)
 
-    def add_vaults(self, vaults: Any, positions: pl.DataFrame) -> Scenario:
+    def add_perps(self, exchange: PerpExchange, positions: pl.DataFrame) -> Scenario:
+        """A new scenario with the perp ``exchange`` (a :class:`deleverage.PerpExchange`) and its
+        ``positions`` added: columns ``account``, ``market`` (an asset name), ``size`` (signed),
+        ``entry_price``, ``margin`` and optionally ``mode`` (``"cross"``/``"isolated"``). The
+        frame is not modified.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("BTC-PERP", 60_000.0)])
+        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.004))])
+        >>> pos = pl.DataFrame({"account": [1], "market": ["BTC-PERP"], "size": [-1.5],
+        ...                     "entry_price": [61_000.0], "margin": [9_000.0]})
+        >>> sc.add_perps(ex, pos).n_accounts
+        1
+        """
+        if not isinstance(exchange, PerpExchange):
+            raise ScenarioError("exchange must be a deleverage.PerpExchange")
+        return self.add(exchange, positions)
+
+    def add_vaults(self, vaults: Vaults, positions: pl.DataFrame) -> Scenario:
         """A new scenario with the Maker-style ``vaults`` (a :class:`deleverage.Vaults`) and
         their ``positions`` added: one row per vault, columns ``account``,
         ``collateral_asset``, ``ink`` (units), ``art`` (normalised debt). The frame is not
@@ -1002,13 +434,11 @@ class Scenario:
         >>> sc.add_vaults(dl.Vaults([dl.Clipper("ETH")]), v).protocol_names
         ['maker']
         """
-        from deleverage.vaults import Vaults
-
         if not isinstance(vaults, Vaults):
             raise ScenarioError("vaults must be a deleverage.Vaults")
-        return self._add_family(vaults, positions, vaults.assets)
+        return self.add(vaults, positions)
 
-    def add_funds(self, funds: Any, positions: pl.DataFrame) -> Scenario:
+    def add_funds(self, funds: Funds, positions: pl.DataFrame) -> Scenario:
         """A new scenario with the ``funds`` group (a :class:`deleverage.Funds`) and their
         ``positions`` added: columns ``account``, ``holding`` (a scenario asset for marketable
         units, an illiquid class for its value, or ``"debt"``) and ``amount``. The frame is not
@@ -1024,13 +454,9 @@ class Scenario:
         >>> sc.add_funds(dl.Funds.threshold(25.0), pos).n_accounts
         1
         """
-        from deleverage.funds import Funds
-
         if not isinstance(funds, Funds):
             raise ScenarioError("funds must be a deleverage.Funds")
-        sc = self._add_family(funds, positions, funds.assets)
-        funds._holdings(self.asset_names, sc.families[-1].positions)
-        return sc
+        return self.add(funds, positions)
 
     def with_liquidators(self, liquidators: Liquidators) -> Scenario:
         """A new scenario with other liquidator settings.
@@ -1052,19 +478,3 @@ class Scenario:
         ([0, 1], None)
         """
         return replace(self, liquidators=liquidators)
-
-
-def _check_positions(positions: pl.DataFrame, assets: set[str], where: str) -> pl.DataFrame:
-    from deleverage._frames import known_names, numbers, positions_frame
-
-    df = positions_frame(positions, where, POSITION_COLUMNS)
-    for col in ("collateral_asset", "debt_asset"):
-        known_names(df, col, sorted(assets), where, "asset")
-    for col in ("collateral", "debt"):
-        numbers(df, col, where, ">= 0", lambda v: v >= 0)
-    return df.with_columns(
-        pl.col("collateral_asset").cast(pl.String),
-        pl.col("debt_asset").cast(pl.String),
-        pl.col("collateral").cast(pl.Float64),
-        pl.col("debt").cast(pl.Float64),
-    )

@@ -19,7 +19,8 @@ import polars as pl
 from deleverage import _core
 from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.result import Result, build_result
-from deleverage.scenario import Scenario, Shock
+from deleverage.scenario import Scenario
+from deleverage.shock import Shock
 
 __all__ = ["simulate"]
 

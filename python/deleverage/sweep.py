@@ -25,9 +25,11 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from deleverage import _core
+from deleverage._checks import whole
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
-from deleverage.scenario import Scenario, Shock, _whole
+from deleverage.scenario import Scenario
+from deleverage.shock import Shock
 from deleverage.simulate import build_spec
 
 __all__ = ["sweep"]
@@ -69,10 +71,10 @@ def sweep(
         scenarios = {"scenario": scenarios}
     if not isinstance(scenarios, Mapping) or not scenarios:
         raise ScenarioError("scenarios must be a Scenario or a non-empty mapping of them")
-    runs = _whole("runs", runs, low=1)
-    chunk = _whole("chunk", chunk, low=1)
+    runs = whole("runs", runs, low=1)
+    chunk = whole("chunk", chunk, low=1)
     if threads is not None:
-        threads = _whole("threads", threads, low=1)
+        threads = whole("threads", threads, low=1)
     frames = []
     total = len(scenarios) * int(runs)
     with tqdm(total=total, desc="sweep", unit="run", disable=not progress) as bar:

@@ -4,6 +4,12 @@ Positions and explicit order-book levels live in side files (Parquet or CSV) nam
 TOML file; positions can also be generated from a seeded description. Unknown keys and wrong types
 are errors that name the key, its place in the file and the expected form.
 
+This module reads and writes the file, its ``[run]``, ``[liquidators]``, ``[shock]`` and
+``[[assets]]`` (with their venues and oracles) tables and the side files; each family reads and
+writes its own tables (``[[protocols]]``: :mod:`deleverage.lending`; ``[[perps]]``,
+``[[vaults]]``, ``[[funds]]``: :mod:`deleverage.perps`, :mod:`deleverage.vaults`,
+:mod:`deleverage.funds`).
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -28,14 +34,36 @@ import numpy as np
 import polars as pl
 import tomli_w
 
+from deleverage._checks import (
+    Place,
+    get_int,
+    get_num,
+    get_opt_num,
+    get_str,
+    read_frame,
+    table,
+    wrap,
+)
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Venue
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
-from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
-from deleverage.scenario import Asset, Lending, Liquidators, Oracle, Reserve, Scenario, Shock
-from deleverage.vaults import Clipper, Vaults
+from deleverage.lending import Lending
+from deleverage.market import Asset, Oracle
+from deleverage.perps import PerpExchange
+from deleverage.scenario import Liquidators, Scenario
+from deleverage.shock import Shock
+from deleverage.vaults import Vaults
 
 __all__ = ["load", "save"]
+
+#: The scenario-file key of each family besides lending, and its class: each reads
+#: (``_from_toml``) and writes (``_to_toml``) its own table.
+_FAMILY_TABLES: dict[str, type[PerpExchange] | type[Vaults] | type[Funds]] = {
+    "perps": PerpExchange,
+    "vaults": Vaults,
+    "funds": Funds,
+}
+
 
 _VENUE_KINDS = {
     "book": {"file", "reference", "resilience_half_life", "permanent_impact"},
@@ -71,156 +99,42 @@ _VENUE_KINDS = {
     "curve_exponential": {"price", "floor", "depth", "alpha"},
     "curve_sqrt": {"price", "sigma", "volume", "y", "alpha"},
 }
-_PROTOCOL_KEYS = {
-    "aave_v3": {"kind", "name", "version", "reserves", "positions", "generate"},
-    "compound_v2": {
-        "kind",
-        "name",
-        "close_factor",
-        "liquidation_incentive",
-        "protocol_seize_share",
-        "reserves",
-        "positions",
-        "generate",
-    },
-    "compound_v3": {
-        "kind",
-        "name",
-        "base_asset",
-        "store_front_price_factor",
-        "target_reserves",
-        "initial_reserves",
-        "reserves",
-        "positions",
-        "generate",
-    },
-}
-_GENERATE_KEYS = {
-    "accounts",
-    "collateral_asset",
-    "debt_asset",
-    "seed",
-    "collateral_median",
-    "collateral_log_sd",
-    "health_min",
-    "health_mean_excess",
-}
 
 
-class _Place:
-    """Where in the file a value sits, for error messages."""
-
-    def __init__(self, file: str, path: str = "") -> None:
-        self.file, self.path = file, path
-
-    def __truediv__(self, key: str | int) -> _Place:
-        if isinstance(key, int):
-            return _Place(self.file, f"{self.path}[{key}]")
-        return _Place(self.file, f"{self.path}.{key}" if self.path else key)
-
-    def error(self, msg: str) -> ScenarioError:
-        return ScenarioError(f"{self.file}: {self.path or 'top level'}: {msg}")
-
-
-def _table(v: Any, place: _Place, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise place.error(f"expected a table, got {type(v).__name__}")
-    unknown = sorted(set(v) - allowed)
-    if unknown:
-        raise (place / unknown[0]).error(f"unknown key; expected one of {sorted(allowed)}")
-    return v
-
-
-def _num(t: Mapping[str, Any], key: str, place: _Place, default: float | None = None) -> float:
-    if key not in t:
-        if default is None:
-            raise (place / key).error("missing; expected a number")
-        return default
-    v = t[key]
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise (place / key).error(f"expected a number, got {type(v).__name__} {v!r}")
-    return float(v)
-
-
-def _int(t: Mapping[str, Any], key: str, place: _Place, default: int | None = None) -> int:
-    if key not in t:
-        if default is None:
-            raise (place / key).error("missing; expected a whole number")
-        return default
-    v = t[key]
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise (place / key).error(f"expected a whole number, got {type(v).__name__} {v!r}")
-    return v
-
-
-def _str(t: Mapping[str, Any], key: str, place: _Place, default: str | None = None) -> str:
-    if key not in t:
-        if default is None:
-            raise (place / key).error("missing; expected a string")
-        return default
-    v = t[key]
-    if not isinstance(v, str):
-        raise (place / key).error(f"expected a string, got {type(v).__name__} {v!r}")
-    return v
-
-
-def _opt_num(t: Mapping[str, Any], key: str, place: _Place) -> float | None:
-    return _num(t, key, place) if key in t else None
-
-
-def _read_frame(path: Path, place: _Place) -> pl.DataFrame:
-    if not path.exists():
-        raise place.error(f"file {str(path)!r} does not exist")
-    if path.suffix not in (".parquet", ".csv"):
-        raise place.error(f"file {str(path)!r} must be .parquet or .csv")
-    try:
-        return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
-    except Exception as e:  # Polars' ComputeError and friends: a corrupt or malformed file
-        raise place.error(f"cannot read {str(path)!r}: {e}") from None
-
-
-def _named_table(t: Mapping[str, Any], key: str, place: _Place) -> dict[str, Any]:
-    """A table of named entries (reserves by asset, illiquid classes): any keys allowed."""
-    v = t.get(key, {})
-    if not isinstance(v, dict):
-        raise (place / key).error(f"expected a table, got {type(v).__name__} {v!r}")
-    return v
-
-
-def _oracle(v: Any, place: _Place) -> Oracle:
-    t = _table(v, place, {"kind", "deviation", "heartbeat", "window", "delay", "weight"})
-    kind = _str(t, "kind", place)
+def _oracle(v: Any, place: Place) -> Oracle:
+    t = table(v, place, {"kind", "deviation", "heartbeat", "window", "delay", "weight"})
+    kind = get_str(t, "kind", place)
     if kind == "spot":
         return Oracle.spot()
     if kind == "reference":
         return Oracle.reference()
     if kind == "push":
-        return Oracle.push(_num(t, "deviation", place), _num(t, "heartbeat", place))
+        return Oracle.push(get_num(t, "deviation", place), get_num(t, "heartbeat", place))
     if kind == "twap":
-        return Oracle.twap(_num(t, "window", place))
+        return Oracle.twap(get_num(t, "window", place))
     if kind == "delayed":
-        return Oracle.delayed(_num(t, "delay", place))
+        return Oracle.delayed(get_num(t, "delay", place))
     if kind == "blend":
-        return Oracle.blend(_num(t, "weight", place))
+        return Oracle.blend(get_num(t, "weight", place))
     raise (place / "kind").error(
         f"expected one of spot, push, twap, delayed, reference, blend, got {kind!r}"
     )
 
 
-def _venue(v: Any, place: _Place, base: Path) -> Venue:
+def _venue(v: Any, place: Place, base: Path) -> Venue:
     if not isinstance(v, dict) or "kind" not in v:
         raise place.error("expected a table with a 'kind'")
-    kind = _str(v, "kind", place)
+    kind = get_str(v, "kind", place)
     if kind not in _VENUE_KINDS:
         raise (place / "kind").error(f"expected one of {sorted(_VENUE_KINDS)}, got {kind!r}")
-    t = _table(v, place, _VENUE_KINDS[kind] | {"kind"})
+    t = table(v, place, _VENUE_KINDS[kind] | {"kind"})
     dyn: dict[str, Any] = {
-        "resilience_half_life": _opt_num(t, "resilience_half_life", place),
-        "permanent_impact": _num(t, "permanent_impact", place, 0.0),
+        "resilience_half_life": get_opt_num(t, "resilience_half_life", place),
+        "permanent_impact": get_num(t, "permanent_impact", place, 0.0),
     }
     try:
         if kind == "book":
-            levels = _read_frame(base / _str(t, "file", place), place / "file")
+            levels = read_frame(base / get_str(t, "file", place), place / "file")
             missing = {"side", "price", "qty"} - set(levels.columns)
             if missing:
                 raise (place / "file").error(
@@ -233,47 +147,47 @@ def _venue(v: Any, place: _Place, base: Path) -> Venue:
                 bids["qty"].to_numpy(),
                 asks["price"].to_numpy(),
                 asks["qty"].to_numpy(),
-                reference=_opt_num(t, "reference", place),
+                reference=get_opt_num(t, "reference", place),
                 **dyn,
             )
         grid = (
-            _num(t, "mid", place) if kind.startswith("book_") else 0.0,
-            _num(t, "tick", place) if kind.startswith("book_") else 0.0,
-            _int(t, "levels", place) if kind.startswith("book_") else 0,
+            get_num(t, "mid", place) if kind.startswith("book_") else 0.0,
+            get_num(t, "tick", place) if kind.startswith("book_") else 0.0,
+            get_int(t, "levels", place) if kind.startswith("book_") else 0,
         )
         if kind == "book_linear":
-            return OrderBook.linear(*grid, _num(t, "depth_per_level", place), **dyn)
+            return OrderBook.linear(*grid, get_num(t, "depth_per_level", place), **dyn)
         if kind == "book_sqrt":
             return OrderBook.sqrt(
                 *grid,
-                _num(t, "sigma", place),
-                _num(t, "volume", place),
-                _num(t, "y", place, 1.0),
+                get_num(t, "sigma", place),
+                get_num(t, "volume", place),
+                get_num(t, "y", place, 1.0),
                 **dyn,
             )
         if kind == "book_exponential":
             return OrderBook.exponential(
-                *grid, _num(t, "total_depth", place), _num(t, "scale", place), **dyn
+                *grid, get_num(t, "total_depth", place), get_num(t, "scale", place), **dyn
             )
         if kind == "pool":
             return ConstantProductPool(
-                _num(t, "base_reserve", place),
-                _num(t, "quote_reserve", place),
-                _num(t, "fee", place, 0.003),
+                get_num(t, "base_reserve", place),
+                get_num(t, "quote_reserve", place),
+                get_num(t, "fee", place, 0.003),
             )
-        alpha = _opt_num(t, "alpha", place)
-        price = _num(t, "price", place)
+        alpha = get_opt_num(t, "alpha", place)
+        price = get_num(t, "price", place)
         if kind == "curve_linear":
-            return ImpactCurve.linear(price, _num(t, "slope", place), alpha=alpha)
+            return ImpactCurve.linear(price, get_num(t, "slope", place), alpha=alpha)
         if kind == "curve_exponential":
             return ImpactCurve.exponential(
-                price, _num(t, "floor", place), _num(t, "depth", place), alpha=alpha
+                price, get_num(t, "floor", place), get_num(t, "depth", place), alpha=alpha
             )
         return ImpactCurve.sqrt(
             price,
-            _num(t, "sigma", place),
-            _num(t, "volume", place),
-            _num(t, "y", place, 1.0),
+            get_num(t, "sigma", place),
+            get_num(t, "volume", place),
+            get_num(t, "y", place, 1.0),
             alpha=alpha,
         )
     except ScenarioError as e:
@@ -282,96 +196,10 @@ def _venue(v: Any, place: _Place, base: Path) -> Venue:
         raise place.error(str(e)) from None
 
 
-def _generate(
-    v: Any, place: _Place, prices: Mapping[str, float], reserves: Mapping[str, Reserve]
-) -> pl.DataFrame:
-    t = _table(v, place, _GENERATE_KEYS)
-    n = _int(t, "accounts", place)
-    if n < 0:
-        raise (place / "accounts").error(f"must be >= 0, got {n}")
-    ca = _str(t, "collateral_asset", place)
-    da = _str(t, "debt_asset", place)
-    for key, a in (("collateral_asset", ca), ("debt_asset", da)):
-        if a not in prices:
-            raise (place / key).error(f"unknown asset {a!r}; assets are {sorted(prices)}")
-    if ca not in reserves or reserves[ca].liquidation_threshold <= 0:
-        raise (place / "collateral_asset").error(f"{ca!r} has no reserve with a threshold > 0")
-    seed = _int(t, "seed", place, 0)
-    median = _num(t, "collateral_median", place, 5.0)
-    log_sd = _num(t, "collateral_log_sd", place, 1.5)
-    health_min = _num(t, "health_min", place, 1.01)
-    excess = _num(t, "health_mean_excess", place, 0.35)
-    for key, v, ok, rule in (
-        ("seed", seed, seed >= 0, ">= 0"),
-        ("collateral_median", median, median > 0 and math.isfinite(median), "> 0"),
-        ("collateral_log_sd", log_sd, log_sd >= 0 and math.isfinite(log_sd), ">= 0"),
-        ("health_min", health_min, health_min > 0 and math.isfinite(health_min), "> 0"),
-        ("health_mean_excess", excess, excess >= 0 and math.isfinite(excess), ">= 0"),
-    ):
-        if not ok:
-            raise (place / key).error(f"must be {rule}, got {v}")
-    rng = np.random.default_rng(seed)
-    coll = median * np.exp(log_sd * rng.standard_normal(n))
-    health = health_min + rng.exponential(excess, n)
-    debt = coll * prices[ca] * reserves[ca].liquidation_threshold / health / prices[da]
-    return pl.DataFrame(
-        {
-            "account": np.arange(n, dtype=np.int64),
-            "collateral_asset": [ca] * n,
-            "collateral": coll,
-            "debt_asset": [da] * n,
-            "debt": debt,
-        }
-    )
-
-
-def _lending(v: Any, place: _Place) -> Lending:
+def _shock(v: Any, place: Place, base: Path) -> Shock:
     if not isinstance(v, dict) or "kind" not in v:
         raise place.error("expected a table with a 'kind'")
-    kind = _str(v, "kind", place)
-    if kind not in _PROTOCOL_KEYS:
-        raise (place / "kind").error(f"expected one of {sorted(_PROTOCOL_KEYS)}, got {kind!r}")
-    t = _table(v, place, _PROTOCOL_KEYS[kind])
-    rt = _named_table(t, "reserves", place)
-    reserves = {}
-    for asset, r in rt.items():
-        p = place / "reserves" / asset
-        rr = _table(
-            r,
-            p,
-            {"liquidation_threshold", "liquidation_bonus", "protocol_fee", "liquidation_factor"},
-        )
-        reserves[asset] = Reserve(
-            _num(rr, "liquidation_threshold", p),
-            _num(rr, "liquidation_bonus", p, 0.0),
-            _num(rr, "protocol_fee", p, 0.0),
-            _num(rr, "liquidation_factor", p, 0.0),
-        )
-    name = _str(t, "name", place, kind)
-    if kind == "aave_v3":
-        return Lending.aave_v3(reserves, version=_str(t, "version", place, "3.3"), name=name)
-    if kind == "compound_v2":
-        return Lending.compound_v2(
-            reserves,
-            close_factor=_num(t, "close_factor", place, 0.5),
-            liquidation_incentive=_num(t, "liquidation_incentive", place, 1.08),
-            protocol_seize_share=_num(t, "protocol_seize_share", place, 0.028),
-            name=name,
-        )
-    return Lending.compound_v3(
-        _str(t, "base_asset", place),
-        reserves,
-        store_front_price_factor=_num(t, "store_front_price_factor", place, 0.5),
-        target_reserves=_num(t, "target_reserves", place, 5_000_000.0),
-        initial_reserves=_num(t, "initial_reserves", place, 0.0),
-        name=name,
-    )
-
-
-def _shock(v: Any, place: _Place, base: Path) -> Shock:
-    if not isinstance(v, dict) or "kind" not in v:
-        raise place.error("expected a table with a 'kind'")
-    kind = _str(v, "kind", place)
+    kind = get_str(v, "kind", place)
     allowed = {
         "instant": {"kind", "returns"},
         "path": {"kind", "prices", "file"},
@@ -388,19 +216,19 @@ def _shock(v: Any, place: _Place, base: Path) -> Shock:
     }
     if kind not in allowed:
         raise (place / "kind").error(f"expected one of {sorted(allowed)}, got {kind!r}")
-    t = _table(v, place, allowed[kind])
+    t = table(v, place, allowed[kind])
 
     def per_asset(key: str) -> dict[str, float]:
-        m = _table(t.get(key, {}), place / key, set(t.get(key, {})))
-        return {a: _num(m, a, place / key) for a in m}
+        m = table(t.get(key, {}), place / key, set(t.get(key, {})))
+        return {a: get_num(m, a, place / key) for a in m}
 
     if kind == "instant":
         return Shock.instant(per_asset("returns"))
     if kind == "path":
         if "file" in t:
-            frame = _read_frame(base / _str(t, "file", place), place / "file")
+            frame = read_frame(base / get_str(t, "file", place), place / "file")
             return Shock.path({c: frame[c].to_numpy() for c in frame.columns})
-        prices = _table(t.get("prices", {}), place / "prices", set(t.get("prices", {})))
+        prices = table(t.get("prices", {}), place / "prices", set(t.get("prices", {})))
         return Shock.path({a: np.asarray(p, dtype=np.float64) for a, p in prices.items()})
     corr = np.asarray(t["corr"], dtype=np.float64) if "corr" in t else None
     if kind == "gbm":
@@ -441,7 +269,7 @@ def with_value(doc: Mapping[str, Any], key: str, value: Any, file: str) -> dict[
     out = copy.deepcopy(dict(doc))
     node: Any = out
     parts = key.split(".")
-    place = _Place(file)
+    place = Place(file)
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
@@ -464,15 +292,15 @@ def with_value(doc: Mapping[str, Any], key: str, value: Any, file: str) -> dict[
 def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
     """Builds the scenario of a parsed scenario file; side files are relative to ``path``."""
     path = Path(path)
-    place = _Place(path.name)
+    place = Place(path.name)
     base = path.parent
-    top = _table(
+    top = table(
         doc,
         place,
         {"run", "liquidators", "shock", "assets", "protocols", "perps", "vaults", "funds"},
     )
-    run = _table(top.get("run", {}), place / "run", {"step_seconds", "steps", "seed"})
-    liq = _table(
+    run = table(top.get("run", {}), place / "run", {"step_seconds", "steps", "seed"})
+    liq = table(
         top.get("liquidators", {}),
         place / "liquidators",
         {
@@ -486,14 +314,14 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         },
     )
     lp = place / "liquidators"
-    liquidators = _wrap(lp, lambda: Liquidators(
-        priority=_str(liq, "priority", lp, "worst_health"),  # type: ignore[arg-type]
-        mode=_str(liq, "mode", lp, "sequential"),  # type: ignore[arg-type]
-        budget_notional=_num(liq, "budget_notional", lp, math.inf),
-        budget_count=_int(liq, "budget_count", lp) if "budget_count" in liq else None,
-        sell_fraction=_num(liq, "sell_fraction", lp, 1.0),
-        max_rounds_per_step=_int(liq, "max_rounds_per_step", lp, 64),
-        keeper_margin=_num(liq, "keeper_margin", lp, 0.0),
+    liquidators = wrap(lp, lambda: Liquidators(
+        priority=get_str(liq, "priority", lp, "worst_health"),  # type: ignore[arg-type]
+        mode=get_str(liq, "mode", lp, "sequential"),  # type: ignore[arg-type]
+        budget_notional=get_num(liq, "budget_notional", lp, math.inf),
+        budget_count=get_int(liq, "budget_count", lp) if "budget_count" in liq else None,
+        sell_fraction=get_num(liq, "sell_fraction", lp, 1.0),
+        max_rounds_per_step=get_int(liq, "max_rounds_per_step", lp, 64),
+        keeper_margin=get_num(liq, "keeper_margin", lp, 0.0),
     ))  # fmt: skip
     raw_assets = top.get("assets")
     if not isinstance(raw_assets, list) or not raw_assets:
@@ -501,15 +329,15 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
     assets = []
     for i, a in enumerate(raw_assets):
         ap = place / "assets" / i
-        t = _table(a, ap, {"name", "price", "oracle", "venues"})
+        t = table(a, ap, {"name", "price", "oracle", "venues"})
         venues = t.get("venues", [])
         if not isinstance(venues, list):
             raise (ap / "venues").error("expected an array of tables [[assets.venues]]")
         try:
             assets.append(
                 Asset(
-                    _str(t, "name", ap),
-                    _num(t, "price", ap),
+                    get_str(t, "name", ap),
+                    get_num(t, "price", ap),
                     [_venue(v, ap / "venues" / k, base) for k, v in enumerate(venues)],
                     _oracle(t["oracle"], ap / "oracle") if "oracle" in t else Oracle.spot(),
                 )
@@ -519,12 +347,12 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
                 raise
             raise ap.error(str(e)) from None
     shock = _shock(top["shock"], place / "shock", base) if "shock" in top else None
-    sc: Scenario = _wrap(place / "run", lambda: Scenario(
+    sc: Scenario = wrap(place / "run", lambda: Scenario(
         assets=assets,
-        step_seconds=_num(run, "step_seconds", place / "run", 12.0),
-        steps=_int(run, "steps", place / "run", 300),
+        step_seconds=get_num(run, "step_seconds", place / "run", 12.0),
+        steps=get_int(run, "steps", place / "run", 300),
         liquidators=liquidators,
-        seed=_int(run, "seed", place / "run", 0),
+        seed=get_int(run, "seed", place / "run", 0),
     ))  # fmt: skip
     if shock is not None:
         unknown = sorted(
@@ -550,186 +378,24 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         raise (place / "protocols").error("expected an array of tables [[protocols]]")
     for i, p in enumerate(raw_protocols):
         pp = place / "protocols" / i
-        lending = _lending(p, pp)
-        if ("positions" in p) == ("generate" in p):
-            raise pp.error("give exactly one of 'positions' (a file) and 'generate' (a table)")
-        if "positions" in p:
-            positions = _read_frame(base / _str(p, "positions", pp), pp / "positions")
-        else:
-            positions = _generate(p["generate"], pp / "generate", prices, lending.reserves)
+        lending, positions = Lending._from_toml(p, pp, base, prices)
         try:
-            sc = sc.add_lending(lending, positions)
+            sc = sc.add(lending, positions)
         except ScenarioError as e:
             raise pp.error(str(e)) from None
-    for key in ("perps", "vaults", "funds"):
+    for key, family_class in _FAMILY_TABLES.items():
         entries = top.get(key, [])
         if not isinstance(entries, list):
             raise (place / key).error(f"expected an array of tables [[{key}]]")
         for i, t in enumerate(entries):
             fp = place / key / i
-            family, file = _FAMILY_READERS[key](t, fp)
-            positions = _read_frame(base / file, fp / "positions")
+            family, file = family_class._from_toml(t, fp)
+            positions = read_frame(base / file, fp / "positions")
             try:
-                if key == "perps":
-                    sc = sc.add_perps(family, positions)
-                elif key == "vaults":
-                    sc = sc.add_vaults(family, positions)
-                else:
-                    sc = sc.add_funds(family, positions)
+                sc = sc.add(family, positions)
             except ScenarioError as e:
                 raise fp.error(str(e)) from None
     return sc
-
-
-def _wrap(place: _Place, build: Any) -> Any:
-    """Builds a family object, naming the table of the file in its errors."""
-    try:
-        return build()
-    except ScenarioError as e:
-        raise place.error(str(e)) from None
-
-
-def _num_list(t: Mapping[str, Any], key: str, place: _Place) -> list[float]:
-    v = t.get(key)
-    if not isinstance(v, list) or not all(
-        isinstance(x, int | float) and not isinstance(x, bool) for x in v
-    ):
-        raise (place / key).error("expected an array of numbers")
-    return [float(x) for x in v]
-
-
-def _read_perps(v: Any, place: _Place) -> tuple[PerpExchange, str]:
-    t = _table(
-        v,
-        place,
-        {"name", "fee_rate", "insurance_fund", "adl", "backstop", "trigger", "partial", "markets",
-         "positions"},
-    )  # fmt: skip
-    markets = t.get("markets")
-    if not isinstance(markets, list) or not markets:
-        raise (place / "markets").error("expected a non-empty array of tables [[perps.markets]]")
-    ms = []
-    for k, m in enumerate(markets):
-        mp = place / "markets" / k
-        m = _table(m, mp, {"asset", "caps", "rates"})
-        brackets = _wrap(mp, lambda m=m, mp=mp: Brackets(_num_list(m, "caps", mp),
-                                                       _num_list(m, "rates", mp)))  # fmt: skip
-        ms.append(PerpMarket(_str(m, "asset", mp), brackets))
-    partial = None
-    if "partial" in t:
-        pp = place / "partial"
-        q = _table(t["partial"], pp, {"threshold", "fraction", "cooldown", "repeat"})
-        repeat = q.get("repeat", False)
-        if not isinstance(repeat, bool):
-            raise (pp / "repeat").error(f"expected true or false, got {repeat!r}")
-        partial = _wrap(pp, lambda: PartialLiquidation(
-            _num(q, "threshold", pp, 100_000.0), _num(q, "fraction", pp, 0.2),
-            _num(q, "cooldown", pp, 30.0), repeat))  # fmt: skip
-    backstop = t.get("backstop", False)
-    if not isinstance(backstop, bool):
-        raise (place / "backstop").error(f"expected true or false, got {backstop!r}")
-    ex = _wrap(place, lambda: PerpExchange(
-        ms,
-        fee_rate=_num(t, "fee_rate", place, 0.005),
-        insurance_fund=_num(t, "insurance_fund", place, 0.0),
-        adl=_str(t, "adl", place, "bitmex"),  # type: ignore[arg-type]
-        partial=partial,
-        backstop=backstop,
-        trigger=_str(t, "trigger", place, "below"),  # type: ignore[arg-type]
-        name=_str(t, "name", place, "perps"),
-    ))  # fmt: skip
-    return ex, _str(t, "positions", place)
-
-
-_CLIPPER_NUMBERS = ("mat", "rate", "chop", "dust", "hole", "dirt", "buf", "tau", "step", "cut",
-                    "tail", "cusp", "chip", "tip")  # fmt: skip
-
-
-def _read_vaults(v: Any, place: _Place) -> tuple[Vaults, str]:
-    t = _table(v, place, {"name", "hole", "dirt", "clippers", "positions"})
-    clippers = t.get("clippers")
-    if not isinstance(clippers, list) or not clippers:
-        raise (place / "clippers").error("expected a non-empty array of tables [[vaults.clippers]]")
-    cs = []
-    for k, c in enumerate(clippers):
-        cp = place / "clippers" / k
-        c = _table(c, cp, {"asset", "curve", *_CLIPPER_NUMBERS})
-        numbers = {n: _num(c, n, cp) for n in _CLIPPER_NUMBERS if n in c}
-        cs.append(_wrap(cp, lambda c=c, cp=cp, numbers=numbers: Clipper(
-            _str(c, "asset", cp), curve=_str(c, "curve", cp, "stairstep"),  # type: ignore[arg-type]
-            **numbers)))  # fmt: skip
-    vaults = _wrap(place, lambda: Vaults(
-        cs, hole=_num(t, "hole", place, math.inf), dirt=_num(t, "dirt", place, 0.0),
-        name=_str(t, "name", place, "maker")))  # fmt: skip
-    return vaults, _str(t, "positions", place)
-
-
-def _read_funds(v: Any, place: _Place) -> tuple[Funds, str]:
-    t = _table(
-        v,
-        place,
-        {"name", "rule", "leverage", "lambda_max", "lambda_b", "accounting", "illiquid",
-         "positions"},
-    )  # fmt: skip
-    illiquid = _named_table(t, "illiquid", place)
-    shocks = {k: _num(illiquid, k, place / "illiquid") for k in illiquid}
-    funds = _wrap(place, lambda: Funds(
-        _str(t, "rule", place),  # type: ignore[arg-type]
-        leverage=_opt_num(t, "leverage", place),
-        lambda_max=_opt_num(t, "lambda_max", place),
-        lambda_b=_opt_num(t, "lambda_b", place),
-        accounting=_str(t, "accounting", place, "mark_to_market"),  # type: ignore[arg-type]
-        illiquid=shocks,
-        name=_str(t, "name", place, "funds"),
-    ))  # fmt: skip
-    return funds, _str(t, "positions", place)
-
-
-_FAMILY_READERS: dict[str, Any] = {
-    "perps": _read_perps,
-    "vaults": _read_vaults,
-    "funds": _read_funds,
-}
-
-
-def _family_table(protocol: Any, positions_file: str) -> tuple[str, dict[str, Any]]:
-    """The ``[[perps]]``, ``[[vaults]]`` or ``[[funds]]`` table of a family."""
-    if isinstance(protocol, PerpExchange):
-        t: dict[str, Any] = {
-            "name": protocol.name,
-            "fee_rate": protocol.fee_rate,
-            "insurance_fund": protocol.insurance_fund,
-            "adl": protocol.adl,
-            "backstop": protocol.backstop,
-            "trigger": protocol.trigger,
-            "markets": [
-                {"asset": m.asset, "caps": list(m.brackets.caps), "rates": list(m.brackets.rates)}
-                for m in protocol.markets
-            ],
-        }
-        if protocol.partial is not None:
-            p = protocol.partial
-            t["partial"] = {"threshold": p.threshold, "fraction": p.fraction,
-                            "cooldown": p.cooldown, "repeat": p.repeat}  # fmt: skip
-        return "perps", t | {"positions": positions_file}
-    if isinstance(protocol, Vaults):
-        t = {
-            "name": protocol.name,
-            "hole": protocol.hole,
-            "dirt": protocol.dirt,
-            "clippers": [
-                {"asset": c.asset, "curve": c.curve} | {n: getattr(c, n) for n in _CLIPPER_NUMBERS}
-                for c in protocol.clippers
-            ],
-        }
-        return "vaults", t | {"positions": positions_file}
-    t = {"name": protocol.name, "rule": protocol.rule, "accounting": protocol.accounting}
-    for key in ("leverage", "lambda_max", "lambda_b"):
-        if getattr(protocol, key) is not None:
-            t[key] = getattr(protocol, key)
-    if protocol.illiquid:
-        t["illiquid"] = dict(protocol.illiquid)
-    return "funds", t | {"positions": positions_file}
 
 
 def _venue_table(v: Venue, side_file: Path, base: Path) -> dict[str, Any]:
@@ -832,35 +498,10 @@ def save(sc: Scenario, path: str | Path) -> None:
         lp = book.protocol
         f = base / f"{stem}.{lp.name}.positions.parquet"
         book.positions.write_parquet(f)
-        t: dict[str, Any] = {"kind": lp.kind, "name": lp.name, "positions": f.name}
-        if lp.kind == "aave_v3":
-            t["version"] = lp.version
-        elif lp.kind == "compound_v2":
-            t |= {
-                "close_factor": lp.close_factor,
-                "liquidation_incentive": lp.liquidation_incentive,
-                "protocol_seize_share": lp.protocol_seize_share,
-            }
-        else:
-            t |= {
-                "base_asset": lp.base_asset,
-                "store_front_price_factor": lp.store_front_price_factor,
-                "target_reserves": lp.target_reserves,
-                "initial_reserves": lp.initial_reserves,
-            }
-        t["reserves"] = {
-            a: {
-                "liquidation_threshold": r.liquidation_threshold,
-                "liquidation_bonus": r.liquidation_bonus,
-                "protocol_fee": r.protocol_fee,
-                "liquidation_factor": r.liquidation_factor,
-            }
-            for a, r in lp.reserves.items()
-        }
-        doc["protocols"].append(t)
+        doc["protocols"].append(lp._to_toml(f.name))
     for fam in sc.families:
         f = base / f"{stem}.{fam.protocol.name}.positions.parquet"
         fam.positions.write_parquet(f)
-        key, t = _family_table(fam.protocol, f.name)
-        doc.setdefault(key, []).append(t)
+        key = next(k for k, cls in _FAMILY_TABLES.items() if isinstance(fam.protocol, cls))
+        doc.setdefault(key, []).append(fam.protocol._to_toml(f.name))
     path.write_text(tomli_w.dumps(doc))

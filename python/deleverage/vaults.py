@@ -36,14 +36,27 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from deleverage._frames import known_names, numbers, positions_frame
+from deleverage._checks import (
+    Place,
+    get_num,
+    get_str,
+    items,
+    known_names,
+    numbers,
+    positions_frame,
+    protocol_name,
+    table,
+    wrap,
+)
 from deleverage.exceptions import ScenarioError
-from deleverage.scenario import _items, _name
 
 __all__ = ["Clipper", "Vaults"]
 
 VAULT_COLUMNS = ("account", "collateral_asset", "ink", "art")
 VAULT_STATUS = ["active", "in_auction", "liquidated", "closed", "bad_debt"]
+#: The clipper numbers a ``[[vaults.clippers]]`` table may give.
+_CLIPPER_NUMBERS = ("mat", "rate", "chop", "dust", "hole", "dirt", "buf", "tau", "step", "cut",
+                    "tail", "cusp", "chip", "tip")  # fmt: skip
 
 
 def _number(where: str, name: str, v: Any, *, low: float, open_low: bool, inf: bool) -> float:
@@ -153,8 +166,8 @@ class Vaults:
     name: str = "maker"
 
     def __post_init__(self) -> None:
-        _name("Vaults", self.name)
-        clippers = _items(self.clippers, Clipper, f"{self.name}: ", "clippers")
+        protocol_name("Vaults", self.name)
+        clippers = items(self.clippers, Clipper, f"{self.name}: ", "clippers")
         if len({c.asset for c in clippers}) != len(clippers):
             raise ScenarioError(f"{self.name}: one clipper per collateral asset")
         object.__setattr__(self, "clippers", clippers)
@@ -254,3 +267,52 @@ class Vaults:
                 "art": positions["art"].to_numpy(),
             },
         }
+
+    @classmethod
+    def _from_toml(cls, v: Any, place: Place) -> tuple[Vaults, str]:
+        """A ``[[vaults]]`` table of a scenario file: the vaults' clippers and limits, and the side
+        file of their positions."""
+        t = table(v, place, {"name", "hole", "dirt", "clippers", "positions"})
+        clippers = t.get("clippers")
+        if not isinstance(clippers, list) or not clippers:
+            raise (place / "clippers").error(
+                "expected a non-empty array of tables [[vaults.clippers]]"
+            )
+        cs = []
+        for k, c in enumerate(clippers):
+            cp = place / "clippers" / k
+            c = table(c, cp, {"asset", "curve", *_CLIPPER_NUMBERS})
+            given = {n: get_num(c, n, cp) for n in _CLIPPER_NUMBERS if n in c}
+            cs.append(
+                wrap(
+                    cp,
+                    lambda c=c, cp=cp, given=given: Clipper(
+                        get_str(c, "asset", cp),
+                        curve=get_str(c, "curve", cp, "stairstep"),  # type: ignore[arg-type]
+                        **given,
+                    ),
+                )
+            )
+        vaults = wrap(
+            place,
+            lambda: cls(
+                cs,
+                hole=get_num(t, "hole", place, math.inf),
+                dirt=get_num(t, "dirt", place, 0.0),
+                name=get_str(t, "name", place, "maker"),
+            ),
+        )
+        return vaults, get_str(t, "positions", place)
+
+    def _to_toml(self, positions_file: str) -> dict[str, Any]:
+        """Its ``[[vaults]]`` table, naming the side file of their positions."""
+        t: dict[str, Any] = {
+            "name": self.name,
+            "hole": self.hole,
+            "dirt": self.dirt,
+            "clippers": [
+                {"asset": c.asset, "curve": c.curve} | {n: getattr(c, n) for n in _CLIPPER_NUMBERS}
+                for c in self.clippers
+            ],
+        }
+        return t | {"positions": positions_file}

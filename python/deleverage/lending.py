@@ -1,0 +1,442 @@
+"""Lending protocols (MECHANICS §4): Aave v3, Compound v2 and Compound III, with their reserves,
+added to a scenario with :meth:`Scenario.add_lending <deleverage.Scenario.add_lending>`.
+
+Positions are a Polars frame with the columns ``account``, ``collateral_asset``, ``collateral``,
+``debt_asset`` and ``debt`` (asset units); an account may have several rows, summed per asset.
+In a scenario file, a protocol is a ``[[protocols]]`` table whose positions are a side file or
+generated from a seeded description.
+
+Examples
+--------
+>>> import polars as pl
+>>> import deleverage as dl
+>>> sc = dl.Scenario(assets=[dl.Asset("WETH", 3_000.0), dl.Asset("USDC", 1.0)])
+>>> comet = dl.Lending.compound_v3("USDC", {"WETH": dl.Reserve(0.9, liquidation_factor=0.95)})
+>>> pos = pl.DataFrame({"account": ["a", "a", "b"], "collateral_asset": ["WETH"] * 3,
+...                     "collateral": [1.0, 0.5, 2.0], "debt_asset": ["USDC"] * 3,
+...                     "debt": [1_000.0, 500.0, 4_000.0]})
+>>> res = dl.simulate(sc.add(comet, pos), shock=dl.Shock.instant(WETH=-0.3))
+>>> res.accounts.select("account", "status").rows()  # b: 2·2,100·0.9 = 3,780 < 4,000
+[('a', 'active'), ('b', 'bad_debt')]
+>>> res.summary["bad_debt"].item()  # absorb credits 2·2,100·0.95 = 3,990 of b's 4,000
+10.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from deleverage._checks import (
+    Place,
+    finite,
+    get_int,
+    get_num,
+    get_str,
+    known_names,
+    named_table,
+    numbers,
+    positions_frame,
+    read_frame,
+    table,
+)
+from deleverage.exceptions import ScenarioError
+
+__all__ = ["Lending", "Reserve"]
+
+POSITION_COLUMNS = ("account", "collateral_asset", "collateral", "debt_asset", "debt")
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """One asset's parameters in a lending protocol.
+
+    ``liquidation_threshold`` is Aave's LT, Compound v2's collateral factor or Comet's liquidate
+    collateral factor; ``liquidation_bonus`` Aave's bonus (0.05 = 5 %); ``protocol_fee`` Aave's
+    liquidation protocol fee (a share of the bonus); ``liquidation_factor`` Comet's share of
+    collateral value credited on absorb. A debt-only asset has ``liquidation_threshold=0``.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> r = dl.Reserve(liquidation_threshold=0.83, liquidation_bonus=0.05, protocol_fee=0.1)
+    >>> r.liquidation_threshold * (1 + r.liquidation_bonus) <= 1
+    True
+    """
+
+    liquidation_threshold: float
+    liquidation_bonus: float = 0.0
+    protocol_fee: float = 0.0
+    liquidation_factor: float = 0.0
+
+    def __post_init__(self) -> None:
+        finite("liquidation_threshold", self.liquidation_threshold, low=0.0, high=1.0)
+        finite("liquidation_bonus", self.liquidation_bonus, low=0.0)
+        finite("protocol_fee", self.protocol_fee, low=0.0, high=1.0)
+        finite("liquidation_factor", self.liquidation_factor, low=0.0, high=1.0)
+
+
+def _check_reserves(reserves: Any, name: str) -> None:
+    if not isinstance(reserves, Mapping):
+        raise ScenarioError(
+            f"{name}: reserves must be a mapping of asset name to Reserve, got "
+            f"{type(reserves).__name__}"
+        )
+    for asset, r in reserves.items():
+        if not isinstance(r, Reserve):
+            raise ScenarioError(
+                f"{name}: reserves[{asset!r}] must be a deleverage.Reserve, got {type(r).__name__}"
+            )
+
+
+@dataclass(frozen=True)
+class Lending:
+    """A lending protocol instance and its rule set.
+
+    Build it with :meth:`aave_v3`, :meth:`compound_v2` or :meth:`compound_v3`. Reserves are keyed
+    by asset name;
+    assets that are not listed cannot back debt (but can be borrowed).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05, 0.1)}, version="3.2")
+    >>> aave.kind, aave.version
+    ('aave_v3', '3.2')
+    """
+
+    kind: Literal["aave_v3", "compound_v2", "compound_v3"]
+    reserves: Mapping[str, Reserve]
+    name: str
+    version: str = "3.3"
+    close_factor: float = 0.5
+    liquidation_incentive: float = 1.08
+    protocol_seize_share: float = 0.028
+    base_asset: str | None = None
+    store_front_price_factor: float = 0.5
+    target_reserves: float = 5_000_000.0
+    initial_reserves: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_reserves(self.reserves, self.name)
+
+    @classmethod
+    def aave_v3(
+        cls, reserves: Mapping[str, Reserve], *, version: str = "3.3", name: str = "aave_v3"
+    ) -> Lending:
+        """Aave v3: health factor, close factor 50 %/100 % around HF 0.95 (v3.0–3.2), and from
+        v3.3 the $2,000 position threshold, the $1,000 dust rule and the deficit write-off.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=2)
+        >>> pos = pl.DataFrame({"account": ["a", "b"], "collateral_asset": ["ETH"] * 2,
+        ...                     "collateral": [10.0, 10.0], "debt_asset": ["USDC"] * 2,
+        ...                     "debt": [20_000.0, 23_000.0]})
+        >>> aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)})
+        >>> res = dl.simulate(sc.add_lending(aave, pos), shock=dl.Shock.instant(ETH=-0.1))
+        >>> res.accounts["status"].to_list()  # HF at 2,700: a 1.12, b 10·2,700·0.83/23,000 = 0.97
+        ['active', 'liquidated']
+        >>> ev = res.events.row(0, named=True)  # HF >= 0.95: half the debt, 5 % bonus
+        >>> ev["debt_repaid"], round(ev["collateral_seized"], 6)  # 11,500·1.05 / 2,700 ETH
+        (11500.0, 4.472222)
+        """
+        if version not in {"3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}:
+            raise ScenarioError(f"Aave version must be one of 3.0–3.7, got {version!r}")
+        _check_reserves(reserves, name)
+        for asset, r in reserves.items():
+            lt, bonus = r.liquidation_threshold, r.liquidation_bonus
+            # Aave's PoolConfigurator (MECHANICS §4.1): a collateral needs a bonus, and
+            # seizing LT·(1 + bonus) of a position must not take more than the position.
+            if lt > 0 and bonus <= 0:
+                raise ScenarioError(
+                    f"{name} reserve {asset}: liquidation_bonus must be > 0 for a collateral "
+                    f"(liquidation_threshold {lt}), got {bonus}"
+                )
+            if lt * (1 + bonus) > 1:
+                raise ScenarioError(
+                    f"{name} reserve {asset}: liquidation_threshold·(1 + liquidation_bonus) must "
+                    f"be <= 1, got {lt}·(1 + {bonus}) = {lt * (1 + bonus):.6g}"
+                )
+        return cls("aave_v3", dict(reserves), name, version=version)
+
+    @classmethod
+    def compound_v2(
+        cls,
+        reserves: Mapping[str, Reserve],
+        *,
+        close_factor: float = 0.5,
+        liquidation_incentive: float = 1.08,
+        protocol_seize_share: float = 0.028,
+        name: str = "compound_v2",
+    ) -> Lending:
+        """Compound v2: shortfall below the collateral factors, a fixed close factor, the seize
+        multiplier ``liquidation_incentive`` and the protocol's share of every seizure.
+        ``liquidation_threshold`` of each reserve is its collateral factor.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)], steps=2)
+        >>> pos = pl.DataFrame({"account": ["b"], "collateral_asset": ["ETH"], "collateral": [10.0],
+        ...                     "debt_asset": ["USDC"], "debt": [23_000.0]})
+        >>> v2 = dl.Lending.compound_v2({"ETH": dl.Reserve(0.8)})  # collateral factor 80 %
+        >>> res = dl.simulate(sc.add_lending(v2, pos), shock=dl.Shock.instant(ETH=-0.1))
+        >>> ev = res.events.row(0, named=True)  # 10·2,700·0.8 = 21,600 < 23,000: a shortfall
+        >>> ev["debt_repaid"], round(ev["collateral_seized"], 6)  # 0.5·23,000; 11,500·1.08/2,700
+        (11500.0, 4.6)
+        """
+        # Comptroller's setter bounds (MECHANICS §4.5): close factor in [0.05, 0.9], collateral
+        # factors at most 0.9.
+        finite("close_factor", close_factor, low=0.05, high=0.9)
+        finite("liquidation_incentive", liquidation_incentive, low=1.0)
+        for asset, r in reserves.items():
+            if r.liquidation_threshold > 0.9:
+                raise ScenarioError(
+                    f"{name} reserve {asset}: collateral factor (liquidation_threshold) must be "
+                    f"<= 0.9, got {r.liquidation_threshold}"
+                )
+        finite("protocol_seize_share", protocol_seize_share, low=0.0, high=1.0)
+        if protocol_seize_share >= 1.0:
+            raise ScenarioError(f"protocol_seize_share must be < 1, got {protocol_seize_share}")
+        return cls(
+            "compound_v2",
+            dict(reserves),
+            name,
+            close_factor=close_factor,
+            liquidation_incentive=liquidation_incentive,
+            protocol_seize_share=protocol_seize_share,
+        )
+
+    @classmethod
+    def compound_v3(
+        cls,
+        base_asset: str,
+        reserves: Mapping[str, Reserve],
+        *,
+        store_front_price_factor: float = 0.5,
+        target_reserves: float = 5_000_000.0,
+        initial_reserves: float = 0.0,
+        name: str = "compound_v3",
+    ) -> Lending:
+        """Compound III (Comet): accounts are liquidatable when
+        ``Σ coll·p·liquidation_threshold < debt·p_base``; ``absorb`` takes all their collateral,
+        credits ``Σ coll·p·liquidation_factor`` and books the rest as bad debt; keepers then buy
+        the collateral at ``p·(1 − store_front_price_factor·(1 − liquidation_factor))`` while
+        the reserves (in base units) are below ``target_reserves``. Debt is in ``base_asset``.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> comet = dl.Lending.compound_v3(
+        ...     "USDC", {"WETH": dl.Reserve(0.87, liquidation_factor=0.92)},
+        ...     store_front_price_factor=0.6, target_reserves=3e6, initial_reserves=1.2e6)
+        >>> comet.base_asset
+        'USDC'
+        """
+        finite("store_front_price_factor", store_front_price_factor, low=0.0, high=1.0)
+        finite("target_reserves", target_reserves, low=0.0)
+        finite("initial_reserves", initial_reserves)
+        if base_asset in reserves:
+            raise ScenarioError(f"{name}: the base asset {base_asset!r} cannot be a collateral")
+        return cls(
+            "compound_v3",
+            dict(reserves),
+            name,
+            base_asset=base_asset,
+            store_front_price_factor=store_front_price_factor,
+            target_reserves=target_reserves,
+            initial_reserves=initial_reserves,
+        )
+
+    def _check_positions(self, positions: pl.DataFrame, assets: set[str]) -> pl.DataFrame:
+        """Its positions, checked against the scenario's ``assets``."""
+        where = self.name
+        df = positions_frame(positions, where, POSITION_COLUMNS)
+        for col in ("collateral_asset", "debt_asset"):
+            known_names(df, col, sorted(assets), where, "asset")
+        for col in ("collateral", "debt"):
+            numbers(df, col, where, ">= 0", lambda v: v >= 0)
+        return df.with_columns(
+            pl.col("collateral_asset").cast(pl.String),
+            pl.col("debt_asset").cast(pl.String),
+            pl.col("collateral").cast(pl.Float64),
+            pl.col("debt").cast(pl.Float64),
+        )
+
+    @classmethod
+    def _from_toml(
+        cls, v: Any, place: Place, base: Path, prices: Mapping[str, float]
+    ) -> tuple[Lending, pl.DataFrame]:
+        """A ``[[protocols]]`` table of a scenario file: the protocol, and its positions read
+        from the side file it names (relative to ``base``) or generated from its ``generate``
+        table at the assets' ``prices``."""
+        lending = _read_protocol(v, place)
+        if ("positions" in v) == ("generate" in v):
+            raise place.error("give exactly one of 'positions' (a file) and 'generate' (a table)")
+        if "positions" in v:
+            positions = read_frame(base / get_str(v, "positions", place), place / "positions")
+        else:
+            positions = _generate(v["generate"], place / "generate", prices, lending.reserves)
+        return lending, positions
+
+    def _to_toml(self, positions_file: str) -> dict[str, Any]:
+        """Its ``[[protocols]]`` table, naming the side file of its positions."""
+        t: dict[str, Any] = {"kind": self.kind, "name": self.name, "positions": positions_file}
+        if self.kind == "aave_v3":
+            t["version"] = self.version
+        elif self.kind == "compound_v2":
+            t |= {
+                "close_factor": self.close_factor,
+                "liquidation_incentive": self.liquidation_incentive,
+                "protocol_seize_share": self.protocol_seize_share,
+            }
+        else:
+            t |= {
+                "base_asset": self.base_asset,
+                "store_front_price_factor": self.store_front_price_factor,
+                "target_reserves": self.target_reserves,
+                "initial_reserves": self.initial_reserves,
+            }
+        t["reserves"] = {
+            a: {
+                "liquidation_threshold": r.liquidation_threshold,
+                "liquidation_bonus": r.liquidation_bonus,
+                "protocol_fee": r.protocol_fee,
+                "liquidation_factor": r.liquidation_factor,
+            }
+            for a, r in self.reserves.items()
+        }
+        return t
+
+
+_PROTOCOL_KEYS = {
+    "aave_v3": {"kind", "name", "version", "reserves", "positions", "generate"},
+    "compound_v2": {
+        "kind",
+        "name",
+        "close_factor",
+        "liquidation_incentive",
+        "protocol_seize_share",
+        "reserves",
+        "positions",
+        "generate",
+    },
+    "compound_v3": {
+        "kind",
+        "name",
+        "base_asset",
+        "store_front_price_factor",
+        "target_reserves",
+        "initial_reserves",
+        "reserves",
+        "positions",
+        "generate",
+    },
+}
+_GENERATE_KEYS = {
+    "accounts",
+    "collateral_asset",
+    "debt_asset",
+    "seed",
+    "collateral_median",
+    "collateral_log_sd",
+    "health_min",
+    "health_mean_excess",
+}
+
+
+def _generate(
+    v: Any, place: Place, prices: Mapping[str, float], reserves: Mapping[str, Reserve]
+) -> pl.DataFrame:
+    t = table(v, place, _GENERATE_KEYS)
+    n = get_int(t, "accounts", place)
+    if n < 0:
+        raise (place / "accounts").error(f"must be >= 0, got {n}")
+    ca = get_str(t, "collateral_asset", place)
+    da = get_str(t, "debt_asset", place)
+    for key, a in (("collateral_asset", ca), ("debt_asset", da)):
+        if a not in prices:
+            raise (place / key).error(f"unknown asset {a!r}; assets are {sorted(prices)}")
+    if ca not in reserves or reserves[ca].liquidation_threshold <= 0:
+        raise (place / "collateral_asset").error(f"{ca!r} has no reserve with a threshold > 0")
+    seed = get_int(t, "seed", place, 0)
+    median = get_num(t, "collateral_median", place, 5.0)
+    log_sd = get_num(t, "collateral_log_sd", place, 1.5)
+    health_min = get_num(t, "health_min", place, 1.01)
+    excess = get_num(t, "health_mean_excess", place, 0.35)
+    for key, v, ok, rule in (
+        ("seed", seed, seed >= 0, ">= 0"),
+        ("collateral_median", median, median > 0 and math.isfinite(median), "> 0"),
+        ("collateral_log_sd", log_sd, log_sd >= 0 and math.isfinite(log_sd), ">= 0"),
+        ("health_min", health_min, health_min > 0 and math.isfinite(health_min), "> 0"),
+        ("health_mean_excess", excess, excess >= 0 and math.isfinite(excess), ">= 0"),
+    ):
+        if not ok:
+            raise (place / key).error(f"must be {rule}, got {v}")
+    rng = np.random.default_rng(seed)
+    coll = median * np.exp(log_sd * rng.standard_normal(n))
+    health = health_min + rng.exponential(excess, n)
+    debt = coll * prices[ca] * reserves[ca].liquidation_threshold / health / prices[da]
+    return pl.DataFrame(
+        {
+            "account": np.arange(n, dtype=np.int64),
+            "collateral_asset": [ca] * n,
+            "collateral": coll,
+            "debt_asset": [da] * n,
+            "debt": debt,
+        }
+    )
+
+
+def _read_protocol(v: Any, place: Place) -> Lending:
+    """The protocol of a ``[[protocols]]`` table: its kind, rule-set parameters and reserves."""
+    if not isinstance(v, dict) or "kind" not in v:
+        raise place.error("expected a table with a 'kind'")
+    kind = get_str(v, "kind", place)
+    if kind not in _PROTOCOL_KEYS:
+        raise (place / "kind").error(f"expected one of {sorted(_PROTOCOL_KEYS)}, got {kind!r}")
+    t = table(v, place, _PROTOCOL_KEYS[kind])
+    rt = named_table(t, "reserves", place)
+    reserves = {}
+    for asset, r in rt.items():
+        p = place / "reserves" / asset
+        rr = table(
+            r,
+            p,
+            {"liquidation_threshold", "liquidation_bonus", "protocol_fee", "liquidation_factor"},
+        )
+        reserves[asset] = Reserve(
+            get_num(rr, "liquidation_threshold", p),
+            get_num(rr, "liquidation_bonus", p, 0.0),
+            get_num(rr, "protocol_fee", p, 0.0),
+            get_num(rr, "liquidation_factor", p, 0.0),
+        )
+    name = get_str(t, "name", place, kind)
+    if kind == "aave_v3":
+        return Lending.aave_v3(reserves, version=get_str(t, "version", place, "3.3"), name=name)
+    if kind == "compound_v2":
+        return Lending.compound_v2(
+            reserves,
+            close_factor=get_num(t, "close_factor", place, 0.5),
+            liquidation_incentive=get_num(t, "liquidation_incentive", place, 1.08),
+            protocol_seize_share=get_num(t, "protocol_seize_share", place, 0.028),
+            name=name,
+        )
+    return Lending.compound_v3(
+        get_str(t, "base_asset", place),
+        reserves,
+        store_front_price_factor=get_num(t, "store_front_price_factor", place, 0.5),
+        target_reserves=get_num(t, "target_reserves", place, 5_000_000.0),
+        initial_reserves=get_num(t, "initial_reserves", place, 0.0),
+        name=name,
+    )

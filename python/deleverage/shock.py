@@ -1,0 +1,203 @@
+"""The exogenous shock: the reference price path before endogenous impact.
+
+Examples
+--------
+>>> import deleverage as dl
+>>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0)], steps=2)
+>>> dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1)).steps["reference"].to_list()
+[2700.0, 2700.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from deleverage._checks import finite
+from deleverage.exceptions import ScenarioError
+from deleverage.market import Asset
+
+__all__ = ["Shock"]
+
+
+@dataclass(frozen=True)
+class Shock:
+    """The exogenous price path, before endogenous impact.
+
+    Use :meth:`instant` (one move at step 0), :meth:`path` (reference prices per step),
+    :meth:`gbm` (correlated geometric Brownian motion) or :meth:`jump_diffusion`. Random paths are
+    drawn from ``simulate``'s seed.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Shock.instant(ETH=-0.2).returns
+    {'ETH': -0.2}
+    """
+
+    kind: Literal["instant", "levels", "diffusion"]
+    returns: Mapping[str, float] = field(default_factory=dict)
+    prices: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    mu: Mapping[str, float] = field(default_factory=dict)
+    sigma: Mapping[str, float] = field(default_factory=dict)
+    corr: npt.NDArray[np.float64] | None = None
+    jump_intensity: Mapping[str, float] = field(default_factory=dict)
+    jump_mean: Mapping[str, float] = field(default_factory=dict)
+    jump_std: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def instant(cls, returns: Mapping[str, float] | None = None, **by_asset: float) -> Shock:
+        """Moves each named asset by a simple return at step 0 (``ETH=-0.2`` is a 20 % fall).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)], steps=3)
+        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2))
+        >>> res.steps.filter(step=0)["reference"].to_list()  # BTC is not named: it stays
+        [2400.0, 60000.0]
+        >>> dl.Shock.instant({"ETH": -0.2}, BTC=-0.1).returns
+        {'ETH': -0.2, 'BTC': -0.1}
+        """
+        r = {**(returns or {}), **by_asset}
+        for k, v in r.items():
+            finite(f"shock {k}", v, low=-1.0, low_open=True)
+        return cls("instant", returns=r)
+
+    @classmethod
+    def path(cls, prices: Mapping[str, npt.ArrayLike]) -> Shock:
+        """Reference prices per step for the named assets (all the same length: the number of
+        steps). Unnamed assets keep their initial price.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)])
+        >>> res = dl.simulate(sc, shock=dl.Shock.path({"ETH": [2_900.0, 2_800.0, 2_850.0]}))
+        >>> res.summary["steps_run"].item()  # the path's length, not sc.steps
+        3
+        >>> res.steps.filter(asset="ETH")["reference"].to_list()
+        [2900.0, 2800.0, 2850.0]
+        >>> res.steps.filter(asset="BTC")["reference"].to_list()
+        [60000.0, 60000.0, 60000.0]
+        """
+        arrays = {k: np.asarray(v, dtype=np.float64).copy() for k, v in prices.items()}
+        lengths = {len(a) for a in arrays.values()}
+        if len(lengths) > 1:
+            raise ScenarioError(f"shock paths must all have the same length, got {sorted(lengths)}")
+        for k, a in arrays.items():
+            if a.ndim != 1 or a.size == 0:
+                raise ScenarioError(f"shock path {k} must be a non-empty 1-D array")
+            if not np.all(np.isfinite(a)) or np.any(a <= 0):
+                bad = int(np.flatnonzero(~np.isfinite(a) | (a <= 0))[0])
+                raise ScenarioError(
+                    f"shock path {k}[{bad}] must be a positive number, got {a[bad]}"
+                )
+        return cls("levels", prices=arrays)
+
+    @classmethod
+    def gbm(
+        cls,
+        sigma: Mapping[str, float],
+        mu: Mapping[str, float] | None = None,
+        corr: npt.ArrayLike | None = None,
+    ) -> Shock:
+        """Correlated geometric Brownian motion: annualised volatility ``sigma`` and drift ``mu``
+        per asset, correlation matrix ``corr`` over the assets in scenario order (identity by
+        default).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)], steps=20)
+        >>> gbm = dl.Shock.gbm({"ETH": 0.8, "BTC": 0.8}, corr=[[1.0, 1.0], [1.0, 1.0]])
+        >>> ref = dl.simulate(sc, shock=gbm, seed=7).steps
+        >>> eth, btc = (ref.filter(asset=a)["reference"] for a in ("ETH", "BTC"))
+        >>> bool((eth / 3_000 - btc / 60_000).abs().max() < 1e-12)  # correlation 1: in lockstep
+        True
+        >>> again = dl.simulate(sc, shock=gbm, seed=7).steps  # the seed fixes the path
+        >>> again["reference"].equals(ref["reference"]), eth.len()
+        (True, 20)
+        """
+        return cls.jump_diffusion(sigma, mu=mu, corr=corr)
+
+    @classmethod
+    def jump_diffusion(
+        cls,
+        sigma: Mapping[str, float],
+        mu: Mapping[str, float] | None = None,
+        corr: npt.ArrayLike | None = None,
+        jump_intensity: Mapping[str, float] | None = None,
+        jump_mean: Mapping[str, float] | None = None,
+        jump_std: Mapping[str, float] | None = None,
+    ) -> Shock:
+        """GBM plus Merton jumps: ``jump_intensity`` jumps per year, log-sizes
+        Normal(``jump_mean``, ``jump_std``).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0)], steps=20)
+        >>> crash = dl.Shock.jump_diffusion({"ETH": 0.0}, jump_intensity={"ETH": 1e6},
+        ...                                 jump_mean={"ETH": -0.1}, jump_std={"ETH": 0.0})
+        >>> ref = dl.simulate(sc, shock=crash, seed=1).steps["reference"]
+        >>> bool((ref.diff().drop_nulls() <= 0).all())  # no volatility: only the jumps move it
+        True
+        >>> round(ref[2] / ref[1], 6)  # one jump of log-size -0.1: exp(-0.1)
+        0.904837
+        """
+        return cls(
+            "diffusion",
+            sigma=dict(sigma),
+            mu=dict(mu or {}),
+            corr=None if corr is None else np.asarray(corr, dtype=np.float64).copy(),
+            jump_intensity=dict(jump_intensity or {}),
+            jump_mean=dict(jump_mean or {}),
+            jump_std=dict(jump_std or {}),
+        )
+
+    def steps(self, default: int) -> int:
+        """The number of steps the path has (``default`` for paths without a length)."""
+        if self.kind == "levels":
+            return len(next(iter(self.prices.values())))
+        return default
+
+    def _spec(self, assets: Sequence[Asset]) -> dict[str, Any]:
+        names = [a.name for a in assets]
+        known = set(names)
+
+        def vec(m: Mapping[str, float], what: str, default: float = 0.0) -> npt.NDArray[np.float64]:
+            unknown = sorted(set(m) - known)
+            if unknown:
+                raise ScenarioError(
+                    f"{what} names unknown asset {unknown[0]!r}; assets are {names}"
+                )
+            return np.array([float(m.get(n, default)) for n in names], dtype=np.float64)
+
+        if self.kind == "instant":
+            return {"kind": "instant", "returns": vec(self.returns, "shock")}
+        if self.kind == "levels":
+            vec({k: 0.0 for k in self.prices}, "shock path")
+            steps = self.steps(0)
+            cols = [
+                self.prices[a.name] if a.name in self.prices else np.full(steps, a.price)
+                for a in assets
+            ]
+            return {"kind": "levels", "prices": np.column_stack(cols).ravel()}
+        n = len(names)
+        corr = np.eye(n) if self.corr is None else self.corr
+        if corr.shape != (n, n):
+            raise ScenarioError(f"corr must be {n}×{n} (one row per asset), got {corr.shape}")
+        return {
+            "kind": "diffusion",
+            "mu": vec(self.mu, "mu"),
+            "sigma": vec(self.sigma, "sigma"),
+            "corr": np.ascontiguousarray(corr, dtype=np.float64).ravel(),
+            "jump_intensity": vec(self.jump_intensity, "jump_intensity"),
+            "jump_mean": vec(self.jump_mean, "jump_mean"),
+            "jump_std": vec(self.jump_std, "jump_std"),
+        }
