@@ -17,10 +17,14 @@
 //!
 //! Sales are forced sales: each counts as liquidated notional (oracle value) for its asset.
 
+mod rules;
+
+pub use rules::*;
+
 use crate::error::{self, Error, Result};
 use crate::family::shared::{Breaches, Budget, ForcedSeller, RoundMode, RoundOutcome, Shared};
 use crate::fill::Side;
-use crate::recorder::{Event, EventKind, NONE, Table, Values, named_enum, table};
+use crate::recorder::{Event, EventKind, NONE, Table, Values};
 
 /// Trades smaller than this fraction of a fund's assets are not made (**Choice**): a target
 /// fund converges geometrically towards its target and would otherwise trade dust forever.
@@ -30,64 +34,6 @@ pub const DUST: f64 = 1e-12;
 /// purchases feed back with a gain of 1 or more (GLT's ρ(K) ≥ 1): the cascade has no finite
 /// end, and the engine stops with [`Error::Diverged`] instead of trading towards infinity.
 pub const DIVERGENCE: f64 = 1e6;
-
-/// The trading rule every fund of a group follows (MECHANICS §7.1).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rule {
-    /// Trade `λ*·E − (H + I)` at current prices: negative sells, positive buys, sales ≤ H.
-    /// `None`: each fund targets its own leverage `(H + I)/E` at the initial prices before any
-    /// shock (GLT's b_n = D_n/E_n, §7.2).
-    Target { leverage: Option<f64> },
-    /// Sell only if `λ > λ_max` (strict), down to `λ_b`: `Γ = min(1, (H + I − λ_b E)/H)`; never
-    /// buy (§7.3).
-    Threshold { lambda_max: f64, lambda_b: f64 },
-}
-
-/// How a fund values its positions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Accounting {
-    /// Units × oracle price; equity `E = H + I − D` (§7.1, §7.3).
-    #[default]
-    MarkToMarket,
-    /// Greenwood–Landier–Thesmar (§7.2): fixed base assets `A_n` and weights `m_nk` (start
-    /// values), equity booked as `E_n += A_n R_n`, trades `φ_n = b_n A_n R_n` split by `m_nk`.
-    /// Only with `Rule::Target { leverage: None }` and no illiquid holdings.
-    Linear,
-}
-
-named_enum! {
-    /// A fund's state in a [`FundTable`].
-    pub enum FundStatus {
-        Active = 0 => "active",
-        /// Defaulted (`E ≤ 0`): sold everything, frozen since.
-        Defaulted = 1 => "defaulted",
-        /// No marketable holdings left, with positive equity (C–S "illiquid", §7.3).
-        Illiquid = 2 => "illiquid",
-        /// Equity ≤ 0 at these prices, default not yet processed (it comes in the next round).
-        Insolvent = 3 => "insolvent",
-    }
-}
-
-/// The state of every fund, in the caller's order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FundTable {
-    /// Σ units × price.
-    pub marketable_value: Vec<f64>,
-    pub illiquid_value: Vec<f64>,
-    /// Negative: net cash.
-    pub debt: Vec<f64>,
-    /// `H + I − D` (MarkToMarket) or the booked GLT equity (Linear).
-    pub equity: Vec<f64>,
-    /// `(H + I)/E`; `f64::INFINITY` when `E ≤ 0`.
-    pub leverage: Vec<f64>,
-    pub status: Vec<FundStatus>,
-    /// Quote received from sales, and paid for purchases, over the run.
-    pub sold_notional: Vec<f64>,
-    pub bought_notional: Vec<f64>,
-    /// Debt not covered at default.
-    pub bad_debt: Vec<f64>,
-}
-
 /// What a fund decided in a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Decision {
@@ -752,18 +698,6 @@ impl Funds {
         acted
     }
 }
-
-table!(FundTable {
-    marketable_value,
-    illiquid_value,
-    debt,
-    equity,
-    leverage,
-    status,
-    sold_notional,
-    bought_notional,
-    bad_debt,
-});
 
 impl ForcedSeller for Funds {
     fn kind(&self) -> &'static str {

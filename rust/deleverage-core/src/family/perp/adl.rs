@@ -1,0 +1,193 @@
+//! Auto-deleveraging (MECHANICS §6.4): what the book and the insurance fund could not take is
+//! closed against opposite positions of the same market at the bankruptcy price, down the
+//! exchange's ranking; what nobody can take, the exchange absorbs.
+
+use rand::RngExt;
+
+use super::{AdlOrder, AdlRanking, Exchange, PoolStatus, Position, adl_score, shrink};
+use crate::family::shared::Shared;
+use crate::recorder::EventKind;
+
+impl Exchange {
+    /// Auto-deleveraging of `rest` of position `j` at `bp` against opposite positions of the
+    /// same market, down the ranking (MECHANICS §6.4).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn deleverage(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        round: u32,
+        p: usize,
+        j: usize,
+        rest: f64,
+        bp: f64,
+    ) -> bool {
+        let s = self.size[j];
+        let side = s.signum();
+        let m = self.market[j] as usize;
+        let a = self.asset(j);
+        let slot = 2 * m + usize::from(side > 0.0);
+        if self.ranking[slot].is_none() {
+            self.ranking[slot] = Some(self.rank(m, -side, &sh.px));
+        }
+        let list = self.ranking[slot].take().unwrap_or_default();
+        let start = match self.cfg.adl {
+            AdlOrder::Dydx if !list.is_empty() => sh.rng.random_range(0..list.len()),
+            _ => {
+                let mut c = self.cursor[slot];
+                while c < list.len() && self.size[list[c] as usize] == 0.0 {
+                    c += 1;
+                }
+                self.cursor[slot] = c;
+                c
+            }
+        };
+        let mut left = rest;
+        let mut cut_total = 0.0;
+        for t in 0..list.len() {
+            if left <= 0.0 {
+                break;
+            }
+            let k = list[(start + t) % list.len()] as usize;
+            let sk = self.size[k];
+            if sk == 0.0 || sk.signum() == side || self.pool_of[k] as usize == p {
+                continue;
+            }
+            let cut = left.min(sk.abs());
+            let pk = self.pool_of[k] as usize;
+            let realized = sk.signum() * cut * (bp - self.entry[k]);
+            if !self.cross[pk] {
+                // The closed fraction's margin returns to the trader's wallet (§6.4 Choice).
+                let back = self.wallet[pk] * cut / sk.abs();
+                self.wallet[pk] -= back;
+                self.ledger.withdrawn += back;
+            }
+            self.wallet[pk] += realized;
+            self.size[k] = shrink(sk, cut);
+            self.adl_qty[k] += cut;
+            self.pnl[k] += realized;
+            self.ledger.realized_pnl += realized;
+            if self.size[k] == 0.0
+                && (self.offsets[pk] as usize..self.offsets[pk + 1] as usize)
+                    .all(|i| self.size[i] == 0.0)
+            {
+                self.status[pk] = PoolStatus::Closed;
+                self.ledger.withdrawn += self.wallet[pk];
+                self.wallet[pk] = 0.0;
+            }
+            left -= cut;
+            cut_total += cut;
+            self.ledger.adl_counterparty_qty += cut;
+            self.ledger.adl_count += 1;
+            self.ledger.adl_notional += cut * bp;
+            let mut ev = sh.event(round, EventKind::Adl, id, self.owner[pk], a);
+            ev.qty = cut;
+            ev.notional = cut * bp;
+            ev.realized_pnl = realized;
+            sh.events.push(&ev);
+        }
+        self.ranking[slot] = Some(list);
+        if cut_total > 0.0 {
+            // The bankrupt side closes what was matched at BP: its equity share there is zero.
+            let realized = side * cut_total * (bp - self.entry[j]);
+            self.wallet[p] += realized;
+            self.size[j] = shrink(s, cut_total);
+            self.adl_qty[j] += cut_total;
+            self.pnl[j] += realized;
+            self.ledger.realized_pnl += realized;
+            self.ledger.adl_bankrupt_qty += cut_total;
+            sh.count_liquidation(a, cut_total * sh.px[a]);
+        }
+        if left > 1e-12 * rest {
+            self.absorb(sh, id, round, p, j, left, bp);
+        }
+        true
+    }
+
+    /// What neither the book, the fund nor ADL could take: the exchange itself takes the rest of
+    /// the position at the bankruptcy price (the trader's share of equity there is zero) and
+    /// carries its loss to the mark, `side·q·(BP − mark)`, as bad debt.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn absorb(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        round: u32,
+        p: usize,
+        j: usize,
+        q: f64,
+        bp: f64,
+    ) {
+        let s = self.size[j];
+        let side = s.signum();
+        let a = self.asset(j);
+        let m = self.market[j] as usize;
+        let realized = side * q * (bp - self.entry[j]);
+        self.wallet[p] += realized;
+        self.size[j] = shrink(s, q);
+        self.pnl[j] += realized;
+        self.unresolved[j] += q;
+        self.ledger.realized_pnl += realized;
+        self.ledger.unresolved_qty += q;
+        self.absorbed_size[m] += side * q;
+        self.absorbed_cost[m] += side * q * bp;
+        let loss = (side * q * (bp - sh.px[a])).max(0.0);
+        self.ledger.bad_debt += loss;
+        sh.cum_bad_debt += loss;
+        sh.count_liquidation(a, q * sh.px[a]);
+        let mut ev = sh.event(round, EventKind::BadDebt, id, self.owner[p], a);
+        ev.qty = q;
+        ev.notional = q * bp;
+        ev.realized_pnl = realized;
+        ev.bad_debt = loss;
+        sh.events.push(&ev);
+    }
+
+    /// Open positions of market `m` on side `side`, highest ADL priority first.
+    fn rank(&self, m: usize, side: f64, px: &[f64]) -> Vec<u32> {
+        let mut v: Vec<(f64, u32, u32)> = (0..self.size.len())
+            .filter(|&k| self.market[k] as usize == m && self.size[k] * side > 0.0)
+            .map(|k| {
+                let p = self.pool_of[k] as usize;
+                let score = match self.cfg.adl {
+                    AdlOrder::Ranked(rule) => self.score(rule, k, px),
+                    AdlOrder::Dydx => 0.0,
+                };
+                (score, self.owner[p], k as u32)
+            })
+            .collect();
+        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        v.into_iter().map(|t| t.2).collect()
+    }
+
+    /// ADL score of position `k` (§6.4); in a cross pool the position's equity is its share of
+    /// the pool's equity by maintenance margin, and Binance's WB, uPnL and MM are the pool's.
+    fn score(&self, rule: AdlRanking, k: usize, px: &[f64]) -> f64 {
+        let p = self.pool_of[k] as usize;
+        let a = self.asset(k);
+        let mark = px[a];
+        let s = self.size[k];
+        let (e, mm) = self.pool_state(p, px);
+        let share = self.share(p, k, px, e, mm);
+        let pos = Position {
+            side: s.signum(),
+            qty: s.abs(),
+            entry: self.entry[k],
+            // Margin such that the position's equity at `mark` is its share of the pool's.
+            margin: e * share - s * (mark - self.entry[k]),
+        };
+        let brackets = &self.cfg.markets[self.market[k] as usize].brackets;
+        match rule {
+            AdlRanking::Binance => {
+                let wb = self.wallet[p];
+                let upnl = e - wb;
+                if wb + upnl <= 0.0 {
+                    0.0
+                } else {
+                    upnl.max(0.0) / wb.max(1.0) * mm / (wb + upnl)
+                }
+            }
+            _ => adl_score(rule, &pos, mark, brackets),
+        }
+    }
+}
