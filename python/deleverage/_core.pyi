@@ -244,12 +244,19 @@ class _ShockSpec(TypedDict, total=False):
     jump_mean: _Array
     jump_std: _Array
 
-class _ScenarioSpec(TypedDict):
-    assets: list[_AssetSpec]
-    # Lending protocol dicts (`kind`: aave_v3 | compound_v2 | compound_v3, `listed`, reserve
-    # columns) and their accounts; the other families' dicts (`kind`: perps | vaults | funds).
+class _LendingSpec(TypedDict):
+    """The lending family: protocol dicts (`kind`: aave_v3 | compound_v2 | compound_v3, `listed`,
+    reserve columns per asset) and their accounts' holdings."""
+
+    kind: Literal["lending"]
+    name: str
     protocols: list[dict[str, Any]]
     accounts: _AccountsSpec
+
+class _ScenarioSpec(TypedDict):
+    assets: list[_AssetSpec]
+    # Every family in the order it acts: the lending family (a `_LendingSpec`) first, then the
+    # perps, vaults and funds dicts (`kind`: perps | vaults | funds) in scenario order.
     families: list[dict[str, Any]]
     queue: _QueueSpec
     shock: _ShockSpec

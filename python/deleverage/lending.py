@@ -25,7 +25,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -273,6 +273,33 @@ class Lending:
             pl.col("debt").cast(pl.Float64),
         )
 
+    def _spec(self, asset_names: list[str]) -> dict[str, Any]:
+        """This protocol instance as the engine reads it (rule set, reserve columns per asset)."""
+        lp = self
+        reserves = [lp.reserves.get(n) for n in asset_names]
+        return {
+            "kind": lp.kind,
+            "name": lp.name,
+            "version": lp.version,
+            "close_factor": lp.close_factor,
+            "liquidation_incentive": lp.liquidation_incentive,
+            "protocol_seize_share": lp.protocol_seize_share,
+            "base_asset": (0 if lp.base_asset is None else asset_names.index(lp.base_asset)),
+            "store_front_price_factor": lp.store_front_price_factor,
+            "target_reserves": lp.target_reserves,
+            "initial_reserves": lp.initial_reserves,
+            # Assets a protocol does not list can still be borrowed from it.
+            "listed": [True] * len(reserves),
+            "threshold": np.array(
+                [0.0 if r is None else r.liquidation_threshold for r in reserves]
+            ),
+            "bonus": np.array([0.0 if r is None else r.liquidation_bonus for r in reserves]),
+            "protocol_fee": np.array([0.0 if r is None else r.protocol_fee for r in reserves]),
+            "liquidation_factor": np.array(
+                [0.0 if r is None else r.liquidation_factor for r in reserves]
+            ),
+        }
+
     @classmethod
     def _from_toml(
         cls, v: Any, place: Place, base: Path, prices: Mapping[str, float]
@@ -353,6 +380,109 @@ _GENERATE_KEYS = {
     "health_min",
     "health_mean_excess",
 }
+
+
+def _unique(s: pl.Series) -> bool:
+    """Whether every value of ``s`` is distinct; a strictly increasing integer column (the usual
+    account numbering) is recognised without hashing."""
+    if s.dtype.is_integer() and s.is_sorted():
+        return bool((s.diff().drop_nulls() > 0).all())
+    return bool(s.n_unique() == s.len())
+
+
+def lending_spec(
+    protocols: Sequence[Lending], positions: Sequence[pl.DataFrame], asset_names: list[str]
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """The engine's spec of the lending family: every protocol instance (its rule set and the
+    reserve columns per asset) and every account's holdings as CSR columns (one row per account
+    and asset); and the labels of the account ids ``0..n`` it gives the accounts, in order."""
+    protocol_ids: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    h_asset: list[np.ndarray] = []
+    h_coll: list[np.ndarray] = []
+    h_debt: list[np.ndarray] = []
+    labels: list[pl.DataFrame] = []
+    for p, (lp, df) in enumerate(zip(protocols, positions, strict=True)):
+        n = df.height
+        # Asset names → ids: an Enum over the scenario's names has exactly those ids as codes.
+        names = pl.Enum(asset_names)
+        coll_id = df["collateral_asset"].cast(names).to_physical().cast(pl.UInt32)
+        debt_id = df["debt_asset"].cast(names).to_physical().cast(pl.UInt32)
+        if _unique(df["account"]) and (coll_id != debt_id).all():
+            # One row per account (the common case): two holdings each, built directly.
+            ids = df.select("account").with_row_index("local")
+            counts.append(np.full(n, 2, dtype=np.int64))
+            h_asset.append(np.column_stack([coll_id.to_numpy(), debt_id.to_numpy()]).ravel())
+            zeros = np.zeros(n)
+            h_coll.append(np.column_stack([df["collateral"].to_numpy(), zeros]).ravel())
+            h_debt.append(np.column_stack([zeros, df["debt"].to_numpy()]).ravel())
+        else:
+            # Several rows per account: sum per (account, asset).
+            ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
+            long = pl.concat(
+                [
+                    pl.DataFrame(
+                        {
+                            "account": df["account"],
+                            "asset": coll_id,
+                            "collateral": df["collateral"],
+                            "debt": 0.0,
+                        }
+                    ),
+                    pl.DataFrame(
+                        {
+                            "account": df["account"],
+                            "asset": debt_id,
+                            "collateral": 0.0,
+                            "debt": df["debt"],
+                        }
+                    ),
+                ]
+            )
+            long = (
+                long.group_by("account", "asset")
+                .agg(pl.col("collateral").sum(), pl.col("debt").sum())
+                .filter((pl.col("collateral") > 0) | (pl.col("debt") > 0))
+                .join(ids, on="account")
+                .sort("local", "asset")
+            )
+            counts.append(np.bincount(long["local"].to_numpy(), minlength=ids.height))
+            h_asset.append(long["asset"].to_numpy())
+            h_coll.append(long["collateral"].to_numpy())
+            h_debt.append(long["debt"].to_numpy())
+        protocol_ids.append(np.full(ids.height, p, dtype=np.uint32))
+        labels.append(ids.select("account", pl.lit(lp.name).alias("protocol")))
+    if len({f.schema["account"] for f in labels}) > 1:
+        labels = [f.with_columns(pl.col("account").cast(pl.String)) for f in labels]
+    label_frame = (
+        pl.concat(labels)
+        if labels
+        else pl.DataFrame(
+            {"account": [], "protocol": []}, schema={"account": pl.String, "protocol": pl.String}
+        )
+    )
+    cnt = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    offsets = np.zeros(len(cnt) + 1, dtype=np.uint32)
+    np.cumsum(cnt, out=offsets[1:])
+
+    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        if not parts:
+            return np.zeros(0, dtype=dtype)
+        return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
+
+    spec = {
+        "kind": "lending",
+        "name": "lending",
+        "protocols": [lp._spec(asset_names) for lp in protocols],
+        "accounts": {
+            "protocol": cat(protocol_ids, np.uint32),
+            "offsets": offsets,
+            "asset": cat(h_asset, np.uint32),
+            "collateral": cat(h_coll, np.float64),
+            "debt": cat(h_debt, np.float64),
+        },
+    }
+    return spec, label_frame
 
 
 def _generate(

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-import numpy as np
 import polars as pl
 
 from deleverage import _core
 from deleverage.exceptions import DeleverageError, ScenarioError
+from deleverage.lending import lending_spec
 from deleverage.result import Result, build_result
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
@@ -25,79 +25,16 @@ from deleverage.shock import Shock
 __all__ = ["simulate"]
 
 
-def _unique(s: pl.Series) -> bool:
-    """Whether every value of ``s`` is distinct; a strictly increasing integer column (the usual
-    account numbering) is recognised without hashing."""
-    if s.dtype.is_integer() and s.is_sorted():
-        return bool((s.diff().drop_nulls() > 0).all())
-    return bool(s.n_unique() == s.len())
-
-
-def _accounts_spec(
-    sc: Scenario,
-) -> tuple[dict[str, Any], pl.DataFrame, list[dict[str, Any]]]:
-    """Flattens every lending protocol's positions into CSR holdings (one row per account and
-    asset), and gives the other families' accounts the ids after them. Returns the lending
-    spec, the labels of every account id, and the families' specs."""
-    protocol_ids: list[np.ndarray] = []
-    counts: list[np.ndarray] = []
-    h_asset: list[np.ndarray] = []
-    h_coll: list[np.ndarray] = []
-    h_debt: list[np.ndarray] = []
-    labels: list[pl.DataFrame] = []
-    for p, book in enumerate(sc.lending):
-        df = book.positions
-        n = df.height
-        # Asset names → ids: an Enum over the scenario's names has exactly those ids as codes.
-        names = pl.Enum(sc.asset_names)
-        coll_id = df["collateral_asset"].cast(names).to_physical().cast(pl.UInt32)
-        debt_id = df["debt_asset"].cast(names).to_physical().cast(pl.UInt32)
-        if _unique(df["account"]) and (coll_id != debt_id).all():
-            # One row per account (the common case): two holdings each, built directly.
-            ids = df.select("account").with_row_index("local")
-            counts.append(np.full(n, 2, dtype=np.int64))
-            h_asset.append(np.column_stack([coll_id.to_numpy(), debt_id.to_numpy()]).ravel())
-            zeros = np.zeros(n)
-            h_coll.append(np.column_stack([df["collateral"].to_numpy(), zeros]).ravel())
-            h_debt.append(np.column_stack([zeros, df["debt"].to_numpy()]).ravel())
-        else:
-            # Several rows per account: sum per (account, asset).
-            ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
-            long = pl.concat(
-                [
-                    pl.DataFrame(
-                        {
-                            "account": df["account"],
-                            "asset": coll_id,
-                            "collateral": df["collateral"],
-                            "debt": 0.0,
-                        }
-                    ),
-                    pl.DataFrame(
-                        {
-                            "account": df["account"],
-                            "asset": debt_id,
-                            "collateral": 0.0,
-                            "debt": df["debt"],
-                        }
-                    ),
-                ]
-            )
-            long = (
-                long.group_by("account", "asset")
-                .agg(pl.col("collateral").sum(), pl.col("debt").sum())
-                .filter((pl.col("collateral") > 0) | (pl.col("debt") > 0))
-                .join(ids, on="account")
-                .sort("local", "asset")
-            )
-            counts.append(np.bincount(long["local"].to_numpy(), minlength=ids.height))
-            h_asset.append(long["asset"].to_numpy())
-            h_coll.append(long["collateral"].to_numpy())
-            h_debt.append(long["debt"].to_numpy())
-        protocol_ids.append(np.full(ids.height, p, dtype=np.uint32))
-        labels.append(ids.select("account", pl.lit(book.protocol.name).alias("protocol")))
-    families = []
-    next_id = sum(f.height for f in labels)
+def _families_spec(sc: Scenario) -> tuple[list[dict[str, Any]], pl.DataFrame, int]:
+    """Every family's spec in the order they act, lending first (its accounts take the ids
+    ``0..n``; the other families' accounts the ids after them), the labels of every account id,
+    and how many of them are lending accounts."""
+    lending, lending_labels = lending_spec(
+        [b.protocol for b in sc.lending], [b.positions for b in sc.lending], sc.asset_names
+    )
+    families: list[dict[str, Any]] = [lending]
+    labels = [lending_labels]
+    next_id = lending_labels.height
     for fam in sc.families:
         df = fam.positions
         ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
@@ -109,67 +46,17 @@ def _accounts_spec(
         families.append(fam.protocol._spec(sc.asset_names, df, local + next_id))
         next_id += ids.height
         labels.append(ids.select("account", pl.lit(fam.protocol.name).alias("protocol")))
-    if labels:
-        dtypes = {f.schema["account"] for f in labels}
-        if len(dtypes) > 1:
-            labels = [f.with_columns(pl.col("account").cast(pl.String)) for f in labels]
-        label_frame = pl.concat(labels)
-    else:
-        label_frame = pl.DataFrame(
-            {"account": [], "protocol": []}, schema={"account": pl.String, "protocol": pl.String}
-        )
-    label_frame = label_frame.with_row_index("account_id").with_columns(
-        pl.col("account_id").cast(pl.UInt32)
+    labels = [f for f in labels if f.height] or labels[:1]
+    dtypes = {f.schema["account"] for f in labels}
+    if len(dtypes) > 1:
+        labels = [f.with_columns(pl.col("account").cast(pl.String)) for f in labels]
+    label_frame = (
+        pl.concat(labels)
+        .select("account", "protocol")
+        .with_row_index("account_id")
+        .with_columns(pl.col("account_id").cast(pl.UInt32))
     )
-    cnt = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-    offsets = np.zeros(len(cnt) + 1, dtype=np.uint32)
-    np.cumsum(cnt, out=offsets[1:])
-
-    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        if not parts:
-            return np.zeros(0, dtype=dtype)
-        return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
-
-    spec = {
-        "protocol": cat(protocol_ids, np.uint32),
-        "offsets": offsets,
-        "asset": cat(h_asset, np.uint32),
-        "collateral": cat(h_coll, np.float64),
-        "debt": cat(h_debt, np.float64),
-    }
-    return spec, label_frame, families
-
-
-def _protocol_spec(sc: Scenario) -> list[dict[str, Any]]:
-    out = []
-    for book in sc.lending:
-        lp = book.protocol
-        reserves = [lp.reserves.get(n) for n in sc.asset_names]
-        out.append(
-            {
-                "kind": lp.kind,
-                "name": lp.name,
-                "version": lp.version,
-                "close_factor": lp.close_factor,
-                "liquidation_incentive": lp.liquidation_incentive,
-                "protocol_seize_share": lp.protocol_seize_share,
-                "base_asset": (0 if lp.base_asset is None else sc.asset_names.index(lp.base_asset)),
-                "store_front_price_factor": lp.store_front_price_factor,
-                "target_reserves": lp.target_reserves,
-                "initial_reserves": lp.initial_reserves,
-                # Assets a protocol does not list can still be borrowed from it.
-                "listed": [True] * len(reserves),
-                "threshold": np.array(
-                    [0.0 if r is None else r.liquidation_threshold for r in reserves]
-                ),
-                "bonus": np.array([0.0 if r is None else r.liquidation_bonus for r in reserves]),
-                "protocol_fee": np.array([0.0 if r is None else r.protocol_fee for r in reserves]),
-                "liquidation_factor": np.array(
-                    [0.0 if r is None else r.liquidation_factor for r in reserves]
-                ),
-            }
-        )
-    return out
+    return families, label_frame, lending_labels.height
 
 
 def _named(e: DeleverageError, sc: Scenario, labels: pl.DataFrame) -> DeleverageError:
@@ -205,7 +92,7 @@ def build_spec(
         raise ScenarioError(f"seed must be a whole number >= 0, got {seed}")
     if int(max_extra_steps) != max_extra_steps or max_extra_steps < 0:
         raise ScenarioError(f"max_extra_steps must be a whole number >= 0, got {max_extra_steps}")
-    accounts, labels, families = _accounts_spec(scenario)
+    families, labels, n_lending = _families_spec(scenario)
     spec: _core._ScenarioSpec = {
         "assets": [
             {
@@ -216,8 +103,6 @@ def build_spec(
             }
             for a in scenario.assets
         ],
-        "protocols": _protocol_spec(scenario),
-        "accounts": cast("_core._AccountsSpec", accounts),
         "families": families,
         "queue": cast("_core._QueueSpec", scenario.liquidators._spec()),
         "shock": cast("_core._ShockSpec", shock._spec(scenario.assets)),
@@ -226,7 +111,7 @@ def build_spec(
         "seed": int(seed),
         "max_extra_steps": int(max_extra_steps),
     }
-    return spec, labels, int(accounts["protocol"].shape[0])
+    return spec, labels, n_lending
 
 
 def simulate(

@@ -37,7 +37,8 @@ pub use family::perp::{
     PositionRows, Trigger,
 };
 pub use family::{
-    Breaches, Budget, Family, ForcedSeller, Ledger, Priority, QueueConfig, RoundMode, Shared,
+    Breach, Breaches, Budget, Family, ForcedSeller, Ledger, Priority, QueueConfig, RoundMode,
+    Shared,
 };
 pub use fill::{Fill, Side};
 pub use market::Market;

@@ -13,7 +13,8 @@ pub mod perp;
 pub mod shared;
 
 pub use shared::{
-    Breaches, Budget, ForcedSeller, Ledger, Priority, QueueConfig, RoundMode, RoundOutcome, Shared,
+    Breach, Breaches, Budget, ForcedSeller, Ledger, Priority, QueueConfig, RoundMode, RoundOutcome,
+    Shared,
 };
 
 use crate::error::{Error, Result};

@@ -118,20 +118,29 @@ impl RoundOutcome {
 }
 
 /// Accounts that breach their rule at given prices with nothing traded (the no-feedback view of a
-/// liquidation map), one row each: the family's own row id (account, position or vault), and the
-/// values the family's rule puts at risk, in quote at those prices.
+/// liquidation map), one row each: the family's own row id (account, position or vault), the
+/// values its rule compares, and the values it puts at risk, in quote at those prices.
+///
+/// A row breaches because `margin` falls short of `requirement` under the family's rule: lending,
+/// threshold-weighted collateral `Σ coll·p·θ` against debt value (HF < 1); Maker, `ink·spot`
+/// (spot = price/mat) against `art·rate`; perps, the margin pool's equity against its maintenance
+/// margin (below, or at or below, as the exchange triggers); funds, equity against 0 (default).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Breaches {
     /// Index of the price row (the move) the breach is found at.
     pub at: Vec<u32>,
-    /// The family's row: an account id (lending), a position row (perps), a vault row (vaults).
+    /// The family's row: an account id (lending), a position row (perps), a vault row (vaults),
+    /// a fund row (funds).
     pub row: Vec<u32>,
-    /// Debt value (lending, vaults: `art·rate`); 0 for perps.
+    /// Debt value (lending; vaults: `art·rate`; funds: debt); 0 for perps.
     pub debt: Vec<f64>,
-    /// Collateral value (lending, vaults); 0 for perps.
+    /// Collateral value at the price (lending, vaults; funds: total assets); 0 for perps.
     pub collateral_value: Vec<f64>,
     /// Position notional `|size|·mark` (perps); 0 otherwise.
     pub notional: Vec<f64>,
+    /// What the rule compares with `requirement` (see above).
+    pub margin: Vec<f64>,
+    pub requirement: Vec<f64>,
 }
 
 crate::recorder::table!(Breaches {
@@ -139,16 +148,39 @@ crate::recorder::table!(Breaches {
     row,
     debt,
     collateral_value,
-    notional
+    notional,
+    margin,
+    requirement
 });
 
+/// One row of [`Breaches`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Breach {
+    pub row: u32,
+    pub debt: f64,
+    pub collateral_value: f64,
+    pub notional: f64,
+    pub margin: f64,
+    pub requirement: f64,
+}
+
 impl Breaches {
-    pub fn push(&mut self, at: u32, row: u32, debt: f64, collateral_value: f64, notional: f64) {
+    pub fn push(&mut self, at: u32, b: Breach) {
         self.at.push(at);
-        self.row.push(row);
-        self.debt.push(debt);
-        self.collateral_value.push(collateral_value);
-        self.notional.push(notional);
+        self.row.push(b.row);
+        self.debt.push(b.debt);
+        self.collateral_value.push(b.collateral_value);
+        self.notional.push(b.notional);
+        self.margin.push(b.margin);
+        self.requirement.push(b.requirement);
+    }
+
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
     }
 }
 

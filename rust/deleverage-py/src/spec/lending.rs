@@ -1,5 +1,5 @@
-//! The lending part of a scenario spec: the protocol instances (`protocols`) and the accounts'
-//! holdings (`accounts`, CSR columns) into the core's lending family.
+//! The lending family's dict of a scenario spec: the protocol instances (`protocols`) and the
+//! accounts' holdings (`accounts`, CSR columns) into the core's [`LendingMarket`].
 
 use deleverage_core::{AaveVersion, Accounts, Lending, LendingMarket, Reserve, Rules};
 use pyo3::prelude::*;
@@ -8,9 +8,9 @@ use pyo3::types::{PyDict, PyList};
 use crate::convert::{self, dict, get, item, u32_column};
 use crate::errors::{BindingError, BindingResult};
 
-/// The lending family of `spec` (possibly without protocols or accounts).
+/// The lending family's dict of a spec (possibly without protocols or accounts).
 pub fn market(spec: &Bound<'_, PyDict>, n_assets: usize) -> BindingResult<LendingMarket> {
-    let place = "scenario";
+    let place = "lending";
     let protocols = protocols(&item(spec, "protocols", place)?, n_assets)?;
     let acc = dict(&item(spec, "accounts", place)?, "accounts")?;
     let accounts = Accounts::new(

@@ -159,15 +159,13 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
     let place = "scenario";
     let assets = assets(&item(spec, "assets", place)?)?;
     let n = assets.len();
-    // Lending first: its protocols take the first ids and its queue acts first in a round.
-    let mut families = vec![Family::Lending(lending::market(spec, n)?)];
     let queue = queue(&dict(&item(spec, "queue", place)?, "queue")?)?;
     let path = path(&dict(&item(spec, "shock", place)?, "shock")?)?;
     let steps = convert::count("steps", get(spec, "steps", place)?)?;
     let step_seconds: f64 = get(spec, "step_seconds", place)?;
     let seed: u64 = get(spec, "seed", place)?;
     let max_extra: u32 = get(spec, "max_extra_steps", place)?;
-    families.extend(self::families(&item(spec, "families", place)?)?);
+    let families = self::families(&item(spec, "families", place)?, n)?;
     Ok(Spec {
         scenario: Scenario {
             families,
@@ -183,7 +181,7 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
 }
 
 /// The `families` list of a scenario spec.
-fn families(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Family>> {
+fn families(obj: &Bound<'_, PyAny>, n_assets: usize) -> BindingResult<Vec<Family>> {
     let mut out = Vec::new();
     for (k, f) in list(obj, "families")?.iter().enumerate() {
         let place = format!("families[{k}]");
@@ -191,12 +189,13 @@ fn families(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Family>> {
         let kind: String = get(&d, "kind", &place)?;
         let name: String = get(&d, "name", &place)?;
         let fam = match kind.as_str() {
+            "lending" => Family::Lending(lending::market(&d, n_assets)?),
             "perps" => Family::Perps(perps::exchange(&d, &name)?),
             "funds" => Family::Funds(funds::funds(&d, &name)?),
             "vaults" => Family::Vaults(vaults::vaults(&d, &name)?),
             other => {
                 return Err(BindingError::Scenario(format!(
-                    "{place}.kind must be perps, vaults or funds, got {other:?}"
+                    "{place}.kind must be lending, perps, vaults or funds, got {other:?}"
                 )));
             }
         };

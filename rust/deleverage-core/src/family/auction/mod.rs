@@ -16,7 +16,7 @@ pub use clip::*;
 use clip::{has_room, limit};
 
 use crate::error::{self, Error, Result};
-use crate::family::shared::{Breaches, Budget, ForcedSeller, RoundOutcome, Shared};
+use crate::family::shared::{Breach, Breaches, Budget, ForcedSeller, RoundOutcome, Shared};
 use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values};
 
@@ -623,15 +623,18 @@ impl ForcedSeller for Vaults {
     fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches) {
         // The test `bark` applies; the collateral at the OSM price, the debt `art·rate`.
         for i in 0..self.len() {
-            if self.unsafe_at(i, prices).is_some() {
+            if let Some((margin, debt)) = self.unsafe_at(i, prices) {
                 let il = &self.ilks[self.ilk[i] as usize];
-                let debt = self.art[i] * il.rate;
                 out.push(
                     at,
-                    i as u32,
-                    debt,
-                    self.ink[i] * prices[il.asset as usize],
-                    0.0,
+                    Breach {
+                        row: i as u32,
+                        debt,
+                        collateral_value: self.ink[i] * prices[il.asset as usize],
+                        margin,
+                        requirement: debt,
+                        ..Breach::default()
+                    },
                 );
             }
         }

@@ -22,7 +22,9 @@ mod rules;
 pub use rules::*;
 
 use crate::error::{self, Error, Result};
-use crate::family::shared::{Breaches, Budget, ForcedSeller, RoundMode, RoundOutcome, Shared};
+use crate::family::shared::{
+    Breach, Breaches, Budget, ForcedSeller, RoundMode, RoundOutcome, Shared,
+};
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Values};
 
@@ -730,8 +732,18 @@ impl ForcedSeller for Funds {
                 continue;
             }
             let (h, il) = self.values(i, prices);
-            if h + il - self.debt[i] <= 0.0 {
-                out.push(at, i as u32, self.debt[i], h + il, 0.0);
+            let equity = h + il - self.debt[i];
+            if equity <= 0.0 {
+                out.push(
+                    at,
+                    Breach {
+                        row: i as u32,
+                        debt: self.debt[i],
+                        collateral_value: h + il,
+                        margin: equity,
+                        ..Breach::default()
+                    },
+                );
             }
         }
     }

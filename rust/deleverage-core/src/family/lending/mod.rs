@@ -18,7 +18,7 @@ use rand::Rng;
 
 use crate::error::{Error, Result};
 use crate::family::shared::{
-    Breaches, Budget, ForcedSeller, Priority, RoundMode, RoundOutcome, Shared,
+    Breach, Breaches, Budget, ForcedSeller, Priority, RoundMode, RoundOutcome, Shared,
 };
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Value, Values, table};
@@ -705,13 +705,21 @@ impl ForcedSeller for LendingMarket {
             let l = &self.protocols[self.acc.protocol[i] as usize];
             let h = self.acc.holdings(i);
             if l.health(&h, prices) < 1.0 {
-                let (mut c, mut d) = (0.0, 0.0);
-                for k in 0..h.asset.len() {
-                    let p = prices[h.asset[k] as usize];
-                    c += h.collateral[k] * p;
-                    d += h.debt[k] * p;
-                }
-                out.push(at, self.original[i], d, c, 0.0);
+                let (w, b) = l.weighted(&h, prices);
+                let c: f64 = (0..h.asset.len())
+                    .map(|k| h.collateral[k] * prices[h.asset[k] as usize])
+                    .sum();
+                out.push(
+                    at,
+                    Breach {
+                        row: self.original[i],
+                        debt: b,
+                        collateral_value: c,
+                        margin: w,
+                        requirement: b,
+                        ..Breach::default()
+                    },
+                );
             }
         }
     }

@@ -10,7 +10,7 @@ pub mod rules;
 pub use rules::*;
 
 use crate::error::{self, Error, Result};
-use crate::family::shared::{Breaches, Budget, ForcedSeller, RoundOutcome, Shared};
+use crate::family::shared::{Breach, Breaches, Budget, ForcedSeller, RoundOutcome, Shared};
 use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values, table};
 /// A perp exchange in the step loop: markets, margin pools, positions, the insurance fund, ADL
@@ -657,7 +657,16 @@ impl ForcedSeller for Exchange {
             for j in self.offsets[p] as usize..self.offsets[p + 1] as usize {
                 let s = self.size[j];
                 if s != 0.0 {
-                    out.push(at, self.row[j], 0.0, 0.0, s.abs() * prices[self.asset(j)]);
+                    out.push(
+                        at,
+                        Breach {
+                            row: self.row[j],
+                            notional: s.abs() * prices[self.asset(j)],
+                            margin: e,
+                            requirement: mm,
+                            ..Breach::default()
+                        },
+                    );
                 }
             }
         }
