@@ -18,6 +18,7 @@ __all__ = [
     "Venue",
     "__version__",
     "breached",
+    "maintenance_margin",
     "simulate",
     "sweep",
 ]
@@ -291,9 +292,12 @@ class _RawBreaches(TypedDict):
     debt: _Array
     collateral_value: _Array
     notional: _Array
+    margin: _Array
+    requirement: _Array
 
 def simulate(spec: _ScenarioSpec) -> _RawResult: ...
 def breached(spec: _ScenarioSpec, prices: _Column) -> list[_RawBreaches]: ...
+def maintenance_margin(caps: _Column, mmr: _Column, notional: _Column) -> _F64Array: ...
 def sweep(
     spec: _ScenarioSpec, first: int, last: int, threads: int | None = None
 ) -> dict[str, Any]: ...

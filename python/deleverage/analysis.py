@@ -14,20 +14,21 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 from tqdm.auto import tqdm
 
+from deleverage import _breach, _core
 from deleverage._checks import finite as _finite
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
 from deleverage.result import Result
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
-from deleverage.simulate import simulate
+from deleverage.simulate import build_spec, simulate
 from deleverage.vaults import Vaults
 
 __all__ = [
@@ -53,34 +54,19 @@ def _asset_index(sc: Scenario, asset: str) -> int:
     return sc.asset_names.index(asset)
 
 
-def _static_exposure(sc: Scenario, prices: dict[str, float]) -> tuple[float, float, int]:
-    """Debt and collateral value of the accounts with health factor below 1 at ``prices`` (no
-    feedback: nothing is sold), and their count. HF = Σ coll·p·θ / Σ debt·p for every rule set."""
-    debt_total = coll_total = 0.0
-    count = 0
-    for book in sc.lending:
-        th = {a: r.liquidation_threshold for a, r in book.protocol.reserves.items()}
-        df = book.positions
-        per_account = (
-            df.with_columns(
-                (pl.col("collateral") * pl.col("collateral_asset").replace_strict(prices)).alias(
-                    "cv"
-                ),
-                (
-                    pl.col("collateral")
-                    * pl.col("collateral_asset").replace_strict(prices)
-                    * pl.col("collateral_asset").replace_strict(th, default=0.0)
-                ).alias("wv"),
-                (pl.col("debt") * pl.col("debt_asset").replace_strict(prices)).alias("dv"),
-            )
-            .group_by("account")
-            .agg(pl.col("cv").sum(), pl.col("wv").sum(), pl.col("dv").sum())
-            .filter((pl.col("dv") > 0) & (pl.col("wv") < pl.col("dv")))
-        )
-        debt_total += float(per_account["dv"].sum())
-        coll_total += float(per_account["cv"].sum())
-        count += per_account.height
-    return debt_total, coll_total, count
+def _static_breaches(sc: Scenario, rows: npt.NDArray[np.float64]) -> list[pl.DataFrame]:
+    """What breaches each family's rule at each row of prices (one per asset, the scenario's
+    order), with nothing traded: the core's own rules, one frame per family in the order of the
+    engine's spec (lending first, then ``sc.families``)."""
+    spec, _, _ = build_spec(sc, None, None, 0)
+    return _breach.frames(_core.breached(spec, np.ascontiguousarray(rows.ravel())))
+
+
+def _per_move(frame: pl.DataFrame, n: int, **aggs: pl.Expr) -> dict[str, list[Any]]:
+    """Sums per price row (``at``) over a breach frame, for every row ``0..n`` (0 where none)."""
+    grid = pl.DataFrame({"at": np.arange(n, dtype=np.uint32)})
+    out = grid.join(frame.group_by("at").agg(**aggs), on="at", how="left").sort("at")
+    return {k: out[k].fill_null(0).to_list() for k in aggs}
 
 
 def liquidation_map(
@@ -121,31 +107,57 @@ def liquidation_map(
     if bad.any():
         raise ScenarioError(f"moves must be finite returns > -1, got {moves_arr[bad][0]}")
     base = {x.name: float(x.price) for x in scenario.assets}
-    rows = []
-    for m in tqdm(moves_arr, desc="liquidation map", disable=not progress):
-        prices = dict(base)
-        prices[asset] = base[asset] * (1.0 + float(m))
-        debt, coll, count = _static_exposure(scenario, prices)
+    k = scenario.asset_names.index(asset)
+    rows = np.tile(np.array(list(base.values()), dtype=np.float64), (moves_arr.size, 1))
+    rows[:, k] = base[asset] * (1.0 + moves_arr)
+    found = _static_breaches(scenario, rows)
+    n = moves_arr.size
+    # Funds are not counted: their sales follow a leverage rule, not a liquidation threshold.
+    lending = _per_move(
+        found[0],
+        n,
+        debt=pl.col("debt").sum(),
+        coll=pl.col("collateral_value").sum(),
+        count=pl.len().cast(pl.Int64),
+    )
+    kinds = [type(f.protocol) for f in scenario.families]
+    static: dict[str, list[Any]] = {}
+    vault_frames = [f for f, t in zip(found[1:], kinds, strict=True) if t is Vaults]
+    if vault_frames:
+        v = _per_move(
+            pl.concat(vault_frames),
+            n,
+            debt=pl.col("debt").sum(),
+            coll=pl.col("collateral_value").sum(),
+            count=pl.len().cast(pl.Int64),
+        )
+        static |= {
+            "vault_liquidatable_debt": v["debt"],
+            "vault_liquidatable_collateral": v["coll"],
+            "vault_liquidatable_vaults": v["count"],
+        }
+    perp_frames = [f for f, t in zip(found[1:], kinds, strict=True) if t is PerpExchange]
+    if perp_frames:
+        p = _per_move(
+            pl.concat(perp_frames),
+            n,
+            notional=pl.col("notional").sum(),
+            count=pl.len().cast(pl.Int64),
+        )
+        static |= {
+            "perp_liquidatable_notional": p["notional"],
+            "perp_liquidatable_positions": p["count"],
+        }
+    rows_out = []
+    for i, m in enumerate(tqdm(moves_arr, desc="liquidation map", disable=not progress)):
         row: dict[str, float | int | None] = {
             "move": float(m),
-            "price": prices[asset],
-            "liquidatable_debt": debt,
-            "liquidatable_collateral": coll,
-            "liquidatable_accounts": count,
+            "price": float(rows[i, k]),
+            "liquidatable_debt": float(lending["debt"][i]),
+            "liquidatable_collateral": float(lending["coll"][i]),
+            "liquidatable_accounts": int(lending["count"][i]),
         }
-        vaults = [f for f in scenario.families if isinstance(f.protocol, Vaults)]
-        if vaults:
-            hit = [f.protocol.unsafe(f.positions, prices) for f in vaults]
-            row["vault_liquidatable_debt"] = float(sum(h["debt"].sum() for h in hit))
-            row["vault_liquidatable_collateral"] = float(
-                sum(h["collateral_value"].sum() for h in hit)
-            )
-            row["vault_liquidatable_vaults"] = sum(h.height for h in hit)
-        perps = [f for f in scenario.families if isinstance(f.protocol, PerpExchange)]
-        if perps:
-            hit = [f.protocol.liquidatable(f.positions, prices) for f in perps]
-            row["perp_liquidatable_notional"] = float(sum(h["notional"].sum() for h in hit))
-            row["perp_liquidatable_positions"] = sum(h.height for h in hit)
+        row |= {col: values[i] for col, values in static.items()}
         if cascade:
             res = simulate(scenario, shock=Shock.instant({asset: float(m)}), seed=seed)
             s = res.to_dict()
@@ -160,8 +172,8 @@ def liquidation_map(
                     "amplification": s[f"amplification_{asset}"],
                 }
             )
-        rows.append(row)
-    return pl.DataFrame(rows)
+        rows_out.append(row)
+    return pl.DataFrame(rows_out)
 
 
 def _metric(res: Result, metric: Metric, asset: str) -> float:

@@ -36,6 +36,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from deleverage import _core
+from deleverage._breach import account_ids, family_breaches
 from deleverage._checks import (
     Place,
     finite,
@@ -116,12 +118,10 @@ class Brackets:
         >>> round(float(b.maintenance_margin([3_500_032.458])[0]), 5)  # Binance's FAQ: 71,200.81
         71200.81145
         """
-        caps = np.asarray(self.caps)
-        rates = np.asarray(self.rates)
-        cum = np.concatenate([[0.0], np.cumsum(caps[:-1] * np.diff(rates))])
-        n = np.asarray(notional, dtype=np.float64)
-        b = np.minimum(np.searchsorted(caps, n, side="left"), len(caps) - 1)
-        return np.asarray(n * rates[b] - cum[b], dtype=np.float64)
+        # The core's rule, the one the exchange liquidates with.
+        n = np.ascontiguousarray(np.asarray(notional, dtype=np.float64).ravel())
+        caps = np.asarray(self.caps, dtype=np.float64)
+        return _core.maintenance_margin(caps, np.asarray(self.rates, dtype=np.float64), n)
 
     @classmethod
     def flat(cls, rate: float) -> Brackets:
@@ -294,9 +294,11 @@ class PerpExchange:
 
     def liquidatable(self, positions: pl.DataFrame, prices: dict[str, float]) -> pl.DataFrame:
         """The positions of margin pools that breach their maintenance margin at ``prices``
-        (asset → mark), with nothing traded: what a liquidation heatmap counts. Cross rows of an
-        account form one pool; each isolated row is its own. Adds the columns ``mark``,
-        ``notional``, and the pool's ``equity`` and ``maintenance_margin``.
+        (asset → mark), with nothing traded: what a liquidation heatmap counts, by the engine's
+        own rule. Cross rows of an account form one pool; each isolated row is its own. Several
+        cross rows of one account in one market are the one position the exchange holds (sizes
+        summed, entry price size-weighted, margins summed). Adds the columns ``mark``,
+        ``notional`` (of the row), and the pool's ``equity`` and ``maintenance_margin``.
 
         Examples
         --------
@@ -314,31 +316,37 @@ class PerpExchange:
             if a not in prices:
                 raise ScenarioError(f"{self.name}: prices lack the market {a!r}")
             finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
+        # One engine position per isolated row and per (account, market) of cross rows.
+        key = pl.when(pl.col("mode") == "cross").then(pl.lit(-1)).otherwise(pl.col("row"))
+        held = (
+            df.with_columns(key.alias("key"))
+            .group_by("account", "market", "mode", "key", maintain_order=True)
+            .agg(
+                pl.col("row"),
+                pl.col("size").sum(),
+                ((pl.col("size") * pl.col("entry_price")).sum() / pl.col("size").sum()).alias(
+                    "entry_price"
+                ),
+                pl.col("margin").sum(),
+            )
+            # Rows that net to nothing hold no position (their margin alone cannot breach).
+            .filter(pl.col("size") != 0)
+            .with_row_index("position")
+        )
+        names = self.assets
+        spec = self._spec(names, held.drop("row"), account_ids(held))
+        hit = family_breaches(spec, names, prices).select(
+            pl.col("row").cast(pl.UInt32).alias("position"),
+            pl.col("margin").alias("equity"),
+            pl.col("requirement").alias("maintenance_margin"),
+        )
+        rows = held.select("position", "row").join(hit, on="position").explode("row")
         mark = pl.col("market").replace_strict(prices, return_dtype=pl.Float64)
-        df = df.with_columns(mark.alias("mark")).with_columns(
-            (pl.col("size").abs() * pl.col("mark")).alias("notional"),
-            (pl.col("size") * (pl.col("mark") - pl.col("entry_price"))).alias("upnl"),
-        )
-        mm = np.zeros(df.height)
-        for m in self.markets:
-            sel = (df["market"] == m.asset).to_numpy()
-            mm[sel] = m.brackets.maintenance_margin(df["notional"].to_numpy()[sel])
-        pool = (
-            pl.when(pl.col("mode") == "cross")
-            .then(pl.concat_str(pl.lit("cross:"), pl.col("account").cast(pl.String)))
-            .otherwise(pl.concat_str(pl.lit("row:"), pl.col("row").cast(pl.String)))
-        )
-        df = df.with_columns(pl.Series("mm", mm), pool.alias("pool"))
-        pools = df.group_by("pool").agg(
-            (pl.col("margin").sum() + pl.col("upnl").sum()).alias("equity"),
-            pl.col("mm").sum().alias("maintenance_margin"),
-        )
-        e, m_ = pl.col("equity"), pl.col("maintenance_margin")
-        below = e <= m_ if self.trigger == "at_or_below" else e < m_
-        breached = pools.filter(pl.when(m_ > 0).then(below).otherwise(e < 0))
         return (
-            df.join(breached, on="pool")
+            df.join(rows.drop("position"), on="row")
             .sort("row")
+            .with_columns(mark.alias("mark"))
+            .with_columns((pl.col("size").abs() * pl.col("mark")).alias("notional"))
             .select(*PERP_COLUMNS, "mode", "mark", "notional", "equity", "maintenance_margin")
         )
 

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from deleverage._breach import account_ids, family_breaches
 from deleverage._checks import (
     Place,
     get_num,
@@ -193,8 +194,8 @@ class Vaults:
 
     def unsafe(self, positions: pl.DataFrame, prices: dict[str, float]) -> pl.DataFrame:
         """The vaults that ``bark`` may liquidate at OSM prices ``prices`` (asset → price):
-        ``ink·price/mat < art·rate``, with nothing sold. Adds ``collateral_value`` and
-        ``debt`` (``art·rate``).
+        ``ink·price/mat < art·rate``, with nothing sold, by the engine's own test. Adds
+        ``collateral_value`` and ``debt`` (``art·rate``).
 
         Examples
         --------
@@ -210,14 +211,12 @@ class Vaults:
         missing = [a for a in self.assets if a not in prices]
         if missing:
             raise ScenarioError(f"{self.name}: prices lack {missing}")
-        mat = {c.asset: float(c.mat) for c in self.clippers}
-        rate = {c.asset: float(c.rate) for c in self.clippers}
-        asset = pl.col("collateral_asset")
-        price = asset.replace_strict({a: float(prices[a]) for a in self.assets})
-        return df.with_columns(
-            (pl.col("ink") * price).alias("collateral_value"),
-            (pl.col("art") * asset.replace_strict(rate)).alias("debt"),
-        ).filter(pl.col("collateral_value") / asset.replace_strict(mat) < pl.col("debt"))
+        names = self.assets
+        ids = account_ids(df)
+        hit = family_breaches(self._spec(names, df, ids), names, prices).select(
+            pl.col("row").cast(pl.UInt32), "collateral_value", "debt"
+        )
+        return df.with_row_index("row").join(hit, on="row").sort("row").drop("row")
 
     def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
         where = self.name

@@ -5,6 +5,8 @@
 mod funds;
 mod lending;
 mod perps;
+
+pub use perps::maintenance_margin;
 mod vaults;
 
 use deleverage_core::{

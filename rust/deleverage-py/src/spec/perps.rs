@@ -81,3 +81,26 @@ pub fn exchange(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Exchange> {
     };
     Exchange::new(cfg, &rows).map_err(|e| BindingError::Scenario(format!("{name}: {e}")))
 }
+
+/// `MM = N·MMR_n − cum_n` of each notional under the brackets `caps`/`mmr`, by the core's own
+/// rule (the one the exchange liquidates with).
+#[pyfunction]
+#[pyo3(signature = (caps, mmr, notional))]
+pub fn maintenance_margin<'py>(
+    py: Python<'py>,
+    caps: &Bound<'py, PyAny>,
+    mmr: &Bound<'py, PyAny>,
+    notional: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
+    use numpy::IntoPyArray;
+    let b = Brackets::new(
+        convert::column(caps, "caps")?,
+        convert::column(mmr, "rates")?,
+    )
+    .map_err(BindingError::from)?;
+    let n = convert::column(notional, "notional")?;
+    Ok(n.iter()
+        .map(|&x| b.maintenance_margin(x))
+        .collect::<Vec<f64>>()
+        .into_pyarray(py))
+}
