@@ -5,10 +5,19 @@
 //! factors 1.01 + Exp(mean 0.35) against USDC debt, Aave v3.3 (LT 0.83, bonus 5 %, fee 10 %).
 //! ETH at 3,000 on a linear book (tick 0.5, 400 ETH per level, 5,999 levels a side), spot oracle.
 
-use deleverage_core::{
-    AaveVersion, Accounts, AssetSpec, BookDynamics, Engine, Family, Lending, LendingMarket,
-    OracleKind, OrderBook, PathSpec, Profile, QueueConfig, Reserve, Rules, Scenario,
+#[path = "../tests/common/mod.rs"]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "the bench uses the scenario builders, not the test helpers"
+)]
+mod common;
+
+use common::{
+    aave_v3, eth_usdc, instant_path, lending_accounts, lending_family, linear_book, reserve,
+    scenario_of,
 };
+use deleverage_core::{AaveVersion, BookDynamics, Engine, QueueConfig, Scenario};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use rand::SeedableRng;
@@ -17,6 +26,11 @@ use rand_distr::{Distribution, Exp, StandardNormal};
 
 fn main() {
     divan::main();
+}
+
+/// The path: a 25 % fall of ETH at step 0 (then held by `Engine::run`).
+pub fn path() -> Vec<f64> {
+    instant_path(vec![-0.25, 0.0], &[3_000.0, 1.0], 1)
 }
 
 pub fn scenario(n: usize, seed: u64) -> Scenario {
@@ -31,71 +45,22 @@ pub fn scenario(n: usize, seed: u64) -> Scenario {
         collateral.extend_from_slice(&[c, 0.0]);
         debt.extend_from_slice(&[0.0, c * 3_000.0 * 0.83 / hf]);
     }
-    let accounts = Accounts::new(
-        vec![0; n],
-        (0..=n as u32).map(|i| 2 * i).collect(),
-        (0..n).flat_map(|_| [0u32, 1]).collect(),
-        collateral,
-        debt,
-        1,
-        2,
-    )
-    .expect("valid accounts");
-    let reserve = |threshold, bonus, protocol_fee| {
-        Some(Reserve {
-            threshold,
-            bonus,
-            protocol_fee,
-            liquidation_factor: 0.0,
-        })
-    };
-    let aave = Lending::new(
-        Rules::AaveV3 {
-            version: AaveVersion::V3_3,
-        },
+    let accounts = lending_accounts(&[0, 1], collateral, debt, 2);
+    let aave = aave_v3(
+        AaveVersion::V3_3,
         vec![reserve(0.83, 0.05, 0.10), reserve(0.0, 0.0, 0.0)],
+    );
+    let book = linear_book(400.0, 3_000.0, 0.5, 5_999, BookDynamics::default());
+    scenario_of(
+        eth_usdc(3_000.0, vec![book.into()]),
+        vec![lending_family(vec![aave], accounts)],
+        QueueConfig::default(),
     )
-    .expect("valid protocol");
-    let book = OrderBook::from_profile(
-        Profile::Linear {
-            depth_per_level: 400.0,
-        },
-        3_000.0,
-        0.5,
-        5_999,
-        BookDynamics::default(),
-    )
-    .expect("valid book");
-    Scenario {
-        families: vec![Family::Lending(
-            LendingMarket::new(vec![aave], accounts).unwrap(),
-        )],
-        assets: vec![
-            AssetSpec {
-                name: "ETH".into(),
-                price: 3_000.0,
-                venues: vec![book.into()],
-                oracle: OracleKind::Spot,
-            },
-            AssetSpec {
-                name: "USDC".into(),
-                price: 1.0,
-                venues: vec![],
-                oracle: OracleKind::Reference,
-            },
-        ],
-        queue: QueueConfig::default(),
-        step_seconds: 12.0,
-    }
 }
 
 #[divan::bench(sample_count = 5)]
 fn one_million_accounts_25pct_shock(bencher: Bencher) {
-    let path = PathSpec::Instant {
-        returns: vec![-0.25, 0.0],
-    }
-    .generate(&[3_000.0, 1.0], 1, 12.0, 0)
-    .expect("path");
+    let path = path();
     bencher
         .counter(ItemsCount::new(1_000_000usize))
         .with_inputs(|| scenario(1_000_000, 1))

@@ -12,10 +12,18 @@
 //! BTC-PERP at 60,000 on a linear book (tick 5, 100 BTC per level, 5,999 levels a side, no
 //! refill), marked at the blend ½·perp mid + ½·index.
 
+#[path = "../tests/common/mod.rs"]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "the bench uses the scenario builders, not the test helpers"
+)]
+pub mod common;
+
+use common::{asset, exchange_config, instant_path, linear_book, scenario_of};
 use deleverage_core::{
-    AdlOrder, AdlRanking, AssetSpec, BookDynamics, Brackets, Engine, Exchange, ExchangeConfig,
-    Family, OracleKind, OrderBook, PathSpec, PerpMarket, PositionRows, Profile, QueueConfig,
-    Scenario, Trigger,
+    AdlOrder, AdlRanking, BookDynamics, Brackets, Engine, Exchange, ExchangeConfig, Family,
+    OracleKind, OrderBook, PositionRows, QueueConfig, Scenario,
 };
 use divan::Bencher;
 use divan::counter::ItemsCount;
@@ -39,11 +47,7 @@ pub const DEPTH_PER_LEVEL: f64 = 100.0;
 
 /// The path: one step at the shocked index (then held by `Engine::run`).
 pub fn path() -> Vec<f64> {
-    PathSpec::Instant {
-        returns: vec![SHOCK],
-    }
-    .generate(&[PRICE], 1, 12.0, 0)
-    .expect("path")
+    instant_path(vec![SHOCK], &[PRICE], 1)
 }
 
 /// What a scenario is built from, before the exchange sorts the rows into margin pools.
@@ -85,42 +89,29 @@ pub fn inputs(n: usize, seed: u64) -> Inputs {
         vec![0.004, 0.005, 0.01],
     )
     .expect("valid brackets");
-    let config = ExchangeConfig {
-        markets: vec![PerpMarket { asset: 0, brackets }],
-        fee_rate: 0.005,
-        insurance_fund: INSURANCE_FUND,
-        adl: AdlOrder::Ranked(AdlRanking::Bitmex),
-        partial: None,
-        backstop: false,
-        trigger: Trigger::Below,
-    };
-    let book = OrderBook::from_profile(
-        Profile::Linear {
-            depth_per_level: DEPTH_PER_LEVEL,
-        },
-        PRICE,
-        5.0,
-        5_999,
-        BookDynamics::default(),
-    )
-    .expect("valid book");
+    let config = exchange_config(
+        brackets,
+        0.005,
+        INSURANCE_FUND,
+        AdlOrder::Ranked(AdlRanking::Bitmex),
+    );
+    let book = linear_book(DEPTH_PER_LEVEL, PRICE, 5.0, 5_999, BookDynamics::default());
     Inputs { config, rows, book }
 }
 
 /// The scenario of `inputs`: the exchange's margin pools are built here.
 pub fn build(inputs: Inputs) -> Scenario {
     let exchange = Exchange::new(inputs.config, &inputs.rows).expect("valid exchange");
-    Scenario {
-        assets: vec![AssetSpec {
-            name: "BTC-PERP".into(),
-            price: PRICE,
-            venues: vec![inputs.book.into()],
-            oracle: OracleKind::Blend { weight: 0.5 },
-        }],
-        families: vec![Family::Perps(exchange)],
-        queue: QueueConfig::default(),
-        step_seconds: 12.0,
-    }
+    scenario_of(
+        vec![asset(
+            "BTC-PERP",
+            PRICE,
+            vec![inputs.book.into()],
+            OracleKind::Blend { weight: 0.5 },
+        )],
+        vec![Family::Perps(exchange)],
+        QueueConfig::default(),
+    )
 }
 
 pub fn scenario(n: usize, seed: u64) -> Scenario {

@@ -1,6 +1,15 @@
 //! Core venue throughput: levels walked per second on a book, swaps per second on a pool, routed
 //! sales per second. Run with `cargo bench -p deleverage-core` (release profile, fat LTO).
 
+#[path = "../tests/common/mod.rs"]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "the bench uses the book builder, not the test helpers"
+)]
+mod common;
+
+use common::linear_book;
 use deleverage_core::venue::router;
 use deleverage_core::{
     AnyVenue, BookDynamics, ConstantProductPool, OrderBook, Profile, Side, Venue,
@@ -12,24 +21,16 @@ fn main() {
     divan::main();
 }
 
-fn linear_book(levels: usize) -> OrderBook {
-    OrderBook::from_profile(
-        Profile::Linear {
-            depth_per_level: 1.0,
-        },
-        3_000.0,
-        0.01,
-        levels,
-        BookDynamics::default(),
-    )
-    .expect("valid book")
+/// A book around 3,000 of `levels` levels a side, one unit each, 0.01 apart.
+fn book(levels: usize) -> OrderBook {
+    linear_book(1.0, 3_000.0, 0.01, levels, BookDynamics::default())
 }
 
 /// A sale that walks `walk` levels of a 200,000-level book (quote: the book is not consumed, so
 /// every iteration walks the same levels). Counter: levels walked.
 #[divan::bench(args = [10, 1_000, 100_000])]
 fn book_walk_levels(bencher: Bencher, walk: usize) {
-    let book = linear_book(200_000);
+    let book = book(200_000);
     bencher
         .counter(ItemsCount::new(walk))
         .bench(|| book.quote(Side::Sell, black_box(walk as f64)));
@@ -38,7 +39,7 @@ fn book_walk_levels(bencher: Bencher, walk: usize) {
 /// Sell then refill: the mutating path, including the consumed-depth bookkeeping.
 #[divan::bench]
 fn book_sell_and_refill(bencher: Bencher) {
-    let mut book = linear_book(10_000);
+    let mut book = book(10_000);
     bencher.counter(ItemsCount::new(100usize)).bench_local(|| {
         let f = book.sell(black_box(100.0));
         book.advance(1e9, None);

@@ -11,14 +11,10 @@ mod cascade;
 
 use std::time::{Duration, Instant};
 
-use deleverage_core::{Engine, PathSpec};
+use deleverage_core::Engine;
 
 fn main() {
-    let path = PathSpec::Instant {
-        returns: vec![-0.25, 0.0],
-    }
-    .generate(&[3_000.0, 1.0], 1, 12.0, 0)
-    .expect("path");
+    let path = cascade::path();
     let (mut build, mut run) = (Duration::MAX, Duration::MAX);
     for _ in 0..3 {
         let sc = cascade::scenario(1_000_000, 1);

@@ -12,16 +12,10 @@ mod perps;
 
 use std::time::{Duration, Instant};
 
-use deleverage_core::{Engine, EventKind, Exchange, Family, PoolStatus};
+use deleverage_core::{Engine, EventKind, PoolStatus};
+use perps::common::exchange_of;
 
 const N: usize = 200_000;
-
-fn exchange(e: &Engine) -> &Exchange {
-    match &e.families()[0] {
-        Family::Perps(x) => x,
-        _ => unreachable!("the scenario holds one exchange"),
-    }
-}
 
 fn main() {
     let path = perps::path();
@@ -40,7 +34,7 @@ fn main() {
         liquidations = count(EventKind::PerpLiquidation);
         counted = e.step_rows().liquidation_count.iter().sum::<u32>();
         if k == 0 {
-            let x = exchange(&e);
+            let x = exchange_of(&e, 0);
             let l = x.ledger();
             let t = x.table(e.oracle_prices());
             let status = |s: PoolStatus| t.status.iter().filter(|&&x| x == s as u8).count();

@@ -4,557 +4,43 @@
 //! run no unit or quote was created or destroyed: what every family sold is what the venues
 //! bought and paid for, row by row and in total; the insurance fund, its deficits and the ADL
 //! transfers balance; auctions and funds account for every unit and every unit of debt.
+//!
+//! The case, its strategies and its run are in `common/mixed.rs`; this file holds the property
+//! (and so keys `conservation_mixed.proptest-regressions`).
 
 use std::collections::HashMap;
 
+#[macro_use]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "each test file uses a part of the shared helpers"
+)]
+mod common;
+#[path = "common/mixed.rs"]
+mod mixed;
+
+use common::{RTOL, close_at, exchange_of, funds_of, vaults_of};
 use deleverage_core::market::VenueFlows;
-use deleverage_core::{
-    AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, AssetSpec, BookDynamics,
-    Brackets, Engine, Error, EventKind, Exchange, ExchangeConfig, Execution, Family, Funds, Ilk,
-    ImpactCurve, Lending, LendingMarket, OracleKind, OrderBook, PartialRule, PathSpec, PerpMarket,
-    PositionRows, PriceCurve, Priority, Profile, QueueConfig, Reserve, RoundMode, Rule, Rules,
-    Scenario, Side, Trigger, Vaults, Venue,
-};
+use deleverage_core::{EventKind, RoundMode, Side, Venue};
+use mixed::{ETH, FUND0, FUNDS, LENDING, PERP, PERPS, TRADER0, USDC, VAULTS, case, run};
 use proptest::prelude::*;
 
-const ETH: usize = 0;
-const USDC: usize = 1;
-const PERP: usize = 2;
-/// Protocol ids in event rows: the lending protocol, then the families in scenario order.
-const LENDING: u32 = 0;
-const PERPS: u32 = 1;
-const VAULTS: u32 = 2;
-const FUNDS: u32 = 3;
-/// Account ids of perp traders (one per position row) and of funds, apart from vault owners.
-const TRADER0: u32 = 1_000;
-const FUND0: u32 = 5_000;
-
-/// Relative 1e-9 with an absolute floor of 1e-9 of `scale` (the totals the two sides sum over).
-fn close(a: f64, b: f64, scale: f64) -> bool {
-    (a - b).abs() <= 1e-9 * scale.abs().max(a.abs()).max(b.abs()).max(1.0)
-}
-
+/// `prop_assert!` that `a` and `b` agree to RTOL of the identity's scale: the largest of
+/// |`scale`| (the total the two sides sum over), |a| and |b|, and at least 1. A format string and
+/// its arguments, if given, say which row or group failed.
 macro_rules! check {
-    ($a:expr, $b:expr, $scale:expr) => {{
+    ($a:expr, $b:expr, $scale:expr) => {
+        check!($a, $b, $scale, "{} vs {}", stringify!($a), stringify!($b))
+    };
+    ($a:expr, $b:expr, $scale:expr, $($what:tt)+) => {{
         let (a, b, s): (f64, f64, f64) = ($a, $b, $scale);
         prop_assert!(
-            close(a, b, s),
-            "{} = {a} vs {} = {b} (scale {s})",
-            stringify!($a),
-            stringify!($b)
+            close_at(a, b, RTOL, s.abs().max(a.abs()).max(b.abs()).max(1.0)),
+            "{}: {a} vs {b} (scale {s})",
+            format!($($what)+)
         );
     }};
-}
-
-/// One venue for an asset at 100: a linear order book or a linear impact curve.
-#[derive(Debug, Clone)]
-enum VenueSpec {
-    Book {
-        depth: f64,
-        half_life: Option<f64>,
-        theta: f64,
-    },
-    Curve {
-        slope: f64,
-        execution: Execution,
-    },
-}
-
-impl VenueSpec {
-    fn build(&self) -> AnyVenue {
-        match *self {
-            VenueSpec::Book {
-                depth,
-                half_life,
-                theta,
-            } => OrderBook::from_profile(
-                Profile::Linear {
-                    depth_per_level: depth,
-                },
-                100.0,
-                0.5,
-                150,
-                BookDynamics {
-                    resilience_half_life: half_life,
-                    permanent_impact: theta,
-                },
-            )
-            .unwrap()
-            .into(),
-            VenueSpec::Curve { slope, execution } => {
-                ImpactCurve::linear(100.0, slope, execution).unwrap().into()
-            }
-        }
-    }
-
-    /// A curve at `price` like this one (the whole state of a single-curve market), to replay a
-    /// fill row against.
-    fn curve_at(&self, price: f64) -> Option<ImpactCurve> {
-        match *self {
-            VenueSpec::Curve { slope, execution } => {
-                Some(ImpactCurve::linear(price, slope, execution).unwrap())
-            }
-            VenueSpec::Book { .. } => None,
-        }
-    }
-}
-
-fn venue() -> impl Strategy<Value = VenueSpec> {
-    let book = (1.0f64..40.0, prop::option::of(30.0f64..600.0), 0.0f64..0.3).prop_map(
-        |(depth, half_life, theta)| VenueSpec::Book {
-            depth,
-            half_life,
-            theta,
-        },
-    );
-    let execution = prop_oneof![
-        Just(Execution::Integral),
-        (0.0f64..=1.0).prop_map(|alpha| Execution::Weighted { alpha }),
-    ];
-    let curve = (1e-7f64..2e-5, execution)
-        .prop_map(|(slope, execution)| VenueSpec::Curve { slope, execution });
-    prop_oneof![book, curve]
-}
-
-/// A perp position: side (+1/−1), size, entry, leverage, cross margin.
-type Pos = (f64, f64, f64, f64, bool);
-
-#[derive(Debug, Clone)]
-struct PerpSpec {
-    positions: Vec<Pos>,
-    mmr: f64,
-    two_brackets: bool,
-    fee_rate: f64,
-    fund: f64,
-    adl: AdlOrder,
-    partial: Option<PartialRule>,
-    backstop: bool,
-    trigger: Trigger,
-}
-
-fn perp() -> impl Strategy<Value = PerpSpec> {
-    let pos = (
-        prop::bool::ANY,
-        0.2f64..20.0,
-        -0.05f64..0.05,
-        1.5f64..30.0,
-        prop::bool::ANY,
-    )
-        .prop_map(|(long, q, d, lev, cross)| {
-            (
-                if long { 1.0 } else { -1.0 },
-                q,
-                100.0 * (1.0 + d),
-                lev,
-                cross,
-            )
-        });
-    let adl = prop_oneof![
-        Just(AdlOrder::Ranked(AdlRanking::Bitmex)),
-        Just(AdlOrder::Ranked(AdlRanking::Binance)),
-        Just(AdlOrder::Ranked(AdlRanking::PnlRatio)),
-        Just(AdlOrder::Ranked(AdlRanking::Size)),
-        Just(AdlOrder::Dydx),
-    ];
-    let partial = prop::option::of(
-        (0.0f64..1_500.0, 0.1f64..=1.0, 0.0f64..60.0, prop::bool::ANY).prop_map(
-            |(threshold, fraction, cooldown, repeat)| PartialRule {
-                threshold,
-                fraction,
-                cooldown,
-                repeat,
-            },
-        ),
-    );
-    (
-        prop::collection::vec(pos, 2..10),
-        0.005f64..0.04,
-        prop::bool::ANY,
-        prop_oneof![Just(0.0), 0.0f64..0.02, Just(f64::INFINITY)],
-        prop_oneof![Just(0.0), 0.0f64..300.0],
-        adl,
-        partial,
-        prop::bool::ANY,
-        prop_oneof![Just(Trigger::Below), Just(Trigger::AtOrBelow)],
-    )
-        .prop_map(
-            |(
-                mut positions,
-                mmr,
-                two_brackets,
-                fee_rate,
-                fund,
-                adl,
-                partial,
-                backstop,
-                trigger,
-            )| {
-                // Both sides present, so that ADL has counterparties.
-                positions[0].0 = 1.0;
-                positions[1].0 = -1.0;
-                PerpSpec {
-                    positions,
-                    mmr,
-                    two_brackets,
-                    fee_rate,
-                    fund,
-                    adl,
-                    partial,
-                    backstop,
-                    trigger,
-                }
-            },
-        )
-}
-
-impl PerpSpec {
-    fn build(&self) -> Exchange {
-        let brackets = if self.two_brackets {
-            Brackets::new(vec![500.0, f64::INFINITY], vec![self.mmr, 2.0 * self.mmr]).unwrap()
-        } else {
-            Brackets::new(vec![f64::INFINITY], vec![self.mmr]).unwrap()
-        };
-        let p = &self.positions;
-        let rows = PositionRows {
-            account: (0..p.len() as u32).map(|r| TRADER0 + r).collect(),
-            market: vec![0; p.len()],
-            size: p.iter().map(|x| x.0 * x.1).collect(),
-            entry: p.iter().map(|x| x.2).collect(),
-            margin: p.iter().map(|x| x.1 * x.2 / x.3).collect(),
-            cross: p.iter().map(|x| x.4).collect(),
-        };
-        Exchange::new(
-            ExchangeConfig {
-                markets: vec![PerpMarket {
-                    asset: PERP as u32,
-                    brackets,
-                }],
-                fee_rate: self.fee_rate,
-                insurance_fund: self.fund,
-                adl: self.adl,
-                partial: self.partial,
-                backstop: self.backstop,
-                trigger: self.trigger,
-            },
-            &rows,
-        )
-        .unwrap()
-    }
-}
-
-#[derive(Debug, Clone)]
-struct VaultSpec {
-    hole: f64,
-    dirt: f64,
-    ilk: Ilk,
-    /// ink, collateralisation ink·spot/(art·rate) at the initial price.
-    vaults: Vec<(f64, f64)>,
-}
-
-fn vaults() -> impl Strategy<Value = VaultSpec> {
-    let curve = prop_oneof![
-        (300.0f64..3_000.0).prop_map(|tau| PriceCurve::Linear { tau }),
-        (12.0f64..90.0, 0.85f64..0.99)
-            .prop_map(|(step, cut)| PriceCurve::StairstepExponential { step, cut }),
-        (0.99f64..0.9995).prop_map(|cut| PriceCurve::Exponential { cut }),
-    ];
-    let ilk = (
-        1.0f64..1.1,
-        1.0f64..1.2,
-        0.0f64..60.0,
-        prop_oneof![Just(f64::INFINITY), 500.0f64..10_000.0],
-        0.0f64..300.0,
-        1.0f64..1.3,
-        curve,
-        prop_oneof![Just(f64::INFINITY), 120.0f64..3_600.0],
-        0.2f64..0.6,
-        0.0f64..0.01,
-        0.0f64..10.0,
-    )
-        .prop_map(
-            |(rate, chop, dust, hole, dirt, buf, curve, tail, cusp, chip, tip)| Ilk {
-                asset: ETH as u32,
-                mat: 1.5,
-                rate,
-                chop,
-                dust,
-                hole,
-                dirt: dirt.min(0.5 * hole),
-                buf,
-                curve,
-                tail,
-                cusp,
-                chip,
-                tip,
-            },
-        );
-    (
-        prop_oneof![Just(f64::INFINITY), 1_000.0f64..20_000.0],
-        0.0f64..300.0,
-        ilk,
-        prop::collection::vec((0.5f64..20.0, 1.0f64..1.8), 1..8),
-    )
-        .prop_map(|(hole, dirt, ilk, vaults)| VaultSpec {
-            hole,
-            dirt: dirt.min(0.5 * hole),
-            ilk,
-            vaults,
-        })
-}
-
-impl VaultSpec {
-    fn ink(&self) -> Vec<f64> {
-        self.vaults.iter().map(|v| v.0).collect()
-    }
-    fn art(&self) -> Vec<f64> {
-        let spot = 100.0 / self.ilk.mat;
-        self.vaults
-            .iter()
-            .map(|&(ink, cr)| ink * spot / (cr * self.ilk.rate))
-            .collect()
-    }
-    fn build(&self) -> Vaults {
-        let n = self.vaults.len() as u32;
-        Vaults::new(
-            self.hole,
-            self.dirt,
-            vec![self.ilk],
-            (0..n).collect(),
-            vec![0; n as usize],
-            self.ink(),
-            self.art(),
-        )
-        .unwrap()
-    }
-}
-
-#[derive(Debug, Clone)]
-struct FundSpec {
-    /// ETH units and leverage at the initial price.
-    funds: Vec<(f64, f64)>,
-    rule: Rule,
-}
-
-/// Funds start near the leverage their rule aims at, and target funds are small and little
-/// levered: a target fund buys into its own price impact, and with λ*·ℓ·H large that feedback
-/// has no bound (GLT's ρ(K) ≥ 1); the engine then stops the run with `Error::Diverged`.
-fn funds() -> impl Strategy<Value = FundSpec> {
-    let rule = prop_oneof![
-        (3.0f64..20.0, 0.8f64..1.0).prop_map(|(lambda_max, f)| Rule::Threshold {
-            lambda_max,
-            lambda_b: (lambda_max * f).max(1.0),
-        }),
-        (1.5f64..4.0).prop_map(|l| Rule::Target { leverage: Some(l) }),
-        Just(Rule::Target { leverage: None }),
-    ];
-    (
-        prop::collection::vec((5.0f64..150.0, 0.6f64..1.05), 1..5),
-        rule,
-    )
-        .prop_map(|(funds, rule)| {
-            let (base, size) = match rule {
-                Rule::Threshold { lambda_max, .. } => (lambda_max, 1.0),
-                Rule::Target { leverage: Some(l) } => (l, 0.3),
-                Rule::Target { leverage: None } => (3.0, 0.3),
-            };
-            let funds = funds
-                .into_iter()
-                .map(|(u, f)| (u * size, (base * f).max(1.2)))
-                .collect();
-            FundSpec { funds, rule }
-        })
-}
-
-impl FundSpec {
-    fn units(&self) -> Vec<f64> {
-        self.funds.iter().flat_map(|f| [f.0, 0.0, 0.0]).collect()
-    }
-    fn debt(&self) -> Vec<f64> {
-        self.funds
-            .iter()
-            .map(|&(u, lev)| u * 100.0 * (1.0 - 1.0 / lev))
-            .collect()
-    }
-    fn build(&self) -> Funds {
-        Funds::new(
-            self.units(),
-            3,
-            vec![],
-            vec![],
-            self.debt(),
-            self.rule,
-            Accounting::MarkToMarket,
-        )
-        .unwrap()
-        .with_first_account(FUND0)
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Case {
-    aave: AaveVersion,
-    /// ETH collateral, USDC debt.
-    accounts: Vec<(f64, f64)>,
-    eth: VenueSpec,
-    perp_venue: VenueSpec,
-    perp_oracle: OracleKind,
-    perp: PerpSpec,
-    vaults: VaultSpec,
-    funds: FundSpec,
-    queue: QueueConfig,
-    shock: f64,
-    steps: usize,
-}
-
-fn case() -> impl Strategy<Value = Case> {
-    let queue = (
-        prop_oneof![
-            Just(Priority::WorstHealth),
-            Just(Priority::Largest),
-            Just(Priority::Fifo),
-            Just(Priority::Random)
-        ],
-        prop_oneof![Just(RoundMode::Sequential), Just(RoundMode::Batch)],
-        prop_oneof![2 => Just(f64::INFINITY), 1 => 2_000.0f64..50_000.0],
-        prop_oneof![2 => Just(u64::MAX), 1 => 1u64..20],
-        0.0f64..=1.0,
-        prop_oneof![Just(0.0), 0.0f64..0.05],
-    )
-        .prop_map(
-            |(priority, mode, budget_notional, budget_count, sell_fraction, keeper_margin)| {
-                QueueConfig {
-                    priority,
-                    mode,
-                    budget_notional,
-                    budget_count,
-                    sell_fraction,
-                    max_rounds_per_step: 16,
-                    keeper_margin,
-                }
-            },
-        );
-    let account = (0.1f64..30.0, 1.0f64..1.8).prop_map(|(c, hf)| (c, c * 100.0 * 0.8 / hf));
-    let aave = prop_oneof![Just(AaveVersion::V3_0), Just(AaveVersion::V3_3)];
-    let perp_oracle = prop_oneof![
-        Just(OracleKind::Reference),
-        (0.0f64..=1.0).prop_map(|weight| OracleKind::Blend { weight }),
-    ];
-    (
-        (aave, prop::collection::vec(account, 1..12)),
-        venue(),
-        venue(),
-        perp_oracle,
-        perp(),
-        vaults(),
-        funds(),
-        queue,
-        -0.4f64..-0.05,
-        2usize..6,
-    )
-        .prop_map(
-            |(
-                (aave, accounts),
-                eth,
-                perp_venue,
-                perp_oracle,
-                perp,
-                vaults,
-                funds,
-                queue,
-                shock,
-                steps,
-            )| Case {
-                aave,
-                accounts,
-                eth,
-                perp_venue,
-                perp_oracle,
-                perp,
-                vaults,
-                funds,
-                queue,
-                shock,
-                steps,
-            },
-        )
-}
-
-/// The engine after the case's run, the initial accounts, and whether a runaway target group
-/// stopped the run inside a step (whose step rows were then not written).
-fn run(c: &Case) -> (Engine, Accounts, bool) {
-    let n = c.accounts.len();
-    let accounts = Accounts::new(
-        vec![0; n],
-        (0..=n as u32).map(|i| 2 * i).collect(),
-        (0..n).flat_map(|_| [ETH as u32, USDC as u32]).collect(),
-        c.accounts.iter().flat_map(|&(e, _)| [e, 0.0]).collect(),
-        c.accounts.iter().flat_map(|&(_, u)| [0.0, u]).collect(),
-        1,
-        3,
-    )
-    .unwrap();
-    let r = |threshold, bonus| {
-        Some(Reserve {
-            threshold,
-            bonus,
-            protocol_fee: 0.1,
-            liquidation_factor: 0.0,
-        })
-    };
-    let lending = Lending::new(
-        Rules::AaveV3 { version: c.aave },
-        vec![r(0.8, 0.05), r(0.0, 0.0), r(0.0, 0.0)],
-    )
-    .unwrap();
-    let asset = |name: &str, price, venues, oracle| AssetSpec {
-        name: name.into(),
-        price,
-        venues,
-        oracle,
-    };
-    let sc = Scenario {
-        assets: vec![
-            asset("ETH", 100.0, vec![c.eth.build()], OracleKind::Spot),
-            asset("USDC", 1.0, vec![], OracleKind::Reference),
-            asset("ETH-PERP", 100.0, vec![c.perp_venue.build()], c.perp_oracle),
-        ],
-        families: vec![
-            Family::Lending(LendingMarket::new(vec![lending], accounts.clone()).unwrap()),
-            Family::Perps(c.perp.build()),
-            Family::Vaults(c.vaults.build()),
-            Family::Funds(c.funds.build()),
-        ],
-        queue: c.queue,
-        step_seconds: 12.0,
-    };
-    let path = PathSpec::Instant {
-        returns: vec![c.shock, 0.0, c.shock],
-    }
-    .generate(&[100.0, 1.0, 100.0], c.steps, 12.0, 0)
-    .unwrap();
-    let mut e = Engine::new(sc, 11).unwrap();
-    let stopped = match e.run(&path, 120, || false) {
-        Ok(()) => false,
-        // Target funds whose own purchases feed back with a gain of 1 or more (the generator
-        // draws a few) stop the run; every action recorded up to there must still balance.
-        Err(Error::Diverged { .. }) => true,
-        Err(other) => panic!("{other}"),
-    };
-    (e, accounts, stopped)
-}
-
-fn exchange(e: &Engine) -> &Exchange {
-    match &e.families()[PERPS as usize] {
-        Family::Perps(x) => x,
-        _ => unreachable!("family 0 is the exchange"),
-    }
-}
-
-fn fund_group(e: &Engine) -> &Funds {
-    match &e.families()[FUNDS as usize] {
-        Family::Funds(f) => f,
-        _ => unreachable!("family 2 is the fund group"),
-    }
 }
 
 const fn k(kind: EventKind) -> u8 {
@@ -572,10 +58,10 @@ proptest! {
         let sum = |pick: &dyn Fn(usize) -> bool, col: &[f64]| -> f64 {
             rows.clone().filter(|&r| pick(r)).map(|r| col[r]).sum()
         };
-        let x = exchange(&e);
+        let x = exchange_of(&e, PERPS as usize);
         let pl = x.ledger();
-        let v = e.families()[VAULTS as usize].as_vaults().unwrap();
-        let f = fund_group(&e);
+        let v = vaults_of(&e, VAULTS as usize);
+        let f = funds_of(&e, FUNDS as usize);
         // The side of each perp trader (one position row per account).
         let side_of = |acc: u32| c.perp.positions[(acc - TRADER0) as usize].0;
 
@@ -659,17 +145,17 @@ proptest! {
                 if let Some(mut curve) = spec.curve_at(ev.price_before[r]) {
                     let side = if sign > 0.0 { Side::Sell } else { Side::Buy };
                     let fill = curve.execute(side, ev.qty[r]);
-                    prop_assert!(close(fill.filled, ev.qty[r], ev.qty[r]), "row {}: filled {} vs {}", r, fill.filled, ev.qty[r]);
-                    prop_assert!(close(fill.notional, ev.notional[r], ev.notional[r]), "row {} kind {}: notional {} vs {}", r, ev.kind[r], fill.notional, ev.notional[r]);
-                    prop_assert!(close(curve.price(), ev.price_after[r], ev.price_before[r]), "row {}: price {} vs {}", r, curve.price(), ev.price_after[r]);
+                    check!(fill.filled, ev.qty[r], ev.qty[r], "row {}: filled", r);
+                    check!(fill.notional, ev.notional[r], ev.notional[r], "row {} kind {}: notional", r, ev.kind[r]);
+                    check!(curve.price(), ev.price_after[r], ev.price_before[r], "row {}: price", r);
                 }
             }
             for ((step, round), (q, n, before, after)) in groups {
                 if let Some(mut curve) = spec.curve_at(before) {
                     let side = if q >= 0.0 { Side::Sell } else { Side::Buy };
                     let fill = curve.execute(side, q.abs());
-                    prop_assert!(close(fill.notional, n.abs(), n.abs()), "funds {}/{}: {} vs {}", step, round, fill.notional, n);
-                    prop_assert!(close(curve.price(), after, before));
+                    check!(fill.notional, n.abs(), n.abs(), "funds {}/{}: notional", step, round);
+                    check!(curve.price(), after, before);
                 }
             }
         }

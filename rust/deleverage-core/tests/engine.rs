@@ -1,91 +1,50 @@
 //! The step loop against cascades derived by hand.
 
-use deleverage_core::{
-    AaveVersion, Accounts, AnyVenue, AssetSpec, BookDynamics, Engine, Execution, Family,
-    ImpactCurve, Lending, LendingMarket, OracleKind, OrderBook, PathSpec, Priority, Profile,
-    QueueConfig, Reserve, RoundMode, Rules, Scenario, Status,
+#[macro_use]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "each test file uses a part of the shared helpers"
+)]
+mod common;
+
+use common::{
+    aave_v3, asset, eth_usdc, instant_path, lending_accounts, lending_family, linear_book, reserve,
+    scenario_of,
 };
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
-}
-
-macro_rules! assert_close {
-    ($a:expr, $b:expr) => {{
-        let (a, b): (f64, f64) = ($a, $b);
-        assert!(close(a, b), "{} = {a}, expected {b}", stringify!($a));
-    }};
-}
+use deleverage_core::{
+    AaveVersion, Accounts, AnyVenue, BookDynamics, Engine, Execution, ImpactCurve, Lending,
+    OracleKind, Priority, QueueConfig, Reserve, RoundMode, Rules, Scenario, Status,
+};
 
 /// Aave v3.3, ETH (asset 0) with LT 0.8, bonus 5 %, no fee; USDC (asset 1) borrowable.
 fn aave() -> Lending {
-    Lending::new(
-        Rules::AaveV3 {
-            version: AaveVersion::V3_3,
-        },
-        vec![
-            Some(Reserve {
-                threshold: 0.8,
-                bonus: 0.05,
-                protocol_fee: 0.0,
-                liquidation_factor: 0.0,
-            }),
-            Some(Reserve {
-                threshold: 0.0,
-                bonus: 0.0,
-                protocol_fee: 0.0,
-                liquidation_factor: 0.0,
-            }),
-        ],
+    aave_v3(
+        AaveVersion::V3_3,
+        vec![reserve(0.8, 0.05, 0.0), reserve(0.0, 0.0, 0.0)],
     )
-    .unwrap()
 }
 
 /// 10 ETH of collateral and `debts[i]` USDC for each account.
 fn accounts(debts: &[f64]) -> Accounts {
-    let n = debts.len();
-    Accounts::new(
-        vec![0; n],
-        (0..=n as u32).map(|i| 2 * i).collect(),
-        (0..n).flat_map(|_| [0, 1]).collect(),
-        (0..n).flat_map(|_| [10.0, 0.0]).collect(),
+    lending_accounts(
+        &[0, 1],
+        debts.iter().flat_map(|_| [10.0, 0.0]).collect(),
         debts.iter().flat_map(|&d| [0.0, d]).collect(),
-        1,
         2,
     )
-    .unwrap()
 }
 
 fn scenario(eth_venue: AnyVenue, debts: &[f64], queue: QueueConfig) -> Scenario {
-    Scenario {
-        families: vec![Family::Lending(
-            LendingMarket::new(vec![aave()], accounts(debts)).unwrap(),
-        )],
-        assets: vec![
-            AssetSpec {
-                name: "ETH".into(),
-                price: 100.0,
-                venues: vec![eth_venue],
-                oracle: OracleKind::Spot,
-            },
-            AssetSpec {
-                name: "USDC".into(),
-                price: 1.0,
-                venues: vec![],
-                oracle: OracleKind::Reference,
-            },
-        ],
+    scenario_of(
+        eth_usdc(100.0, vec![eth_venue]),
+        vec![lending_family(vec![aave()], accounts(debts))],
         queue,
-        step_seconds: 12.0,
-    }
+    )
 }
 
 fn shock(eth: f64, steps: usize) -> Vec<f64> {
-    PathSpec::Instant {
-        returns: vec![eth, 0.0],
-    }
-    .generate(&[100.0, 1.0], steps, 12.0, 0)
-    .unwrap()
+    instant_path(vec![eth, 0.0], &[100.0, 1.0], steps)
 }
 
 #[test]
@@ -143,17 +102,7 @@ fn cascade_on_a_linear_book_by_ticks() {
     //     10–17 and part of 18; mid 97(0.82 + 1.01)/2 = 88.755 < 90;
     //   account 2 sells 720·1.05/88.755 = 8.5178 ETH: the rest of level 18 (0.9871) and
     //     levels 19–25 and part of 26; mid 97(0.74 + 1.01)/2 = 84.875 > 80: account 3 is safe.
-    let book = OrderBook::from_profile(
-        Profile::Linear {
-            depth_per_level: 1.0,
-        },
-        100.0,
-        1.0,
-        99,
-        BookDynamics::default(),
-    )
-    .unwrap()
-    .into();
+    let book = linear_book(1.0, 100.0, 1.0, 99, BookDynamics::default()).into();
     let mut e = Engine::new(
         scenario(book, &[780.0, 760.0, 720.0, 640.0], QueueConfig::default()),
         1,
@@ -278,7 +227,7 @@ fn comet_absorb_and_storefront_worked_example_4() {
     // = −1,047.68 < 0 → absorb. Δ = 7,936·0.92 + 3,060·0.90 = 10,055.12 → bad debt 344.88 and
     // reserves 1,189,600. Keepers then buy at 2,480·(1 − 0.6·0.08) = 2,360.96 and
     // 61,200·(1 − 0.6·0.10) = 57,528 on venues that pay the reference: all of it, 10,431.472.
-    let reserve = |threshold, liquidation_factor| {
+    let comet_reserve = |threshold, liquidation_factor| {
         Some(Reserve {
             threshold,
             bonus: 0.0,
@@ -293,7 +242,7 @@ fn comet_absorb_and_storefront_worked_example_4() {
             target_reserves: 3_000_000.0,
             reserves: 1_200_000.0,
         },
-        vec![reserve(0.87, 0.92), reserve(0.80, 0.90), None],
+        vec![comet_reserve(0.87, 0.92), comet_reserve(0.80, 0.90), None],
     )
     .unwrap();
     let deep = |p: f64| {
@@ -301,30 +250,14 @@ fn comet_absorb_and_storefront_worked_example_4() {
             .unwrap()
             .into()
     };
-    let asset = |name: &str, price: f64, venues: Vec<AnyVenue>, oracle| AssetSpec {
-        name: name.into(),
-        price,
-        venues,
-        oracle,
-    };
-    let sc = Scenario {
-        families: vec![Family::Lending(
-            LendingMarket::new(
-                vec![comet],
-                Accounts::new(
-                    vec![0],
-                    vec![0, 3],
-                    vec![0, 1, 2],
-                    vec![3.2, 0.05, 0.0],
-                    vec![0.0, 0.0, 10_400.0],
-                    1,
-                    3,
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-        )],
-        assets: vec![
+    let accounts = lending_accounts(
+        &[0, 1, 2],
+        vec![3.2, 0.05, 0.0],
+        vec![0.0, 0.0, 10_400.0],
+        3,
+    );
+    let sc = scenario_of(
+        vec![
             asset("WETH", 2_480.0, vec![deep(2_480.0)], OracleKind::Reference),
             asset(
                 "WBTC",
@@ -334,9 +267,9 @@ fn comet_absorb_and_storefront_worked_example_4() {
             ),
             asset("USDC", 1.0, vec![], OracleKind::Reference),
         ],
-        queue: QueueConfig::default(),
-        step_seconds: 12.0,
-    };
+        vec![lending_family(vec![comet], accounts)],
+        QueueConfig::default(),
+    );
     let mut e = Engine::new(sc, 0).unwrap();
     e.run(&[2_480.0, 61_200.0, 1.0], 10, || false).unwrap();
     assert_close!(e.cumulative_bad_debt(), 344.88);
@@ -392,9 +325,7 @@ fn comet_storefront_stops_at_target_reserves() {
         &[900.0],
         QueueConfig::default(),
     );
-    sc.families = vec![Family::Lending(
-        LendingMarket::new(vec![comet], accounts(&[900.0])).unwrap(),
-    )];
+    sc.families = vec![lending_family(vec![comet], accounts(&[900.0]))];
     let mut e = Engine::new(sc, 0).unwrap();
     e.run(&shock(0.0, 1), 10, || false).unwrap();
     // 10 ETH·100·0.8 = 800 < 900 → absorb; Δ = 900 = debt: no bad debt, no credit;
@@ -461,21 +392,13 @@ fn contagion_across_two_protocols_sharing_a_venue() {
     // it repays half, 380, and 380·1.08/S1 ETH is seized.
     let l = 3e-5;
     let aave = aave();
-    let cf = |t| {
-        Some(Reserve {
-            threshold: t,
-            bonus: 0.0,
-            protocol_fee: 0.0,
-            liquidation_factor: 0.0,
-        })
-    };
     let compound = Lending::new(
         Rules::CompoundV2 {
             close_factor: 0.5,
             incentive: 1.08,
             protocol_seize_share: 0.028,
         },
-        vec![cf(0.8), cf(0.0)],
+        vec![reserve(0.8, 0.0, 0.0), reserve(0.0, 0.0, 0.0)],
     )
     .unwrap();
     let mut sc = scenario(
@@ -495,9 +418,7 @@ fn contagion_across_two_protocols_sharing_a_venue() {
         2,
     )
     .unwrap();
-    sc.families = vec![Family::Lending(
-        LendingMarket::new(vec![aave, compound], accounts).unwrap(),
-    )];
+    sc.families = vec![lending_family(vec![aave, compound], accounts)];
     let mut e = Engine::new(sc, 1).unwrap();
     e.run(&shock(-0.03, 1), 10, || false).unwrap();
     let ev = e.events();
@@ -508,6 +429,7 @@ fn contagion_across_two_protocols_sharing_a_venue() {
     assert_close!(ev.collateral_seized[1], 380.0 * 1.08 / s1);
     assert_close!(
         e.lending().unwrap().protocols()[1].treasury[0],
-        0.028 * 380.0 * 1.08 / s1
+        0.028 * 380.0 * 1.08 / s1,
+        floor = 1.0
     );
 }

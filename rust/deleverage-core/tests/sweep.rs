@@ -1,71 +1,44 @@
 //! Sweeps: seeded runs on a thread pool give the same rows whatever the number of threads, and
 //! each row is the run `Engine` gives alone with the run's derived seed.
 
+#[macro_use]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "each test file uses a part of the shared helpers"
+)]
+mod common;
+
+use common::{aave_v3, eth_usdc, lending_accounts, lending_family, reserve, scenario_of};
 use deleverage_core::sweep::SweepSpec;
 use deleverage_core::sweep::run_seed;
 use deleverage_core::sweep::sweep;
 use deleverage_core::{
-    AaveVersion, Accounts, AnyVenue, AssetSpec, Engine, Execution, Family, ImpactCurve, Lending,
-    LendingMarket, OracleKind, PathSpec, QueueConfig, Reserve, Rules, Scenario,
+    AaveVersion, AnyVenue, Engine, Execution, ImpactCurve, PathSpec, QueueConfig, Scenario,
 };
 
 fn scenario() -> Scenario {
     let n = 200;
-    let reserve = |threshold: f64, bonus: f64| {
-        Some(Reserve {
-            threshold,
-            bonus,
-            protocol_fee: 0.1,
-            liquidation_factor: 0.0,
-        })
-    };
-    let aave = Lending::new(
-        Rules::AaveV3 {
-            version: AaveVersion::V3_3,
-        },
-        vec![reserve(0.83, 0.05), reserve(0.0, 0.0)],
-    )
-    .unwrap();
+    let aave = aave_v3(
+        AaveVersion::V3_3,
+        vec![reserve(0.83, 0.05, 0.1), reserve(0.0, 0.0, 0.1)],
+    );
     // 10 ETH each, debts spreading health factors from 1.02 to 1.6 at 3,000.
     let debts: Vec<f64> = (0..n)
         .map(|i| 10.0 * 3_000.0 * 0.83 / (1.02 + 0.58 * i as f64 / n as f64))
         .collect();
-    Scenario {
-        assets: vec![
-            AssetSpec {
-                name: "ETH".into(),
-                price: 3_000.0,
-                venues: vec![AnyVenue::Curve(
-                    ImpactCurve::linear(3_000.0, 2e-7, Execution::Integral).unwrap(),
-                )],
-                oracle: OracleKind::Spot,
-            },
-            AssetSpec {
-                name: "USDC".into(),
-                price: 1.0,
-                venues: vec![],
-                oracle: OracleKind::Reference,
-            },
-        ],
-        families: vec![Family::Lending(
-            LendingMarket::new(
-                vec![aave],
-                Accounts::new(
-                    vec![0; n],
-                    (0..=n as u32).map(|i| 2 * i).collect(),
-                    (0..n).flat_map(|_| [0, 1]).collect(),
-                    (0..n).flat_map(|_| [10.0, 0.0]).collect(),
-                    debts.iter().flat_map(|&d| [0.0, d]).collect(),
-                    1,
-                    2,
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-        )],
-        queue: QueueConfig::default(),
-        step_seconds: 12.0,
-    }
+    let accounts = lending_accounts(
+        &[0, 1],
+        (0..n).flat_map(|_| [10.0, 0.0]).collect(),
+        debts.iter().flat_map(|&d| [0.0, d]).collect(),
+        2,
+    );
+    let eth = AnyVenue::Curve(ImpactCurve::linear(3_000.0, 2e-7, Execution::Integral).unwrap());
+    scenario_of(
+        eth_usdc(3_000.0, vec![eth]),
+        vec![lending_family(vec![aave], accounts)],
+        QueueConfig::default(),
+    )
 }
 
 fn spec() -> SweepSpec {

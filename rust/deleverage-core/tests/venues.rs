@@ -6,30 +6,20 @@
     reason = "numbers are written as MECHANICS.md prints them"
 )]
 
+#[macro_use]
+#[allow(
+    dead_code,
+    unused_macros,
+    reason = "each test file uses a part of the shared helpers"
+)]
+mod common;
+
+use common::linear_book;
 use deleverage_core::venue::router;
 use deleverage_core::{
     AnyVenue, BookDynamics, ConstantProductPool, Error, Execution, ImpactCurve, OrderBook, Profile,
     Side, Venue,
 };
-
-fn close(a: f64, b: f64, rtol: f64) -> bool {
-    (a - b).abs() <= rtol * b.abs().max(1e-300)
-}
-
-macro_rules! assert_close {
-    ($a:expr, $b:expr) => {
-        assert_close!($a, $b, 1e-9)
-    };
-    ($a:expr, $b:expr, $rtol:expr) => {{
-        let (a, b): (f64, f64) = ($a, $b);
-        assert!(
-            close(a, b, $rtol),
-            "{} = {a}, expected {b} (rtol {})",
-            stringify!($a),
-            $rtol
-        );
-    }};
-}
 
 fn example2_book() -> OrderBook {
     OrderBook::from_levels(
@@ -127,22 +117,13 @@ fn book_rejects_bad_ladders() {
 }
 
 /// A linear book: mid 100, tick 1 (η = 0.01), 10 units per level, 50 levels a side.
-fn linear_book(dynamics: BookDynamics) -> OrderBook {
-    OrderBook::from_profile(
-        Profile::Linear {
-            depth_per_level: 10.0,
-        },
-        100.0,
-        1.0,
-        50,
-        dynamics,
-    )
-    .unwrap()
+fn book_at_100(dynamics: BookDynamics) -> OrderBook {
+    linear_book(10.0, 100.0, 1.0, 50, dynamics)
 }
 
 #[test]
 fn linear_profile_levels() {
-    let mut book = linear_book(BookDynamics::default());
+    let mut book = book_at_100(BookDynamics::default());
     assert_close!(book.best_bid().unwrap(), 99.0);
     assert_close!(book.best_ask().unwrap(), 101.0);
     // 25 units: 10 @ 99, 10 @ 98, 5 @ 97.
@@ -157,7 +138,7 @@ fn linear_profile_levels() {
 fn refill_law_after_half_lives() {
     // E ← E·2^(−Δt/h): consume 4 levels (E = 40), then watch them come back from the inside.
     let h = 600.0;
-    let mut book = linear_book(BookDynamics {
+    let mut book = book_at_100(BookDynamics {
         resilience_half_life: Some(h),
         permanent_impact: 0.0,
     });
@@ -178,7 +159,7 @@ fn refill_law_after_half_lives() {
     book.advance(h / 2.0, None);
     assert_close!(book.consumed(Side::Sell), 5.0 * 0.5f64.sqrt());
     // Without resilience nothing comes back.
-    let mut still = linear_book(BookDynamics::default());
+    let mut still = book_at_100(BookDynamics::default());
     still.sell(40.0);
     still.advance(1e9, None);
     assert_close!(still.best_bid().unwrap(), 95.0);
@@ -186,7 +167,7 @@ fn refill_law_after_half_lives() {
 
 #[test]
 fn anchoring_moves_levels_and_keeps_consumption() {
-    let mut book = linear_book(BookDynamics::default());
+    let mut book = book_at_100(BookDynamics::default());
     book.sell(15.0);
     book.advance(12.0, Some(80.0));
     // Every level re-priced by 0.8; 5 units left at the second level.
@@ -201,7 +182,7 @@ fn permanent_impact_moves_the_anchor() {
     // θ = 0.5, sell 20 = two full levels: b0 = 99, b1 = 97, I = 97/99 − 1 = −2/99.
     // Anchor 100·(1 − 1/99); consumed E = (1 − θ)·20 = 10, so the best bid is level 2 of the
     // moved ladder: anchor·0.98.
-    let mut book = linear_book(BookDynamics {
+    let mut book = book_at_100(BookDynamics {
         resilience_half_life: None,
         permanent_impact: 0.5,
     });
@@ -221,7 +202,7 @@ fn permanent_impact_moves_the_anchor() {
 fn permanent_impact_inside_a_level_moves_nothing() {
     // Selling 5 of the first level's 10 leaves the best bid at 99: I = 0, so nothing is permanent
     // and the full 5 stay consumed (no depth reappears at 99).
-    let mut book = linear_book(BookDynamics {
+    let mut book = book_at_100(BookDynamics {
         resilience_half_life: None,
         permanent_impact: 0.5,
     });
@@ -231,7 +212,7 @@ fn permanent_impact_inside_a_level_moves_nothing() {
     // Sell 25 = two levels and half of the third: b1 = 97, I = −2/99, ΔW = 20 (the two levels
     // passed), E' = 25 − θ·20 = 15; the best bid 100(1 − 1/99)·0.98 = 97.0101 ≈ b1 with 5 resting,
     // as the un-shifted book had 5 resting at 97.
-    let mut book = linear_book(BookDynamics {
+    let mut book = book_at_100(BookDynamics {
         resilience_half_life: None,
         permanent_impact: 0.5,
     });
