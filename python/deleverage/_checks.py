@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from deleverage import _core
 from deleverage.exceptions import ScenarioError
 
 __all__ = [
@@ -261,3 +262,13 @@ def get_num_list(t: Mapping[str, Any], key: str, place: Place) -> list[float]:
     ):
         raise (place / key).error("expected an array of numbers")
     return [float(x) for x in v]
+
+
+def names(enum: str) -> tuple[str, ...]:
+    """The labels of one of the core's named enums (``_core.ENUM_NAMES``): the core owns them."""
+    return tuple(_core.ENUM_NAMES[enum])
+
+
+def one_of(labels: Sequence[str]) -> str:
+    """``"a, b or c"``: the labels as a message lists them."""
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]

@@ -47,7 +47,9 @@ from deleverage._checks import (
     get_opt_num,
     get_str,
     named_table,
+    names,
     numbers,
+    one_of,
     positions_frame,
     protocol_name,
     table,
@@ -93,9 +95,9 @@ class Funds:
                 object.__setattr__(self, key, finite(f"{w}: {key}", v, low=1.0))
         if self.rule not in ("target", "threshold"):
             raise ScenarioError(f"{w}: rule must be target or threshold, got {self.rule!r}")
-        if self.accounting not in ("mark_to_market", "linear"):
+        if self.accounting not in names("accounting"):
             raise ScenarioError(
-                f"{w}: accounting must be mark_to_market or linear, got {self.accounting!r}"
+                f"{w}: accounting must be {one_of(names('accounting'))}, got {self.accounting!r}"
             )
         if self.rule == "threshold":
             lm, lb = self.lambda_max, self.lambda_b

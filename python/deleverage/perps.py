@@ -46,7 +46,9 @@ from deleverage._checks import (
     get_str,
     items,
     known_names,
+    names,
     numbers,
+    one_of,
     positions_frame,
     protocol_name,
     table,
@@ -57,7 +59,7 @@ from deleverage.exceptions import ScenarioError
 __all__ = ["Brackets", "PartialLiquidation", "PerpExchange", "PerpMarket"]
 
 PERP_COLUMNS = ("account", "market", "size", "entry_price", "margin")
-ADL_RULES = ("bitmex", "binance", "pnl_ratio", "size", "dydx")
+ADL_RULES = names("adl")
 
 
 @dataclass(frozen=True)
@@ -271,9 +273,9 @@ class PerpExchange:
             )
         if self.adl not in ADL_RULES:
             raise ScenarioError(f"{self.name}: adl must be one of {ADL_RULES}, got {self.adl!r}")
-        if self.trigger not in ("below", "at_or_below"):
+        if self.trigger not in names("trigger"):
             raise ScenarioError(
-                f"{self.name}: trigger must be below or at_or_below, got {self.trigger!r}"
+                f"{self.name}: trigger must be {one_of(names('trigger'))}, got {self.trigger!r}"
             )
         if self.partial is not None and not isinstance(self.partial, PartialLiquidation):
             raise ScenarioError(f"{self.name}: partial must be a PartialLiquidation or None")

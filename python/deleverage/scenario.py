@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from deleverage._checks import finite, items, whole
+from deleverage._checks import finite, items, names, one_of, whole
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve
@@ -85,12 +85,12 @@ class Liquidators:
     keeper_margin: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.priority not in ("worst_health", "largest", "fifo", "random"):
+        if self.priority not in names("priority"):
             raise ScenarioError(
-                f"priority must be worst_health, largest, fifo or random, got {self.priority!r}"
+                f"priority must be {one_of(names('priority'))}, got {self.priority!r}"
             )
-        if self.mode not in ("sequential", "batch"):
-            raise ScenarioError(f"mode must be sequential or batch, got {self.mode!r}")
+        if self.mode not in names("round_mode"):
+            raise ScenarioError(f"mode must be {one_of(names('round_mode'))}, got {self.mode!r}")
         try:
             budget = float(self.budget_notional)
         except (TypeError, ValueError):

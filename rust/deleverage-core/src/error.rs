@@ -78,6 +78,14 @@ pub enum Error {
         index: usize,
     },
 
+    /// A name that is not one of an enum's labels.
+    #[error("{field} must be one of {}, got {value:?}", expected.join(", "))]
+    UnknownName {
+        field: String,
+        value: String,
+        expected: &'static [&'static str],
+    },
+
     /// The same venue passed twice to a router.
     #[error("venues[{index}] is the same venue as venues[{first}]; pass each venue once")]
     DuplicateVenue { index: usize, first: usize },
@@ -96,7 +104,8 @@ impl Error {
             | Error::Empty { field }
             | Error::Missing { field, .. }
             | Error::Incompatible { field, .. }
-            | Error::Diverged { field, .. } => Some(field),
+            | Error::Diverged { field, .. }
+            | Error::UnknownName { field, .. } => Some(field),
             Error::Crossed { .. } => Some("book"),
             Error::DuplicateVenue { .. } => Some("venues"),
         }
@@ -114,7 +123,10 @@ impl Error {
             Error::LengthMismatch { got, .. } => Some(*got as f64),
             Error::Crossed { best_bid, .. } => Some(*best_bid),
             Error::DuplicateVenue { index, .. } => Some(*index as f64),
-            Error::Empty { .. } | Error::Missing { .. } | Error::Incompatible { .. } => None,
+            Error::Empty { .. }
+            | Error::Missing { .. }
+            | Error::Incompatible { .. }
+            | Error::UnknownName { .. } => None,
         }
     }
 

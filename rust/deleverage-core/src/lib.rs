@@ -51,8 +51,10 @@ pub use venue::{
     Profile, RouteFill, Shape, Venue,
 };
 
-/// The labels of every named code column the core writes, by enum: what the bindings hand to
-/// Python to label event kinds and statuses (one owner for the names).
+/// The labels of every named enum of the core, by enum: the code columns it writes (event kinds,
+/// statuses) and the settings it reads by name (queue priority and mode, perp trigger and ADL
+/// rule, fund accounting). The bindings hand them to Python, which labels codes and checks
+/// settings with them (one owner for the names).
 pub fn enum_names() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         ("event_kind", EventKind::NAMES),
@@ -60,5 +62,10 @@ pub fn enum_names() -> Vec<(&'static str, &'static [&'static str])> {
         ("pool_status", PoolStatus::NAMES),
         ("vault_status", VaultStatus::NAMES),
         ("fund_status", FundStatus::NAMES),
+        ("priority", Priority::NAMES),
+        ("round_mode", RoundMode::NAMES),
+        ("trigger", Trigger::NAMES),
+        ("adl", AdlOrder::NAMES),
+        ("accounting", Accounting::NAMES),
     ]
 }

@@ -27,6 +27,21 @@ macro_rules! named_enum {
             pub fn name(self) -> &'static str {
                 Self::NAMES[self as usize]
             }
+
+            /// The variant labelled `name`; an error naming `field` and the valid labels
+            /// otherwise.
+            pub fn from_name(field: &str, name: &str) -> $crate::error::Result<Self> {
+                const ALL: &[$E] = &[$($E::$V),*];
+                Self::NAMES
+                    .iter()
+                    .position(|n| *n == name)
+                    .map(|k| ALL[k])
+                    .ok_or_else(|| $crate::error::Error::UnknownName {
+                        field: field.to_owned(),
+                        value: name.to_owned(),
+                        expected: Self::NAMES,
+                    })
+            }
         }
 
         impl From<$E> for u8 {

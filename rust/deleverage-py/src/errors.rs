@@ -110,6 +110,7 @@ impl From<BindingError> for PyErr {
                 | CoreError::Empty { .. }
                 | CoreError::Missing { .. }
                 | CoreError::Incompatible { .. }
+                | CoreError::UnknownName { .. }
                 | CoreError::DuplicateVenue { .. } => raise(
                     &SCENARIO_ERROR,
                     "ScenarioError",

@@ -12,7 +12,7 @@ use crate::error::{self, Error, Result};
 use crate::fill::{Fill, Side};
 use crate::market::Market;
 use crate::oracle::Oracle;
-use crate::recorder::{Event, EventColumns, EventKind, StepColumns, Table, Values};
+use crate::recorder::{Event, EventColumns, EventKind, StepColumns, Table, Values, named_enum};
 
 /// The state every family reads and moves.
 #[derive(Debug, Clone)]
@@ -245,26 +245,28 @@ pub trait ForcedSeller {
     fn ledger(&self) -> Values;
 }
 
-/// Which queued account a liquidator serves first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Priority {
-    /// Lowest health factor first (the default).
-    WorstHealth,
-    /// Largest debt value first.
-    Largest,
-    /// First breached, first served.
-    Fifo,
-    /// Seeded random order.
-    Random,
+named_enum! {
+    /// Which queued account a liquidator serves first.
+    pub enum Priority {
+        /// Lowest health factor first (the default).
+        WorstHealth = 0 => "worst_health",
+        /// Largest debt value first.
+        Largest = 1 => "largest",
+        /// First breached, first served.
+        Fifo = 2 => "fifo",
+        /// Seeded random order.
+        Random = 3 => "random",
+    }
 }
 
-/// How a round's forced sales meet the venues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoundMode {
-    /// Each liquidation's sale executes at once; the next one sees the moved price (DeFi).
-    Sequential,
-    /// A round's sales are summed per asset and executed together (fire-sale models).
-    Batch,
+named_enum! {
+    /// How a round's forced sales meet the venues.
+    pub enum RoundMode {
+        /// Each liquidation's sale executes at once; the next one sees the moved price (DeFi).
+        Sequential = 0 => "sequential",
+        /// A round's sales are summed per asset and executed together (fire-sale models).
+        Batch = 1 => "batch",
+    }
 }
 
 /// The liquidation queue's rules and the liquidators' capacity.

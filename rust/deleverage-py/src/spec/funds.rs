@@ -27,15 +27,7 @@ pub fn funds(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Funds> {
         }
     };
     let accounting: String = get(d, "accounting", name)?;
-    let accounting = match accounting.as_str() {
-        "mark_to_market" => Accounting::MarkToMarket,
-        "linear" => Accounting::Linear,
-        other => {
-            return Err(BindingError::Scenario(format!(
-                "{name}.accounting must be mark_to_market or linear, got {other:?}"
-            )));
-        }
-    };
+    let accounting = Accounting::from_name(&format!("{name}.accounting"), &accounting)?;
     let n_assets: usize = get(d, "n_assets", name)?;
     Ok(Funds::new(
         col("units")?,

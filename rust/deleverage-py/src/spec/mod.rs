@@ -87,27 +87,9 @@ fn assets(list: &Bound<'_, PyAny>) -> BindingResult<Vec<AssetSpec>> {
 fn queue(d: &Bound<'_, PyDict>) -> BindingResult<QueueConfig> {
     let place = "queue";
     let priority: String = get(d, "priority", place)?;
-    let priority = match priority.as_str() {
-        "worst_health" => Priority::WorstHealth,
-        "largest" => Priority::Largest,
-        "fifo" => Priority::Fifo,
-        "random" => Priority::Random,
-        other => {
-            return Err(BindingError::Scenario(format!(
-                "queue.priority must be worst_health, largest, fifo or random, got {other:?}"
-            )));
-        }
-    };
+    let priority = Priority::from_name("queue.priority", &priority)?;
     let mode: String = get(d, "mode", place)?;
-    let mode = match mode.as_str() {
-        "sequential" => RoundMode::Sequential,
-        "batch" => RoundMode::Batch,
-        other => {
-            return Err(BindingError::Scenario(format!(
-                "queue.mode must be sequential or batch, got {other:?}"
-            )));
-        }
-    };
+    let mode = RoundMode::from_name("queue.mode", &mode)?;
     Ok(QueueConfig {
         priority,
         mode,

@@ -1,8 +1,7 @@
 //! A perp exchange's part of a scenario spec into the core's [`Exchange`].
 
 use deleverage_core::{
-    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket,
-    PositionRows, Trigger,
+    AdlOrder, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket, PositionRows, Trigger,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -24,28 +23,9 @@ pub fn exchange(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Exchange> {
         });
     }
     let adl: String = get(d, "adl", name)?;
-    let adl = match adl.as_str() {
-        "bitmex" => AdlOrder::Ranked(AdlRanking::Bitmex),
-        "binance" => AdlOrder::Ranked(AdlRanking::Binance),
-        "pnl_ratio" => AdlOrder::Ranked(AdlRanking::PnlRatio),
-        "size" => AdlOrder::Ranked(AdlRanking::Size),
-        "dydx" => AdlOrder::Dydx,
-        other => {
-            return Err(BindingError::Scenario(format!(
-                "{name}.adl must be bitmex, binance, pnl_ratio, size or dydx, got {other:?}"
-            )));
-        }
-    };
+    let adl = AdlOrder::from_name(&format!("{name}.adl"), &adl)?;
     let trigger: String = get(d, "trigger", name)?;
-    let trigger = match trigger.as_str() {
-        "below" => Trigger::Below,
-        "at_or_below" => Trigger::AtOrBelow,
-        other => {
-            return Err(BindingError::Scenario(format!(
-                "{name}.trigger must be below or at_or_below, got {other:?}"
-            )));
-        }
-    };
+    let trigger = Trigger::from_name(&format!("{name}.trigger"), &trigger)?;
     let partial = item(d, "partial", name)?;
     let partial = if partial.is_none() {
         None

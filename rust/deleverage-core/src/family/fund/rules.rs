@@ -15,16 +15,18 @@ pub enum Rule {
     Threshold { lambda_max: f64, lambda_b: f64 },
 }
 
-/// How a fund values its positions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Accounting {
-    /// Units × oracle price; equity `E = H + I − D` (§7.1, §7.3).
-    #[default]
-    MarkToMarket,
-    /// Greenwood–Landier–Thesmar (§7.2): fixed base assets `A_n` and weights `m_nk` (start
-    /// values), equity booked as `E_n += A_n R_n`, trades `φ_n = b_n A_n R_n` split by `m_nk`.
-    /// Only with `Rule::Target { leverage: None }` and no illiquid holdings.
-    Linear,
+named_enum! {
+    /// How a fund values its positions.
+    #[derive(Default)]
+    pub enum Accounting {
+        /// Units × oracle price; equity `E = H + I − D` (§7.1, §7.3).
+        #[default]
+        MarkToMarket = 0 => "mark_to_market",
+        /// Greenwood–Landier–Thesmar (§7.2): fixed base assets `A_n` and weights `m_nk` (start
+        /// values), equity booked as `E_n += A_n R_n`, trades `φ_n = b_n A_n R_n` split by `m_nk`.
+        /// Only with `Rule::Target { leverage: None }` and no illiquid holdings.
+        Linear = 1 => "linear",
+    }
 }
 
 named_enum! {

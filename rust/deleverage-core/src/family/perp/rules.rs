@@ -153,17 +153,18 @@ pub fn settle(side: f64, qty: f64, bp: f64, notional: f64, fee_rate: f64) -> Set
     }
 }
 
-/// ADL ranking scores (higher is deleveraged first), MECHANICS §6.4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdlRanking {
-    /// PnL%·EffLev when in profit, PnL%/EffLev otherwise (BitMEX).
-    Bitmex,
-    /// max(0, uPnL)/max(1, WB)·MM/(WB + uPnL), 0 when WB + uPnL ≤ 0 (Binance LeveragePnl).
-    Binance,
-    /// PnL% alone.
-    PnlRatio,
-    /// Notional.
-    Size,
+named_enum! {
+    /// ADL ranking scores (higher is deleveraged first), MECHANICS §6.4.
+    pub enum AdlRanking {
+        /// PnL%·EffLev when in profit, PnL%/EffLev otherwise (BitMEX).
+        Bitmex = 0 => "bitmex",
+        /// max(0, uPnL)/max(1, WB)·MM/(WB + uPnL), 0 when WB + uPnL ≤ 0 (Binance LeveragePnl).
+        Binance = 1 => "binance",
+        /// PnL% alone.
+        PnlRatio = 2 => "pnl_ratio",
+        /// Notional.
+        Size = 3 => "size",
+    }
 }
 
 /// The score of an isolated position at `mark` (wallet balance = margin).
@@ -198,13 +199,14 @@ pub fn adl_score(rule: AdlRanking, p: &Position, mark: f64, brackets: &Brackets)
     }
 }
 
-/// When a margin pool is liquidatable (MECHANICS §6.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// `equity < MM` (Hyperliquid, the engine default).
-    Below,
-    /// `equity ≤ MM`, margin ratio ≥ 100 % (Binance).
-    AtOrBelow,
+named_enum! {
+    /// When a margin pool is liquidatable (MECHANICS §6.1).
+    pub enum Trigger {
+        /// `equity < MM` (Hyperliquid, the engine default).
+        Below = 0 => "below",
+        /// `equity ≤ MM`, margin ratio ≥ 100 % (Binance).
+        AtOrBelow = 1 => "at_or_below",
+    }
 }
 
 /// How the counterparties of an auto-deleveraging are chosen (MECHANICS §6.4).
@@ -214,6 +216,25 @@ pub enum AdlOrder {
     Ranked(AdlRanking),
     /// dYdX v4: opposite accounts in id order from a seeded pseudo-random start.
     Dydx,
+}
+
+impl AdlOrder {
+    /// The rule names: the rankings' names, then `"dydx"`.
+    pub const NAMES: &'static [&'static str] = &["bitmex", "binance", "pnl_ratio", "size", "dydx"];
+
+    /// The rule called `name`; an error naming `field` and the valid names otherwise.
+    pub fn from_name(field: &str, name: &str) -> Result<Self> {
+        if name == "dydx" {
+            return Ok(AdlOrder::Dydx);
+        }
+        AdlRanking::from_name(field, name)
+            .map(AdlOrder::Ranked)
+            .map_err(|_| Error::UnknownName {
+                field: field.to_owned(),
+                value: name.to_owned(),
+                expected: Self::NAMES,
+            })
+    }
 }
 
 /// Partial liquidation (MECHANICS §6.5): a position above `threshold` notional sends only
