@@ -17,9 +17,9 @@ fn main() {
     let path = cascade::path();
     let (mut build, mut run) = (Duration::MAX, Duration::MAX);
     for _ in 0..3 {
-        let sc = cascade::scenario(1_000_000, 1);
+        let inputs = cascade::inputs(1_000_000, 1);
         let t = Instant::now();
-        let mut e = Engine::new(sc, 1).expect("engine");
+        let mut e = Engine::new(cascade::build(inputs), 1).expect("engine");
         let b = t.elapsed();
         e.run(&path, 10_000, || false).expect("run");
         build = build.min(b);
