@@ -5,6 +5,7 @@ numbers so that scenario files can be written."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,53 @@ def test_a_grid_of_scenarios_with_different_assets_stacks() -> None:
     out = dl.sweep({"eth": a, "btc": b}, runs=2)
     assert out.height == 4
     assert out.filter(pl.col("scenario") == "btc")["drawdown_ETH"].null_count() == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "message", "field", "value"),
+    [
+        # Aave's configurator (MECHANICS §4.1): 0.9·(1 + 0.25) = 1.125 > 1; a collateral needs a
+        # bonus. Compound v2's setters (§4.5): collateral factor ≤ 0.9, close factor in
+        # [0.05, 0.9]. Comet: the storefront factor is a fraction.
+        (
+            lambda: dl.Lending.aave_v3({"USDC": dl.Reserve(0.0), "ETH": dl.Reserve(0.9, 0.25)}),
+            "aave_v3 reserve ETH: liquidation_threshold must be such that "
+            "liquidation_threshold·(1 + liquidation_bonus) <= 1, got 1.125",
+            "liquidation_threshold",
+            1.125,
+        ),
+        (
+            lambda: dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.0)}),
+            "aave_v3 reserve ETH: liquidation_bonus must be > 0, got 0",
+            "liquidation_bonus",
+            0.0,
+        ),
+        (
+            lambda: dl.Lending.compound_v2({"ETH": dl.Reserve(0.95)}),
+            "compound_v2 reserve ETH: collateral_factor must be in [0, 0.9], got 0.95",
+            "collateral_factor",
+            0.95,
+        ),
+        (
+            lambda: dl.Lending.compound_v2({"ETH": dl.Reserve(0.8)}, close_factor=0.01),
+            "compound_v2: close_factor must be in [0.05, 0.9], got 0.01",
+            "close_factor",
+            0.01,
+        ),
+        (
+            lambda: dl.Lending.compound_v3(
+                "USDC", {"ETH": dl.Reserve(0.8)}, store_front_price_factor=2.0
+            ),
+            "compound_v3: store_front_price_factor must be in [0, 1], got 2",
+            "store_front_price_factor",
+            2.0,
+        ),
+    ],
+)
+def test_protocol_bounds_come_from_the_core_with_field_and_value(
+    make: Callable[[], object], message: str, field: str, value: float
+) -> None:
+    with pytest.raises(dl.ScenarioError) as info:
+        make()
+    assert str(info.value) == message
+    assert (info.value.field, info.value.value) == (field, value)

@@ -18,6 +18,7 @@ __all__ = [
     "Venue",
     "__version__",
     "breached",
+    "check_lending",
     "maintenance_margin",
     "simulate",
     "sweep",
@@ -297,6 +298,7 @@ class _RawBreaches(TypedDict):
 
 def simulate(spec: _ScenarioSpec) -> _RawResult: ...
 def breached(spec: _ScenarioSpec, prices: _Column) -> list[_RawBreaches]: ...
+def check_lending(protocol: dict[str, Any], n_assets: int) -> None: ...
 def maintenance_margin(caps: _Column, mmr: _Column, notional: _Column) -> _F64Array: ...
 def sweep(
     spec: _ScenarioSpec, first: int, last: int, threads: int | None = None

@@ -25,8 +25,9 @@ class DeleverageError(Exception):
 
     Errors from the engine carry where they point, set by the core (``None`` where an attribute
     does not apply): ``field`` (the argument, column or parameter), ``value`` (the offending
-    number), ``protocol`` (the engine's protocol id) and ``index`` (the row within it), and
-    after relabelling ``family`` and ``account`` (the user's names).
+    number), ``protocol`` (the engine's protocol id), ``index`` (the row within it: a fund, a
+    reserve) and ``detail`` (the message without that place), and after relabelling ``family``
+    and ``account`` (the user's names).
 
     Examples
     --------
@@ -42,6 +43,7 @@ class DeleverageError(Exception):
     value: float | None = None
     protocol: int | None = None
     index: int | None = None
+    detail: str | None = None
     family: str | None = None
     account: str | None = None
 

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from deleverage import _core
 from deleverage._checks import (
     Place,
     finite,
@@ -41,6 +42,7 @@ from deleverage._checks import (
     get_str,
     known_names,
     named_table,
+    names,
     numbers,
     positions_frame,
     read_frame,
@@ -125,6 +127,19 @@ class Lending:
 
     def __post_init__(self) -> None:
         _check_reserves(self.reserves, self.name)
+        # The rule set's bounds (Aave's configurator, Compound's setters) are the core's.
+        assets = list(self.reserves)
+        if self.base_asset is not None and self.base_asset not in assets:
+            assets.append(self.base_asset)
+        try:
+            _core.check_lending(self._spec(assets), len(assets))
+        except ScenarioError as e:
+            if e.index is not None:
+                out = ScenarioError(f"{self.name} reserve {assets[e.index]}: {e.detail}")
+            else:
+                out = ScenarioError(f"{self.name}: {e}")
+            out.field, out.value, out.index, out.detail = e.field, e.value, e.index, e.detail
+            raise out from None
 
     @classmethod
     def aave_v3(
@@ -149,23 +164,12 @@ class Lending:
         >>> ev["debt_repaid"], round(ev["collateral_seized"], 6)  # 11,500·1.05 / 2,700 ETH
         (11500.0, 4.472222)
         """
-        if version not in {"3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"}:
-            raise ScenarioError(f"Aave version must be one of 3.0–3.7, got {version!r}")
+        releases = names("aave_release")
+        if version not in releases:
+            raise ScenarioError(
+                f"Aave version must be one of {releases[0]}–{releases[-1]}, got {version!r}"
+            )
         _check_reserves(reserves, name)
-        for asset, r in reserves.items():
-            lt, bonus = r.liquidation_threshold, r.liquidation_bonus
-            # Aave's PoolConfigurator (MECHANICS §4.1): a collateral needs a bonus, and
-            # seizing LT·(1 + bonus) of a position must not take more than the position.
-            if lt > 0 and bonus <= 0:
-                raise ScenarioError(
-                    f"{name} reserve {asset}: liquidation_bonus must be > 0 for a collateral "
-                    f"(liquidation_threshold {lt}), got {bonus}"
-                )
-            if lt * (1 + bonus) > 1:
-                raise ScenarioError(
-                    f"{name} reserve {asset}: liquidation_threshold·(1 + liquidation_bonus) must "
-                    f"be <= 1, got {lt}·(1 + {bonus}) = {lt * (1 + bonus):.6g}"
-                )
         return cls("aave_v3", dict(reserves), name, version=version)
 
     @classmethod
@@ -195,19 +199,6 @@ class Lending:
         >>> ev["debt_repaid"], round(ev["collateral_seized"], 6)  # 0.5·23,000; 11,500·1.08/2,700
         (11500.0, 4.6)
         """
-        # Comptroller's setter bounds (MECHANICS §4.5): close factor in [0.05, 0.9], collateral
-        # factors at most 0.9.
-        finite("close_factor", close_factor, low=0.05, high=0.9)
-        finite("liquidation_incentive", liquidation_incentive, low=1.0)
-        for asset, r in reserves.items():
-            if r.liquidation_threshold > 0.9:
-                raise ScenarioError(
-                    f"{name} reserve {asset}: collateral factor (liquidation_threshold) must be "
-                    f"<= 0.9, got {r.liquidation_threshold}"
-                )
-        finite("protocol_seize_share", protocol_seize_share, low=0.0, high=1.0)
-        if protocol_seize_share >= 1.0:
-            raise ScenarioError(f"protocol_seize_share must be < 1, got {protocol_seize_share}")
         return cls(
             "compound_v2",
             dict(reserves),
@@ -243,9 +234,6 @@ class Lending:
         >>> comet.base_asset
         'USDC'
         """
-        finite("store_front_price_factor", store_front_price_factor, low=0.0, high=1.0)
-        finite("target_reserves", target_reserves, low=0.0)
-        finite("initial_reserves", initial_reserves)
         if base_asset in reserves:
             raise ScenarioError(f"{name}: the base asset {base_asset!r} cannot be a collateral")
         return cls(

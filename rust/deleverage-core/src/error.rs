@@ -86,15 +86,26 @@ pub enum Error {
         expected: &'static [&'static str],
     },
 
+    /// An error in row `index` of a list (`what`): a reserve of a protocol, say. The message is
+    /// the row's error with its place in front (`reserves[2].liquidation_bonus must be …`).
+    #[error("{what}[{index}].{source}")]
+    Row {
+        what: &'static str,
+        index: usize,
+        source: Box<Error>,
+    },
+
     /// The same venue passed twice to a router.
     #[error("venues[{index}] is the same venue as venues[{first}]; pass each venue once")]
     DuplicateVenue { index: usize, first: usize },
 }
 
 impl Error {
-    /// The field (argument, column or parameter path) the error is about, if it names one.
+    /// The field (argument, column or parameter path) the error is about, if it names one; for
+    /// an error in a row of a list, the field within the row.
     pub fn field(&self) -> Option<&str> {
         match self {
+            Error::Row { source, .. } => source.field(),
             Error::NotFinite { field, .. }
             | Error::NotPositive { field, .. }
             | Error::Negative { field, .. }
@@ -114,6 +125,7 @@ impl Error {
     /// The offending value, where it is a number.
     pub fn value(&self) -> Option<f64> {
         match self {
+            Error::Row { source, .. } => source.value(),
             Error::NotFinite { value, .. }
             | Error::NotPositive { value, .. }
             | Error::Negative { value, .. }
@@ -130,13 +142,22 @@ impl Error {
         }
     }
 
-    /// The protocol id and the row within it that the error is about (a runaway fund).
-    pub fn location(&self) -> Option<(u32, usize)> {
+    /// The protocol id (a runaway fund) and the row (a fund, a reserve) the error is about.
+    pub fn location(&self) -> (Option<u32>, Option<usize>) {
         match self {
             Error::Diverged {
                 protocol, index, ..
-            } => Some((*protocol, *index)),
-            _ => None,
+            } => (Some(*protocol), Some(*index)),
+            Error::Row { index, .. } => (None, Some(*index)),
+            _ => (None, None),
+        }
+    }
+
+    /// The message without its place in a list (for an error in a row, the row's own error).
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Row { source, .. } => source.detail(),
+            e => e.to_string(),
         }
     }
 }

@@ -67,5 +67,6 @@ pub fn enum_names() -> Vec<(&'static str, &'static [&'static str])> {
         ("trigger", Trigger::NAMES),
         ("adl", AdlOrder::NAMES),
         ("accounting", Accounting::NAMES),
+        ("aave_release", AaveVersion::RELEASES),
     ]
 }

@@ -51,16 +51,19 @@ struct Location {
     value: Option<f64>,
     protocol: Option<u32>,
     index: Option<usize>,
+    /// The message without its place in a list (a reserve's own error).
+    detail: Option<String>,
 }
 
 impl Location {
     fn of(e: &CoreError) -> Self {
-        let (protocol, index) = e.location().unzip();
+        let (protocol, index) = e.location();
         Location {
             field: e.field().map(str::to_owned),
             value: e.value(),
             protocol,
             index,
+            detail: Some(e.detail()),
         }
     }
 }
@@ -82,6 +85,7 @@ fn raise(
             let _ = v.setattr("value", at.value);
             let _ = v.setattr("protocol", at.protocol);
             let _ = v.setattr("index", at.index);
+            let _ = v.setattr("detail", at.detail);
             err
         }
         // Only when `_core` is used without its Python package.
@@ -111,6 +115,7 @@ impl From<BindingError> for PyErr {
                 | CoreError::Missing { .. }
                 | CoreError::Incompatible { .. }
                 | CoreError::UnknownName { .. }
+                | CoreError::Row { .. }
                 | CoreError::DuplicateVenue { .. } => raise(
                     &SCENARIO_ERROR,
                     "ScenarioError",

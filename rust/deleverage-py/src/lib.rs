@@ -27,6 +27,8 @@ mod _core {
     #[pymodule_export]
     use super::spec::breached;
     #[pymodule_export]
+    use super::spec::check_lending;
+    #[pymodule_export]
     use super::spec::maintenance_margin;
     #[pymodule_export]
     use super::sweep::sweep;

@@ -40,15 +40,7 @@ fn protocols(list: &Bound<'_, PyAny>, n_assets: usize) -> BindingResult<Vec<Lend
         let rules = match kind.as_str() {
             "aave_v3" => {
                 let version: String = get(&d, "version", &place)?;
-                let version = match version.as_str() {
-                    "3.0" | "3.1" | "3.2" => AaveVersion::V3_0,
-                    "3.3" | "3.4" | "3.5" | "3.6" | "3.7" => AaveVersion::V3_3,
-                    other => {
-                        return Err(BindingError::Scenario(format!(
-                            "{place}.version must be one of 3.0–3.7, got {other:?}"
-                        )));
-                    }
-                };
+                let version = AaveVersion::from_release(&format!("{place}.version"), &version)?;
                 Rules::AaveV3 { version }
             }
             "compound_v2" => Rules::CompoundV2 {
@@ -94,10 +86,18 @@ fn protocols(list: &Bound<'_, PyAny>, n_assets: usize) -> BindingResult<Vec<Lend
                 })
             })
             .collect();
-        out.push(Lending::new(rules, reserves).map_err(|e| {
-            let name: String = get(&d, "name", &place).unwrap_or_else(|_| place.clone());
-            BindingError::Scenario(format!("{name}: {e}"))
-        })?);
+        out.push(Lending::new(rules, reserves)?);
     }
     Ok(out)
+}
+
+/// Checks one protocol dict (as `Lending._spec` builds it over `n_assets` assets) against the
+/// core's rules for its rule set, the configurators' bounds on every reserve included; raises
+/// the core's error (a reserve's carries its row in `index` and its own message in `detail`).
+#[pyfunction]
+#[pyo3(signature = (protocol, n_assets))]
+pub fn check_lending(protocol: &Bound<'_, PyDict>, n_assets: usize) -> PyResult<()> {
+    let list = PyList::new(protocol.py(), [protocol])?;
+    protocols(list.as_any(), n_assets)?;
+    Ok(())
 }

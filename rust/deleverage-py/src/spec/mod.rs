@@ -6,6 +6,7 @@ mod funds;
 mod lending;
 mod perps;
 
+pub use lending::check_lending;
 pub use perps::maintenance_margin;
 mod vaults;
 

@@ -18,6 +18,25 @@ pub enum AaveVersion {
     V3_3,
 }
 
+impl AaveVersion {
+    /// The Aave v3 releases the engine models; 3.0–3.2 run the v3.0 rules, 3.3 and later v3.3's.
+    pub const RELEASES: &'static [&'static str] =
+        &["3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"];
+
+    /// The rules of Aave release `release`; an error naming `field` and the releases otherwise.
+    pub fn from_release(field: &str, release: &str) -> Result<Self> {
+        match Self::RELEASES.iter().position(|r| *r == release) {
+            Some(k) if k < 3 => Ok(AaveVersion::V3_0),
+            Some(_) => Ok(AaveVersion::V3_3),
+            None => Err(Error::UnknownName {
+                field: field.to_owned(),
+                value: release.to_owned(),
+                expected: Self::RELEASES,
+            }),
+        }
+    }
+}
+
 /// Aave v3.3's thresholds in quote (the deployed 2000e8 and 1000e8 base-currency constants).
 pub const AAVE_MIN_BASE_MAX_CLOSE_FACTOR: f64 = 2_000.0;
 pub const AAVE_MIN_LEFTOVER_BASE: f64 = 1_000.0;
@@ -177,56 +196,11 @@ impl Lending {
         }
         for (a, r) in reserves.iter().enumerate() {
             let Some(r) = r else { continue };
-            let f = |name: &str| format!("reserves[{a}].{name}");
-            error::in_range(
-                &f("liquidation_threshold"),
-                r.threshold,
-                0.0,
-                1.0,
-                false,
-                "in [0, 1]",
-            )?;
-            error::non_negative(&f("liquidation_bonus"), r.bonus)?;
-            error::in_range(
-                &f("protocol_fee"),
-                r.protocol_fee,
-                0.0,
-                1.0,
-                false,
-                "in [0, 1]",
-            )?;
-            error::in_range(
-                &f("liquidation_factor"),
-                r.liquidation_factor,
-                0.0,
-                1.0,
-                false,
-                "in [0, 1]",
-            )?;
-            if let Rules::CompoundV2 { .. } = rules {
-                // Comptroller._setCollateralFactor: at most 0.9.
-                error::in_range(
-                    &f("collateral_factor"),
-                    r.threshold,
-                    0.0,
-                    0.9,
-                    false,
-                    "in [0, 0.9]",
-                )?;
-            }
-            if let Rules::AaveV3 { .. } = rules
-                && r.threshold > 0.0
-            {
-                // Aave's configurator: bonus > 0 and LT·(1 + bonus) ≤ 1 (MECHANICS §4.1).
-                error::positive(&f("liquidation_bonus"), r.bonus)?;
-                if r.threshold * (1.0 + r.bonus) > 1.0 {
-                    return Err(Error::OutOfRange {
-                        field: f("liquidation_threshold"),
-                        value: r.threshold * (1.0 + r.bonus),
-                        expected: "such that liquidation_threshold·(1 + liquidation_bonus) <= 1",
-                    });
-                }
-            }
+            check_reserve(&rules, r).map_err(|e| Error::Row {
+                what: "reserves",
+                index: a,
+                source: Box::new(e),
+            })?;
         }
         Ok(Lending {
             rules,
@@ -356,6 +330,53 @@ impl Lending {
             Rules::CompoundV3 { .. } => None,
         }
     }
+}
+
+/// The bounds the protocols' configurators put on one reserve (MECHANICS §4.1, §4.5).
+fn check_reserve(rules: &Rules, r: &Reserve) -> Result<()> {
+    error::in_range(
+        "liquidation_threshold",
+        r.threshold,
+        0.0,
+        1.0,
+        false,
+        "in [0, 1]",
+    )?;
+    error::non_negative("liquidation_bonus", r.bonus)?;
+    error::in_range("protocol_fee", r.protocol_fee, 0.0, 1.0, false, "in [0, 1]")?;
+    error::in_range(
+        "liquidation_factor",
+        r.liquidation_factor,
+        0.0,
+        1.0,
+        false,
+        "in [0, 1]",
+    )?;
+    if let Rules::CompoundV2 { .. } = rules {
+        // Comptroller._setCollateralFactor: at most 0.9.
+        error::in_range(
+            "collateral_factor",
+            r.threshold,
+            0.0,
+            0.9,
+            false,
+            "in [0, 0.9]",
+        )?;
+    }
+    if let Rules::AaveV3 { .. } = rules
+        && r.threshold > 0.0
+    {
+        // Aave's configurator: bonus > 0 and LT·(1 + bonus) ≤ 1 (MECHANICS §4.1).
+        error::positive("liquidation_bonus", r.bonus)?;
+        if r.threshold * (1.0 + r.bonus) > 1.0 {
+            return Err(Error::OutOfRange {
+                field: "liquidation_threshold".to_owned(),
+                value: r.threshold * (1.0 + r.bonus),
+                expected: "such that liquidation_threshold·(1 + liquidation_bonus) <= 1",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// MECHANICS §4.3: the collateral seized for `cover` of debt, capped by the balance.
