@@ -10,6 +10,7 @@ import pytest
 import deleverage
 import deleverage._core
 import deleverage.cli
+import deleverage.engine
 import deleverage.examples
 import deleverage.exceptions
 import deleverage.funds
@@ -20,7 +21,6 @@ import deleverage.plot
 import deleverage.result
 import deleverage.scenario
 import deleverage.shock
-import deleverage.simulate
 import deleverage.sweep
 import deleverage.vaults
 
@@ -32,7 +32,7 @@ MODULES = [
     deleverage.shock,
     deleverage.lending,
     deleverage.scenario,
-    deleverage.simulate,
+    deleverage.engine,
     deleverage.result,
     deleverage.examples,
     deleverage.perps,

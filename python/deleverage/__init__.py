@@ -32,6 +32,7 @@ from deleverage._core import (
     __version__,
 )
 from deleverage.analysis import amplification_curve, breakdown, critical_shock, liquidation_map
+from deleverage.engine import Engine, EngineState, StepReport, simulate
 from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve
@@ -40,7 +41,6 @@ from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMar
 from deleverage.result import Result
 from deleverage.scenario import Liquidators, Scenario
 from deleverage.shock import Shock
-from deleverage.simulate import simulate
 from deleverage.sweep import sweep
 from deleverage.vaults import Clipper, Vaults
 
@@ -51,6 +51,8 @@ __all__ = [
     "Clipper",
     "ConstantProductPool",
     "DeleverageError",
+    "Engine",
+    "EngineState",
     "Fill",
     "Funds",
     "ImpactCurve",
@@ -67,6 +69,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Shock",
+    "StepReport",
     "Vaults",
     "Venue",
     "__version__",

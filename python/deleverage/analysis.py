@@ -23,12 +23,12 @@ from tqdm.auto import tqdm
 
 from deleverage import _breach, _core
 from deleverage._checks import finite as _finite
+from deleverage.engine import build_spec, simulate
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
 from deleverage.result import Result
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
-from deleverage.simulate import build_spec, simulate
 from deleverage.vaults import Vaults
 
 __all__ = [

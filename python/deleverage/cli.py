@@ -26,11 +26,11 @@ import polars as pl
 
 from deleverage import examples
 from deleverage._core import ConstantProductPool, Fill, OrderBook, Router
+from deleverage.engine import simulate
 from deleverage.exceptions import DeleverageError
 from deleverage.result import Result
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
-from deleverage.simulate import simulate
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:

@@ -26,11 +26,11 @@ from tqdm.auto import tqdm
 
 from deleverage import _core
 from deleverage._checks import whole
+from deleverage.engine import build_spec
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
-from deleverage.simulate import build_spec
 
 __all__ = ["sweep"]
 

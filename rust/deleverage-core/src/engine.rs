@@ -13,9 +13,10 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{self, Error, Result};
 use crate::family::lending::LendingMarket;
 use crate::family::{Budget, Family, ForcedSeller, Ledger, Shared};
+use crate::fill::{Fill, Side};
 use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
-use crate::recorder::{EventColumns, StepColumns, StepRow, Value, Values};
+use crate::recorder::{EventColumns, EventKind, NONE, StepColumns, StepRow, Value, Values};
 use crate::scenario::Scenario;
 
 /// What one step did, without building any frame.
@@ -111,6 +112,9 @@ impl Engine {
                 cum_bad_debt: 0.0,
                 asset_notional: vec![0.0; n],
                 asset_count: vec![0; n],
+                family_notional: vec![0.0; families.len()],
+                family_count: vec![0; families.len()],
+                acting: 0,
             },
             families,
             first_id,
@@ -194,6 +198,72 @@ impl Engine {
         ]
     }
 
+    /// An order of the engine's user, between steps: `qty` of asset `a` sold or bought across
+    /// its venues at best execution (or on venue `venue` alone), as a marketable limit order
+    /// when `limit` is given (it trades only while the marginal price is no worse than `limit`).
+    /// It moves the venues and a spot oracle like any flow, so the next step's rounds see it;
+    /// it is recorded as a `user_sell`/`user_buy` event of the coming step.
+    pub fn submit(
+        &mut self,
+        a: usize,
+        side: Side,
+        qty: f64,
+        venue: Option<usize>,
+        limit: Option<f64>,
+    ) -> Result<Fill> {
+        let n = self.sh.market.n_assets();
+        if a >= n {
+            return Err(Error::OutOfRange {
+                field: "asset".to_owned(),
+                value: a as f64,
+                expected: "the index of an asset of the scenario",
+            });
+        }
+        error::non_negative("qty", qty)?;
+        let venues = self.sh.market.venues(a).len();
+        if let Some(k) = venue
+            && k >= venues
+        {
+            return Err(Error::OutOfRange {
+                field: "venue".to_owned(),
+                value: k as f64,
+                expected: "the index of one of the asset's venues",
+            });
+        }
+        let qty = match limit {
+            Some(p) => qty.min(self.sh.market.capacity_to(
+                a,
+                venue,
+                side,
+                error::positive("limit", p)?,
+            )),
+            None => qty,
+        };
+        let kind = match side {
+            Side::Sell => EventKind::UserSell,
+            Side::Buy => EventKind::UserBuy,
+        };
+        let mut ev = self.sh.event(0, kind, NONE, NONE, a);
+        let fill = match venue {
+            Some(k) => {
+                let f = self.sh.market.trade_on(a, k, side, qty);
+                self.sh.reread_spot(a);
+                f
+            }
+            None => self.sh.trade(a, side, qty),
+        };
+        ev.qty = fill.filled;
+        ev.notional = fill.notional;
+        ev.price_after = self.sh.market.spot(a);
+        self.sh.events.push(&ev);
+        Ok(fill)
+    }
+
+    /// A copy of the recorded events and step rows so far (the engine keeps its own).
+    pub fn records(&self) -> (EventColumns, StepColumns) {
+        (self.sh.events.clone(), self.sh.steps.clone())
+    }
+
     /// Takes the recorded events and step rows out of the engine (moved, not copied). Build the
     /// families' tables first: the lending accounts table reads the events.
     pub fn take_records(&mut self) -> (EventColumns, StepColumns) {
@@ -230,6 +300,8 @@ impl Engine {
         }
         self.sh.asset_notional.iter_mut().for_each(|x| *x = 0.0);
         self.sh.asset_count.iter_mut().for_each(|x| *x = 0);
+        self.sh.family_notional.iter_mut().for_each(|x| *x = 0.0);
+        self.sh.family_count.iter_mut().for_each(|x| *x = 0);
         let bad_before = self.sh.cum_bad_debt;
         let rounds = self.run_rounds();
         if let Some(e) = self.families.iter().find_map(ForcedSeller::failure) {
@@ -343,14 +415,16 @@ impl Engine {
             if rounds > 0 {
                 (0..n).for_each(|a| self.sh.reread_spot(a));
             }
-            for f in &mut self.families {
+            for (k, f) in self.families.iter_mut().enumerate() {
+                self.sh.acting = k;
                 f.scan(&mut self.sh);
             }
             if rounds >= self.sh.cfg.max_rounds_per_step {
                 break;
             }
             let (mut attempted, mut acted) = (false, false);
-            for (f, &id) in self.families.iter_mut().zip(&self.first_id) {
+            for (k, (f, &id)) in self.families.iter_mut().zip(&self.first_id).enumerate() {
+                self.sh.acting = k;
                 let r = f.round(&mut self.sh, id, rounds, &mut budget);
                 attempted |= r.attempted;
                 acted |= r.acted;

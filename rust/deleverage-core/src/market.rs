@@ -190,6 +190,39 @@ impl Market {
             self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
             f
         };
+        self.record_flow(a, side, &fill);
+        self.refresh_spot(a);
+        fill
+    }
+
+    /// Most that one order on `side` can trade across the asset's venues (or on venue `venue`
+    /// alone) before its marginal price passes `limit`.
+    pub fn capacity_to(&self, a: usize, venue: Option<usize>, side: Side, limit: f64) -> f64 {
+        match venue {
+            Some(k) => self.venues[a][k].capacity_to(side, limit),
+            None => self.venues[a]
+                .iter()
+                .map(|v| v.capacity_to(side, limit))
+                .sum(),
+        }
+    }
+
+    /// Like [`Market::trade`] on venue `k` of asset `a` alone; the other venues then follow it
+    /// through cross-venue arbitrage.
+    pub fn trade_on(&mut self, a: usize, k: usize, side: Side, qty: f64) -> Fill {
+        if qty <= 0.0 {
+            return Fill::empty(side, qty);
+        }
+        let fill = self.synced(a, |vs| vs[k].execute(side, qty));
+        if self.venues[a].len() > 1 {
+            self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
+        }
+        self.record_flow(a, side, &fill);
+        self.refresh_spot(a);
+        fill
+    }
+
+    fn record_flow(&mut self, a: usize, side: Side, fill: &Fill) {
         let flow = &mut self.flows[a];
         match side {
             Side::Sell => {
@@ -201,8 +234,6 @@ impl Market {
                 flow.received += fill.notional;
             }
         }
-        self.refresh_spot(a);
-        fill
     }
 
     /// Runs `f` on the venues of asset `a`, then makes Π one factor again (MECHANICS §2.6: P is

@@ -108,6 +108,10 @@ named_enum! {
         FundPurchase = 13 => "fund_purchase",
         /// A fund (or bank) defaulting: equity at zero, everything sold.
         Default = 14 => "default",
+        /// An order of the engine's user (`Engine::submit`) selling `qty` on the venues.
+        UserSell = 15 => "user_sell",
+        /// An order of the engine's user buying `qty` on the venues (`notional` paid).
+        UserBuy = 16 => "user_buy",
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod columns;
 mod convert;
+mod engine;
 mod errors;
 mod fill;
 mod router;
@@ -18,6 +19,8 @@ use pyo3::prelude::*;
 
 #[pymodule]
 mod _core {
+    #[pymodule_export]
+    use super::engine::{PyEngine, PyStepReport};
     #[pymodule_export]
     use super::fill::PyFill;
     #[pymodule_export]

@@ -13,6 +13,30 @@ use crate::spec::{Spec, convert_spec};
 /// Steps between two looks at Python's signal handlers (Ctrl-C).
 const SIGNAL_STEPS: u32 = 32;
 
+/// Looks at Python's signal handlers every [`SIGNAL_STEPS`] calls, from inside a GIL-released
+/// loop, and keeps the error (a `KeyboardInterrupt`) to raise once the loop has stopped.
+#[derive(Default)]
+pub struct Signals {
+    calls: u32,
+    error: Option<PyErr>,
+}
+
+impl Signals {
+    /// Whether the loop should stop (a signal handler raised).
+    pub fn interrupted(&mut self) -> bool {
+        self.calls = self.calls.wrapping_add(1);
+        if self.error.is_none() && self.calls.is_multiple_of(SIGNAL_STEPS) {
+            self.error = Python::attach(|py| py.check_signals().err());
+        }
+        self.error.is_some()
+    }
+
+    /// Raises what a signal handler raised, if anything.
+    pub fn raise(self) -> PyResult<()> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
 /// Runs a scenario spec to quiet and returns its columns.
 #[pyfunction]
 #[pyo3(signature = (spec))]
@@ -26,25 +50,16 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
     } = convert_spec(spec)?;
     let initial = scenario.initial_prices();
     let step_seconds = scenario.step_seconds;
-    let mut signal: Option<PyErr> = None;
+    let mut signals = Signals::default();
     let engine = py
         .detach(|| -> deleverage_core::Result<Engine> {
             let rows = path.generate(&initial, steps, step_seconds, seed)?;
             let mut engine = Engine::new(scenario, seed)?;
-            let mut k = 0u32;
-            engine.run(&rows, max_extra, || {
-                k = k.wrapping_add(1);
-                if k.is_multiple_of(SIGNAL_STEPS) {
-                    signal = Python::attach(|py| py.check_signals().err());
-                }
-                signal.is_some()
-            })?;
+            engine.run(&rows, max_extra, || signals.interrupted())?;
             Ok(engine)
         })
         .map_err(BindingError::from)?;
-    if let Some(e) = signal {
-        return Err(e);
-    }
+    signals.raise()?;
     into_dict(py, engine)
 }
 
@@ -56,6 +71,17 @@ pub fn into_dict<'py>(py: Python<'py>, mut engine: Engine) -> PyResult<Bound<'py
     out.set_item("families", columns::families(py, &engine)?)?;
     out.set_item("meta", columns::values(py, engine.totals())?)?;
     let (ev, st) = engine.take_records();
+    out.set_item("events", columns::table(py, ev.into_table())?)?;
+    out.set_item("steps", columns::table(py, st.into_table())?)?;
+    Ok(out)
+}
+
+/// The same dict for an engine that goes on: the records are copied.
+pub fn records_dict<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("families", columns::families(py, engine)?)?;
+    out.set_item("meta", columns::values(py, engine.totals())?)?;
+    let (ev, st) = engine.records();
     out.set_item("events", columns::table(py, ev.into_table())?)?;
     out.set_item("steps", columns::table(py, st.into_table())?)?;
     Ok(out)

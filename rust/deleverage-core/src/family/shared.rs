@@ -32,6 +32,10 @@ pub struct Shared {
     /// Liquidated notional and count per asset in the current step.
     pub asset_notional: Vec<f64>,
     pub asset_count: Vec<u32>,
+    /// Liquidated notional and count per family in the current step, and the family acting.
+    pub family_notional: Vec<f64>,
+    pub family_count: Vec<u32>,
+    pub acting: usize,
 }
 
 impl Shared {
@@ -77,8 +81,17 @@ impl Shared {
     /// Counts a liquidation of `notional` (oracle value) on asset `a` in this step.
     #[inline]
     pub fn count_liquidation(&mut self, a: usize, notional: f64) {
+        self.add_liquidated(a, notional, 1);
+    }
+
+    /// Adds `notional` (oracle value) and `count` liquidations on asset `a` in this step, for
+    /// the family acting (an absorb values every collateral but counts once).
+    #[inline]
+    pub fn add_liquidated(&mut self, a: usize, notional: f64, count: u32) {
         self.asset_notional[a] += notional;
-        self.asset_count[a] += 1;
+        self.asset_count[a] += count;
+        self.family_notional[self.acting] += notional;
+        self.family_count[self.acting] += count;
     }
 }
 

@@ -370,8 +370,7 @@ impl LendingMarket {
         *budget -= repaid_value;
         self.acc.liquidated_notional[i] += seized_value;
         self.acc.status[i] = Status::Liquidated;
-        sh.asset_notional[ca] += seized_value;
-        sh.asset_count[ca] += 1;
+        sh.count_liquidation(ca, seized_value);
         let to_liquidator = liq.seized - liq.protocol_fee;
         let sell = sh.cfg.sell_fraction * to_liquidator;
         sh.ledger.liquidators_paid += repaid_value;
@@ -503,7 +502,8 @@ impl LendingMarket {
             self.acc.collateral[k] = 0.0;
             self.protocols[p].treasury[a] += c;
             seized_value += c * sh.px[a];
-            sh.asset_notional[a] += c * sh.px[a];
+            // One absorb counts once (on its first collateral row) but values every collateral.
+            sh.add_liquidated(a, c * sh.px[a], u32::from(first));
             let mut ev = Event::new(sh.step, round, EventKind::Absorb);
             ev.account = self.original[i];
             ev.protocol = self.first_id + p as u32;
@@ -512,7 +512,6 @@ impl LendingMarket {
             ev.price_before = sh.market.spot(a);
             ev.price_after = ev.price_before;
             if first {
-                sh.asset_count[a] += 1;
                 ev.debt_asset = base as u32;
                 ev.debt_repaid = debt;
                 ev.debt_repaid_value = debt * pb;

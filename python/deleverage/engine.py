@@ -1,0 +1,585 @@
+"""The engine: a scenario held open for a backtest's own loop (:class:`Engine`), and
+:func:`simulate`, which runs the same engine to quiet in one call.
+
+Examples
+--------
+>>> import deleverage as dl
+>>> sc = dl.examples.eth_lending(n_accounts=500)
+>>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.25), seed=7)
+>>> res.summary["bad_debt"].item() >= 0
+True
+>>> eng = dl.Engine(sc, shock=dl.Shock.instant(ETH=-0.25), seed=7)
+>>> rep = eng.step()  # step 0: the shock, and the cascade it sets off
+>>> rep.liquidations > 0
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from deleverage import _core
+from deleverage._core import Fill, StepReport
+from deleverage.exceptions import DeleverageError, ScenarioError
+from deleverage.lending import lending_spec
+from deleverage.result import Result, build_result
+from deleverage.scenario import Scenario
+from deleverage.shock import Shock
+
+__all__ = ["Engine", "EngineState", "StepReport", "simulate"]
+
+
+def _families_spec(sc: Scenario) -> tuple[list[dict[str, Any]], pl.DataFrame, int]:
+    """Every family's spec in the order they act, lending first (its accounts take the ids
+    ``0..n``; the other families' accounts the ids after them), the labels of every account id,
+    and how many of them are lending accounts."""
+    lending, lending_labels = lending_spec(
+        [b.protocol for b in sc.lending], [b.positions for b in sc.lending], sc.asset_names
+    )
+    families: list[dict[str, Any]] = [lending]
+    labels = [lending_labels]
+    next_id = lending_labels.height
+    for fam in sc.families:
+        df = fam.positions
+        ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
+        local = (
+            df.select("account")
+            .join(ids, on="account", how="left", maintain_order="left")["local"]
+            .to_numpy()
+        )
+        families.append(fam.protocol._spec(sc.asset_names, df, local + next_id))
+        next_id += ids.height
+        labels.append(ids.select("account", pl.lit(fam.protocol.name).alias("protocol")))
+    labels = [f for f in labels if f.height] or labels[:1]
+    dtypes = {f.schema["account"] for f in labels}
+    if len(dtypes) > 1:
+        labels = [f.with_columns(pl.col("account").cast(pl.String)) for f in labels]
+    label_frame = (
+        pl.concat(labels)
+        .select("account", "protocol")
+        .with_row_index("account_id")
+        .with_columns(pl.col("account_id").cast(pl.UInt32))
+    )
+    return families, label_frame, lending_labels.height
+
+
+def _named(e: DeleverageError, sc: Scenario, labels: pl.DataFrame) -> DeleverageError:
+    """The engine's error relabelled from its attributes: a fund named by its group and account
+    instead of the engine's protocol id and row."""
+    if e.protocol is None or e.index is None or e.field is None:
+        return e
+    group = sc.protocol_names[e.protocol]
+    accounts = labels.filter(pl.col("protocol") == group)["account"]
+    account = str(accounts[e.index])
+    # The core's message starts with its field; the rest is kept as it is.
+    out = type(e)(f"{group}: fund {account!r}" + str(e)[len(e.field) :])
+    out.field, out.value, out.protocol, out.index = e.field, e.value, e.protocol, e.index
+    out.family, out.account = group, account
+    return out
+
+
+def build_spec(
+    scenario: Scenario, shock: Shock | None, seed: int | None, max_extra_steps: int
+) -> tuple[_core._ScenarioSpec, pl.DataFrame, int]:
+    """The engine's spec for a run of ``scenario`` (its own shock and seed unless others are
+    given), the labels of its account ids, and how many of them are lending accounts."""
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"scenario must be a deleverage.Scenario, got {type(scenario).__name__}"
+        )
+    # The scenario's own shock and seed (from a scenario file, say) unless others are given.
+    shock = shock if shock is not None else scenario.shock or Shock.instant()
+    seed = scenario.seed if seed is None else seed
+    if not isinstance(shock, Shock):
+        raise ScenarioError(f"shock must be a deleverage.Shock, got {type(shock).__name__}")
+    if int(seed) != seed or seed < 0:
+        raise ScenarioError(f"seed must be a whole number >= 0, got {seed}")
+    if int(max_extra_steps) != max_extra_steps or max_extra_steps < 0:
+        raise ScenarioError(f"max_extra_steps must be a whole number >= 0, got {max_extra_steps}")
+    families, labels, n_lending = _families_spec(scenario)
+    spec: _core._ScenarioSpec = {
+        "assets": [
+            {
+                "name": a.name,
+                "price": float(a.price),
+                "venues": list(a.venues),
+                "oracle": cast("_core._OracleSpec", a.oracle._spec()),
+            }
+            for a in scenario.assets
+        ],
+        "families": families,
+        "queue": cast("_core._QueueSpec", scenario.liquidators._spec()),
+        "shock": cast("_core._ShockSpec", shock._spec(scenario.assets)),
+        "steps": shock.steps(int(scenario.steps)),
+        "step_seconds": float(scenario.step_seconds),
+        "seed": int(seed),
+        "max_extra_steps": int(max_extra_steps),
+    }
+    return spec, labels, n_lending
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """The state of an :class:`Engine` now, as Polars frames.
+
+    Attributes
+    ----------
+    venues:
+        One row per venue: asset, venue index and kind, mid, best bid and ask (null when a side
+        is empty), and the quantity within 2 % of the mid on each side.
+    assets:
+        One row per asset: reference, routed mid, oracle price.
+    accounts, positions, vaults, auctions, funds:
+        Every family's accounts as in :class:`Result` (health factor, liquidation and
+        bankruptcy prices, status, …), at the current prices.
+    """
+
+    venues: pl.DataFrame
+    assets: pl.DataFrame
+    accounts: pl.DataFrame
+    positions: pl.DataFrame
+    vaults: pl.DataFrame
+    auctions: pl.DataFrame
+    funds: pl.DataFrame
+
+
+class Engine:
+    """A scenario's engine held open: the loop a backtest drives, on the same Rust engine as
+    :func:`simulate` (which is ``Engine(...).run_to_quiet()`` and ``result()``).
+
+    The engine starts at step 0 of the scenario's path (its ``shock``, or the scenario's own).
+    :meth:`step` advances one step, taking the path's reference price unless given others;
+    :meth:`submit` trades the user's own order against the same depth the liquidations hit;
+    :meth:`fork` copies the whole state for a what-if branch. The same inputs and seed give
+    the same results as :func:`simulate`, step by step.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.eth_lending(n_accounts=300, steps=20)
+    >>> eng = dl.Engine(sc, shock=dl.Shock.instant(ETH=-0.2), seed=7)
+    >>> fill = eng.submit("ETH", "sell", 10.0)  # before the shock, on the ETH venues
+    >>> fill.filled
+    10.0
+    >>> rep = eng.step(reference={"ETH": 2_400.0})
+    >>> rep.step, rep.liquidations > 0
+    (0, True)
+    >>> branch = eng.fork()
+    >>> _ = branch.run(np.full((3, 2), np.nan))  # doctest: +SKIP
+    >>> eng.run_to_quiet()
+    True
+    >>> eng.result().summary["liquidations"].item() > 0
+    True
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        shock: Shock | None = None,
+        *,
+        seed: int | None = None,
+        max_extra_steps: int = 10_000,
+    ) -> None:
+        spec, labels, n_lending = build_spec(scenario, shock, seed, max_extra_steps)
+        self._scenario = scenario
+        self._labels = labels
+        self._n_lending = n_lending
+        self._assets = scenario.asset_names
+        self._index = {a: k for k, a in enumerate(self._assets)}
+        try:
+            self._core = _core.Engine(spec)
+        except DeleverageError as e:
+            raise _named(e, scenario, labels) from None
+
+    @classmethod
+    def _of(cls, parent: Engine, core: _core.Engine) -> Engine:
+        eng = cls.__new__(cls)
+        eng.__dict__.update(parent.__dict__)
+        eng._core = core
+        return eng
+
+    @property
+    def asset_names(self) -> list[str]:
+        """The scenario's assets, in the order of reference arrays."""
+        return list(self._assets)
+
+    @property
+    def steps_run(self) -> int:
+        """Steps run so far (the next step's index)."""
+        return self._core.steps_run
+
+    @property
+    def quiet(self) -> bool:
+        """Whether the market is quiet: nothing queued and no liquidation for as long as the
+        slowest oracle lags."""
+        return self._core.quiet
+
+    def _asset(self, asset: str) -> int:
+        if asset not in self._index:
+            raise ScenarioError(
+                f"asset {asset!r} is not in the scenario; assets are {self._assets}"
+            )
+        return self._index[asset]
+
+    def _row(self, reference: Mapping[str, float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """One step's reference prices: NaN for an asset left to the path."""
+        n = len(self._assets)
+        if isinstance(reference, Mapping):
+            row = np.full(n, np.nan)
+            for name, price in reference.items():
+                k = self._asset(name)
+                row[k] = _price(f"reference[{name!r}]", price)
+            return row
+        try:
+            arr = np.asarray(reference, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ScenarioError(
+                f"reference must be a dict by asset name or an array of {n} prices, got "
+                f"{type(reference).__name__}"
+            ) from None
+        if arr.shape != (n,):
+            raise ScenarioError(
+                f"reference must have one price per asset ({n}: {self._assets}), got shape "
+                f"{arr.shape}"
+            )
+        for k, x in enumerate(arr):
+            _price(f"reference[{self._assets[k]!r}]", x)
+        return arr
+
+    def step(self, reference: Mapping[str, float] | npt.ArrayLike | None = None) -> StepReport:
+        """Advances one step. ``reference`` sets this step's exogenous reference price of some
+        assets (a dict by name) or all (an array in asset order); the others take the
+        scenario's path (or hold its last price once the path has run out). Returns a light
+        :class:`StepReport`: liquidations and notional (also per family, in the order of the
+        spec: lending first), bad debt, rounds, queue length, insurance funds, mids and oracle
+        prices.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eng = dl.Engine(dl.examples.eth_lending(n_accounts=200, steps=5))
+        >>> eng.step().liquidations  # no shock: nothing breaches
+        0
+        >>> rep = eng.step({"ETH": 2_100.0})
+        >>> rep.liquidations > 0, len(rep.mids)
+        (True, 2)
+        """
+        if reference is None:
+            return self._core.step()
+        return self._core.step(self._row(reference))
+
+    def run(self, references: npt.ArrayLike | pl.DataFrame) -> int:
+        """Runs one step per row of ``references`` in one call with the GIL released: a 2-D
+        array (steps × assets, in asset order) or a Polars frame with a column per asset given
+        (others follow the path; a null leaves that step's price to the path). Returns the
+        number of steps run (fewer only if interrupted).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import deleverage as dl
+        >>> eng = dl.Engine(dl.examples.eth_lending(n_accounts=200, steps=5))
+        >>> eng.run(np.array([[3_000.0, 1.0], [2_900.0, 1.0], [2_800.0, 1.0]]))
+        3
+        >>> eng.steps_run
+        3
+        """
+        n = len(self._assets)
+        if isinstance(references, pl.DataFrame):
+            unknown = [c for c in references.columns if c not in self._index]
+            if unknown:
+                raise ScenarioError(
+                    f"references has columns {unknown} that are not assets; assets are "
+                    f"{self._assets}"
+                )
+            rows = np.full((references.height, n), np.nan)
+            for c in references.columns:
+                try:
+                    col = references[c].cast(pl.Float64).to_numpy()
+                except pl.exceptions.PolarsError:
+                    raise ScenarioError(
+                        f"references[{c!r}] must be numbers, got {references[c].dtype}"
+                    ) from None
+                given = ~np.isnan(col)
+                bad = given & ~(np.isfinite(col) & (col > 0))
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    raise ScenarioError(
+                        f"references[{c!r}] must be positive prices, got {col[i]} (row {i})"
+                    )
+                rows[:, self._index[c]] = col
+        else:
+            try:
+                rows = np.asarray(references, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ScenarioError(
+                    f"references must be a 2-D array (steps × {n} assets) or a Polars frame, "
+                    f"got {type(references).__name__}"
+                ) from None
+            if rows.ndim != 2 or rows.shape[1] != n:
+                raise ScenarioError(
+                    f"references must have shape (steps, {n}) for the assets {self._assets}, "
+                    f"got {rows.shape}"
+                )
+            bad = ~(np.isfinite(rows) & (rows > 0))
+            if bad.any():
+                i, k = (int(x) for x in np.argwhere(bad)[0])
+                raise ScenarioError(
+                    f"references[{i}, {k}] ({self._assets[k]}) must be a positive price, got "
+                    f"{rows[i, k]}"
+                )
+        return self._core.run(np.ascontiguousarray(rows.ravel()))
+
+    def run_to_quiet(self, max_extra_steps: int | None = None) -> bool:
+        """Runs what is left of the scenario's path, then holds its last reference until the
+        market is quiet, at most ``max_extra_steps`` more (the engine's, 10,000 by default).
+        Returns whether it is quiet. This is what :func:`simulate` runs.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eng = dl.Engine(dl.examples.eth_lending(n_accounts=200, steps=5),
+        ...                 shock=dl.Shock.instant(ETH=-0.3))
+        >>> eng.run_to_quiet(), eng.steps_run >= 5
+        (True, True)
+        """
+        if max_extra_steps is not None and (
+            int(max_extra_steps) != max_extra_steps or max_extra_steps < 0
+        ):
+            raise ScenarioError(
+                f"max_extra_steps must be a whole number >= 0, got {max_extra_steps}"
+            )
+        try:
+            return self._core.run_to_quiet(
+                None if max_extra_steps is None else int(max_extra_steps)
+            )
+        except DeleverageError as e:
+            raise _named(e, self._scenario, self._labels) from None
+
+    def submit(
+        self,
+        asset: str,
+        side: Literal["sell", "buy"],
+        qty: float,
+        venue: int | None = None,
+        limit: float | None = None,
+    ) -> Fill:
+        """The user's own market order between steps: ``qty`` of ``asset`` sold or bought
+        through the router at best execution across the asset's venues (or on ``venue``, its
+        index, alone), as a marketable limit order when ``limit`` is given (it trades only while
+        the marginal price is no worse than ``limit``). It consumes the same depth the
+        liquidations hit, moves a spot oracle at once, and the next step's rounds see it; it is
+        recorded as a ``user_sell``/``user_buy`` event.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> book = dl.OrderBook.linear(mid=100.0, tick=1.0, levels=10, depth_per_level=2.0)
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[book])], steps=3)
+        >>> eng = dl.Engine(sc)
+        >>> f = eng.submit("ETH", "sell", 5.0)  # bids 99, 98, 97 … with 2 each
+        >>> f.filled, f.notional  # 2·99 + 2·98 + 97
+        (5.0, 491.0)
+        >>> eng.submit("ETH", "sell", 5.0, limit=96.0).filled  # 1 left at 97 and 2 at 96
+        3.0
+        """
+        k = self._asset(asset)
+        if side not in ("sell", "buy"):
+            raise ScenarioError(f"side must be 'sell' or 'buy', got {side!r}")
+        q = _number("qty", qty)
+        if q < 0:
+            raise ScenarioError(f"qty must be >= 0, got {q}")
+        if venue is not None and (
+            isinstance(venue, bool) or not isinstance(venue, int | np.integer) or venue < 0
+        ):
+            raise ScenarioError(
+                f"venue must be the index of one of {asset}'s venues, got {venue!r}"
+            )
+        lim = None if limit is None else _price("limit", limit)
+        return self._core.submit(k, side, q, None if venue is None else int(venue), lim)
+
+    def quote(self, asset: str, side: Literal["sell", "buy"], qty: float) -> Fill:
+        """What :meth:`submit` of a market order would fill now, without trading.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> book = dl.OrderBook.linear(mid=100.0, tick=1.0, levels=10, depth_per_level=2.0)
+        >>> eng = dl.Engine(dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[book])]))
+        >>> eng.quote("ETH", "buy", 3.0).notional  # asks 101 (2 each) and 102: 2·101 + 102
+        304.0
+        """
+        q = _number("qty", qty)
+        if q < 0:
+            raise ScenarioError(f"qty must be >= 0, got {q}")
+        if side not in ("sell", "buy"):
+            raise ScenarioError(f"side must be 'sell' or 'buy', got {side!r}")
+        return self._core.quote(self._asset(asset), side, q)
+
+    def result(self) -> Result:
+        """Everything recorded so far, as a :class:`Result` (the same frames and summary as
+        :func:`simulate`); the engine goes on.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eng = dl.Engine(dl.examples.eth_lending(n_accounts=200, steps=5))
+        >>> _ = eng.step()
+        >>> eng.result().steps.height  # one step × two assets
+        2
+        """
+        return self._build(self._core.records())
+
+    def events(self, since: int = 0) -> pl.DataFrame:
+        """The events recorded from step ``since`` on (all by default).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eng = dl.Engine(dl.examples.eth_lending(n_accounts=200, steps=5))
+        >>> _ = eng.step({"ETH": 2_000.0})
+        >>> eng.events(since=0)["kind"].cast(str).unique().to_list()
+        ['liquidation']
+        """
+        ev = self.result().events
+        return ev.filter(pl.col("step") >= since) if since else ev
+
+    def steps(self) -> pl.DataFrame:
+        """The steps frame so far (one row per step and asset), as in :class:`Result`.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eng = dl.Engine(dl.examples.eth_lending(n_accounts=200, steps=5))
+        >>> _ = eng.step()
+        >>> eng.steps()["asset"].to_list()
+        ['ETH', 'USDC']
+        """
+        return self.result().steps
+
+    def state(self) -> EngineState:
+        """The market and every family's accounts now, before any step too.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eng = dl.Engine(dl.examples.eth_lending(n_accounts=200, steps=5))
+        >>> st = eng.state()
+        >>> st.assets["asset"].to_list(), st.accounts.height
+        (['ETH', 'USDC'], 200)
+        """
+        res = self.result()
+        m = dict(self._core.market())
+        names = pl.Series(self._assets, dtype=pl.String)
+        venues = pl.DataFrame(dict(m["venues"])).select(
+            pl.lit(names).gather(pl.col("asset")).alias("asset"),
+            "venue",
+            "kind",
+            pl.col("mid").fill_nan(None),
+            pl.col("best_bid").fill_nan(None),
+            pl.col("best_ask").fill_nan(None),
+            "bid_depth_2pct",
+            "ask_depth_2pct",
+        )
+        assets = pl.DataFrame(
+            {
+                "asset": self._assets,
+                "reference": m["reference"],
+                "mid": m["mid"],
+                "oracle": m["oracle"],
+            }
+        )
+        return EngineState(
+            venues=venues,
+            assets=assets,
+            accounts=res.accounts,
+            positions=res.positions,
+            vaults=res.vaults,
+            auctions=res.auctions,
+            funds=res.funds,
+        )
+
+    def fork(self) -> Engine:
+        """An independent deep copy for a what-if branch: what the branch does leaves this
+        engine as it is.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> eng = dl.Engine(dl.examples.eth_lending(n_accounts=200, steps=5))
+        >>> branch = eng.fork()
+        >>> _ = branch.step({"ETH": 2_000.0})
+        >>> branch.steps_run, eng.steps_run
+        (1, 0)
+        """
+        return Engine._of(self, self._core.fork())
+
+    def _build(self, raw: Any) -> Result:
+        sc = self._scenario
+        return build_result(
+            raw,
+            sc.asset_names,
+            [float(a.price) for a in sc.assets],
+            sc.protocol_names,
+            self._labels,
+            n_lending=self._n_lending,
+            families=[f.protocol for f in sc.families],
+        )
+
+    def _finish(self) -> Result:
+        return self._build(self._core.finish())
+
+    def __repr__(self) -> str:
+        return f"Engine(assets={self._assets}, steps_run={self.steps_run}, quiet={self.quiet})"
+
+
+def _number(name: str, v: Any) -> float:
+    if isinstance(v, bool):
+        raise ScenarioError(f"{name} must be a number, got {v!r}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise ScenarioError(f"{name} must be a number, got {v!r}") from None
+
+
+def _price(name: str, v: Any) -> float:
+    x = _number(name, v)
+    if not (math.isfinite(x) and x > 0):
+        raise ScenarioError(f"{name} must be a positive price, got {x}")
+    return x
+
+
+def simulate(
+    scenario: Scenario,
+    shock: Shock | None = None,
+    *,
+    seed: int | None = None,
+    max_extra_steps: int = 10_000,
+) -> Result:
+    """Runs ``scenario`` under ``shock`` to quiet and returns the :class:`Result`.
+
+    ``shock`` and ``seed`` default to the scenario's own (``Shock.instant()`` and 0 if it has
+    none). The path has ``scenario.steps`` steps (or the length of a :meth:`Shock.path`);
+    afterwards the last reference price is held until the market is quiet (no queued account
+    and no liquidation for as long as the slowest oracle lags), at most ``max_extra_steps``
+    more. The same inputs and seed give the same result. The GIL is released while the engine
+    runs, and Ctrl-C stops it. It is :class:`Engine` run to quiet.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=300),
+    ...                   shock=dl.Shock.instant(ETH=-0.3), seed=1)
+    >>> res.accounts.height
+    300
+    """
+    eng = Engine(scenario, shock, seed=seed, max_extra_steps=max_extra_steps)
+    eng.run_to_quiet()
+    return eng._finish()

@@ -1,0 +1,415 @@
+//! `deleverage._core.Engine`: the core engine held open between calls, for a backtest's own loop
+//! (step, run, own orders, forks). `simulate` runs the same engine to quiet in one call.
+//!
+//! The class is frozen with its state behind a mutex; every call converts, releases the GIL for
+//! the core's work where it is more than a few microseconds, and converts back.
+
+use std::sync::{Mutex, MutexGuard};
+
+use deleverage_core::{Engine, Fill, ForcedSeller, Side};
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::convert;
+use crate::errors::{BindingError, BindingResult};
+use crate::fill::PyFill;
+use crate::simulate::{Signals, into_dict, records_dict};
+use crate::spec::{Spec, convert_spec};
+
+/// The engine and where it stands on the scenario's own path.
+#[derive(Clone)]
+struct Held {
+    engine: Engine,
+    /// The scenario's exogenous path, row-major (steps × assets).
+    path: Vec<f64>,
+    n: usize,
+    /// Next row of `path` (the number of steps run).
+    cursor: usize,
+    /// The reference of the last step run (the scenario's start before any).
+    last: Vec<f64>,
+    max_extra: u32,
+}
+
+impl Held {
+    /// This step's reference: the path's row (or the last reference once the path has run
+    /// out), with the finite entries of `over` in place of those assets.
+    fn reference(&self, over: Option<&[f64]>) -> BindingResult<Vec<f64>> {
+        let mut row = if self.cursor * self.n < self.path.len() {
+            self.path[self.cursor * self.n..(self.cursor + 1) * self.n].to_vec()
+        } else {
+            self.last.clone()
+        };
+        if let Some(over) = over {
+            if over.len() != self.n {
+                return Err(BindingError::Scenario(format!(
+                    "reference must have one price per asset ({}), got {}",
+                    self.n,
+                    over.len()
+                )));
+            }
+            // NaN marks an asset the caller left to the path (checked before it comes here).
+            for (r, &o) in row.iter_mut().zip(over) {
+                if !o.is_nan() {
+                    *r = o;
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    fn step(&mut self, row: Vec<f64>) -> BindingResult<()> {
+        self.engine.step(&row)?;
+        self.cursor += 1;
+        self.last = row;
+        Ok(())
+    }
+}
+
+/// The engine of a scenario held open: see ``deleverage.Engine``, which wraps it.
+#[pyclass(frozen, name = "Engine", module = "deleverage._core")]
+pub struct PyEngine {
+    inner: Mutex<Option<Held>>,
+}
+
+/// What one step did: counts and prices, no frames.
+#[pyclass(frozen, get_all, name = "StepReport", module = "deleverage._core")]
+pub struct PyStepReport {
+    /// The step that ran.
+    step: u32,
+    /// Liquidations of every family in the step, and the oracle value they seized or closed.
+    liquidations: u32,
+    liquidated_notional: f64,
+    /// Per family, in scenario order (lending first).
+    family_liquidations: Vec<u32>,
+    family_notional: Vec<f64>,
+    /// Bad debt recognised in the step, and since the start.
+    bad_debt: f64,
+    cumulative_bad_debt: f64,
+    rounds: u32,
+    queue_length: u32,
+    /// Insurance fund per family (0 for families without one), after the step.
+    insurance_funds: Vec<f64>,
+    /// Routed mid and oracle price per asset after the step.
+    mids: Vec<f64>,
+    oracle: Vec<f64>,
+}
+
+#[pymethods]
+impl PyStepReport {
+    fn __repr__(&self) -> String {
+        format!(
+            "StepReport(step={}, liquidations={}, liquidated_notional={:.6}, bad_debt={:.6}, \
+             queue_length={})",
+            self.step,
+            self.liquidations,
+            self.liquidated_notional,
+            self.bad_debt,
+            self.queue_length
+        )
+    }
+}
+
+fn report(engine: &Engine, r: &deleverage_core::StepReport) -> PyStepReport {
+    let sh = engine.shared();
+    let n = sh.market.n_assets();
+    PyStepReport {
+        step: r.step,
+        liquidations: r.liquidations,
+        liquidated_notional: r.liquidated_notional,
+        family_liquidations: sh.family_count.clone(),
+        family_notional: sh.family_notional.clone(),
+        bad_debt: r.bad_debt,
+        cumulative_bad_debt: engine.cumulative_bad_debt(),
+        rounds: r.rounds,
+        queue_length: r.queue_length,
+        insurance_funds: engine
+            .families()
+            .iter()
+            .map(ForcedSeller::insurance_fund)
+            .collect(),
+        mids: (0..n).map(|a| sh.market.spot(a)).collect(),
+        oracle: sh.px.clone(),
+    }
+}
+
+impl PyEngine {
+    fn held(&self) -> BindingResult<MutexGuard<'_, Option<Held>>> {
+        self.inner.lock().map_err(|_| {
+            BindingError::Internal(
+                "engine state is unusable: an earlier call failed while changing it".to_owned(),
+            )
+        })
+    }
+}
+
+fn open(g: &mut Option<Held>) -> BindingResult<&mut Held> {
+    g.as_mut()
+        .ok_or_else(|| BindingError::Internal("this engine was finished".to_owned()))
+}
+
+#[pymethods]
+impl PyEngine {
+    /// Builds the engine of a scenario spec (its path generated from the spec's shock and seed).
+    #[new]
+    fn new(py: Python<'_>, spec: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let Spec {
+            scenario,
+            path,
+            steps,
+            seed,
+            max_extra,
+        } = convert_spec(spec)?;
+        let initial = scenario.initial_prices();
+        let step_seconds = scenario.step_seconds;
+        let held = py
+            .detach(|| -> deleverage_core::Result<Held> {
+                let rows = path.generate(&initial, steps, step_seconds, seed)?;
+                Ok(Held {
+                    engine: Engine::new(scenario, seed)?,
+                    path: rows,
+                    n: initial.len(),
+                    cursor: 0,
+                    last: initial,
+                    max_extra,
+                })
+            })
+            .map_err(BindingError::from)?;
+        Ok(PyEngine {
+            inner: Mutex::new(Some(held)),
+        })
+    }
+
+    /// Runs one step; `reference` (one price per asset, NaN for "the path's") overrides the
+    /// scenario's path for this step.
+    #[pyo3(signature = (reference=None))]
+    fn step(&self, reference: Option<&Bound<'_, PyAny>>) -> PyResult<PyStepReport> {
+        let over = reference
+            .map(|r| convert::column(r, "reference"))
+            .transpose()?;
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        let row = h.reference(over.as_deref())?;
+        let r = h.engine.step(&row).map_err(BindingError::from)?;
+        h.cursor += 1;
+        h.last = row;
+        Ok(report(&h.engine, &r))
+    }
+
+    /// Runs one step per row of `references` (row-major, one price per asset, NaN for "the
+    /// path's"), with the GIL released; Ctrl-C stops it between steps.
+    fn run(&self, py: Python<'_>, references: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let refs = convert::column(references, "references")?;
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        if !refs.len().is_multiple_of(h.n) {
+            return Err(BindingError::Scenario(format!(
+                "references must have one column per asset ({}), got {} values",
+                h.n,
+                refs.len()
+            ))
+            .into());
+        }
+        let mut signals = Signals::default();
+        let done = py.detach(|| -> BindingResult<u32> {
+            let mut done = 0;
+            for over in refs.chunks(h.n) {
+                if signals.interrupted() {
+                    break;
+                }
+                let row = h.reference(Some(over))?;
+                h.step(row)?;
+                done += 1;
+            }
+            Ok(done)
+        })?;
+        signals.raise()?;
+        Ok(done)
+    }
+
+    /// Runs what is left of the scenario's path, then holds the last reference until the market
+    /// is quiet, at most `max_extra_steps` more (the spec's by default): what `simulate` does.
+    #[pyo3(signature = (max_extra_steps=None))]
+    fn run_to_quiet(&self, py: Python<'_>, max_extra_steps: Option<u32>) -> PyResult<bool> {
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        let max_extra = max_extra_steps.unwrap_or(h.max_extra);
+        let mut signals = Signals::default();
+        let quiet = py
+            .detach(|| -> deleverage_core::Result<bool> {
+                let rest = &h.path[h.cursor * h.n..];
+                if rest.is_empty() {
+                    let last = h.last.clone();
+                    for _ in 0..max_extra {
+                        if signals.interrupted() || h.engine.settle(&last, 1)? {
+                            break;
+                        }
+                    }
+                } else {
+                    let before = h.engine.current_step();
+                    h.engine.run(rest, max_extra, || signals.interrupted())?;
+                    let ran = (h.engine.current_step() - before) as usize;
+                    let on_path = ran.min(rest.len() / h.n);
+                    if on_path > 0 {
+                        h.last = rest[(on_path - 1) * h.n..on_path * h.n].to_vec();
+                    }
+                    h.cursor += ran;
+                }
+                Ok(h.engine.is_quiet())
+            })
+            .map_err(BindingError::from)?;
+        signals.raise()?;
+        Ok(quiet)
+    }
+
+    /// The user's own order between steps (see `Engine::submit` in the core).
+    #[pyo3(signature = (asset, side, qty, venue=None, limit=None))]
+    fn submit(
+        &self,
+        asset: usize,
+        side: &str,
+        qty: f64,
+        venue: Option<usize>,
+        limit: Option<f64>,
+    ) -> PyResult<PyFill> {
+        let side = convert::side(side)?;
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        let fill: Fill = h
+            .engine
+            .submit(asset, side, qty, venue, limit)
+            .map_err(BindingError::from)?;
+        Ok(PyFill::new(fill))
+    }
+
+    /// What `submit` would fill now, without trading.
+    #[pyo3(signature = (asset, side, qty))]
+    fn quote(&self, asset: usize, side: &str, qty: f64) -> PyResult<PyFill> {
+        let side: Side = convert::side(side)?;
+        let qty = convert::qty("qty", qty)?;
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        if asset >= h.n {
+            return Err(
+                BindingError::Scenario(format!("asset {asset} is not in the scenario")).into(),
+            );
+        }
+        Ok(PyFill::new(h.engine.market().quote(asset, side, qty)))
+    }
+
+    /// The recorded tables so far and every family's state now, as `simulate` returns them
+    /// (copied: the engine goes on).
+    fn records<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let g = self.held()?;
+        let h = g
+            .as_ref()
+            .ok_or_else(|| BindingError::Internal("this engine was finished".to_owned()))?;
+        records_dict(py, &h.engine)
+    }
+
+    /// The recorded tables, moved out; the engine is finished afterwards.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let held = self
+            .held()?
+            .take()
+            .ok_or_else(|| BindingError::Internal("this engine was finished".to_owned()))?;
+        into_dict(py, held.engine)
+    }
+
+    /// An independent copy: what the branch does leaves this engine as it is.
+    fn fork(&self, py: Python<'_>) -> PyResult<Self> {
+        let g = self.held()?;
+        let h = g
+            .as_ref()
+            .ok_or_else(|| BindingError::Internal("this engine was finished".to_owned()))?;
+        let copy = py.detach(|| h.clone());
+        Ok(PyEngine {
+            inner: Mutex::new(Some(copy)),
+        })
+    }
+
+    /// Steps run so far.
+    #[getter]
+    fn steps_run(&self) -> PyResult<u32> {
+        let mut g = self.held()?;
+        Ok(open(&mut g)?.engine.current_step())
+    }
+
+    /// Whether the market is quiet now.
+    #[getter]
+    fn quiet(&self) -> PyResult<bool> {
+        let mut g = self.held()?;
+        Ok(open(&mut g)?.engine.is_quiet())
+    }
+
+    /// Steps of the scenario's own path, and the reference the next step takes by default.
+    #[getter]
+    fn path_steps(&self) -> PyResult<usize> {
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        Ok(h.path.len() / h.n)
+    }
+
+    /// Every venue's quotes now (`venues`: asset, venue, kind, mid, best bid and ask, depth
+    /// within 2 % of the mid on each side; NaN where a side is empty) and every asset's
+    /// reference, routed mid and oracle price.
+    fn market<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        use deleverage_core::{AnyVenue, Venue};
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        let m = h.engine.market();
+        let (mut asset, mut venue, mut kind) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut mid, mut bid, mut ask, mut bd, mut ad) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for a in 0..m.n_assets() {
+            for (k, v) in m.venues(a).iter().enumerate() {
+                asset.push(a as u32);
+                venue.push(k as u32);
+                kind.push(match v {
+                    AnyVenue::Book(_) => "order_book",
+                    AnyVenue::Pool(_) => "constant_product_pool",
+                    AnyVenue::Curve(_) => "impact_curve",
+                });
+                mid.push(v.mid().unwrap_or(f64::NAN));
+                bid.push(v.best_bid().unwrap_or(f64::NAN));
+                ask.push(v.best_ask().unwrap_or(f64::NAN));
+                bd.push(v.depth(Side::Sell, 0.02));
+                ad.push(v.depth(Side::Buy, 0.02));
+            }
+        }
+        let venues = PyDict::new(py);
+        venues.set_item("asset", asset.into_pyarray(py))?;
+        venues.set_item("venue", venue.into_pyarray(py))?;
+        venues.set_item("kind", kind)?;
+        venues.set_item("mid", mid.into_pyarray(py))?;
+        venues.set_item("best_bid", bid.into_pyarray(py))?;
+        venues.set_item("best_ask", ask.into_pyarray(py))?;
+        venues.set_item("bid_depth_2pct", bd.into_pyarray(py))?;
+        venues.set_item("ask_depth_2pct", ad.into_pyarray(py))?;
+        let out = PyDict::new(py);
+        out.set_item("venues", venues)?;
+        let n = m.n_assets();
+        out.set_item(
+            "reference",
+            (0..n)
+                .map(|a| m.reference(a))
+                .collect::<Vec<_>>()
+                .into_pyarray(py),
+        )?;
+        out.set_item(
+            "mid",
+            (0..n)
+                .map(|a| m.spot(a))
+                .collect::<Vec<_>>()
+                .into_pyarray(py),
+        )?;
+        out.set_item("oracle", h.engine.oracle_prices().to_vec().into_pyarray(py))?;
+        Ok(out)
+    }
+
+    fn next_reference<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        Ok(h.reference(None)?.into_pyarray(py))
+    }
+}
