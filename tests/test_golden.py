@@ -161,7 +161,8 @@ def test_frames_identical_to_the_saved_ones(case: str) -> None:
             # Event kinds added since (the engine user's own orders) extend the Enum after the
             # saved ones; the codes and labels of every saved kind are unchanged.
             new, old = frame.schema["kind"], want.schema["kind"]
-            assert isinstance(new, pl.Enum) and isinstance(old, pl.Enum)
+            assert isinstance(new, pl.Enum)
+            assert isinstance(old, pl.Enum)
             assert new.categories.to_list()[: old.categories.len()] == old.categories.to_list()
             frame = frame.with_columns(pl.col("kind").cast(pl.String))
             want = want.with_columns(pl.col("kind").cast(pl.String))
