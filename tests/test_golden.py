@@ -23,24 +23,34 @@ GOLDEN = Path(__file__).parent / "golden"
 FRAMES = ["events", "steps", "accounts", "positions", "vaults", "auctions", "funds", "summary"]
 
 
-def _eth_lending() -> dl.Result:
+Case = tuple[dl.Scenario, dl.Shock, int]
+
+
+def _eth_lending() -> Case:
     sc = dl.examples.eth_lending(n_accounts=2_000, seed=0)
-    return dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2), seed=7)
+    return sc, dl.Shock.instant(ETH=-0.2), 7
 
 
-def _btc_perps() -> dl.Result:
+def _btc_perps() -> Case:
     sc = dl.examples.btc_perps(n_accounts=2_000, seed=0)
     p0 = sc.assets[0].price
     path = [p0] * 5 + [p0 * (1 - 0.015 * k) for k in range(1, 11)] + [p0 * 0.85] * 45
-    return dl.simulate(sc, shock=dl.Shock.path({"BTC-PERP": path}), seed=7)
+    return sc, dl.Shock.path({"BTC-PERP": path}), 7
 
 
-def _bank_fire_sale() -> dl.Result:
+def _bank_fire_sale() -> Case:
     sc = dl.examples.bank_fire_sale()
-    return dl.simulate(sc, shock=dl.Shock.instant({a: -0.02 for a in sc.asset_names}), seed=7)
+    return sc, dl.Shock.instant({a: -0.02 for a in sc.asset_names}), 7
 
 
-def _mixed(mode: str) -> dl.Result:
+def mixed(
+    mode: str,
+    n: int = 120,
+    m: int = 60,
+    fall: float = 0.012,
+    perp_fall: float = 0.011,
+    priority: str = "largest",
+) -> Case:
     # Lending (Aave v3.3 and v3.2, Compound v2, Comet with its storefront), a perp exchange with
     # partial liquidations, a backstop and ADL, Maker vaults and threshold funds, all on one
     # ETH book and pool, through a falling path.
@@ -58,7 +68,6 @@ def _mixed(mode: str) -> dl.Result:
         steps=30,
         step_seconds=12.0,
     )
-    n = 120
     lend = pl.DataFrame(
         {
             "account": [f"l{i}" for i in range(n)],
@@ -82,7 +91,6 @@ def _mixed(mode: str) -> dl.Result:
             lend[95:].with_columns(pl.col("debt") * 1.12),
         )
     )
-    m = 60
     perps = pl.DataFrame(
         {
             "account": [f"p{i}" for i in range(m)],
@@ -127,23 +135,26 @@ def _mixed(mode: str) -> dl.Result:
         .add_perps(adl, perps.with_columns(pl.col("margin") * 0.8))
         .add_vaults(dl.Vaults([dl.Clipper("ETH", curve="exponential", cut=0.995)]), vaults)
         .add_funds(dl.Funds.threshold(8.0, 6.0, illiquid={"loans": 0.05}), funds)
-        .with_liquidators(dl.Liquidators(mode=mode, budget_notional=400_000.0, priority="largest"))  # type: ignore[arg-type]
+        .with_liquidators(dl.Liquidators(mode=mode, budget_notional=400_000.0, priority=priority))  # type: ignore[arg-type]
     )
-    eth = [2_000.0 * (1 - 0.012 * min(k, 20)) for k in range(30)]
-    perp = [2_000.0 * (1 - 0.011 * min(k, 20)) for k in range(30)]
+    eth = [2_000.0 * (1 - fall * min(k, 20)) for k in range(30)]
+    perp = [2_000.0 * (1 - perp_fall * min(k, 20)) for k in range(30)]
     usdc = [1.0] * 30
-    return dl.simulate(
-        sc, shock=dl.Shock.path({"ETH": eth, "USDC": usdc, "ETH-PERP": perp}), seed=5
-    )
+    return sc, dl.Shock.path({"ETH": eth, "USDC": usdc, "ETH-PERP": perp}), 5
 
 
-CASES: dict[str, Callable[[], dl.Result]] = {
+CASES: dict[str, Callable[[], Case]] = {
     "eth_lending": _eth_lending,
     "btc_perps": _btc_perps,
     "bank_fire_sale": _bank_fire_sale,
-    "mixed_sequential": lambda: _mixed("sequential"),
-    "mixed_batch": lambda: _mixed("batch"),
+    "mixed_sequential": lambda: mixed("sequential"),
+    "mixed_batch": lambda: mixed("batch"),
 }
+
+
+def run(case: str) -> dl.Result:
+    sc, shock, seed = CASES[case]()
+    return dl.simulate(sc, shock=shock, seed=seed)
 
 
 def _frames(res: dl.Result) -> dict[str, pl.DataFrame]:
@@ -152,7 +163,7 @@ def _frames(res: dl.Result) -> dict[str, pl.DataFrame]:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_frames_identical_to_the_saved_ones(case: str) -> None:
-    got = _frames(CASES[case]())
+    got = _frames(run(case))
     for name, frame in got.items():
         path = GOLDEN / case / f"{name}.parquet"
         want = pl.read_parquet(path)
@@ -192,8 +203,8 @@ def test_the_mixed_cases_exercise_every_family() -> None:
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
-    for case, run in CASES.items():
+    for case in CASES:
         (GOLDEN / case).mkdir(parents=True, exist_ok=True)
-        for name, frame in _frames(run()).items():
+        for name, frame in _frames(run(case)).items():
             frame.write_parquet(GOLDEN / case / f"{name}.parquet")
         print("wrote", case)

@@ -1,0 +1,236 @@
+"""``dl.Engine``: the cascade held open. Stepping it gives what ``simulate`` gives; the user's
+own orders walk the book as computed by hand and can trigger a liquidation predicted by hand;
+forks leave the parent as it was; bad input is refused by name and changes nothing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import deleverage as dl
+from test_golden import CASES, FRAMES, mixed
+
+
+def _frames(res: dl.Result) -> dict[str, pl.DataFrame]:
+    return {name: getattr(res, name) for name in FRAMES}
+
+
+def _assert_same(a: dl.Result, b: dl.Result) -> None:
+    for name, frame in _frames(a).items():
+        other = getattr(b, name)
+        assert frame.schema == other.schema, name
+        assert frame.equals(other, null_equal=True), name
+
+
+def _stepped(sc: dl.Scenario, shock: dl.Shock, seed: int) -> dl.Result:
+    # A backtest's loop: one step at a time through the scenario's own path, then to quiet.
+    eng = dl.Engine(sc, shock=shock, seed=seed)
+    for _ in range(shock.steps(sc.steps)):
+        eng.step()
+    eng.run_to_quiet()
+    return eng.result()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_stepping_gives_what_simulate_gives(case: str) -> None:
+    sc, shock, seed = CASES[case]()
+    _assert_same(_stepped(sc, shock, seed), dl.simulate(sc, shock=shock, seed=seed))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    mode=st.sampled_from(["sequential", "batch"]),
+    priority=st.sampled_from(["worst_health", "largest", "fifo", "random"]),
+    n=st.integers(8, 150),
+    m=st.integers(2, 60),
+    fall=st.floats(0.0, 0.02),
+    perp_fall=st.floats(0.0, 0.02),
+    seed=st.integers(0, 2**32),
+    split=st.integers(0, 30),
+)
+def test_stepping_run_and_references_agree_with_simulate_on_mixed_scenarios(
+    mode: str,
+    priority: str,
+    n: int,
+    m: int,
+    fall: float,
+    perp_fall: float,
+    seed: int,
+    split: int,
+) -> None:
+    # Every family on one market. The path is stepped one step at a time up to `split`, the
+    # next rows given explicitly to `run` (the path's own prices: the same run), then to quiet.
+    sc, shock, _ = mixed(mode, n=n, m=m, fall=fall, perp_fall=perp_fall, priority=priority)
+    want = dl.simulate(sc, shock=shock, seed=seed)
+    eng = dl.Engine(sc, shock=shock, seed=seed)
+    steps = shock.steps(sc.steps)
+    path = np.column_stack([shock.prices[a] for a in sc.asset_names])
+    for k in range(min(split, steps)):
+        if k % 2:
+            eng.step(dict(zip(sc.asset_names, path[k], strict=True)))
+        else:
+            eng.step()
+    done = min(split, steps)
+    assert eng.run(path[done:]) == steps - done
+    eng.run_to_quiet()
+    _assert_same(eng.result(), want)
+
+
+def _book_scenario(debt: float = 780.0) -> dl.Scenario:
+    # One ETH book: bids 99, 98, 97, … with 2 ETH each (asks 101, 102, …), a spot oracle, and
+    # one Aave v3.3 account with 10 ETH against `debt` USDC, LT 0.8, bonus 5 %.
+    book = dl.OrderBook.linear(mid=100.0, tick=1.0, levels=60, depth_per_level=2.0)
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", 100.0, venues=[book], oracle=dl.Oracle.spot()),
+            dl.Asset("USDC", 1.0, oracle=dl.Oracle.reference()),
+        ],
+        steps=3,
+    )
+    pos = pl.DataFrame(
+        {
+            "account": ["a"],
+            "collateral_asset": ["ETH"],
+            "collateral": [10.0],
+            "debt_asset": ["USDC"],
+            "debt": [debt],
+        }
+    )
+    return sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05, 0.1)}), pos)
+
+
+def test_submit_walks_the_book_by_hand() -> None:
+    eng = dl.Engine(_book_scenario())
+    f = eng.submit("ETH", "sell", 5.0)
+    assert (f.filled, f.notional) == (5.0, 2 * 99 + 2 * 98 + 97)
+    assert (f.first_price, f.last_price) == (99.0, 97.0)
+    # A marketable limit at 96: what is left at 97 (1) and at 96 (2), then it stops.
+    f = eng.submit("ETH", "sell", 10.0, limit=96.0)
+    assert (f.filled, f.notional) == (3.0, 97 + 2 * 96)
+    buy = eng.submit("ETH", "buy", 3.0, venue=0)
+    assert (buy.filled, buy.notional) == (3.0, 2 * 101 + 102)
+    st = eng.state()
+    # Bids now start at 95, asks at 102 (one left): the routed mid is 98.5.
+    assert st.venues["best_bid"].to_list() == [95.0]
+    assert st.venues["best_ask"].to_list() == [102.0]
+    assert st.assets["mid"].to_list()[0] == 98.5
+    ev = eng.events()
+    assert ev["kind"].cast(pl.String).to_list() == ["user_sell", "user_sell", "user_buy"]
+    assert ev["qty"].to_list() == [5.0, 3.0, 3.0]
+
+
+def test_a_user_sale_triggers_the_liquidation_computed_by_hand() -> None:
+    # HF = 10·mid·0.8/780 < 1 ⇔ mid < 97.5. Selling 10 (2 each at 99 … 95) leaves bids from
+    # 94 and asks from 101: mid 97.5, HF exactly 1, no liquidation. Selling 12 (bids from 93):
+    # mid 97, HF 0.9949, liquidated in the next step's first round.
+    quiet = dl.Engine(_book_scenario())
+    quiet.submit("ETH", "sell", 10.0)
+    assert quiet.step().liquidations == 0
+    eng = dl.Engine(_book_scenario())
+    eng.submit("ETH", "sell", 12.0)
+    rep = eng.step()
+    assert rep.liquidations == 1
+    liq = eng.events().filter(pl.col("kind") == "liquidation").row(0, named=True)
+    # $970 of collateral < $2,000: the whole debt reserve; 780·1.05/97 ETH seized.
+    assert liq["debt_repaid"] == pytest.approx(780.0, rel=1e-12)
+    assert liq["collateral_seized"] == pytest.approx(780.0 * 1.05 / 97.0, rel=1e-12)
+    assert liq["price_before"] == 97.0
+    assert rep.family_liquidations == [1]
+    assert rep.family_notional[0] == pytest.approx(780.0 * 1.05, rel=1e-12)
+
+
+def _snapshot(eng: dl.Engine) -> dict[str, Any]:
+    st = eng.state()
+    res = eng.result()
+    return {
+        "steps_run": eng.steps_run,
+        "venues": st.venues,
+        "assets": st.assets,
+        "accounts": st.accounts,
+        "events": res.events,
+        "steps": res.steps,
+    }
+
+
+def _assert_snapshot(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a.keys() == b.keys()
+    for k, v in a.items():
+        if isinstance(v, pl.DataFrame):
+            assert v.equals(b[k], null_equal=True), k
+        else:
+            assert v == b[k], k
+
+
+def test_fork_leaves_the_parent_identical() -> None:
+    sc, shock, seed = CASES["mixed_sequential"]()
+    eng = dl.Engine(sc, shock=shock, seed=seed)
+    eng.run(np.column_stack([shock.prices[a] for a in sc.asset_names])[:5])
+    before = _snapshot(eng)
+    branch = eng.fork()
+    branch.submit("ETH", "sell", 500.0)
+    branch.run_to_quiet()
+    assert branch.steps_run > eng.steps_run
+    _assert_snapshot(_snapshot(eng), before)
+    # And the parent still runs as if the branch never existed.
+    eng.run_to_quiet()
+    _assert_same(eng.result(), dl.simulate(sc, shock=shock, seed=seed))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda e: e.step({"BTC": 100.0}), "asset 'BTC' is not in the scenario"),
+        (lambda e: e.step({"ETH": math.nan}), r"reference\['ETH'\] must be a positive price"),
+        (lambda e: e.step({"ETH": -5.0}), r"reference\['ETH'\] must be a positive price, got -5"),
+        (lambda e: e.step([100.0]), r"reference must have one price per asset \(2"),
+        (lambda e: e.run(np.ones((3, 3))), r"references must have shape \(steps, 2\)"),
+        (
+            lambda e: e.run(np.array([[100.0, 1.0], [0.0, 1.0]])),
+            r"references\[1, 0\] \(ETH\) must be a positive price, got 0",
+        ),
+        (
+            lambda e: e.run(pl.DataFrame({"DAI": [1.0]})),
+            r"references has columns \['DAI'\] that are not assets",
+        ),
+        (lambda e: e.submit("ETH", "sell", -1.0), "qty must be >= 0, got -1"),
+        (lambda e: e.submit("ETH", "short", 1.0), "side must be 'sell' or 'buy'"),
+        (lambda e: e.submit("ETH", "sell", 1.0, venue=3), "venue must be .*, got 3"),
+        (lambda e: e.submit("ETH", "sell", 1.0, limit=0.0), "limit must be a positive price"),
+        (lambda e: e.submit("XRP", "buy", 1.0), "asset 'XRP' is not in the scenario"),
+    ],
+)
+def test_bad_input_is_named_and_leaves_the_engine_unchanged(call: Any, message: str) -> None:
+    eng = dl.Engine(_book_scenario())
+    eng.step()
+    before = _snapshot(eng)
+    with pytest.raises(dl.ScenarioError, match=message):
+        call(eng)
+    _assert_snapshot(_snapshot(eng), before)
+
+
+def test_run_takes_a_frame_by_asset_and_leaves_nulls_to_the_path() -> None:
+    sc, shock, seed = CASES["eth_lending"]()
+    a = dl.Engine(sc, shock=shock, seed=seed)
+    b = dl.Engine(sc, shock=shock, seed=seed)
+    # The instant shock's path: ETH at 2,400 from step 0 on; USDC at 1.
+    assert a.run(pl.DataFrame({"ETH": [2_400.0, None, 2_400.0]})) == 3
+    for _ in range(3):
+        b.step()
+    _assert_same(a.result(), b.result())
+
+
+def test_state_before_any_step() -> None:
+    eng = dl.Engine(_book_scenario())
+    st = eng.state()
+    assert st.venues.select("asset", "venue", "kind", "best_bid", "best_ask").rows() == [
+        ("ETH", 0, "order_book", 99.0, 101.0)
+    ]
+    assert st.assets["oracle"].to_list() == [100.0, 1.0]
+    assert st.accounts.select("account", "status").rows() == [("a", "active")]
+    assert st.accounts["health"].item() == pytest.approx(800.0 / 780.0)
