@@ -508,3 +508,38 @@ fn binance_faq_maintenance_amounts_and_margin() {
     assert_close!(b.rate(b.bracket_of(264_000.0)), 0.01, floor = 1.0);
     assert_close!(b.maintenance_margin(3_500_032.458), 71_200.811_45);
 }
+
+#[test]
+fn adl_skips_a_counterparty_that_would_be_bankrupt_at_the_bankruptcy_price() {
+    // Mark 100 → 90 (reference oracle, no venue: the book fills nothing). Long L 1 @100 with
+    // margin 5: equity −5 at 90, bankruptcy price 95. Short S 1 @92 with margin 1.5: equity 3.5
+    // at 90 (healthy, MM 0.45), but closed at L's BP of 95 it would lose 3 > 1.5: it is not a
+    // counterparty. With an empty fund and no one else, the exchange takes L at 95 and books
+    // its loss to the mark, 1·(95 − 90) = 5, as bad debt; S keeps its position and margin.
+    let cfg = exchange_config(flat(0.005), 0.0, 0.0, AdlOrder::Ranked(AdlRanking::Bitmex));
+    let rows = PositionRows {
+        account: vec![0, 1],
+        market: vec![0, 0],
+        size: vec![1.0, -1.0],
+        entry: vec![100.0, 92.0],
+        margin: vec![5.0, 1.5],
+        cross: vec![false, false],
+    };
+    let sc = scenario_of(
+        vec![asset("BTC-PERP", 100.0, vec![], OracleKind::Reference)],
+        vec![Family::Perps(Exchange::new(cfg, &rows).unwrap())],
+        QueueConfig::default(),
+    );
+    let mut e = Engine::new(sc, 1).unwrap();
+    e.run(&[90.0, 90.0], 10, || false).unwrap();
+    let ev = e.events();
+    assert!(!ev.kind.contains(&(EventKind::Adl as u8)));
+    let x = exchange_of(&e, 0);
+    assert_close!(x.ledger().unresolved_qty, 1.0);
+    assert_close!(x.ledger().bad_debt, 5.0);
+    assert_close!(e.cumulative_bad_debt(), 5.0);
+    let t = x.table(e.oracle_prices());
+    assert_eq!(t.size, vec![0.0, -1.0]);
+    assert_close!(t.wallet[1], 1.5);
+    assert!(x.ledger().withdrawn >= 0.0);
+}

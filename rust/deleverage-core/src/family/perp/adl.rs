@@ -53,8 +53,14 @@ impl Exchange {
             if sk == 0.0 || sk.signum() == side || self.pool_of[k] as usize == p {
                 continue;
             }
-            let cut = left.min(sk.abs());
             let pk = self.pool_of[k] as usize;
+            // A counterparty is closed at BP; one whose pool would have negative equity at that
+            // price is bankrupt there itself (its loss would exceed its margin): it is not a
+            // counterparty but a liquidation of its own.
+            if !self.solvent_at(pk, m, bp, &sh.px) {
+                continue;
+            }
+            let cut = left.min(sk.abs());
             let realized = sk.signum() * cut * (bp - self.entry[k]);
             if !self.cross[pk] {
                 // The closed fraction's margin returns to the trader's wallet (§6.4 Choice).
@@ -102,6 +108,24 @@ impl Exchange {
             self.absorb(sh, id, round, p, j, left, bp);
         }
         true
+    }
+
+    /// Whether pool `p` keeps a non-negative equity with market `m` marked at `price` (the other
+    /// markets at the oracle prices `px`).
+    fn solvent_at(&self, p: usize, m: usize, price: f64, px: &[f64]) -> bool {
+        let mut e = self.wallet[p];
+        for i in self.offsets[p] as usize..self.offsets[p + 1] as usize {
+            let s = self.size[i];
+            if s != 0.0 {
+                let mark = if self.market[i] as usize == m {
+                    price
+                } else {
+                    px[self.asset(i)]
+                };
+                e += s * (mark - self.entry[i]);
+            }
+        }
+        e >= 0.0
     }
 
     /// What neither the book, the fund nor ADL could take: the exchange itself takes the rest of
