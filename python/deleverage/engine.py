@@ -70,12 +70,12 @@ def _families_spec(sc: Scenario) -> tuple[list[dict[str, Any]], pl.DataFrame, in
     return families, label_frame, lending_labels.height
 
 
-def _named(e: DeleverageError, sc: Scenario, labels: pl.DataFrame) -> DeleverageError:
+def _named(e: DeleverageError, protocol_names: list[str], labels: pl.DataFrame) -> DeleverageError:
     """The engine's error relabelled from its attributes: a fund named by its group and account
     instead of the engine's protocol id and row."""
     if e.protocol is None or e.index is None or e.field is None:
         return e
-    group = sc.protocol_names[e.protocol]
+    group = protocol_names[e.protocol]
     accounts = labels.filter(pl.col("protocol") == group)["account"]
     account = str(accounts[e.index])
     # The core's message starts with its field; the rest is kept as it is.
@@ -188,7 +188,10 @@ class Engine:
         max_extra_steps: int = 10_000,
     ) -> None:
         spec, labels, n_lending = build_spec(scenario, shock, seed, max_extra_steps)
-        self._scenario = scenario
+        # What labels the results (not the scenario itself: an engine pickles without it).
+        self._prices = [float(a.price) for a in scenario.assets]
+        self._protocols = scenario.protocol_names
+        self._families = [f.protocol for f in scenario.families]
         self._labels = labels
         self._n_lending = n_lending
         self._assets = scenario.asset_names
@@ -196,7 +199,7 @@ class Engine:
         try:
             self._core = _core.Engine(spec)
         except DeleverageError as e:
-            raise _named(e, scenario, labels) from None
+            raise _named(e, self._protocols, labels) from None
 
     @classmethod
     def _of(cls, parent: Engine, core: _core.Engine) -> Engine:
@@ -361,7 +364,7 @@ class Engine:
                 None if max_extra_steps is None else int(max_extra_steps)
             )
         except DeleverageError as e:
-            raise _named(e, self._scenario, self._labels) from None
+            raise _named(e, self._protocols, self._labels) from None
 
     def submit(
         self,
@@ -522,16 +525,27 @@ class Engine:
         return Engine._of(self, self._core.fork())
 
     def _build(self, raw: Any) -> Result:
-        sc = self._scenario
         return build_result(
             raw,
-            sc.asset_names,
-            [float(a.price) for a in sc.assets],
-            sc.protocol_names,
+            self._assets,
+            self._prices,
+            self._protocols,
             self._labels,
             n_lending=self._n_lending,
-            families=[f.protocol for f in sc.families],
+            families=self._families,
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The whole engine, state and all, as the core's bytes; the labels beside them.
+        state = {k: v for k, v in self.__dict__.items() if k != "_core"}
+        state["_core"] = self._core.to_bytes()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        core = _core.Engine.from_bytes(state.pop("_core"))
+        self.__dict__.update(state)
+        self._core = core
 
     def _finish(self) -> Result:
         return self._build(self._core.finish())

@@ -20,7 +20,7 @@ use crate::recorder::{EventColumns, EventKind, NONE, StepColumns, StepRow, Value
 use crate::scenario::Scenario;
 
 /// What one step did, without building any frame.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StepReport {
     pub step: u32,
     pub liquidations: u32,
@@ -31,7 +31,7 @@ pub struct StepReport {
 }
 
 /// The cascade engine.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     /// The market state every family trades against, and the recorder.
     sh: Shared,

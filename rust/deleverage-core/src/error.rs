@@ -95,6 +95,10 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// Saved engine state that cannot be written or read back.
+    #[error("engine state: {why}")]
+    State { why: String },
+
     /// The same venue passed twice to a router.
     #[error("venues[{index}] is the same venue as venues[{first}]; pass each venue once")]
     DuplicateVenue { index: usize, first: usize },
@@ -118,6 +122,7 @@ impl Error {
             | Error::Diverged { field, .. }
             | Error::UnknownName { field, .. } => Some(field),
             Error::Crossed { .. } => Some("book"),
+            Error::State { .. } => Some("state"),
             Error::DuplicateVenue { .. } => Some("venues"),
         }
     }
@@ -138,7 +143,8 @@ impl Error {
             Error::Empty { .. }
             | Error::Missing { .. }
             | Error::Incompatible { .. }
-            | Error::UnknownName { .. } => None,
+            | Error::UnknownName { .. }
+            | Error::State { .. } => None,
         }
     }
 

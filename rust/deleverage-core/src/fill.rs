@@ -1,7 +1,7 @@
 //! The report of one market order against a venue (or a router of venues).
 
 /// Direction of a market order, from the taker's side: `Sell` hits bids, `Buy` lifts asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Side {
     Sell,
     Buy,
@@ -38,7 +38,7 @@ impl Side {
 
 /// What a market order got. A venue that runs dry fills partially and reports the rest as
 /// unfilled; it never invents a price, so with nothing filled there is no VWAP, first or last price.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Fill {
     pub side: Side,
     /// Quantity asked for, in asset units.

@@ -6,7 +6,8 @@
 //!   [`path`] (exogenous paths), and [`market`] (the shared market state);
 //! - [`family`]: `shared` (what every family stands on and the `ForcedSeller` interface), the
 //!   families `lending`, `perp`, `auction` (Maker) and `fund`, and the `Family` dispatch;
-//! - [`scenario`], then [`engine`] (the step loop only), then [`sweep`].
+//! - [`scenario`], then [`engine`] (the step loop only), [`session`] (an engine held open on
+//!   its path, serialisable), then [`sweep`].
 //!
 //! Formulas and their sources are in `shared/reference/MECHANICS.md`; each module names the
 //! section it implements. `docs/architecture.md` walks a scenario through these layers.
@@ -22,6 +23,7 @@ pub mod market;
 pub mod oracle;
 pub mod path;
 pub mod scenario;
+pub mod session;
 pub mod sweep;
 pub mod venue;
 
@@ -46,6 +48,7 @@ pub use oracle::OracleKind;
 pub use path::PathSpec;
 pub use recorder::{Column, EventKind, NONE, Table, Value, Values};
 pub use scenario::{AssetSpec, Scenario};
+pub use session::Session;
 pub use venue::{
     AnyVenue, ArbTrade, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook,
     Profile, RouteFill, Shape, Venue,

@@ -9,7 +9,7 @@ use crate::venue::{AnyVenue, Venue};
 const ARB_ROUNDS: usize = 8;
 
 /// Venues and prices of all assets.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Market {
     venues: Vec<Vec<AnyVenue>>,
     /// Initial reference price X₀ per asset.
@@ -29,7 +29,7 @@ pub struct Market {
 /// Units and quote the venues of one asset exchanged with forced orders ([`Market::trade`]) over
 /// the run, from the venues' side; upkeep arbitrage is not included. For the identities of
 /// MECHANICS §8: what sellers received is what the venues paid.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VenueFlows {
     /// Units the venues bought from sellers, and the quote they paid for them.
     pub bought: f64,

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use crate::error::{self, Result};
 
 /// How an asset's oracle turns market prices into the price margin engines read.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum OracleKind {
     /// The current routed mid, re-read after every round.
     Spot,
@@ -65,7 +65,7 @@ impl OracleKind {
 }
 
 /// One asset's oracle and the history it needs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Oracle {
     kind: OracleKind,
     value: f64,

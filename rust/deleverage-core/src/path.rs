@@ -12,7 +12,7 @@ pub const SECONDS_PER_YEAR: f64 = 365.25 * 86_400.0;
 
 /// An exogenous path specification. Row `s` of a generated path is the reference price of each
 /// asset during step `s` (after that step's exogenous move).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum PathSpec {
     /// One move at step 0 (simple returns per asset, each > −1), then flat.
     Instant { returns: Vec<f64> },

@@ -13,7 +13,7 @@ macro_rules! named_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         #[repr(u8)]
         pub enum $E {
             $( $(#[$vmeta])* $V = $code, )*
@@ -116,7 +116,7 @@ named_enum! {
 }
 
 /// One column of a [`Table`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Column {
     F64(Vec<f64>),
     U64(Vec<u64>),
@@ -197,7 +197,7 @@ macro_rules! table {
 pub(crate) use table;
 
 /// A scalar or small vector of a family's ledger or of the run's totals, under its name.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     F64(f64),
     U64(u64),
@@ -215,7 +215,7 @@ pub type Values = Vec<(&'static str, Value)>;
 pub const NONE: u32 = u32::MAX;
 
 /// One event, as the engine fills it before it goes into the columns.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub step: u32,
     pub round: u32,
@@ -271,7 +271,7 @@ impl Event {
 macro_rules! columns {
     ($name:ident from $row:ident { $($field:ident : $ty:ty),* $(,)? }) => {
         /// Column buffers, one `Vec` per field.
-        #[derive(Debug, Clone, Default, PartialEq)]
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
         pub struct $name {
             $(pub $field: Vec<$ty>,)*
         }
@@ -314,7 +314,7 @@ columns!(EventColumns from Event {
 });
 
 /// One row of the steps table (per step and asset).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepRow {
     pub step: u32,
     pub asset: u32,

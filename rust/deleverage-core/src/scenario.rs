@@ -7,7 +7,7 @@ use crate::oracle::OracleKind;
 use crate::venue::AnyVenue;
 
 /// One asset of a scenario.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AssetSpec {
     pub name: String,
     pub price: f64,
@@ -16,7 +16,7 @@ pub struct AssetSpec {
 }
 
 /// Everything an engine starts from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Scenario {
     pub assets: Vec<AssetSpec>,
     /// Every family of forced sellers, in the order they act in a round; protocol ids in events

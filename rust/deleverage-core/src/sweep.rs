@@ -14,7 +14,7 @@ use crate::path::PathSpec;
 use crate::scenario::Scenario;
 
 /// What every run of a sweep shares besides the scenario.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SweepSpec {
     pub path: PathSpec,
     pub steps: usize,
@@ -25,7 +25,7 @@ pub struct SweepSpec {
 }
 
 /// One row per run, in run order.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SweepColumns {
     pub run: Vec<u32>,
     pub seed: Vec<u64>,

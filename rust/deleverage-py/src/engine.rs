@@ -6,10 +6,10 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use deleverage_core::{Engine, Fill, ForcedSeller, Side};
+use deleverage_core::{Engine, Fill, ForcedSeller, Session, Side};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::convert;
 use crate::errors::{BindingError, BindingResult};
@@ -17,59 +17,10 @@ use crate::fill::PyFill;
 use crate::simulate::{Signals, into_dict, records_dict};
 use crate::spec::{Spec, convert_spec};
 
-/// The engine and where it stands on the scenario's own path.
-#[derive(Clone)]
-struct Held {
-    engine: Engine,
-    /// The scenario's exogenous path, row-major (steps × assets).
-    path: Vec<f64>,
-    n: usize,
-    /// Next row of `path` (the number of steps run).
-    cursor: usize,
-    /// The reference of the last step run (the scenario's start before any).
-    last: Vec<f64>,
-    max_extra: u32,
-}
-
-impl Held {
-    /// This step's reference: the path's row (or the last reference once the path has run
-    /// out), with the finite entries of `over` in place of those assets.
-    fn reference(&self, over: Option<&[f64]>) -> BindingResult<Vec<f64>> {
-        let mut row = if self.cursor * self.n < self.path.len() {
-            self.path[self.cursor * self.n..(self.cursor + 1) * self.n].to_vec()
-        } else {
-            self.last.clone()
-        };
-        if let Some(over) = over {
-            if over.len() != self.n {
-                return Err(BindingError::Scenario(format!(
-                    "reference must have one price per asset ({}), got {}",
-                    self.n,
-                    over.len()
-                )));
-            }
-            // NaN marks an asset the caller left to the path (checked before it comes here).
-            for (r, &o) in row.iter_mut().zip(over) {
-                if !o.is_nan() {
-                    *r = o;
-                }
-            }
-        }
-        Ok(row)
-    }
-
-    fn step(&mut self, row: Vec<f64>) -> BindingResult<()> {
-        self.engine.step(&row)?;
-        self.cursor += 1;
-        self.last = row;
-        Ok(())
-    }
-}
-
 /// The engine of a scenario held open: see ``deleverage.Engine``, which wraps it.
 #[pyclass(frozen, name = "Engine", module = "deleverage._core")]
 pub struct PyEngine {
-    inner: Mutex<Option<Held>>,
+    inner: Mutex<Option<Session>>,
 }
 
 /// What one step did: counts and prices, no frames.
@@ -134,7 +85,7 @@ fn report(engine: &Engine, r: &deleverage_core::StepReport) -> PyStepReport {
 }
 
 impl PyEngine {
-    fn held(&self) -> BindingResult<MutexGuard<'_, Option<Held>>> {
+    fn held(&self) -> BindingResult<MutexGuard<'_, Option<Session>>> {
         self.inner.lock().map_err(|_| {
             BindingError::Internal(
                 "engine state is unusable: an earlier call failed while changing it".to_owned(),
@@ -143,7 +94,7 @@ impl PyEngine {
     }
 }
 
-fn open(g: &mut Option<Held>) -> BindingResult<&mut Held> {
+fn open(g: &mut Option<Session>) -> BindingResult<&mut Session> {
     g.as_mut()
         .ok_or_else(|| BindingError::Internal("this engine was finished".to_owned()))
 }
@@ -163,16 +114,9 @@ impl PyEngine {
         let initial = scenario.initial_prices();
         let step_seconds = scenario.step_seconds;
         let held = py
-            .detach(|| -> deleverage_core::Result<Held> {
+            .detach(|| -> deleverage_core::Result<Session> {
                 let rows = path.generate(&initial, steps, step_seconds, seed)?;
-                Ok(Held {
-                    engine: Engine::new(scenario, seed)?,
-                    path: rows,
-                    n: initial.len(),
-                    cursor: 0,
-                    last: initial,
-                    max_extra,
-                })
+                Session::new(scenario, seed, rows, max_extra)
             })
             .map_err(BindingError::from)?;
         Ok(PyEngine {
@@ -189,11 +133,8 @@ impl PyEngine {
             .transpose()?;
         let mut g = self.held()?;
         let h = open(&mut g)?;
-        let row = h.reference(over.as_deref())?;
-        let r = h.engine.step(&row).map_err(BindingError::from)?;
-        h.cursor += 1;
-        h.last = row;
-        Ok(report(&h.engine, &r))
+        let r = h.step(over.as_deref()).map_err(BindingError::from)?;
+        Ok(report(h.engine(), &r))
     }
 
     /// Runs one step per row of `references` (row-major, one price per asset, NaN for "the
@@ -202,27 +143,10 @@ impl PyEngine {
         let refs = convert::column(references, "references")?;
         let mut g = self.held()?;
         let h = open(&mut g)?;
-        if !refs.len().is_multiple_of(h.n) {
-            return Err(BindingError::Scenario(format!(
-                "references must have one column per asset ({}), got {} values",
-                h.n,
-                refs.len()
-            ))
-            .into());
-        }
         let mut signals = Signals::default();
-        let done = py.detach(|| -> BindingResult<u32> {
-            let mut done = 0;
-            for over in refs.chunks(h.n) {
-                if signals.interrupted() {
-                    break;
-                }
-                let row = h.reference(Some(over))?;
-                h.step(row)?;
-                done += 1;
-            }
-            Ok(done)
-        })?;
+        let done = py
+            .detach(|| h.run(&refs, || signals.interrupted()))
+            .map_err(BindingError::from)?;
         signals.raise()?;
         Ok(done)
     }
@@ -233,30 +157,9 @@ impl PyEngine {
     fn run_to_quiet(&self, py: Python<'_>, max_extra_steps: Option<u32>) -> PyResult<bool> {
         let mut g = self.held()?;
         let h = open(&mut g)?;
-        let max_extra = max_extra_steps.unwrap_or(h.max_extra);
         let mut signals = Signals::default();
         let quiet = py
-            .detach(|| -> deleverage_core::Result<bool> {
-                let rest = &h.path[h.cursor * h.n..];
-                if rest.is_empty() {
-                    let last = h.last.clone();
-                    for _ in 0..max_extra {
-                        if signals.interrupted() || h.engine.settle(&last, 1)? {
-                            break;
-                        }
-                    }
-                } else {
-                    let before = h.engine.current_step();
-                    h.engine.run(rest, max_extra, || signals.interrupted())?;
-                    let ran = (h.engine.current_step() - before) as usize;
-                    let on_path = ran.min(rest.len() / h.n);
-                    if on_path > 0 {
-                        h.last = rest[(on_path - 1) * h.n..on_path * h.n].to_vec();
-                    }
-                    h.cursor += ran;
-                }
-                Ok(h.engine.is_quiet())
-            })
+            .detach(|| h.run_to_quiet(max_extra_steps, || signals.interrupted()))
             .map_err(BindingError::from)?;
         signals.raise()?;
         Ok(quiet)
@@ -276,7 +179,7 @@ impl PyEngine {
         let mut g = self.held()?;
         let h = open(&mut g)?;
         let fill: Fill = h
-            .engine
+            .engine_mut()
             .submit(asset, side, qty, venue, limit)
             .map_err(BindingError::from)?;
         Ok(PyFill::new(fill))
@@ -289,12 +192,12 @@ impl PyEngine {
         let qty = convert::qty("qty", qty)?;
         let mut g = self.held()?;
         let h = open(&mut g)?;
-        if asset >= h.n {
+        if asset >= h.n_assets() {
             return Err(
                 BindingError::Scenario(format!("asset {asset} is not in the scenario")).into(),
             );
         }
-        Ok(PyFill::new(h.engine.market().quote(asset, side, qty)))
+        Ok(PyFill::new(h.engine().market().quote(asset, side, qty)))
     }
 
     /// The recorded tables so far and every family's state now, as `simulate` returns them
@@ -304,7 +207,7 @@ impl PyEngine {
         let h = g
             .as_ref()
             .ok_or_else(|| BindingError::Internal("this engine was finished".to_owned()))?;
-        records_dict(py, &h.engine)
+        records_dict(py, h.engine())
     }
 
     /// The recorded tables, moved out; the engine is finished afterwards.
@@ -313,7 +216,7 @@ impl PyEngine {
             .held()?
             .take()
             .ok_or_else(|| BindingError::Internal("this engine was finished".to_owned()))?;
-        into_dict(py, held.engine)
+        into_dict(py, held.into_engine())
     }
 
     /// An independent copy: what the branch does leaves this engine as it is.
@@ -332,22 +235,21 @@ impl PyEngine {
     #[getter]
     fn steps_run(&self) -> PyResult<u32> {
         let mut g = self.held()?;
-        Ok(open(&mut g)?.engine.current_step())
+        Ok(open(&mut g)?.engine().current_step())
     }
 
     /// Whether the market is quiet now.
     #[getter]
     fn quiet(&self) -> PyResult<bool> {
         let mut g = self.held()?;
-        Ok(open(&mut g)?.engine.is_quiet())
+        Ok(open(&mut g)?.engine().is_quiet())
     }
 
     /// Steps of the scenario's own path, and the reference the next step takes by default.
     #[getter]
     fn path_steps(&self) -> PyResult<usize> {
         let mut g = self.held()?;
-        let h = open(&mut g)?;
-        Ok(h.path.len() / h.n)
+        Ok(open(&mut g)?.path_steps())
     }
 
     /// Every venue's quotes now (`venues`: asset, venue, kind, mid, best bid and ask, depth
@@ -357,7 +259,7 @@ impl PyEngine {
         use deleverage_core::{AnyVenue, Venue};
         let mut g = self.held()?;
         let h = open(&mut g)?;
-        let m = h.engine.market();
+        let m = h.engine().market();
         let (mut asset, mut venue, mut kind) = (Vec::new(), Vec::new(), Vec::new());
         let (mut mid, mut bid, mut ask, mut bd, mut ad) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -403,13 +305,39 @@ impl PyEngine {
                 .collect::<Vec<_>>()
                 .into_pyarray(py),
         )?;
-        out.set_item("oracle", h.engine.oracle_prices().to_vec().into_pyarray(py))?;
+        out.set_item(
+            "oracle",
+            h.engine().oracle_prices().to_vec().into_pyarray(py),
+        )?;
         Ok(out)
     }
 
     fn next_reference<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let mut g = self.held()?;
         let h = open(&mut g)?;
-        Ok(h.reference(None)?.into_pyarray(py))
+        Ok(h.reference(None)
+            .map_err(BindingError::from)?
+            .into_pyarray(py))
+    }
+
+    /// The whole engine, state and all, as bytes (for pickling and shipping to a worker).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let g = self.held()?;
+        let h = g
+            .as_ref()
+            .ok_or_else(|| BindingError::Internal("this engine was finished".to_owned()))?;
+        let bytes = py.detach(|| h.to_bytes()).map_err(BindingError::from)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// An engine from [`PyEngine::to_bytes`]; it continues exactly where that one stood.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let s = py
+            .detach(|| Session::from_bytes(data))
+            .map_err(BindingError::from)?;
+        Ok(PyEngine {
+            inner: Mutex::new(Some(s)),
+        })
     }
 }

@@ -116,6 +116,7 @@ impl From<BindingError> for PyErr {
                 | CoreError::Incompatible { .. }
                 | CoreError::UnknownName { .. }
                 | CoreError::Row { .. }
+                | CoreError::State { .. }
                 | CoreError::DuplicateVenue { .. } => raise(
                     &SCENARIO_ERROR,
                     "ScenarioError",

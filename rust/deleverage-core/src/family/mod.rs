@@ -26,7 +26,7 @@ use perp::Exchange;
 
 /// A family of forced sellers, as the engine holds it. Its protocol ids in events follow those
 /// of the families before it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Family {
     /// Lending protocols and their accounts, served by the liquidators' queue (MECHANICS §4).
     Lending(LendingMarket),

@@ -15,7 +15,7 @@ use crate::oracle::Oracle;
 use crate::recorder::{Event, EventColumns, EventKind, StepColumns, Table, Values, named_enum};
 
 /// The state every family reads and moves.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Shared {
     pub market: Market,
     pub oracles: Vec<Oracle>,
@@ -97,7 +97,7 @@ impl Shared {
 
 /// What liquidators and keepers can still spend in this step: the debt value they repay or the
 /// price they pay (notional), and how many actions (count).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Budget {
     pub notional: f64,
     pub count: u64,
@@ -111,7 +111,7 @@ impl Budget {
 }
 
 /// What one round of a family did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RoundOutcome {
     /// It had breached accounts waiting to be served, whether or not the budget let it serve
     /// any: the round counts in the step's `rounds`.
@@ -138,7 +138,7 @@ impl RoundOutcome {
 /// threshold-weighted collateral `Σ coll·p·θ` against debt value (HF < 1); Maker, `ink·spot`
 /// (spot = price/mat) against `art·rate`; perps, the margin pool's equity against its maintenance
 /// margin (below, or at or below, as the exchange triggers); funds, equity against 0 (default).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Breaches {
     /// Index of the price row (the move) the breach is found at.
     pub at: Vec<u32>,
@@ -167,7 +167,7 @@ crate::recorder::table!(Breaches {
 });
 
 /// One row of [`Breaches`].
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Breach {
     pub row: u32,
     pub debt: f64,
@@ -283,7 +283,7 @@ named_enum! {
 }
 
 /// The liquidation queue's rules and the liquidators' capacity.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QueueConfig {
     pub priority: Priority,
     pub mode: RoundMode,
@@ -341,7 +341,7 @@ impl QueueConfig {
 }
 
 /// Quote and asset flows of the run, for the conservation identities of MECHANICS §8.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ledger {
     /// Quote liquidators paid to repay debt.
     pub liquidators_paid: f64,

@@ -4,7 +4,7 @@ use super::{ConstantProductPool, ImpactCurve, OrderBook, Venue};
 use crate::fill::{Fill, Side};
 
 /// A venue of any kind, stored by value so that the market state is one flat vector.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AnyVenue {
     Book(OrderBook),
     Pool(ConstantProductPool),

@@ -15,7 +15,7 @@ use crate::fill::{Fill, Side};
 const EXHAUSTED_RTOL: f64 = 1e-12;
 
 /// One side of the book: levels best first.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Ladder {
     /// Level prices when the anchor is at its initial value, best first. A level's price is
     /// `base_px · anchor/anchor₀`, so prices are exactly the user's until the anchor moves.
@@ -187,7 +187,7 @@ impl Ladder {
 }
 
 /// How consumed depth comes back and how much of an impact is permanent.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BookDynamics {
     /// Seconds for consumed depth to refill halfway (Obizhaeva–Wang); `None`: no refill.
     pub resilience_half_life: Option<f64>,
@@ -214,7 +214,7 @@ impl BookDynamics {
 
 /// Parametric depth profile around a mid (MECHANICS §2.5). Level `k = 1…K` sits at relative
 /// distance `u_k = k·η` with `η = tick/mid` and holds `W(u_k) − W(u_{k−1})`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Profile {
     /// Constant depth per level: linear impact, `W(u) = d·u/η`.
     Linear { depth_per_level: f64 },
@@ -257,7 +257,7 @@ impl Profile {
 
 /// A limit order book of one asset, anchored to the reference price `anchor = reference · Π`,
 /// where `Π` accumulates the permanent impact of the book's own fills.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrderBook {
     bids: Ladder,
     asks: Ladder,

@@ -13,7 +13,7 @@ use crate::fill::{Fill, Side};
 const MAX_EXP_ARG: f64 = 40.0;
 
 /// The impact law.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Shape {
     /// `S' = S·max(0, 1 − ℓ·q)`: return `ℓ` per unit of quote sold (GLT).
     Linear { slope: f64 },
@@ -24,7 +24,7 @@ pub enum Shape {
 }
 
 /// How a trade's average price follows from the curve.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Execution {
     /// VWAP = (1/q)∫₀^q S(s) ds.
     Integral,
@@ -33,7 +33,7 @@ pub enum Execution {
 }
 
 /// An asset's price under a continuous impact law.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImpactCurve {
     price: f64,
     shape: Shape,

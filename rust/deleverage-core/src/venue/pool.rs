@@ -7,7 +7,7 @@ use crate::fill::{Fill, Side};
 
 /// Reserves `x` (base) and `y` (quote) with fee `f`. The whole input, fee included, stays in the
 /// pool, so `k = x·y` grows with every swap when `f > 0`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConstantProductPool {
     base: f64,
     quote: f64,

@@ -20,7 +20,7 @@ const MAX_BISECTIONS: usize = 200;
 const ARB_RTOL: f64 = 1e-12;
 
 /// A routed order: the total and the part of each venue, in venue order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RouteFill {
     pub total: Fill,
     pub parts: Vec<Fill>,
@@ -28,7 +28,7 @@ pub struct RouteFill {
 
 /// One cross-venue arbitrage trade: `qty` bought on `buy_venue` for `cost`, sold on
 /// `sell_venue` for `proceeds`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ArbTrade {
     pub buy_venue: usize,
     pub sell_venue: usize,

@@ -6,7 +6,7 @@ use crate::error::{self, Error, Result};
 use crate::recorder::{named_enum, table};
 
 /// A Clipper's price curve (`abaci`, MECHANICS §5.3). `dur` is the time since `tic`, in seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum PriceCurve {
     /// `LinearDecrease`: `top·(tau − dur)/tau` while `dur < tau`, then 0.
     Linear { tau: f64 },
@@ -60,7 +60,7 @@ impl PriceCurve {
 }
 
 /// One collateral type: its `Vat`/`Spotter`/`Jug` numbers, its `Dog` limits and its `Clipper`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ilk {
     /// The asset the ilk's collateral is (an index into the scenario's assets).
     pub asset: u32,
@@ -163,7 +163,7 @@ named_enum! {
 }
 
 /// One Clipper auction (a `sale`), kept after it ends for the record.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Auction {
     /// Vault index (the caller's row) and the ilk.
     pub vault: u32,
@@ -206,7 +206,7 @@ pub struct Auction {
 }
 
 /// The state of every vault, in the caller's order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VaultTable {
     pub owner: Vec<u32>,
     pub ilk: Vec<u32>,
@@ -224,7 +224,7 @@ pub struct VaultTable {
 }
 
 /// Every auction so far (running and ended), in kick order, as columns.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuctionTable {
     pub vault: Vec<u32>,
     pub owner: Vec<u32>,

@@ -21,7 +21,7 @@ use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values};
 
 /// One Maker system: the Dog, its ilks and Clippers, and the vaults (MECHANICS §5).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Vaults {
     /// Dog's global limit and the DAI out in all auctions.
     hole: f64,

@@ -4,7 +4,7 @@
 use crate::recorder::{named_enum, table};
 
 /// The trading rule every fund of a group follows (MECHANICS §7.1).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Rule {
     /// Trade `λ*·E − (H + I)` at current prices: negative sells, positive buys, sales ≤ H.
     /// `None`: each fund targets its own leverage `(H + I)/E` at the initial prices before any
@@ -43,7 +43,7 @@ named_enum! {
 }
 
 /// The state of every fund, in the caller's order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FundTable {
     /// Σ units × price.
     pub marketable_value: Vec<f64>,

@@ -19,7 +19,7 @@ named_enum! {
 }
 
 /// All accounts of a scenario. Holding `k` of account `i` is at `offsets[i] + k`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Accounts {
     pub protocol: Vec<u32>,
     pub offsets: Vec<u32>,

@@ -27,7 +27,7 @@ use rules::{AaveVersion, Lending, Rules, comet_delta_value};
 use trigger::TriggerIndex;
 
 /// The final state of every account, in the original order (see [`Engine::account_table`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccountTable {
     pub status: Vec<Status>,
     /// Health factor; infinite without debt.
@@ -49,7 +49,7 @@ table!(AccountTable {
     bad_debt
 });
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct Entry {
     account: u32,
     breach_step: u32,
@@ -72,7 +72,7 @@ enum Outcome {
 }
 
 /// The lending protocols of a scenario with their accounts and the liquidation queue.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LendingMarket {
     protocols: Vec<Lending>,
     /// Accounts in storage order (see `TriggerIndex::memory_order`).

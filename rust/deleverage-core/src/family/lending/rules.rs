@@ -8,7 +8,7 @@
 use crate::error::{self, Error, Result};
 
 /// The Aave v3 liquidation rules in force.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AaveVersion {
     /// v3.0–v3.2: close factor 50 % above HF 0.95, 100 % at or below; debt left without
     /// collateral stays on the account.
@@ -44,7 +44,7 @@ pub const AAVE_MIN_LEFTOVER_BASE: f64 = 1_000.0;
 pub const AAVE_CLOSE_FACTOR_HF_THRESHOLD: f64 = 0.95;
 
 /// What a protocol instance does when an account breaches.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Rules {
     AaveV3 {
         version: AaveVersion,
@@ -67,7 +67,7 @@ pub enum Rules {
 }
 
 /// Per-asset parameters of a protocol instance.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Reserve {
     /// θ: Aave liquidation threshold, Compound v2 collateral factor, Comet liquidate CF.
     pub threshold: f64,
@@ -80,7 +80,7 @@ pub struct Reserve {
 }
 
 /// A lending protocol instance: its rules, its reserves' parameters and its books.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Lending {
     pub rules: Rules,
     /// Parameters per asset id; `None` for assets the instance does not list.
@@ -93,7 +93,7 @@ pub struct Lending {
 }
 
 /// One liquidation's effect on an account, in asset units (slots index the account's holdings).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Liquidation {
     pub debt_slot: usize,
     pub coll_slot: usize,

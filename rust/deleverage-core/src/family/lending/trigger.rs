@@ -14,7 +14,7 @@ use std::collections::{BinaryHeap, HashMap};
 use super::accounts::Accounts;
 use super::rules::Lending;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Keyed(f64, u32);
 
 impl Eq for Keyed {}
@@ -32,7 +32,7 @@ impl Ord for Keyed {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Group {
     coll: u32,
     debt: u32,
@@ -45,7 +45,7 @@ struct Group {
 
 /// A storage order for accounts and the trigger groups it lays out (see
 /// [`TriggerIndex::memory_order`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MemoryOrder {
     /// Original id of the account stored at each position.
     pub order: Vec<u32>,
@@ -56,7 +56,7 @@ pub struct MemoryOrder {
 }
 
 /// Accounts followed by price ratio, plus the few followed by a full re-check.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerIndex {
     groups: Vec<Group>,
     group_of: HashMap<(u32, u32, u32), usize>,

@@ -15,7 +15,7 @@ use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values, table};
 /// A perp exchange in the step loop: markets, margin pools, positions, the insurance fund, ADL
 /// and the backstop vault (MECHANICS §6).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Exchange {
     cfg: ExchangeConfig,
     fund: f64,

@@ -8,7 +8,7 @@ use crate::recorder::named_enum;
 
 /// Maintenance-margin brackets: notional caps (increasing) and their rates (non-decreasing).
 /// Bracket n covers `cap_{n−1} < N ≤ cap_n`; the last cap may be infinite.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Brackets {
     pub(super) caps: Vec<f64>,
     pub(super) mmr: Vec<f64>,
@@ -80,7 +80,7 @@ impl Brackets {
 }
 
 /// An isolated position: `side` +1 long / −1 short, `qty` units (> 0), entry price, margin.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub side: f64,
     pub qty: f64,
@@ -126,7 +126,7 @@ impl Position {
 }
 
 /// How a liquidation fill settles against the bankruptcy price (MECHANICS §6.3).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Settlement {
     /// Change of the insurance fund: the clearance fee from a surplus, or minus the deficit.
     pub fund_change: f64,
@@ -210,7 +210,7 @@ named_enum! {
 }
 
 /// How the counterparties of an auto-deleveraging are chosen (MECHANICS §6.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AdlOrder {
     /// Highest score first under a ranking; ties go to the lower account id.
     Ranked(AdlRanking),
@@ -241,7 +241,7 @@ impl AdlOrder {
 /// `fraction` of itself to the book, then the account waits `cooldown` seconds. With
 /// `repeat = false` (Hyperliquid) the next order takes the whole remainder; with `true` every
 /// order is a slice.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartialRule {
     pub threshold: f64,
     pub fraction: f64,
@@ -251,14 +251,14 @@ pub struct PartialRule {
 
 /// One perpetual market of an exchange: the asset it trades as (its venue is the perp book, its
 /// oracle the mark price) and its maintenance-margin brackets.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PerpMarket {
     pub asset: u32,
     pub brackets: Brackets,
 }
 
 /// The rules of one perp exchange.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExchangeConfig {
     pub markets: Vec<PerpMarket>,
     /// Clearance fee rate φ on a liquidation fill's notional, taken from the surplus over the
@@ -276,7 +276,7 @@ pub struct ExchangeConfig {
 /// the exchange's markets, signed size, entry price, margin, and whether the row is cross
 /// margin. Cross rows of one account share one wallet (the sum of their margins); each isolated
 /// row is its own margin pool.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PositionRows {
     pub account: Vec<u32>,
     pub market: Vec<u32>,
@@ -300,7 +300,7 @@ named_enum! {
 }
 
 /// Quote flows of an exchange, for the identities of MECHANICS §8.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PerpLedger {
     pub fund_initial: f64,
     pub fees: f64,
@@ -329,7 +329,7 @@ pub struct PerpLedger {
 }
 
 /// A position as the positions table reports it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PositionTable {
     pub account: Vec<u32>,
     pub asset: Vec<u32>,

@@ -1,0 +1,176 @@
+//! A held-open run: an [`Engine`] and where it stands on its scenario's own exogenous path, as a
+//! backtest drives it (DESIGN §2: the engine `simulate` drives, held open). A step takes the
+//! path's row (or holds the last reference once the path has run out) unless the caller gives
+//! other prices. The whole session serialises, so a pickled or shipped session continues
+//! identically.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Engine, StepReport};
+use crate::error::{Error, Result};
+use crate::scenario::Scenario;
+
+/// An engine and its position on the scenario's path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    engine: Engine,
+    /// The scenario's exogenous path, row-major (steps × assets).
+    path: Vec<f64>,
+    n: usize,
+    /// Next row of `path`.
+    cursor: usize,
+    /// The reference of the last step run (the scenario's start before any).
+    last: Vec<f64>,
+    /// Steps `run_to_quiet` may add after the path, by default.
+    max_extra: u32,
+}
+
+impl Session {
+    /// A session of `sc` on `path` (row-major, one price per asset per step).
+    pub fn new(sc: Scenario, seed: u64, path: Vec<f64>, max_extra: u32) -> Result<Self> {
+        let last = sc.initial_prices();
+        let n = last.len();
+        let engine = Engine::new(sc, seed)?;
+        if !path.len().is_multiple_of(n) {
+            return Err(Error::LengthMismatch {
+                field: "path".to_owned(),
+                got: path.len(),
+                other: "a multiple of the assets".to_owned(),
+                expected: n,
+            });
+        }
+        Ok(Session {
+            engine,
+            path,
+            n,
+            cursor: 0,
+            last,
+            max_extra,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    /// The engine, for a finished session.
+    pub fn into_engine(self) -> Engine {
+        self.engine
+    }
+
+    pub fn n_assets(&self) -> usize {
+        self.n
+    }
+
+    /// Steps of the scenario's own path.
+    pub fn path_steps(&self) -> usize {
+        self.path.len() / self.n
+    }
+
+    /// The next step's reference: the path's row (or the last reference once the path has run
+    /// out), with the non-NaN entries of `over` in place of those assets.
+    pub fn reference(&self, over: Option<&[f64]>) -> Result<Vec<f64>> {
+        let mut row = if self.cursor < self.path_steps() {
+            self.path[self.cursor * self.n..(self.cursor + 1) * self.n].to_vec()
+        } else {
+            self.last.clone()
+        };
+        if let Some(over) = over {
+            if over.len() != self.n {
+                return Err(Error::LengthMismatch {
+                    field: "reference".to_owned(),
+                    got: over.len(),
+                    other: "assets".to_owned(),
+                    expected: self.n,
+                });
+            }
+            // NaN leaves an asset to the path.
+            for (r, &o) in row.iter_mut().zip(over) {
+                if !o.is_nan() {
+                    *r = o;
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    /// One step at the next reference, with `over` in place where given (see
+    /// [`Session::reference`]).
+    pub fn step(&mut self, over: Option<&[f64]>) -> Result<StepReport> {
+        let row = self.reference(over)?;
+        let r = self.engine.step(&row)?;
+        self.cursor += 1;
+        self.last = row;
+        Ok(r)
+    }
+
+    /// One step per row of `rows` (one price per asset, NaN for the path's), polling
+    /// `interrupted` before each. Returns the steps run.
+    pub fn run(&mut self, rows: &[f64], mut interrupted: impl FnMut() -> bool) -> Result<u32> {
+        if !rows.len().is_multiple_of(self.n) {
+            return Err(Error::LengthMismatch {
+                field: "references".to_owned(),
+                got: rows.len(),
+                other: "a multiple of the assets".to_owned(),
+                expected: self.n,
+            });
+        }
+        let mut done = 0;
+        for over in rows.chunks(self.n) {
+            if interrupted() {
+                break;
+            }
+            self.step(Some(over))?;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// What is left of the path, then the last reference held until the market is quiet, at
+    /// most `max_extra` more steps (the session's own by default): [`Engine::run`], the loop
+    /// `simulate` runs. Returns whether the market is quiet.
+    pub fn run_to_quiet(
+        &mut self,
+        max_extra: Option<u32>,
+        mut interrupted: impl FnMut() -> bool,
+    ) -> Result<bool> {
+        let max_extra = max_extra.unwrap_or(self.max_extra);
+        let rest = &self.path[self.cursor * self.n..];
+        if rest.is_empty() {
+            let last = self.last.clone();
+            for _ in 0..max_extra {
+                if interrupted() || self.engine.settle(&last, 1)? {
+                    break;
+                }
+            }
+        } else {
+            let before = self.engine.current_step();
+            self.engine.run(rest, max_extra, &mut interrupted)?;
+            let ran = (self.engine.current_step() - before) as usize;
+            let on_path = ran.min(rest.len() / self.n);
+            if on_path > 0 {
+                self.last = rest[(on_path - 1) * self.n..on_path * self.n].to_vec();
+            }
+            self.cursor += ran;
+        }
+        Ok(self.engine.is_quiet())
+    }
+
+    /// The whole session as bytes (postcard): everything a copy needs to continue identically.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        postcard::to_allocvec(self).map_err(|e| Error::State {
+            why: format!("it could not be written: {e}"),
+        })
+    }
+
+    /// A session from [`Session::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        postcard::from_bytes(bytes).map_err(|e| Error::State {
+            why: format!("the bytes are not a saved engine of this version: {e}"),
+        })
+    }
+}
