@@ -252,8 +252,10 @@ class Engine:
                 f"reference must have one price per asset ({n}: {self._assets}), got shape "
                 f"{arr.shape}"
             )
-        for k, x in enumerate(arr):
-            _price(f"reference[{self._assets[k]!r}]", x)
+        bad = ~(np.isfinite(arr) & (arr > 0))
+        if bad.any():
+            k = int(np.argmax(bad))
+            _price(f"reference[{self._assets[k]!r}]", arr[k])
         return arr
 
     def step(self, reference: Mapping[str, float] | npt.ArrayLike | None = None) -> StepReport:

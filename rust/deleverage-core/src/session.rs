@@ -23,6 +23,9 @@ pub struct Session {
     last: Vec<f64>,
     /// Steps `run_to_quiet` may add after the path, by default.
     max_extra: u32,
+    /// A buffer for the next step's reference.
+    #[serde(skip)]
+    scratch: Vec<f64>,
 }
 
 impl Session {
@@ -46,6 +49,7 @@ impl Session {
             cursor: 0,
             last,
             max_extra,
+            scratch: Vec::with_capacity(n),
         })
     }
 
@@ -74,11 +78,19 @@ impl Session {
     /// The next step's reference: the path's row (or the last reference once the path has run
     /// out), with the non-NaN entries of `over` in place of those assets.
     pub fn reference(&self, over: Option<&[f64]>) -> Result<Vec<f64>> {
-        let mut row = if self.cursor < self.path_steps() {
-            self.path[self.cursor * self.n..(self.cursor + 1) * self.n].to_vec()
+        let mut row = Vec::with_capacity(self.n);
+        self.reference_into(over, &mut row)?;
+        Ok(row)
+    }
+
+    /// [`Session::reference`] written into `row` (no allocation once it has room).
+    fn reference_into(&self, over: Option<&[f64]>, row: &mut Vec<f64>) -> Result<()> {
+        row.clear();
+        if self.cursor < self.path_steps() {
+            row.extend_from_slice(&self.path[self.cursor * self.n..(self.cursor + 1) * self.n]);
         } else {
-            self.last.clone()
-        };
+            row.extend_from_slice(&self.last);
+        }
         if let Some(over) = over {
             if over.len() != self.n {
                 return Err(Error::LengthMismatch {
@@ -95,16 +107,25 @@ impl Session {
                 }
             }
         }
-        Ok(row)
+        Ok(())
     }
 
     /// One step at the next reference, with `over` in place where given (see
     /// [`Session::reference`]).
     pub fn step(&mut self, over: Option<&[f64]>) -> Result<StepReport> {
-        let row = self.reference(over)?;
-        let r = self.engine.step(&row)?;
+        // The row is built in the scratch buffer, then becomes `last` (the old `last` the next
+        // scratch): a step allocates nothing.
+        let mut row = std::mem::take(&mut self.scratch);
+        self.reference_into(over, &mut row)?;
+        let r = match self.engine.step(&row) {
+            Ok(r) => r,
+            Err(e) => {
+                self.scratch = row;
+                return Err(e);
+            }
+        };
         self.cursor += 1;
-        self.last = row;
+        self.scratch = std::mem::replace(&mut self.last, row);
         Ok(r)
     }
 
@@ -119,6 +140,7 @@ impl Session {
                 expected: self.n,
             });
         }
+        self.engine.reserve_steps(rows.len() / self.n);
         let mut done = 0;
         for over in rows.chunks(self.n) {
             if interrupted() {

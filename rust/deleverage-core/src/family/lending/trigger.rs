@@ -229,9 +229,14 @@ impl TriggerIndex {
         if self.last_px.len() != px.len() {
             self.last_px = vec![f64::NAN; px.len()];
         }
+        if self.multi.is_empty() {
+            // Nobody to re-check (the common case): nothing to allocate either.
+            self.last_px.copy_from_slice(px);
+            return;
+        }
         let moved: Vec<bool> = px.iter().zip(&self.last_px).map(|(a, b)| a != b).collect();
         let any_moved = moved.iter().any(|&m| m);
-        if self.multi.is_empty() || (!any_moved && !self.any_dirty) {
+        if !any_moved && !self.any_dirty {
             self.last_px.copy_from_slice(px);
             return;
         }
