@@ -93,6 +93,7 @@ def test_classes_with_examples() -> None:
         deleverage.ImpactCurve,
         deleverage.Router,
         deleverage.Fill,
+        deleverage.Engine,
     ]:
         assert ">>>" in (cls.__doc__ or ""), cls.__name__
 

@@ -171,8 +171,9 @@ class Engine:
     >>> rep = eng.step(reference={"ETH": 2_400.0})
     >>> rep.step, rep.liquidations > 0
     (0, True)
-    >>> branch = eng.fork()
-    >>> _ = branch.run(np.full((3, 2), np.nan))  # doctest: +SKIP
+    >>> branch = eng.fork()  # a what-if: ETH at 2,000 in the branch only
+    >>> branch.step({"ETH": 2_000.0}).step, eng.steps_run
+    (1, 1)
     >>> eng.run_to_quiet()
     True
     >>> eng.result().summary["liquidations"].item() > 0
