@@ -259,3 +259,41 @@ def test_a_pickled_engine_continues_identically() -> None:
 def test_corrupt_engine_bytes_are_refused() -> None:
     with pytest.raises(dl.ScenarioError, match="engine state: the bytes are not a saved engine"):
         dl.Engine.__new__(dl.Engine).__setstate__({"_core": b"\x00\x01not an engine"})
+
+
+def test_liquidation_prices_of_every_family_by_hand() -> None:
+    eth = dl.Asset("ETH", 100.0, oracle=dl.Oracle.reference())
+    perp = dl.Asset("ETH-PERP", 100.0, oracle=dl.Oracle.reference())
+    sc = dl.Scenario(assets=[eth, dl.Asset("USDC", 1.0), perp])
+    lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"], "collateral": [10.0],
+                         "debt_asset": ["USDC"], "debt": [780.0]})  # fmt: skip
+    perps = pl.DataFrame({"account": ["long", "short"], "market": ["ETH-PERP"] * 2,
+                          "size": [1.0, -1.0], "entry_price": [100.0, 100.0],
+                          "margin": [10.0, 10.0], "mode": ["isolated"] * 2})  # fmt: skip
+    vaults = pl.DataFrame({"account": ["v"], "collateral_asset": ["ETH"], "ink": [10.0],
+                           "art": [1_000.0]})  # fmt: skip
+    funds = pl.DataFrame({"account": ["f", "f"], "holding": ["ETH", "debt"],
+                          "amount": [10.0, 800.0]})  # fmt: skip
+    sc = (
+        sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}), lend)
+        .add_perps(dl.PerpExchange([dl.PerpMarket("ETH-PERP", dl.Brackets.flat(0.01))]), perps)
+        .add_vaults(dl.Vaults([dl.Clipper("ETH", mat=1.5, rate=1.02)]), vaults)
+        .add_funds(dl.Funds.threshold(30.0), funds)
+    )
+    eng = dl.Engine(sc)
+    got = {r[2]: (r[0], r[3], r[4]) for r in eng.liquidation_prices("ETH").rows()}
+    # Lending: 10·p·0.8 < 780 ⇔ p < 97.5. Maker: 10·p/1.5 < 1,000·1.02 ⇔ p < 153. The fund
+    # defaults at 10·p − 800 ≤ 0 ⇔ p ≤ 80. Perps are on ETH-PERP, not ETH.
+    assert got == {
+        "a": ("lending", pytest.approx(97.5), "below"),
+        "v": ("vaults", pytest.approx(153.0), "below"),
+        "f": ("funds", pytest.approx(80.0), "below"),
+    }
+    got = {r[2]: (r[3], r[4]) for r in eng.liquidation_prices("ETH-PERP").rows()}
+    # 10 + (p − 100) = 0.01p ⇔ p = 90/0.99; 10 − (p − 100) = 0.01p ⇔ p = 110/1.01.
+    assert got == {
+        "long": (pytest.approx(90.0 / 0.99), "below"),
+        "short": (pytest.approx(110.0 / 1.01), "above"),
+    }
+    with pytest.raises(dl.ScenarioError, match="asset 'BTC' is not in the scenario"):
+        eng.liquidation_prices("BTC")

@@ -512,6 +512,45 @@ class Engine:
             funds=res.funds,
         )
 
+    def liquidation_prices(self, asset: str) -> pl.DataFrame:
+        """For every open account, position, vault or fund exposed to ``asset``: the price of
+        ``asset`` at which it would breach its family's rule now, the other prices held at
+        the oracle's, by the engine's own rules (what a liquidation heatmap plots, exactly).
+        ``direction`` says whether the breach comes as the price falls (``"below"``) or rises;
+        ``price`` is null where no positive price breaches.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("USDC", 1.0)])
+        >>> pos = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"],
+        ...                     "collateral": [10.0], "debt_asset": ["USDC"], "debt": [20_000.0]})
+        >>> eng = dl.Engine(sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}), pos))
+        >>> eng.liquidation_prices("ETH").rows()  # 10·p·0.8 < 20,000 below p = 2,500
+        [('lending', 'aave_v3', 'a', 2500.0, 'below')]
+        """
+        k = self._asset(asset)
+        labels = self._labels.select("account_id", "account", "protocol")
+        frames = []
+        for f in self._core.liquidation_prices(k):
+            t = pl.DataFrame({c: f[c] for c in ("account", "price", "below")})
+            frames.append(
+                t.rename({"account": "account_id"})
+                .join(labels, on="account_id", how="left", maintain_order="left")
+                .select(
+                    pl.lit(f["kind"]).alias("family"),
+                    "protocol",
+                    "account",
+                    pl.col("price").fill_nan(None),
+                    pl.when(pl.col("below"))
+                    .then(pl.lit("below"))
+                    .otherwise(pl.lit("above"))
+                    .alias("direction"),
+                )
+            )
+        return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
     def fork(self) -> Engine:
         """An independent deep copy for a what-if branch: what the branch does leaves this
         engine as it is.

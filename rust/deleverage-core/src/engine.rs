@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{self, Error, Result};
 use crate::family::lending::LendingMarket;
-use crate::family::{Budget, Family, ForcedSeller, Ledger, Shared};
+use crate::family::{Budget, Family, ForcedSeller, Ledger, LiquidationPrices, Shared};
 use crate::fill::{Fill, Side};
 use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
@@ -264,6 +264,27 @@ impl Engine {
     pub fn reserve_steps(&mut self, steps: usize) {
         let n = self.sh.market.n_assets();
         self.sh.steps.reserve(steps.saturating_mul(n));
+    }
+
+    /// For asset `a`: the price at which every open account exposed to it would breach its
+    /// family's rule, the other prices at the oracle's (one table per family, in order).
+    pub fn liquidation_prices(&self, a: usize) -> Result<Vec<LiquidationPrices>> {
+        if a >= self.sh.market.n_assets() {
+            return Err(Error::OutOfRange {
+                field: "asset".to_owned(),
+                value: a as f64,
+                expected: "the index of an asset of the scenario",
+            });
+        }
+        Ok(self
+            .families
+            .iter()
+            .map(|f| {
+                let mut out = LiquidationPrices::default();
+                f.liquidation_prices(a, &self.sh.px, &mut out);
+                out
+            })
+            .collect())
     }
 
     /// A copy of the recorded events and step rows so far (the engine keeps its own).

@@ -39,8 +39,8 @@ pub use family::perp::{
     PositionRows, Trigger,
 };
 pub use family::{
-    Breach, Breaches, Budget, Family, ForcedSeller, Ledger, Priority, QueueConfig, RoundMode,
-    Shared,
+    Breach, Breaches, Budget, Family, ForcedSeller, Ledger, LiquidationPrices, Priority,
+    QueueConfig, RoundMode, Shared,
 };
 pub use fill::{Fill, Side};
 pub use market::Market;

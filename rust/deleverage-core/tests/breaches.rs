@@ -168,3 +168,25 @@ fn bad_prices_are_refused_by_name() {
     let e = sc.breached_at(&[100.0, -1.0]).unwrap_err();
     assert_eq!(e.to_string(), "prices[0][1] must be > 0, got -1");
 }
+
+#[test]
+fn liquidation_prices_solve_each_rule_for_one_price() {
+    // Lending: 10 ETH against 800 USDC, LT 0.8: ETH below 100; USDC above 1 (at ETH 100).
+    let aave = aave_v3(
+        AaveVersion::V3_3,
+        vec![reserve(0.8, 0.05, 0.1), reserve(0.0, 0.0, 0.0)],
+    );
+    let acc = lending_accounts(&[0, 1], vec![10.0, 0.0], vec![0.0, 800.0], 2);
+    let sc = scenario(vec![lending_family(vec![aave], acc)]);
+    let e = deleverage_core::Engine::new(sc, 0).unwrap();
+    let eth = e.liquidation_prices(0).unwrap().remove(0);
+    assert_eq!(
+        (eth.account.clone(), eth.below.clone()),
+        (vec![0], vec![true])
+    );
+    assert_close!(eth.price[0], 100.0);
+    let usdc = e.liquidation_prices(1).unwrap().remove(0);
+    assert_eq!(usdc.below, vec![false]);
+    assert_close!(usdc.price[0], 1.0);
+    assert!(e.liquidation_prices(2).is_err());
+}

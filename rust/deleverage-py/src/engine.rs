@@ -320,6 +320,27 @@ impl PyEngine {
             .into_pyarray(py))
     }
 
+    /// The price of asset `asset` at which every open account exposed to it would breach its
+    /// family's rule, the other prices at the oracle's: one dict of columns per family
+    /// (`kind`, `account`, `row`, `price`, `below`).
+    fn liquidation_prices<'py>(
+        &self,
+        py: Python<'py>,
+        asset: usize,
+    ) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        let e = h.engine();
+        let found = e.liquidation_prices(asset).map_err(BindingError::from)?;
+        let out = pyo3::types::PyList::empty(py);
+        for (f, t) in e.families().iter().zip(found) {
+            let d = crate::columns::table(py, t.into_table())?;
+            d.set_item("kind", f.kind())?;
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+
     /// The whole engine, state and all, as bytes (for pickling and shipping to a worker).
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let g = self.held()?;

@@ -13,8 +13,8 @@ pub mod perp;
 pub mod shared;
 
 pub use shared::{
-    Breach, Breaches, Budget, ForcedSeller, Ledger, Priority, QueueConfig, RoundMode, RoundOutcome,
-    Shared,
+    Breach, Breaches, Budget, ForcedSeller, Ledger, LiquidationPrices, Priority, QueueConfig,
+    RoundMode, RoundOutcome, Shared,
 };
 
 use crate::error::{Error, Result};
@@ -85,6 +85,9 @@ impl ForcedSeller for Family {
     }
     fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches) {
         dispatch!(self, f => f.breached_at(prices, at, out))
+    }
+    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
+        dispatch!(self, f => f.liquidation_prices(a, px, out))
     }
     fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
         dispatch!(self, f => f.tables(sh))

@@ -166,6 +166,36 @@ crate::recorder::table!(Breaches {
     requirement
 });
 
+/// The price of one asset at which open accounts would breach their family's rule, the other
+/// prices held: one row per account exposed to the asset (what a liquidation heatmap plots).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiquidationPrices {
+    /// The account's id in event rows (a perp pool's owner, a vault's owner, a fund).
+    pub account: Vec<u32>,
+    /// The family's own row (account, position row, vault row, fund row).
+    pub row: Vec<u32>,
+    /// The price of the asset at which the rule is breached; NaN where no positive price is.
+    pub price: Vec<f64>,
+    /// Whether the breach comes as the price falls below `price` (else as it rises above).
+    pub below: Vec<bool>,
+}
+
+crate::recorder::table!(LiquidationPrices {
+    account,
+    row,
+    price,
+    below
+});
+
+impl LiquidationPrices {
+    pub fn push(&mut self, account: u32, row: u32, price: f64, below: bool) {
+        self.account.push(account);
+        self.row.push(row);
+        self.price.push(if price > 0.0 { price } else { f64::NAN });
+        self.below.push(below);
+    }
+}
+
 /// One row of [`Breaches`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Breach {
@@ -249,6 +279,11 @@ pub trait ForcedSeller {
     /// Appends the rows that breach the family's rule at `prices` (one price per asset) with
     /// nothing traded, tagged with `at`: the same rule the step loop applies.
     fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches);
+
+    /// For every open account exposed to asset `a`: the price of `a` at which it would breach
+    /// the family's rule, the other prices at `px` (the rule of [`Self::breached_at`], solved
+    /// for one price).
+    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices);
 
     /// The family's final-state tables under their result names (`"accounts"`, `"positions"`,
     /// …), at the current oracle prices and time of `sh`.

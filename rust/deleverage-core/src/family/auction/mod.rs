@@ -16,7 +16,9 @@ pub use clip::*;
 use clip::{has_room, limit};
 
 use crate::error::{self, Error, Result};
-use crate::family::shared::{Breach, Breaches, Budget, ForcedSeller, RoundOutcome, Shared};
+use crate::family::shared::{
+    Breach, Breaches, Budget, ForcedSeller, LiquidationPrices, RoundOutcome, Shared,
+};
 use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values};
 
@@ -636,6 +638,17 @@ impl ForcedSeller for Vaults {
                         ..Breach::default()
                     },
                 );
+            }
+        }
+    }
+
+    fn liquidation_prices(&self, a: usize, _px: &[f64], out: &mut LiquidationPrices) {
+        // bark's test, ink·p/mat < art·rate, solved for the OSM price p.
+        for i in 0..self.len() {
+            let il = &self.ilks[self.ilk[i] as usize];
+            if il.asset as usize == a && self.art[i] > 0.0 && self.ink[i] > 0.0 {
+                let price = self.art[i] * il.rate * il.mat / self.ink[i];
+                out.push(self.owner[i], i as u32, price, true);
             }
         }
     }

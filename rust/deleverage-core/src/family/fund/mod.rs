@@ -23,7 +23,7 @@ pub use rules::*;
 
 use crate::error::{self, Error, Result};
 use crate::family::shared::{
-    Breach, Breaches, Budget, ForcedSeller, RoundMode, RoundOutcome, Shared,
+    Breach, Breaches, Budget, ForcedSeller, LiquidationPrices, RoundMode, RoundOutcome, Shared,
 };
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Values};
@@ -746,6 +746,20 @@ impl ForcedSeller for Funds {
                     },
                 );
             }
+        }
+    }
+
+    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
+        // Default (equity ≤ 0), marked to market: H₀ + u·p + I − D ≤ 0 ⇔ p ≤ (D − I − H₀)/u.
+        for i in 0..self.n_funds {
+            let u = self.row(i)[a];
+            if self.defaulted[i] || u <= 0.0 {
+                continue;
+            }
+            let (h, il) = self.values(i, px);
+            let others = h - u * px[a];
+            let price = (self.debt[i] - il - others) / u;
+            out.push(self.first_account + i as u32, i as u32, price, true);
         }
     }
 

@@ -18,7 +18,8 @@ use rand::Rng;
 
 use crate::error::{Error, Result};
 use crate::family::shared::{
-    Breach, Breaches, Budget, ForcedSeller, Priority, RoundMode, RoundOutcome, Shared,
+    Breach, Breaches, Budget, ForcedSeller, LiquidationPrices, Priority, RoundMode, RoundOutcome,
+    Shared,
 };
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Value, Values, table};
@@ -720,6 +721,36 @@ impl ForcedSeller for LendingMarket {
                     },
                 );
             }
+        }
+    }
+
+    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
+        // HF = W/B < 1 with W = W₀ + c·θ·p and B = B₀ + d·p in the price p of asset a:
+        // W₀ − B₀ < (d − c·θ)·p. Collateral in a breaches below (B₀ − W₀)/(cθ − d); debt in a,
+        // above.
+        for i in 0..self.acc.len() {
+            let l = &self.protocols[self.acc.protocol[i] as usize];
+            let h = self.acc.holdings(i);
+            let (mut w0, mut b0, mut ct, mut d) = (0.0, 0.0, 0.0, 0.0);
+            let mut exposed = false;
+            for k in 0..h.asset.len() {
+                let b = h.asset[k];
+                let th = l.threshold(b);
+                if b as usize == a {
+                    exposed |= h.collateral[k] > 0.0 || h.debt[k] > 0.0;
+                    ct += h.collateral[k] * th;
+                    d += h.debt[k];
+                } else {
+                    let p = px[b as usize];
+                    w0 += h.collateral[k] * p * th;
+                    b0 += h.debt[k] * p;
+                }
+            }
+            if !exposed || b0 + d * px[a] <= 0.0 || ct == d {
+                continue;
+            }
+            let price = (b0 - w0) / (ct - d);
+            out.push(self.original[i], self.original[i], price, ct > d);
         }
     }
 

@@ -10,7 +10,9 @@ pub mod rules;
 pub use rules::*;
 
 use crate::error::{self, Error, Result};
-use crate::family::shared::{Breach, Breaches, Budget, ForcedSeller, RoundOutcome, Shared};
+use crate::family::shared::{
+    Breach, Breaches, Budget, ForcedSeller, LiquidationPrices, RoundOutcome, Shared,
+};
 use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values, table};
 /// A perp exchange in the step loop: markets, margin pools, positions, the insurance fund, ADL
@@ -668,6 +670,22 @@ impl ForcedSeller for Exchange {
                         },
                     );
                 }
+            }
+        }
+    }
+
+    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
+        // The positions table's liquidation price: where the pool's equity meets its MM with
+        // this market's mark moving and the others fixed.
+        let t = self.table(px);
+        for r in 0..t.size.len() {
+            if t.asset[r] as usize == a && t.size[r] != 0.0 {
+                out.push(
+                    t.account[r],
+                    r as u32,
+                    t.liquidation_price[r],
+                    t.size[r] > 0.0,
+                );
             }
         }
     }
