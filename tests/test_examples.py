@@ -3,6 +3,7 @@ plots, and the frames load back with Polars."""
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 import polars as pl
@@ -56,3 +57,13 @@ def test_bank_fire_sale_crosses_the_leverage_limit() -> None:
     sold = dict(zip(res.funds["account"], res.funds["sold_notional"], strict=True))
     assert sold["bank_3"] > 0
     assert sold["bank_6"] == 0.0
+
+
+def test_delta_hedger_example_pays_for_trading_behind_the_cascade() -> None:
+    # examples/delta_hedger.py: the liquidators' sales into the same book make the hedger's
+    # fills worse than in the market where nobody liquidates.
+    ns = runpy.run_path(str(Path(__file__).parent.parent / "examples" / "delta_hedger.py"))
+    out = ns["main"]()
+    assert out["liquidations"] > 0
+    assert out["slippage_with_cascade"] > out["slippage_without_cascade"] > 0
+    assert out["cost_of_the_cascade_quote"] > 0
