@@ -297,3 +297,90 @@ def test_liquidation_prices_of_every_family_by_hand() -> None:
     }
     with pytest.raises(dl.ScenarioError, match="asset 'BTC' is not in the scenario"):
         eng.liquidation_prices("BTC")
+
+
+def _lending_engine(
+    protocol: dl.Lending, positions: dict[str, list[Any]], prices: dict[str, float]
+) -> dl.Engine:
+    sc = dl.Scenario(assets=[dl.Asset(a, p) for a, p in prices.items()])
+    return dl.Engine(sc.add_lending(protocol, pl.DataFrame(positions)), max_extra_steps=0)
+
+
+def test_liquidate_reproduces_worked_example_3a_with_its_deficit() -> None:
+    # MECHANICS worked example 3a: 4.2 ETH at 2,450 against 9,800 USDC, LT 0.80, bonus 7 %,
+    # fee 15 %: HF 0.84 ≤ 0.95, so all 9,800 may be covered; the collateral caps the seizure at
+    # 4.2 ETH for 4.2·2,450/1.07 = 9,616.82 repaid; the bonus is 0.27477 ETH, the fee 0.041215;
+    # v3.3 writes the 183.18 USDC left off as a deficit.
+    pos = {"account": ["x"], "collateral_asset": ["ETH"], "collateral": [4.2],
+           "debt_asset": ["USDC"], "debt": [9_800.0]}  # fmt: skip
+    aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.80, 0.07, 0.15)})
+    eng = _lending_engine(aave, pos, {"ETH": 2_450.0, "USDC": 1.0})
+    liq = eng.liquidate("x", "USDC", "ETH", 9_800.0)
+    assert liq["seized"] == pytest.approx(4.2, rel=1e-12)
+    assert liq["repaid"] == pytest.approx(9_616.82242991, rel=1e-10)
+    assert liq["bonus"] == pytest.approx(0.274766355140, rel=1e-10)
+    assert liq["protocol_fee"] == pytest.approx(0.0412149532710, rel=1e-10)
+    assert liq["bad_debt"] == pytest.approx(9_800.0 - 9_616.82242991, rel=1e-9)
+    acc = eng.state().accounts.row(0, named=True)
+    assert (acc["status"], acc["debt_value"]) == ("bad_debt", 0.0)
+    ev = eng.events()
+    assert ev["kind"].cast(pl.String).to_list() == ["user_liquidation"]
+    assert ev["qty"].to_list() == [0.0]  # the user keeps the collateral
+
+
+def test_liquidate_keeps_to_the_close_factor_of_worked_example_3b() -> None:
+    # Worked example 3b: 60 ETH at 2,450, debts 80,000 USDC and 39,000 DAI (HF 0.988 > 0.95,
+    # both sides ≥ $2,000, USDC > half the debt): at most 0.5·119,000 = 59,500 USDC.
+    pos = {"account": ["y", "y"], "collateral_asset": ["ETH", "ETH"], "collateral": [60.0, 0.0],
+           "debt_asset": ["USDC", "DAI"], "debt": [80_000.0, 39_000.0]}  # fmt: skip
+    aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.80, 0.07, 0.15)})
+    eng = _lending_engine(aave, pos, {"ETH": 2_450.0, "USDC": 1.0, "DAI": 1.0})
+    before = _snapshot(eng)
+    with pytest.raises(dl.ScenarioError, match=r"aave_v3: account 'y' .*at most 59500") as info:
+        eng.liquidate("y", "USDC", "ETH", 60_000.0)
+    assert (info.value.field, info.value.account) == ("account", "y")
+    _assert_snapshot(_snapshot(eng), before)
+    liq = eng.liquidate("y", "USDC", "ETH", 59_500.0)
+    assert liq["repaid"] == pytest.approx(59_500.0, rel=1e-12)
+    assert liq["seized"] == pytest.approx(25.9857142857, rel=1e-10)
+    assert liq["bonus"] == pytest.approx(1.7, rel=1e-10)
+    assert liq["protocol_fee"] == pytest.approx(0.255, rel=1e-10)
+
+
+def test_liquidate_on_compound_v2_and_the_refusals() -> None:
+    # MECHANICS §4.5: 1 ETH at 1,150 with CF 0.825 against 1,000 USDC: shortfall; close factor
+    # 0.5 → at most 500 repaid, seizing 500·1.08/1,150 ETH.
+    pos = {"account": ["z", "h"], "collateral_asset": ["ETH", "ETH"], "collateral": [1.0, 5.0],
+           "debt_asset": ["USDC", "USDC"], "debt": [1_000.0, 1_000.0]}  # fmt: skip
+    eng = _lending_engine(
+        dl.Lending.compound_v2({"ETH": dl.Reserve(0.825)}), pos, {"ETH": 1_150.0, "USDC": 1.0}
+    )
+    with pytest.raises(dl.ScenarioError, match="account 'z' amount 600 passes the close factor"):
+        eng.liquidate("z", "USDC", "ETH", 600.0)
+    liq = eng.liquidate("z", "USDC", "ETH", 500.0)
+    assert liq["seized"] == pytest.approx(540.0 / 1_150.0, rel=1e-12)
+    assert liq["protocol_fee"] == pytest.approx(0.028 * 540.0 / 1_150.0, rel=1e-12)
+    # What is left, 0.5304 ETH·1,150·0.825 = 503.2 against 500 of debt, is healthy again.
+    with pytest.raises(dl.ScenarioError, match="account 'z' is not liquidatable: health factor"):
+        eng.liquidate("z", "USDC", "ETH", 100.0)
+    with pytest.raises(dl.ScenarioError, match="account 'h' is not liquidatable"):
+        eng.liquidate("h", "USDC", "ETH", 10.0)
+    with pytest.raises(dl.ScenarioError, match="account 'q' is not a lending account"):
+        eng.liquidate("q", "USDC", "ETH", 10.0)
+    with pytest.raises(dl.ScenarioError, match="account 'z' has no debt in that asset"):
+        eng.liquidate("z", "ETH", "ETH", 10.0)
+
+
+def test_liquidate_refuses_what_aave_v33_dust_rule_forbids() -> None:
+    # 0.8 ETH at 2,000 against 1,400 USDC (HF 0.914): covering 500 would leave 900 USDC of
+    # debt, under $1,000 with collateral left: Aave v3.3 reverts (MUST_NOT_LEAVE_DUST).
+    pos = {"account": ["d"], "collateral_asset": ["ETH"], "collateral": [0.8],
+           "debt_asset": ["USDC"], "debt": [1_400.0]}  # fmt: skip
+    eng = _lending_engine(
+        dl.Lending.aave_v3({"ETH": dl.Reserve(0.80, 0.07, 0.15)}),
+        pos,
+        {"ETH": 2_000.0, "USDC": 1.0},
+    )
+    with pytest.raises(dl.ScenarioError, match="dust rule"):
+        eng.liquidate("d", "USDC", "ETH", 500.0)
+    assert eng.liquidate("d", "USDC", "ETH", 400.0)["repaid"] == pytest.approx(400.0)

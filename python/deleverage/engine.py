@@ -411,6 +411,51 @@ class Engine:
         lim = None if limit is None else _price("limit", limit)
         return self._core.submit(k, side, q, None if venue is None else int(venue), lim)
 
+    def liquidate(
+        self, account: Any, debt_asset: str, collateral_asset: str, amount: float
+    ) -> dict[str, float]:
+        """The user acting as a liquidator between steps: repays ``amount`` units of lending
+        account ``account``'s ``debt_asset`` debt and seizes its ``collateral_asset`` collateral
+        with the bonus, under its protocol's rules (the account must be liquidatable; the amount
+        may not pass the close factor, nor leave Aave v3.3's dust; Compound III absorbs
+        instead). The user keeps the collateral: nothing is sold. Returns ``repaid``,
+        ``repaid_value``, ``seized``, ``bonus``, ``protocol_fee`` and ``bad_debt``; a request the
+        rules refuse raises :class:`ScenarioError` naming the account and the rule, and changes
+        nothing.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 2_700.0), dl.Asset("USDC", 1.0)])
+        >>> pos = pl.DataFrame({"account": ["b"], "collateral_asset": ["ETH"],
+        ...                     "collateral": [10.0], "debt_asset": ["USDC"], "debt": [23_000.0]})
+        >>> eng = dl.Engine(sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}),
+        ...                                pos), max_extra_steps=0)
+        >>> liq = eng.liquidate("b", "USDC", "ETH", 11_500.0)  # HF 0.974 > 0.95: half the debt
+        >>> liq["repaid"], round(liq["seized"], 6)  # 11,500·1.05/2,700 ETH
+        (11500.0, 4.472222)
+        """
+        lending = self._labels.head(self._n_lending)
+        hit = lending.filter(pl.col("account") == account)
+        if hit.height == 0:
+            raise ScenarioError(f"account {account!r} is not a lending account of the scenario")
+        row = hit.row(0, named=True)
+        try:
+            return self._core.liquidate(
+                int(row["account_id"]),
+                self._asset(debt_asset),
+                self._asset(collateral_asset),
+                _number("amount", amount),
+            )
+        except ScenarioError as e:
+            if e.field != "account" or e.detail is None:
+                raise
+            out = ScenarioError(f"{row['protocol']}: account {account!r} {e.detail}")
+            out.field, out.value, out.detail = "account", e.value, e.detail
+            out.account, out.family = str(account), row["protocol"]
+            raise out from None
+
     def quote(self, asset: str, side: Literal["sell", "buy"], qty: float) -> Fill:
         """What :meth:`submit` of a market order would fill now, without trading.
 

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{self, Error, Result};
-use crate::family::lending::LendingMarket;
+use crate::family::lending::{LendingMarket, ManualLiquidation};
 use crate::family::{Budget, Family, ForcedSeller, Ledger, LiquidationPrices, Shared};
 use crate::fill::{Fill, Side};
 use crate::market::Market;
@@ -264,6 +264,47 @@ impl Engine {
     pub fn reserve_steps(&mut self, steps: usize) {
         let n = self.sh.market.n_assets();
         self.sh.steps.reserve(steps.saturating_mul(n));
+    }
+
+    /// A liquidation by the engine's user between steps, of lending account `account` (its id
+    /// in event rows): see `LendingMarket::liquidate_manual`.
+    pub fn liquidate(
+        &mut self,
+        account: u32,
+        debt_asset: usize,
+        collateral_asset: usize,
+        amount: f64,
+    ) -> Result<ManualLiquidation> {
+        let n = self.sh.market.n_assets();
+        for (field, a) in [
+            ("debt_asset", debt_asset),
+            ("collateral_asset", collateral_asset),
+        ] {
+            if a >= n {
+                return Err(Error::OutOfRange {
+                    field: field.to_owned(),
+                    value: a as f64,
+                    expected: "the index of an asset of the scenario",
+                });
+            }
+        }
+        for f in &mut self.families {
+            if let Family::Lending(l) = f
+                && l.holds(account)
+            {
+                return l.liquidate_manual(
+                    &mut self.sh,
+                    account,
+                    debt_asset,
+                    collateral_asset,
+                    amount,
+                );
+            }
+        }
+        Err(Error::Refused {
+            account,
+            why: "is not a lending account".to_owned(),
+        })
     }
 
     /// For asset `a`: the price at which every open account exposed to it would breach its

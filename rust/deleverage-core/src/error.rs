@@ -95,6 +95,11 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A request the protocol's rules refuse for an account (its contract would revert); the
+    /// account is its id in event rows.
+    #[error("account {account} {why}")]
+    Refused { account: u32, why: String },
+
     /// Saved engine state that cannot be written or read back.
     #[error("engine state: {why}")]
     State { why: String },
@@ -123,6 +128,7 @@ impl Error {
             | Error::UnknownName { field, .. } => Some(field),
             Error::Crossed { .. } => Some("book"),
             Error::State { .. } => Some("state"),
+            Error::Refused { .. } => Some("account"),
             Error::DuplicateVenue { .. } => Some("venues"),
         }
     }
@@ -145,6 +151,7 @@ impl Error {
             | Error::Incompatible { .. }
             | Error::UnknownName { .. }
             | Error::State { .. } => None,
+            Error::Refused { account, .. } => Some(f64::from(*account)),
         }
     }
 
@@ -155,6 +162,7 @@ impl Error {
                 protocol, index, ..
             } => (Some(*protocol), Some(*index)),
             Error::Row { index, .. } => (None, Some(*index)),
+            Error::Refused { account, .. } => (None, Some(*account as usize)),
             _ => (None, None),
         }
     }
@@ -163,6 +171,7 @@ impl Error {
     pub fn detail(&self) -> String {
         match self {
             Error::Row { source, .. } => source.detail(),
+            Error::Refused { why, .. } => why.clone(),
             e => e.to_string(),
         }
     }

@@ -33,7 +33,7 @@ pub use family::auction::{Ilk, PriceCurve, VaultStatus, Vaults};
 pub use family::fund::{Accounting, FundStatus, Funds, Rule};
 pub use family::lending::accounts::{Accounts, Status};
 pub use family::lending::rules::{AaveVersion, Lending, Reserve, Rules};
-pub use family::lending::{AccountTable, LendingMarket};
+pub use family::lending::{AccountTable, LendingMarket, ManualLiquidation};
 pub use family::perp::{
     AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket, PoolStatus,
     PositionRows, Trigger,

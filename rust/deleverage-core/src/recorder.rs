@@ -112,6 +112,9 @@ named_enum! {
         UserSell = 15 => "user_sell",
         /// An order of the engine's user buying `qty` on the venues (`notional` paid).
         UserBuy = 16 => "user_buy",
+        /// A liquidation by the engine's user (`Engine::liquidate`): debt repaid, collateral
+        /// seized with the bonus and kept (nothing sold).
+        UserLiquidation = 17 => "user_liquidation",
     }
 }
 

@@ -185,6 +185,33 @@ impl PyEngine {
         Ok(PyFill::new(fill))
     }
 
+    /// A liquidation by the user of lending account `account` (its engine id): `amount` units
+    /// of its `debt_asset` debt repaid against its `collateral_asset` collateral, under the
+    /// protocol's rules. Returns what was repaid and seized.
+    fn liquidate<'py>(
+        &self,
+        py: Python<'py>,
+        account: u32,
+        debt_asset: usize,
+        collateral_asset: usize,
+        amount: f64,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        let m = h
+            .engine_mut()
+            .liquidate(account, debt_asset, collateral_asset, amount)
+            .map_err(BindingError::from)?;
+        let d = PyDict::new(py);
+        d.set_item("repaid", m.repaid)?;
+        d.set_item("repaid_value", m.repaid_value)?;
+        d.set_item("seized", m.seized)?;
+        d.set_item("bonus", m.bonus)?;
+        d.set_item("protocol_fee", m.protocol_fee)?;
+        d.set_item("bad_debt", m.bad_debt)?;
+        Ok(d)
+    }
+
     /// What `submit` would fill now, without trading.
     #[pyo3(signature = (asset, side, qty))]
     fn quote(&self, asset: usize, side: &str, qty: f64) -> PyResult<PyFill> {

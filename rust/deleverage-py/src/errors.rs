@@ -117,6 +117,7 @@ impl From<BindingError> for PyErr {
                 | CoreError::UnknownName { .. }
                 | CoreError::Row { .. }
                 | CoreError::State { .. }
+                | CoreError::Refused { .. }
                 | CoreError::DuplicateVenue { .. } => raise(
                     &SCENARIO_ERROR,
                     "ScenarioError",

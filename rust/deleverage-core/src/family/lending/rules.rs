@@ -261,29 +261,7 @@ impl Lending {
             Rules::AaveV3 { version } => {
                 let res = self.reserves[h.asset[c] as usize]?;
                 let bonus = res.bonus;
-                let max_debt = match version {
-                    AaveVersion::V3_0 => {
-                        if hf > AAVE_CLOSE_FACTOR_HF_THRESHOLD {
-                            0.5 * debt_r
-                        } else {
-                            debt_r
-                        }
-                    }
-                    AaveVersion::V3_3 => {
-                        let total_debt: f64 = (0..h.asset.len())
-                            .map(|k| h.debt[k] * prices[h.asset[k] as usize])
-                            .sum();
-                        if coll_c * pc >= AAVE_MIN_BASE_MAX_CLOSE_FACTOR
-                            && debt_r * pr >= AAVE_MIN_BASE_MAX_CLOSE_FACTOR
-                            && hf > AAVE_CLOSE_FACTOR_HF_THRESHOLD
-                            && debt_r * pr > 0.5 * total_debt
-                        {
-                            0.5 * total_debt / pr
-                        } else {
-                            debt_r
-                        }
-                    }
-                };
+                let max_debt = aave_max_debt(*version, h, prices, hf, r, c);
                 let cover = max_debt.min(budget / pr);
                 let mut liq =
                     aave_seizure(r, c, cover, debt_r, coll_c, pr, pc, bonus, res.protocol_fee);
@@ -328,6 +306,43 @@ impl Lending {
                 })
             }
             Rules::CompoundV3 { .. } => None,
+        }
+    }
+}
+
+/// Aave v3's close factor (MECHANICS §4.2, §4.4): the most debt of slot `r` one liquidation may
+/// cover with collateral slot `c`, at health factor `hf`.
+pub(crate) fn aave_max_debt(
+    version: AaveVersion,
+    h: &Holdings<'_>,
+    prices: &[f64],
+    hf: f64,
+    r: usize,
+    c: usize,
+) -> f64 {
+    let (pr, pc) = (prices[h.asset[r] as usize], prices[h.asset[c] as usize]);
+    let (debt_r, coll_c) = (h.debt[r], h.collateral[c]);
+    match version {
+        AaveVersion::V3_0 => {
+            if hf > AAVE_CLOSE_FACTOR_HF_THRESHOLD {
+                0.5 * debt_r
+            } else {
+                debt_r
+            }
+        }
+        AaveVersion::V3_3 => {
+            let total_debt: f64 = (0..h.asset.len())
+                .map(|k| h.debt[k] * prices[h.asset[k] as usize])
+                .sum();
+            if coll_c * pc >= AAVE_MIN_BASE_MAX_CLOSE_FACTOR
+                && debt_r * pr >= AAVE_MIN_BASE_MAX_CLOSE_FACTOR
+                && hf > AAVE_CLOSE_FACTOR_HF_THRESHOLD
+                && debt_r * pr > 0.5 * total_debt
+            {
+                0.5 * total_debt / pr
+            } else {
+                debt_r
+            }
         }
     }
 }
@@ -381,7 +396,7 @@ fn check_reserve(rules: &Rules, r: &Reserve) -> Result<()> {
 
 /// MECHANICS §4.3: the collateral seized for `cover` of debt, capped by the balance.
 #[allow(clippy::too_many_arguments, reason = "the formula's own inputs")]
-fn aave_seizure(
+pub(crate) fn aave_seizure(
     r: usize,
     c: usize,
     cover: f64,
