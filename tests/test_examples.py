@@ -67,3 +67,15 @@ def test_delta_hedger_example_pays_for_trading_behind_the_cascade() -> None:
     assert out["liquidations"] > 0
     assert out["slippage_with_cascade"] > out["slippage_without_cascade"] > 0
     assert out["cost_of_the_cascade_quote"] > 0
+
+
+def test_liquidator_bot_example_competes_within_its_capital() -> None:
+    # examples/liquidator_bot.py: with the built-in liquidators capped at $150k a step, the bot
+    # finds queued accounts every step and spends at most its $400k a step on them.
+    ns = runpy.run_path(str(Path(__file__).parent.parent / "examples" / "liquidator_bot.py"))
+    out = ns["main"]()
+    assert out["bot_liquidations"] > 0
+    assert out["builtin_liquidations"] > 0
+    assert 0 < out["bot_paid"] <= 30 * 400_000.0 + 1e-6
+    # The bonus (5 %) outweighs the slippage of selling the seized collateral on a deep book.
+    assert out["bot_profit"] > 0
