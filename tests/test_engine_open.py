@@ -384,3 +384,44 @@ def test_liquidate_refuses_what_aave_v33_dust_rule_forbids() -> None:
     with pytest.raises(dl.ScenarioError, match="dust rule"):
         eng.liquidate("d", "USDC", "ETH", 500.0)
     assert eng.liquidate("d", "USDC", "ETH", 400.0)["repaid"] == pytest.approx(400.0)
+
+
+def test_replay_refreshes_the_book_at_the_chosen_steps_and_keeps_consumed_depth() -> None:
+    # A 10 s step; snapshots at 0 s (bid 99 × 5, ask 101 × 5) and 15 s (bid 98 × 9, ask
+    # 102 × 9): the second applies at step 2 (20 s). Selling 3 before step 0 consumes 3 from
+    # the inside; it stays consumed: after the refresh, 6 rest at 98.
+    book = dl.OrderBook.from_levels([99.0], [5.0], [101.0], [5.0])
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[book])], step_seconds=10.0)
+    snaps = pl.DataFrame({"timestamp": [0.0, 0.0, 15.0, 15.0], "side": ["bid", "ask"] * 2,
+                          "price": [99.0, 101.0, 98.0, 102.0],
+                          "qty": [5.0, 5.0, 9.0, 9.0]})  # fmt: skip
+    sc = sc.with_book_snapshots("ETH", snaps)
+    eng = dl.Engine(sc, shock=dl.Shock.path({"ETH": [100.0] * 4}))
+    assert eng.submit("ETH", "sell", 3.0).notional == 3 * 99.0
+    seen = []
+    for _ in range(4):
+        eng.step()
+        st = eng.state().venues.row(0, named=True)
+        seen.append((st["best_bid"], st["bid_depth_2pct"]))
+        if len(seen) == 2:
+            back = pickle.loads(pickle.dumps(eng))  # the pending snapshot travels with it
+    assert seen == [(99.0, 2.0), (99.0, 2.0), (98.0, 6.0), (98.0, 6.0)]
+    back.step()
+    assert back.state().venues["best_bid"].to_list() == [98.0]
+    # Bad snapshots are refused by row when the engine is built.
+    crossed = snaps.with_columns(pl.Series("price", [99.0, 101.0, 103.0, 102.0]))
+    with pytest.raises(dl.ScenarioError, match=r"replay\[1\]\.book is crossed"):
+        dl.Engine(
+            dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[book])], step_seconds=10.0)
+            .with_book_snapshots("ETH", crossed)
+        )  # fmt: skip
+
+
+def test_shock_replay_resamples_by_hand() -> None:
+    # Marks at 0, 30 and 60 s; 12 s steps from 6 s: t = 6, 18, 30, 42, 54 → 3,000, 3,000,
+    # 2,950, 2,950, 2,950 (the last record at or before each step's time).
+    marks = pl.DataFrame({"timestamp": [0.0, 30.0, 60.0], "ETH": [3_000.0, 2_950.0, 2_900.0]})
+    got = dl.Shock.replay(marks, step_seconds=12.0, start=6.0, steps=5).prices["ETH"]
+    assert got.tolist() == [3_000.0, 3_000.0, 2_950.0, 2_950.0, 2_950.0]
+    with pytest.raises(dl.ScenarioError, match="no time column 'time'"):
+        dl.Shock.replay(marks, step_seconds=12.0, time="time")

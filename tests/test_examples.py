@@ -79,3 +79,14 @@ def test_liquidator_bot_example_competes_within_its_capital() -> None:
     assert 0 < out["bot_paid"] <= 30 * 400_000.0 + 1e-6
     # The bonus (5 %) outweighs the slippage of selling the seized collateral on a deep book.
     assert out["bot_profit"] > 0
+
+
+def test_replay_example_liquidates_only_after_the_injected_shock() -> None:
+    # examples/replay.py on the shipped sample: the recorded four hours move ETH by under 2 %,
+    # which breaches nobody; the injected −15 % does.
+    ns = runpy.run_path(str(Path(__file__).parent.parent / "examples" / "replay.py"))
+    out = ns["main"]()
+    assert out["steps"] >= 1_196
+    assert out["liquidated_without_shock"] == 0.0
+    assert out["liquidated_before_shock"] == 0.0
+    assert out["liquidated_after_shock"] > 0.0

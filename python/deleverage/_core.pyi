@@ -1,7 +1,7 @@
 """Type stubs of the native module ``deleverage._core`` (checked by ``mypy.stubtest``)."""
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, TypedDict, final
+from typing import Any, Literal, NotRequired, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
@@ -268,6 +268,8 @@ class _ScenarioSpec(TypedDict):
     step_seconds: float
     seed: int
     max_extra_steps: int
+    # Recorded book snapshots (`Scenario.replay`): step, asset, venue and the levels.
+    replay: NotRequired[list[dict[str, Any]]]
 
 class _RawFamily(TypedDict, total=False):
     """One family's final state: its tables (numpy columns under the core's names) and ledger.

@@ -122,6 +122,8 @@ def build_spec(
         "seed": int(seed),
         "max_extra_steps": int(max_extra_steps),
     }
+    if scenario.replay:
+        spec["replay"] = [b._spec() for b in scenario.replay]
     return spec, labels, n_lending
 
 

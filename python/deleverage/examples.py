@@ -10,6 +10,8 @@ Examples
 
 from __future__ import annotations
 
+from importlib import resources
+
 import numpy as np
 import polars as pl
 
@@ -21,7 +23,13 @@ from deleverage.market import Asset, Oracle
 from deleverage.perps import Brackets, PerpExchange, PerpMarket
 from deleverage.scenario import Liquidators, Scenario
 
-__all__ = ["bank_fire_sale", "btc_perps", "eth_lending", "eth_positions"]
+__all__ = [
+    "bank_fire_sale",
+    "btc_perps",
+    "eth_lending",
+    "eth_positions",
+    "replay_sample",
+]
 
 
 def eth_positions(
@@ -229,3 +237,26 @@ def bank_fire_sale(*, steps: int = 1) -> Scenario:
     positions = pl.DataFrame(rows, schema=["account", "holding", "amount"], orient="row")
     sc = Scenario(assets=assets, steps=steps, liquidators=Liquidators(mode="batch"))
     return sc.add_funds(Funds.threshold(33.0, illiquid={"loans": 0.015}, name="banks"), positions)
+
+
+def replay_sample() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The recorded-market sample shipped with the package: four hours of one ETH market,
+    generated from a stated model (``examples/make_replay_sample.py``; not recorded from an
+    exchange): mark prices every 60 s (``timestamp``, ``ETH``: a GBM from 3,000 with 60 %
+    annualised volatility) and an L2 book snapshot every 15 minutes (``timestamp``, ``side``,
+    ``price``, ``qty``: 200 levels a side, tick 0.5, square-root depth of 2,000–3,000 ETH within
+    2 %). For :meth:`Shock.replay` and :meth:`Scenario.with_book_snapshots`.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> marks, books = dl.examples.replay_sample()
+    >>> marks.height, books["timestamp"].n_unique()
+    (240, 16)
+    """
+    data = resources.files("deleverage") / "data"
+    with (
+        resources.as_file(data / "eth_marks.parquet") as marks,
+        resources.as_file(data / "eth_book_snapshots.parquet") as books,
+    ):
+        return pl.read_parquet(marks), pl.read_parquet(books)

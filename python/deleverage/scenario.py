@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from deleverage._checks import finite, items, names, one_of, whole
@@ -44,7 +46,7 @@ from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve
 from deleverage.market import Asset, Oracle
 from deleverage.perps import PerpExchange
-from deleverage.shock import Shock
+from deleverage.shock import Shock, _seconds
 from deleverage.vaults import Vaults
 
 __all__ = [
@@ -147,6 +149,31 @@ class _Family:
 
 
 @dataclass(frozen=True)
+class BookSnapshot:
+    """One recorded book snapshot of a replay: applied at ``step`` to venue ``venue`` of asset
+    ``asset`` (indices), its levels best first."""
+
+    step: int
+    asset: int
+    venue: int
+    bid_px: npt.NDArray[np.float64]
+    bid_qty: npt.NDArray[np.float64]
+    ask_px: npt.NDArray[np.float64]
+    ask_qty: npt.NDArray[np.float64]
+
+    def _spec(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "asset": self.asset,
+            "venue": self.venue,
+            "bid_px": np.ascontiguousarray(self.bid_px, dtype=np.float64),
+            "bid_qty": np.ascontiguousarray(self.bid_qty, dtype=np.float64),
+            "ask_px": np.ascontiguousarray(self.ask_px, dtype=np.float64),
+            "ask_qty": np.ascontiguousarray(self.ask_qty, dtype=np.float64),
+        }
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A market, its protocols with their positions, the liquidators and the run settings.
 
@@ -173,6 +200,8 @@ class Scenario:
     shock: Shock | None = None
     #: The seed ``simulate`` uses when it is given none.
     seed: int = 0
+    #: Recorded book snapshots replayed at their steps (see :meth:`with_book_snapshots`).
+    replay: tuple[BookSnapshot, ...] = ()
 
     def __post_init__(self) -> None:
         assets = items(self.assets, Asset, "", "assets")
@@ -457,6 +486,81 @@ class Scenario:
         if not isinstance(funds, Funds):
             raise ScenarioError("funds must be a deleverage.Funds")
         return self.add(funds, positions)
+
+    def with_book_snapshots(
+        self,
+        asset: str,
+        snapshots: pl.DataFrame,
+        *,
+        venue: int = 0,
+        time: str = "timestamp",
+        start: Any = None,
+    ) -> Scenario:
+        """A new scenario whose order book ``venue`` of ``asset`` is refreshed from recorded L2
+        snapshots (a frame with ``time``, ``side`` (``bid``/``ask``), ``price`` and ``qty``
+        columns, one row per level). A snapshot taken at time ``t`` replaces the book's
+        resting baseline at the first step at or after ``t`` (step ``k`` is at
+        ``start + k·step_seconds``, ``start`` by default the first snapshot); the volume
+        consumed by forced sales stays consumed on top of it, and resilience goes on refilling
+        it. Use the same ``start`` as :meth:`Shock.replay`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> book = dl.OrderBook.from_levels([99.0], [5.0], [101.0], [5.0])
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[book])], step_seconds=10.0)
+        >>> snaps = pl.DataFrame({"timestamp": [0.0, 0.0, 25.0, 25.0],
+        ...                       "side": ["bid", "ask"] * 2, "price": [99.0, 101.0, 98.0, 102.0],
+        ...                       "qty": [5.0, 5.0, 9.0, 9.0]})
+        >>> eng = dl.Engine(sc.with_book_snapshots("ETH", snaps),
+        ...                 shock=dl.Shock.path({"ETH": [100.0] * 4}))
+        >>> bids = []
+        >>> for _ in range(4):
+        ...     _ = eng.step()
+        ...     bids.append(eng.state().venues["best_bid"].item())
+        >>> bids  # the 25 s snapshot applies at step 3 (30 s)
+        [99.0, 99.0, 99.0, 98.0]
+        """
+        names = self.asset_names
+        if asset not in names:
+            raise ScenarioError(f"asset {asset!r} is not in the scenario; assets are {names}")
+        a = names.index(asset)
+        if (
+            isinstance(venue, bool)
+            or not isinstance(venue, int)
+            or not (0 <= venue < len(self.assets[a].venues))
+        ):
+            raise ScenarioError(
+                f"venue must be the index of one of {asset}'s venues, got {venue!r}"
+            )
+        if not isinstance(snapshots, pl.DataFrame):
+            raise ScenarioError(f"snapshots must be a Polars frame, got {type(snapshots).__name__}")
+        missing = [c for c in (time, "side", "price", "qty") if c not in snapshots.columns]
+        if missing:
+            raise ScenarioError(f"snapshots lacks the columns {missing}")
+        t = _seconds(snapshots[time], "snapshots")
+        t0 = t.min() if start is None else float(_seconds(pl.Series([start]), "start")[0])
+        df = snapshots.select(
+            pl.Series("t", t), pl.col("side").cast(pl.String), "price", "qty"
+        ).with_columns(pl.col("price").cast(pl.Float64), pl.col("qty").cast(pl.Float64))
+        bad = df.filter(~pl.col("side").is_in(["bid", "ask"]))
+        if bad.height:
+            raise ScenarioError(f"snapshots.side must be 'bid' or 'ask', got {bad['side'][0]!r}")
+        out = list(self.replay)
+        for (ts,), g in df.group_by("t", maintain_order=True):
+            # The first step at or after the snapshot (a hair of slack for float times).
+            step = max(0, math.ceil((float(ts) - t0) / self.step_seconds - 1e-9))
+            bids = g.filter(pl.col("side") == "bid").sort("price", descending=True)
+            asks = g.filter(pl.col("side") == "ask").sort("price")
+            out.append(
+                BookSnapshot(
+                    step, a, venue,
+                    bids["price"].to_numpy(), bids["qty"].to_numpy(),
+                    asks["price"].to_numpy(), asks["qty"].to_numpy(),
+                )
+            )  # fmt: skip
+        return replace(self, replay=tuple(out))
 
     def with_liquidators(self, liquidators: Liquidators) -> Scenario:
         """A new scenario with other liquidator settings.

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from deleverage._checks import finite
 from deleverage.exceptions import ScenarioError
@@ -98,6 +99,61 @@ class Shock:
                     f"shock path {k}[{bad}] must be a positive number, got {a[bad]}"
                 )
         return cls("levels", prices=arrays)
+
+    @classmethod
+    def replay(
+        cls,
+        prices: pl.DataFrame,
+        *,
+        step_seconds: float,
+        time: str = "timestamp",
+        start: Any = None,
+        steps: int | None = None,
+    ) -> Shock:
+        """A reference path replayed from a recorded market: a frame of timestamped prices (a
+        mark-price or kline export: a ``time`` column and one price column per asset) resampled
+        to the scenario's ``step_seconds``. Step ``k`` takes the last price recorded at or
+        before ``start + k·step_seconds`` (before the first record, the first). ``start``
+        defaults to the first record; ``steps`` to as many as the records span. ``time`` is a
+        datetime column or seconds.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> marks = pl.DataFrame({"timestamp": [0.0, 30.0, 60.0],
+        ...                       "ETH": [3_000.0, 2_950.0, 2_900.0]})
+        >>> dl.Shock.replay(marks, step_seconds=12.0).prices["ETH"].tolist()  # t = 0, 12, …, 60
+        [3000.0, 3000.0, 3000.0, 2950.0, 2950.0, 2900.0]
+        """
+        if not isinstance(prices, pl.DataFrame):
+            raise ScenarioError(f"prices must be a Polars frame, got {type(prices).__name__}")
+        dt = finite("step_seconds", step_seconds, low=0.0, low_open=True)
+        if time not in prices.columns:
+            raise ScenarioError(f"prices has no time column {time!r}; columns are {prices.columns}")
+        assets = [c for c in prices.columns if c != time]
+        if not assets or prices.height == 0:
+            raise ScenarioError("prices must have rows and at least one price column")
+        t = _seconds(prices[time], "prices")
+        order = np.argsort(t, kind="stable")
+        t = t[order]
+        t0 = t[0] if start is None else float(_seconds(pl.Series([start]), "start")[0])
+        n = int((t[-1] - t0) // dt) + 1 if steps is None else int(steps)
+        if n < 1:
+            raise ScenarioError(f"the replay has no step: start {start!r} is after the last record")
+        grid = t0 + dt * np.arange(n)
+        # The last record at or before each step's time; before the first, the first.
+        at = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)
+        out: dict[str, npt.NDArray[np.float64]] = {}
+        for a in assets:
+            try:
+                col = prices[a].cast(pl.Float64).to_numpy()[order]
+            except pl.exceptions.PolarsError:
+                raise ScenarioError(
+                    f"prices[{a!r}] must be numbers, got {prices[a].dtype}"
+                ) from None
+            out[a] = col[at]
+        return cls.path(out)
 
     @classmethod
     def gbm(
@@ -201,3 +257,17 @@ class Shock:
             "jump_mean": vec(self.jump_mean, "jump_mean"),
             "jump_std": vec(self.jump_std, "jump_std"),
         }
+
+
+def _seconds(col: pl.Series, where: str) -> npt.NDArray[np.float64]:
+    """A time column as seconds (datetimes from the epoch; numbers as they are)."""
+    if col.dtype.is_temporal():
+        if col.dtype == pl.Date:
+            col = col.cast(pl.Datetime("ms"))
+        return col.dt.epoch("ms").cast(pl.Float64).to_numpy() / 1000.0
+    if col.dtype.is_numeric():
+        out = col.cast(pl.Float64).to_numpy()
+        if not np.all(np.isfinite(out)):
+            raise ScenarioError(f"{where}: times must be finite")
+        return out
+    raise ScenarioError(f"{where}: times must be datetimes or seconds, got {col.dtype}")

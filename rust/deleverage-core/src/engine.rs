@@ -18,6 +18,7 @@ use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
 use crate::recorder::{EventColumns, EventKind, NONE, StepColumns, StepRow, Value, Values};
 use crate::scenario::Scenario;
+use crate::venue::AnyVenue;
 
 /// What one step did, without building any frame.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -326,6 +327,21 @@ impl Engine {
                 out
             })
             .collect())
+    }
+
+    /// Replaces the resting baseline of order book `k` of asset `a` by a recorded snapshot
+    /// (see [`crate::venue::OrderBook::refresh`]).
+    pub fn refresh_book(&mut self, a: usize, k: usize, r: &crate::session::Refresh) -> Result<()> {
+        self.sh.market.with_venue(a, k, |v| match v {
+            AnyVenue::Book(b) => b.refresh(&r.bid_px, &r.bid_qty, &r.ask_px, &r.ask_qty),
+            _ => Err(Error::OutOfRange {
+                field: "venue".to_owned(),
+                value: k as f64,
+                expected: "the index of one of the asset's order books",
+            }),
+        })?;
+        self.sh.reread_spot(a);
+        Ok(())
     }
 
     /// A copy of the recorded events and step rows so far (the engine keeps its own).

@@ -236,6 +236,14 @@ impl Market {
         }
     }
 
+    /// Mutable access to venue `k` of asset `a`, for a replay's refresh (see
+    /// [`crate::venue::OrderBook::refresh`]); the spot follows.
+    pub fn with_venue<R>(&mut self, a: usize, k: usize, f: impl FnOnce(&mut AnyVenue) -> R) -> R {
+        let out = f(&mut self.venues[a][k]);
+        self.refresh_spot(a);
+        out
+    }
+
     /// Runs `f` on the venues of asset `a`, then makes Π one factor again (MECHANICS §2.6: P is
     /// per asset): the asset's Π moves by the product of every book's own change, and each book
     /// takes the part the others made.

@@ -9,6 +9,21 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Engine, StepReport};
 use crate::error::{Error, Result};
 use crate::scenario::Scenario;
+use crate::venue::AnyVenue;
+
+/// A recorded snapshot of one book, to replace its resting baseline at the start of a step (a
+/// replay of a recorded market; see [`crate::venue::OrderBook::refresh`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refresh {
+    pub step: u32,
+    pub asset: u32,
+    /// The venue's index among the asset's venues (an order book).
+    pub venue: u32,
+    pub bid_px: Vec<f64>,
+    pub bid_qty: Vec<f64>,
+    pub ask_px: Vec<f64>,
+    pub ask_qty: Vec<f64>,
+}
 
 /// An engine and its position on the scenario's path.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +41,9 @@ pub struct Session {
     /// A buffer for the next step's reference.
     #[serde(skip)]
     scratch: Vec<f64>,
+    /// Book snapshots to apply, by step, and the next one to apply.
+    refreshes: Vec<Refresh>,
+    next_refresh: usize,
 }
 
 impl Session {
@@ -50,7 +68,69 @@ impl Session {
             last,
             max_extra,
             scratch: Vec::with_capacity(n),
+            refreshes: Vec::new(),
+            next_refresh: 0,
         })
+    }
+
+    /// The session with recorded book snapshots to apply at the start of their steps. Each is
+    /// checked now: its asset and venue (an order book) exist and its levels are a valid book.
+    pub fn with_refreshes(mut self, mut refreshes: Vec<Refresh>) -> Result<Self> {
+        for (i, r) in refreshes.iter().enumerate() {
+            let at = |e: Error| Error::Row {
+                what: "replay",
+                index: i,
+                source: Box::new(e),
+            };
+            let a = r.asset as usize;
+            if a >= self.n {
+                return Err(at(Error::OutOfRange {
+                    field: "asset".to_owned(),
+                    value: f64::from(r.asset),
+                    expected: "the index of an asset of the scenario",
+                }));
+            }
+            match self.engine.market().venues(a).get(r.venue as usize) {
+                Some(AnyVenue::Book(b)) => {
+                    let mut probe = b.clone();
+                    probe
+                        .refresh(&r.bid_px, &r.bid_qty, &r.ask_px, &r.ask_qty)
+                        .map_err(at)?;
+                }
+                _ => {
+                    return Err(at(Error::OutOfRange {
+                        field: "venue".to_owned(),
+                        value: f64::from(r.venue),
+                        expected: "the index of one of the asset's order books",
+                    }));
+                }
+            }
+        }
+        // Stable: snapshots of one step apply in the order given.
+        refreshes.sort_by_key(|r| r.step);
+        self.refreshes = refreshes;
+        Ok(self)
+    }
+
+    /// Applies the snapshots due at the engine's next step.
+    fn apply_refreshes(&mut self) -> Result<()> {
+        let step = self.engine.current_step();
+        while let Some(r) = self.refreshes.get(self.next_refresh) {
+            if r.step > step {
+                break;
+            }
+            if r.step == step {
+                self.engine
+                    .refresh_book(r.asset as usize, r.venue as usize, r)?;
+            }
+            self.next_refresh += 1;
+        }
+        Ok(())
+    }
+
+    /// Whether book snapshots remain to be applied.
+    fn replaying(&self) -> bool {
+        self.next_refresh < self.refreshes.len()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -117,6 +197,9 @@ impl Session {
         // scratch): a step allocates nothing.
         let mut row = std::mem::take(&mut self.scratch);
         self.reference_into(over, &mut row)?;
+        if self.replaying() {
+            self.apply_refreshes()?;
+        }
         let r = match self.engine.step(&row) {
             Ok(r) => r,
             Err(e) => {
@@ -161,6 +244,27 @@ impl Session {
         mut interrupted: impl FnMut() -> bool,
     ) -> Result<bool> {
         let max_extra = max_extra.unwrap_or(self.max_extra);
+        if self.replaying() {
+            // Snapshots are due at given steps: step through the path one step at a time (the
+            // same steps as `Engine::run`), then hold the last reference until quiet.
+            while self.cursor < self.path_steps() {
+                if interrupted() {
+                    return Ok(self.engine.is_quiet());
+                }
+                self.step(None)?;
+            }
+            let last = self.last.clone();
+            for _ in 0..max_extra {
+                if interrupted() || self.engine.is_quiet() {
+                    break;
+                }
+                if self.replaying() {
+                    self.apply_refreshes()?;
+                }
+                self.engine.step(&last)?;
+            }
+            return Ok(self.engine.is_quiet());
+        }
         let rest = &self.path[self.cursor * self.n..];
         if rest.is_empty() {
             let last = self.last.clone();

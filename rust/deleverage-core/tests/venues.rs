@@ -568,3 +568,28 @@ fn arbitrage_book_against_pool() {
     assert_close!(venues[0].best_bid().unwrap(), 102.0);
     assert_close!(venues[1].best_ask().unwrap(), 102.0, 1e-12);
 }
+
+#[test]
+fn a_refreshed_book_keeps_the_depth_already_consumed() {
+    // Bids 99 × 5; sell 3: 2 rest. A snapshot of bids 98 × 4, 97 × 5 replaces the baseline;
+    // the 3 consumed from the inside stay consumed: 1 rests at 98, 5 at 97.
+    let mut b = OrderBook::from_levels(
+        &[99.0],
+        &[5.0],
+        &[101.0],
+        &[5.0],
+        None,
+        BookDynamics::default(),
+    )
+    .unwrap();
+    b.sell(3.0);
+    b.refresh(&[98.0, 97.0], &[4.0, 5.0], &[102.0], &[5.0])
+        .unwrap();
+    let (px, qty) = b.levels(Side::Sell);
+    assert_eq!(px, vec![98.0, 97.0]);
+    assert_eq!(qty, vec![1.0, 5.0]);
+    assert!(matches!(
+        b.refresh(&[103.0], &[1.0], &[102.0], &[1.0]),
+        Err(Error::Crossed { .. })
+    ));
+}

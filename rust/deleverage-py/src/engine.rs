@@ -110,13 +110,14 @@ impl PyEngine {
             steps,
             seed,
             max_extra,
+            replay,
         } = convert_spec(spec)?;
         let initial = scenario.initial_prices();
         let step_seconds = scenario.step_seconds;
         let held = py
             .detach(|| -> deleverage_core::Result<Session> {
                 let rows = path.generate(&initial, steps, step_seconds, seed)?;
-                Session::new(scenario, seed, rows, max_extra)
+                Session::new(scenario, seed, rows, max_extra)?.with_refreshes(replay)
             })
             .map_err(BindingError::from)?;
         Ok(PyEngine {

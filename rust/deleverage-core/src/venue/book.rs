@@ -322,6 +322,37 @@ fn cumsum(qty: &[f64]) -> Vec<f64> {
 }
 
 impl OrderBook {
+    /// Replaces the book's resting baseline by a recorded snapshot (L2 levels at today's
+    /// prices, best first), as a replay of a recorded market refreshes it: the volume consumed
+    /// from the inside of each side stays consumed on top of the new levels (at most all of
+    /// them), and resilience goes on refilling it. The anchor does not move.
+    pub fn refresh(
+        &mut self,
+        bid_px: &[f64],
+        bid_qty: &[f64],
+        ask_px: &[f64],
+        ask_qty: &[f64],
+    ) -> Result<()> {
+        check_ladder("bid_px", "bid_qty", bid_px, bid_qty, Side::Sell)?;
+        check_ladder("ask_px", "ask_qty", ask_px, ask_qty, Side::Buy)?;
+        if let (Some(&b), Some(&a)) = (bid_px.first(), ask_px.first())
+            && b >= a
+        {
+            return Err(Error::Crossed {
+                best_bid: b,
+                best_ask: a,
+            });
+        }
+        let s = self.scale();
+        let base = |px: &[f64]| -> Vec<f64> { px.iter().map(|&p| p / s).collect() };
+        let (eb, ea) = (self.bids.consumed, self.asks.consumed);
+        self.bids = Ladder::new(base(bid_px), cumsum(bid_qty));
+        self.asks = Ladder::new(base(ask_px), cumsum(ask_qty));
+        self.bids.set_consumed(eb.min(self.bids.total()));
+        self.asks.set_consumed(ea.min(self.asks.total()));
+        Ok(())
+    }
+
     /// A book from explicit L2 levels, best first on each side. The anchor is `reference`, or
     /// the mid when `reference` is `None` (then both sides must be non-empty).
     pub fn from_levels(

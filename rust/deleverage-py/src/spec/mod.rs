@@ -11,7 +11,7 @@ pub use perps::maintenance_margin;
 mod vaults;
 
 use deleverage_core::{
-    AssetSpec, Family, OracleKind, PathSpec, Priority, QueueConfig, RoundMode, Scenario,
+    AssetSpec, Family, OracleKind, PathSpec, Priority, QueueConfig, Refresh, RoundMode, Scenario,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -136,6 +136,8 @@ pub(crate) struct Spec {
     pub steps: usize,
     pub seed: u64,
     pub max_extra: u32,
+    /// Recorded book snapshots to replay (`replay`, optional).
+    pub replay: Vec<Refresh>,
 }
 
 /// Converts the spec `deleverage.simulate` builds (assets, protocols, accounts, families, queue,
@@ -151,6 +153,13 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
     let seed: u64 = get(spec, "seed", place)?;
     let max_extra: u32 = get(spec, "max_extra_steps", place)?;
     let families = self::families(&item(spec, "families", place)?, n)?;
+    let replay = match spec
+        .get_item("replay")
+        .map_err(|e| BindingError::Scenario(format!("scenario.replay: {e}")))?
+    {
+        Some(list) if !list.is_none() => self::replay(&list)?,
+        _ => Vec::new(),
+    };
     Ok(Spec {
         scenario: Scenario {
             families,
@@ -162,7 +171,28 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
         steps,
         seed,
         max_extra,
+        replay,
     })
+}
+
+/// The `replay` list of a scenario spec: one dict per book snapshot.
+fn replay(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Refresh>> {
+    let mut out = Vec::new();
+    for (k, r) in list(obj, "replay")?.iter().enumerate() {
+        let place = format!("replay[{k}]");
+        let d = dict(&r, &place)?;
+        let col = |key: &str| convert::column(&item(&d, key, &place)?, &format!("{place}.{key}"));
+        out.push(Refresh {
+            step: get(&d, "step", &place)?,
+            asset: get(&d, "asset", &place)?,
+            venue: get(&d, "venue", &place)?,
+            bid_px: col("bid_px")?,
+            bid_qty: col("bid_qty")?,
+            ask_px: col("ask_px")?,
+            ask_qty: col("ask_qty")?,
+        });
+    }
+    Ok(out)
 }
 
 /// The `families` list of a scenario spec.
