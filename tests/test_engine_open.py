@@ -425,3 +425,41 @@ def test_shock_replay_resamples_by_hand() -> None:
     assert got.tolist() == [3_000.0, 3_000.0, 2_950.0, 2_950.0, 2_950.0]
     with pytest.raises(dl.ScenarioError, match="no time column 'time'"):
         dl.Shock.replay(marks, step_seconds=12.0, time="time")
+
+
+def test_take_reproduces_worked_example_5_and_the_clippers_refusals() -> None:
+    # MECHANICS worked example 5 with the keepers out (no budget): the kick at step 0 (top
+    # 2,208); at t = 1,000 s the stairstep price is 2,208·0.985^11 = 1,869.81. The user takes
+    # all 11: owe 20,567.9 overshoots the tab 16,712.7, so it owes the tab for
+    # 16,712.7/1,869.81 = 8.93818 ETH, and 2.06182 ETH go back to the owner.
+    curve = dl.ImpactCurve.linear(1_840.0, 1e-12, alpha=0.0)
+    sc = dl.Scenario(
+        assets=[dl.Asset("ETH", 1_840.0, venues=[curve], oracle=dl.Oracle.reference())],
+        step_seconds=1_000.0,
+    )
+    clip = dl.Clipper("ETH", mat=1.45, rate=1.02, chop=1.13, dust=7_500.0, hole=20e6,
+                      dirt=19.99e6, buf=1.2, curve="stairstep", cut=0.985, step=90.0,
+                      tail=7_200.0, cusp=0.45, chip=0.001, tip=250.0)  # fmt: skip
+    vault = pl.DataFrame({"account": ["u"], "collateral_asset": ["ETH"], "ink": [11.0],
+                          "art": [14_500.0]})  # fmt: skip
+    sc = sc.add_vaults(dl.Vaults([clip], hole=50e6, dirt=12e6), vault).with_liquidators(
+        dl.Liquidators(budget_notional=0.0)
+    )
+    eng = dl.Engine(sc, shock=dl.Shock.path({"ETH": [1_840.0]}))
+    eng.step()
+    price = 2_208.0 * 0.985**11
+    before = _snapshot(eng)
+    with pytest.raises(dl.ScenarioError, match=r"auction 0 costs .* above the maximum 1800"):
+        eng.take(0, 11.0, max_price=1_800.0)
+    _assert_snapshot(_snapshot(eng), before)
+    slice_, owe = eng.take(0, 11.0, max_price=1_900.0)
+    assert owe == pytest.approx(16_712.7, rel=1e-12)
+    assert slice_ == pytest.approx(16_712.7 / price, rel=1e-10)
+    a = eng.result().auctions.row(0, named=True)
+    assert not a["running"]
+    assert a["returned"] == pytest.approx(2.06182171702, rel=1e-9)
+    assert eng.events()["kind"].cast(pl.String).to_list() == ["auction_kick", "user_take"]
+    with pytest.raises(dl.ScenarioError, match="auction 0 is not running"):
+        eng.take(0, 1.0, max_price=1_900.0)
+    with pytest.raises(dl.ScenarioError, match="auction 3 does not exist"):
+        eng.take(3, 1.0, max_price=1_900.0)

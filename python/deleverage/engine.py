@@ -32,6 +32,7 @@ from deleverage.lending import lending_spec
 from deleverage.result import Result, build_result
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
+from deleverage.vaults import Vaults
 
 __all__ = ["Engine", "EngineState", "StepReport", "simulate"]
 
@@ -456,6 +457,66 @@ class Engine:
             out = ScenarioError(f"{row['protocol']}: account {account!r} {e.detail}")
             out.field, out.value, out.detail = "account", e.value, e.detail
             out.account, out.family = str(account), row["protocol"]
+            raise out from None
+
+    def take(
+        self, auction: int, amount: float, max_price: float, *, protocol: str | None = None
+    ) -> tuple[float, float]:
+        """The user as a Maker keeper between steps: ``Clipper.take`` of up to ``amount`` of the
+        lot of auction ``auction`` (its row among the system's auctions, in kick order, as in
+        :attr:`Result.auctions`) at the auction's current price, if that is at most
+        ``max_price`` (MECHANICS §5.2: the overshoot and ``chost`` rules apply). The user pays
+        what the slice owes and keeps the collateral (a ``user_take`` event). Refused with the
+        Clipper's reason (not running, needs a reset, too expensive, no partial purchase) as a
+        :class:`ScenarioError`. ``protocol`` names the Maker system when there are several.
+        Returns the collateral bought and the DAI it owed.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> curve = dl.ImpactCurve.linear(1_840.0, 1e-12, alpha=0.0)
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 1_840.0, venues=[curve],
+        ...                                   oracle=dl.Oracle.reference())], step_seconds=1_000.0)
+        >>> maker = dl.Vaults([dl.Clipper("ETH", mat=1.45, rate=1.02, chop=1.13, dust=7_500.0,
+        ...                               buf=1.2, curve="stairstep", cut=0.985, step=90.0)])
+        >>> vault = pl.DataFrame({"account": ["u"], "collateral_asset": ["ETH"], "ink": [11.0],
+        ...                       "art": [14_500.0]})
+        >>> sc = sc.add_vaults(maker, vault).with_liquidators(dl.Liquidators(budget_notional=0.0))
+        >>> eng = dl.Engine(sc, shock=dl.Shock.path({"ETH": [1_840.0]}))
+        >>> _ = eng.step()  # the kick at 2,208; 1,000 s later the price is 2,208·0.985^11
+        >>> slice_, owe = eng.take(0, 11.0, max_price=1_900.0)  # the tab caps what it owes
+        >>> round(slice_, 6), round(owe, 6)
+        (8.938178, 16712.7)
+        """
+        # The engine's families: lending first, then the scenario's in order.
+        kinds = [
+            (k, f.name) for k, f in enumerate(self._families, start=1) if isinstance(f, Vaults)
+        ]
+        if protocol is not None:
+            kinds = [(k, n) for k, n in kinds if n == protocol]
+        if len(kinds) != 1:
+            names = [n for _, n in kinds]
+            raise ScenarioError(
+                "take needs one Maker system"
+                + (f" named {protocol!r}" if protocol is not None else "")
+                + f"; the scenario has {names or 'none'}"
+                + ("" if protocol is not None or len(kinds) < 2 else ": name it with protocol=")
+            )
+        family, name = kinds[0]
+        if isinstance(auction, bool) or not isinstance(auction, int | np.integer) or auction < 0:
+            raise ScenarioError(
+                f"auction must be an auction's row (a whole number), got {auction!r}"
+            )
+        try:
+            return self._core.take(
+                family, int(auction), _number("amount", amount), _number("max_price", max_price)
+            )
+        except ScenarioError as e:
+            if e.field != "auction" or e.detail is None:
+                raise
+            out = ScenarioError(f"{name}: auction {auction} {e.detail}")
+            out.field, out.value, out.detail, out.family = "auction", e.value, e.detail, name
             raise out from None
 
     def quote(self, asset: str, side: Literal["sell", "buy"], qty: float) -> Fill:

@@ -308,6 +308,29 @@ impl Engine {
         })
     }
 
+    /// `Clipper.take` by the engine's user of auction `auction` of the Maker system that is
+    /// family `family` (its index in the scenario): see `Vaults::take_manual`. Returns the
+    /// collateral bought and what it owed.
+    pub fn take(
+        &mut self,
+        family: usize,
+        auction: usize,
+        amt: f64,
+        max_price: f64,
+    ) -> Result<(f64, f64)> {
+        let id = self.first_id.get(family).copied();
+        match (self.families.get_mut(family), id) {
+            (Some(Family::Vaults(v)), Some(id)) => {
+                v.take_manual(&mut self.sh, id, auction, amt, max_price)
+            }
+            _ => Err(Error::OutOfRange {
+                field: "family".to_owned(),
+                value: family as f64,
+                expected: "the index of a Maker system of the scenario",
+            }),
+        }
+    }
+
     /// For asset `a`: the price at which every open account exposed to it would breach its
     /// family's rule, the other prices at the oracle's (one table per family, in order).
     pub fn liquidation_prices(&self, a: usize) -> Result<Vec<LiquidationPrices>> {

@@ -100,6 +100,10 @@ pub enum Error {
     #[error("account {account} {why}")]
     Refused { account: u32, why: String },
 
+    /// A take of a Maker auction the Clipper refuses.
+    #[error("auction {auction} {why}")]
+    Take { auction: usize, why: String },
+
     /// Saved engine state that cannot be written or read back.
     #[error("engine state: {why}")]
     State { why: String },
@@ -129,6 +133,7 @@ impl Error {
             Error::Crossed { .. } => Some("book"),
             Error::State { .. } => Some("state"),
             Error::Refused { .. } => Some("account"),
+            Error::Take { .. } => Some("auction"),
             Error::DuplicateVenue { .. } => Some("venues"),
         }
     }
@@ -152,6 +157,7 @@ impl Error {
             | Error::UnknownName { .. }
             | Error::State { .. } => None,
             Error::Refused { account, .. } => Some(f64::from(*account)),
+            Error::Take { auction, .. } => Some(*auction as f64),
         }
     }
 
@@ -163,6 +169,7 @@ impl Error {
             } => (Some(*protocol), Some(*index)),
             Error::Row { index, .. } => (None, Some(*index)),
             Error::Refused { account, .. } => (None, Some(*account as usize)),
+            Error::Take { auction, .. } => (None, Some(*auction)),
             _ => (None, None),
         }
     }
@@ -171,7 +178,7 @@ impl Error {
     pub fn detail(&self) -> String {
         match self {
             Error::Row { source, .. } => source.detail(),
-            Error::Refused { why, .. } => why.clone(),
+            Error::Refused { why, .. } | Error::Take { why, .. } => why.clone(),
             e => e.to_string(),
         }
     }

@@ -115,6 +115,9 @@ named_enum! {
         /// A liquidation by the engine's user (`Engine::liquidate`): debt repaid, collateral
         /// seized with the bonus and kept (nothing sold).
         UserLiquidation = 17 => "user_liquidation",
+        /// A take of a Maker auction by the engine's user (`Engine::take`): the slice bought
+        /// (`collateral_seized`) for what it owes (`debt_repaid_value`), kept (nothing sold).
+        UserTake = 18 => "user_take",
     }
 }
 

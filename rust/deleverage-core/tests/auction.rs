@@ -674,3 +674,30 @@ fn a_cascade_keeps_the_maker_identities() {
     );
     assert_close!(v.keepers_took()[0], auctions.iter().map(|a| a.sliced).sum());
 }
+
+#[test]
+fn a_users_take_of_worked_example_5_and_the_clippers_refusals() {
+    // Keepers with no budget: the kick at t = 0; at t = 1,000 s the price is 2,208·0.985^11.
+    // The user takes 11 at a maximum of 1,900: the tab caps the owe at 16,712.7 for
+    // 16,712.7/price ETH; the rest of the lot goes back to the owner.
+    let q = QueueConfig {
+        budget_notional: 0.0,
+        ..QueueConfig::default()
+    };
+    let mut e = engine(one_vault(ilk()), true, OSM, q, 1_000.0);
+    e.step(&[1_840.0]).unwrap();
+    let price = 2_208.0 * 0.985_f64.powi(11);
+    let err = e.take(0, 0, 11.0, 1_800.0).unwrap_err();
+    assert!(err.to_string().contains("too-expensive"), "{err}");
+    let (slice, owe) = e.take(0, 0, 11.0, 1_900.0).unwrap();
+    assert_close!(owe, 16_712.7);
+    assert_close!(slice, 16_712.7 / price);
+    assert_eq!(
+        kinds(&e),
+        vec![EventKind::AuctionKick as u8, EventKind::UserTake as u8]
+    );
+    identities(vaults_of(&e, 0), 0);
+    let err = e.take(0, 0, 1.0, 1_900.0).unwrap_err();
+    assert!(err.to_string().contains("not-running-auction"), "{err}");
+    assert!(e.take(1, 0, 1.0, 1_900.0).is_err());
+}

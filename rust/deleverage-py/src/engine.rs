@@ -213,6 +213,23 @@ impl PyEngine {
         Ok(d)
     }
 
+    /// `Clipper.take` by the user of auction `auction` (its row) of the Maker system that is
+    /// family `family`: up to `amount` of its lot at the current price if at most `max_price`.
+    /// Returns (collateral bought, DAI owed).
+    fn take(
+        &self,
+        family: usize,
+        auction: usize,
+        amount: f64,
+        max_price: f64,
+    ) -> PyResult<(f64, f64)> {
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        Ok(h.engine_mut()
+            .take(family, auction, amount, max_price)
+            .map_err(BindingError::from)?)
+    }
+
     /// What `submit` would fill now, without trading.
     #[pyo3(signature = (asset, side, qty))]
     fn quote(&self, asset: usize, side: &str, qty: f64) -> PyResult<PyFill> {

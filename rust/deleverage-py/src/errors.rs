@@ -118,6 +118,7 @@ impl From<BindingError> for PyErr {
                 | CoreError::Row { .. }
                 | CoreError::State { .. }
                 | CoreError::Refused { .. }
+                | CoreError::Take { .. }
                 | CoreError::DuplicateVenue { .. } => raise(
                     &SCENARIO_ERROR,
                     "ScenarioError",

@@ -282,6 +282,57 @@ impl Vaults {
         acted
     }
 
+    /// `Clipper.take` by the engine's user between steps: up to `amt` of auction `k`'s lot at
+    /// its current price, if that is no more than `max_price` (MECHANICS §5.2). The user pays
+    /// what the slice owes and keeps the collateral. Refused (with the Clipper's reason) when the
+    /// auction is not running, needs a reset, is too expensive, or the `chost` rule forbids the
+    /// partial purchase. Returns the slice and what it owed.
+    pub(crate) fn take_manual(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        k: usize,
+        amt: f64,
+        max_price: f64,
+    ) -> Result<(f64, f64)> {
+        let refuse = |why: String| Error::Take { auction: k, why };
+        let Some(a) = self.auctions.get(k).copied() else {
+            return Err(refuse(format!(
+                "does not exist: the system has {} auctions",
+                self.auctions.len()
+            )));
+        };
+        if !a.running {
+            return Err(refuse(
+                "is not running (Clipper: not-running-auction)".to_owned(),
+            ));
+        }
+        if !(amt > 0.0 && amt.is_finite()) {
+            return Err(refuse(format!(
+                "amount must be a positive quantity, got {amt}"
+            )));
+        }
+        let il = self.ilks[a.ilk as usize];
+        let (price, needs_redo) = il.status(&a, sh.now());
+        if needs_redo {
+            return Err(refuse(
+                "needs a reset first (Clipper: needs-reset)".to_owned(),
+            ));
+        }
+        if price > max_price {
+            return Err(refuse(format!(
+                "costs {price} a unit, above the maximum {max_price} (Clipper: too-expensive)"
+            )));
+        }
+        let (slice, owe, tab_after) =
+            clip_take(a.lot, a.tab, amt, price, il.chost()).map_err(|w| refuse(w.to_owned()))?;
+        if let Taken::Ended = self.settle_take(sh, id, 0, k, slice, owe, tab_after, false) {
+            let auctions = &self.auctions;
+            self.active.retain(|&j| auctions[j as usize].running);
+        }
+        Ok((slice, owe))
+    }
+
     /// MECHANICS §5.1: vault `i` is unsafe at OSM prices `px` when spot > 0 and
     /// `ink·spot < art·rate` (strict), spot = OSM/par/mat. Returns `(ink·spot, art·rate)` then.
     fn unsafe_at(&self, i: usize, px: &[f64]) -> Option<(f64, f64)> {
@@ -493,33 +544,9 @@ impl Vaults {
         } else {
             budget.notional / price
         };
-        // MECHANICS §5.2 take.
-        let mut slice = lot.min(amt);
-        let mut owe = slice * price;
-        let tab_after;
-        if owe > tab {
-            owe = tab;
-            slice = (owe / price).min(lot);
-            tab_after = 0.0;
-        } else if owe < tab && slice < lot {
-            let chost = il.chost();
-            if tab - owe < chost {
-                if tab <= chost {
-                    // Clipper/no-partial-purchase.
-                    return Taken::No;
-                }
-                owe = tab - chost;
-                slice = owe / price;
-                tab_after = chost;
-            } else {
-                tab_after = tab - owe;
-            }
-        } else {
-            tab_after = tab - owe;
-        }
-        if slice.is_nan() || slice <= 0.0 {
+        let Ok((slice, owe, tab_after)) = clip_take(lot, tab, amt, price, il.chost()) else {
             return Taken::No;
-        }
+        };
         // MECHANICS §5.4: the keeper values the slice at what the venues pay for it now (any part
         // they cannot absorb at nothing).
         let quote = sh.market.quote(asset, Side::Sell, slice);
@@ -528,6 +555,28 @@ impl Vaults {
         }
         budget.notional -= owe;
         budget.count -= 1;
+        self.settle_take(sh, id, round, k, slice, owe, tab_after, true)
+    }
+
+    /// Books a take of `slice` for `owe` (the tab left `tab_after`): the Dog's `digs`, the
+    /// auction's new state, and its row. A keeper (`keeper`) sells `sell_fraction` of the slice
+    /// on the venues at once; the engine's user keeps it.
+    #[allow(clippy::too_many_arguments, reason = "the take's own quantities")]
+    fn settle_take(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        round: u32,
+        k: usize,
+        slice: f64,
+        owe: f64,
+        tab_after: f64,
+        keeper: bool,
+    ) -> Taken {
+        let a = self.auctions[k];
+        let il = self.ilks[a.ilk as usize];
+        let asset = il.asset as usize;
+        let lot = a.lot;
         let lot_after = if slice >= lot { 0.0 } else { lot - slice };
         // Dog.digs: the whole remaining tab when the lot ran out, else owe.
         let dug = if lot_after == 0.0 {
@@ -538,21 +587,30 @@ impl Vaults {
         self.dirt -= dug;
         self.ilks[a.ilk as usize].dirt -= dug;
         let i = a.vault as usize;
-        self.keepers_paid += owe;
         self.recovered[i] += owe;
-        self.keepers_took[a.ilk as usize] += slice;
-
-        let mut ev = sh.event(round, EventKind::AuctionTake, id, a.owner, asset);
+        let kind = if keeper {
+            EventKind::AuctionTake
+        } else {
+            EventKind::UserTake
+        };
+        let mut ev = sh.event(round, kind, id, a.owner, asset);
         ev.collateral_seized = slice;
         ev.debt_repaid = owe;
         ev.debt_repaid_value = owe;
-        let fill = sh.trade(asset, Side::Sell, sh.cfg.sell_fraction * slice);
-        ev.qty = fill.filled;
-        ev.notional = fill.notional;
-        ev.price_after = sh.market.spot(asset);
-        sh.ledger.sold[asset] += fill.filled;
-        self.keepers_received += fill.notional;
-        self.keepers_sold[a.ilk as usize] += fill.filled;
+        let fill = if keeper {
+            self.keepers_paid += owe;
+            self.keepers_took[a.ilk as usize] += slice;
+            let fill = sh.trade(asset, Side::Sell, sh.cfg.sell_fraction * slice);
+            ev.qty = fill.filled;
+            ev.notional = fill.notional;
+            ev.price_after = sh.market.spot(asset);
+            sh.ledger.sold[asset] += fill.filled;
+            self.keepers_received += fill.notional;
+            self.keepers_sold[a.ilk as usize] += fill.filled;
+            fill
+        } else {
+            crate::fill::Fill::empty(Side::Sell, 0.0)
+        };
 
         let s = &mut self.auctions[k];
         s.tab = tab_after;
@@ -602,6 +660,43 @@ enum Taken {
     No,
     Yes,
     Ended,
+}
+
+/// `Clipper.take`'s amounts (MECHANICS §5.2): a purchase of up to `amt` of the lot at `price`
+/// against a tab of `tab`: the slice, what it owes, and the tab left; or why the Clipper
+/// reverts.
+fn clip_take(
+    lot: f64,
+    tab: f64,
+    amt: f64,
+    price: f64,
+    chost: f64,
+) -> Result<(f64, f64, f64), &'static str> {
+    let mut slice = lot.min(amt);
+    let mut owe = slice * price;
+    let tab_after;
+    if owe > tab {
+        owe = tab;
+        slice = (owe / price).min(lot);
+        tab_after = 0.0;
+    } else if owe < tab && slice < lot {
+        if tab - owe < chost {
+            if tab <= chost {
+                return Err("no-partial-purchase: the tab left would be under chost");
+            }
+            owe = tab - chost;
+            slice = owe / price;
+            tab_after = chost;
+        } else {
+            tab_after = tab - owe;
+        }
+    } else {
+        tab_after = tab - owe;
+    }
+    if slice.is_nan() || slice <= 0.0 {
+        return Err("nothing to take at that amount");
+    }
+    Ok((slice, owe, tab_after))
 }
 
 impl ForcedSeller for Vaults {
