@@ -463,3 +463,45 @@ def test_take_reproduces_worked_example_5_and_the_clippers_refusals() -> None:
         eng.take(0, 1.0, max_price=1_900.0)
     with pytest.raises(dl.ScenarioError, match="auction 3 does not exist"):
         eng.take(3, 1.0, max_price=1_900.0)
+
+
+def test_liquidate_position_during_a_partial_cooldown_by_hand() -> None:
+    # A 1 BTC long @100 with margin 10 and MMR 1 %; the mark falls to 90.5: equity 0.5 < MM
+    # 0.905. A partial rule (20 % above $50, then 1,000 s of cooldown) sends 0.2 to a thin
+    # book; 0.8 stay with wallet 8: equity 8 + 0.8·(90.5 − 100) = 0.4 < MM 0.724, BP
+    # 100 − 8/0.8 = 90. The user takes the rest at 90.5: realised 0.8·(90.5 − 100) = −7.6,
+    # surplus 0.8·(90.5 − 90) = 0.4 ≤ 1 % of 72.4, all of it the fund's fee; the pool closes.
+    book = dl.OrderBook.linear(mid=100.0, tick=1.0, levels=50, depth_per_level=0.1)
+    sc = dl.Scenario(
+        assets=[dl.Asset("BTC-PERP", 100.0, venues=[book], oracle=dl.Oracle.reference())],
+        step_seconds=10.0,
+    )
+    ex = dl.PerpExchange(
+        [dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.01))],
+        fee_rate=0.01,
+        insurance_fund=100.0,
+        partial=dl.PartialLiquidation(50.0, 0.2, 1_000.0, False),
+    )
+    pos = pl.DataFrame({"account": ["t"], "market": ["BTC-PERP"], "size": [1.0],
+                        "entry_price": [100.0], "margin": [10.0],
+                        "mode": ["isolated"]})  # fmt: skip
+    eng = dl.Engine(sc.add_perps(ex, pos), shock=dl.Shock.path({"BTC-PERP": [90.5] * 3}))
+    eng.step()
+    p = eng.result().positions.row(0, named=True)
+    assert (p["size"], p["wallet"], p["bankruptcy_price"]) == (0.8, 8.0, 90.0)
+    before = _snapshot(eng)
+    with pytest.raises(dl.ScenarioError, match=r"price 89\.5 is worse .* bankruptcy price 90"):
+        eng.liquidate_position("t", "BTC-PERP", 0.8, price=89.5)
+    with pytest.raises(dl.ScenarioError, match="qty must be positive and at most"):
+        eng.liquidate_position("t", "BTC-PERP", 1.0, price=90.5)
+    _assert_snapshot(_snapshot(eng), before)
+    qty, fee = eng.liquidate_position("t", "BTC-PERP", 0.8, price=90.5)
+    assert qty == 0.8
+    assert fee == pytest.approx(0.4, rel=1e-12)
+    ev = eng.events().filter(pl.col("kind") == "user_liquidation").row(0, named=True)
+    assert ev["notional"] == pytest.approx(72.4, rel=1e-12)
+    assert ev["realized_pnl"] == pytest.approx(-7.6, rel=1e-12)
+    p = eng.result().positions.row(0, named=True)
+    assert (p["size"], p["status"]) == (0.0, "closed")
+    with pytest.raises(dl.ScenarioError, match="has no open position"):
+        eng.liquidate_position("t", "BTC-PERP", 0.1, price=95.0)

@@ -29,6 +29,7 @@ from deleverage import _core
 from deleverage._core import Fill, StepReport
 from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.lending import lending_spec
+from deleverage.perps import PerpExchange
 from deleverage.result import Result, build_result
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
@@ -196,6 +197,9 @@ class Engine:
         self._prices = [float(a.price) for a in scenario.assets]
         self._protocols = scenario.protocol_names
         self._families = [f.protocol for f in scenario.families]
+        self._rows = [
+            f.positions.select("account", *_market_of(f.protocol)) for f in scenario.families
+        ]
         self._labels = labels
         self._n_lending = n_lending
         self._assets = scenario.asset_names
@@ -519,6 +523,74 @@ class Engine:
             out.field, out.value, out.detail, out.family = "auction", e.value, e.detail, name
             raise out from None
 
+    def liquidate_position(
+        self,
+        account: Any,
+        market: str,
+        qty: float,
+        price: float,
+        *,
+        protocol: str | None = None,
+    ) -> tuple[float, float]:
+        """The user taking a perp liquidation between steps (a dYdX-style liquidation taker,
+        MECHANICS §6.3, §6.6): ``qty`` of ``account``'s ``market`` position closed at ``price``,
+        which must be at or better than its bankruptcy price for the exchange (the user buys a
+        liquidated long at ``price ≥ BP`` or sells to a liquidated short at ``price ≤ BP``);
+        the insurance fund takes its clearance fee from the surplus. The margin pool must breach
+        its maintenance margin now. The user holds the position it took (outside the engine).
+        Returns the quantity closed and the fee. ``protocol`` names the exchange when there
+        are several.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> book = dl.OrderBook.linear(mid=100.0, tick=1.0, levels=50, depth_per_level=0.1)
+        >>> sc = dl.Scenario(assets=[dl.Asset("BTC-PERP", 100.0, venues=[book],
+        ...                                   oracle=dl.Oracle.reference())], step_seconds=10.0)
+        >>> ex = dl.PerpExchange([dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.01))],
+        ...                      fee_rate=0.01, insurance_fund=100.0,
+        ...                      partial=dl.PartialLiquidation(50.0, 0.2, 1_000.0, False))
+        >>> pos = pl.DataFrame({"account": ["t"], "market": ["BTC-PERP"], "size": [1.0],
+        ...                     "entry_price": [100.0], "margin": [10.0], "mode": ["isolated"]})
+        >>> eng = dl.Engine(sc.add_perps(ex, pos), shock=dl.Shock.path({"BTC-PERP": [90.5] * 3}))
+        >>> _ = eng.step()  # 20 % liquidated on the book, then a cooldown: 0.8 left, BP 90
+        >>> qty, fee = eng.liquidate_position("t", "BTC-PERP", 0.8, price=90.5)
+        >>> qty, round(fee, 9)  # the surplus over BP, 0.8·0.5, under the 1 % fee cap
+        (0.8, 0.4)
+        """
+        found = [
+            (k, f.name, rows)
+            for k, (f, rows) in enumerate(zip(self._families, self._rows, strict=True), start=1)
+            if isinstance(f, PerpExchange) and (protocol is None or f.name == protocol)
+        ]
+        if len(found) != 1:
+            raise ScenarioError(
+                "liquidate_position needs one perp exchange"
+                + (f" named {protocol!r}" if protocol is not None else "")
+                + f"; the scenario has {[n for _, n, _ in found] or 'none'}"
+            )
+        family, name, rows = found[0]
+        hit = rows.with_row_index("row").filter(
+            (pl.col("account") == account) & (pl.col("market") == market)
+        )
+        if hit.height != 1:
+            raise ScenarioError(
+                f"{name}: account {account!r} has {hit.height} positions in {market!r}; "
+                "liquidate_position takes one"
+            )
+        try:
+            return self._core.liquidate_position(
+                family, int(hit["row"][0]), _number("qty", qty), _number("price", price)
+            )
+        except ScenarioError as e:
+            if e.field != "account" or e.detail is None:
+                raise
+            out = ScenarioError(f"{name}: account {account!r} {e.detail}")
+            out.field, out.value, out.detail = "account", e.value, e.detail
+            out.account, out.family = str(account), name
+            raise out from None
+
     def quote(self, asset: str, side: Literal["sell", "buy"], qty: float) -> Fill:
         """What :meth:`submit` of a market order would fill now, without trading.
 
@@ -702,6 +774,11 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"Engine(assets={self._assets}, steps_run={self.steps_run}, quiet={self.quiet})"
+
+
+def _market_of(protocol: Any) -> list[str]:
+    """The market column of a perp exchange's positions (other families have none)."""
+    return ["market"] if isinstance(protocol, PerpExchange) else []
 
 
 def _number(name: str, v: Any) -> float:

@@ -331,6 +331,29 @@ impl Engine {
         }
     }
 
+    /// The engine's user taking the liquidation order of position row `row` of the perp exchange
+    /// that is family `family`: see `Exchange::liquidate_manual`. Returns the quantity closed and
+    /// the clearance fee.
+    pub fn liquidate_position(
+        &mut self,
+        family: usize,
+        row: u32,
+        qty: f64,
+        price: f64,
+    ) -> Result<(f64, f64)> {
+        let id = self.first_id.get(family).copied();
+        match (self.families.get_mut(family), id) {
+            (Some(Family::Perps(x)), Some(id)) => {
+                x.liquidate_manual(&mut self.sh, id, row, qty, price)
+            }
+            _ => Err(Error::OutOfRange {
+                field: "family".to_owned(),
+                value: family as f64,
+                expected: "the index of a perp exchange of the scenario",
+            }),
+        }
+    }
+
     /// For asset `a`: the price at which every open account exposed to it would breach its
     /// family's rule, the other prices at the oracle's (one table per family, in order).
     pub fn liquidation_prices(&self, a: usize) -> Result<Vec<LiquidationPrices>> {

@@ -543,3 +543,66 @@ fn adl_skips_a_counterparty_that_would_be_bankrupt_at_the_bankruptcy_price() {
     assert_close!(t.wallet[1], 1.5);
     assert!(x.ledger().withdrawn >= 0.0);
 }
+
+#[test]
+fn a_users_take_of_a_liquidation_order_during_a_cooldown() {
+    // Long 1 @100, margin 10, MMR 1 %, mark 90.5; 20 % goes to a book too thin to matter much,
+    // then a 1,000 s cooldown: 0.8 stay with wallet 8, BP 90. The user takes them at 90.5: the
+    // surplus 0.8·0.5 = 0.4 is the fund's fee (under 1 % of 72.4) and the pool closes.
+    let mut cfg = exchange_config(
+        flat(0.01),
+        0.01,
+        100.0,
+        AdlOrder::Ranked(AdlRanking::Bitmex),
+    );
+    cfg.partial = Some(PartialRule {
+        threshold: 50.0,
+        fraction: 0.2,
+        cooldown: 1_000.0,
+        repeat: false,
+    });
+    let rows = PositionRows {
+        account: vec![0],
+        market: vec![0],
+        size: vec![1.0],
+        entry: vec![100.0],
+        margin: vec![10.0],
+        cross: vec![false],
+    };
+    let book = common::linear_book(
+        0.1,
+        100.0,
+        1.0,
+        50,
+        deleverage_core::BookDynamics::default(),
+    );
+    let mut sc = scenario_of(
+        vec![asset(
+            "BTC-PERP",
+            100.0,
+            vec![book.into()],
+            OracleKind::Reference,
+        )],
+        vec![Family::Perps(Exchange::new(cfg, &rows).unwrap())],
+        QueueConfig::default(),
+    );
+    sc.step_seconds = 10.0;
+    let mut e = Engine::new(sc, 1).unwrap();
+    e.step(&[90.5]).unwrap();
+    assert!(e.liquidate_position(0, 0, 0.8, 89.5).is_err());
+    let (qty, fee) = e.liquidate_position(0, 0, 0.8, 90.5).unwrap();
+    assert_eq!(qty, 0.8);
+    assert_close!(fee, 0.4);
+    let x = exchange_of(&e, 0);
+    // The book's 0.2: bids 99 and 98 (0.1 each) re-anchored to 90.5 fill 0.1·(99 + 98)·0.905 =
+    // 17.8285 against 0.2·BP = 18: the fund paid 0.1715; then took the 0.4 fee.
+    assert_close!(x.insurance_fund(), 100.0 - (18.0 - 17.8285) + 0.4);
+    assert_eq!(
+        x.table(e.oracle_prices()).status,
+        vec![PoolStatus::Closed as u8]
+    );
+    assert_eq!(
+        *e.events().kind.last().unwrap(),
+        EventKind::UserLiquidation as u8
+    );
+}

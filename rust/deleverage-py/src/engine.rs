@@ -230,6 +230,22 @@ impl PyEngine {
             .map_err(BindingError::from)?)
     }
 
+    /// The user taking the liquidation order of position row `row` of the perp exchange that is
+    /// family `family`: `qty` at `price`. Returns (quantity closed, clearance fee).
+    fn liquidate_position(
+        &self,
+        family: usize,
+        row: u32,
+        qty: f64,
+        price: f64,
+    ) -> PyResult<(f64, f64)> {
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        Ok(h.engine_mut()
+            .liquidate_position(family, row, qty, price)
+            .map_err(BindingError::from)?)
+    }
+
     /// What `submit` would fill now, without trading.
     #[pyo3(signature = (asset, side, qty))]
     fn quote(&self, asset: usize, side: &str, qty: f64) -> PyResult<PyFill> {
