@@ -19,6 +19,7 @@ __all__ = [
     "StepReport",
     "Venue",
     "__version__",
+    "_venue_from_bytes",
     "breached",
     "check_lending",
     "maintenance_margin",
@@ -76,6 +77,9 @@ class Venue:
     def best_ask(self) -> float | None: ...
     def depth(self, side: _Side, within: float) -> float: ...
     def advance(self, dt: float, reference: float | None = None) -> Fill | None: ...
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
+
+def _venue_from_bytes(data: bytes) -> Venue: ...
 
 @final
 class OrderBook(Venue):

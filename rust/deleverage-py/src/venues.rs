@@ -71,8 +71,42 @@ impl PyVenue {
     }
 }
 
+/// A Python venue object of the right class for a core venue (a copy's, an unpickled one's).
+pub fn venue_object(py: Python<'_>, v: AnyVenue) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        AnyVenue::Book(b) => new_book(py, b)?.into_any(),
+        AnyVenue::Pool(p) => Py::new(
+            py,
+            PyClassInitializer::from(PyVenue::new(p.into())).add_subclass(PyPool),
+        )?
+        .into_any(),
+        AnyVenue::Curve(c) => new_curve(py, Ok(c))?.into_any(),
+    })
+}
+
+/// A venue from its saved state (what pickling a venue stores).
+#[pyfunction]
+pub fn _venue_from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
+    let v = AnyVenue::from_bytes(data).map_err(BindingError::from)?;
+    venue_object(py, v)
+}
+
 #[pymethods]
 impl PyVenue {
+    /// Pickling (and `copy.deepcopy`): the venue's whole state, consumed depth included.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, pyo3::types::PyBytes>,))> {
+        let py = slf.py();
+        let bytes = lock(&slf.get().inner)?
+            .to_bytes()
+            .map_err(BindingError::from)?;
+        let f = py
+            .import("deleverage._core")?
+            .getattr("_venue_from_bytes")?;
+        Ok((f, (pyo3::types::PyBytes::new(py, &bytes),)))
+    }
+
     /// Sells ``qty`` units into the bids and consumes the depth it takes.
     ///
     /// A venue that runs dry fills partially; the rest is reported as ``unfilled``.

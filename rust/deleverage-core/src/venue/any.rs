@@ -60,6 +60,22 @@ impl Venue for AnyVenue {
     }
 }
 
+impl AnyVenue {
+    /// The venue's whole state as bytes (postcard): for pickling and shipping to workers.
+    pub fn to_bytes(&self) -> crate::error::Result<Vec<u8>> {
+        postcard::to_allocvec(self).map_err(|e| crate::error::Error::State {
+            why: format!("the venue could not be written: {e}"),
+        })
+    }
+
+    /// A venue from [`AnyVenue::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> crate::error::Result<Self> {
+        postcard::from_bytes(bytes).map_err(|e| crate::error::Error::State {
+            why: format!("the bytes are not a saved venue of this version: {e}"),
+        })
+    }
+}
+
 impl From<OrderBook> for AnyVenue {
     fn from(v: OrderBook) -> Self {
         AnyVenue::Book(v)
