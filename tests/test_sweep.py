@@ -83,3 +83,14 @@ def test_cli_sweep_writes_rows_per_variant(
     bad = ["--grid", "protocols.0.reserves.ETH.bonus=0.05"]
     assert main([*args, *bad, "--no-write"]) == 2
     assert "protocols[0].reserves.ETH.bonus: no such key" in capsys.readouterr().err
+
+
+def test_more_threads_than_cores_are_capped_with_a_warning_and_change_nothing() -> None:
+    sc = dl.examples.eth_lending(n_accounts=100, steps=10)
+    shock = dl.Shock.gbm(sigma={"ETH": 1.0})
+    want = dl.sweep(sc, shock, runs=8, seed=3, threads=1)
+    with pytest.warns(RuntimeWarning, match=r"threads=1000000 is more than this machine's"):
+        got = dl.sweep(sc, shock, runs=8, seed=3, threads=10**6)
+    assert got.equals(want)
+    with pytest.raises(dl.ScenarioError, match="runs must be at most 4,294,967,295"):
+        dl.sweep(sc, shock, runs=2**40)

@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -72,9 +74,23 @@ def sweep(
     if not isinstance(scenarios, Mapping) or not scenarios:
         raise ScenarioError("scenarios must be a Scenario or a non-empty mapping of them")
     runs = whole("runs", runs, low=1)
+    if runs > _MAX_RUNS:
+        raise ScenarioError(
+            f"runs must be at most {_MAX_RUNS:,} (run indices are 32-bit), got {runs}"
+        )
     chunk = whole("chunk", chunk, low=1)
     if threads is not None:
         threads = whole("threads", threads, low=1)
+        cores = os.cpu_count() or 1
+        if threads > cores:
+            # More threads than cores only queue for the same cores; a huge count would spend
+            # its time starting threads. The results do not depend on the count.
+            warnings.warn(
+                f"threads={threads} is more than this machine's {cores} cores: using {cores}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            threads = cores
     frames = []
     total = len(scenarios) * int(runs)
     with tqdm(total=total, desc="sweep", unit="run", disable=not progress) as bar:
@@ -92,6 +108,9 @@ def sweep(
             frames.append(_frame(str(label), sc, parts))
     # Variants may hold different assets: their per-asset columns are null where absent.
     return pl.concat(frames, how="diagonal")
+
+
+_MAX_RUNS = 2**32 - 1
 
 
 def _frame(label: str, sc: Scenario, parts: list[dict[str, Any]]) -> pl.DataFrame:
