@@ -104,6 +104,10 @@ pub enum Error {
     #[error("auction {auction} {why}")]
     Take { auction: usize, why: String },
 
+    /// A long call stopped on request (Ctrl-C in Python).
+    #[error("interrupted")]
+    Interrupted,
+
     /// Saved engine state that cannot be written or read back.
     #[error("engine state: {why}")]
     State { why: String },
@@ -132,6 +136,7 @@ impl Error {
             | Error::UnknownName { field, .. } => Some(field),
             Error::Crossed { .. } => Some("book"),
             Error::State { .. } => Some("state"),
+            Error::Interrupted => None,
             Error::Refused { .. } => Some("account"),
             Error::Take { .. } => Some("auction"),
             Error::DuplicateVenue { .. } => Some("venues"),
@@ -155,7 +160,8 @@ impl Error {
             | Error::Missing { .. }
             | Error::Incompatible { .. }
             | Error::UnknownName { .. }
-            | Error::State { .. } => None,
+            | Error::State { .. }
+            | Error::Interrupted => None,
             Error::Refused { account, .. } => Some(f64::from(*account)),
             Error::Take { auction, .. } => Some(*auction as f64),
         }

@@ -4,6 +4,7 @@
 //! one-row summary, not its event frames.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -65,7 +66,10 @@ struct Row {
     min_reference: Vec<f64>,
 }
 
-fn one_run(sc: &Scenario, spec: &SweepSpec, run: u32) -> Result<Row> {
+fn one_run(sc: &Scenario, spec: &SweepSpec, run: u32, stop: &AtomicBool) -> Result<Row> {
+    if stop.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
     let seed = run_seed(spec.seed, u64::from(run));
     let initial: Vec<f64> = sc.assets.iter().map(|a| a.price).collect();
     let path = spec
@@ -73,7 +77,10 @@ fn one_run(sc: &Scenario, spec: &SweepSpec, run: u32) -> Result<Row> {
         .generate(&initial, spec.steps, sc.step_seconds, seed)?;
     let start_fund: f64 = sc.families.iter().map(|f| f.insurance_fund()).sum();
     let mut engine = Engine::new(sc.clone(), seed)?;
-    engine.run(&path, spec.max_extra_steps, || false)?;
+    engine.run(&path, spec.max_extra_steps, || stop.load(Ordering::Relaxed))?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
     let n = initial.len();
     let st = engine.step_rows();
     let mut min_mid = initial.clone();
@@ -114,6 +121,18 @@ pub fn sweep(
     runs: Range<u32>,
     threads: Option<usize>,
 ) -> Result<SweepColumns> {
+    sweep_until(sc, spec, runs, threads, &AtomicBool::new(false))
+}
+
+/// [`sweep`] that stops as soon as `stop` is set (every run polls it before each step): it
+/// returns [`Error::Interrupted`] then. The bindings set it when Python sees Ctrl-C.
+pub fn sweep_until(
+    sc: &Scenario,
+    spec: &SweepSpec,
+    runs: Range<u32>,
+    threads: Option<usize>,
+    stop: &AtomicBool,
+) -> Result<SweepColumns> {
     if threads == Some(0) {
         return Err(Error::OutOfRange {
             field: "threads".to_owned(),
@@ -131,7 +150,7 @@ pub fn sweep(
     })?;
     let rows: Vec<Row> = pool.install(|| {
         runs.into_par_iter()
-            .map(|r| one_run(sc, spec, r))
+            .map(|r| one_run(sc, spec, r, stop))
             .collect::<Result<Vec<_>>>()
     })?;
     let mut c = SweepColumns::default();

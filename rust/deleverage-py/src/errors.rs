@@ -97,6 +97,9 @@ impl From<BindingError> for PyErr {
     fn from(e: BindingError) -> PyErr {
         match e {
             BindingError::Core(core) => match core {
+                CoreError::Interrupted => {
+                    pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted")
+                }
                 CoreError::Diverged { .. } => raise(
                     &DELEVERAGE_ERROR,
                     "DeleverageError",

@@ -1,7 +1,10 @@
 //! `deleverage._core.sweep`: many seeded runs of one scenario spec on a rayon pool, with the GIL
 //! released; one summary row per run, as numpy columns.
 
-use deleverage_core::sweep::{SweepSpec, sweep as core_sweep};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use deleverage_core::sweep::{SweepSpec, sweep_until};
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -49,8 +52,31 @@ pub fn sweep<'py>(
         seed,
         max_extra_steps: max_extra,
     };
-    let c = py
-        .detach(|| core_sweep(&scenario, &sp, first..last, threads))
+    // The sweep runs on its own thread with the GIL released; this thread looks at Python's
+    // signal handlers every 20 ms and, on Ctrl-C, sets the flag every run polls before each
+    // step, so the sweep stops within a step of every run in flight.
+    let stop = AtomicBool::new(false);
+    let mut signal: Option<PyErr> = None;
+    let c = py.detach(|| {
+        std::thread::scope(|s| {
+            let h = s.spawn(|| sweep_until(&scenario, &sp, first..last, threads, &stop));
+            while !h.is_finished() {
+                std::thread::sleep(Duration::from_millis(20));
+                if signal.is_none()
+                    && let Err(e) = Python::attach(|py| py.check_signals())
+                {
+                    signal = Some(e);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            h.join()
+        })
+    });
+    if let Some(e) = signal {
+        return Err(e);
+    }
+    let c = c
+        .map_err(|_| BindingError::Internal("the sweep's thread panicked".to_owned()))?
         .map_err(BindingError::from)?;
     let out = PyDict::new(py);
     out.set_item("n_assets", n)?;
