@@ -505,3 +505,39 @@ def test_liquidate_position_during_a_partial_cooldown_by_hand() -> None:
     assert (p["size"], p["status"]) == (0.0, "closed")
     with pytest.raises(dl.ScenarioError, match="has no open position"):
         eng.liquidate_position("t", "BTC-PERP", 0.1, price=95.0)
+
+
+def test_replayed_snapshots_follow_a_shocked_reference() -> None:
+    # A snapshot recorded around 110 (bid 108, ask 112) applies at step 2, when the scenario
+    # has fallen to 50: it comes back re-anchored to 50, bid 108·50/110 and ask 112·50/110,
+    # not at the recorded 108/112 (which would undo the shock).
+    book = dl.OrderBook.from_levels([99.0, 98.0], [1.0, 1.0], [101.0, 102.0], [1.0, 1.0])
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[book])], step_seconds=10.0)
+    snaps = pl.DataFrame({"timestamp": [20.0, 20.0], "side": ["bid", "ask"],
+                          "price": [108.0, 112.0], "qty": [2.0, 2.0]})  # fmt: skip
+    eng = dl.Engine(
+        sc.with_book_snapshots("ETH", snaps, start=0.0),
+        shock=dl.Shock.path({"ETH": [100.0, 50.0, 50.0]}),
+    )
+    for _ in range(3):
+        eng.step()
+    v = eng.state().venues.row(0, named=True)
+    assert v["best_bid"] == pytest.approx(108.0 * 50.0 / 110.0, rel=1e-12)
+    assert v["best_ask"] == pytest.approx(112.0 * 50.0 / 110.0, rel=1e-12)
+    one_sided = snaps.filter(pl.col("side") == "bid")
+    with pytest.raises(dl.ScenarioError, match="has an empty side"):
+        sc.with_book_snapshots("ETH", one_sided)
+
+
+def test_running_past_the_path_then_to_quiet() -> None:
+    # Five steps on a three-step path (the last reference held), then run_to_quiet: no panic,
+    # and the engine still answers.
+    eng = dl.Engine(
+        dl.examples.eth_lending(n_accounts=50, steps=3), shock=dl.Shock.instant(ETH=-0.2)
+    )
+    for _ in range(5):
+        eng.step()
+    assert eng.run_to_quiet()
+    assert eng.run(np.array([[2_400.0, 1.0]] * 4)) == 4
+    assert eng.run_to_quiet()
+    assert eng.steps_run >= 9

@@ -151,7 +151,7 @@ class _Family:
 @dataclass(frozen=True)
 class BookSnapshot:
     """One recorded book snapshot of a replay: applied at ``step`` to venue ``venue`` of asset
-    ``asset`` (indices), its levels best first."""
+    ``asset`` (indices), its levels best first, recorded around the price ``at`` (its mid)."""
 
     step: int
     asset: int
@@ -160,6 +160,7 @@ class BookSnapshot:
     bid_qty: npt.NDArray[np.float64]
     ask_px: npt.NDArray[np.float64]
     ask_qty: npt.NDArray[np.float64]
+    at: float
 
     def _spec(self) -> dict[str, Any]:
         return {
@@ -170,6 +171,7 @@ class BookSnapshot:
             "bid_qty": np.ascontiguousarray(self.bid_qty, dtype=np.float64),
             "ask_px": np.ascontiguousarray(self.ask_px, dtype=np.float64),
             "ask_qty": np.ascontiguousarray(self.ask_qty, dtype=np.float64),
+            "at": float(self.at),
         }
 
 
@@ -500,9 +502,11 @@ class Scenario:
         snapshots (a frame with ``time``, ``side`` (``bid``/``ask``), ``price`` and ``qty``
         columns, one row per level). A snapshot taken at time ``t`` replaces the book's
         resting baseline at the first step at or after ``t`` (step ``k`` is at
-        ``start + k·step_seconds``, ``start`` by default the first snapshot); the volume
-        consumed by forced sales stays consumed on top of it, and resilience goes on refilling
-        it. Use the same ``start`` as :meth:`Shock.replay`.
+        ``start + k·step_seconds``, ``start`` by default the first snapshot), its levels
+        re-anchored proportionally from the snapshot's mid to the book's anchor then (so after
+        an injected shock the recorded depth profile comes back at the shocked level); the
+        volume consumed by forced sales stays consumed on top of it, and resilience goes on
+        refilling it. Use the same ``start`` as :meth:`Shock.replay`.
 
         Examples
         --------
@@ -553,11 +557,19 @@ class Scenario:
             step = max(0, math.ceil((float(ts) - t0) / self.step_seconds - 1e-9))
             bids = g.filter(pl.col("side") == "bid").sort("price", descending=True)
             asks = g.filter(pl.col("side") == "ask").sort("price")
+            if bids.height == 0 or asks.height == 0:
+                raise ScenarioError(
+                    f"snapshots: the snapshot at {ts} has an empty side: a replayed snapshot "
+                    "needs bids and asks (its mid anchors it)"
+                )
+            # The levels follow the book's anchor from the snapshot's own mid: the recorded
+            # depth profile comes back, at the scenario's (possibly shocked) price level.
+            mid = 0.5 * (float(bids["price"][0]) + float(asks["price"][0]))
             out.append(
                 BookSnapshot(
                     step, a, venue,
                     bids["price"].to_numpy(), bids["qty"].to_numpy(),
-                    asks["price"].to_numpy(), asks["qty"].to_numpy(),
+                    asks["price"].to_numpy(), asks["qty"].to_numpy(), mid,
                 )
             )  # fmt: skip
         return replace(self, replay=tuple(out))

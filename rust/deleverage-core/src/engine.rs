@@ -377,9 +377,9 @@ impl Engine {
 
     /// Replaces the resting baseline of order book `k` of asset `a` by a recorded snapshot
     /// (see [`crate::venue::OrderBook::refresh`]).
-    pub fn refresh_book(&mut self, a: usize, k: usize, r: &crate::session::Refresh) -> Result<()> {
+    pub fn refresh_book(&mut self, a: usize, k: usize, r: &crate::scenario::Refresh) -> Result<()> {
         self.sh.market.with_venue(a, k, |v| match v {
-            AnyVenue::Book(b) => b.refresh(&r.bid_px, &r.bid_qty, &r.ask_px, &r.ask_qty),
+            AnyVenue::Book(b) => b.refresh(&r.bid_px, &r.bid_qty, &r.ask_px, &r.ask_qty, r.at),
             _ => Err(Error::OutOfRange {
                 field: "venue".to_owned(),
                 value: k as f64,

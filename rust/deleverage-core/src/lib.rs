@@ -47,8 +47,8 @@ pub use market::Market;
 pub use oracle::OracleKind;
 pub use path::PathSpec;
 pub use recorder::{Column, EventKind, NONE, Table, Value, Values};
-pub use scenario::{AssetSpec, Scenario};
-pub use session::{Refresh, Session};
+pub use scenario::{AssetSpec, Refresh, Scenario};
+pub use session::Session;
 pub use venue::{
     AnyVenue, ArbTrade, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook,
     Profile, RouteFill, Shape, Venue,

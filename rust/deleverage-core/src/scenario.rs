@@ -6,6 +6,23 @@ use crate::family::{Breaches, Family, ForcedSeller, QueueConfig};
 use crate::oracle::OracleKind;
 use crate::venue::AnyVenue;
 
+/// A recorded snapshot of one book, to replace its resting baseline at the start of a step (a
+/// replay of a recorded market; see [`crate::venue::OrderBook::refresh`]). `at` is the price
+/// the snapshot was recorded around (its mid): the levels are re-anchored from it to the book's
+/// anchor when they apply, so a shocked scenario keeps its shocked level.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Refresh {
+    pub step: u32,
+    pub asset: u32,
+    /// The venue's index among the asset's venues (an order book).
+    pub venue: u32,
+    pub bid_px: Vec<f64>,
+    pub bid_qty: Vec<f64>,
+    pub ask_px: Vec<f64>,
+    pub ask_qty: Vec<f64>,
+    pub at: f64,
+}
+
 /// One asset of a scenario.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AssetSpec {

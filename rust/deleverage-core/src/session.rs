@@ -8,22 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, StepReport};
 use crate::error::{Error, Result};
-use crate::scenario::Scenario;
+use crate::scenario::{Refresh, Scenario};
 use crate::venue::AnyVenue;
-
-/// A recorded snapshot of one book, to replace its resting baseline at the start of a step (a
-/// replay of a recorded market; see [`crate::venue::OrderBook::refresh`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Refresh {
-    pub step: u32,
-    pub asset: u32,
-    /// The venue's index among the asset's venues (an order book).
-    pub venue: u32,
-    pub bid_px: Vec<f64>,
-    pub bid_qty: Vec<f64>,
-    pub ask_px: Vec<f64>,
-    pub ask_qty: Vec<f64>,
-}
 
 /// An engine and its position on the scenario's path.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,7 +80,7 @@ impl Session {
                 Some(AnyVenue::Book(b)) => {
                     let mut probe = b.clone();
                     probe
-                        .refresh(&r.bid_px, &r.bid_qty, &r.ask_px, &r.ask_qty)
+                        .refresh(&r.bid_px, &r.bid_qty, &r.ask_px, &r.ask_qty, r.at)
                         .map_err(at)?;
                 }
                 _ => {
@@ -265,7 +251,9 @@ impl Session {
             }
             return Ok(self.engine.is_quiet());
         }
-        let rest = &self.path[self.cursor * self.n..];
+        // Steps run past the path (the caller's own references) leave nothing of it to run.
+        let from = (self.cursor * self.n).min(self.path.len());
+        let rest = &self.path[from..];
         if rest.is_empty() {
             let last = self.last.clone();
             for _ in 0..max_extra {

@@ -583,13 +583,18 @@ fn a_refreshed_book_keeps_the_depth_already_consumed() {
     )
     .unwrap();
     b.sell(3.0);
-    b.refresh(&[98.0, 97.0], &[4.0, 5.0], &[102.0], &[5.0])
+    b.refresh(&[98.0, 97.0], &[4.0, 5.0], &[102.0], &[5.0], 100.0)
         .unwrap();
     let (px, qty) = b.levels(Side::Sell);
     assert_eq!(px, vec![98.0, 97.0]);
     assert_eq!(qty, vec![1.0, 5.0]);
+    // Recorded around 200 while the book stands at 100: re-anchored to half the prices.
+    b.refresh(&[196.0], &[10.0], &[204.0], &[10.0], 200.0)
+        .unwrap();
+    assert_eq!(b.levels(Side::Sell).0, vec![98.0]);
+    assert_eq!(b.levels(Side::Buy).0, vec![102.0]);
     assert!(matches!(
-        b.refresh(&[103.0], &[1.0], &[102.0], &[1.0]),
+        b.refresh(&[103.0], &[1.0], &[102.0], &[1.0], 100.0),
         Err(Error::Crossed { .. })
     ));
 }

@@ -322,19 +322,23 @@ fn cumsum(qty: &[f64]) -> Vec<f64> {
 }
 
 impl OrderBook {
-    /// Replaces the book's resting baseline by a recorded snapshot (L2 levels at today's
-    /// prices, best first), as a replay of a recorded market refreshes it: the volume consumed
-    /// from the inside of each side stays consumed on top of the new levels (at most all of
-    /// them), and resilience goes on refilling it. The anchor does not move.
+    /// Replaces the book's resting baseline by a recorded snapshot (L2 levels best first,
+    /// recorded around the price `at`), as a replay of a recorded market refreshes it: the levels
+    /// are re-anchored proportionally from `at` to the book's anchor (a shocked scenario keeps
+    /// its level; the recorded depth profile is what comes back), the volume consumed from the
+    /// inside of each side stays consumed on top of the new levels (at most all of them), and
+    /// resilience goes on refilling it.
     pub fn refresh(
         &mut self,
         bid_px: &[f64],
         bid_qty: &[f64],
         ask_px: &[f64],
         ask_qty: &[f64],
+        at: f64,
     ) -> Result<()> {
         check_ladder("bid_px", "bid_qty", bid_px, bid_qty, Side::Sell)?;
         check_ladder("ask_px", "ask_qty", ask_px, ask_qty, Side::Buy)?;
+        error::positive("at", at)?;
         if let (Some(&b), Some(&a)) = (bid_px.first(), ask_px.first())
             && b >= a
         {
@@ -343,8 +347,9 @@ impl OrderBook {
                 best_ask: a,
             });
         }
-        let s = self.scale();
-        let base = |px: &[f64]| -> Vec<f64> { px.iter().map(|&p| p / s).collect() };
+        // Base prices refer to anchor₀: a level recorded at p around `at` rests at p·anchor/at.
+        let k = self.anchor0 / at;
+        let base = |px: &[f64]| -> Vec<f64> { px.iter().map(|&p| p * k).collect() };
         let (eb, ea) = (self.bids.consumed, self.asks.consumed);
         self.bids = Ladder::new(base(bid_px), cumsum(bid_qty));
         self.asks = Ladder::new(base(ask_px), cumsum(ask_qty));

@@ -190,6 +190,7 @@ fn replay(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Refresh>> {
             bid_qty: col("bid_qty")?,
             ask_px: col("ask_px")?,
             ask_qty: col("ask_qty")?,
+            at: get(&d, "at", &place)?,
         });
     }
     Ok(out)
