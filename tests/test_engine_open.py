@@ -451,6 +451,8 @@ def test_take_reproduces_worked_example_5_and_the_clippers_refusals() -> None:
     before = _snapshot(eng)
     with pytest.raises(dl.ScenarioError, match=r"auction 0 costs .* above the maximum 1800"):
         eng.take(0, 11.0, max_price=1_800.0)
+    with pytest.raises(dl.ScenarioError, match="max_price must be a positive price, got nan"):
+        eng.take(0, 11.0, max_price=math.nan)
     _assert_snapshot(_snapshot(eng), before)
     slice_, owe = eng.take(0, 11.0, max_price=1_900.0)
     assert owe == pytest.approx(16_712.7, rel=1e-12)
@@ -494,6 +496,8 @@ def test_liquidate_position_during_a_partial_cooldown_by_hand() -> None:
         eng.liquidate_position("t", "BTC-PERP", 0.8, price=89.5)
     with pytest.raises(dl.ScenarioError, match="qty must be positive and at most"):
         eng.liquidate_position("t", "BTC-PERP", 1.0, price=90.5)
+    with pytest.raises(dl.ScenarioError, match="price must be a positive price, got -1000"):
+        eng.liquidate_position("t", "BTC-PERP", 0.8, price=-1_000.0)
     _assert_snapshot(_snapshot(eng), before)
     qty, fee = eng.liquidate_position("t", "BTC-PERP", 0.8, price=90.5)
     assert qty == 0.8
@@ -541,3 +545,20 @@ def test_running_past_the_path_then_to_quiet() -> None:
     assert eng.run(np.array([[2_400.0, 1.0]] * 4)) == 4
     assert eng.run_to_quiet()
     assert eng.steps_run >= 9
+
+
+def test_review_edge_cases_are_refused_by_name() -> None:
+    # A limit order reports what was asked; NaN and non-positive prices are refused; account
+    # labels of another type are looked up, not crashed on.
+    book = dl.OrderBook.linear(mid=100.0, tick=1.0, levels=10, depth_per_level=2.0)
+    eng = dl.Engine(dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[book])]))
+    f = eng.submit("ETH", "buy", 1e9, limit=102.0)  # asks 101 and 102, 2 each
+    assert (f.requested, f.filled, f.unfilled) == (1e9, 4.0, 1e9 - 4.0)
+    eng = _lending_engine(
+        dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}),
+        {"account": ["x"], "collateral_asset": ["ETH"], "collateral": [1.0],
+         "debt_asset": ["USDC"], "debt": [1.0]},
+        {"ETH": 100.0, "USDC": 1.0},
+    )  # fmt: skip
+    with pytest.raises(dl.ScenarioError, match="account 3 is not a lending account"):
+        eng.liquidate(3, "USDC", "ETH", 1.0)

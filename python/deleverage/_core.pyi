@@ -205,7 +205,7 @@ class Router:
     def arbitrage(self, max_rounds: int = 100) -> list[ArbTrade]: ...
     def __len__(self) -> int: ...
 
-# What crosses the boundary. The spec is built by `deleverage.simulate.build_spec`; the family
+# What crosses the boundary. The spec is built by `deleverage._spec.build_spec`; the family
 # dicts by each family module's `_spec` (their keys are read by `rust/deleverage-py/src/spec/`).
 _Array = np.ndarray[tuple[int], np.dtype[Any]]
 

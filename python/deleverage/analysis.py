@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 
 from deleverage import _breach, _core
 from deleverage._checks import finite as _finite
-from deleverage.engine import build_spec, simulate
+from deleverage._spec import build_spec
+from deleverage.engine import simulate
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
 from deleverage.result import Result

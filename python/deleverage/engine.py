@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -27,8 +27,8 @@ import polars as pl
 
 from deleverage import _core
 from deleverage._core import Fill, StepReport
+from deleverage._spec import _named, build_spec
 from deleverage.exceptions import DeleverageError, ScenarioError
-from deleverage.lending import lending_spec
 from deleverage.perps import PerpExchange
 from deleverage.result import Result, build_result
 from deleverage.scenario import Scenario
@@ -36,97 +36,6 @@ from deleverage.shock import Shock
 from deleverage.vaults import Vaults
 
 __all__ = ["Engine", "EngineState", "StepReport", "simulate"]
-
-
-def _families_spec(sc: Scenario) -> tuple[list[dict[str, Any]], pl.DataFrame, int]:
-    """Every family's spec in the order they act, lending first (its accounts take the ids
-    ``0..n``; the other families' accounts the ids after them), the labels of every account id,
-    and how many of them are lending accounts."""
-    lending, lending_labels = lending_spec(
-        [b.protocol for b in sc.lending], [b.positions for b in sc.lending], sc.asset_names
-    )
-    families: list[dict[str, Any]] = [lending]
-    labels = [lending_labels]
-    next_id = lending_labels.height
-    for fam in sc.families:
-        df = fam.positions
-        ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
-        local = (
-            df.select("account")
-            .join(ids, on="account", how="left", maintain_order="left")["local"]
-            .to_numpy()
-        )
-        families.append(fam.protocol._spec(sc.asset_names, df, local + next_id))
-        next_id += ids.height
-        labels.append(ids.select("account", pl.lit(fam.protocol.name).alias("protocol")))
-    labels = [f for f in labels if f.height] or labels[:1]
-    dtypes = {f.schema["account"] for f in labels}
-    if len(dtypes) > 1:
-        labels = [f.with_columns(pl.col("account").cast(pl.String)) for f in labels]
-    label_frame = (
-        pl.concat(labels)
-        .select("account", "protocol")
-        .with_row_index("account_id")
-        .with_columns(pl.col("account_id").cast(pl.UInt32))
-    )
-    return families, label_frame, lending_labels.height
-
-
-def _named(e: DeleverageError, protocol_names: list[str], labels: pl.DataFrame) -> DeleverageError:
-    """The engine's error relabelled from its attributes: a fund named by its group and account
-    instead of the engine's protocol id and row."""
-    if e.protocol is None or e.index is None or e.field is None:
-        return e
-    group = protocol_names[e.protocol]
-    accounts = labels.filter(pl.col("protocol") == group)["account"]
-    account = str(accounts[e.index])
-    # The core's message starts with its field; the rest is kept as it is.
-    out = type(e)(f"{group}: fund {account!r}" + str(e)[len(e.field) :])
-    out.field, out.value, out.protocol, out.index = e.field, e.value, e.protocol, e.index
-    out.family, out.account = group, account
-    return out
-
-
-def build_spec(
-    scenario: Scenario, shock: Shock | None, seed: int | None, max_extra_steps: int
-) -> tuple[_core._ScenarioSpec, pl.DataFrame, int]:
-    """The engine's spec for a run of ``scenario`` (its own shock and seed unless others are
-    given), the labels of its account ids, and how many of them are lending accounts."""
-    if not isinstance(scenario, Scenario):
-        raise ScenarioError(
-            f"scenario must be a deleverage.Scenario, got {type(scenario).__name__}"
-        )
-    # The scenario's own shock and seed (from a scenario file, say) unless others are given.
-    shock = shock if shock is not None else scenario.shock or Shock.instant()
-    seed = scenario.seed if seed is None else seed
-    if not isinstance(shock, Shock):
-        raise ScenarioError(f"shock must be a deleverage.Shock, got {type(shock).__name__}")
-    if int(seed) != seed or seed < 0:
-        raise ScenarioError(f"seed must be a whole number >= 0, got {seed}")
-    if int(max_extra_steps) != max_extra_steps or max_extra_steps < 0:
-        raise ScenarioError(f"max_extra_steps must be a whole number >= 0, got {max_extra_steps}")
-    families, labels, n_lending = _families_spec(scenario)
-    spec: _core._ScenarioSpec = {
-        "assets": [
-            {
-                "name": a.name,
-                "price": float(a.price),
-                "venues": list(a.venues),
-                "oracle": cast("_core._OracleSpec", a.oracle._spec()),
-            }
-            for a in scenario.assets
-        ],
-        "families": families,
-        "queue": cast("_core._QueueSpec", scenario.liquidators._spec()),
-        "shock": cast("_core._ShockSpec", shock._spec(scenario.assets)),
-        "steps": shock.steps(int(scenario.steps)),
-        "step_seconds": float(scenario.step_seconds),
-        "seed": int(seed),
-        "max_extra_steps": int(max_extra_steps),
-    }
-    if scenario.replay:
-        spec["replay"] = [b._spec() for b in scenario.replay]
-    return spec, labels, n_lending
 
 
 @dataclass(frozen=True)
@@ -284,9 +193,11 @@ class Engine:
         >>> rep.liquidations > 0, len(rep.mids)
         (True, 2)
         """
-        if reference is None:
-            return self._core.step()
-        return self._core.step(self._row(reference))
+        row = None if reference is None else self._row(reference)
+        try:
+            return self._core.step(row)
+        except DeleverageError as e:
+            raise _named(e, self._protocols, self._labels) from None
 
     def run(self, references: npt.ArrayLike | pl.DataFrame) -> int:
         """Runs one step per row of ``references`` in one call with the GIL released: a 2-D
@@ -348,7 +259,10 @@ class Engine:
                     f"references[{i}, {k}] ({self._assets[k]}) must be a positive price, got "
                     f"{rows[i, k]}"
                 )
-        return self._core.run(np.ascontiguousarray(rows.ravel()))
+        try:
+            return self._core.run(np.ascontiguousarray(rows.ravel()))
+        except DeleverageError as e:
+            raise _named(e, self._protocols, self._labels) from None
 
     def run_to_quiet(self, max_extra_steps: int | None = None) -> bool:
         """Runs what is left of the scenario's path, then holds its last reference until the
@@ -444,7 +358,7 @@ class Engine:
         (11500.0, 4.472222)
         """
         lending = self._labels.head(self._n_lending)
-        hit = lending.filter(pl.col("account") == account)
+        hit = lending.filter(pl.col("account").cast(pl.String) == str(account))
         if hit.height == 0:
             raise ScenarioError(f"account {account!r} is not a lending account of the scenario")
         row = hit.row(0, named=True)
@@ -514,7 +428,7 @@ class Engine:
             )
         try:
             return self._core.take(
-                family, int(auction), _number("amount", amount), _number("max_price", max_price)
+                family, int(auction), _number("amount", amount), _price("max_price", max_price)
             )
         except ScenarioError as e:
             if e.field != "auction" or e.detail is None:
@@ -572,7 +486,7 @@ class Engine:
             )
         family, name, rows = found[0]
         hit = rows.with_row_index("row").filter(
-            (pl.col("account") == account) & (pl.col("market") == market)
+            (pl.col("account").cast(pl.String) == str(account)) & (pl.col("market") == market)
         )
         if hit.height != 1:
             raise ScenarioError(
@@ -581,7 +495,7 @@ class Engine:
             )
         try:
             return self._core.liquidate_position(
-                family, int(hit["row"][0]), _number("qty", qty), _number("price", price)
+                family, int(hit["row"][0]), _number("qty", qty), _price("price", price)
             )
         except ScenarioError as e:
             if e.field != "account" or e.detail is None:
@@ -697,7 +611,7 @@ class Engine:
         ``asset`` at which it would breach its family's rule now, the other prices held at
         the oracle's, by the engine's own rules (what a liquidation heatmap plots, exactly).
         ``direction`` says whether the breach comes as the price falls (``"below"``) or rises;
-        ``price`` is null where no positive price breaches.
+        ``price`` is null where no positive price breaches, 0 where every price does.
 
         Examples
         --------

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from deleverage import _core
 from deleverage._checks import whole
-from deleverage.engine import build_spec
+from deleverage._spec import build_spec
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
 from deleverage.scenario import Scenario

@@ -231,6 +231,7 @@ impl Engine {
                 expected: "the index of one of the asset's venues",
             });
         }
+        let asked = qty;
         let qty = match limit {
             Some(p) => qty.min(self.sh.market.capacity_to(
                 a,
@@ -257,6 +258,9 @@ impl Engine {
         ev.notional = fill.notional;
         ev.price_after = self.sh.market.spot(a);
         self.sh.events.push(&ev);
+        // A limit order reports against what was asked: the part beyond the limit is unfilled.
+        let mut fill = fill;
+        fill.requested = asked;
         Ok(fill)
     }
 

@@ -590,6 +590,8 @@ fn a_users_take_of_a_liquidation_order_during_a_cooldown() {
     let mut e = Engine::new(sc, 1).unwrap();
     e.step(&[90.5]).unwrap();
     assert!(e.liquidate_position(0, 0, 0.8, 89.5).is_err());
+    assert!(e.liquidate_position(0, 0, 0.8, -1_000.0).is_err());
+    assert!(e.liquidate_position(0, 0, 0.8, f64::NAN).is_err());
     let (qty, fee) = e.liquidate_position(0, 0, 0.8, 90.5).unwrap();
     assert_eq!(qty, 0.8);
     assert_close!(fee, 0.4);

@@ -174,7 +174,8 @@ pub struct LiquidationPrices {
     pub account: Vec<u32>,
     /// The family's own row (account, position row, vault row, fund row).
     pub row: Vec<u32>,
-    /// The price of the asset at which the rule is breached; NaN where no positive price is.
+    /// The price of the asset at which the rule is breached; NaN where no positive price is,
+    /// 0 where every price is (debt in the asset that already outweighs the collateral).
     pub price: Vec<f64>,
     /// Whether the breach comes as the price falls below `price` (else as it rises above).
     pub below: Vec<bool>,
@@ -188,10 +189,21 @@ crate::recorder::table!(LiquidationPrices {
 });
 
 impl LiquidationPrices {
+    /// A row whose non-positive `price` means no positive price breaches (NaN).
     pub fn push(&mut self, account: u32, row: u32, price: f64, below: bool) {
+        self.push_raw(
+            account,
+            row,
+            if price > 0.0 { price } else { f64::NAN },
+            below,
+        );
+    }
+
+    /// A row with `price` as given.
+    pub fn push_raw(&mut self, account: u32, row: u32, price: f64, below: bool) {
         self.account.push(account);
         self.row.push(row);
-        self.price.push(if price > 0.0 { price } else { f64::NAN });
+        self.price.push(price);
         self.below.push(below);
     }
 }

@@ -319,7 +319,8 @@ impl Vaults {
                 "needs a reset first (Clipper: needs-reset)".to_owned(),
             ));
         }
-        if price > max_price {
+        // A NaN maximum is no maximum at all: refused like one below the price.
+        if max_price.is_nan() || price > max_price {
             return Err(refuse(format!(
                 "costs {price} a unit, above the maximum {max_price} (Clipper: too-expensive)"
             )));

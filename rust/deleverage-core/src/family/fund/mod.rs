@@ -66,7 +66,7 @@ pub struct Funds {
     /// Total assets `H + I` of each fund at the start, the scale of the divergence guard.
     assets0: Vec<f64>,
     /// Set when a target fund's purchases grow without bound (see [`DIVERGENCE`]).
-    #[serde(with = "diverged_state")]
+    #[serde(with = "rules::diverged_state")]
     diverged: Option<Error>,
     /// The group's protocol id in the engine (for error messages).
     protocol: u32,
@@ -769,42 +769,5 @@ impl ForcedSeller for Funds {
 
     fn ledger(&self) -> Values {
         Vec::new()
-    }
-}
-
-/// The divergence error as it is stored in a serialised engine (its fields; the error is
-/// always `Error::Diverged`).
-mod diverged_state {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use crate::error::Error;
-
-    type Fields = (String, f64, f64, u32, usize);
-
-    pub fn serialize<S: Serializer>(e: &Option<Error>, s: S) -> Result<S::Ok, S::Error> {
-        let fields: Option<Fields> = match e {
-            Some(Error::Diverged {
-                field,
-                value,
-                limit,
-                protocol,
-                index,
-            }) => Some((field.clone(), *value, *limit, *protocol, *index)),
-            _ => None,
-        };
-        fields.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Error>, D::Error> {
-        let fields: Option<Fields> = Option::deserialize(d)?;
-        Ok(
-            fields.map(|(field, value, limit, protocol, index)| Error::Diverged {
-                field,
-                value,
-                limit,
-                protocol,
-                index,
-            }),
-        )
     }
 }

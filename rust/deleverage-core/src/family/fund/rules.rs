@@ -73,3 +73,40 @@ table!(FundTable {
     bought_notional,
     bad_debt,
 });
+
+/// The divergence error as it is stored in a serialised engine (its fields; the error is
+/// always `Error::Diverged`).
+pub(super) mod diverged_state {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::error::Error;
+
+    type Fields = (String, f64, f64, u32, usize);
+
+    pub fn serialize<S: Serializer>(e: &Option<Error>, s: S) -> Result<S::Ok, S::Error> {
+        let fields: Option<Fields> = match e {
+            Some(Error::Diverged {
+                field,
+                value,
+                limit,
+                protocol,
+                index,
+            }) => Some((field.clone(), *value, *limit, *protocol, *index)),
+            _ => None,
+        };
+        fields.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Error>, D::Error> {
+        let fields: Option<Fields> = Option::deserialize(d)?;
+        Ok(
+            fields.map(|(field, value, limit, protocol, index)| Error::Diverged {
+                field,
+                value,
+                limit,
+                protocol,
+                index,
+            }),
+        )
+    }
+}

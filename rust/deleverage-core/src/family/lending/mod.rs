@@ -12,6 +12,8 @@
 
 pub mod accounts;
 mod manual;
+
+pub use manual::ManualLiquidation;
 pub mod rules;
 pub(crate) mod trigger;
 
@@ -73,18 +75,6 @@ enum Outcome {
     Finished,
 }
 
-/// What a manual liquidation did, in the debt's and the collateral's units (and the debt's
-/// value, and any bad debt it left, in quote).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct ManualLiquidation {
-    pub repaid: f64,
-    pub repaid_value: f64,
-    pub seized: f64,
-    pub bonus: f64,
-    pub protocol_fee: f64,
-    pub bad_debt: f64,
-}
-
 /// The lending protocols of a scenario with their accounts and the liquidation queue.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LendingMarket {
@@ -139,89 +129,6 @@ impl LendingMarket {
             triggered: Vec::new(),
             batch_qty: vec![0.0; n_assets],
             first_id: 0,
-        })
-    }
-
-    /// A liquidation by the engine's user (a backtest's liquidator bot) between steps: `amount`
-    /// units of the debt of asset `debt_asset` of account `account` (its id in event rows)
-    /// repaid, its collateral of `collateral_asset` seized with the bonus, under the protocol's
-    /// rules (see `manual.rs`). The user keeps the collateral (nothing is sold); the row is a
-    /// `user_liquidation` event of the coming step. Refused with the account and the rule.
-    pub(crate) fn liquidate_manual(
-        &mut self,
-        sh: &mut Shared,
-        account: u32,
-        debt_asset: usize,
-        collateral_asset: usize,
-        amount: f64,
-    ) -> Result<ManualLiquidation> {
-        let refuse = |why: String| Error::Refused { account, why };
-        let i = self
-            .original
-            .iter()
-            .position(|&o| o == account)
-            .ok_or_else(|| refuse("is not a lending account".to_owned()))?;
-        let p = self.acc.protocol[i] as usize;
-        let base = self.acc.offsets[i] as usize;
-        let slot = |a: usize| {
-            self.acc
-                .range(i)
-                .position(|k| self.acc.asset[k] as usize == a)
-        };
-        let r = slot(debt_asset).ok_or_else(|| refuse("has no debt in that asset".to_owned()))?;
-        let c = slot(collateral_asset)
-            .ok_or_else(|| refuse("has no collateral in that asset".to_owned()))?;
-        let liq = self.protocols[p]
-            .manual_liquidation(&self.acc.holdings(i), &sh.px, r, c, amount)
-            .map_err(refuse)?;
-        let (dk, ck) = (base + r, base + c);
-        self.acc.debt[dk] = clear_dust(self.acc.debt[dk] - liq.repaid, self.acc.debt[dk]);
-        self.acc.collateral[ck] = clear_dust(
-            self.acc.collateral[ck] - liq.seized,
-            self.acc.collateral[ck],
-        );
-        self.protocols[p].treasury[collateral_asset] += liq.protocol_fee;
-        let repaid_value = liq.repaid * sh.px[debt_asset];
-        self.acc.liquidated_notional[i] += liq.seized * sh.px[collateral_asset];
-        self.acc.status[i] = Status::Liquidated;
-        let mut ev = sh.event(
-            0,
-            EventKind::UserLiquidation,
-            self.first_id + p as u32,
-            account,
-            collateral_asset,
-        );
-        ev.debt_asset = debt_asset as u32;
-        ev.debt_repaid = liq.repaid;
-        ev.debt_repaid_value = repaid_value;
-        ev.collateral_seized = liq.seized;
-        ev.bonus = liq.bonus;
-        ev.protocol_fee = liq.protocol_fee;
-        let h = self.acc.holdings(i);
-        let l = &self.protocols[p];
-        if !h.debt.iter().any(|&d| d > 0.0) {
-            self.acc.status[i] = Status::Closed;
-        } else if !l.has_collateral(&h) {
-            ev.bad_debt = self.write_off(sh, i, true);
-        } else if !self.in_queue[i] && l.health(&h, &sh.px) < 1.0 {
-            // Still breached: the queue serves it in the next round like any breached account.
-            self.in_queue[i] = true;
-            self.queue.push(Entry {
-                account: i as u32,
-                breach_step: sh.step,
-                seq: self.seq,
-                stuck_step: u32::MAX,
-            });
-            self.seq = self.seq.wrapping_add(1);
-        }
-        sh.events.push(&ev);
-        Ok(ManualLiquidation {
-            repaid: liq.repaid,
-            repaid_value,
-            seized: liq.seized,
-            bonus: liq.bonus,
-            protocol_fee: liq.protocol_fee,
-            bad_debt: ev.bad_debt,
         })
     }
 
@@ -285,6 +192,7 @@ impl LendingMarket {
             let kind = ev.kind[k];
             // A liquidation, or the first row of an absorb (the one with the debt asset).
             if kind == EventKind::Liquidation as u8
+                || kind == EventKind::UserLiquidation as u8
                 || (kind == EventKind::Absorb as u8 && ev.debt_asset[k] != NONE)
             {
                 t.times_liquidated[o] += 1;
@@ -851,7 +759,15 @@ impl ForcedSeller for LendingMarket {
                 continue;
             }
             let price = (b0 - w0) / (ct - d);
-            out.push(self.original[i], self.original[i], price, ct > d);
+            // Debt in the asset with a non-positive solution breaches at every price: 0.
+            let price = if ct < d && price <= 0.0 {
+                0.0
+            } else if price > 0.0 {
+                price
+            } else {
+                f64::NAN
+            };
+            out.push_raw(self.original[i], self.original[i], price, ct > d);
         }
     }
 

@@ -1,0 +1,107 @@
+"""The engine's spec of a scenario: what crosses into ``deleverage._core`` (every family's dict
+in the order they act, lending first; the labels of the account ids), and the relabelling of the
+core's errors with the user's names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import polars as pl
+
+from deleverage import _core
+from deleverage.exceptions import DeleverageError, ScenarioError
+from deleverage.lending import lending_spec
+from deleverage.scenario import Scenario
+from deleverage.shock import Shock
+
+
+def _families_spec(sc: Scenario) -> tuple[list[dict[str, Any]], pl.DataFrame, int]:
+    """Every family's spec in the order they act, lending first (its accounts take the ids
+    ``0..n``; the other families' accounts the ids after them), the labels of every account id,
+    and how many of them are lending accounts."""
+    lending, lending_labels = lending_spec(
+        [b.protocol for b in sc.lending], [b.positions for b in sc.lending], sc.asset_names
+    )
+    families: list[dict[str, Any]] = [lending]
+    labels = [lending_labels]
+    next_id = lending_labels.height
+    for fam in sc.families:
+        df = fam.positions
+        ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
+        local = (
+            df.select("account")
+            .join(ids, on="account", how="left", maintain_order="left")["local"]
+            .to_numpy()
+        )
+        families.append(fam.protocol._spec(sc.asset_names, df, local + next_id))
+        next_id += ids.height
+        labels.append(ids.select("account", pl.lit(fam.protocol.name).alias("protocol")))
+    labels = [f for f in labels if f.height] or labels[:1]
+    dtypes = {f.schema["account"] for f in labels}
+    if len(dtypes) > 1:
+        labels = [f.with_columns(pl.col("account").cast(pl.String)) for f in labels]
+    label_frame = (
+        pl.concat(labels)
+        .select("account", "protocol")
+        .with_row_index("account_id")
+        .with_columns(pl.col("account_id").cast(pl.UInt32))
+    )
+    return families, label_frame, lending_labels.height
+
+
+def _named(e: DeleverageError, protocol_names: list[str], labels: pl.DataFrame) -> DeleverageError:
+    """The engine's error relabelled from its attributes: a fund named by its group and account
+    instead of the engine's protocol id and row."""
+    if e.protocol is None or e.index is None or e.field is None:
+        return e
+    group = protocol_names[e.protocol]
+    accounts = labels.filter(pl.col("protocol") == group)["account"]
+    account = str(accounts[e.index])
+    # The core's message starts with its field; the rest is kept as it is.
+    out = type(e)(f"{group}: fund {account!r}" + str(e)[len(e.field) :])
+    out.field, out.value, out.protocol, out.index = e.field, e.value, e.protocol, e.index
+    out.family, out.account = group, account
+    return out
+
+
+def build_spec(
+    scenario: Scenario, shock: Shock | None, seed: int | None, max_extra_steps: int
+) -> tuple[_core._ScenarioSpec, pl.DataFrame, int]:
+    """The engine's spec for a run of ``scenario`` (its own shock and seed unless others are
+    given), the labels of its account ids, and how many of them are lending accounts."""
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"scenario must be a deleverage.Scenario, got {type(scenario).__name__}"
+        )
+    # The scenario's own shock and seed (from a scenario file, say) unless others are given.
+    shock = shock if shock is not None else scenario.shock or Shock.instant()
+    seed = scenario.seed if seed is None else seed
+    if not isinstance(shock, Shock):
+        raise ScenarioError(f"shock must be a deleverage.Shock, got {type(shock).__name__}")
+    if int(seed) != seed or seed < 0:
+        raise ScenarioError(f"seed must be a whole number >= 0, got {seed}")
+    if int(max_extra_steps) != max_extra_steps or max_extra_steps < 0:
+        raise ScenarioError(f"max_extra_steps must be a whole number >= 0, got {max_extra_steps}")
+    families, labels, n_lending = _families_spec(scenario)
+    spec: _core._ScenarioSpec = {
+        "assets": [
+            {
+                "name": a.name,
+                "price": float(a.price),
+                "venues": list(a.venues),
+                "oracle": cast("_core._OracleSpec", a.oracle._spec()),
+            }
+            for a in scenario.assets
+        ],
+        "families": families,
+        "queue": cast("_core._QueueSpec", scenario.liquidators._spec()),
+        "shock": cast("_core._ShockSpec", shock._spec(scenario.assets)),
+        "steps": shock.steps(int(scenario.steps)),
+        "step_seconds": float(scenario.step_seconds),
+        "seed": int(seed),
+        "max_extra_steps": int(max_extra_steps),
+    }
+    if scenario.replay:
+        spec["replay"] = [b._spec() for b in scenario.replay]
+    return spec, labels, n_lending
