@@ -562,3 +562,21 @@ def test_review_edge_cases_are_refused_by_name() -> None:
     )  # fmt: skip
     with pytest.raises(dl.ScenarioError, match="account 3 is not a lending account"):
         eng.liquidate(3, "USDC", "ETH", 1.0)
+
+
+def test_replay_inputs_with_gaps_and_impossible_sizes() -> None:
+    # A null mark is a gap: the last price before it holds. A step far too small is named;
+    # a scenario with snapshots is not silently written without them.
+    marks = pl.DataFrame({"timestamp": [0.0, 30.0, 60.0], "ETH": [3_000.0, None, 2_900.0]})
+    got = dl.Shock.replay(marks, step_seconds=12.0).prices["ETH"]
+    assert got.tolist() == [3_000.0] * 5 + [2_900.0]
+    with pytest.raises(dl.ScenarioError, match="would have 60,000,000,000 steps"):
+        dl.Shock.replay(marks, step_seconds=1e-9)
+    book = dl.OrderBook.from_levels([99.0], [5.0], [101.0], [5.0])
+    snaps = pl.DataFrame({"timestamp": [0.0, 0.0], "side": ["bid", "ask"],
+                          "price": [99.0, 101.0], "qty": [5.0, 5.0]})  # fmt: skip
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 100.0, venues=[book])]).with_book_snapshots(
+        "ETH", snaps
+    )
+    with pytest.raises(dl.ScenarioError, match="cannot hold book snapshots yet"):
+        sc.to_toml("unused.toml")

@@ -284,3 +284,19 @@ def test_breakdown_counts_perp_fills() -> None:
     assert b["perp_fill_notional"] == pytest.approx(140_940.0)
     assert b["insurance_change"] == pytest.approx(704.7)
     assert b["sale_proceeds"] == 0.0
+
+
+def test_liquidatable_keeps_the_margin_and_pnl_of_cross_rows_that_net_out() -> None:
+    # One cross account: BTC +1 @100 (margin 5), ETH +1 @100 (margin 1) and ETH −1 @110
+    # (margin 20). The ETH rows net to no position but keep their margin and the 10 they
+    # locked in: equity 26 + 10 + (p − 100) against MM 0.01·p breaches below 64/0.99 = 64.65.
+    ex = dl.PerpExchange([dl.PerpMarket("BTC", dl.Brackets.flat(0.01)),
+                          dl.PerpMarket("ETH", dl.Brackets.flat(0.01))])  # fmt: skip
+    pos = pl.DataFrame({"account": ["a"] * 3, "market": ["BTC", "ETH", "ETH"],
+                        "size": [1.0, 1.0, -1.0], "entry_price": [100.0, 100.0, 110.0],
+                        "margin": [5.0, 1.0, 20.0], "mode": ["cross"] * 3})  # fmt: skip
+    hit = ex.liquidatable(pos, {"BTC": 64.0, "ETH": 100.0})
+    assert hit["market"].to_list() == ["BTC"]
+    assert hit["equity"].item() == pytest.approx(0.0, abs=1e-9)
+    assert hit["maintenance_margin"].item() == pytest.approx(0.64)
+    assert ex.liquidatable(pos, {"BTC": 65.0, "ETH": 100.0}).height == 0

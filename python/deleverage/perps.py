@@ -320,7 +320,7 @@ class PerpExchange:
             finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
         # One engine position per isolated row and per (account, market) of cross rows.
         key = pl.when(pl.col("mode") == "cross").then(pl.lit(-1)).otherwise(pl.col("row"))
-        held = (
+        groups = (
             df.with_columns(key.alias("key"))
             .group_by("account", "market", "mode", "key", maintain_order=True)
             .agg(
@@ -330,11 +330,27 @@ class PerpExchange:
                     "entry_price"
                 ),
                 pl.col("margin").sum(),
+                (pl.col("size") * pl.col("entry_price")).sum().alias("cost"),
             )
-            # Rows that net to nothing hold no position (their margin alone cannot breach).
-            .filter(pl.col("size") != 0)
-            .with_row_index("position")
         )
+        # Cross rows that net to nothing hold no position, but their margin and locked-in PnL
+        # (Σ s·(mark − e) = −Σ s·e when Σ s = 0) stay in the account's cross wallet: they go to
+        # the account's first cross position that is left.
+        flat = groups.filter((pl.col("size") == 0) & (pl.col("mode") == "cross"))
+        held = groups.filter(pl.col("size") != 0)
+        if flat.height:
+            extra = flat.group_by("account").agg((pl.col("margin") - pl.col("cost")).sum())
+            first = (
+                held.with_row_index("i")
+                .filter(pl.col("mode") == "cross")
+                .group_by("account")
+                .agg(pl.col("i").min())
+                .join(extra, on="account")
+            )
+            bump = np.zeros(held.height)
+            bump[first["i"].to_numpy()] = first["margin"].to_numpy()
+            held = held.with_columns(pl.col("margin") + pl.Series(bump))
+        held = held.drop("cost").with_row_index("position")
         names = self.assets
         spec = self._spec(names, held.drop("row"), account_ids(held))
         hit = family_breaches(spec, names, prices).select(

@@ -265,6 +265,11 @@ class Scenario:
         >>> dl.simulate(back, shock).to_dict() == dl.simulate(sc, shock).to_dict()
         True
         """
+        if self.replay:
+            raise ScenarioError(
+                "a scenario file cannot hold book snapshots yet: save the scenario without "
+                "with_book_snapshots, and add them after loading it"
+            )
         # A local import: tomlfile sits above this module (it builds scenarios).
         from deleverage import tomlfile
 

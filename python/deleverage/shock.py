@@ -139,11 +139,14 @@ class Shock:
         t = t[order]
         t0 = t[0] if start is None else float(_seconds(pl.Series([start]), "start")[0])
         n = int((t[-1] - t0) // dt) + 1 if steps is None else int(steps)
+        if n > _MAX_STEPS:
+            raise ScenarioError(
+                f"the replay would have {n:,} steps (step_seconds {dt} over "
+                f"{t[-1] - t0:,.0f} s): at most {_MAX_STEPS:,}"
+            )
         if n < 1:
             raise ScenarioError(f"the replay has no step: start {start!r} is after the last record")
         grid = t0 + dt * np.arange(n)
-        # The last record at or before each step's time; before the first, the first.
-        at = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)
         out: dict[str, npt.NDArray[np.float64]] = {}
         for a in assets:
             try:
@@ -152,7 +155,14 @@ class Shock:
                 raise ScenarioError(
                     f"prices[{a!r}] must be numbers, got {prices[a].dtype}"
                 ) from None
-            out[a] = col[at]
+            # The last record of this asset at or before each step's time (gaps, nulls, are
+            # skipped); before its first record, the first.
+            have = ~np.isnan(col)
+            if not have.any():
+                raise ScenarioError(f"prices[{a!r}] has no price at all")
+            ta, ca = t[have], col[have]
+            at = np.clip(np.searchsorted(ta, grid, side="right") - 1, 0, len(ta) - 1)
+            out[a] = ca[at]
         return cls.path(out)
 
     @classmethod
@@ -257,6 +267,9 @@ class Shock:
             "jump_mean": vec(self.jump_mean, "jump_mean"),
             "jump_std": vec(self.jump_std, "jump_std"),
         }
+
+
+_MAX_STEPS = 100_000_000
 
 
 def _seconds(col: pl.Series, where: str) -> npt.NDArray[np.float64]:
