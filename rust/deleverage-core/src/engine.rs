@@ -11,14 +11,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{self, Error, Result};
-use crate::family::lending::{LendingMarket, ManualLiquidation};
-use crate::family::{Budget, Family, ForcedSeller, Ledger, LiquidationPrices, Shared};
-use crate::fill::{Fill, Side};
+use crate::family::lending::LendingMarket;
+use crate::family::{Budget, Family, ForcedSeller, Ledger, Shared};
 use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
-use crate::recorder::{EventColumns, EventKind, NONE, StepColumns, StepRow, Value, Values};
+use crate::recorder::{EventColumns, StepColumns, StepRow, Value, Values};
 use crate::scenario::Scenario;
-use crate::venue::AnyVenue;
 
 /// What one step did, without building any frame.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -35,11 +33,11 @@ pub struct StepReport {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     /// The market state every family trades against, and the recorder.
-    sh: Shared,
+    pub(crate) sh: Shared,
     /// The families of forced sellers, in scenario order.
-    families: Vec<Family>,
+    pub(crate) families: Vec<Family>,
     /// First protocol id of each family.
-    first_id: Vec<u32>,
+    pub(crate) first_id: Vec<u32>,
     first_liquidation: Option<u32>,
     last_liquidation: Option<u32>,
     /// Steps an oracle may lag behind the venues: quiet needs this many idle steps.
@@ -199,199 +197,11 @@ impl Engine {
         ]
     }
 
-    /// An order of the engine's user, between steps: `qty` of asset `a` sold or bought across
-    /// its venues at best execution (or on venue `venue` alone), as a marketable limit order
-    /// when `limit` is given (it trades only while the marginal price is no worse than `limit`).
-    /// It moves the venues and a spot oracle like any flow, so the next step's rounds see it;
-    /// it is recorded as a `user_sell`/`user_buy` event of the coming step.
-    pub fn submit(
-        &mut self,
-        a: usize,
-        side: Side,
-        qty: f64,
-        venue: Option<usize>,
-        limit: Option<f64>,
-    ) -> Result<Fill> {
-        let n = self.sh.market.n_assets();
-        if a >= n {
-            return Err(Error::OutOfRange {
-                field: "asset".to_owned(),
-                value: a as f64,
-                expected: "the index of an asset of the scenario",
-            });
-        }
-        error::non_negative("qty", qty)?;
-        let venues = self.sh.market.venues(a).len();
-        if let Some(k) = venue
-            && k >= venues
-        {
-            return Err(Error::OutOfRange {
-                field: "venue".to_owned(),
-                value: k as f64,
-                expected: "the index of one of the asset's venues",
-            });
-        }
-        let asked = qty;
-        let qty = match limit {
-            Some(p) => qty.min(self.sh.market.capacity_to(
-                a,
-                venue,
-                side,
-                error::positive("limit", p)?,
-            )),
-            None => qty,
-        };
-        let kind = match side {
-            Side::Sell => EventKind::UserSell,
-            Side::Buy => EventKind::UserBuy,
-        };
-        let mut ev = self.sh.event(0, kind, NONE, NONE, a);
-        let fill = match venue {
-            Some(k) => {
-                let f = self.sh.market.trade_on(a, k, side, qty);
-                self.sh.reread_spot(a);
-                f
-            }
-            None => self.sh.trade(a, side, qty),
-        };
-        ev.qty = fill.filled;
-        ev.notional = fill.notional;
-        ev.price_after = self.sh.market.spot(a);
-        self.sh.events.push(&ev);
-        // A limit order reports against what was asked: the part beyond the limit is unfilled.
-        let mut fill = fill;
-        fill.requested = asked;
-        Ok(fill)
-    }
-
     /// Room for `steps` more steps in the step records (one row per asset each), so that a long
     /// run never grows them by copying.
     pub fn reserve_steps(&mut self, steps: usize) {
         let n = self.sh.market.n_assets();
         self.sh.steps.reserve(steps.saturating_mul(n));
-    }
-
-    /// A liquidation by the engine's user between steps, of lending account `account` (its id
-    /// in event rows): see `LendingMarket::liquidate_manual`.
-    pub fn liquidate(
-        &mut self,
-        account: u32,
-        debt_asset: usize,
-        collateral_asset: usize,
-        amount: f64,
-    ) -> Result<ManualLiquidation> {
-        let n = self.sh.market.n_assets();
-        for (field, a) in [
-            ("debt_asset", debt_asset),
-            ("collateral_asset", collateral_asset),
-        ] {
-            if a >= n {
-                return Err(Error::OutOfRange {
-                    field: field.to_owned(),
-                    value: a as f64,
-                    expected: "the index of an asset of the scenario",
-                });
-            }
-        }
-        for f in &mut self.families {
-            if let Family::Lending(l) = f
-                && l.holds(account)
-            {
-                return l.liquidate_manual(
-                    &mut self.sh,
-                    account,
-                    debt_asset,
-                    collateral_asset,
-                    amount,
-                );
-            }
-        }
-        Err(Error::Refused {
-            account,
-            why: "is not a lending account".to_owned(),
-        })
-    }
-
-    /// `Clipper.take` by the engine's user of auction `auction` of the Maker system that is
-    /// family `family` (its index in the scenario): see `Vaults::take_manual`. Returns the
-    /// collateral bought and what it owed.
-    pub fn take(
-        &mut self,
-        family: usize,
-        auction: usize,
-        amt: f64,
-        max_price: f64,
-    ) -> Result<(f64, f64)> {
-        let id = self.first_id.get(family).copied();
-        match (self.families.get_mut(family), id) {
-            (Some(Family::Vaults(v)), Some(id)) => {
-                v.take_manual(&mut self.sh, id, auction, amt, max_price)
-            }
-            _ => Err(Error::OutOfRange {
-                field: "family".to_owned(),
-                value: family as f64,
-                expected: "the index of a Maker system of the scenario",
-            }),
-        }
-    }
-
-    /// The engine's user taking the liquidation order of position row `row` of the perp exchange
-    /// that is family `family`: see `Exchange::liquidate_manual`. Returns the quantity closed and
-    /// the clearance fee.
-    pub fn liquidate_position(
-        &mut self,
-        family: usize,
-        row: u32,
-        qty: f64,
-        price: f64,
-    ) -> Result<(f64, f64)> {
-        let id = self.first_id.get(family).copied();
-        match (self.families.get_mut(family), id) {
-            (Some(Family::Perps(x)), Some(id)) => {
-                x.liquidate_manual(&mut self.sh, id, row, qty, price)
-            }
-            _ => Err(Error::OutOfRange {
-                field: "family".to_owned(),
-                value: family as f64,
-                expected: "the index of a perp exchange of the scenario",
-            }),
-        }
-    }
-
-    /// For asset `a`: the price at which every open account exposed to it would breach its
-    /// family's rule, the other prices at the oracle's (one table per family, in order).
-    pub fn liquidation_prices(&self, a: usize) -> Result<Vec<LiquidationPrices>> {
-        if a >= self.sh.market.n_assets() {
-            return Err(Error::OutOfRange {
-                field: "asset".to_owned(),
-                value: a as f64,
-                expected: "the index of an asset of the scenario",
-            });
-        }
-        Ok(self
-            .families
-            .iter()
-            .map(|f| {
-                let mut out = LiquidationPrices::default();
-                f.liquidation_prices(a, &self.sh.px, &mut out);
-                out
-            })
-            .collect())
-    }
-
-    /// Replaces the resting baseline of order book `k` of asset `a` by a recorded snapshot
-    /// (see [`crate::venue::OrderBook::refresh`]).
-    pub fn refresh_book(&mut self, a: usize, k: usize, r: &crate::scenario::Refresh) -> Result<()> {
-        self.sh.market.with_venue(a, k, |v| match v {
-            AnyVenue::Book(b) => b.refresh(&r.bid_px, &r.bid_qty, &r.ask_px, &r.ask_qty, r.at),
-            _ => Err(Error::OutOfRange {
-                field: "venue".to_owned(),
-                value: k as f64,
-                expected: "the index of one of the asset's order books",
-            }),
-        })?;
-        self.sh.reread_spot(a);
-        Ok(())
     }
 
     /// A copy of the recorded events and step rows so far (the engine keeps its own).

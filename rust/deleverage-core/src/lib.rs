@@ -6,8 +6,8 @@
 //!   [`path`] (exogenous paths), and [`market`] (the shared market state);
 //! - [`family`]: `shared` (what every family stands on and the `ForcedSeller` interface), the
 //!   families `lending`, `perp`, `auction` (Maker) and `fund`, and the `Family` dispatch;
-//! - [`scenario`], then [`engine`] (the step loop only), [`session`] (an engine held open on
-//!   its path, serialisable), then [`sweep`].
+//! - [`scenario`], then [`engine`] (the step loop only) with `actions` (what the user does
+//!   between steps), [`session`] (an engine held open on its path, serialisable), then [`sweep`].
 //!
 //! Formulas and their sources are in `shared/reference/MECHANICS.md`; each module names the
 //! section it implements. `docs/architecture.md` walks a scenario through these layers.
@@ -15,6 +15,7 @@
 
 pub mod recorder;
 
+mod actions;
 pub mod engine;
 pub mod error;
 pub mod family;

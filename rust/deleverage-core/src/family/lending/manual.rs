@@ -4,14 +4,14 @@
 //! amount may not pass the close factor (nor, from Aave v3.3, leave dust behind).
 
 use super::accounts::Status;
-use super::{Entry, LendingMarket, clear_dust};
-use crate::error::{Error, Result};
-use crate::family::shared::Shared;
-use crate::recorder::EventKind;
 use super::rules::{
     AAVE_MIN_LEFTOVER_BASE, AaveVersion, Holdings, Lending, Liquidation, Rules, aave_max_debt,
     aave_seizure,
 };
+use super::{Entry, LendingMarket, clear_dust};
+use crate::error::{Error, Result};
+use crate::family::shared::Shared;
+use crate::recorder::EventKind;
 
 /// What a manual liquidation did, in the debt's and the collateral's units (and the debt's
 /// value, and any bad debt it left, in quote).
