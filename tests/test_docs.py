@@ -19,6 +19,7 @@ import deleverage.market
 import deleverage.perps
 import deleverage.plot
 import deleverage.result
+import deleverage.risk
 import deleverage.scenario
 import deleverage.shock
 import deleverage.sweep
@@ -34,6 +35,7 @@ MODULES = [
     deleverage.scenario,
     deleverage.engine,
     deleverage.result,
+    deleverage.risk,
     deleverage.examples,
     deleverage.perps,
     deleverage.vaults,

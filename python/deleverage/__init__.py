@@ -39,6 +39,7 @@ from deleverage.lending import Lending, Reserve
 from deleverage.market import Asset, Oracle
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
+from deleverage.risk import risk
 from deleverage.scenario import Liquidators, Scenario
 from deleverage.shock import Shock
 from deleverage.sweep import sweep
@@ -79,6 +80,7 @@ __all__ = [
     "examples",
     "liquidation_map",
     "plot",
+    "risk",
     "simulate",
     "sweep",
 ]

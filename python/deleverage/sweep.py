@@ -54,7 +54,8 @@ def sweep(
     ``scenarios`` is one scenario or a mapping of labels to scenarios (a parameter grid: build
     the variants, label them). ``shock`` and ``seed`` default to each scenario's own. Columns:
     ``scenario``, ``run``, ``seed``, ``liquidations``, ``liquidated_notional``, ``bad_debt``,
-    ``insurance_fund_min`` (null without perp exchanges), ``steps_run``, ``quiet``, and per
+    ``insurance_fund_min`` and ``insurance_fund_start`` (null without perp exchanges),
+    ``steps_run``, ``quiet``, and per
     asset ``drawdown_<asset>`` (lowest mid), ``exogenous_drawdown_<asset>`` (lowest reference)
     and ``amplification_<asset>`` (their ratio; null without an exogenous fall). Runs go in
     chunks of ``chunk``; between chunks Ctrl-C is seen and the progress bar moves.
@@ -131,6 +132,14 @@ def _frame(label: str, sc: Scenario, parts: list[dict[str, Any]]) -> pl.DataFram
             "steps_run": col("steps_run"),
             "quiet": col("quiet"),
         }
+    )
+    start = sum(
+        float(f.protocol.insurance_fund)
+        for f in sc.families
+        if isinstance(f.protocol, PerpExchange)
+    )
+    df = df.with_columns(
+        pl.lit(start if has_fund else None, dtype=pl.Float64).alias("insurance_fund_start")
     )
     if not has_fund:
         df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias("insurance_fund_min"))
