@@ -128,3 +128,38 @@ def test_ctrl_c_stops_a_long_sweep_and_leaves_the_interpreter_usable() -> None:
     assert "alive 1" in out
     # Generous for a loaded CI machine; on this one it stops within about 0.05 s.
     assert stopped - sent < 2.0
+
+
+def test_grid_by_name_gives_the_variants_the_cli_would() -> None:
+    # A protocol by its name and the liquidators' budget: 2 × 2 variants, each the scenario
+    # with those values; a sweep of them runs each on the same seeded paths.
+    sc = dl.examples.eth_lending(n_accounts=200, steps=20)
+    variants = dl.grid(
+        sc,
+        {
+            "protocols.aave_v3.reserves.ETH.liquidation_bonus": [0.05, 0.1],
+            "liquidators.budget_notional": [1e5, 1e6],
+        },
+    )
+    assert list(variants) == [
+        "liquidation_bonus=0.05, budget_notional=100000.0",
+        "liquidation_bonus=0.05, budget_notional=1000000.0",
+        "liquidation_bonus=0.1, budget_notional=100000.0",
+        "liquidation_bonus=0.1, budget_notional=1000000.0",
+    ]
+    v = variants["liquidation_bonus=0.1, budget_notional=100000.0"]
+    assert v.lending[0].protocol.reserves["ETH"].liquidation_bonus == 0.1
+    assert v.liquidators.budget_notional == 1e5
+    # The unchanged parts are the scenario's own: same run as the original at the original's
+    # values.
+    same = dl.grid(sc, {"protocols.0.reserves.ETH.liquidation_bonus": [0.05]})
+    shock = dl.Shock.instant(ETH=-0.2)
+    a = dl.simulate(sc, shock)
+    b = dl.simulate(next(iter(same.values())), shock)
+    assert a.events.equals(b.events)
+    runs = dl.sweep(variants, dl.Shock.gbm(sigma={"ETH": 2.0}), runs=3, seed=1)
+    assert runs["scenario"].n_unique() == 4
+    with pytest.raises(dl.ScenarioError, match=r"'aave' is not an index .*names \['aave_v3'\]"):
+        dl.grid(sc, {"protocols.aave.reserves.ETH.liquidation_bonus": [0.1]})
+    with pytest.raises(dl.ScenarioError, match="no such key to vary; it has"):
+        dl.grid(sc, {"liquidators.budget": [1.0]})

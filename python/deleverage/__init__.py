@@ -42,7 +42,7 @@ from deleverage.result import Result
 from deleverage.risk import risk
 from deleverage.scenario import Liquidators, Scenario
 from deleverage.shock import Shock
-from deleverage.sweep import sweep
+from deleverage.sweep import grid, sweep
 from deleverage.vaults import Clipper, Vaults
 
 __all__ = [
@@ -78,6 +78,7 @@ __all__ = [
     "breakdown",
     "critical_shock",
     "examples",
+    "grid",
     "liquidation_map",
     "plot",
     "risk",

@@ -262,8 +262,9 @@ def load(path: str | Path) -> Scenario:
 
 def with_value(doc: Mapping[str, Any], key: str, value: Any, file: str) -> dict[str, Any]:
     """A copy of ``doc`` with the dotted ``key`` (``liquidators.budget_notional``,
-    ``protocols.0.reserves.ETH.liquidation_bonus``: array items by index) set to ``value``. The
-    key must exist."""
+    ``protocols.0.reserves.ETH.liquidation_bonus``: array items by index or by their ``name``,
+    ``protocols.aave_v3.reserves.ETH.liquidation_bonus``) set to ``value``. The key must
+    exist."""
     import copy
 
     out = copy.deepcopy(dict(doc))
@@ -273,8 +274,16 @@ def with_value(doc: Mapping[str, Any], key: str, value: Any, file: str) -> dict[
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
+            names = [t.get("name") for t in node if isinstance(t, dict)]
+            if not part.isdigit() and part in names:
+                # A protocol (or exchange, system, group) by its name.
+                part = str(names.index(part))
             if not part.isdigit() or int(part) >= len(node):
-                raise place.error(f"{part!r} is not an index of the array (length {len(node)})")
+                named = [n for n in names if n is not None]
+                raise place.error(
+                    f"{part!r} is not an index of the array (length {len(node)})"
+                    + (f" nor one of its names {named}" if named else "")
+                )
             place, part_key = place / int(part), int(part)
         elif isinstance(node, dict):
             if part not in node:
