@@ -47,16 +47,8 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
         steps,
         seed,
         max_extra,
-        replay,
-    } = convert_spec(spec)?;
-    if !replay.is_empty() {
-        return Err(BindingError::Scenario(
-            "recorded book snapshots are replayed by deleverage.Engine (and simulate); this \
-             entry point does not replay them"
-                .to_owned(),
-        )
-        .into());
-    }
+        ..
+    } = convert_spec(spec)?.without_replay()?;
     let initial = scenario.initial_prices();
     let step_seconds = scenario.step_seconds;
     let mut signals = Signals::default();

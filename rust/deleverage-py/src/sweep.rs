@@ -35,16 +35,8 @@ pub fn sweep<'py>(
         steps,
         seed,
         max_extra,
-        replay,
-    } = convert_spec(spec)?;
-    if !replay.is_empty() {
-        return Err(BindingError::Scenario(
-            "recorded book snapshots are replayed by deleverage.Engine (and simulate); this \
-             entry point does not replay them"
-                .to_owned(),
-        )
-        .into());
-    }
+        ..
+    } = convert_spec(spec)?.without_replay()?;
     let n = scenario.assets.len();
     let sp = SweepSpec {
         path,

@@ -140,6 +140,22 @@ pub(crate) struct Spec {
     pub replay: Vec<Refresh>,
 }
 
+impl Spec {
+    /// The spec, refused if it carries book snapshots: only `deleverage.Engine` (and
+    /// `simulate`, which runs one) replays them.
+    pub fn without_replay(self) -> BindingResult<Self> {
+        if self.replay.is_empty() {
+            Ok(self)
+        } else {
+            Err(BindingError::Scenario(
+                "recorded book snapshots are replayed by deleverage.Engine (and simulate); this \
+                 entry point does not replay them"
+                    .to_owned(),
+            ))
+        }
+    }
+}
+
 /// Converts the spec `deleverage.simulate` builds (assets, protocols, accounts, families, queue,
 /// shock, run settings).
 pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
