@@ -4,7 +4,7 @@
 
 use rand::RngExt;
 
-use super::{AdlOrder, AdlRanking, Exchange, PoolStatus, Position, adl_score, shrink};
+use super::{AdlOrder, AdlRanking, Exchange, PoolStatus, Position, adl_score};
 use crate::family::shared::Shared;
 use crate::recorder::EventKind;
 
@@ -68,11 +68,8 @@ impl Exchange {
                 self.wallet[pk] -= back;
                 self.ledger.withdrawn += back;
             }
-            self.wallet[pk] += realized;
-            self.size[k] = shrink(sk, cut);
+            self.book_close(pk, k, cut, realized);
             self.adl_qty[k] += cut;
-            self.pnl[k] += realized;
-            self.ledger.realized_pnl += realized;
             if self.size[k] == 0.0
                 && (self.offsets[pk] as usize..self.offsets[pk + 1] as usize)
                     .all(|i| self.size[i] == 0.0)
@@ -96,11 +93,8 @@ impl Exchange {
         if cut_total > 0.0 {
             // The bankrupt side closes what was matched at BP: its equity share there is zero.
             let realized = side * cut_total * (bp - self.entry[j]);
-            self.wallet[p] += realized;
-            self.size[j] = shrink(s, cut_total);
+            self.book_close(p, j, cut_total, realized);
             self.adl_qty[j] += cut_total;
-            self.pnl[j] += realized;
-            self.ledger.realized_pnl += realized;
             self.ledger.adl_bankrupt_qty += cut_total;
             sh.count_liquidation(a, cut_total * sh.px[a]);
         }
@@ -147,11 +141,8 @@ impl Exchange {
         let a = self.asset(j);
         let m = self.market[j] as usize;
         let realized = side * q * (bp - self.entry[j]);
-        self.wallet[p] += realized;
-        self.size[j] = shrink(s, q);
-        self.pnl[j] += realized;
+        self.book_close(p, j, q, realized);
         self.unresolved[j] += q;
-        self.ledger.realized_pnl += realized;
         self.ledger.unresolved_qty += q;
         self.absorbed_size[m] += side * q;
         self.absorbed_cost[m] += side * q * bp;

@@ -1,7 +1,7 @@
 //! A perp liquidation taken by the engine's user between steps (a dYdX-style liquidation
 //! taker, MECHANICS §6.3, §6.6).
 
-use super::{Exchange, PoolStatus, settle, shrink};
+use super::{Exchange, PoolStatus, settle};
 use crate::error::{Error, Result};
 use crate::family::shared::Shared;
 use crate::recorder::EventKind;
@@ -66,11 +66,8 @@ impl Exchange {
         }
         let n = qty * price;
         let realized = side * (n - qty * self.entry[j]);
-        self.wallet[p] += realized;
-        self.size[j] = shrink(s, qty);
+        self.book_close(p, j, qty, realized);
         self.liquidated_qty[j] += qty;
-        self.pnl[j] += realized;
-        self.ledger.realized_pnl += realized;
         let st = settle(side, qty, bp, n, self.cfg.fee_rate);
         // At or better than BP: a surplus, so a fee (never a deficit).
         let fee = st.fund_change.max(0.0);

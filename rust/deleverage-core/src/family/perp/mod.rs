@@ -256,6 +256,17 @@ impl Exchange {
         self.cfg.markets[self.market[j] as usize].asset as usize
     }
 
+    /// Books the close of `q` units of position `j` of pool `p` that realised `realized`: the
+    /// pool's wallet, the position's size and PnL, and the ledger (the callers price the close:
+    /// a fill, the bankruptcy price, a manual price).
+    #[inline]
+    fn book_close(&mut self, p: usize, j: usize, q: f64, realized: f64) {
+        self.wallet[p] += realized;
+        self.size[j] = shrink(self.size[j], q);
+        self.pnl[j] += realized;
+        self.ledger.realized_pnl += realized;
+    }
+
     #[inline]
     fn pos_mm(&self, j: usize, px: &[f64]) -> f64 {
         let m = &self.cfg.markets[self.market[j] as usize];
@@ -481,11 +492,8 @@ impl Exchange {
             let filled = fill.filled;
             let n = fill.notional;
             let realized = side * (n - filled * self.entry[j]);
-            self.wallet[p] += realized;
-            self.size[j] = shrink(s, filled);
+            self.book_close(p, j, filled, realized);
             self.liquidated_qty[j] += filled;
-            self.pnl[j] += realized;
-            self.ledger.realized_pnl += realized;
             self.ledger.venue_quote_out += side * n;
             sh.count_liquidation(a, filled * mark);
             let st = settle(side, filled, bp, n, self.cfg.fee_rate);
