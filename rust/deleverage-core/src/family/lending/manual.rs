@@ -5,8 +5,8 @@
 
 use super::accounts::Status;
 use super::rules::{
-    AAVE_MIN_LEFTOVER_BASE, AaveVersion, Holdings, Lending, Liquidation, Rules, aave_max_debt,
-    aave_seizure,
+    AAVE_MIN_LEFTOVER_BASE, Holdings, Lending, Liquidation, Rules, aave_leaves_dust, aave_max_debt,
+    aave_seizure, compound_v2_seizure,
 };
 use super::{Entry, LendingMarket, clear_dust};
 use crate::error::{Error, Result};
@@ -82,12 +82,7 @@ impl Lending {
                     res.bonus,
                     res.protocol_fee,
                 );
-                if *version == AaveVersion::V3_3
-                    && liq.repaid < debt_r
-                    && liq.seized < coll_c
-                    && ((debt_r - liq.repaid) * pr < AAVE_MIN_LEFTOVER_BASE
-                        || (coll_c - liq.seized) * pc < AAVE_MIN_LEFTOVER_BASE)
-                {
+                if aave_leaves_dust(*version, &liq, debt_r, coll_c, pr, pc) {
                     // Aave v3.3's MUST_NOT_LEAVE_DUST: both sides keep $1,000, or one goes.
                     return Err(format!(
                         "amount {amount} would leave less than ${AAVE_MIN_LEFTOVER_BASE} of debt \
@@ -117,14 +112,14 @@ impl Lending {
                     ));
                 }
                 let seized = seized.min(coll_c);
-                Ok(Liquidation {
-                    debt_slot: r,
-                    coll_slot: c,
-                    repaid: repay,
+                Ok(compound_v2_seizure(
+                    r,
+                    c,
+                    repay,
                     seized,
-                    bonus: seized - seized / incentive,
-                    protocol_fee: protocol_seize_share * seized,
-                })
+                    *incentive,
+                    *protocol_seize_share,
+                ))
             }
             Rules::CompoundV3 { .. } => {
                 Err("is on Compound III, which absorbs: call absorb, not a liquidation".to_owned())

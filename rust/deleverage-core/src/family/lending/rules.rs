@@ -265,12 +265,7 @@ impl Lending {
                 let cover = max_debt.min(budget / pr);
                 let mut liq =
                     aave_seizure(r, c, cover, debt_r, coll_c, pr, pc, bonus, res.protocol_fee);
-                if *version == AaveVersion::V3_3
-                    && liq.repaid < debt_r
-                    && liq.seized < coll_c
-                    && ((debt_r - liq.repaid) * pr < AAVE_MIN_LEFTOVER_BASE
-                        || (coll_c - liq.seized) * pc < AAVE_MIN_LEFTOVER_BASE)
-                {
+                if aave_leaves_dust(*version, &liq, debt_r, coll_c, pr, pc) {
                     // Choice (MECHANICS §4.4 step 3): the largest cover that leaves $1,000 of both.
                     let cover = (debt_r - AAVE_MIN_LEFTOVER_BASE / pr)
                         .min((coll_c - AAVE_MIN_LEFTOVER_BASE / pc) * pc / (pr * (1.0 + bonus)))
@@ -296,14 +291,14 @@ impl Lending {
                 } else {
                     repay * incentive * pr / pc
                 };
-                Some(Liquidation {
-                    debt_slot: r,
-                    coll_slot: c,
-                    repaid: repay,
+                Some(compound_v2_seizure(
+                    r,
+                    c,
+                    repay,
                     seized,
-                    bonus: seized - seized / incentive,
-                    protocol_fee: protocol_seize_share * seized,
-                })
+                    *incentive,
+                    *protocol_seize_share,
+                ))
             }
             Rules::CompoundV3 { .. } => None,
         }
@@ -423,6 +418,44 @@ pub(crate) fn aave_seizure(
         seized,
         bonus: bonus_units,
         protocol_fee: bonus_units * fee,
+    }
+}
+
+/// Aave v3.3's `MUST_NOT_LEAVE_DUST` (MECHANICS §4.4): a liquidation that closes neither side
+/// must leave at least `AAVE_MIN_LEFTOVER_BASE` of value of both the debt and the collateral.
+pub(crate) fn aave_leaves_dust(
+    version: AaveVersion,
+    liq: &Liquidation,
+    debt_r: f64,
+    coll_c: f64,
+    pr: f64,
+    pc: f64,
+) -> bool {
+    version == AaveVersion::V3_3
+        && liq.repaid < debt_r
+        && liq.seized < coll_c
+        && ((debt_r - liq.repaid) * pr < AAVE_MIN_LEFTOVER_BASE
+            || (coll_c - liq.seized) * pc < AAVE_MIN_LEFTOVER_BASE)
+}
+
+/// A Compound v2 seizure (MECHANICS §4.5): `repay` of debt slot `r` for `seized` of collateral
+/// slot `c`, of which `seized − seized/incentive` is the bonus and `protocol_seize_share·seized`
+/// goes to the reserves.
+pub(crate) fn compound_v2_seizure(
+    r: usize,
+    c: usize,
+    repay: f64,
+    seized: f64,
+    incentive: f64,
+    protocol_seize_share: f64,
+) -> Liquidation {
+    Liquidation {
+        debt_slot: r,
+        coll_slot: c,
+        repaid: repay,
+        seized,
+        bonus: seized - seized / incentive,
+        protocol_fee: protocol_seize_share * seized,
     }
 }
 
