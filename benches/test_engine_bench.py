@@ -14,7 +14,7 @@ import deleverage as dl
 from deleverage.examples import eth_positions
 
 
-def _scenario(n: int) -> dl.Scenario:
+def benchmark_market(n: int) -> dl.Scenario:
     """The issue-3 benchmark market: one linear book (tick 0.5, 400 ETH per level), a spot
     oracle, Aave v3.3 positions with health factors 1.01 + Exp(0.35)."""
     book = dl.OrderBook.linear(mid=3_000.0, tick=0.5, levels=5_999, depth_per_level=400.0)
@@ -32,7 +32,7 @@ def _scenario(n: int) -> dl.Scenario:
 @pytest.mark.parametrize("n", [100_000, 1_000_000])
 def test_simulate_25pct_shock(benchmark: Any, n: int) -> None:
     """One run to quiet of ``n`` accounts after a 25 % instant ETH shock."""
-    sc = _scenario(n)
+    sc = benchmark_market(n)
     res = benchmark.pedantic(
         dl.simulate, args=(sc,), kwargs={"shock": dl.Shock.instant(ETH=-0.25)}, rounds=3
     )

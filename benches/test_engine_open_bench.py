@@ -15,20 +15,11 @@ import numpy as np
 import pytest
 
 import deleverage as dl
-from deleverage.examples import eth_positions
+from test_engine_bench import benchmark_market
 
 
 def _engine(n: int) -> dl.Engine:
-    book = dl.OrderBook.linear(mid=3_000.0, tick=0.5, levels=5_999, depth_per_level=400.0)
-    sc = dl.Scenario(
-        assets=[
-            dl.Asset("ETH", price=3_000.0, venues=[book]),
-            dl.Asset("USDC", price=1.0, oracle=dl.Oracle.reference()),
-        ],
-        steps=1,
-    )
-    aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05, 0.10)})
-    return dl.Engine(sc.add_lending(aave, eth_positions(n, seed=1)))
+    return dl.Engine(benchmark_market(n))
 
 
 def test_quiet_step_10k_accounts(benchmark: Any) -> None:
