@@ -8,7 +8,7 @@ use super::rules::{
     AAVE_MIN_LEFTOVER_BASE, Holdings, Lending, Liquidation, Rules, aave_leaves_dust, aave_max_debt,
     aave_seizure, compound_v2_seizure,
 };
-use super::{Entry, LendingMarket, clear_dust};
+use super::{Entry, LendingMarket};
 use crate::error::{Error, Result};
 use crate::family::shared::Shared;
 use crate::recorder::EventKind;
@@ -149,7 +149,6 @@ impl LendingMarket {
             .position(|&o| o == account)
             .ok_or_else(|| refuse("is not a lending account".to_owned()))?;
         let p = self.acc.protocol[i] as usize;
-        let base = self.acc.offsets[i] as usize;
         let slot = |a: usize| {
             self.acc
                 .range(i)
@@ -161,16 +160,8 @@ impl LendingMarket {
         let liq = self.protocols[p]
             .manual_liquidation(&self.acc.holdings(i), &sh.px, r, c, amount)
             .map_err(refuse)?;
-        let (dk, ck) = (base + r, base + c);
-        self.acc.debt[dk] = clear_dust(self.acc.debt[dk] - liq.repaid, self.acc.debt[dk]);
-        self.acc.collateral[ck] = clear_dust(
-            self.acc.collateral[ck] - liq.seized,
-            self.acc.collateral[ck],
-        );
-        self.protocols[p].treasury[collateral_asset] += liq.protocol_fee;
+        self.apply(i, &liq, &sh.px);
         let repaid_value = liq.repaid * sh.px[debt_asset];
-        self.acc.liquidated_notional[i] += liq.seized * sh.px[collateral_asset];
-        self.acc.status[i] = Status::Liquidated;
         let mut ev = sh.event(
             0,
             EventKind::UserLiquidation,

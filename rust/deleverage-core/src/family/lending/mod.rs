@@ -28,7 +28,7 @@ use crate::family::shared::{
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Value, Values, table};
 use accounts::{Accounts, Status};
-use rules::{AaveVersion, Lending, Rules};
+use rules::{AaveVersion, Lending, Liquidation, Rules};
 use trigger::TriggerIndex;
 
 /// The final state of every account, in the original order (see [`Engine::account_table`]).
@@ -349,6 +349,27 @@ impl LendingMarket {
         self.queue = keyed.iter().map(|k| old[k.1 as usize]).collect();
     }
 
+    /// What liquidation `liq` does to account `i` (by the queue or by hand): its debt and
+    /// collateral fall, the protocol's fee goes to the treasury, the seized value is counted and
+    /// the account is marked liquidated. Returns the debt's and the collateral's assets.
+    #[inline]
+    fn apply(&mut self, i: usize, liq: &Liquidation, px: &[f64]) -> (usize, usize) {
+        let base = self.acc.offsets[i] as usize;
+        let (dk, ck) = (base + liq.debt_slot, base + liq.coll_slot);
+        let (da, ca) = (self.acc.asset[dk] as usize, self.acc.asset[ck] as usize);
+        // Repaying or seizing everything clears the balance exactly (no float dust left behind).
+        self.acc.debt[dk] = clear_dust(self.acc.debt[dk] - liq.repaid, self.acc.debt[dk]);
+        self.acc.collateral[ck] = clear_dust(
+            self.acc.collateral[ck] - liq.seized,
+            self.acc.collateral[ck],
+        );
+        let p = self.acc.protocol[i] as usize;
+        self.protocols[p].treasury[ca] += liq.protocol_fee;
+        self.acc.liquidated_notional[i] += liq.seized * px[ca];
+        self.acc.status[i] = Status::Liquidated;
+        (da, ca)
+    }
+
     fn liquidate(&mut self, sh: &mut Shared, i: usize, round: u32, budget: &mut f64) -> Outcome {
         let p = self.acc.protocol[i] as usize;
         let l = &self.protocols[p];
@@ -366,21 +387,10 @@ impl LendingMarket {
                 Outcome::Finished
             };
         };
-        let base = self.acc.offsets[i] as usize;
-        let (dk, ck) = (base + liq.debt_slot, base + liq.coll_slot);
-        let (da, ca) = (self.acc.asset[dk] as usize, self.acc.asset[ck] as usize);
-        // Repaying or seizing everything clears the balance exactly (no float dust left behind).
-        self.acc.debt[dk] = clear_dust(self.acc.debt[dk] - liq.repaid, self.acc.debt[dk]);
-        self.acc.collateral[ck] = clear_dust(
-            self.acc.collateral[ck] - liq.seized,
-            self.acc.collateral[ck],
-        );
-        self.protocols[p].treasury[ca] += liq.protocol_fee;
+        let (da, ca) = self.apply(i, &liq, &sh.px);
         let repaid_value = liq.repaid * sh.px[da];
         let seized_value = liq.seized * sh.px[ca];
         *budget -= repaid_value;
-        self.acc.liquidated_notional[i] += seized_value;
-        self.acc.status[i] = Status::Liquidated;
         sh.count_liquidation(ca, seized_value);
         let to_liquidator = liq.seized - liq.protocol_fee;
         let sell = sh.cfg.sell_fraction * to_liquidator;
