@@ -82,7 +82,7 @@ def test_cli_sweep_writes_rows_per_variant(
         "liquidation_bonus=0.1",
     ]
     assert out.height == 10
-    assert "P(bad debt > 0)" in capsys.readouterr().out
+    assert "p_bad_debt" in capsys.readouterr().out
     # A key that is not in the file is named, with what is there.
     bad = ["--grid", "protocols.0.reserves.ETH.bonus=0.05"]
     assert main([*args, *bad, "--no-write"]) == 2

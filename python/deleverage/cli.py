@@ -27,7 +27,7 @@ import polars as pl
 from deleverage import examples
 from deleverage._core import ConstantProductPool, Fill, OrderBook, Router
 from deleverage.engine import simulate
-from deleverage.exceptions import DeleverageError
+from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.result import Result
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
@@ -278,17 +278,100 @@ def sweep_(
     threads: int | None,
     grid: list[tuple[str, list[Any]]],
     out: Path | None,
+    executor: str | None = None,
+    levels: Sequence[float] = (0.95, 0.99),
+    stream: bool = False,
 ) -> int:
-    """Runs a scenario file (and the variants of a grid) on seeded paths of its shock."""
+    """Runs a scenario file (and the variants of a grid) on seeded paths of its shock and prints
+    the risk statistics of each variant."""
+    from deleverage.risk import risk
+    from deleverage.sweep import sweep
+
+    scenarios = _file_variants(path, grid)
+    first = next(iter(scenarios.values()))
+    if stream and out is None:
+        raise ScenarioError("--stream writes the runs into the output folder: drop --no-write")
+    if out is not None and stream:
+        lazy = sweep(
+            scenarios,
+            runs=runs,
+            threads=threads,
+            progress=True,
+            executor=executor,
+            out=out / "sweep",
+        )
+        frame = lazy.collect()
+    else:
+        frame = sweep(scenarios, runs=runs, threads=threads, progress=True, executor=executor)
+    print(f"{path.name}: {len(scenarios)} scenario(s) × {runs} runs, seed {first.seed}")
+    # Assets that never fall on any path (the quote) have no drawdown to speak of.
+    still = [
+        a
+        for a in dict.fromkeys(a.name for sc in scenarios.values() for a in sc.assets)
+        if not (frame[f"exogenous_drawdown_{a}"].min() or 0.0) < 0  # type: ignore[operator]
+    ]
+    stats = risk(
+        frame.drop(
+            f"{k}_{a}" for a in still for k in ("drawdown", "exogenous_drawdown", "amplification")
+        ),
+        levels=levels,
+    )
+    # One row per statistic, one column per variant: as wide as the variants, not the stats.
+    names = [c for c in stats.columns if c != "scenario"]
+    table = pl.DataFrame(
+        {"statistic": names}
+        | {
+            str(row["scenario"]): [_number(row[c]) for c in names]
+            for row in stats.iter_rows(named=True)
+        }
+    )
+    with pl.Config(
+        tbl_rows=table.height,
+        tbl_cols=table.width,
+        tbl_width_chars=200,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_cell_alignment="RIGHT",
+    ):
+        print(table)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        stats.write_parquet(out / "risk.parquet")
+        if stream:
+            print(
+                f"written to {out}/: sweep/runs/ (one .parquet per chunk of runs), "
+                "risk (.parquet), one row per scenario"
+            )
+        else:
+            frame.write_parquet(out / "sweep.parquet")
+            print(
+                f"written to {out}/: sweep (.parquet), one row per scenario and run; "
+                "risk (.parquet), one row per scenario"
+            )
+    return 0
+
+
+def _number(v: object) -> str:
+    """A statistic for the terminal: counts and money with thousands separators, shares and
+    returns to four significant digits."""
+    if v is None:
+        return "–"
+    x = float(v)  # type: ignore[arg-type]
+    if x == int(x) or abs(x) >= 1_000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def _file_variants(path: Path, grid: list[tuple[str, list[Any]]]) -> dict[str, Scenario]:
+    """The scenarios of a file and the product of a grid of its dotted keys, labelled by the
+    keys' last parts (unless two keys share one) and their values."""
     import itertools
 
     from deleverage import tomlfile
-    from deleverage.sweep import sweep
 
     doc = tomlfile.read(path)
     scenarios = {}
     keys = [k for k, _ in grid]
-    # Label variants by the keys' last parts unless two keys share one.
     short = [k.rsplit(".", 1)[-1] for k in keys]
     names = short if len(set(short)) == len(short) else keys
     for combo in itertools.product(*(v for _, v in grid)):
@@ -297,27 +380,7 @@ def sweep_(
             variant = tomlfile.with_value(variant, key, value, path.name)
         label = ", ".join(f"{k}={v}" for k, v in zip(names, combo, strict=True)) or path.stem
         scenarios[label] = tomlfile.load_document(variant, path)
-    first = next(iter(scenarios.values()))
-    frame = sweep(scenarios, runs=runs, threads=threads, progress=True)
-    print(f"{path.name}: {len(scenarios)} scenario(s) × {runs} runs, seed {first.seed}")
-    cols = [
-        pl.col("liquidations").mean().alias("liquidations (mean)"),
-        pl.col("bad_debt").mean().alias("bad debt (mean)"),
-        pl.col("bad_debt").quantile(0.99).alias("bad debt (p99)"),
-        (pl.col("bad_debt") > 0).mean().alias("P(bad debt > 0)"),
-    ] + [
-        pl.col(f"drawdown_{a}").quantile(0.01).alias(f"{a} drawdown (p1)")
-        for a in first.asset_names
-        if frame[f"exogenous_drawdown_{a}"].min() < 0  # type: ignore[operator]
-    ]
-    table = frame.group_by("scenario", maintain_order=True).agg(cols)
-    with pl.Config(tbl_rows=table.height, tbl_cols=table.width, tbl_width_chars=160):
-        print(table)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        frame.write_parquet(out / "sweep.parquet")
-        print(f"written to {out}/: sweep (.parquet), one row per scenario and run")
-    return 0
+    return scenarios
 
 
 def map_(path: Path, asset: str, moves: list[float], cascade: bool, out: Path | None) -> int:
@@ -348,6 +411,18 @@ def _moves(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated returns like -0.05,-0.1, got {text!r}"
         ) from None
+
+
+def _levels(text: str) -> list[float]:
+    try:
+        out = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        out = []
+    if not out or not all(0.0 < v < 1.0 for v in out):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated levels in (0, 1) like 0.95,0.99, got {text!r}"
+        )
+    return out
 
 
 def _output_options(p: argparse.ArgumentParser, what: str) -> None:
@@ -458,7 +533,26 @@ def _parser() -> argparse.ArgumentParser:
         help="vary a value of the file, named by its dotted key with array items by index, e.g. "
         "--grid protocols.0.reserves.ETH.liquidation_bonus=0.05,0.1 (repeatable: the product)",
     )
-    _output_options(w, "sweep.parquet")
+    w.add_argument(
+        "--executor",
+        choices=["processes", "ray"],
+        default=None,
+        help="run the chunks of runs on a process pool (one worker per core) or on Ray (the "
+        "cluster of RAY_ADDRESS, or a local one); default: threads in this process",
+    )
+    w.add_argument(
+        "--levels",
+        type=_levels,
+        default=[0.95, 0.99],
+        help="levels of value at risk and expected shortfall, written --levels=0.95,0.99 (default)",
+    )
+    w.add_argument(
+        "--stream",
+        action="store_true",
+        help="write the runs chunk by chunk under the output folder's sweep/ as they finish, "
+        "and resume an interrupted sweep of the same arguments there",
+    )
+    _output_options(w, "sweep.parquet and risk.parquet")
     v = sub.add_parser(
         "venues",
         help="route one forced sale across a book and a pool",
@@ -479,7 +573,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args.scenario, None if args.no_write else args.out)
         if args.command == "sweep":
             out = None if args.no_write else args.out
-            return sweep_(args.scenario, args.runs, args.threads, args.grid, out)
+            return sweep_(
+                args.scenario,
+                args.runs,
+                args.threads,
+                args.grid,
+                out,
+                args.executor,
+                args.levels,
+                args.stream,
+            )
         if args.command == "map":
             return map_(args.scenario, args.asset, args.moves, not args.no_cascade, args.out)
         return venues(args.qty)
