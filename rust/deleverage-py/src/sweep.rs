@@ -2,6 +2,7 @@
 //! released; one summary row per run, as numpy columns.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use deleverage_core::sweep::{SweepSpec, sweep_until};
@@ -44,16 +45,27 @@ pub fn sweep<'py>(
         seed,
         max_extra_steps: max_extra,
     };
-    // The sweep runs on its own thread with the GIL released; this thread looks at Python's
-    // signal handlers every 20 ms and, on Ctrl-C, sets the flag every run polls before each
-    // step, so the sweep stops within a step of every run in flight.
+    // The sweep runs on its own thread with the GIL released; this thread waits for it at most
+    // 20 ms at a time, looking at Python's signal handlers in between, and on Ctrl-C sets the
+    // flag every run polls before each step, so the sweep stops within a step of every run in
+    // flight. A finished sweep wakes it at once (a short chunk costs no 20 ms wait).
     let stop = AtomicBool::new(false);
-    let mut signal: Option<PyErr> = None;
-    let c = py.detach(|| {
-        std::thread::scope(|s| {
-            let h = s.spawn(|| sweep_until(&scenario, &sp, first..last, threads, &stop));
-            while !h.is_finished() {
-                std::thread::sleep(Duration::from_millis(20));
+    let (c, signal) = py.detach(|| {
+        let (done, finished) = mpsc::channel();
+        let mut signal: Option<PyErr> = None;
+        let c = std::thread::scope(|s| {
+            let (scenario, sp, stop) = (&scenario, &sp, &stop);
+            // The sender moves into the thread: if the sweep panics, unwinding drops it and
+            // the wait below ends too.
+            let h = s.spawn(move || {
+                let out = sweep_until(scenario, sp, first..last, threads, stop);
+                // The receiver lives until the scope ends; the send cannot fail.
+                let _ = done.send(());
+                out
+            });
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                finished.recv_timeout(Duration::from_millis(20))
+            {
                 if signal.is_none()
                     && let Err(e) = Python::attach(|py| py.check_signals())
                 {
@@ -62,7 +74,8 @@ pub fn sweep<'py>(
                 }
             }
             h.join()
-        })
+        });
+        (c, signal)
     });
     if let Some(e) = signal {
         return Err(e);
