@@ -3,46 +3,22 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import inspect
 
 import pytest
 
 import deleverage
-import deleverage._core
-import deleverage.cli
-import deleverage.engine
-import deleverage.examples
-import deleverage.exceptions
-import deleverage.funds
-import deleverage.lending
-import deleverage.market
-import deleverage.perps
-import deleverage.plot
-import deleverage.result
-import deleverage.risk
-import deleverage.scenario
-import deleverage.shock
-import deleverage.sweep
-import deleverage.vaults
 
-MODULES = [
-    deleverage,
-    deleverage.exceptions,
-    deleverage.cli,
-    deleverage.market,
-    deleverage.shock,
-    deleverage.lending,
-    deleverage.scenario,
-    deleverage.engine,
-    deleverage.result,
-    deleverage.risk,
-    deleverage.examples,
-    deleverage.perps,
-    deleverage.vaults,
-    deleverage.funds,
-    deleverage.plot,
-    deleverage.sweep,
-]
+# By import_module, not attribute: ``deleverage.sweep``, ``deleverage.risk`` and
+# ``deleverage.frontier`` are the functions, which hide their modules' docstrings.
+MODULES = [deleverage] + [
+    importlib.import_module(f"deleverage.{m}")
+    for m in (
+        "exceptions", "cli", "market", "shock", "lending", "scenario", "engine", "result",
+        "risk", "examples", "perps", "vaults", "funds", "plot", "sweep", "frontier",
+    )
+]  # fmt: skip
 
 
 def _docstring_owners() -> list[tuple[str, object]]:

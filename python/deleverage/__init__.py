@@ -34,6 +34,7 @@ from deleverage._core import (
 from deleverage.analysis import amplification_curve, breakdown, critical_shock, liquidation_map
 from deleverage.engine import Engine, EngineState, StepReport, simulate
 from deleverage.exceptions import DeleverageError, ScenarioError
+from deleverage.frontier import frontier
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve
 from deleverage.market import Asset, Oracle
@@ -78,6 +79,7 @@ __all__ = [
     "breakdown",
     "critical_shock",
     "examples",
+    "frontier",
     "grid",
     "liquidation_map",
     "plot",

@@ -3,8 +3,9 @@
 ``deleverage demo`` runs a built-in example through a price shock, prints the summary and writes
 the result frames (Parquet) and plots (PNG); ``deleverage run`` and ``deleverage map`` do the same
 for a scenario file; ``deleverage sweep`` runs a scenario file (and a parameter grid of it) on many
-seeded paths; ``deleverage venues`` routes one forced sale across an order book and a pool and
-prints the fills.
+seeded paths and prints its risk statistics; ``deleverage frontier`` searches a parameter of a
+scenario file for where a statistic of its sweep crosses a limit; ``deleverage venues`` routes
+one forced sale across an order book and a pool and prints the fills.
 
 Examples
 --------
@@ -351,6 +352,104 @@ def sweep_(
     return 0
 
 
+def frontier_(
+    path: Path,
+    param: tuple[str, list[Any]],
+    grid: list[tuple[str, list[Any]]],
+    limit: float,
+    metric: str,
+    stat: str,
+    runs: int,
+    tol: float | None,
+    threads: int | None,
+    executor: str | None,
+    out: Path | None,
+) -> int:
+    """The inverse search on a scenario file: where a statistic of its sweep crosses a limit."""
+    from deleverage.frontier import frontier
+
+    if len(grid) > 1:
+        raise ScenarioError("frontier takes at most one --grid (the boundary curve's axis)")
+    sc = Scenario.from_toml(path)
+    params: dict[str, Any] = {k: v for k, v in grid}
+    params[param[0]] = tuple(param[1])
+    f = frontier(
+        sc,
+        params=params,
+        limit=limit,
+        metric=metric,
+        stat=stat,
+        runs=runs,
+        tol=tol,
+        threads=threads,
+        executor=executor,
+        progress=True,
+    )
+    head = f.row(0, named=True)
+    what = f"{stat} of {metric}"
+    print(
+        f"{path.name}: {what} over {runs} runs (seed {head['seed']}), limit {limit:g}, "
+        f"searching {param[0]} in [{param[1][0]}, {param[1][1]}]"
+    )
+    if not grid:
+        side = "at or above" if head["safe_side"] == "above" else "at or below"
+        print(
+            f"within the limit {side} {head['safe_value']:.8g}; boundary {head['boundary']:.8g} "
+            f"(bracket [{head['bracket_low']:.8g}, {head['bracket_high']:.8g}], {what} "
+            f"{_number(head['stat_low'])} to {_number(head['stat_high'])}; "
+            f"{head['evaluations']} sweeps)"
+        )
+    else:
+        table = f.select(
+            pl.col("grid_value").alias(grid[0][0]),
+            pl.col("boundary"),
+            pl.col("safe_value"),
+            pl.col("safe_side"),
+            pl.col("stat_low")
+            .map_elements(_number, return_dtype=pl.String)
+            .alias(f"{stat} at low"),
+            pl.col("stat_high")
+            .map_elements(_number, return_dtype=pl.String)
+            .alias(f"{stat} at high"),
+            pl.col("evaluations").alias("sweeps"),
+        )
+        with pl.Config(
+            tbl_rows=table.height,
+            tbl_cols=table.width,
+            tbl_width_chars=200,
+            tbl_hide_dataframe_shape=True,
+            tbl_hide_column_data_types=True,
+        ):
+            print(table)
+    if out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from deleverage import plot
+
+        out.mkdir(parents=True, exist_ok=True)
+        f.write_parquet(out / "frontier.parquet")
+        plot.frontier(f).savefig(out / "frontier.png", dpi=110)
+        print(f"written to {out}/: frontier (.parquet, .png)")
+    return 0
+
+
+def _bracket_arg(text: str) -> tuple[str, list[Any]]:
+    import tomllib
+
+    key, sep, values = text.partition("=")
+    low, colon, high = values.partition(":")
+    if not sep or not key.strip() or not colon or not low.strip() or not high.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=LOW:HIGH, got {text!r}")
+    try:
+        parsed = tomllib.loads(f"v = [{low}, {high}]")["v"]
+    except tomllib.TOMLDecodeError:
+        raise argparse.ArgumentTypeError(
+            f"the bracket of {key.strip()!r} must be two numbers LOW:HIGH, got {values!r}"
+        ) from None
+    return key.strip(), parsed
+
+
 def _number(v: object) -> str:
     """A statistic for the terminal: counts and money with thousands separators, shares and
     returns to four significant digits."""
@@ -553,6 +652,55 @@ def _parser() -> argparse.ArgumentParser:
         "and resume an interrupted sweep of the same arguments there",
     )
     _output_options(w, "sweep.parquet and risk.parquet")
+    fr = sub.add_parser(
+        "frontier",
+        help="the parameter value where a risk statistic of a sweep crosses a limit",
+        description="Bisect a parameter of a scenario file (its dotted key, as --grid takes "
+        "it) over sweeps of RUNS seeded paths of its shock (the same paths at every value) for "
+        "the value where STAT of METRIC crosses LIMIT; with --grid, the boundary curve over the "
+        "grid's values. Print it and write the frame (Parquet) and its plot (PNG).",
+    )
+    fr.add_argument("scenario", type=Path, help="the scenario file (.toml)")
+    fr.add_argument(
+        "--param",
+        type=_bracket_arg,
+        required=True,
+        metavar="KEY=LOW:HIGH",
+        help="the parameter to search and its bracket, e.g. "
+        "protocols.0.reserves.ETH.liquidation_bonus=0.01:0.2 (whole numbers search whole "
+        "numbers)",
+    )
+    fr.add_argument(
+        "--grid",
+        type=_grid_values,
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="a second parameter: the boundary at each of its values",
+    )
+    fr.add_argument("--limit", type=float, required=True, help="the limit on the statistic")
+    fr.add_argument(
+        "--metric", default="bad_debt", help="a column of the sweep frame (default: bad_debt)"
+    )
+    fr.add_argument(
+        "--stat",
+        default="p99",
+        help="mean, max, min, prob (share of runs above 0), p<q> or es<q> (default: p99)",
+    )
+    fr.add_argument("--runs", type=_count(1), default=100, help="runs per sweep (default: 100)")
+    fr.add_argument(
+        "--tol", type=float, default=None, help="bracket width to stop at (default: 1/1000)"
+    )
+    fr.add_argument(
+        "--threads", type=_count(1), default=None, help="worker threads (default: one per core)"
+    )
+    fr.add_argument(
+        "--executor",
+        choices=["processes", "ray"],
+        default=None,
+        help="run each sweep's chunks on a process pool or on Ray (default: threads here)",
+    )
+    _output_options(fr, "frontier.parquet and frontier.png")
     v = sub.add_parser(
         "venues",
         help="route one forced sale across a book and a pool",
@@ -582,6 +730,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.executor,
                 args.levels,
                 args.stream,
+            )
+        if args.command == "frontier":
+            return frontier_(
+                args.scenario,
+                args.param,
+                args.grid,
+                args.limit,
+                args.metric,
+                args.stat,
+                args.runs,
+                args.tol,
+                args.threads,
+                args.executor,
+                None if args.no_write else args.out,
             )
         if args.command == "map":
             return map_(args.scenario, args.asset, args.moves, not args.no_cascade, args.out)

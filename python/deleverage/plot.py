@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from deleverage.result import Result
 
-__all__ = ["amplification_curve", "depth", "liquidation_map", "result", "rounds"]
+__all__ = ["amplification_curve", "depth", "frontier", "liquidation_map", "result", "rounds"]
 
 
 def _figure(nrows: int = 1, height: float = 4.0) -> tuple[Figure, list]:  # type: ignore[type-arg]
@@ -234,4 +234,93 @@ def rounds(res: Result, step: int = 0) -> Figure:
     bottom.set_ylabel("sold per round (quote)")
     bottom.set_xlabel("round (−1: before the first sale)")
     bottom.grid(alpha=0.3)
+    return fig
+
+
+def frontier(frame: pl.DataFrame) -> Figure:
+    """A :func:`deleverage.frontier` frame. One parameter: the statistic at every value the
+    bisection tried, the limit, and the boundary with the unsafe side shaded. Two parameters: the
+    boundary curve of the searched parameter over the grid one, the safe side shaded, the final
+    brackets as error bars, and the grid values where the statistic never crossed the limit
+    marked on the axis (within it over the whole bracket, or beyond it).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import polars as pl
+    >>> import deleverage as dl
+    >>> frame = pl.DataFrame({"parameter": ["liquidation_bonus"], "boundary": [0.125],
+    ...     "safe_value": [0.1249], "bracket_low": [0.1249], "bracket_high": [0.1251],
+    ...     "safe_side": ["below"], "metric": ["bad_debt"], "stat": ["p99"], "limit": [0.0],
+    ...     "trace": [[{"value": 0.01, "stat": 0.0}, {"value": 0.2, "stat": 1_200.0},
+    ...                {"value": 0.105, "stat": 0.0}, {"value": 0.1525, "stat": 490.0}]]})
+    >>> dl.plot.frontier(frame).axes[0].get_xlabel()
+    'liquidation_bonus'
+    """
+    _check_frame(
+        frame,
+        ("parameter", "boundary", "safe_side", "metric", "stat", "limit"),
+        "a frontier frame",
+    )
+    fig, (ax,) = _figure(1, 4.5)
+    first = frame.row(0, named=True)
+    what = f"{first['stat']} of {first['metric']}"
+    if "grid_value" not in frame.columns:
+        if "trace" not in frame.columns:
+            raise ScenarioError("expected a frontier frame with its trace column")
+        tried = pl.DataFrame(first["trace"]).sort("value")
+        ax.plot(tried["value"], tried["stat"], "o-", color="C0", label=f"{what} (each sweep)")
+        ax.axhline(first["limit"], color="C3", ls="--", label=f"limit {first['limit']:g}")
+        b = first["boundary"]
+        lo, hi = tried["value"].min(), tried["value"].max()
+        unsafe = (lo, b) if first["safe_side"] == "above" else (b, hi)
+        ax.axvspan(*unsafe, color="C3", alpha=0.08, label="beyond the limit")
+        ax.axvline(b, color="k", lw=1)
+        ax.annotate(
+            f"boundary {b:.6g}",
+            (b, first["limit"]),
+            xytext=(6, 10),
+            textcoords="offset points",
+        )
+        ax.set_xlabel(first["parameter"])
+        ax.set_ylabel(what)
+        ax.set_title(f"Where the {what} crosses {first['limit']:g}")
+    else:
+        crossed = frame.filter(pl.col("boundary").is_not_null()).sort("grid_value")
+        x = crossed["grid_value"].cast(pl.Float64).to_numpy()
+        y = crossed["boundary"].to_numpy()
+        err = np.vstack(
+            [y - crossed["bracket_low"].to_numpy(), crossed["bracket_high"].to_numpy() - y]
+        )
+        ax.errorbar(x, y, yerr=err, fmt="o-", color="k", capsize=3, label="boundary")
+        if len(x):
+            top, bottom = ax.get_ylim()[1], ax.get_ylim()[0]
+            above = crossed["safe_side"].to_numpy() == "above"
+            ax.fill_between(x, y, top, where=above, color="C2", alpha=0.15, interpolate=True)
+            ax.fill_between(x, bottom, y, where=~above, color="C2", alpha=0.15, interpolate=True)
+            ax.fill_between([], [], [], color="C2", alpha=0.15, label=f"{what} within the limit")
+            ax.set_ylim(bottom, top)
+        never = frame.filter(pl.col("boundary").is_null())
+        limit = first["limit"]
+        for inside, marker, color, label in (
+            (True, "o", "C2", "within the limit over the whole bracket"),
+            (False, "x", "C3", "beyond the limit over the whole bracket"),
+        ):
+            part = never.filter((pl.col("stat_low") <= limit) == inside)
+            if part.height:
+                ax.plot(
+                    part["grid_value"].cast(pl.Float64).to_numpy(),
+                    np.full(part.height, ax.get_ylim()[0]),
+                    marker,
+                    color=color,
+                    mfc="none",
+                    clip_on=False,
+                    label=label,
+                )
+        ax.set_xlabel(str(first["grid_parameter"]))
+        ax.set_ylabel(first["parameter"])
+        ax.set_title(f"Boundary where the {what} reaches {first['limit']:g}")
+    ax.legend(loc="best", frameon=False)
+    ax.grid(alpha=0.3)
     return fig
