@@ -122,6 +122,31 @@ def test_on_random_paths_the_safe_value_holds_on_an_independent_sweep() -> None:
     assert mean_liquidations(row["bracket_low"]) == row["stat_low"] > 50.0
 
 
+def test_a_bracket_of_whole_numbers_searches_whole_numbers() -> None:
+    # Twenty accounts all under water after the shock, a budget of k liquidations per step and
+    # no step beyond the one: min(k, 20) liquidations. At most 7.5: k = 7.
+    pos = pl.DataFrame(
+        {
+            "account": [f"a{i}" for i in range(20)],
+            "collateral_asset": ["ETH"] * 20,
+            "collateral": [7.0] * 20,
+            "debt_asset": ["USDC"] * 20,
+            "debt": [13_000.0] * 20,
+        }
+    )
+    sc = dl.Scenario(**{**one_account().__dict__, "lending": ()})
+    sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(LT, B)}), pos)
+    f = dl.frontier(
+        sc, dl.Shock.instant(ETH=-0.3), params={"liquidators.budget_count": (1, 40)},
+        metric="liquidations", stat="max", limit=7.5, runs=1, max_extra_steps=0,
+    )  # fmt: skip
+    row = f.row(0, named=True)
+    assert (row["bracket_low"], row["bracket_high"]) == (7, 8)
+    assert row["safe_value"] == 7
+    assert (row["stat_low"], row["stat_high"]) == (7, 8)
+    assert all(t["value"] == int(t["value"]) for t in row["trace"])
+
+
 def test_bad_frontier_arguments_are_named() -> None:
     sc = one_account()
     with pytest.raises(dl.ScenarioError, match=r"does not cross the limit 0 .* widen the bracket"):

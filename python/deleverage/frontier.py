@@ -61,6 +61,7 @@ def frontier(
     threads: int | None = None,
     executor: cf.Executor | str | None = None,
     chunk: int = 64,
+    max_extra_steps: int = 10_000,
     progress: bool = False,
 ) -> pl.DataFrame:
     """Where ``stat`` of ``metric`` over ``runs`` seeded runs crosses ``limit`` as a parameter
@@ -80,6 +81,8 @@ def frontier(
     percentile as :func:`risk` takes value at risk: the k-th smallest for k = ⌈q/100·n⌉, so
     ``p99``, ``p99.9``, ``p5``) or ``es<q>`` (expected shortfall beyond it). "Beyond the limit"
     means above it. The search assumes the statistic crosses the limit once in the bracket.
+    ``runs``, ``seed``, ``threads``, ``executor``, ``chunk`` and ``max_extra_steps`` go to each
+    :func:`sweep`.
 
     One row per boundary point: ``parameter``, ``boundary`` (the middle of the final bracket),
     ``safe_value`` (the end of the final bracket within the limit: the recommendation),
@@ -153,6 +156,7 @@ def frontier(
             threads=threads,
             executor=executor,
             chunk=chunk,
+            max_extra_steps=max_extra_steps,
         )
         bar.update()
         if metric not in frame.columns or not frame[metric].dtype.is_numeric():
@@ -269,10 +273,10 @@ def _search(
             "safe_side": None,
             "crossed": False,
             "evaluations": 2,
-            "trace": [{"value": v, "stat": s} for v, s in trace],
+            "trace": [{"value": float(v), "stat": float(s)} for v, s in trace],
         }
     while (hi[0] - lo[0] > 1) if integer else (hi[0] - lo[0] > tol):
-        mid = math.floor((lo[0] + hi[0]) / 2) if integer else 0.5 * (lo[0] + hi[0])
+        mid = float(math.floor((lo[0] + hi[0]) / 2)) if integer else 0.5 * (lo[0] + hi[0])
         point = (mid, f(int(mid) if integer else mid))
         trace.append(point)
         if (point[1] > limit) == beyond_lo:
@@ -290,5 +294,5 @@ def _search(
         "safe_side": "above" if beyond_lo else "below",
         "crossed": True,
         "evaluations": len(trace),
-        "trace": [{"value": v, "stat": s} for v, s in trace],
+        "trace": [{"value": float(v), "stat": float(s)} for v, s in trace],
     }

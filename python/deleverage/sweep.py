@@ -613,13 +613,6 @@ def grid(scenario: Scenario, values: Mapping[str, Sequence[Any]]) -> dict[str, S
         path = Path(tmp) / "scenario.toml"
         scenario.to_toml(path)
         doc = tomlfile.read(path)
-        # The file leaves the liquidators' defaults out; a grid may vary them too.
-        liq = scenario.liquidators
-        table = doc.setdefault("liquidators", {})
-        for k in ("priority", "mode", "budget_notional", "sell_fraction", "max_rounds_per_step",
-                  "keeper_margin", "budget_count"):  # fmt: skip
-            if getattr(liq, k) is not None:
-                table.setdefault(k, getattr(liq, k))
         for combo in itertools.product(*(values[k] for k in keys)):
             variant = doc
             for key, value in zip(keys, combo, strict=True):

@@ -260,11 +260,27 @@ def load(path: str | Path) -> Scenario:
     return load_document(read(path), path)
 
 
+#: The tables a file may leave out, and their keys, each with a default: a grid may vary them
+#: all the same.
+_OPTIONAL: dict[str, set[str]] = {
+    "run": {"step_seconds", "steps", "seed"},
+    "liquidators": {
+        "priority",
+        "mode",
+        "budget_notional",
+        "budget_count",
+        "sell_fraction",
+        "max_rounds_per_step",
+        "keeper_margin",
+    },
+}
+
+
 def with_value(doc: Mapping[str, Any], key: str, value: Any, file: str) -> dict[str, Any]:
     """A copy of ``doc`` with the dotted ``key`` (``liquidators.budget_notional``,
     ``protocols.0.reserves.ETH.liquidation_bonus``: array items by index or by their ``name``,
     ``protocols.aave_v3.reserves.ETH.liquidation_bonus``) set to ``value``. The key must
-    exist."""
+    exist, or be one of the ``[run]`` and ``[liquidators]`` keys a file may leave out."""
     import copy
 
     out = copy.deepcopy(dict(doc))
@@ -286,8 +302,12 @@ def with_value(doc: Mapping[str, Any], key: str, value: Any, file: str) -> dict[
                 )
             place, part_key = place / int(part), int(part)
         elif isinstance(node, dict):
-            if part not in node:
-                raise (place / part).error(f"no such key to vary; it has {sorted(node)}")
+            optional = _OPTIONAL.get(parts[0], set()) if i == 1 else set()
+            if i == 0 and part in _OPTIONAL and part not in node:
+                node[part] = {}  # a table left out, all defaults
+            elif part not in node and (part not in optional or not last):
+                valid = sorted(set(node) | optional | (set(_OPTIONAL) if i == 0 else set()))
+                raise (place / part).error(f"no such key to vary; it has {valid}")
             place, part_key = place / part, part  # type: ignore[assignment]
         else:
             raise place.error(f"is a value, not a table: cannot reach {key!r}")
@@ -308,20 +328,8 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         place,
         {"run", "liquidators", "shock", "assets", "protocols", "perps", "vaults", "funds"},
     )
-    run = table(top.get("run", {}), place / "run", {"step_seconds", "steps", "seed"})
-    liq = table(
-        top.get("liquidators", {}),
-        place / "liquidators",
-        {
-            "priority",
-            "mode",
-            "budget_notional",
-            "budget_count",
-            "sell_fraction",
-            "max_rounds_per_step",
-            "keeper_margin",
-        },
-    )
+    run = table(top.get("run", {}), place / "run", _OPTIONAL["run"])
+    liq = table(top.get("liquidators", {}), place / "liquidators", _OPTIONAL["liquidators"])
     lp = place / "liquidators"
     liquidators = wrap(lp, lambda: Liquidators(
         priority=get_str(liq, "priority", lp, "worst_health"),  # type: ignore[arg-type]
