@@ -112,6 +112,20 @@ pub enum Error {
     #[error("engine state: {why}")]
     State { why: String },
 
+    /// A size the user chose that would need more memory than the machine has.
+    #[error(
+        "{field} = {value} would need {} for {what}, more than this machine's {} of memory",
+        crate::memory::human(*bytes),
+        crate::memory::human(u128::from(*limit))
+    )]
+    TooLarge {
+        field: String,
+        value: u64,
+        bytes: u128,
+        limit: u64,
+        what: &'static str,
+    },
+
     /// The same venue passed twice to a router.
     #[error("venues[{index}] is the same venue as venues[{first}]; pass each venue once")]
     DuplicateVenue { index: usize, first: usize },
@@ -133,7 +147,8 @@ impl Error {
             | Error::Missing { field, .. }
             | Error::Incompatible { field, .. }
             | Error::Diverged { field, .. }
-            | Error::UnknownName { field, .. } => Some(field),
+            | Error::UnknownName { field, .. }
+            | Error::TooLarge { field, .. } => Some(field),
             Error::Crossed { .. } => Some("book"),
             Error::State { .. } => Some("state"),
             Error::Interrupted => None,
@@ -154,6 +169,7 @@ impl Error {
             | Error::Unsorted { value, .. }
             | Error::Diverged { value, .. } => Some(*value),
             Error::LengthMismatch { got, .. } => Some(*got as f64),
+            Error::TooLarge { value, .. } => Some(*value as f64),
             Error::Crossed { best_bid, .. } => Some(*best_bid),
             Error::DuplicateVenue { index, .. } => Some(*index as f64),
             Error::Empty { .. }

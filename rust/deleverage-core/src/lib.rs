@@ -1,7 +1,8 @@
 //! deleverage-core: the cascade engine of `deleverage`, with no Python in it.
 //!
 //! The layers, each importing only those above it in this list:
-//! - the floor: [`error`], [`fill`], [`recorder`] (columnar tables and the named enums);
+//! - the floor: [`error`], [`memory`] (sizes checked against the machine), [`fill`],
+//!   [`recorder`] (columnar tables and the named enums);
 //! - [`venue`] (the `Venue` trait, books, pools, impact curves, the router), [`oracle`],
 //!   [`path`] (exogenous paths), and [`market`] (the shared market state);
 //! - [`family`]: `shared` (what every family stands on and the `ForcedSeller` interface), the
@@ -21,6 +22,7 @@ pub mod error;
 pub mod family;
 pub mod fill;
 pub mod market;
+pub mod memory;
 pub mod oracle;
 pub mod path;
 pub mod scenario;

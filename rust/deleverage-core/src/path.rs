@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Poisson, StandardNormal};
 
 use crate::error::{self, Error, Result};
+use crate::memory;
 
 /// Seconds in the year that annualised drifts, volatilities and jump intensities refer to.
 pub const SECONDS_PER_YEAR: f64 = 365.25 * 86_400.0;
@@ -79,6 +80,12 @@ impl PathSpec {
         seed: u64,
     ) -> Result<Vec<f64>> {
         let n = initial.len();
+        memory::check(
+            "steps",
+            steps as u64,
+            8 * n as u64,
+            "the reference path (8 B per step and asset)",
+        )?;
         match self {
             PathSpec::Instant { returns } => {
                 check_len("shock", returns, n)?;

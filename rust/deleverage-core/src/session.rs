@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, StepReport};
 use crate::error::{Error, Result};
+use crate::memory;
+use crate::recorder::StepRow;
 use crate::scenario::{Refresh, Scenario};
 use crate::venue::AnyVenue;
 
@@ -32,11 +34,31 @@ pub struct Session {
     next_refresh: usize,
 }
 
+/// Refuses a run whose reference path and steps table (`steps` steps on `n` assets, and up to
+/// `max_extra` more to reach quiet) would need more memory than the machine has. Called before
+/// the path is generated.
+pub fn check_run_size(n: usize, steps: usize, max_extra: u32) -> Result<()> {
+    let row = (n * std::mem::size_of::<StepRow>()) as u64;
+    memory::check(
+        "steps",
+        steps as u64,
+        row + 8 * n as u64,
+        "the reference path and the steps table",
+    )?;
+    memory::check(
+        "max_extra_steps",
+        u64::from(max_extra),
+        row,
+        "the steps table of every extra step",
+    )
+}
+
 impl Session {
     /// A session of `sc` on `path` (row-major, one price per asset per step).
     pub fn new(sc: Scenario, seed: u64, path: Vec<f64>, max_extra: u32) -> Result<Self> {
         let last = sc.initial_prices();
         let n = last.len();
+        check_run_size(n, path.len() / n.max(1), max_extra)?;
         let engine = Engine::new(sc, seed)?;
         if !path.len().is_multiple_of(n) {
             return Err(Error::LengthMismatch {

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::family::ForcedSeller;
+use crate::memory;
 use crate::path::PathSpec;
 use crate::scenario::Scenario;
 
@@ -140,6 +141,14 @@ pub fn sweep_until(
             expected: ">= 1",
         });
     }
+    // Each run in flight holds its path and steps table; the sweep holds a row per run.
+    crate::session::check_run_size(sc.assets.len(), spec.steps, spec.max_extra_steps)?;
+    memory::check(
+        "runs",
+        u64::from(runs.end.saturating_sub(runs.start)),
+        (8 * 8 + 16 * sc.assets.len()) as u64,
+        "the sweep's summary rows",
+    )?;
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(t) = threads {
         builder = builder.num_threads(t);

@@ -6,6 +6,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use deleverage_core::session::check_run_size;
 use deleverage_core::{Engine, Fill, ForcedSeller, Session, Side};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
@@ -116,6 +117,7 @@ impl PyEngine {
         let step_seconds = scenario.step_seconds;
         let held = py
             .detach(|| -> deleverage_core::Result<Session> {
+                check_run_size(initial.len(), steps, max_extra)?;
                 let rows = path.generate(&initial, steps, step_seconds, seed)?;
                 Session::new(scenario, seed, rows, max_extra)?.with_refreshes(replay)
             })

@@ -122,7 +122,8 @@ impl From<BindingError> for PyErr {
                 | CoreError::State { .. }
                 | CoreError::Refused { .. }
                 | CoreError::Take { .. }
-                | CoreError::DuplicateVenue { .. } => raise(
+                | CoreError::DuplicateVenue { .. }
+                | CoreError::TooLarge { .. } => raise(
                     &SCENARIO_ERROR,
                     "ScenarioError",
                     core.to_string(),

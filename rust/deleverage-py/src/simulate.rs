@@ -3,6 +3,7 @@
 //! returns every recorded table as numpy columns moved out of Rust without copying.
 
 use deleverage_core::Engine;
+use deleverage_core::session::check_run_size;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -54,6 +55,7 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
     let mut signals = Signals::default();
     let engine = py
         .detach(|| -> deleverage_core::Result<Engine> {
+            check_run_size(initial.len(), steps, max_extra)?;
             let rows = path.generate(&initial, steps, step_seconds, seed)?;
             let mut engine = Engine::new(scenario, seed)?;
             engine.run(&rows, max_extra, || signals.interrupted())?;

@@ -9,6 +9,7 @@
 use super::Venue;
 use crate::error::{self, Error, Result};
 use crate::fill::{Fill, Side};
+use crate::memory;
 
 /// A level counts as exhausted once the consumed volume is within this relative distance of its
 /// cumulative edge, so that float sums of fills never leave dust levels behind.
@@ -431,6 +432,13 @@ impl OrderBook {
                 expected: ">= 1",
             });
         }
+        // Per level and side, a price and a cumulative depth.
+        memory::check(
+            "levels",
+            levels as u64,
+            32,
+            "the book's two sides (a price and a cumulative depth per level)",
+        )?;
         profile.validate()?;
         dynamics.validate()?;
         let eta = tick / mid;
