@@ -16,8 +16,8 @@ mod common;
 
 use common::{asset, scenario_of, vaults_of};
 use deleverage_core::{
-    AnyVenue, Engine, Error, EventKind, Execution, Family, Ilk, ImpactCurve, OracleKind,
-    PriceCurve, QueueConfig, VaultStatus, Vaults,
+    AnyVenue, Engine, Error, EventKind, Execution, Family, ForcedSeller, Ilk, ImpactCurve,
+    OracleKind, PriceCurve, QueueConfig, VaultStatus, Vaults,
 };
 
 const SLOPE: f64 = 1e-7;
@@ -700,4 +700,68 @@ fn a_users_take_of_worked_example_5_and_the_clippers_refusals() {
     let err = e.take(0, 0, 1.0, 1_900.0).unwrap_err();
     assert!(err.to_string().contains("not-running-auction"), "{err}");
     assert!(e.take(1, 0, 1.0, 1_900.0).is_err());
+}
+
+#[test]
+fn a_budget_equal_to_the_tab_pays_it_whole_and_the_tab_left_is_live() {
+    // art 100 at rate 1 and chop 1.1: tab = 100 × 1.1, which is 110.00000000000001 in floating
+    // point; dust 20, so chost = 22. ink 0.08: 0.08·1,840/1.5 = 98.13 < 100, unsafe. The keepers
+    // hold 110 per step: the tab, up to the engine's tolerance. Step 1 (t = 1,000): the price
+    // 2,208·0.985^11 = 1,869.81 is above what the venue pays; step 2 (t = 2,000):
+    // p2 = 2,208·0.985^22 = 1,583.42 is below it, and the budget pays the whole tab (not
+    // tab − chost = 88, as a strict comparison of 110 with 110.00000000000001 would make it).
+    let il = Ilk {
+        mat: 1.5,
+        rate: 1.0,
+        chop: 1.1,
+        dust: 20.0,
+        hole: f64::INFINITY,
+        dirt: 0.0,
+        ..ilk()
+    };
+    let v = Vaults::new(
+        f64::INFINITY,
+        0.0,
+        vec![il],
+        vec![7],
+        vec![0],
+        vec![0.08],
+        vec![100.0],
+    )
+    .unwrap();
+    let q = QueueConfig {
+        budget_notional: 110.0,
+        ..QueueConfig::default()
+    };
+    let mut e = engine(v, true, OSM, q, 1_000.0);
+    let tab = 100.0 * 1.1;
+    assert!(tab > 110.0, "the float quirk this test is about");
+    e.step(&[1_840.0]).unwrap();
+    e.step(&[1_840.0]).unwrap();
+    let v = vaults_of(&e, 0);
+    let a = v.auctions()[0];
+    assert!(a.running);
+    assert_eq!(a.tab0, tab);
+    // While the auction runs, the tab left is its live tab, beside the live lot.
+    assert_eq!(a.tab_left, a.tab);
+    assert_eq!(a.lot, 0.08);
+    // The final-state table prices the auction at the last step run (t = 1,000), not later.
+    let tables = v.tables(e.shared());
+    let auctions = &tables.iter().find(|(n, _)| *n == "auctions").unwrap().1;
+    let Some(deleverage_core::recorder::Column::F64(price)) = auctions.column("price") else {
+        panic!("auctions.price is a float column")
+    };
+    assert_close!(price[0], 2_208.0 * 0.985_f64.powi(11));
+    assert_close!(v.status(0, 1_000.0).unwrap().0, price[0]);
+
+    e.step(&[1_840.0]).unwrap();
+    let v = vaults_of(&e, 0);
+    let a = v.auctions()[0];
+    let p2 = 2_208.0 * 0.985_f64.powi(22);
+    assert!(!a.running);
+    assert_eq!(a.owe, tab);
+    assert_eq!(a.tab_left, 0.0);
+    assert_close!(a.sliced, tab / p2);
+    assert_close!(a.returned, 0.08 - tab / p2);
+    identities(v, 0);
 }

@@ -14,6 +14,18 @@ use crate::market::Market;
 use crate::oracle::Oracle;
 use crate::recorder::{Event, EventColumns, EventKind, StepColumns, Table, Values, named_enum};
 
+/// The engine's relative tolerance on amounts: two amounts within `DUST` of the larger are the
+/// same amount. Floating point makes `100 × 1.1` come out as 110.00000000000001; a comparison
+/// of a budget with a tab, a payment with a debt, or a trade with nothing uses this tolerance so
+/// that the rounding of one multiplication never changes which rule applies.
+pub const DUST: f64 = 1e-12;
+
+/// `a ≥ b` up to [`DUST`].
+#[inline]
+pub fn at_least(a: f64, b: f64) -> bool {
+    a >= b - DUST * a.abs().max(b.abs())
+}
+
 /// The state every family reads and moves.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Shared {
@@ -43,6 +55,13 @@ impl Shared {
     #[inline]
     pub fn now(&self) -> f64 {
         f64::from(self.step) * self.step_seconds
+    }
+
+    /// Seconds since the start at the last step run (0 before any): the time the final-state
+    /// tables are evaluated at.
+    #[inline]
+    pub fn last_step_time(&self) -> f64 {
+        f64::from(self.step.saturating_sub(1)) * self.step_seconds
     }
 
     /// A spot oracle re-reads the routed mid (other oracles keep their once-per-step value).

@@ -17,7 +17,7 @@ use clip::{has_room, limit};
 
 use crate::error::{self, Error, Result};
 use crate::family::shared::{
-    Breach, Breaches, Budget, ForcedSeller, LiquidationPrices, RoundOutcome, Shared,
+    Breach, Breaches, Budget, ForcedSeller, LiquidationPrices, RoundOutcome, Shared, at_least,
 };
 use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values};
@@ -431,7 +431,7 @@ impl Vaults {
             owe: 0.0,
             sliced: 0.0,
             returned: 0.0,
-            tab_left: 0.0,
+            tab_left: tab,
             bad_debt: 0.0,
             coins: coin,
             redos: 0,
@@ -540,7 +540,9 @@ impl Vaults {
         let asset = il.asset as usize;
         let (lot, tab) = (a.lot, a.tab);
         let full_owe = (lot * price).min(tab);
-        let amt = if budget.notional >= full_owe {
+        // A budget that covers the whole take up to the engine's tolerance asks for the lot: a
+        // budget of 110 against a tab of 100 × 1.1 = 110.00000000000001 pays the tab.
+        let amt = if at_least(budget.notional, full_owe) {
             lot
         } else {
             budget.notional / price
@@ -554,7 +556,7 @@ impl Vaults {
         if price > (1.0 - sh.cfg.keeper_margin) * quote.notional / slice {
             return Taken::No;
         }
-        budget.notional -= owe;
+        budget.notional = (budget.notional - owe).max(0.0);
         budget.count -= 1;
         self.settle_take(sh, id, round, k, slice, owe, tab_after, true)
     }
@@ -615,6 +617,8 @@ impl Vaults {
 
         let s = &mut self.auctions[k];
         s.tab = tab_after;
+        // The tab still to raise while the auction runs; once it ended, what it left unraised.
+        s.tab_left = tab_after;
         s.lot = lot_after;
         s.owe += owe;
         s.sliced += slice;
@@ -624,7 +628,6 @@ impl Vaults {
         let ended = if lot_after == 0.0 {
             // The lot ran out: the tab left is unrecovered; bad debt is what the debt itself
             // missed (MECHANICS §5.4).
-            s.tab_left = tab_after;
             // Nothing is left to raise in an ended auction (the Clipper removes the sale): the
             // unrecovered rest is `tab_left` alone, as the lot returned is `returned` alone.
             s.tab = 0.0;
@@ -680,7 +683,11 @@ fn clip_take(
         owe = tab;
         slice = (owe / price).min(lot);
         tab_after = 0.0;
-    } else if owe < tab && slice < lot {
+    } else if at_least(owe, tab) {
+        // A payment within the engine's tolerance of the tab pays the tab.
+        owe = tab;
+        tab_after = 0.0;
+    } else if slice < lot {
         if tab - owe < chost {
             if tab <= chost {
                 return Err("no-partial-purchase: the tab left would be under chost");
@@ -752,7 +759,11 @@ impl ForcedSeller for Vaults {
     fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
         vec![
             ("vaults", self.table().into_table()),
-            ("auctions", self.auction_table(sh.now()).into_table()),
+            // Prices at the last step run, the time every other final-state column describes.
+            (
+                "auctions",
+                self.auction_table(sh.last_step_time()).into_table(),
+            ),
         ]
     }
 

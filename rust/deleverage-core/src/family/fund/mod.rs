@@ -28,9 +28,10 @@ use crate::family::shared::{
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Values};
 
-/// Trades smaller than this fraction of a fund's assets are not made (**Choice**): a target
-/// fund converges geometrically towards its target and would otherwise trade dust forever.
-pub const DUST: f64 = 1e-12;
+// Trades smaller than `DUST` (the engine's tolerance on amounts) of a fund's assets are not
+// made (**Choice**): a target fund converges geometrically towards its target and would
+// otherwise trade dust forever.
+use crate::family::shared::DUST;
 
 /// A target trade larger than this multiple of the fund's starting assets means the group's own
 /// purchases feed back with a gain of 1 or more (GLT's ρ(K) ≥ 1): the cascade has no finite
