@@ -158,6 +158,23 @@ def numbers(
         )
 
 
+def returns(name: str, values: Any) -> npt.NDArray[np.float64]:
+    """``values`` as a non-empty 1-D array of simple returns: finite and above −1."""
+    if isinstance(values, str | bytes):
+        raise ScenarioError(f"{name} must be a list of returns, got {values!r}")
+    try:
+        arr = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        shown = repr(values) if len(repr(values)) <= 60 else repr(values)[:57] + "..."
+        raise ScenarioError(f"{name} must be a list of returns (numbers), got {shown}") from None
+    if arr.size == 0:
+        raise ScenarioError(f"{name} must not be empty")
+    bad = ~np.isfinite(arr) | (arr <= -1.0)
+    if bad.any():
+        raise ScenarioError(f"{name} must be finite returns > -1, got {arr[bad][0]}")
+    return arr
+
+
 # Scenario-file tables: each part of a scenario reads its own with these.
 
 
@@ -173,7 +190,10 @@ class Place:
         return Place(self.file, f"{self.path}.{key}" if self.path else key)
 
     def error(self, msg: str) -> ScenarioError:
-        return ScenarioError(f"{self.file}: {self.path or 'top level'}: {msg}")
+        """``file: place: msg``, the one format of file errors."""
+        err = ScenarioError(f"{self.file}: {self.path or 'top level'}: {msg}")
+        err._placed = True  # type: ignore[attr-defined]
+        return err
 
 
 def table(v: Any, place: Place, allowed: set[str]) -> dict[str, Any]:
@@ -251,6 +271,8 @@ def wrap(place: Place, build: Any) -> Any:
     try:
         return build()
     except ScenarioError as e:
+        if getattr(e, "_placed", False):
+            raise  # it names its place in the file already
         raise place.error(str(e)) from None
 
 

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from deleverage import _breach, _core
 from deleverage._checks import finite as _finite
+from deleverage._checks import returns
 from deleverage._spec import build_spec
 from deleverage.engine import simulate
 from deleverage.exceptions import ScenarioError
@@ -101,12 +102,7 @@ def liquidation_map(
     True
     """
     _asset_index(scenario, asset)
-    moves_arr = np.asarray(moves, dtype=np.float64).ravel()
-    if moves_arr.size == 0:
-        raise ScenarioError("moves must not be empty")
-    bad = ~np.isfinite(moves_arr) | (moves_arr <= -1.0)
-    if bad.any():
-        raise ScenarioError(f"moves must be finite returns > -1, got {moves_arr[bad][0]}")
+    moves_arr = returns("moves", moves)
     base = {x.name: float(x.price) for x in scenario.assets}
     k = scenario.asset_names.index(asset)
     rows = np.tile(np.array(list(base.values()), dtype=np.float64), (moves_arr.size, 1))
@@ -270,7 +266,7 @@ def amplification_curve(
     """
     _asset_index(scenario, asset)
     rows = []
-    grid = np.asarray(shocks, dtype=np.float64).ravel()
+    grid = returns("shocks", shocks)
     for x in tqdm(grid, desc="amplification curve", disable=not progress):
         res = simulate(scenario, shock=Shock.instant({asset: float(x)}), seed=seed)
         s = res.to_dict()

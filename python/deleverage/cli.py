@@ -134,7 +134,7 @@ def _print_summary(res: Result, title: str) -> None:
 
 
 def _write_frames(res: Result, out: Path) -> list[str]:
-    out.mkdir(parents=True, exist_ok=True)
+    _output_dir(out)
     names = [
         n
         for n in ("events", "steps", "accounts", "positions", "vaults", "auctions", "funds")
@@ -336,7 +336,7 @@ def sweep_(
     ):
         print(table)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        _output_dir(out)
         stats.write_parquet(out / "risk.parquet")
         if stream:
             print(
@@ -427,7 +427,7 @@ def frontier_(
         matplotlib.use("Agg")
         from deleverage import plot
 
-        out.mkdir(parents=True, exist_ok=True)
+        _output_dir(out)
         f.write_parquet(out / "frontier.parquet")
         plot.frontier(f).savefig(out / "frontier.png", dpi=110)
         print(f"written to {out}/: frontier (.parquet, .png)")
@@ -478,7 +478,12 @@ def _file_variants(path: Path, grid: list[tuple[str, list[Any]]]) -> dict[str, S
         for key, value in zip(keys, combo, strict=True):
             variant = tomlfile.with_value(variant, key, value, path.name)
         label = ", ".join(f"{k}={v}" for k, v in zip(names, combo, strict=True)) or path.stem
-        scenarios[label] = tomlfile.load_document(variant, path)
+        try:
+            scenarios[label] = tomlfile.load_document(variant, path)
+        except ScenarioError as e:
+            if not grid:
+                raise
+            raise ScenarioError(f"the variant {label}: {e}") from None
     return scenarios
 
 
@@ -496,7 +501,7 @@ def map_(path: Path, asset: str, moves: list[float], cascade: bool, out: Path | 
         matplotlib.use("Agg")
         from deleverage import plot
 
-        out.mkdir(parents=True, exist_ok=True)
+        _output_dir(out)
         m.write_parquet(out / "liquidation_map.parquet")
         plot.liquidation_map(m).savefig(out / "liquidation_map.png", dpi=110)
         print(f"written to {out}/: liquidation_map (.parquet, .png)")
@@ -510,6 +515,17 @@ def _moves(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated returns like -0.05,-0.1, got {text!r}"
         ) from None
+
+
+def _output_dir(out: Path) -> Path:
+    """The output folder, made if needed; a path that is a file is refused, naming it."""
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"-o/--out {str(out)!r} is a file; give a folder for the outputs")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ScenarioError(f"-o/--out {str(out)!r} cannot be made: {e.strerror}") from None
+    return out
 
 
 def _levels(text: str) -> list[float]:
@@ -714,6 +730,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
+        out_arg = getattr(args, "out", None)
+        # Before any long run: an output path that is a file fails now, not at the end.
+        if out_arg is not None and not getattr(args, "no_write", False) and out_arg.is_file():
+            _output_dir(out_arg)
         if args.command == "demo":
             out = None if args.no_write else args.out
             return demo(args.accounts, args.shock, args.seed, out, args.example)
@@ -750,6 +770,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return venues(args.qty)
     except (DeleverageError, ValueError) as e:
         print(f"deleverage: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        # A file the command could not read or write: one line, not a traceback.
+        where = f" {e.filename!r}" if e.filename else ""
+        print(f"deleverage: error:{where} {e.strerror or e}", file=sys.stderr)
         return 2
 
 

@@ -86,8 +86,20 @@ class Shock:
         >>> res.steps.filter(asset="BTC")["reference"].to_list()
         [60000.0, 60000.0, 60000.0]
         """
-        arrays = {k: np.asarray(v, dtype=np.float64).copy() for k, v in prices.items()}
-        lengths = {len(a) for a in arrays.values()}
+        if not isinstance(prices, Mapping) or not prices:
+            raise ScenarioError(
+                "Shock.path needs the prices of at least one asset, as a mapping of asset names "
+                f"to arrays, got {prices!r}"
+            )
+        arrays = {}
+        for k, v in prices.items():
+            try:
+                arrays[k] = np.asarray(v, dtype=np.float64).copy()
+            except (TypeError, ValueError):
+                raise ScenarioError(
+                    f"shock path {k} must be an array of prices, got {_short(v)}"
+                ) from None
+        lengths = {len(a) if a.ndim == 1 else -1 for a in arrays.values()}
         if len(lengths) > 1:
             raise ScenarioError(f"shock paths must all have the same length, got {sorted(lengths)}")
         for k, a in arrays.items():
@@ -284,3 +296,9 @@ def _seconds(col: pl.Series, where: str) -> npt.NDArray[np.float64]:
             raise ScenarioError(f"{where}: times must be finite")
         return out
     raise ScenarioError(f"{where}: times must be datetimes or seconds, got {col.dtype}")
+
+
+def _short(v: object) -> str:
+    """``repr`` of a value, cut to 60 characters for a message."""
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."

@@ -618,5 +618,8 @@ def grid(scenario: Scenario, values: Mapping[str, Sequence[Any]]) -> dict[str, S
             for key, value in zip(keys, combo, strict=True):
                 variant = tomlfile.with_value(variant, key, value, "scenario")
             label = ", ".join(f"{k}={v}" for k, v in zip(names, combo, strict=True))
-            out[label] = tomlfile.load_document(variant, path)
+            try:
+                out[label] = tomlfile.load_document(variant, path)
+            except ScenarioError as e:
+                raise ScenarioError(f"the variant {label}: {e}") from None
     return out

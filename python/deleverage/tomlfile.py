@@ -227,9 +227,14 @@ def _shock(v: Any, place: Place, base: Path) -> Shock:
     if kind == "path":
         if "file" in t:
             frame = read_frame(base / get_str(t, "file", place), place / "file")
-            return Shock.path({c: frame[c].to_numpy() for c in frame.columns})
-        prices = table(t.get("prices", {}), place / "prices", set(t.get("prices", {})))
-        return Shock.path({a: np.asarray(p, dtype=np.float64) for a, p in prices.items()})
+            columns = {c: frame[c] for c in frame.columns}
+            path: Shock = wrap(place / "file", lambda: Shock.path(columns))
+            return path
+        if "prices" not in t:
+            raise (place / "prices").error("missing; expected a table of price arrays by asset")
+        prices = table(t["prices"], place / "prices", set(t["prices"]))
+        levels: Shock = wrap(place / "prices", lambda: Shock.path(prices))
+        return levels
     corr = np.asarray(t["corr"], dtype=np.float64) if "corr" in t else None
     if kind == "gbm":
         return Shock.gbm(per_asset("sigma"), mu=per_asset("mu"), corr=corr)
@@ -246,10 +251,19 @@ def _shock(v: Any, place: Place, base: Path) -> Shock:
 def read(path: str | Path) -> dict[str, Any]:
     """The parsed TOML document of a scenario file (errors name the file)."""
     path = Path(path)
+    if path.is_dir():
+        raise ScenarioError(f"{str(path)!r} is a folder; give the scenario file's path")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(f"scenario file {str(path)!r} does not exist") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(
+            f"{path.name}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+            "a scenario file is TOML, which is UTF-8"
+        ) from None
+    except OSError as e:
+        raise ScenarioError(f"{path.name}: cannot be read: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{path.name}: not valid TOML: {e}") from None
 
@@ -395,23 +409,17 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         raise (place / "protocols").error("expected an array of tables [[protocols]]")
     for i, p in enumerate(raw_protocols):
         pp = place / "protocols" / i
-        lending, positions = Lending._from_toml(p, pp, base, prices)
-        try:
-            sc = sc.add(lending, positions)
-        except ScenarioError as e:
-            raise pp.error(str(e)) from None
+        lending, positions = wrap(pp, lambda: Lending._from_toml(p, pp, base, prices))  # noqa: B023
+        sc = wrap(pp, lambda: sc.add(lending, positions))  # noqa: B023
     for key, family_class in _FAMILY_TABLES.items():
         entries = top.get(key, [])
         if not isinstance(entries, list):
             raise (place / key).error(f"expected an array of tables [[{key}]]")
         for i, t in enumerate(entries):
             fp = place / key / i
-            family, file = family_class._from_toml(t, fp)
+            family, file = wrap(fp, lambda: family_class._from_toml(t, fp))  # noqa: B023
             positions = read_frame(base / file, fp / "positions")
-            try:
-                sc = sc.add(family, positions)
-            except ScenarioError as e:
-                raise fp.error(str(e)) from None
+            sc = wrap(fp, lambda: sc.add(family, positions))  # noqa: B023
     return sc
 
 
