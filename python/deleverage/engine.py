@@ -111,6 +111,7 @@ class Engine:
         ]
         self._labels = labels
         self._n_lending = n_lending
+        self._path_steps = int(spec["steps"])
         self._assets = scenario.asset_names
         self._index = {a: k for k, a in enumerate(self._assets)}
         try:
@@ -669,6 +670,7 @@ class Engine:
             self._labels,
             n_lending=self._n_lending,
             families=self._families,
+            path_steps=self._path_steps,
         )
 
     def __getstate__(self) -> dict[str, Any]:

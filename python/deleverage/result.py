@@ -152,6 +152,7 @@ def build_result(
     *,
     n_lending: int | None = None,
     families: Sequence[Any] = (),
+    path_steps: int | None = None,
 ) -> Result:
     """Wraps the engine's numpy columns (no copy) in frames and joins the labels back."""
     asset_names_s = pl.Series("asset", asset_names, dtype=pl.String)
@@ -202,6 +203,10 @@ def build_result(
         pl.col("best_bid").fill_nan(None),
         pl.col("best_ask").fill_nan(None),
         pl.col("mid_held").cast(pl.Boolean),
+        # Without a perp exchange there is no insurance fund: null, not 0.
+        pl.col("insurance_fund")
+        if any(f["kind"] == "perps" for f in raw["families"])
+        else pl.lit(None, dtype=pl.Float64).alias("insurance_fund"),
     ).select(
         "step",
         "asset",
@@ -272,6 +277,8 @@ def build_result(
             0 if meta["last_liquidation_step"] is None else meta["last_liquidation_step"] + 1
         ),
         "steps_run": int(meta["steps_run"]),
+        # Steps beyond the path, run to reach quiet (at most max_extra_steps).
+        "extra_steps": max(0, int(meta["steps_run"]) - path_steps) if path_steps is not None else 0,
         "quiet": bool(meta["quiet"]),
     }
     for a, (name, p0) in enumerate(zip(asset_names, initial_prices, strict=True)):

@@ -7,12 +7,16 @@ use numpy::IntoPyArray;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-/// The columns of `table` as numpy arrays (moved, no copy).
+/// The columns of `table` as numpy arrays (moved, no copy). Negative zeros (a sum of opposite
+/// amounts, a product with −1) become 0: a frame never shows `-0.0`.
 pub fn table<'py>(py: Python<'py>, table: Table) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for (name, col) in table.columns {
         match col {
-            Column::F64(v) => d.set_item(name, v.into_pyarray(py))?,
+            Column::F64(mut v) => {
+                v.iter_mut().for_each(|x| *x += 0.0);
+                d.set_item(name, v.into_pyarray(py))?
+            }
             Column::U64(v) => d.set_item(name, v.into_pyarray(py))?,
             Column::U32(v) => d.set_item(name, v.into_pyarray(py))?,
             Column::U8(v) => d.set_item(name, v.into_pyarray(py))?,
@@ -27,7 +31,7 @@ pub fn values<'py>(py: Python<'py>, values: Values) -> PyResult<Bound<'py, PyDic
     let d = PyDict::new(py);
     for (name, v) in values {
         match v {
-            Value::F64(x) => d.set_item(name, x)?,
+            Value::F64(x) => d.set_item(name, x + 0.0)?,
             Value::U64(x) => d.set_item(name, x)?,
             Value::Bool(x) => d.set_item(name, x)?,
             Value::OptU32(x) => d.set_item(name, x)?,
