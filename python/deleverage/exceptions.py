@@ -17,6 +17,8 @@ fee must be in [0, 1), got 1.5
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["DeleverageError", "ScenarioError"]
 
 
@@ -49,4 +51,28 @@ class DeleverageError(Exception):
 
 
 class ScenarioError(DeleverageError, ValueError):
-    """Bad input: the message names the field and the offending value."""
+    """Bad input: the message names the field and the offending value.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> try:
+    ...     dl.OrderBook.linear(3_000.0, 1.0, 10, 1.0).sell("1")
+    ... except dl.ScenarioError as e:
+    ...     print(e, "|", e.field)
+    qty must be a number, got '1' (str) | qty
+    """
+
+    def add_note(self, note: str, /) -> None:
+        """Python's ``add_note``; the note the extension adds to an argument of the wrong type
+        (``while processing 'qty'``) names the argument in the message instead."""
+        m = _ARGUMENT.fullmatch(note)
+        if m is not None and getattr(self, "_argument", False):
+            self._argument = False
+            self.field = m.group(1)
+            self.args = (f"{m.group(1)} {self.args[0]}",)
+            return
+        super().add_note(note)
+
+
+_ARGUMENT = re.compile(r"while processing '(\w+)'")

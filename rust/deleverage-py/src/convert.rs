@@ -5,7 +5,7 @@ use deleverage_core::{Side, error};
 use numpy::PyArray1;
 use numpy::prelude::*;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyBool, PyDict, PyList};
 
 use crate::errors::{BindingError, BindingResult};
 
@@ -102,4 +102,52 @@ pub fn list<'py>(obj: &Bound<'py, PyAny>, place: &str) -> BindingResult<Bound<'p
     obj.cast::<PyList>()
         .cloned()
         .map_err(|_| BindingError::Scenario(format!("{place} must be a list")))
+}
+
+/// A user's argument of the wrong type: `must be <what>, got <value> (<type>)`. PyO3 notes the
+/// argument's name on the exception, and `ScenarioError.add_note` puts it at the front of the
+/// message, so that every such error reads `qty must be a number, got '1' (str)`.
+fn wrong_type(ob: &Bound<'_, PyAny>, what: &str) -> PyErr {
+    let shown = ob
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "?".to_owned());
+    let shown = if shown.chars().count() > 60 {
+        format!("{}...", shown.chars().take(57).collect::<String>())
+    } else {
+        shown
+    };
+    let ty = ob
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned());
+    BindingError::Argument(format!("must be {what}, got {shown} ({ty})")).into()
+}
+
+/// A number argument (`#[pyo3(from_py_with = convert::num)]`): an int or a float (numpy's
+/// included), not a bool or a string.
+pub fn num(ob: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if ob.is_instance_of::<PyBool>() {
+        return Err(wrong_type(ob, "a number"));
+    }
+    ob.extract::<f64>().map_err(|_| wrong_type(ob, "a number"))
+}
+
+/// An optional number argument: `None` or what [`num`] takes.
+pub fn opt_num(ob: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if ob.is_none() {
+        Ok(None)
+    } else {
+        num(ob).map(Some)
+    }
+}
+
+/// A whole-number argument: an int (numpy's included), not a float, a bool or a string.
+pub fn whole(ob: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if ob.is_instance_of::<PyBool>() {
+        return Err(wrong_type(ob, "a whole number"));
+    }
+    ob.extract::<i64>()
+        .map_err(|_| wrong_type(ob, "a whole number"))
 }

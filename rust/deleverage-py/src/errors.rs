@@ -5,7 +5,7 @@
 //! `ScenarioError` can subclass both `DeleverageError` and `ValueError`) and looked up once.
 
 use deleverage_core::Error as CoreError;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -17,6 +17,9 @@ pub enum BindingError {
     Core(CoreError),
     /// Bad input detected during conversion (a wrong type, an unknown side).
     Scenario(String),
+    /// An argument of the wrong type, before its name is known: the message starts with
+    /// "must be"; PyO3 then notes the argument and `ScenarioError.add_note` names it.
+    Argument(String),
     /// Internal state that an earlier failure left unusable.
     Internal(String),
 }
@@ -138,6 +141,19 @@ impl From<BindingError> for PyErr {
                 PyValueError::new_err,
                 Location::default(),
             ),
+            BindingError::Argument(msg) => {
+                let err = raise(
+                    &SCENARIO_ERROR,
+                    "ScenarioError",
+                    msg,
+                    PyTypeError::new_err,
+                    Location::default(),
+                );
+                Python::attach(|py| {
+                    let _ = err.value(py).setattr("_argument", true);
+                });
+                err
+            }
             BindingError::Internal(msg) => raise(
                 &DELEVERAGE_ERROR,
                 "DeleverageError",

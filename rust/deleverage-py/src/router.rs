@@ -137,22 +137,38 @@ impl PyRouter {
 
     /// Sells ``qty`` across the venues at equal marginal prices. ``parts`` of the returned fill
     /// holds each venue's share.
-    fn sell(&self, py: Python<'_>, qty: f64) -> PyResult<PyFill> {
+    fn sell(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] qty: f64,
+    ) -> PyResult<PyFill> {
         self.route(py, Side::Sell, qty, true)
     }
 
     /// Buys ``qty`` across the venues at equal marginal prices.
-    fn buy(&self, py: Python<'_>, qty: f64) -> PyResult<PyFill> {
+    fn buy(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] qty: f64,
+    ) -> PyResult<PyFill> {
         self.route(py, Side::Buy, qty, true)
     }
 
     /// What ``sell(qty)`` would give, without changing any venue.
-    fn quote_sell(&self, py: Python<'_>, qty: f64) -> PyResult<PyFill> {
+    fn quote_sell(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] qty: f64,
+    ) -> PyResult<PyFill> {
         self.route(py, Side::Sell, qty, false)
     }
 
     /// What ``buy(qty)`` would give, without changing any venue.
-    fn quote_buy(&self, py: Python<'_>, qty: f64) -> PyResult<PyFill> {
+    fn quote_buy(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] qty: f64,
+    ) -> PyResult<PyFill> {
         self.route(py, Side::Buy, qty, false)
     }
 
@@ -174,7 +190,12 @@ impl PyRouter {
 
     /// Quantity that the venues together absorb on ``side`` before the marginal price moves more
     /// than ``within`` (a fraction) away from each venue's own mid.
-    fn depth(&self, py: Python<'_>, side: &str, within: f64) -> PyResult<f64> {
+    fn depth(
+        &self,
+        py: Python<'_>,
+        side: &str,
+        #[pyo3(from_py_with = convert::num)] within: f64,
+    ) -> PyResult<f64> {
         let side = convert::side(side)?;
         let within = error::non_negative("within", within).map_err(BindingError::from)?;
         Ok(self.with_all(py, |vs| vs.iter().map(|v| v.depth(side, within)).sum())?)
@@ -195,7 +216,11 @@ impl PyRouter {
     /// >>> len(trades), round(a.mid, 9), round(b.mid, 9)
     /// (1, 110.25, 110.25)
     #[pyo3(signature = (max_rounds=100))]
-    fn arbitrage(&self, py: Python<'_>, max_rounds: i64) -> PyResult<Vec<PyArbTrade>> {
+    fn arbitrage(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::whole)] max_rounds: i64,
+    ) -> PyResult<Vec<PyArbTrade>> {
         let max_rounds = convert::count("max_rounds", max_rounds)?;
         let trades = self.with_all(py, |vs| router::arbitrage(vs, max_rounds))?;
         Ok(trades

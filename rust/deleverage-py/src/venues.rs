@@ -110,22 +110,38 @@ impl PyVenue {
     /// Sells ``qty`` units into the bids and consumes the depth it takes.
     ///
     /// A venue that runs dry fills partially; the rest is reported as ``unfilled``.
-    fn sell(&self, py: Python<'_>, qty: f64) -> PyResult<PyFill> {
+    fn sell(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] qty: f64,
+    ) -> PyResult<PyFill> {
         self.trade(py, "sell", qty, true)
     }
 
     /// Buys ``qty`` units from the asks and consumes the depth it takes.
-    fn buy(&self, py: Python<'_>, qty: f64) -> PyResult<PyFill> {
+    fn buy(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] qty: f64,
+    ) -> PyResult<PyFill> {
         self.trade(py, "buy", qty, true)
     }
 
     /// What ``sell(qty)`` would give, without changing the venue.
-    fn quote_sell(&self, py: Python<'_>, qty: f64) -> PyResult<PyFill> {
+    fn quote_sell(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] qty: f64,
+    ) -> PyResult<PyFill> {
         self.trade(py, "sell", qty, false)
     }
 
     /// What ``buy(qty)`` would give, without changing the venue.
-    fn quote_buy(&self, py: Python<'_>, qty: f64) -> PyResult<PyFill> {
+    fn quote_buy(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] qty: f64,
+    ) -> PyResult<PyFill> {
         self.trade(py, "buy", qty, false)
     }
 
@@ -149,7 +165,12 @@ impl PyVenue {
 
     /// Quantity that trades on ``side`` (``"bid"`` or ``"ask"``) before the marginal price moves
     /// more than the fraction ``within`` away from the mid.
-    fn depth(&self, py: Python<'_>, side: &str, within: f64) -> PyResult<f64> {
+    fn depth(
+        &self,
+        py: Python<'_>,
+        side: &str,
+        #[pyo3(from_py_with = convert::num)] within: f64,
+    ) -> PyResult<f64> {
         let side = convert::side(side)?;
         let within = error::non_negative("within", within).map_err(BindingError::from)?;
         Ok(self.with(py, |v| v.depth(side, within))?)
@@ -161,7 +182,12 @@ impl PyVenue {
     ///
     /// Returns the arbitrage trade the upkeep made (pools only), else ``None``.
     #[pyo3(signature = (dt, reference=None))]
-    fn advance(&self, py: Python<'_>, dt: f64, reference: Option<f64>) -> PyResult<Option<PyFill>> {
+    fn advance(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] dt: f64,
+        #[pyo3(from_py_with = convert::opt_num)] reference: Option<f64>,
+    ) -> PyResult<Option<PyFill>> {
         let dt = error::non_negative("dt", dt).map_err(BindingError::from)?;
         let reference = convert::opt_positive("reference", reference)?;
         Ok(self
@@ -261,9 +287,9 @@ impl PyOrderBook {
         bid_qty: &Bound<'_, PyAny>,
         ask_px: &Bound<'_, PyAny>,
         ask_qty: &Bound<'_, PyAny>,
-        reference: Option<f64>,
-        resilience_half_life: Option<f64>,
-        permanent_impact: f64,
+        #[pyo3(from_py_with = convert::opt_num)] reference: Option<f64>,
+        #[pyo3(from_py_with = convert::opt_num)] resilience_half_life: Option<f64>,
+        #[pyo3(from_py_with = convert::num)] permanent_impact: f64,
     ) -> PyResult<Py<PyOrderBook>> {
         let bp = convert::column(bid_px, "bid_px")?;
         let bq = convert::column(bid_qty, "bid_qty")?;
@@ -297,12 +323,12 @@ impl PyOrderBook {
     #[pyo3(signature = (mid, tick, levels, depth_per_level, *, resilience_half_life=None, permanent_impact=0.0))]
     fn linear(
         py: Python<'_>,
-        mid: f64,
-        tick: f64,
-        levels: i64,
-        depth_per_level: f64,
-        resilience_half_life: Option<f64>,
-        permanent_impact: f64,
+        #[pyo3(from_py_with = convert::num)] mid: f64,
+        #[pyo3(from_py_with = convert::num)] tick: f64,
+        #[pyo3(from_py_with = convert::whole)] levels: i64,
+        #[pyo3(from_py_with = convert::num)] depth_per_level: f64,
+        #[pyo3(from_py_with = convert::opt_num)] resilience_half_life: Option<f64>,
+        #[pyo3(from_py_with = convert::num)] permanent_impact: f64,
     ) -> PyResult<Py<PyOrderBook>> {
         profile_book(
             py,
@@ -330,14 +356,14 @@ impl PyOrderBook {
     #[allow(clippy::too_many_arguments, reason = "mirrors the Python signature")]
     fn sqrt(
         py: Python<'_>,
-        mid: f64,
-        tick: f64,
-        levels: i64,
-        sigma: f64,
-        volume: f64,
-        y: f64,
-        resilience_half_life: Option<f64>,
-        permanent_impact: f64,
+        #[pyo3(from_py_with = convert::num)] mid: f64,
+        #[pyo3(from_py_with = convert::num)] tick: f64,
+        #[pyo3(from_py_with = convert::whole)] levels: i64,
+        #[pyo3(from_py_with = convert::num)] sigma: f64,
+        #[pyo3(from_py_with = convert::num)] volume: f64,
+        #[pyo3(from_py_with = convert::num)] y: f64,
+        #[pyo3(from_py_with = convert::opt_num)] resilience_half_life: Option<f64>,
+        #[pyo3(from_py_with = convert::num)] permanent_impact: f64,
     ) -> PyResult<Py<PyOrderBook>> {
         profile_book(
             py,
@@ -365,13 +391,13 @@ impl PyOrderBook {
     #[allow(clippy::too_many_arguments, reason = "mirrors the Python signature")]
     fn exponential(
         py: Python<'_>,
-        mid: f64,
-        tick: f64,
-        levels: i64,
-        total_depth: f64,
-        scale: f64,
-        resilience_half_life: Option<f64>,
-        permanent_impact: f64,
+        #[pyo3(from_py_with = convert::num)] mid: f64,
+        #[pyo3(from_py_with = convert::num)] tick: f64,
+        #[pyo3(from_py_with = convert::whole)] levels: i64,
+        #[pyo3(from_py_with = convert::num)] total_depth: f64,
+        #[pyo3(from_py_with = convert::num)] scale: f64,
+        #[pyo3(from_py_with = convert::opt_num)] resilience_half_life: Option<f64>,
+        #[pyo3(from_py_with = convert::num)] permanent_impact: f64,
     ) -> PyResult<Py<PyOrderBook>> {
         profile_book(
             py,
@@ -476,7 +502,11 @@ fn with_pool<R>(slf: &Bound<'_, PyPool>, f: impl FnOnce(&ConstantProductPool) ->
 impl PyPool {
     #[new]
     #[pyo3(signature = (base_reserve, quote_reserve, fee=0.003))]
-    fn new(base_reserve: f64, quote_reserve: f64, fee: f64) -> PyResult<PyClassInitializer<Self>> {
+    fn new(
+        #[pyo3(from_py_with = convert::num)] base_reserve: f64,
+        #[pyo3(from_py_with = convert::num)] quote_reserve: f64,
+        #[pyo3(from_py_with = convert::num)] fee: f64,
+    ) -> PyResult<PyClassInitializer<Self>> {
         let pool = ConstantProductPool::new(base_reserve, quote_reserve, fee)
             .map_err(BindingError::from)?;
         Ok(PyClassInitializer::from(PyVenue::new(pool.into())).add_subclass(PyPool))
@@ -560,7 +590,12 @@ impl PyCurve {
     /// the return per unit of quote sold. One sale can take at most ``q = 1/slope``.
     #[staticmethod]
     #[pyo3(signature = (price, slope, *, alpha=None))]
-    fn linear(py: Python<'_>, price: f64, slope: f64, alpha: Option<f64>) -> PyResult<Py<PyCurve>> {
+    fn linear(
+        py: Python<'_>,
+        #[pyo3(from_py_with = convert::num)] price: f64,
+        #[pyo3(from_py_with = convert::num)] slope: f64,
+        #[pyo3(from_py_with = convert::opt_num)] alpha: Option<f64>,
+    ) -> PyResult<Py<PyCurve>> {
         new_curve(py, ImpactCurve::linear(price, slope, execution(alpha)))
     }
 
@@ -579,10 +614,10 @@ impl PyCurve {
     #[pyo3(signature = (price, floor, depth, *, alpha=None))]
     fn exponential(
         py: Python<'_>,
-        price: f64,
-        floor: f64,
-        depth: f64,
-        alpha: Option<f64>,
+        #[pyo3(from_py_with = convert::num)] price: f64,
+        #[pyo3(from_py_with = convert::num)] floor: f64,
+        #[pyo3(from_py_with = convert::num)] depth: f64,
+        #[pyo3(from_py_with = convert::opt_num)] alpha: Option<f64>,
     ) -> PyResult<Py<PyCurve>> {
         new_curve(
             py,
@@ -596,11 +631,11 @@ impl PyCurve {
     #[pyo3(signature = (price, sigma, volume, y=1.0, *, alpha=None))]
     fn sqrt(
         py: Python<'_>,
-        price: f64,
-        sigma: f64,
-        volume: f64,
-        y: f64,
-        alpha: Option<f64>,
+        #[pyo3(from_py_with = convert::num)] price: f64,
+        #[pyo3(from_py_with = convert::num)] sigma: f64,
+        #[pyo3(from_py_with = convert::num)] volume: f64,
+        #[pyo3(from_py_with = convert::num)] y: f64,
+        #[pyo3(from_py_with = convert::opt_num)] alpha: Option<f64>,
     ) -> PyResult<Py<PyCurve>> {
         new_curve(
             py,
