@@ -55,7 +55,10 @@ def finite(
     low_open: bool = False,
 ) -> float:
     """``value`` as a finite float, at least ``low`` (above it if ``low_open``) and at most
-    ``high``; ``name`` starts the error message."""
+    ``high``; ``name`` starts the error message. A string or a bool is not a number, even one
+    that ``float`` would read."""
+    if isinstance(value, str | bytes | bool):
+        raise ScenarioError(f"{name} must be a number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -145,10 +148,11 @@ def numbers(
     ok: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.bool_]],
 ) -> None:
     """``col`` is numeric, finite and ``ok`` (``rule`` says how, e.g. ``">= 0"``) in every row."""
-    try:
-        v = df[col].cast(pl.Float64).to_numpy()
-    except Exception as e:  # a string column, say
-        raise ScenarioError(f"{where}: positions.{col} must be numeric ({e})") from None
+    dtype = df.schema[col]
+    if not dtype.is_numeric():
+        # A column of strings, even of digits, is a wrong export, not numbers.
+        raise ScenarioError(f"{where}: positions.{col} must be numeric, got a {dtype} column")
+    v = df[col].cast(pl.Float64).to_numpy()
     good = np.isfinite(v) & ok(v)
     if not good.all():
         i = int(np.flatnonzero(~good)[0])

@@ -698,7 +698,7 @@ def _market_of(protocol: Any) -> list[str]:
 
 
 def _number(name: str, v: Any) -> float:
-    if isinstance(v, bool):
+    if isinstance(v, bool | str | bytes):
         raise ScenarioError(f"{name} must be a number, got {v!r}")
     try:
         return float(v)

@@ -228,14 +228,25 @@ class Shock:
         >>> round(ref[2] / ref[1], 6)  # one jump of log-size -0.1: exp(-0.1)
         0.904837
         """
+        if corr is not None:
+            if isinstance(corr, str | bytes):
+                raise ScenarioError(f"corr must be a square matrix of numbers, got {corr!r}")
+            try:
+                corr = np.asarray(corr, dtype=np.float64).copy()
+            except (TypeError, ValueError):
+                raise ScenarioError(
+                    f"corr must be a square matrix of numbers, got {_short(corr)}"
+                ) from None
+            if corr.ndim != 2 or corr.shape[0] != corr.shape[1]:
+                raise ScenarioError(f"corr must be a square matrix, got shape {corr.shape}")
         return cls(
             "diffusion",
-            sigma=dict(sigma),
-            mu=dict(mu or {}),
-            corr=None if corr is None else np.asarray(corr, dtype=np.float64).copy(),
-            jump_intensity=dict(jump_intensity or {}),
-            jump_mean=dict(jump_mean or {}),
-            jump_std=dict(jump_std or {}),
+            sigma=_per_asset("sigma", sigma, low=0.0),
+            mu=_per_asset("mu", mu or {}),
+            corr=corr,
+            jump_intensity=_per_asset("jump_intensity", jump_intensity or {}, low=0.0),
+            jump_mean=_per_asset("jump_mean", jump_mean or {}),
+            jump_std=_per_asset("jump_std", jump_std or {}, low=0.0),
         )
 
     def steps(self, default: int) -> int:
@@ -302,3 +313,17 @@ def _short(v: object) -> str:
     """``repr`` of a value, cut to 60 characters for a message."""
     r = repr(v)
     return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _per_asset(name: str, values: Any, *, low: float | None = None) -> dict[str, float]:
+    """A mapping of asset names to finite numbers (at least ``low``), as plain floats."""
+    if not isinstance(values, Mapping):
+        raise ScenarioError(
+            f"{name} must be a mapping of asset names to numbers, got {_short(values)}"
+        )
+    out = {}
+    for k, v in values.items():
+        if not isinstance(k, str):
+            raise ScenarioError(f"{name} keys must be asset names, got {k!r}")
+        out[k] = finite(f"{name}[{k!r}]", v, low=low)
+    return out
