@@ -7,19 +7,19 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum Error {
     /// NaN or an infinity where a real number is needed.
-    #[error("{field} must be a finite number, got {value}")]
+    #[error("{field} must be a finite number, got {}", show(*value))]
     NotFinite { field: String, value: f64 },
 
     /// A quantity, price or parameter that must be strictly positive.
-    #[error("{field} must be > 0, got {value}")]
+    #[error("{field} must be > 0, got {}", show(*value))]
     NotPositive { field: String, value: f64 },
 
     /// A quantity that may be zero but not negative.
-    #[error("{field} must be >= 0, got {value}")]
+    #[error("{field} must be >= 0, got {}", show(*value))]
     Negative { field: String, value: f64 },
 
     /// A parameter outside its admissible range; `expected` says the range in words.
-    #[error("{field} must be {expected}, got {value}")]
+    #[error("{field} must be {expected}, got {}", show(*value))]
     OutOfRange {
         field: String,
         value: f64,
@@ -203,6 +203,17 @@ impl Error {
             Error::Refused { why, .. } | Error::Take { why, .. } => why.clone(),
             e => e.to_string(),
         }
+    }
+}
+
+/// A number for a message: as Rust prints it, but in scientific notation beyond 1e16 (where the
+/// plain form is a screen of zeros) and below 1e-6.
+pub fn show(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && a.is_finite() && !(1e-6..1e16).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
 }
 

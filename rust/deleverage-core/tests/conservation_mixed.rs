@@ -293,8 +293,10 @@ proptest! {
         let tab_scale: f64 = auctions.iter().map(|a| a.tab0).sum::<f64>() + c.vaults.dirt + c.vaults.ilk.dirt;
         for a in auctions {
             check!(a.lot0, a.sliced + a.returned + a.lot, a.lot0);
-            check!(a.tab0, a.owe + a.tab_left + a.tab, a.tab0);
+            // The tab left is the live tab while an auction runs, what it left unraised after.
+            check!(a.tab0, a.owe + a.tab_left, a.tab0);
             if a.running {
+                check!(a.tab_left, a.tab, a.tab0);
                 check!(a.dug, a.owe, a.tab0);
                 running_tab += a.tab;
             } else {

@@ -2,7 +2,11 @@
 //! the reference price (MECHANICS §2.2–2.3).
 
 use super::Venue;
-use crate::error::{self, Result};
+use crate::error::{self, Error, Result};
+
+/// The largest reserve a pool takes: its square and its product with the other reserve stay
+/// finite.
+const MAX_RESERVE: f64 = 1e150;
 use crate::fill::{Fill, Side};
 
 /// Reserves `x` (base) and `y` (quote) with fee `f`. The whole input, fee included, stays in the
@@ -20,6 +24,20 @@ impl ConstantProductPool {
         error::positive("base_reserve", base_reserve)?;
         error::positive("quote_reserve", quote_reserve)?;
         error::in_range("fee", fee, 0.0, 1.0, true, "in [0, 1)")?;
+        // The invariant k = x·y and the arbitrage's x², y² must stay numbers: reserves beyond
+        // 1e150 would price trades at 0 or infinity.
+        for (field, v) in [
+            ("base_reserve", base_reserve),
+            ("quote_reserve", quote_reserve),
+        ] {
+            if v > MAX_RESERVE {
+                return Err(Error::OutOfRange {
+                    field: field.to_owned(),
+                    value: v,
+                    expected: "at most 1e150",
+                });
+            }
+        }
         Ok(ConstantProductPool {
             base: base_reserve,
             quote: quote_reserve,

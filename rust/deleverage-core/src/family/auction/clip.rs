@@ -189,8 +189,9 @@ pub struct Auction {
     pub owe: f64,
     pub sliced: f64,
     pub returned: f64,
-    /// Tab left when the lot ran out (unrecovered, penalty included) and the bad debt
-    /// `max(0, due − Σ owe)` (MECHANICS §5.4).
+    /// The tab left: the live tab while the auction runs, and once it ended the tab left when
+    /// the lot ran out (unrecovered, penalty included; 0 when the tab was raised), so that
+    /// `tab0 = Σ owe + tab_left` always; and the bad debt `max(0, due − Σ owe)` (MECHANICS §5.4).
     pub tab_left: f64,
     pub bad_debt: f64,
     /// Keeper incentives paid at the kick and the redos.
