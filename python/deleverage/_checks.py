@@ -129,6 +129,26 @@ def positions_frame(
     return df
 
 
+def unique_rows(
+    df: pl.DataFrame, keys: Sequence[str], where: str, rule: str, only: pl.Expr | None = None
+) -> None:
+    """No two rows (among those ``only`` keeps) share ``keys``; the first pair that does is
+    named, with its key values and rows."""
+    rows = df.with_row_index("_row")
+    if only is not None:
+        rows = rows.filter(only)
+    dup = (
+        rows.group_by(keys, maintain_order=True)
+        .agg(pl.col("_row"))
+        .filter(pl.col("_row").list.len() > 1)
+    )
+    if dup.height:
+        first = dup.row(0, named=True)
+        named = ", ".join(f"{k} {first[k]!r}" for k in keys)
+        a, b = first["_row"][:2]
+        raise ScenarioError(f"{where}: rows {a} and {b} are both {named}: {rule}")
+
+
 def known_names(df: pl.DataFrame, col: str, allowed: Sequence[str], where: str, what: str) -> None:
     """Every value of ``col`` is one of ``allowed`` (``what`` names one of them: "asset")."""
     bad = df.filter(~pl.col(col).cast(pl.String).is_in(list(allowed)))

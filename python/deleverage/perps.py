@@ -52,6 +52,7 @@ from deleverage._checks import (
     positions_frame,
     protocol_name,
     table,
+    unique_rows,
     wrap,
 )
 from deleverage.exceptions import ScenarioError
@@ -379,6 +380,13 @@ class PerpExchange:
         numbers(df, "size", where, "non-zero", lambda v: v != 0)
         numbers(df, "entry_price", where, "> 0", lambda v: v > 0)
         numbers(df, "margin", where, ">= 0", lambda v: v >= 0)
+        unique_rows(
+            df,
+            ["account", "market"],
+            where,
+            "one cross position per account and market (sum them into one row)",
+            only=pl.col("mode") == "cross",
+        )
         return df.with_columns(
             pl.col("market").cast(pl.String),
             pl.col("size").cast(pl.Float64),

@@ -47,6 +47,7 @@ from deleverage._checks import (
     positions_frame,
     protocol_name,
     table,
+    unique_rows,
     wrap,
 )
 from deleverage.exceptions import ScenarioError
@@ -224,6 +225,7 @@ class Vaults:
         known_names(df, "collateral_asset", self.assets, where, "clipper asset")
         numbers(df, "ink", where, ">= 0", lambda v: v >= 0)
         numbers(df, "art", where, ">= 0", lambda v: v >= 0)
+        unique_rows(df, ["account"], where, "one row per vault")
         return df.with_columns(
             pl.col("collateral_asset").cast(pl.String),
             pl.col("ink").cast(pl.Float64),
