@@ -369,6 +369,19 @@ class PerpExchange:
             .select(*PERP_COLUMNS, "mode", "mark", "notional", "equity", "maintenance_margin")
         )
 
+    def _check_engine_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
+        """The rows the engine takes: also one cross position per account and market (a margin
+        check of rows that net out, :meth:`liquidatable`, takes several)."""
+        df = self._check_positions(positions)
+        unique_rows(
+            df,
+            ["account", "market"],
+            self.name,
+            "one cross position per account and market (sum them into one row)",
+            only=pl.col("mode") == "cross",
+        )
+        return df
+
     def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
         where = self.name
         mode = pl.lit("cross")
@@ -380,13 +393,6 @@ class PerpExchange:
         numbers(df, "size", where, "non-zero", lambda v: v != 0)
         numbers(df, "entry_price", where, "> 0", lambda v: v > 0)
         numbers(df, "margin", where, ">= 0", lambda v: v >= 0)
-        unique_rows(
-            df,
-            ["account", "market"],
-            where,
-            "one cross position per account and market (sum them into one row)",
-            only=pl.col("mode") == "cross",
-        )
         return df.with_columns(
             pl.col("market").cast(pl.String),
             pl.col("size").cast(pl.Float64),
