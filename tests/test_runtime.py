@@ -1,0 +1,121 @@
+"""The package at run time: simulations on many Python threads at once give what they give one
+by one, memory stays flat over thousands of runs, and Ctrl-C stops every long call quickly and
+leaves the interpreter usable."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import deleverage as dl
+
+
+def test_concurrent_simulations_equal_sequential_ones() -> None:
+    sc = dl.examples.eth_lending(n_accounts=500, seed=3, steps=40)
+    shock = dl.Shock.jump_diffusion(
+        sigma={"ETH": 2.0}, jump_intensity={"ETH": 2_000.0}, jump_mean={"ETH": -0.08}
+    )
+    seeds = list(range(8))
+    alone = [dl.simulate(sc, shock, seed=s) for s in seeds]
+    with cf.ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda s: dl.simulate(sc, shock, seed=s), seeds))
+    assert sum(r.summary["liquidations"].item() for r in alone) > 0
+    for a, b in zip(alone, together, strict=True):
+        for name in ("events", "steps", "accounts", "summary"):
+            assert getattr(a, name).equals(getattr(b, name), null_equal=True), name
+
+
+#: A small run, repeated: after ``warm`` runs the peak RSS is set; ``runs`` more may not add to
+#: it beyond a bound. ``benches/test_memory_bench.py`` runs the same for 10,000 runs.
+FLAT = """
+import resource, sys
+import deleverage as dl
+book = dl.OrderBook.linear(3000.0, 1.0, 200, 50.0)
+sc = dl.Scenario(
+    assets=[dl.Asset("ETH", 3000.0, venues=[book], oracle=dl.Oracle.reference()),
+            dl.Asset("USDC", 1.0)],
+    steps=5,
+)
+aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)})
+sc = sc.add_lending(aave, dl.examples.eth_positions(50, seed=1))
+shock = dl.Shock.gbm({"ETH": 5.0})
+warm, runs = int(sys.argv[1]), int(sys.argv[2])
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+for i in range(warm):
+    dl.simulate(sc, shock, seed=i, max_extra_steps=0)
+start = peak()
+for i in range(warm, warm + runs):
+    dl.simulate(sc, shock, seed=i, max_extra_steps=0)
+print(start, peak())
+"""
+
+
+def peak_growth(warm: int, runs: int) -> tuple[float, float]:
+    """Peak RSS (MiB) of a child process after ``warm`` runs, and after ``runs`` more."""
+    out = subprocess.run(
+        [sys.executable, "-c", FLAT, str(warm), str(runs)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def test_resident_memory_stays_flat_over_thousands_of_runs() -> None:
+    warm, end = peak_growth(500, 2_500)
+    # A leak of a few kB per run would add several MiB over 2,500 runs.
+    assert end - warm < 8, (warm, end)
+
+
+_SETUP = """
+import time, deleverage as dl, polars as pl, numpy as np
+def long_market(steps):
+    book = dl.OrderBook.linear(3000.0, 1.0, 2000, 50.0)
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 3000.0, venues=[book]), dl.Asset("USDC", 1.0)],
+                     steps=steps)
+    aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)})
+    return sc.add_lending(aave, dl.examples.eth_positions(2_000, seed=1))
+"""
+
+LONG_CALLS = {
+    "simulate": "dl.simulate(long_market(2_000_000), dl.Shock.gbm({'ETH': 1.0}))",
+    "engine_run": "dl.Engine(long_market(10)).run(np.full((2_000_000, 2), [3000.0, 1.0]))",
+    "run_to_quiet": "dl.Engine(long_market(2_000_000), dl.Shock.gbm({'ETH': 1.0})).run_to_quiet()",
+    "liquidation_map": "dl.liquidation_map(long_market(200_000), 'ETH', [-0.1] * 50)",
+    "amplification_curve": "dl.amplification_curve(long_market(200_000), 'ETH', [-0.1] * 50)",
+}
+
+
+@pytest.mark.parametrize("call", sorted(LONG_CALLS))
+def test_ctrl_c_stops_a_long_call_and_the_interpreter_goes_on(call: str) -> None:
+    code = _SETUP + textwrap.dedent(
+        f"""
+        print("started", flush=True)
+        try:
+            {LONG_CALLS[call]}
+            print("finished", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", time.monotonic(), flush=True)
+        print("alive", dl.simulate(long_market(3)).summary.height, flush=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(0.8)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert "finished" not in out, "the call must outlast the test's wait"
+    stopped = float(next(ln for ln in out.split("\n") if ln.startswith("interrupted")).split()[1])
+    assert "alive 1" in out
+    # 0.5 s is the promise; the margin is for a loaded CI machine (here: a few hundredths).
+    assert stopped - sent < 1.5, stopped - sent
