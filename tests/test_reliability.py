@@ -115,3 +115,107 @@ def test_a_scenario_file_with_absurd_levels_is_one_line_from_the_cli(tmp_path: P
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1, err
     assert "levels = 1000000000000 would need 29.1 TiB" in err
+
+
+BASE = """
+[run]
+steps = 2
+[[assets]]
+name = "ETH"
+price = 3000.0
+[[assets]]
+name = "USDC"
+price = 1.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x = [", r"x\.toml: not valid TOML"),
+        (BASE + "[foo]\na = 1\n", r"x\.toml: foo: unknown key; expected one of \[.assets"),
+        (BASE.replace("steps = 2", 'steps = "x"'), r"x\.toml: run\.steps: .*got str 'x'"),
+        (BASE.replace("steps = 2", "steps = 2.5"), r"x\.toml: run\.steps: .*2\.5"),
+        (BASE.replace("steps = 2", "steps = -1"), r"x\.toml: run: steps must be .* got -1"),
+        ("[run]\nsteps = 2\n", r"x\.toml: assets: expected a non-empty array"),
+        (BASE.replace("price = 3000.0", "price = -3000.0"), r"x\.toml: assets\[0\].*-3000"),
+        (BASE.replace('name = "USDC"', 'name = "ETH"'), r"x\.toml: .*'ETH' appears twice"),
+        (
+            BASE + '[[assets.venues]]\nkind = "warp_drive"\n',
+            r"x\.toml: assets\[1\]\.venues\[0\]\.kind: .*'warp_drive'",
+        ),
+        (BASE + '[shock]\nkind = "meteor"\n', r"x\.toml: shock\.kind: .*'meteor'"),
+        (BASE + '[shock]\nkind = "path"\nprices = {}\n', r"x\.toml: shock\.prices: .*got \{\}"),
+        (
+            BASE + '[shock]\nkind = "path"\nprices = {ETH = ["a"]}\n',
+            r"x\.toml: shock\.prices: shock path ETH must be an array of prices, got \['a'\]",
+        ),
+        (
+            BASE + '[shock]\nkind = "instant"\nreturns = {DOGE = -0.1}\n',
+            r"x\.toml: shock: names unknown asset 'DOGE'",
+        ),
+        (
+            BASE + '[[protocols]]\nkind = "aave_v3"\npositions = "nope.parquet"\n'
+            "[protocols.reserves.ETH]\nliquidation_threshold = 0.8\nliquidation_bonus = 0.05\n",
+            r"x\.toml: protocols\[0\].*nope\.parquet",
+        ),
+        (
+            BASE + '[[protocols]]\nkind = "aave_v3"\npositions = "p.parquet"\n'
+            "[protocols.reserves.ETH]\nliquidation_threshold = 0.95\nliquidation_bonus = 0.1\n",
+            r"x\.toml: protocols\[0\]: aave_v3 reserve ETH: .*1\.045",
+        ),
+        (BASE + "[liquidators]\nsell_fraction = 2.0\n", r"x\.toml: liquidators: .*2\.0"),
+        (BASE + '[liquidators]\npriority = "loudest"\n', r"x\.toml: liquidators: .*'loudest'"),
+    ],
+)
+def test_a_bad_scenario_file_is_one_line_naming_the_file_and_the_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    import re
+
+    import polars as pl
+
+    from deleverage.cli import main
+
+    pl.DataFrame(
+        {
+            "account": ["a"],
+            "collateral_asset": ["ETH"],
+            "collateral": [1.0],
+            "debt_asset": ["USDC"],
+            "debt": [100.0],
+        }
+    ).write_parquet(tmp_path / "p.parquet")
+    (tmp_path / "x.toml").write_text(text)
+    assert main(["run", str(tmp_path / "x.toml"), "--no-write"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("deleverage: error: ")
+    assert re.search(message, err), err
+    # A place is named once, not repeated.
+    assert err.count("x.toml") == 1, err
+
+
+def test_the_cli_refuses_bad_paths_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deleverage.cli import main
+
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe not text")
+    (tmp_path / "ok.toml").write_text(BASE)
+    (tmp_path / "afile").write_text("")
+    for args, message in [
+        (["run", str(tmp_path)], "is a folder; give the scenario file's path"),
+        (["run", str(tmp_path / "missing.toml")], "does not exist"),
+        (["run", str(tmp_path / "bin.toml")], "bin.toml: not UTF-8 text (byte 0xff at offset 0)"),
+        (["run", str(tmp_path / "ok.toml"), "-o", str(tmp_path / "afile")], "is a file"),
+        (["demo", "--accounts", "10", "-o", str(tmp_path / "afile")], "is a file"),
+        (
+            ["sweep", str(tmp_path / "ok.toml"), "--runs", "2", "--grid", "run.nope=1"],
+            "run.nope: no such key",
+        ),
+    ]:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert message in err, err
