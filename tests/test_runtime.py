@@ -87,8 +87,8 @@ def long_market(steps):
 
 LONG_CALLS = {
     "simulate": "dl.simulate(long_market(2_000_000), dl.Shock.gbm({'ETH': 1.0}))",
-    "engine_run": "dl.Engine(long_market(10)).run(np.full((2_000_000, 2), [3000.0, 1.0]))",
-    "run_to_quiet": "dl.Engine(long_market(2_000_000), dl.Shock.gbm({'ETH': 1.0})).run_to_quiet()",
+    "engine_run": "dl.Engine(long_market(10)).run(np.full((3_000_000, 2), [3000.0, 1.0]))",
+    "run_to_quiet": "dl.Engine(long_market(3_000_000), dl.Shock.gbm({'ETH': 1.0})).run_to_quiet()",
     "liquidation_map": "dl.liquidation_map(long_market(200_000), 'ETH', [-0.1] * 50)",
     "amplification_curve": "dl.amplification_curve(long_market(200_000), 'ETH', [-0.1] * 50)",
 }
@@ -110,7 +110,9 @@ def test_ctrl_c_stops_a_long_call_and_the_interpreter_goes_on(call: str) -> None
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "started"
-    time.sleep(0.8)
+    # Soon after the call starts: the fastest of them (Engine.run, about 2.7 million steps a
+    # second) takes over a second.
+    time.sleep(0.25)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from deleverage import _core
@@ -289,7 +291,9 @@ def build_result(
         exogenous = min(exo / p0 - 1.0, 0.0)
         row[f"drawdown_{name}"] = drawdown
         row[f"exogenous_drawdown_{name}"] = exogenous
-        row[f"amplification_{name}"] = drawdown / exogenous if exogenous < 0 else None
+        row[f"amplification_{name}"] = (
+            float(amplification(np.array(drawdown), np.array(exogenous))) if exogenous < 0 else None
+        )
         del a
     positions = _positions(fams, families, account_labels, asset_names)
     vaults, auctions = _vaults(fams, families, account_labels, asset_names)
@@ -330,6 +334,19 @@ def build_result(
         auctions=auctions,
         funds=funds,
     )
+
+
+def amplification(
+    drawdown: npt.NDArray[np.float64], exogenous: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """How much further the market fell than the exogenous path: the fall of the lower of the
+    mid and the reference (the lowest of either) over the exogenous fall, so ``max(1,
+    drawdown / exogenous)``. 1 when forced flow added nothing: a venue whose mid lags above the
+    reference (a pool inside its fee band, a book refilling) is not a dampening. NaN where there
+    was no exogenous fall (null in frames)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(exogenous < 0, drawdown / np.where(exogenous < 0, exogenous, 1.0), np.nan)
+    return np.where(np.isnan(ratio), np.nan, np.maximum(ratio, 1.0))
 
 
 def _label(labels: pl.Series) -> pl.Expr:

@@ -42,6 +42,7 @@ from deleverage._checks import whole
 from deleverage._spec import build_spec
 from deleverage.exceptions import ScenarioError
 from deleverage.perps import PerpExchange
+from deleverage.result import amplification
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
 
@@ -110,8 +111,8 @@ def sweep(
     Columns: ``scenario``, ``run``, ``seed``, ``liquidations``, ``liquidated_notional``,
     ``bad_debt``, ``insurance_fund_min`` and ``insurance_fund_start`` (null without perp
     exchanges), ``steps_run``, ``quiet``, and per asset ``drawdown_<asset>`` (lowest mid),
-    ``exogenous_drawdown_<asset>`` (lowest reference) and ``amplification_<asset>`` (their ratio;
-    null without an exogenous fall, and null for variants without the asset).
+    ``exogenous_drawdown_<asset>`` (lowest reference) and ``amplification_<asset>`` (their ratio,
+    at least 1; null without an exogenous fall, and null for variants without the asset).
 
     The runs go in chunks of ``chunk``, each chunk in the Rust engine on ``threads`` threads
     (default: one per core in-process, one per chunk on an executor). ``executor`` spreads the
@@ -381,9 +382,7 @@ def _frame(label: str, sc: Scenario, raw: dict[str, Any]) -> pl.DataFrame:
         ex = np.minimum(exo[:, a] / p0 - 1.0, 0.0)
         extra[f"drawdown_{asset.name}"] = dd
         extra[f"exogenous_drawdown_{asset.name}"] = ex
-        with np.errstate(divide="ignore", invalid="ignore"):
-            amp = np.where(ex < 0, dd / np.where(ex < 0, ex, 1.0), np.nan)
-        extra[f"amplification_{asset.name}"] = amp
+        extra[f"amplification_{asset.name}"] = amplification(dd, ex)
     return df.with_columns(
         *(
             pl.Series(k, v).fill_nan(None) if k.startswith("amplification_") else pl.Series(k, v)
