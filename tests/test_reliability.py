@@ -219,3 +219,20 @@ def test_the_cli_refuses_bad_paths_in_one_line(
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1, err
         assert message in err, err
+
+
+def test_a_venue_lagging_the_reference_is_no_dampening() -> None:
+    # A lone constant-product pool (fee 0.3 %, g = 0.997) and no positions: after a 10 % fall
+    # the arbitrageur stops at the edge of the fee band, where the pool's bid g·y/x is P = 2,700
+    # and its ask y/(g·x) is P/g²; the mid between them is 2,708.14, a drawdown of −9.73 %, less
+    # than the exogenous −10 %. Nothing was forced: the amplification is 1, not 0.973.
+    import deleverage as dl
+
+    pool = dl.ConstantProductPool(10_000.0, 30_000_000.0, fee=0.003)
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0, venues=[pool]), dl.Asset("USDC", 1.0)])
+    s = dl.simulate(sc, dl.Shock.instant(ETH=-0.1)).summary.row(0, named=True)
+    assert s["liquidations"] == 0
+    assert s["exogenous_drawdown_ETH"] == pytest.approx(-0.1, rel=1e-12)
+    mid = (2_700.0 + 2_700.0 / 0.997**2) / 2
+    assert s["drawdown_ETH"] == pytest.approx(mid / 3_000.0 - 1.0, rel=1e-9)
+    assert s["amplification_ETH"] == 1.0
