@@ -598,3 +598,22 @@ fn a_refreshed_book_keeps_the_depth_already_consumed() {
         Err(Error::Crossed { .. })
     ));
 }
+
+#[test]
+fn an_exponential_curve_prices_a_sale_too_small_to_register() {
+    // Found by fuzzing: a sale whose quote value underflows to 0 against a tiny depth made the
+    // integral VWAP 0/0. Its limit is the current price: the sale fills at S, notional ~0.
+    let mut c = deleverage_core::ImpactCurve::exponential(
+        100.0,
+        1e-47,
+        1e-279,
+        deleverage_core::Execution::Integral,
+    )
+    .unwrap();
+    let fill = deleverage_core::Venue::execute(&mut c, deleverage_core::Side::Sell, 1e-330);
+    assert!(fill.notional.is_finite());
+    assert!(fill.vwap().is_none_or(|v| v.is_finite()));
+    // A normal sale against the same curve still falls to the floor, finitely.
+    let fill = deleverage_core::Venue::execute(&mut c, deleverage_core::Side::Sell, 1.0);
+    assert!(fill.notional.is_finite() && fill.notional >= 0.0);
+}

@@ -137,8 +137,15 @@ impl ImpactCurve {
         match self.shape {
             Shape::Linear { slope } => s * (1.0 + sign * 0.5 * slope * q),
             Shape::Exponential { floor, delta } => {
-                // (δ/q)·(e^{±q/δ} − 1)·(±1), written with expm1 for small q.
-                floor + (s - floor) * sign * (sign * q / delta).exp_m1() * delta / q
+                // (δ/q)·(e^{±q/δ} − 1)·(±1), written with expm1 for small q; its limit 1 at
+                // q/δ = 0 (a value so small it underflows), where the formula is 0/0.
+                let x = q / delta;
+                let factor = if x == 0.0 {
+                    1.0
+                } else {
+                    sign * (sign * x).exp_m1() / x
+                };
+                floor + (s - floor) * factor
             }
             Shape::Sqrt { y_sigma, volume } => {
                 s * (1.0 + sign * (2.0 / 3.0) * y_sigma * (q / volume).sqrt())
