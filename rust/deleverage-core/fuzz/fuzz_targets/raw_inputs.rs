@@ -3,7 +3,9 @@
 //! venue, accounts, a protocol or an engine may refuse with an `Error`; nothing may panic, and a
 //! run that is taken must end and record only finite amounts.
 //!
-//! `cargo +nightly fuzz run raw_inputs -- -max_total_time=600` from `rust/deleverage-core`.
+//! `cargo +nightly fuzz run raw_inputs -O -- -max_total_time=600` from `rust/deleverage-core`;
+//! `cargo +nightly fuzz run raw_inputs -O fuzz/regressions/*` replays the inputs that once
+//! failed.
 
 #![no_main]
 

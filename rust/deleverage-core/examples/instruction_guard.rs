@@ -1,0 +1,33 @@
+//! The fixed workload of CI's performance guard: the lending benchmark at 20,000 accounts and the
+//! perp benchmark at 5,000 positions, each built and run to quiet once, on one thread. CI runs it
+//! under valgrind (`--tool=cachegrind --cache-sim=no`) and compares the instructions executed
+//! with `benches/instructions.baseline` (`.ci/instruction_guard`): instruction counts, unlike
+//! wall time on a shared 2-core machine, move only when the code does.
+
+#[path = "../benches/cascade.rs"]
+#[allow(
+    dead_code,
+    reason = "the bench's own main and bench functions are not used here"
+)]
+mod cascade;
+#[path = "../benches/perps.rs"]
+#[allow(
+    dead_code,
+    reason = "the bench's own main and bench functions are not used here"
+)]
+mod perps;
+
+use deleverage_core::Engine;
+
+fn main() {
+    let mut e = Engine::new(cascade::build(cascade::inputs(20_000, 1)), 1).expect("engine");
+    e.run(&cascade::path(), 10_000, || false).expect("run");
+    let lending = e.events().len();
+    let p = perps::run(perps::inputs(5_000, 1), &perps::path());
+    println!(
+        "lending events {lending}, perp events {}, steps {} and {}",
+        p.events().len(),
+        e.current_step(),
+        p.current_step()
+    );
+}
