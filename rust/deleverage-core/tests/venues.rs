@@ -617,3 +617,37 @@ fn an_exponential_curve_prices_a_sale_too_small_to_register() {
     let fill = deleverage_core::Venue::execute(&mut c, deleverage_core::Side::Sell, 1.0);
     assert!(fill.notional.is_finite() && fill.notional >= 0.0);
 }
+
+#[test]
+fn a_tick_below_the_resolution_of_the_mid_is_refused() {
+    // Found by fuzzing: a tick of 1e-300 at a mid of 100 put every level at 100.0, a ladder no
+    // book allows (and a cascade crawled through it for seconds).
+    use deleverage_core::venue::Profile;
+    let built = deleverage_core::OrderBook::from_profile(
+        Profile::Linear {
+            depth_per_level: 1.0,
+        },
+        100.0,
+        1e-300,
+        160,
+        deleverage_core::BookDynamics::default(),
+    );
+    let err = built.unwrap_err().to_string();
+    assert!(
+        err.starts_with("tick must be large enough against mid"),
+        "{err}"
+    );
+    // The smallest tick that resolves: every level its own price.
+    assert!(
+        deleverage_core::OrderBook::from_profile(
+            Profile::Linear {
+                depth_per_level: 1.0
+            },
+            100.0,
+            1e-9,
+            160,
+            deleverage_core::BookDynamics::default(),
+        )
+        .is_ok()
+    );
+}

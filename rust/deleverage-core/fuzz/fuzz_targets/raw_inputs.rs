@@ -120,6 +120,9 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         step_seconds: 12.0,
     };
     let shown = format!("{sc:?}");
+    if std::env::var_os("FUZZ_SHOW").is_some() {
+        eprintln!("{shown}");
+    }
     let Ok(mut engine) = Engine::new(sc, 1) else {
         return Ok(());
     };

@@ -442,6 +442,16 @@ impl OrderBook {
         profile.validate()?;
         dynamics.validate()?;
         let eta = tick / mid;
+        // Every level a distinct price: a tick below the resolution of `mid` would put several
+        // levels (or all) at one price, which no ladder allows.
+        let (far, next) = (levels as f64 * eta, (levels as f64 - 1.0) * eta);
+        if mid * (1.0 - eta) >= mid || mid * (1.0 + far) <= mid * (1.0 + next) {
+            return Err(Error::OutOfRange {
+                field: "tick".to_owned(),
+                value: tick,
+                expected: "large enough against mid that every level has its own price",
+            });
+        }
         let build = |sign: f64| {
             let n = if sign < 0.0 {
                 // Bids with u_k >= 1 would sit at or below zero.
