@@ -5,7 +5,10 @@
 //! wall time on a shared 2-core machine, move only when the code does.
 
 // Both benchmarks bring the shared test helpers as their own module.
-#![allow(clippy::duplicate_mod, reason = "each bench file includes tests/common itself")]
+#![allow(
+    clippy::duplicate_mod,
+    reason = "each bench file includes tests/common itself"
+)]
 
 #[path = "../benches/cascade.rs"]
 #[allow(
