@@ -230,8 +230,9 @@ impl Engine {
             });
         }
         // The field's name is only formatted for an error: a quiet step allocates nothing.
-        if let Some(a) = reference.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
-            error::positive(&format!("reference[{a}]"), reference[a])?;
+        let (lo, hi) = error::PRICE_RANGE;
+        if let Some(a) = reference.iter().position(|x| !(lo..=hi).contains(x)) {
+            error::price(&format!("reference[{a}]"), reference[a])?;
         }
         let t = f64::from(self.sh.step) * self.sh.step_seconds;
         let dt = if self.sh.step == 0 {

@@ -217,6 +217,24 @@ pub fn show(v: f64) -> String {
     }
 }
 
+/// The prices the engine takes, reference or initial: within 1e-100 and 1e100 of the quote, so
+/// that an amount times a price, or a price squared, stays a finite number.
+pub const PRICE_RANGE: (f64, f64) = (1e-100, 1e100);
+
+/// Checks that `value` is a price the engine takes ([`PRICE_RANGE`]).
+pub fn price(field: &str, value: f64) -> Result<f64> {
+    finite(field, value)?;
+    positive(field, value)?;
+    if !(PRICE_RANGE.0..=PRICE_RANGE.1).contains(&value) {
+        return Err(Error::OutOfRange {
+            field: field.to_owned(),
+            value,
+            expected: "a price between 1e-100 and 1e100",
+        });
+    }
+    Ok(value)
+}
+
 /// Result alias used throughout the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

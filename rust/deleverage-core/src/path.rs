@@ -104,6 +104,9 @@ impl PathSpec {
                     .zip(returns)
                     .map(|(p, r)| p * (1.0 + r))
                     .collect();
+                for (a, &p) in row.iter().enumerate() {
+                    error::price(&format!("shock[{a}] (the price it moves to)"), p)?;
+                }
                 Ok(row.repeat(steps))
             }
             PathSpec::Levels { prices } => {
@@ -116,7 +119,7 @@ impl PathSpec {
                     });
                 }
                 for (i, &p) in prices.iter().enumerate() {
-                    error::positive(&format!("path[{}][{}]", i / n.max(1), i % n.max(1)), p)?;
+                    error::price(&format!("path[{}][{}]", i / n.max(1), i % n.max(1)), p)?;
                 }
                 Ok(prices.clone())
             }
@@ -201,8 +204,9 @@ impl PathSpec {
                         }
                         x[a] *= log_ret.exp();
                     }
+                    let (lo, hi) = error::PRICE_RANGE;
                     for (a, &v) in x.iter().enumerate() {
-                        if !(v.is_finite() && v > 0.0) {
+                        if !(lo..=hi).contains(&v) {
                             return Err(Error::OutOfRange {
                                 field: format!("path[{}][{a}]", out.len() / n),
                                 value: v,

@@ -55,7 +55,7 @@ impl Scenario {
             });
         }
         for a in &self.assets {
-            error::positive(&format!("{}.price", a.name), a.price)?;
+            error::price(&format!("{}.price", a.name), a.price)?;
             a.oracle.validate(&a.name)?;
         }
         for f in &self.families {

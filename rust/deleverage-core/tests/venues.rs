@@ -651,3 +651,17 @@ fn a_tick_below_the_resolution_of_the_mid_is_refused() {
         .is_ok()
     );
 }
+
+#[test]
+fn prices_beyond_the_engine_s_range_are_refused() {
+    // Found by fuzzing: a reference of 3e267 drove a linear curve's notional to inf − inf. The
+    // engine takes prices within 1e-100 and 1e100 of the quote.
+    assert!(deleverage_core::error::price("p", 1e100).is_ok());
+    assert!(deleverage_core::error::price("p", 1e-100).is_ok());
+    let e = deleverage_core::error::price("reference[0]", 3e267).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "reference[0] must be a price between 1e-100 and 1e100, got 3e267"
+    );
+    assert!(deleverage_core::error::price("p", 1e-101).is_err());
+}
