@@ -235,6 +235,24 @@ pub fn price(field: &str, value: f64) -> Result<f64> {
     Ok(value)
 }
 
+/// The largest amount (units of an asset) the engine takes in a position: an amount times the
+/// largest price ([`PRICE_RANGE`]), summed over accounts, stays a finite number.
+pub const MAX_AMOUNT: f64 = 1e150;
+
+/// Checks that `value` is an amount the engine takes: finite, `>= 0` and at most
+/// [`MAX_AMOUNT`].
+pub fn amount(field: &str, value: f64) -> Result<f64> {
+    non_negative(field, value)?;
+    if value > MAX_AMOUNT {
+        return Err(Error::OutOfRange {
+            field: field.to_owned(),
+            value,
+            expected: "an amount of at most 1e150",
+        });
+    }
+    Ok(value)
+}
+
 /// Result alias used throughout the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

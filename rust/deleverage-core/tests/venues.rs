@@ -665,3 +665,19 @@ fn prices_beyond_the_engine_s_range_are_refused() {
     );
     assert!(deleverage_core::error::price("p", 1e-101).is_err());
 }
+
+#[test]
+fn pools_and_positions_keep_to_the_engine_s_amounts() {
+    // Found by fuzzing: pools of 6e-154 units (whose products underflow) and positions of
+    // 4e175 units (whose values overflow) made notional NaN.
+    let e = deleverage_core::ConstantProductPool::new(6e-154, 1.0, 0.0).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "base_reserve must be between 1e-150 and 1e150, got 6e-154"
+    );
+    let e = deleverage_core::error::amount("collateral of holding 8", 4e175).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "collateral of holding 8 must be an amount of at most 1e150, got 4e175"
+    );
+}

@@ -3,11 +3,11 @@
 
 use super::Venue;
 use crate::error::{self, Error, Result};
-
-/// The largest reserve a pool takes: its square and its product with the other reserve stay
-/// finite.
-const MAX_RESERVE: f64 = 1e150;
 use crate::fill::{Fill, Side};
+
+/// The largest reserve a pool takes (and the inverse, the smallest): its square and its product
+/// with the other reserve stay finite and above underflow.
+const MAX_RESERVE: f64 = 1e150;
 
 /// Reserves `x` (base) and `y` (quote) with fee `f`. The whole input, fee included, stays in the
 /// pool, so `k = x·y` grows with every swap when `f > 0`.
@@ -30,11 +30,12 @@ impl ConstantProductPool {
             ("base_reserve", base_reserve),
             ("quote_reserve", quote_reserve),
         ] {
-            if v > MAX_RESERVE {
+            // Below 1e-150 the products underflow to 0 and prices become 0/0.
+            if !(1.0 / MAX_RESERVE..=MAX_RESERVE).contains(&v) {
                 return Err(Error::OutOfRange {
                     field: field.to_owned(),
                     value: v,
-                    expected: "at most 1e150",
+                    expected: "between 1e-150 and 1e150",
                 });
             }
         }

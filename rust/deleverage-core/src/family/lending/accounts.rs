@@ -89,11 +89,12 @@ impl Accounts {
                 });
             }
             // Checked inline: formatting a field name per holding would dominate large inputs.
-            if !(collateral[k] >= 0.0 && collateral[k].is_finite()) {
-                crate::error::non_negative(&format!("collateral of holding {k}"), collateral[k])?;
+            let fine = 0.0..=crate::error::MAX_AMOUNT;
+            if !fine.contains(&collateral[k]) {
+                crate::error::amount(&format!("collateral of holding {k}"), collateral[k])?;
             }
-            if !(debt[k] >= 0.0 && debt[k].is_finite()) {
-                crate::error::non_negative(&format!("debt of holding {k}"), debt[k])?;
+            if !fine.contains(&debt[k]) {
+                crate::error::amount(&format!("debt of holding {k}"), debt[k])?;
             }
         }
         Ok(Accounts {
