@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from deleverage import examples
+from deleverage import __version__, examples
 from deleverage._core import ConstantProductPool, Fill, OrderBook, Router
 from deleverage.engine import simulate
 from deleverage.exceptions import DeleverageError, ScenarioError
@@ -557,6 +557,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="deleverage",
         description="Systemic deleveraging risk: liquidation cascades on real depth.",
     )
+    p.add_argument("--version", action="version", version=f"deleverage {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser(
         "demo",
