@@ -84,6 +84,60 @@ fn trigger_ratio(acc: &Accounts, protocols: &[Lending], i: usize) -> Option<(u32
     Some((acc.asset[c], acc.asset[d], tau))
 }
 
+/// The order of [`TriggerIndex::memory_order`]'s keys: group, then `-τ` by `total_cmp`, then
+/// account.
+fn key_order(a: &(u32, f64, u32), b: &(u32, f64, u32)) -> Ordering {
+    a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
+}
+
+/// `x`'s bits as an unsigned integer in `f64::total_cmp`'s order.
+#[inline]
+fn total_order_bits(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+/// Sorts `keys` (built with their accounts in increasing order) into [`key_order`]: a stable
+/// least-significant-digit radix sort of (group, `-τ`) in 16-bit digits, so that accounts keep
+/// their order within equal keys, as the comparison would put them. Linear in the accounts, where
+/// the comparison sort it replaces took a quarter of a 100,000-account cascade's instructions;
+/// the order is the same, account for account.
+fn sort_keys(keys: &mut Vec<(u32, f64, u32)>) {
+    let n = keys.len();
+    if n < 1 << 10 {
+        keys.sort_unstable_by(key_order);
+        return;
+    }
+    debug_assert!(keys.iter().enumerate().all(|(i, k)| k.2 as usize == i));
+    let code = |k: &(u32, f64, u32)| (u128::from(k.0) << 64) | u128::from(total_order_bits(k.1));
+    let mut a: Vec<(u128, u32)> = keys.iter().map(|k| (code(k), k.2)).collect();
+    let mut b: Vec<(u128, u32)> = vec![(0, 0); n];
+    let mut count = vec![0usize; 1 << 16];
+    for shift in (0..96).step_by(16) {
+        count.iter_mut().for_each(|c| *c = 0);
+        for &(c, _) in &a {
+            count[((c >> shift) & 0xFFFF) as usize] += 1;
+        }
+        if count.contains(&n) {
+            continue; // every key has this digit: the pass would change nothing
+        }
+        let mut sum = 0;
+        for c in count.iter_mut() {
+            let here = *c;
+            *c = sum;
+            sum += here;
+        }
+        for &(c, i) in &a {
+            let d = ((c >> shift) & 0xFFFF) as usize;
+            b[count[d]] = (c, i);
+            count[d] += 1;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    let original = std::mem::take(keys);
+    keys.extend(a.iter().map(|&(_, i)| original[i as usize]));
+}
+
 impl TriggerIndex {
     /// The order in which a falling market visits the accounts: group by group, highest τ
     /// first; multi-asset accounts and accounts with nothing to liquidate after them. Storing
@@ -112,7 +166,7 @@ impl TriggerIndex {
                 None => (u32::MAX, 0.0, i as u32),
             })
             .collect();
-        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+        sort_keys(&mut keys);
         let mut groups = Vec::new();
         let mut start = 0;
         for j in 1..=keys.len() {
@@ -264,6 +318,54 @@ impl TriggerIndex {
 mod tests {
     use super::super::rules::{AaveVersion, Reserve, Rules};
     use super::*;
+
+    #[test]
+    fn the_radix_sort_of_the_keys_is_the_comparison_sort() {
+        // Random groups (a few, and the "nothing to liquidate" group), and taus with ties, both
+        // zeros, infinities and NaNs of both signs: the same order as the comparison, key for
+        // key.
+        let specials = [
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            1.5,
+        ];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in [1_000usize, 1_500, 20_000] {
+            let keys: Vec<(u32, f64, u32)> = (0..n)
+                .map(|i| {
+                    let r = next();
+                    let g = match r % 7 {
+                        0 => u32::MAX,
+                        k => (k % 3) as u32,
+                    };
+                    let tau = match (r >> 8) % 5 {
+                        0 => specials[((r >> 16) % specials.len() as u64) as usize],
+                        1 => ((r >> 20) % 16) as f64 * 0.125,
+                        _ => -(((r >> 11) as f64) / (1u64 << 53) as f64) * 3.0,
+                    };
+                    (g, tau, i as u32)
+                })
+                .collect();
+            let mut want = keys.clone();
+            want.sort_unstable_by(super::key_order);
+            let mut got = keys;
+            super::sort_keys(&mut got);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!((g.0, g.1.to_bits(), g.2), (w.0, w.1.to_bits(), w.2));
+            }
+        }
+    }
 
     #[test]
     fn hands_over_exactly_the_breached_accounts_worst_first() {
