@@ -198,3 +198,25 @@ def test_cli_sweep_on_processes_streams_and_prints_the_risk_table(
     risk = pl.read_parquet(out / "risk.parquet")
     assert risk.equals(dl.risk(streamed.drop(pl.selectors.contains("USDC")), levels=[0.9]))
     assert os.path.exists(out / "sweep" / "sweep.json")
+
+
+def test_the_read_back_takes_the_chunks_in_run_order_and_nothing_else(tmp_path: Path) -> None:
+    # Files are named, not globbed: a stray file in the folder is not read, and numpy or float
+    # spellings of the same seed resume the same sweep.
+    import numpy as np
+
+    sc = dl.examples.eth_lending(n_accounts=100, seed=2, steps=10)
+    want = dl.sweep(sc, SHOCK, runs=6, seed=3, chunk=2)
+    lazy = dl.sweep(sc, SHOCK, runs=6, seed=np.int64(3), chunk=2, out=tmp_path)
+    want.head(1).write_parquet(tmp_path / "runs" / "v0000" / "stray.parquet")
+    assert lazy.collect().equals(want)
+    again = dl.sweep(sc, SHOCK, runs=6, seed=3.0, chunk=2, out=tmp_path)  # type: ignore[arg-type]
+    assert again.collect().equals(want)
+
+
+def test_a_bad_keep_runs_expression_is_named_before_anything_runs(tmp_path: Path) -> None:
+    sc = dl.examples.eth_lending(n_accounts=100, seed=2, steps=10)
+    for expr in (pl.col("nope") > 0, pl.col("bad_debt")):
+        with pytest.raises(dl.ScenarioError, match="keep_runs must be a row-wise boolean"):
+            dl.sweep(sc, SHOCK, runs=2, keep="steps", keep_runs=expr, out=tmp_path / "x")
+        assert not (tmp_path / "x" / "sweep.json").exists()

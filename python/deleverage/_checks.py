@@ -57,7 +57,7 @@ def finite(
     """``value`` as a finite float, at least ``low`` (above it if ``low_open``) and at most
     ``high``; ``name`` starts the error message. A string or a bool is not a number, even one
     that ``float`` would read."""
-    if isinstance(value, str | bytes | bool):
+    if isinstance(value, str | bytes | bool | np.bool_):
         raise ScenarioError(f"{name} must be a number, got {value!r}")
     try:
         v = float(value)
@@ -101,7 +101,7 @@ def whole(name: str, value: Any, *, low: int) -> int:
     is_whole = isinstance(value, int | np.integer) or (
         isinstance(value, float | np.floating) and float(value).is_integer()
     )
-    if isinstance(value, bool) or not is_whole:
+    if isinstance(value, bool | np.bool_) or not is_whole:
         raise ScenarioError(f"{name} must be a whole number >= {low}, got {value!r}")
     v = int(value)
     if v < low:

@@ -126,8 +126,9 @@ def sweep(
     in memory. Run again with the same arguments, it resumes: chunks already written are not
     rerun (``out/sweep.json`` records what the sweep is; another sweep in the folder is
     refused). ``keep="steps"`` (or ``"events"``, or both) also writes the step series or the
-    events of the runs ``keep_runs`` chooses (a Polars expression on the summary row, such as
-    ``pl.col("bad_debt") > 0``, or run indices; all runs by default) under ``out/steps/`` and
+    events of the runs ``keep_runs`` chooses (a row-wise Polars expression on the summary row,
+    such as ``pl.col("bad_debt") > 0``, evaluated chunk by chunk, or run indices; all runs by
+    default) under ``out/steps/`` and
     ``out/events/``, with ``scenario`` and ``run`` columns: each is the run
     :func:`~deleverage.simulate` gives with the row's ``seed``.
 
@@ -151,6 +152,9 @@ def sweep(
     True
     """
     variants = _variants(scenarios)
+    # Plain ints: the manifest of a streamed sweep must not tell 3 from 3.0 or numpy's 3.
+    seed = None if seed is None else whole("seed", seed, low=0)
+    max_extra_steps = whole("max_extra_steps", max_extra_steps, low=0)
     runs = whole("runs", runs, low=1)
     if runs > _MAX_RUNS:
         raise ScenarioError(
@@ -174,8 +178,12 @@ def sweep(
         for job in jobs
         for first in range(0, runs, chunk)
     ]
+    _check_keep_runs(jobs[0])
     store = None
+    all_tasks = tasks
     if out is not None:
+        if not isinstance(out, str | os.PathLike):
+            raise ScenarioError(f"out must be a folder's path, got {out!r}")
         store = _Store(Path(out), _manifest(jobs, shock, seed, runs, chunk, max_extra_steps))
         tasks = [t for t in tasks if not store.done(t)]
     total = len(jobs) * runs
@@ -197,7 +205,7 @@ def sweep(
                 parts.append((task, frame))
             bar.update(task.last - task.first)
     if store is not None:
-        return store.scan()
+        return store.scan(all_tasks)
     parts.sort(key=lambda p: (p[0].variant, p[0].first))
     return pl.concat([f for _, f in parts])
 
@@ -238,13 +246,15 @@ def _threads(threads: int | None) -> int | None:
 def _keep(keep: Keep | Sequence[Keep] | None, out: object) -> tuple[Keep, ...]:
     if keep is None:
         return ()
+    if not isinstance(keep, str | Sequence):
+        raise ScenarioError(f"keep must be 'steps', 'events' or both, got {keep!r}")
     kinds = [keep] if isinstance(keep, str) else list(keep)
     for k in kinds:
         if k not in ("steps", "events"):
             raise ScenarioError(f"keep must be 'steps', 'events' or both, got {k!r}")
     if out is None:
         raise ScenarioError(f"keep={keep!r} writes the runs' series to out=: give out a folder")
-    return tuple(dict.fromkeys(kinds))
+    return tuple(sorted(set(kinds)))
 
 
 def _keep_runs(keep_runs: pl.Expr | Collection[int] | None) -> pl.Expr | tuple[int, ...] | None:
@@ -256,6 +266,22 @@ def _keep_runs(keep_runs: pl.Expr | Collection[int] | None) -> pl.Expr | tuple[i
             f"got {keep_runs!r}"
         )
     return tuple(sorted({whole("keep_runs", r, low=0) for r in keep_runs}))
+
+
+def _check_keep_runs(job: _Job) -> None:
+    """A ``keep_runs`` expression is tried, now, on the sweep's (empty) summary frame: a wrong
+    column or a non-boolean predicate is named before anything runs."""
+    if not job.keep or not isinstance(job.keep_runs, pl.Expr):
+        return
+    empty = _conform(_frame(job.label, job.scenario, _core.sweep(job.spec(), 0, 0, 1)), job)
+    try:
+        empty.filter(job.keep_runs)
+    except pl.exceptions.PolarsError as e:
+        first = str(e).strip().splitlines()[0]
+        raise ScenarioError(
+            f"keep_runs must be a row-wise boolean expression on the summary columns "
+            f"{list(job.columns)}: {first}"
+        ) from None
 
 
 _BASE = (
@@ -316,10 +342,7 @@ def _chunk(job: _Job, first: int, last: int) -> tuple[pl.DataFrame, dict[str, pl
     """Runs ``first..last`` of ``job``: the summary rows in the sweep's columns, and the kept
     series of the chosen runs. Module-level so that executors can pickle it."""
     frame = _frame(job.label, job.scenario, _core.sweep(job.spec(), first, last, job.threads))
-    frame = frame.select(
-        pl.col(c) if c in frame.columns else pl.lit(None, dtype=pl.Float64).alias(c)
-        for c in job.columns
-    )
+    frame = _conform(frame, job)
     kept: dict[str, pl.DataFrame] = {}
     if job.keep:
         from deleverage.engine import simulate
@@ -345,6 +368,14 @@ def _chunk(job: _Job, first: int, last: int) -> tuple[pl.DataFrame, dict[str, pl
                 )
         kept = {k: pl.concat(v) for k, v in series.items() if v}
     return frame, kept
+
+
+def _conform(frame: pl.DataFrame, job: _Job) -> pl.DataFrame:
+    """``frame`` in the sweep's columns: another variant's asset columns are null here."""
+    return frame.select(
+        pl.col(c) if c in frame.columns else pl.lit(None, dtype=pl.Float64).alias(c)
+        for c in job.columns
+    )
 
 
 def _frame(label: str, sc: Scenario, raw: dict[str, Any]) -> pl.DataFrame:
@@ -410,8 +441,13 @@ def _execute(jobs: list[_Job], tasks: list[_Task], executor: cf.Executor | str |
         )
         try:
             yield from _on_executor(pool, jobs, tasks)
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: do not wait for the workers
+            raise
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # no worker outlives the sweep
+            raise
+        pool.shutdown(wait=True)
     elif isinstance(executor, str) and (executor == "ray" or executor.startswith("ray://")):
         yield from _on_ray(executor, jobs, tasks)
     else:
@@ -560,8 +596,10 @@ class _Store:
             self._atomic(self.path(kind, t), series.write_parquet)
         self._atomic(self.path("runs", t), frame.write_parquet)
 
-    def scan(self) -> pl.LazyFrame:
-        return pl.scan_parquet(self.root / "runs" / "**" / "*.parquet")
+    def scan(self, tasks: Sequence[_Task]) -> pl.LazyFrame:
+        # The chunks' files by name, in run order: a glob reads folders lexicographically
+        # (v10000 before v9999) and would take any stray file.
+        return pl.scan_parquet([self.path("runs", t) for t in tasks])
 
     @staticmethod
     def _atomic(path: Path, write: Any) -> None:

@@ -125,10 +125,25 @@ fn wrong_type(ob: &Bound<'_, PyAny>, what: &str) -> PyErr {
     BindingError::Argument(format!("must be {what}, got {shown} ({ty})")).into()
 }
 
+/// Python's `bool` or numpy's `bool_`: a truth value, not a number.
+fn is_bool(ob: &Bound<'_, PyAny>) -> bool {
+    ob.is_instance_of::<PyBool>()
+        || ob
+            .get_type()
+            .name()
+            .is_ok_and(|n| n == "bool" || n == "bool_")
+}
+
+/// A side argument (`"bid"`/`"sell"` or `"ask"`/`"buy"`), as a string.
+pub fn side_arg(ob: &Bound<'_, PyAny>) -> PyResult<String> {
+    ob.extract::<String>()
+        .map_err(|_| wrong_type(ob, "'bid' or 'ask' (a string)"))
+}
+
 /// A number argument (`#[pyo3(from_py_with = convert::num)]`): an int or a float (numpy's
 /// included), not a bool or a string.
 pub fn num(ob: &Bound<'_, PyAny>) -> PyResult<f64> {
-    if ob.is_instance_of::<PyBool>() {
+    if is_bool(ob) {
         return Err(wrong_type(ob, "a number"));
     }
     ob.extract::<f64>().map_err(|_| wrong_type(ob, "a number"))
@@ -145,7 +160,7 @@ pub fn opt_num(ob: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
 
 /// A whole-number argument: an int (numpy's included), not a float, a bool or a string.
 pub fn whole(ob: &Bound<'_, PyAny>) -> PyResult<i64> {
-    if ob.is_instance_of::<PyBool>() {
+    if is_bool(ob) {
         return Err(wrong_type(ob, "a whole number"));
     }
     ob.extract::<i64>()

@@ -193,10 +193,10 @@ impl PyRouter {
     fn depth(
         &self,
         py: Python<'_>,
-        side: &str,
+        #[pyo3(from_py_with = convert::side_arg)] side: String,
         #[pyo3(from_py_with = convert::num)] within: f64,
     ) -> PyResult<f64> {
-        let side = convert::side(side)?;
+        let side = convert::side(&side)?;
         let within = error::non_negative("within", within).map_err(BindingError::from)?;
         Ok(self.with_all(py, |vs| vs.iter().map(|v| v.depth(side, within)).sum())?)
     }

@@ -168,10 +168,10 @@ impl PyVenue {
     fn depth(
         &self,
         py: Python<'_>,
-        side: &str,
+        #[pyo3(from_py_with = convert::side_arg)] side: String,
         #[pyo3(from_py_with = convert::num)] within: f64,
     ) -> PyResult<f64> {
-        let side = convert::side(side)?;
+        let side = convert::side(&side)?;
         let within = error::non_negative("within", within).map_err(BindingError::from)?;
         Ok(self.with(py, |v| v.depth(side, within))?)
     }
@@ -412,7 +412,11 @@ impl PyOrderBook {
 
     /// Prices and resting quantities of the levels of ``side`` (``"bid"`` or ``"ask"``) that
     /// still rest something, best first, as two numpy arrays.
-    fn levels<'py>(slf: &Bound<'py, Self>, side: &str) -> PyResult<LevelArrays<'py>> {
+    fn levels<'py>(
+        slf: &Bound<'py, Self>,
+        #[pyo3(from_py_with = convert::side_arg)] side: String,
+    ) -> PyResult<LevelArrays<'py>> {
+        let side = side.as_str();
         let side = convert::side(side)?;
         let (px, qty) = with_book(slf, |b| b.levels(side))?;
         let py = slf.py();
@@ -420,7 +424,11 @@ impl PyOrderBook {
     }
 
     /// Volume consumed from the inside of ``side`` and not yet refilled.
-    fn consumed(slf: &Bound<'_, Self>, side: &str) -> PyResult<f64> {
+    fn consumed(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = convert::side_arg)] side: String,
+    ) -> PyResult<f64> {
+        let side = side.as_str();
         let side = convert::side(side)?;
         with_book(slf, |b| b.consumed(side))
     }
