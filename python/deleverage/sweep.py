@@ -109,10 +109,11 @@ def sweep(
     ``scenarios`` is one scenario or a mapping of labels to scenarios (a parameter grid: build
     the variants with :func:`grid`). ``shock`` and ``seed`` default to each scenario's own.
     Columns: ``scenario``, ``run``, ``seed``, ``liquidations``, ``liquidated_notional``,
-    ``bad_debt``, ``insurance_fund_min`` and ``insurance_fund_start`` (null without perp
-    exchanges), ``steps_run``, ``quiet``, and per asset ``drawdown_<asset>`` (lowest mid),
-    ``exogenous_drawdown_<asset>`` (lowest reference) and ``amplification_<asset>`` (their ratio,
-    at least 1; null without an exogenous fall, and null for variants without the asset).
+    ``bad_debt``, ``insurance_fund_min``, ``steps_run``, ``quiet``, ``insurance_fund_start``
+    (the two insurance columns null without perp exchanges), and per asset
+    ``drawdown_<asset>`` (lowest mid), ``exogenous_drawdown_<asset>`` (lowest reference) and
+    ``amplification_<asset>`` (their ratio, at least 1; null without an exogenous fall, and null
+    for variants without the asset).
 
     The runs go in chunks of ``chunk``, each chunk in the Rust engine on ``threads`` threads
     (default: one per core in-process, one per chunk on an executor). ``executor`` spreads the
@@ -122,15 +123,14 @@ def sweep(
     frame is the in-process frame, row for row.
 
     ``out`` streams the chunks to Parquet as they finish, one file per chunk under
-    ``out/runs/``, and returns a :class:`polars.LazyFrame` over them instead of holding the runs
-    in memory. Run again with the same arguments, it resumes: chunks already written are not
-    rerun (``out/sweep.json`` records what the sweep is; another sweep in the folder is
-    refused). ``keep="steps"`` (or ``"events"``, or both) also writes the step series or the
-    events of the runs ``keep_runs`` chooses (a row-wise Polars expression on the summary row,
-    such as ``pl.col("bad_debt") > 0``, evaluated chunk by chunk, or run indices; all runs by
-    default) under ``out/steps/`` and
-    ``out/events/``, with ``scenario`` and ``run`` columns: each is the run
-    :func:`~deleverage.simulate` gives with the row's ``seed``.
+    ``out/runs/``, and returns a :class:`polars.LazyFrame` over them (in run order) instead of
+    holding the runs in memory. Run again with the same arguments, it resumes: chunks already
+    written are not rerun (``out/sweep.json`` records what the sweep is; another sweep in the
+    folder is refused). ``keep="steps"`` (or ``"events"``, or both) also writes the step series
+    or the events of the runs ``keep_runs`` chooses (a row-wise Polars expression on the summary
+    row, such as ``pl.col("bad_debt") > 0``, evaluated chunk by chunk, or run indices; all runs
+    by default) under ``out/steps/`` and ``out/events/``, with ``scenario`` and ``run``
+    columns: each is the run :func:`~deleverage.simulate` gives with the row's ``seed``.
 
     Examples
     --------
