@@ -441,7 +441,10 @@ def test_nothing_the_caller_passed_in_changes_on_success_or_failure() -> None:
     path = np.array([2_900.0, 2_800.0, 2_700.0])
     path_copy = path.copy()
     returns = {"ETH": -0.3}
-    sc = SC().add_lending(dl.Lending.aave_v3(reserves), pos)
+    # The caller's own book is the scenario's venue: the cascade below sells into it.
+    sc = dl.Scenario(
+        assets=[dl.Asset("ETH", 3000.0, venues=[book]), dl.Asset("USDC", 1.0)], steps=3
+    ).add_lending(dl.Lending.aave_v3(reserves), pos)
     res = dl.simulate(sc, dl.Shock.instant(returns))
     assert res.summary["liquidations"].item() > 0
     dl.simulate(sc, dl.Shock.path({"ETH": path}))
@@ -456,7 +459,8 @@ def test_nothing_the_caller_passed_in_changes_on_success_or_failure() -> None:
     assert reserves == {"ETH": dl.Reserve(0.8, 0.05)}
     assert returns == {"ETH": -0.3}
     assert np.array_equal(path, path_copy)
-    # The scenario's own venues are copied into each run: the caller's book keeps its depth.
+    # The run sold into a copy of the book: the caller's book keeps its depth.
+    assert res.events["qty"].sum() > 0
     after = book.levels("bid")
     assert all(np.array_equal(a, b) for a, b in zip(after, levels_before, strict=True))
     assert sc.lending[0].positions.equals(pos_copy)
