@@ -326,15 +326,7 @@ def sweep_(
             for row in stats.iter_rows(named=True)
         }
     )
-    with pl.Config(
-        tbl_rows=table.height,
-        tbl_cols=table.width,
-        tbl_width_chars=200,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_cell_alignment="RIGHT",
-    ):
-        print(table)
+    _print_table(table, align="RIGHT")
     if out is not None:
         _output_dir(out)
         stats.write_parquet(out / "risk.parquet")
@@ -413,24 +405,9 @@ def frontier_(
             .alias(f"{stat} at high"),
             pl.col("evaluations").alias("sweeps"),
         )
-        with pl.Config(
-            tbl_rows=table.height,
-            tbl_cols=table.width,
-            tbl_width_chars=200,
-            tbl_hide_dataframe_shape=True,
-            tbl_hide_column_data_types=True,
-        ):
-            print(table)
+        _print_table(table)
     if out is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from deleverage import plot
-
-        _output_dir(out)
-        f.write_parquet(out / "frontier.parquet")
-        plot.frontier(f).savefig(out / "frontier.png", dpi=110)
-        print(f"written to {out}/: frontier (.parquet, .png)")
+        _save_with_plot(out, "frontier", f)
     return 0
 
 
@@ -496,15 +473,7 @@ def map_(path: Path, asset: str, moves: list[float], cascade: bool, out: Path | 
     with pl.Config(tbl_rows=len(moves), tbl_cols=m.width, tbl_width_chars=160):
         print(m)
     if out is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from deleverage import plot
-
-        _output_dir(out)
-        m.write_parquet(out / "liquidation_map.parquet")
-        plot.liquidation_map(m).savefig(out / "liquidation_map.png", dpi=110)
-        print(f"written to {out}/: liquidation_map (.parquet, .png)")
+        _save_with_plot(out, "liquidation_map", m)
     return 0
 
 
@@ -515,6 +484,43 @@ def _moves(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated returns like -0.05,-0.1, got {text!r}"
         ) from None
+
+
+def _executor_option(p: argparse.ArgumentParser) -> None:
+    """``--executor processes|ray``, for the commands that run sweeps."""
+    p.add_argument(
+        "--executor",
+        choices=["processes", "ray"],
+        default=None,
+        help="run the chunks of runs on a process pool (one worker per core) or on Ray (the "
+        "cluster of RAY_ADDRESS, or a local one); default: threads in this process",
+    )
+
+
+def _print_table(table: pl.DataFrame, align: str | None = None) -> None:
+    """A table whole, without its shape and dtypes, at most 200 characters wide."""
+    with pl.Config(
+        tbl_rows=table.height,
+        tbl_cols=table.width,
+        tbl_width_chars=200,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_cell_alignment=align,  # type: ignore[arg-type]
+    ):
+        print(table)
+
+
+def _save_with_plot(out: Path, name: str, frame: pl.DataFrame) -> None:
+    """Writes ``frame`` as ``out/<name>.parquet`` and its plot (``plot.<name>``) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from deleverage import plot
+
+    _output_dir(out)
+    frame.write_parquet(out / f"{name}.parquet")
+    getattr(plot, name)(frame).savefig(out / f"{name}.png", dpi=110)
+    print(f"written to {out}/: {name} (.parquet, .png)")
 
 
 def _output_dir(out: Path) -> Path:
@@ -649,13 +655,7 @@ def _parser() -> argparse.ArgumentParser:
         help="vary a value of the file, named by its dotted key with array items by index, e.g. "
         "--grid protocols.0.reserves.ETH.liquidation_bonus=0.05,0.1 (repeatable: the product)",
     )
-    w.add_argument(
-        "--executor",
-        choices=["processes", "ray"],
-        default=None,
-        help="run the chunks of runs on a process pool (one worker per core) or on Ray (the "
-        "cluster of RAY_ADDRESS, or a local one); default: threads in this process",
-    )
+    _executor_option(w)
     w.add_argument(
         "--levels",
         type=_levels,
@@ -711,12 +711,7 @@ def _parser() -> argparse.ArgumentParser:
     fr.add_argument(
         "--threads", type=_count(1), default=None, help="worker threads (default: one per core)"
     )
-    fr.add_argument(
-        "--executor",
-        choices=["processes", "ray"],
-        default=None,
-        help="run each sweep's chunks on a process pool or on Ray (default: threads here)",
-    )
+    _executor_option(fr)
     _output_options(fr, "frontier.parquet and frontier.png")
     v = sub.add_parser(
         "venues",

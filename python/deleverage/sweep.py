@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import pickle
 import warnings
-from collections.abc import Collection, Generator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -458,29 +458,15 @@ def _execute(jobs: list[_Job], tasks: list[_Task], executor: cf.Executor | str |
 
 
 def _on_executor(ex: cf.Executor, jobs: list[_Job], tasks: list[_Task]) -> _Done:
-    # A bounded number of chunks in flight: memory stays bounded whatever the number of runs.
     window = 2 * (getattr(ex, "_max_workers", None) or os.cpu_count() or 1)
-    todo = iter(tasks)
-    pending: dict[cf.Future[Any], _Task] = {}
-
-    def submit(t: _Task) -> None:
-        pending[ex.submit(_chunk, jobs[t.variant], t.first, t.last)] = t
-
-    try:
-        for t in itertools.islice(todo, window):
-            submit(t)
-        while pending:
-            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for f in sorted(finished, key=lambda f: pending[f]):
-                t = pending.pop(f)
-                part = f.result()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    submit(nxt)
-                yield t, part
-    finally:
-        for f in pending:
-            f.cancel()
+    yield from _in_flight(
+        tasks,
+        window,
+        submit=lambda t: ex.submit(_chunk, jobs[t.variant], t.first, t.last),
+        finished=lambda hs: cf.wait(hs, return_when=cf.FIRST_COMPLETED)[0],
+        result=lambda f: f.result(),
+        cancel=lambda f: f.cancel(),
+    )
 
 
 def _on_ray(address: str, jobs: list[_Job], tasks: list[_Task]) -> _Done:
@@ -496,28 +482,42 @@ def _on_ray(address: str, jobs: list[_Job], tasks: list[_Task]) -> _Done:
     remote = ray.remote(num_cpus=threads)(_chunk)
     refs = [ray.put(job) for job in jobs]
     cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
-    window = 2 * max(1, int(cpus) // threads)
+    yield from _in_flight(
+        tasks,
+        2 * max(1, int(cpus) // threads),
+        submit=lambda t: remote.remote(refs[t.variant], t.first, t.last),
+        finished=lambda hs: ray.wait(hs, num_returns=1)[0],
+        result=ray.get,
+        cancel=ray.cancel,
+    )
+
+
+def _in_flight(
+    tasks: list[_Task],
+    window: int,
+    *,
+    submit: Callable[[_Task], Any],
+    finished: Callable[[list[Any]], Iterable[Any]],
+    result: Callable[[Any], Any],
+    cancel: Callable[[Any], Any],
+) -> _Done:
+    """Runs ``tasks`` on a pool through its handles (futures, Ray references), at most
+    ``window`` in flight so that memory stays bounded whatever the number of runs, yielding each
+    as it finishes; the handles still pending when it stops (an error, Ctrl-C) are cancelled."""
     todo = iter(tasks)
-    pending: dict[Any, _Task] = {}
-
-    def submit(t: _Task) -> None:
-        pending[remote.remote(refs[t.variant], t.first, t.last)] = t
-
+    pending = {submit(t): t for t in itertools.islice(todo, window)}
     try:
-        for t in itertools.islice(todo, window):
-            submit(t)
         while pending:
-            finished, _ = ray.wait(list(pending), num_returns=1)
-            for ref in finished:
-                t = pending.pop(ref)
-                part = ray.get(ref)
+            for h in finished(list(pending)):
+                t = pending.pop(h)
+                part = result(h)
                 nxt = next(todo, None)
                 if nxt is not None:
-                    submit(nxt)
+                    pending[submit(nxt)] = nxt
                 yield t, part
     finally:
-        for ref in pending:
-            ray.cancel(ref)
+        for h in pending:
+            cancel(h)
 
 
 # Streaming ------------------------------------------------------------------------------------
