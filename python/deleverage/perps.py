@@ -314,7 +314,7 @@ class PerpExchange:
         >>> ex.liquidatable(pos, {"BTC-PERP": 90.0})["account"].to_list()
         [1]
         """
-        df = self._check_positions(positions).with_row_index("row")
+        df = self._check_positions(positions, netting=True).with_row_index("row")
         for a in self.assets:
             if a not in prices:
                 raise ScenarioError(f"{self.name}: prices lack the market {a!r}")
@@ -369,20 +369,10 @@ class PerpExchange:
             .select(*PERP_COLUMNS, "mode", "mark", "notional", "equity", "maintenance_margin")
         )
 
-    def _check_engine_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
-        """The rows the engine takes: also one cross position per account and market (a margin
-        check of rows that net out, :meth:`liquidatable`, takes several)."""
-        df = self._check_positions(positions)
-        unique_rows(
-            df,
-            ["account", "market"],
-            self.name,
-            "one cross position per account and market (sum them into one row)",
-            only=pl.col("mode") == "cross",
-        )
-        return df
-
-    def _check_positions(self, positions: pl.DataFrame) -> pl.DataFrame:
+    def _check_positions(self, positions: pl.DataFrame, *, netting: bool = False) -> pl.DataFrame:
+        """The rows checked and typed. The engine takes one cross position per account and
+        market; a margin check of rows that net out (:meth:`liquidatable`, ``netting``) takes
+        several."""
         where = self.name
         mode = pl.lit("cross")
         if isinstance(positions, pl.DataFrame) and "mode" in positions.columns:
@@ -393,6 +383,14 @@ class PerpExchange:
         numbers(df, "size", where, "non-zero", lambda v: v != 0)
         numbers(df, "entry_price", where, "> 0", lambda v: v > 0)
         numbers(df, "margin", where, ">= 0", lambda v: v >= 0)
+        if not netting:
+            unique_rows(
+                df,
+                ["account", "market"],
+                where,
+                "one cross position per account and market (sum them into one row)",
+                only=pl.col("mode") == "cross",
+            )
         return df.with_columns(
             pl.col("market").cast(pl.String),
             pl.col("size").cast(pl.Float64),

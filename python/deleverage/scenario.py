@@ -401,8 +401,7 @@ class Scenario:
                 f"{protocol.name}: asset {unknown[0]!r} is not one of the scenario's assets "
                 f"{self.asset_names}"
             )
-        check = getattr(protocol, "_check_engine_positions", protocol._check_positions)
-        frame = check(positions)
+        frame = protocol._check_positions(positions)
         return replace(self, families=(*self.families, _Family(protocol, frame)))
 
     def add_lending(self, protocol: Lending, positions: pl.DataFrame) -> Scenario:

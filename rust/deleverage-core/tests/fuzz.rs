@@ -342,7 +342,7 @@ proptest! {
 }
 
 #[test]
-fn every_venue_kind_and_oracle_is_drawn() {
+fn every_venue_kind_is_drawn() {
     // The strategies above reach what they claim: a few hundred draws hold each venue kind.
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
