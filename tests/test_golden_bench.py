@@ -1,0 +1,113 @@
+"""The benchmark scenarios' results stay identical through optimisations: the lending cascade of
+``benches/`` at 100,000 accounts, the perp cascade at 50,000 positions, and the static breach and
+liquidation-price tables of the lending market, compared exactly with digests saved in
+``tests/golden/bench.json``.
+
+These frames are too large to commit as Parquet, so each is reduced to a SHA-256 of its columns'
+bytes (names, types, null masks, the raw bits of every number, the text of every label): any
+change of any value, order or type changes the digest. The digests were written by this file on
+main before the issue-14 optimisations (``python tests/test_golden_bench.py --write``); a change
+that alters one changes the model and must say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import deleverage as dl
+from deleverage.examples import eth_positions
+
+FIXTURE = Path(__file__).parent / "golden" / "bench.json"
+FRAMES = ["events", "steps", "accounts", "positions", "summary"]
+
+
+def digest(frame: pl.DataFrame) -> str:
+    """A SHA-256 of every column's name, type, null mask and values (numbers bit for bit)."""
+    h = hashlib.sha256()
+    h.update(str(frame.height).encode())
+    for s in frame.get_columns():
+        h.update(f"{s.name}\x00{s.dtype}\x00".encode())
+        h.update(np.packbits(s.is_null().to_numpy()).tobytes())
+        if s.dtype.is_numeric() or s.dtype == pl.Boolean:
+            h.update(np.ascontiguousarray(s.fill_null(0).to_numpy()).tobytes())
+        else:
+            h.update("\x1f".join(s.cast(pl.String).fill_null("").to_list()).encode())
+    return h.hexdigest()
+
+
+def lending_market(n: int) -> dl.Scenario:
+    """``benches/test_engine_bench.py``'s market: one linear ETH book, Aave v3.3 accounts."""
+    book = dl.OrderBook.linear(mid=3_000.0, tick=0.5, levels=5_999, depth_per_level=400.0)
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", price=3_000.0, venues=[book]),
+            dl.Asset("USDC", price=1.0, oracle=dl.Oracle.reference()),
+        ],
+        steps=1,
+    )
+    aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05, 0.10)})
+    return sc.add_lending(aave, eth_positions(n, seed=1))
+
+
+def _lending() -> dict[str, pl.DataFrame]:
+    res = dl.simulate(lending_market(100_000), shock=dl.Shock.instant(ETH=-0.25))
+    return {name: getattr(res, name) for name in FRAMES}
+
+
+def _perps() -> dict[str, pl.DataFrame]:
+    sc = dl.examples.btc_perps(n_accounts=50_000, seed=1)
+    res = dl.simulate(sc, shock=dl.Shock.instant({"BTC-PERP": -0.15}))
+    return {name: getattr(res, name) for name in FRAMES}
+
+
+def _static() -> dict[str, pl.DataFrame]:
+    # Sums over breach rows depend on their order: the map is compared bit for bit too.
+    sc = lending_market(100_000)
+    eng = dl.Engine(sc)
+    out = {
+        "map": dl.liquidation_map(sc, "ETH", [-0.05, -0.15, -0.3], cascade=False),
+        "prices_before": eng.liquidation_prices("ETH"),
+    }
+    eng.step({"ETH": 2_400.0})
+    out["prices_after"] = eng.liquidation_prices("ETH")
+    return out
+
+
+CASES: dict[str, Callable[[], dict[str, pl.DataFrame]]] = {
+    "lending_100k": _lending,
+    "btc_perps_50k": _perps,
+    "lending_static_100k": _static,
+}
+
+
+def _digests(case: str) -> dict[str, str]:
+    return {name: digest(f) for name, f in CASES[case]().items()}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_benchmark_frames_identical_to_the_saved_ones(case: str) -> None:
+    want = json.loads(FIXTURE.read_text())[case]
+    assert _digests(case) == want
+
+
+def test_the_digest_sees_one_ulp_and_the_row_order() -> None:
+    f = pl.DataFrame({"x": [1.0, 2.0], "k": ["a", "b"]})
+    assert digest(f) == digest(f.clone())
+    assert digest(f) != digest(f.with_columns(pl.col("x").cast(pl.Float32)))
+    assert digest(f) != digest(f.reverse())
+    bumped = np.nextafter(np.array([1.0, 2.0]), np.inf)
+    assert digest(f) != digest(f.with_columns(x=pl.Series(bumped)))
+    assert digest(f) != digest(f.with_columns(pl.col("k").replace("b", None)))
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
+    FIXTURE.write_text(json.dumps({c: _digests(c) for c in CASES}, indent=1) + "\n")
+    print("wrote", FIXTURE)
