@@ -112,15 +112,16 @@ impl LendingMarket {
                 expected: "the index of a lending protocol of the scenario",
             });
         }
-        let plan = TriggerIndex::memory_order(&accounts, &protocols);
+        let mut plan = TriggerIndex::memory_order(&accounts, &protocols);
         let acc = accounts.permuted(&plan.order);
         drop(accounts);
-        let index = TriggerIndex::build_ordered(&acc, &protocols, &plan);
+        let original = std::mem::take(&mut plan.order);
+        let index = TriggerIndex::build_ordered(&acc, &protocols, plan);
         let n = acc.len();
         let n_assets = protocols.first().map_or(0, |l| l.reserves.len());
         Ok(LendingMarket {
             protocols,
-            original: plan.order,
+            original,
             index,
             queue: Vec::new(),
             in_queue: vec![false; n],
@@ -575,7 +576,8 @@ impl ForcedSeller for LendingMarket {
 
     fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches) {
         // The same health factor the queue uses (`Lending::health` below 1), at `prices`.
-        for i in 0..self.acc.len() {
+        for &i in self.index.visit_order(self.acc.len()) {
+            let i = i as usize;
             let l = &self.protocols[self.acc.protocol[i] as usize];
             let h = self.acc.holdings(i);
             if l.health(&h, prices) < 1.0 {
@@ -602,7 +604,8 @@ impl ForcedSeller for LendingMarket {
         // HF = W/B < 1 with W = W₀ + c·θ·p and B = B₀ + d·p in the price p of asset a:
         // W₀ − B₀ < (d − c·θ)·p. Collateral in a breaches below (B₀ − W₀)/(cθ − d); debt in a,
         // above.
-        for i in 0..self.acc.len() {
+        for &i in self.index.visit_order(self.acc.len()) {
+            let i = i as usize;
             let l = &self.protocols[self.acc.protocol[i] as usize];
             let h = self.acc.holdings(i);
             let (mut w0, mut b0, mut ct, mut d) = (0.0, 0.0, 0.0, 0.0);

@@ -36,9 +36,14 @@ impl Ord for Keyed {
 struct Group {
     coll: u32,
     debt: u32,
-    /// Accounts stored at positions `start..start + taus.len()`, by τ descending.
-    start: u32,
-    taus: Vec<f64>,
+    /// Bucket `b` of the group is stored at positions `buckets[b]..buckets[b + 1]`: buckets by
+    /// τ descending, accounts in id order within a bucket.
+    buckets: Vec<u32>,
+    /// The next bucket to sort (every bucket before it has been sorted into `current` in turn).
+    next_bucket: usize,
+    /// The order key and position of each account of the last sorted bucket, by τ descending
+    /// then position; everything before `cursor` has been handed to the liquidation queue.
+    current: Vec<(u64, u32)>,
     cursor: usize,
     heap: BinaryHeap<Keyed>,
 }
@@ -49,10 +54,11 @@ struct Group {
 pub struct MemoryOrder {
     /// Original id of the account stored at each position.
     pub order: Vec<u32>,
-    /// τ of the account at each position (single-pair accounts).
+    /// τ of the account at each position (single-pair accounts; NaN elsewhere).
     pub taus: Vec<f64>,
-    /// (protocol, collateral asset, debt asset) and the positions `[start, end)` of its group.
-    pub groups: Vec<((u32, u32, u32), usize, usize)>,
+    /// (protocol, collateral asset, debt asset) and the starts of its buckets' positions, the
+    /// last element the group's end.
+    pub groups: Vec<((u32, u32, u32), Vec<u32>)>,
 }
 
 /// Accounts followed by price ratio, plus the few followed by a full re-check.
@@ -60,6 +66,8 @@ pub struct MemoryOrder {
 pub struct TriggerIndex {
     groups: Vec<Group>,
     group_of: HashMap<(u32, u32, u32), usize>,
+    /// τ at each stored position of the groups, as the accounts were laid out.
+    taus: Vec<f64>,
     /// Accounts with several collateral or debt assets, re-checked in full when an asset they
     /// hold moved, or when their own state changed.
     multi: Vec<u32>,
@@ -70,6 +78,9 @@ pub struct TriggerIndex {
     any_dirty: bool,
     /// Oracle prices at the last re-check (NaN before the first: everything counts as moved).
     last_px: Vec<f64>,
+    /// [`Self::visit_order`], computed on first use (the layout it follows never changes).
+    #[serde(skip)]
+    visit: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// τ of a single-pair account, or `None` if it is not one.
@@ -84,12 +95,6 @@ fn trigger_ratio(acc: &Accounts, protocols: &[Lending], i: usize) -> Option<(u32
     Some((acc.asset[c], acc.asset[d], tau))
 }
 
-/// The order of [`TriggerIndex::memory_order`]'s keys: group, then `-τ` by `total_cmp`, then
-/// account.
-fn key_order(a: &(u32, f64, u32), b: &(u32, f64, u32)) -> Ordering {
-    a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
-}
-
 /// `x`'s bits as an unsigned integer in `f64::total_cmp`'s order.
 #[inline]
 fn total_order_bits(x: f64) -> u64 {
@@ -97,119 +102,183 @@ fn total_order_bits(x: f64) -> u64 {
     if b >> 63 == 1 { !b } else { b | (1 << 63) }
 }
 
-/// Sorts `keys` (built with their accounts in increasing order) into [`key_order`]: a stable
-/// least-significant-digit radix sort of (group, `-τ`) in 16-bit digits, so that accounts keep
-/// their order within equal keys, as the comparison would put them. Linear in the accounts, where
-/// the comparison sort it replaces took a quarter of a 100,000-account cascade's instructions;
-/// the order is the same, account for account. It holds two 32-byte buffers per account while
-/// it runs (about 64 B per account at its peak, against 16 B for the sort in place).
-fn sort_keys(keys: &mut Vec<(u32, f64, u32)>) {
-    let n = keys.len();
-    if n < 1 << 10 {
-        keys.sort_unstable_by(key_order);
-        return;
+/// The order key of τ within a group: ascending keys are τ descending (`-τ` by `total_cmp`).
+#[inline]
+fn order_key(tau: f64) -> u64 {
+    total_order_bits(-tau)
+}
+
+/// Accounts per bucket the layout aims at: a bucket is sorted when the price first reaches it,
+/// in cache; the scatter that lays accounts out writes one stream per bucket.
+const BUCKET_TARGET: usize = 16;
+
+/// How a group's keys map to buckets: `(key.clamp(lo, hi) - lo) >> shift`, monotone in the key.
+/// The range is that of the finite, non-zero τ (infinite τ, thresholds of zero, clamp into the
+/// first bucket and zero τ into the last: outliers do not stretch the buckets of everyone else).
+#[derive(Clone, Copy)]
+struct Buckets {
+    lo: u64,
+    hi: u64,
+    shift: u32,
+}
+
+impl Buckets {
+    fn new(lo: u64, hi: u64, count: usize) -> Self {
+        let (lo, hi) = if lo > hi { (0, 0) } else { (lo, hi) };
+        let want = (count / BUCKET_TARGET).clamp(1, 1 << 20) as u64;
+        let mut shift = 0;
+        while ((hi - lo) >> shift) >= want {
+            shift += 1;
+        }
+        Buckets { lo, hi, shift }
     }
-    // Each key carries its position: the stable sort keeps equal keys in input order, which is
-    // account order here, the comparison's last tie-break.
-    debug_assert!(keys.windows(2).all(|w| w[0].2 < w[1].2));
-    let code = |k: &(u32, f64, u32)| (u128::from(k.0) << 64) | u128::from(total_order_bits(k.1));
-    let mut a: Vec<(u128, u32)> = keys
-        .iter()
-        .enumerate()
-        .map(|(pos, k)| (code(k), pos as u32))
-        .collect();
-    let mut b: Vec<(u128, u32)> = vec![(0, 0); n];
-    let mut count = vec![0usize; 1 << 16];
-    for shift in (0..96).step_by(16) {
-        count.iter_mut().for_each(|c| *c = 0);
-        for &(c, _) in &a {
-            count[((c >> shift) & 0xFFFF) as usize] += 1;
-        }
-        if count.contains(&n) {
-            continue; // every key has this digit: the pass would change nothing
-        }
-        let mut sum = 0;
-        for c in count.iter_mut() {
-            let here = *c;
-            *c = sum;
-            sum += here;
-        }
-        for &(c, i) in &a {
-            let d = ((c >> shift) & 0xFFFF) as usize;
-            b[count[d]] = (c, i);
-            count[d] += 1;
-        }
-        std::mem::swap(&mut a, &mut b);
+
+    fn len(&self) -> usize {
+        ((self.hi - self.lo) >> self.shift) as usize + 1
     }
-    let original = std::mem::take(keys);
-    keys.extend(a.iter().map(|&(_, pos)| original[pos as usize]));
+
+    #[inline]
+    fn of(&self, key: u64) -> usize {
+        ((key.clamp(self.lo, self.hi) - self.lo) >> self.shift) as usize
+    }
 }
 
 impl TriggerIndex {
     /// The order in which a falling market visits the accounts: group by group, highest τ
-    /// first; multi-asset accounts and accounts with nothing to liquidate after them. Storing
-    /// accounts in this order makes a cascade read their memory sequentially.
+    /// first; multi-asset accounts and accounts with nothing to liquidate after them, in id
+    /// order. Storing accounts in this order makes a cascade read their memory sequentially.
+    ///
+    /// Linear in the accounts (DESIGN §6): a counting sort into buckets of about
+    /// [`BUCKET_TARGET`] accounts by τ, each bucket sorted only when the price first reaches
+    /// it ([`Self::collect`]). Bucket by bucket, the accounts come out in the order a full sort
+    /// by (τ descending, id) would give, which the hand-over keeps.
     pub fn memory_order(acc: &Accounts, protocols: &[Lending]) -> MemoryOrder {
+        let n = acc.len();
         let mut keys_of: Vec<(u32, u32, u32)> = Vec::new();
+        // Per group: accounts, and the range of the keys of finite non-zero τ.
+        let mut stats: Vec<(usize, u64, u64)> = Vec::new();
         let mut last: Option<((u32, u32, u32), u32)> = None;
-        let mut keys: Vec<(u32, f64, u32)> = (0..acc.len())
-            .map(|i| match trigger_ratio(acc, protocols, i) {
-                Some((c, d, tau)) => {
-                    let key = (acc.protocol[i], c, d);
-                    // Almost every account shares its neighbour's group: no hashing needed.
-                    let g = match last {
-                        Some((k, g)) if k == key => g,
-                        _ => {
-                            let g = keys_of.iter().position(|k| *k == key).unwrap_or_else(|| {
-                                keys_of.push(key);
-                                keys_of.len() - 1
-                            }) as u32;
-                            last = Some((key, g));
-                            g
-                        }
-                    };
-                    (g, -tau, i as u32)
+        let mut group = vec![u32::MAX; n];
+        let mut taus = vec![f64::NAN; n];
+        for i in 0..n {
+            let Some((c, d, tau)) = trigger_ratio(acc, protocols, i) else {
+                continue;
+            };
+            let key = (acc.protocol[i], c, d);
+            // Almost every account shares its neighbour's group: no hashing needed.
+            let g = match last {
+                Some((k, g)) if k == key => g,
+                _ => {
+                    let g = keys_of.iter().position(|k| *k == key).unwrap_or_else(|| {
+                        keys_of.push(key);
+                        stats.push((0, u64::MAX, 0));
+                        keys_of.len() - 1
+                    }) as u32;
+                    last = Some((key, g));
+                    g
                 }
-                None => (u32::MAX, 0.0, i as u32),
-            })
-            .collect();
-        sort_keys(&mut keys);
-        let mut groups = Vec::new();
-        let mut start = 0;
-        for j in 1..=keys.len() {
-            if j == keys.len() || keys[j].0 != keys[start].0 {
-                if keys[start].0 != u32::MAX {
-                    groups.push((keys_of[keys[start].0 as usize], start, j));
-                }
-                start = j;
+            };
+            group[i] = g;
+            taus[i] = tau;
+            let s = &mut stats[g as usize];
+            s.0 += 1;
+            if tau.is_finite() && tau != 0.0 {
+                let k = order_key(tau);
+                s.1 = s.1.min(k);
+                s.2 = s.2.max(k);
             }
         }
+        // Buckets of every group in turn, then one for the accounts outside the groups.
+        let maps: Vec<Buckets> = stats
+            .iter()
+            .map(|&(count, lo, hi)| Buckets::new(lo, hi, count))
+            .collect();
+        let mut base = Vec::with_capacity(maps.len() + 1);
+        let mut total = 0;
+        for m in &maps {
+            base.push(total);
+            total += m.len();
+        }
+        let rest = total;
+        let bucket_of = |i: usize| match group[i] {
+            u32::MAX => rest,
+            g => base[g as usize] + maps[g as usize].of(order_key(taus[i])),
+        };
+        let bucket: Vec<u32> = (0..n).map(|i| bucket_of(i) as u32).collect();
+        drop(group);
+        let mut next = vec![0u32; total + 2];
+        for &b in &bucket {
+            next[b as usize + 1] += 1;
+        }
+        for b in 1..next.len() {
+            next[b] += next[b - 1];
+        }
+        let groups = keys_of
+            .iter()
+            .enumerate()
+            .map(|(g, &key)| (key, next[base[g]..=base[g] + maps[g].len()].to_vec()))
+            .collect();
+        // The stable scatter: within a bucket, accounts keep their id order.
+        let mut order = vec![0u32; n];
+        let mut stored_taus = vec![f64::NAN; n];
+        for (i, (&b, &tau)) in bucket.iter().zip(&taus).enumerate() {
+            let j = next[b as usize] as usize;
+            next[b as usize] += 1;
+            order[j] = i as u32;
+            stored_taus[j] = tau;
+        }
         MemoryOrder {
-            taus: keys.iter().map(|k| -k.1).collect(),
-            order: keys.into_iter().map(|k| k.2).collect(),
+            order,
+            taus: stored_taus,
             groups,
         }
     }
 
     /// The index of accounts already stored in `plan`'s order (ids are positions in it).
-    pub fn build_ordered(acc: &Accounts, protocols: &[Lending], plan: &MemoryOrder) -> Self {
+    pub fn build_ordered(acc: &Accounts, protocols: &[Lending], plan: MemoryOrder) -> Self {
         let mut idx = TriggerIndex {
             watched: vec![false; acc.len()],
             dirty: vec![false; acc.len()],
             ..TriggerIndex::default()
         };
         let mut covered = 0;
-        for &(key, start, end) in &plan.groups {
-            let g = idx.group(key);
+        for (key, buckets) in plan.groups {
+            covered = covered.max(*buckets.last().unwrap_or(&0) as usize);
             // Single-pair accounts: one collateral and one debt asset, both non-zero.
-            g.start = start as u32;
-            g.taus = plan.taus[start..end].to_vec();
-            covered = covered.max(end);
+            idx.group(key).buckets = buckets;
         }
+        let mut taus = plan.taus;
+        taus.truncate(covered);
+        idx.taus = taus;
         for j in covered..acc.len() {
             idx.place(acc, protocols, j);
         }
         idx
+    }
+
+    /// Every stored position in the order of a full sort by (group, τ descending, id), then
+    /// the accounts outside the groups: the order in which `memory_order` would have stored
+    /// them all sorted. Used where rows are reported for every account, so that their order
+    /// (and sums over them) does not depend on the buckets.
+    pub fn visit_order(&self, n: usize) -> &[u32] {
+        self.visit.get_or_init(|| self.full_order(n))
+    }
+
+    fn full_order(&self, n: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(n);
+        let mut covered = 0;
+        for g in &self.groups {
+            let mut keyed = Vec::new();
+            for w in g.buckets.windows(2) {
+                keyed.clear();
+                keyed.extend((w[0]..w[1]).map(|j| (order_key(self.taus[j as usize]), j)));
+                keyed.sort_unstable();
+                out.extend(keyed.iter().map(|k| k.1));
+                covered = covered.max(w[1] as usize);
+            }
+        }
+        out.extend(covered as u32..n as u32);
+        out
     }
 
     fn group(&mut self, key: (u32, u32, u32)) -> &mut Group {
@@ -219,8 +288,9 @@ impl TriggerIndex {
             self.groups.push(Group {
                 coll: key.1,
                 debt: key.2,
-                start: 0,
-                taus: Vec::new(),
+                buckets: Vec::new(),
+                next_bucket: 0,
+                current: Vec::new(),
                 cursor: 0,
                 heap: BinaryHeap::new(),
             });
@@ -256,13 +326,32 @@ impl TriggerIndex {
         self.place(acc, protocols, i);
     }
 
-    /// Hands over every single-pair account whose τ exceeds its group's current price ratio.
+    /// Hands over every single-pair account whose τ exceeds its group's current price ratio,
+    /// highest τ first (ties by position, which is id order).
     pub fn collect(&mut self, prices: &[f64], out: &mut Vec<u32>) {
+        let taus = &self.taus;
         for g in &mut self.groups {
             let ratio = prices[g.coll as usize] / prices[g.debt as usize];
-            while g.cursor < g.taus.len() && g.taus[g.cursor] > ratio {
-                out.push(g.start + g.cursor as u32);
-                g.cursor += 1;
+            loop {
+                while let Some(&(_, j)) = g.current.get(g.cursor) {
+                    if taus[j as usize] <= ratio {
+                        break;
+                    }
+                    out.push(j);
+                    g.cursor += 1;
+                }
+                if g.cursor < g.current.len() || g.next_bucket + 1 >= g.buckets.len() {
+                    break;
+                }
+                // The sorted bucket is used up: sort the next one (a bucket the price never
+                // reaches is never sorted).
+                let (from, to) = (g.buckets[g.next_bucket], g.buckets[g.next_bucket + 1]);
+                g.next_bucket += 1;
+                g.current.clear();
+                g.current
+                    .extend((from..to).map(|j| (order_key(taus[j as usize]), j)));
+                g.current.sort_unstable();
+                g.cursor = 0;
             }
             while g.heap.peek().is_some_and(|k| k.0 > ratio) {
                 if let Some(k) = g.heap.pop() {
@@ -327,49 +416,127 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_radix_sort_of_the_keys_is_the_comparison_sort() {
-        // Random groups (a few, and the "nothing to liquidate" group), and taus with ties, both
-        // zeros, infinities and NaNs of both signs: the same order as the comparison, key for
-        // key.
-        let specials = [
-            0.0,
-            -0.0,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -f64::NAN,
-            1.5,
-        ];
+    fn buckets_hand_over_in_the_order_of_a_full_sort() {
+        // Random single-pair accounts in three groups (two protocols, two collateral assets),
+        // with τ ties, infinite τ (a zero threshold), τ far out in both tails, and accounts
+        // outside the groups (two collateral assets, or no debt). The bucketed layout must give
+        // what a comparison sort by (group in first-seen order, τ descending, id) gives, both
+        // in `visit_order` and in what `collect` hands over as the price ratio falls.
+        let lt = |t| {
+            Some(Reserve {
+                threshold: t,
+                bonus: 0.05,
+                protocol_fee: 0.0,
+                liquidation_factor: 0.0,
+            })
+        };
+        let protocol = |t2| {
+            Lending::new(
+                Rules::AaveV3 {
+                    version: AaveVersion::V3_3,
+                },
+                vec![lt(0.8), lt(0.0), lt(t2)],
+            )
+            .unwrap()
+        };
+        let protocols = [protocol(0.7), protocol(0.0)];
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
+        let mut next = move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
         };
-        for n in [1_000usize, 1_024, 1_500, 20_000] {
-            let keys: Vec<(u32, f64, u32)> = (0..n)
-                .map(|i| {
-                    let r = next();
-                    let g = match r % 7 {
-                        0 => u32::MAX,
-                        k => (k % 3) as u32,
-                    };
-                    let tau = match (r >> 8) % 5 {
-                        0 => specials[((r >> 16) % specials.len() as u64) as usize],
-                        1 => ((r >> 20) % 16) as f64 * 0.125,
-                        _ => -(((r >> 11) as f64) / (1u64 << 53) as f64) * 3.0,
-                    };
-                    (g, tau, i as u32)
+        for n in [300usize, 5_000, 40_000] {
+            let (mut prot, mut offsets, mut asset, mut coll, mut debt) =
+                (vec![], vec![0u32], vec![], vec![], vec![]);
+            for _ in 0..n {
+                let r = next();
+                let p = (r % 2) as u32;
+                let ca = if (r >> 2) % 3 == 0 { 2 } else { 0 };
+                let c = match (r >> 4) % 10 {
+                    0 => 1e12, // τ near zero
+                    1 => 4.0,  // ties: the same collateral and debt
+                    _ => 1.0 + ((r >> 8) % 1000) as f64 * 0.01,
+                };
+                let d = match (r >> 20) % 10 {
+                    0 => 0.0, // nothing to liquidate
+                    1 => 100.0,
+                    _ => 10.0 + ((r >> 24) % 100_000) as f64 * 0.003,
+                };
+                prot.push(p);
+                if (r >> 40) % 20 == 0 {
+                    // Two collateral assets: followed by full re-checks.
+                    asset.extend([0, 2, 1]);
+                    coll.extend([c, c, 0.0]);
+                    debt.extend([0.0, 0.0, d]);
+                } else {
+                    asset.extend([ca, 1]);
+                    coll.extend([c, 0.0]);
+                    debt.extend([0.0, d]);
+                }
+                offsets.push(asset.len() as u32);
+            }
+            let acc = Accounts::new(prot, offsets, asset, coll, debt, 2, 3).unwrap();
+            // The independent answer: τ by the definition, one comparison sort.
+            let mut groups: Vec<(u32, u32, u32)> = vec![];
+            let mut keys: Vec<(usize, f64, u32)> = (0..n)
+                .map(|i| match acc.single_pair(i) {
+                    Some((c, d)) => {
+                        let key = (acc.protocol[i], acc.asset[c], acc.asset[d]);
+                        let g = groups.iter().position(|k| *k == key).unwrap_or_else(|| {
+                            groups.push(key);
+                            groups.len() - 1
+                        });
+                        let th = protocols[acc.protocol[i] as usize].threshold(acc.asset[c]);
+                        let tau = if th > 0.0 {
+                            acc.debt[d] / (acc.collateral[c] * th)
+                        } else {
+                            f64::INFINITY
+                        };
+                        (g, tau, i as u32)
+                    }
+                    None => (usize::MAX, 0.0, i as u32),
                 })
                 .collect();
-            let mut want = keys.clone();
-            want.sort_unstable_by(super::key_order);
-            let mut got = keys;
-            super::sort_keys(&mut got);
-            assert_eq!(got.len(), want.len());
-            for (g, w) in got.iter().zip(&want) {
-                assert_eq!((g.0, g.1.to_bits(), g.2), (w.0, w.1.to_bits(), w.2));
+            keys.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
+            let plan = TriggerIndex::memory_order(&acc, &protocols);
+            let stored = acc.permuted(&plan.order);
+            let original = plan.order.clone();
+            let mut idx = TriggerIndex::build_ordered(&stored, &protocols, plan);
+            let visit: Vec<u32> = idx
+                .visit_order(n)
+                .iter()
+                .map(|&j| original[j as usize])
+                .collect();
+            let want: Vec<u32> = keys.iter().map(|k| k.2).collect();
+            assert_eq!(visit, want, "n = {n}");
+            // The hand-over as the ratio falls (one price for both collateral assets): each
+            // group's accounts above the ratio, τ descending, none twice.
+            let mut handed: Vec<Vec<u32>> = vec![vec![]; groups.len()];
+            let mut out = Vec::new();
+            for ratio in [1e6, 200.0, 40.0, 39.0, 25.0, 12.0, 3.0, 1e-3, 0.0] {
+                out.clear();
+                idx.collect(&[ratio, 1.0, ratio], &mut out);
+                let mut prev: Option<(usize, f64)> = None;
+                for &j in &out {
+                    let o = original[j as usize];
+                    let (g, tau, _) = *keys.iter().find(|k| k.2 == o).unwrap();
+                    assert!(tau > ratio, "n = {n}: τ {tau} handed over at {ratio}");
+                    if let Some((pg, pt)) = prev {
+                        assert!(pg < g || (pg == g && pt >= tau));
+                    }
+                    prev = Some((g, tau));
+                    handed[g].push(o);
+                }
+                for (g, h) in handed.iter().enumerate() {
+                    let above: Vec<u32> = keys
+                        .iter()
+                        .filter(|k| k.0 == g && k.1 > ratio)
+                        .map(|k| k.2)
+                        .collect();
+                    assert_eq!(h, &above, "n = {n}, group {g}, ratio {ratio}");
+                }
             }
         }
     }
@@ -407,14 +574,16 @@ mod tests {
         .unwrap();
         let protocols = [aave];
         let plan = TriggerIndex::memory_order(&acc, &protocols);
-        // Storage order: the single-pair group by τ descending, then the multi-asset account.
-        assert_eq!(plan.order, vec![2, 1, 0, 3, 4]);
+        // Storage order: the single-pair group (one bucket at this size: id order), then the
+        // multi-asset account; visited by τ descending.
+        assert_eq!(plan.order, vec![0, 1, 2, 3, 4]);
         let stored = acc.permuted(&plan.order);
-        let mut idx = TriggerIndex::build_ordered(&stored, &protocols, &plan);
+        let mut idx = TriggerIndex::build_ordered(&stored, &protocols, plan);
+        assert_eq!(idx.visit_order(5), &[2, 1, 0, 3, 4]);
         assert_eq!(idx.multi(), &[4]);
         let mut out = Vec::new();
         idx.collect(&[96.0, 1.0, 1.0], &mut out); // ETH/USDC = 96: τ 98.75 only
-        assert_eq!(out, vec![0]); // stored position 0 = original account 2
+        assert_eq!(out, vec![2]);
         out.clear();
         idx.collect(&[90.0, 1.0, 1.0], &mut out); // now τ 95 too, not again τ 98.75
         assert_eq!(out, vec![1]);
