@@ -29,6 +29,10 @@ pub struct Accounts {
     pub status: Vec<Status>,
     /// Collateral seized, valued at the oracle price at the time, in quote.
     pub liquidated_notional: Vec<f64>,
+    /// Liquidations so far (an absorb counts once), tallied as their event rows are written.
+    pub times_liquidated: Vec<u32>,
+    /// Bad debt so far, the sum of the account's event rows' bad debt in row order.
+    pub bad_debt: Vec<f64>,
 }
 
 impl Accounts {
@@ -100,6 +104,8 @@ impl Accounts {
         Ok(Accounts {
             status: vec![Status::Active; n],
             liquidated_notional: vec![0.0; n],
+            times_liquidated: vec![0; n],
+            bad_debt: vec![0.0; n],
             protocol,
             offsets,
             asset,
@@ -155,6 +161,8 @@ impl Accounts {
             // Outcomes start from their initial values: nothing to gather.
             status: vec![Status::Active; n],
             liquidated_notional: vec![0.0; n],
+            times_liquidated: vec![0; n],
+            bad_debt: vec![0.0; n],
         }
     }
 
@@ -186,6 +194,8 @@ impl Accounts {
             debt,
             status: vec![Status::Active; n],
             liquidated_notional: vec![0.0; n],
+            times_liquidated: vec![0; n],
+            bad_debt: vec![0.0; n],
         }
     }
 

@@ -63,7 +63,7 @@ impl LendingMarket {
                 ev.bad_debt = bad;
                 first = false;
             }
-            sh.events.push(&ev);
+            self.push_event(sh, i, &ev);
         }
         if let Rules::CompoundV3 { reserves, .. } = &mut self.protocols[p].rules {
             *reserves -= debt + credit;

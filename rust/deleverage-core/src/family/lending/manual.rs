@@ -192,7 +192,7 @@ impl LendingMarket {
             });
             self.seq = self.seq.wrapping_add(1);
         }
-        sh.events.push(&ev);
+        self.push_event(sh, i, &ev);
         Ok(ManualLiquidation {
             repaid: liq.repaid,
             repaid_value,

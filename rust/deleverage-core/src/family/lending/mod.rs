@@ -153,7 +153,9 @@ impl LendingMarket {
         self.acc.is_empty()
     }
 
-    /// The state of every account, in the original order, at the current oracle prices.
+    /// The state of every account, in the original order, at the current oracle prices: one
+    /// pass over the accounts in storage order (times liquidated and bad debt are tallied as the
+    /// event rows are written, see [`Self::push_event`]).
     pub fn account_table(&self, sh: &Shared) -> AccountTable {
         let n = self.acc.len();
         let mut t = AccountTable {
@@ -179,29 +181,23 @@ impl LendingMarket {
             t.collateral_value[o] = c;
             t.debt_value[o] = d;
             t.liquidated_notional[o] = self.acc.liquidated_notional[i];
-        }
-        // Counts and bad debt per account come from the events (one pass), not from per-account
-        // state kept through the run.
-        let ev = &sh.events;
-        let (lo, hi) = (self.first_id, self.first_id + self.protocols.len() as u32);
-        for k in 0..ev.len() {
-            let o = ev.account[k];
-            // Rows of other families (vault owners, traders) speak in their own ids.
-            if o == NONE || ev.protocol[k] < lo || ev.protocol[k] >= hi {
-                continue;
-            }
-            let o = o as usize;
-            let kind = ev.kind[k];
-            // A liquidation, or the first row of an absorb (the one with the debt asset).
-            if kind == EventKind::Liquidation as u8
-                || kind == EventKind::UserLiquidation as u8
-                || (kind == EventKind::Absorb as u8 && ev.debt_asset[k] != NONE)
-            {
-                t.times_liquidated[o] += 1;
-            }
-            t.bad_debt[o] += ev.bad_debt[k];
+            t.times_liquidated[o] = self.acc.times_liquidated[i];
+            t.bad_debt[o] = self.acc.bad_debt[i];
         }
         t
+    }
+
+    /// Writes the event row `ev` of stored account `i`, tallying what the account table counts
+    /// from it: a liquidation, or the first row of an absorb (the one with the debt asset),
+    /// counts once; every row's bad debt adds to the account's.
+    fn push_event(&mut self, sh: &mut Shared, i: usize, ev: &Event) {
+        if matches!(ev.kind, EventKind::Liquidation | EventKind::UserLiquidation)
+            || (ev.kind == EventKind::Absorb && ev.debt_asset != NONE)
+        {
+            self.acc.times_liquidated[i] += 1;
+        }
+        self.acc.bad_debt[i] += ev.bad_debt;
+        sh.events.push(ev);
     }
 
     /// Collateral and debt units of an account (by original id), per holding asset.
@@ -436,7 +432,7 @@ impl LendingMarket {
                 still: l.health(&h, &sh.px) < 1.0,
             }
         };
-        sh.events.push(&ev);
+        self.push_event(sh, i, &ev);
         outcome
     }
 
@@ -449,7 +445,7 @@ impl LendingMarket {
             ev.account = self.original[i];
             ev.protocol = self.first_id + self.acc.protocol[i];
             ev.bad_debt = value;
-            sh.events.push(&ev);
+            self.push_event(sh, i, &ev);
         }
     }
 
