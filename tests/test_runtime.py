@@ -121,3 +121,48 @@ def test_ctrl_c_stops_a_long_call_and_the_interpreter_goes_on(call: str) -> None
     assert "alive 1" in out
     # 0.5 s is the promise; the margin is for a loaded CI machine (here: a few hundredths).
     assert stopped - sent < 1.5, stopped - sent
+
+
+def test_a_result_builds_its_frames_when_read_and_stays_read_only() -> None:
+    # The summary is there when the run ends; the frames are built on first read, the same
+    # frame every time, and a pickled result carries them all.
+    import pickle
+
+    sc = dl.examples.eth_lending(n_accounts=300, seed=4, steps=15)
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.25))
+    assert res._built == {}  # nothing but the summary so far
+    assert res.summary["liquidations"].item() == res.events.height > 0
+    assert set(res._built) == {"events"}
+    assert res.events is res.events
+    assert res.summary["accounts_liquidated"].item() == (res.accounts["times_liquidated"] > 0).sum()
+    back = pickle.loads(pickle.dumps(res))
+    for name in ("events", "steps", "accounts", "positions", "vaults", "auctions", "funds"):
+        assert getattr(back, name).equals(getattr(res, name), null_equal=True), name
+    assert back.summary.equals(res.summary)
+    with pytest.raises(AttributeError, match="read-only"):
+        res.summary = res.summary  # type: ignore[misc]
+
+
+def test_a_scenario_builds_its_spec_once_and_forgets_it_with_the_scenario() -> None:
+    import gc
+
+    from deleverage import _spec
+
+    sc = dl.examples.eth_lending(n_accounts=200, seed=5, steps=10)
+    before = len(_spec._SPECS)
+    first = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2))
+    assert len(_spec._SPECS) == before + 1
+    again = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2))
+    assert len(_spec._SPECS) == before + 1
+    assert again.events.equals(first.events)
+    assert again.accounts.equals(first.accounts)
+    # A scenario with more accounts is another scenario: its own spec, its own result.
+    more = sc.add_lending(
+        dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}, name="other"),
+        dl.examples.eth_positions(50, seed=6, price=sc.assets[0].price),
+    )
+    bigger = dl.simulate(more, shock=dl.Shock.instant(ETH=-0.2))
+    assert bigger.accounts.height == first.accounts.height + 50
+    del sc, more
+    gc.collect()
+    assert len(_spec._SPECS) == before

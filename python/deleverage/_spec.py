@@ -5,6 +5,7 @@ core's errors with the user's names.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, cast
 
 import polars as pl
@@ -15,8 +16,26 @@ from deleverage.lending import lending_spec
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
 
+_FamiliesSpec = tuple[list[dict[str, Any]], pl.DataFrame, int]
 
-def _families_spec(sc: Scenario) -> tuple[list[dict[str, Any]], pl.DataFrame, int]:
+# The families' spec of each live scenario, built once: a scenario is immutable (its frames too),
+# and the core only reads the spec, so every run of one scenario (a search over shocks, the moves
+# of a liquidation map, a user's loop) shares it. Keyed by identity, dropped with the scenario.
+_SPECS: dict[int, tuple[weakref.ref[Scenario], _FamiliesSpec]] = {}
+
+
+def _families_spec(sc: Scenario) -> _FamiliesSpec:
+    """:func:`_build_families_spec` of ``sc``, built on its first run only."""
+    key = id(sc)
+    hit = _SPECS.get(key)
+    if hit is not None and hit[0]() is sc:
+        return hit[1]
+    out = _build_families_spec(sc)
+    _SPECS[key] = (weakref.ref(sc, lambda _, key=key: _SPECS.pop(key, None)), out)  # type: ignore[misc]
+    return out
+
+
+def _build_families_spec(sc: Scenario) -> _FamiliesSpec:
     """Every family's spec in the order they act, lending first (its accounts take the ids
     ``0..n``; the other families' accounts the ids after them), the labels of every account id,
     and how many of them are lending accounts."""

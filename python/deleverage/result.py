@@ -13,7 +13,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,23 @@ FUND_STATUS: list[str] = list(_core.ENUM_NAMES["fund_status"])
 _NONE = 2**32 - 1
 
 
+_FRAMES = ("events", "steps", "accounts", "positions", "vaults", "auctions", "funds")
+
+
 @dataclass(frozen=True)
+class _Context:
+    """What labels the engine's columns: names of assets, protocols and accounts, the families,
+    and the run's shape."""
+
+    asset_names: list[str]
+    initial_prices: list[float]
+    protocol_names: list[str]
+    account_labels: pl.DataFrame
+    n_lending: int | None
+    families: Sequence[Any]
+    path_steps: int | None
+
+
 class Result:
     """What a run produced.
 
@@ -70,6 +86,11 @@ class Result:
         One row: totals, bad debt, drawdown and amplification per asset, first liquidation step,
         steps to quiet.
 
+    The summary is computed when the run ends, from the engine's columns; every other frame is
+    built from those columns the first time it is read (a sweep or a search that reads only the
+    summary never pays for them), and is the same frame whenever it is built. A result is
+    read-only and pickles with its frames.
+
     Examples
     --------
     >>> import polars as pl
@@ -88,15 +109,90 @@ class Result:
     10
     """
 
-    events: pl.DataFrame
-    steps: pl.DataFrame
-    accounts: pl.DataFrame
+    __slots__ = ("_built", "_ctx", "_raw", "meta", "summary")
+
     summary: pl.DataFrame
     meta: Mapping[str, Any]
-    positions: pl.DataFrame = field(default_factory=pl.DataFrame)
-    vaults: pl.DataFrame = field(default_factory=pl.DataFrame)
-    auctions: pl.DataFrame = field(default_factory=pl.DataFrame)
-    funds: pl.DataFrame = field(default_factory=pl.DataFrame)
+    _raw: dict[str, Any]
+    _ctx: _Context | None
+    _built: dict[str, pl.DataFrame]
+
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        ctx: _Context,
+        summary: pl.DataFrame,
+        meta: Mapping[str, Any],
+    ) -> None:
+        object.__setattr__(self, "_raw", dict(raw))
+        object.__setattr__(self, "_ctx", ctx)
+        object.__setattr__(self, "_built", {})
+        object.__setattr__(self, "summary", summary)
+        object.__setattr__(self, "meta", meta)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a Result is read-only: cannot set {name!r}")
+
+    def _frame(self, name: str) -> pl.DataFrame:
+        built: dict[str, pl.DataFrame] = self._built
+        if name not in built:
+            raw, ctx = self._raw, self._ctx
+            assert ctx is not None  # an unpickled result holds every frame
+            if name in ("vaults", "auctions"):
+                built["vaults"], built["auctions"] = _vaults(raw, ctx)
+            else:
+                built[name] = _BUILD[name](raw, ctx)
+        return built[name]
+
+    @property
+    def events(self) -> pl.DataFrame:
+        """Every event row, in the order they happened (see the class docstring)."""
+        return self._frame("events")
+
+    @property
+    def steps(self) -> pl.DataFrame:
+        """One row per step and asset (see the class docstring)."""
+        return self._frame("steps")
+
+    @property
+    def accounts(self) -> pl.DataFrame:
+        """The final state of every lending account (see the class docstring)."""
+        return self._frame("accounts")
+
+    @property
+    def positions(self) -> pl.DataFrame:
+        """The final state of every perp position (see the class docstring)."""
+        return self._frame("positions")
+
+    @property
+    def vaults(self) -> pl.DataFrame:
+        """The final state of every Maker vault (see the class docstring)."""
+        return self._frame("vaults")
+
+    @property
+    def auctions(self) -> pl.DataFrame:
+        """Every Dutch auction (see the class docstring)."""
+        return self._frame("auctions")
+
+    @property
+    def funds(self) -> pl.DataFrame:
+        """The final state of every fund (see the class docstring)."""
+        return self._frame("funds")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled as its frames: the engine's raw columns and labels stay behind.
+        return {
+            "frames": {name: self._frame(name) for name in _FRAMES},
+            "summary": self.summary,
+            "meta": dict(self.meta),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "_raw", {})
+        object.__setattr__(self, "_ctx", None)
+        object.__setattr__(self, "_built", dict(state["frames"]))
+        object.__setattr__(self, "summary", state["summary"])
+        object.__setattr__(self, "meta", state["meta"])
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as a plain dict.
@@ -156,27 +252,42 @@ def build_result(
     families: Sequence[Any] = (),
     path_steps: int | None = None,
 ) -> Result:
-    """Wraps the engine's numpy columns (no copy) in frames and joins the labels back."""
-    asset_names_s = pl.Series("asset", asset_names, dtype=pl.String)
-    protocol_names_s = pl.Series("protocol", protocol_names, dtype=pl.String)
-    label_s = account_labels["account"]
+    """The result of the engine's columns: the summary now, the frames when they are read."""
+    ctx = _Context(
+        list(asset_names),
+        list(initial_prices),
+        list(protocol_names),
+        account_labels,
+        n_lending,
+        families,
+        path_steps,
+    )
+    lending = next(f for f in raw["families"] if f["kind"] == "lending")
+    meta = dict(raw["meta"]) | dict(lending["ledger"])
+    return Result(raw, ctx, _summary(raw, ctx, meta), meta)
+
+
+def _name_of(names: pl.Series, column: str) -> pl.Expr:
+    # Integer ids → labels by position; the engine's "none" id becomes null.
+    idx = pl.when(pl.col(column) == _NONE).then(None).otherwise(pl.col(column))
+    return pl.lit(names).gather(idx)
+
+
+def _events(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
+    asset_names_s = pl.Series("asset", ctx.asset_names, dtype=pl.String)
+    protocol_names_s = pl.Series("protocol", ctx.protocol_names, dtype=pl.String)
+    label_s = ctx.account_labels["account"]
     kinds = pl.Enum(EVENT_KINDS)
-
-    def name_of(names: pl.Series, column: str) -> pl.Expr:
-        # Integer ids → labels by position; the engine's "none" id becomes null.
-        idx = pl.when(pl.col(column) == _NONE).then(None).otherwise(pl.col(column))
-        return pl.lit(names).gather(idx)
-
     ev = pl.DataFrame(dict(raw["events"]))
-    events = ev.with_row_index("sequence").select(
+    return ev.with_row_index("sequence").select(
         "step",
         "round",
         "sequence",
         pl.col("kind").replace_strict(dict(enumerate(EVENT_KINDS)), return_dtype=kinds),
-        name_of(label_s, "account").alias("account"),
-        name_of(protocol_names_s, "protocol").alias("protocol"),
-        name_of(asset_names_s, "asset").alias("asset"),
-        name_of(asset_names_s, "debt_asset").alias("debt_asset"),
+        _name_of(label_s, "account").alias("account"),
+        _name_of(protocol_names_s, "protocol").alias("protocol"),
+        _name_of(asset_names_s, "asset").alias("asset"),
+        _name_of(asset_names_s, "debt_asset").alias("debt_asset"),
         "qty",
         "notional",
         pl.when(pl.col("qty") > 0)
@@ -199,9 +310,12 @@ def build_result(
         .alias("account_id"),
     )
 
+
+def _steps(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
+    asset_names_s = pl.Series("asset", ctx.asset_names, dtype=pl.String)
     st = pl.DataFrame(dict(raw["steps"]))
-    steps = st.with_columns(
-        name_of(asset_names_s, "asset").alias("asset"),
+    return st.with_columns(
+        _name_of(asset_names_s, "asset").alias("asset"),
         pl.col("best_bid").fill_nan(None),
         pl.col("best_ask").fill_nan(None),
         pl.col("mid_held").cast(pl.Boolean),
@@ -227,14 +341,14 @@ def build_result(
         "insurance_fund",
     )
 
-    # The lending family comes first and carries the accounts table and the protocols' books;
-    # the other families follow in scenario order.
-    fams = [f for f in raw["families"] if f["kind"] != "lending"]
+
+def _accounts(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
+    # The lending family comes first and carries the accounts table.
     lending = next(f for f in raw["families"] if f["kind"] == "lending")
     ac = pl.DataFrame(dict(lending["accounts"]))
-    n_lending = ac.height if n_lending is None else n_lending
-    accounts = (
-        pl.concat([account_labels.head(n_lending), ac], how="horizontal")
+    n_lending = ac.height if ctx.n_lending is None else ctx.n_lending
+    return (
+        pl.concat([ctx.account_labels.head(n_lending), ac], how="horizontal")
         .with_columns(
             pl.col("status").replace_strict(
                 dict(enumerate(ACCOUNT_STATUS)), return_dtype=pl.Enum(ACCOUNT_STATUS)
@@ -259,19 +373,35 @@ def build_result(
         )
     )
 
-    meta = dict(raw["meta"]) | dict(lending["ledger"])
+
+def _fsum(x: npt.ArrayLike) -> float:
+    """A float column's sum as the frames' ``sum`` gives it (Polars' summation, bit for bit)."""
+    return float(pl.Series(values=np.asarray(x, dtype=np.float64)).sum())
+
+
+def _fmin(x: npt.ArrayLike) -> float:
+    """A float column's minimum as the frames' ``min`` gives it (NaN ignored)."""
+    return float(pl.Series(values=np.asarray(x, dtype=np.float64)).min())  # type: ignore[arg-type]
+
+
+def _summary(raw: Mapping[str, Any], ctx: _Context, meta: Mapping[str, Any]) -> pl.DataFrame:
+    """The summary row, from the engine's columns (no frame is built for it)."""
+    ev, st = raw["events"], raw["steps"]
+    lending = next(f for f in raw["families"] if f["kind"] == "lending")
+    code = {k: i for i, k in enumerate(EVENT_KINDS)}
+    kind = np.asarray(ev["kind"])
     row: dict[str, Any] = {
         # An absorb has a row per collateral asset; its first row carries the debt asset.
         # Every family's forced liquidations (lending liquidations and absorbs, perp fills,
         # deleveraged and backstopped positions, barks, fund sales), as the engine counted them.
-        "liquidations": int(steps["liquidation_count"].sum()),
-        "accounts_liquidated": int((accounts["times_liquidated"] > 0).sum()),
-        "liquidated_notional": float(steps["liquidated_notional"].sum()),
+        "liquidations": int(np.asarray(st["liquidation_count"]).sum()),
+        "accounts_liquidated": int((np.asarray(lending["accounts"]["times_liquidated"]) > 0).sum()),
+        "liquidated_notional": _fsum(st["liquidated_notional"]),
         # Storefront rows record what keepers paid the protocol, not debt repaid.
-        "debt_repaid_value": float(
-            events.filter(pl.col("kind").is_in(["liquidation", "absorb"]))[
-                "debt_repaid_value"
-            ].sum()
+        "debt_repaid_value": _fsum(
+            np.asarray(ev["debt_repaid_value"])[
+                (kind == code["liquidation"]) | (kind == code["absorb"])
+            ]
         ),
         "bad_debt": float(meta["bad_debt"]),
         "first_liquidation_step": meta["first_liquidation_step"],
@@ -280,13 +410,17 @@ def build_result(
         ),
         "steps_run": int(meta["steps_run"]),
         # Steps beyond the path, run to reach quiet (at most max_extra_steps).
-        "extra_steps": max(0, int(meta["steps_run"]) - path_steps) if path_steps is not None else 0,
+        "extra_steps": (
+            max(0, int(meta["steps_run"]) - ctx.path_steps) if ctx.path_steps is not None else 0
+        ),
         "quiet": bool(meta["quiet"]),
     }
-    for a, (name, p0) in enumerate(zip(asset_names, initial_prices, strict=True)):
-        rows = steps.filter(pl.col("asset") == name)
-        low = float(rows["mid"].min()) if rows.height else p0  # type: ignore[arg-type]
-        exo = float(rows["reference"].min()) if rows.height else p0  # type: ignore[arg-type]
+    asset = np.asarray(st["asset"])
+    mid, ref = np.asarray(st["mid"]), np.asarray(st["reference"])
+    for a, (name, p0) in enumerate(zip(ctx.asset_names, ctx.initial_prices, strict=True)):
+        here = asset == a
+        low = _fmin(mid[here]) if here.any() else p0
+        exo = _fmin(ref[here]) if here.any() else p0
         drawdown = min(low / p0 - 1.0, 0.0)
         exogenous = min(exo / p0 - 1.0, 0.0)
         row[f"drawdown_{name}"] = drawdown
@@ -294,45 +428,37 @@ def build_result(
         row[f"amplification_{name}"] = (
             float(amplification(np.array(drawdown), np.array(exogenous))) if exogenous < 0 else None
         )
-        del a
-    positions = _positions(fams, families, account_labels, asset_names)
-    vaults, auctions = _vaults(fams, families, account_labels, asset_names)
-    funds = _funds(fams, families, account_labels)
-    row |= _perp_summary(fams, events, steps)
-    if any(f["kind"] == "vaults" for f in fams):
-        row |= {
-            "auctions": auctions.height,
-            # Ended auctions only: a running one may still be taken.
-            "auctions_zero_recovery": int(
-                ((auctions["recovered"] == 0) & ~auctions["running"]).sum()
-            ),
-            "auctions_partial_recovery": int(
-                ((auctions["recovered"] > 0) & (auctions["bad_debt"] > 0)).sum()
-            ),
-            "auction_bad_debt": float(auctions["bad_debt"].sum()),
-            "keeper_coins": float(auctions["coins"].sum()),
+    fams = raw["families"]
+    row |= _perp_summary(fams, kind, st, len(ctx.asset_names))
+    vaults = [f for f in fams if f["kind"] == "vaults"]
+    if vaults:
+        au = {
+            c: np.concatenate([np.asarray(f["auctions"][c]) for f in vaults])
+            for c in ("running", "recovered", "bad_debt", "coins")
         }
-    if any(f["kind"] == "funds" for f in fams):
         row |= {
-            "fund_sales_notional": float(funds["sold_notional"].sum()),
-            "fund_purchases_notional": float(funds["bought_notional"].sum()),
-            "fund_defaults": int((funds["status"] == "defaulted").sum()),
+            "auctions": int(au["running"].size),
+            # Ended auctions only: a running one may still be taken.
+            "auctions_zero_recovery": int(((au["recovered"] == 0) & ~au["running"]).sum()),
+            "auctions_partial_recovery": int(((au["recovered"] > 0) & (au["bad_debt"] > 0)).sum()),
+            "auction_bad_debt": _fsum(au["bad_debt"]),
+            "keeper_coins": _fsum(au["coins"]),
+        }
+    funds = [f for f in fams if f["kind"] == "funds"]
+    if funds:
+        fu = {
+            c: np.concatenate([np.asarray(f["funds"][c]) for f in funds])
+            for c in ("sold_notional", "bought_notional", "status")
+        }
+        row |= {
+            "fund_sales_notional": _fsum(fu["sold_notional"]),
+            "fund_purchases_notional": _fsum(fu["bought_notional"]),
+            "fund_defaults": int((fu["status"] == FUND_STATUS.index("defaulted")).sum()),
         }
     # Typed columns even when a value is undefined (no exogenous fall: no amplification), so
     # summaries of different runs stack.
-    summary = pl.DataFrame([row]).with_columns(
+    return pl.DataFrame([row]).with_columns(
         pl.col(c).cast(pl.Float64) for c in row if c.startswith("amplification_")
-    )
-    return Result(
-        events=events,
-        steps=steps,
-        accounts=accounts,
-        summary=summary,
-        meta=meta,
-        positions=positions,
-        vaults=vaults,
-        auctions=auctions,
-        funds=funds,
     )
 
 
@@ -353,18 +479,19 @@ def _label(labels: pl.Series) -> pl.Expr:
     return pl.lit(labels).gather(pl.col("account_id")).alias("account")
 
 
-def _vaults(
-    raw: Sequence[Mapping[str, Any]],
-    families: Sequence[Any],
-    account_labels: pl.DataFrame,
-    asset_names: list[str],
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _others(raw: Mapping[str, Any], ctx: _Context) -> list[tuple[Mapping[str, Any], Any]]:
+    """The families after lending, each with its protocol object, in scenario order."""
+    fams = [f for f in raw["families"] if f["kind"] != "lending"]
+    return list(zip(fams, ctx.families, strict=True))
+
+
+def _vaults(raw: Mapping[str, Any], ctx: _Context) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Vaults in each system's input row order, and its auctions in kick order."""
 
-    labels = account_labels["account"]
-    assets = pl.Series("asset", asset_names, dtype=pl.String)
+    labels = ctx.account_labels["account"]
+    assets = pl.Series("asset", ctx.asset_names, dtype=pl.String)
     vs, aus = [], []
-    for out, fam in zip(raw, families, strict=True):
+    for out, fam in _others(raw, ctx):
         if out["kind"] != "vaults":
             continue
         ilk_assets = pl.Series("a", fam.assets, dtype=pl.String)
@@ -429,13 +556,12 @@ def _vaults(
     )
 
 
-def _funds(
-    raw: Sequence[Mapping[str, Any]], families: Sequence[Any], account_labels: pl.DataFrame
-) -> pl.DataFrame:
+def _funds(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
     """Funds of every group, in account order of first appearance."""
 
+    account_labels = ctx.account_labels
     frames = []
-    for out, fam in zip(raw, families, strict=True):
+    for out, fam in _others(raw, ctx):
         if out["kind"] != "funds":
             continue
         f = pl.DataFrame(dict(out["funds"]))
@@ -463,17 +589,12 @@ def _funds(
     return pl.concat(frames) if frames else pl.DataFrame()
 
 
-def _positions(
-    raw: Sequence[Mapping[str, Any]],
-    families: Sequence[Any],
-    account_labels: pl.DataFrame,
-    asset_names: list[str],
-) -> pl.DataFrame:
+def _positions(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
     """The perp positions of every exchange, labelled, in each exchange's input row order."""
     frames = []
-    labels = account_labels["account"]
-    assets = pl.Series("market", asset_names, dtype=pl.String)
-    for out, fam in zip(raw, families, strict=True):
+    labels = ctx.account_labels["account"]
+    assets = pl.Series("market", ctx.asset_names, dtype=pl.String)
+    for out, fam in _others(raw, ctx):
         if out["kind"] != "perps":
             continue
         df = pl.DataFrame(dict(out["positions"]))
@@ -503,18 +624,22 @@ def _positions(
 
 
 def _perp_summary(
-    raw: Sequence[Mapping[str, Any]], events: pl.DataFrame, steps: pl.DataFrame
+    raw: Sequence[Mapping[str, Any]], kind: np.ndarray, steps: Mapping[str, Any], n_assets: int
 ) -> dict[str, Any]:
     """Insurance fund path and ADL totals, when the scenario has perp exchanges."""
     ledgers = [f["ledger"] for f in raw if f["kind"] == "perps"]
     if not ledgers:
         return {}
     start = sum(float(x["fund_initial"]) for x in ledgers)
-    path = steps.group_by("step").agg(pl.col("insurance_fund").first())["insurance_fund"]
-    low = min(start, float(path.min())) if path.len() else start  # type: ignore[arg-type]
-    kinds = events["kind"]
+    # The fund's level at each step: the first row of each step (rows are step by step).
+    step = np.asarray(steps["step"])
+    first = np.ones(step.size, dtype=bool)
+    first[1:] = step[1:] != step[:-1]
+    path = np.asarray(steps["insurance_fund"])[first]
+    low = min(start, _fmin(path)) if path.size else start
+    code = {k: i for i, k in enumerate(EVENT_KINDS)}
     return {
-        "perp_liquidations": int((kinds == "perp_liquidation").sum()),
+        "perp_liquidations": int((kind == code["perp_liquidation"]).sum()),
         "insurance_fund_start": start,
         "insurance_fund_end": sum(float(x["insurance_fund"]) for x in ledgers),
         "insurance_fund_min": low,
@@ -522,5 +647,14 @@ def _perp_summary(
         "insurance_fees": sum(float(x["fees"]) for x in ledgers),
         "adl_count": sum(int(x["adl_count"]) for x in ledgers),
         "adl_notional": sum(float(x["adl_notional"]) for x in ledgers),
-        "backstop_takeovers": int((kinds == "backstop").sum()),
+        "backstop_takeovers": int((kind == code["backstop"]).sum()),
     }
+
+
+_BUILD = {
+    "events": _events,
+    "steps": _steps,
+    "accounts": _accounts,
+    "positions": _positions,
+    "funds": _funds,
+}
