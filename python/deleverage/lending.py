@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from deleverage import _core
@@ -378,6 +379,25 @@ def _unique(s: pl.Series) -> bool:
     return bool(s.n_unique() == s.len())
 
 
+def _asset_ids(s: pl.Series, names: pl.Enum) -> pl.Series:
+    """Asset names → ids (the codes of an Enum over the scenario's names). A column holding one
+    name (the usual single-market frame) is recognised by one comparison per row instead of
+    hashing every row."""
+    if s.len() and s.dtype == pl.String and not s.has_nulls() and bool((s == s[0]).all()):
+        code = pl.Series([s[0]]).cast(names).to_physical().item()
+        return pl.Series(s.name, np.full(s.len(), code, dtype=np.uint32))
+    return s.cast(names).to_physical().cast(pl.UInt32)
+
+
+def _interleave(n: int, first: npt.ArrayLike, second: npt.ArrayLike, dtype: type) -> np.ndarray:
+    """``[first[0], second[0], first[1], second[1], …]`` (``n`` of each; a scalar repeats) in
+    one allocation."""
+    out: np.ndarray = np.empty(2 * n, dtype=dtype)
+    out[0::2] = first
+    out[1::2] = second
+    return out
+
+
 def lending_spec(
     protocols: Sequence[Lending], positions: Sequence[pl.DataFrame], asset_names: list[str]
 ) -> tuple[dict[str, Any], pl.DataFrame]:
@@ -394,16 +414,15 @@ def lending_spec(
         n = df.height
         # Asset names → ids: an Enum over the scenario's names has exactly those ids as codes.
         names = pl.Enum(asset_names)
-        coll_id = df["collateral_asset"].cast(names).to_physical().cast(pl.UInt32)
-        debt_id = df["debt_asset"].cast(names).to_physical().cast(pl.UInt32)
+        coll_id = _asset_ids(df["collateral_asset"], names)
+        debt_id = _asset_ids(df["debt_asset"], names)
         if _unique(df["account"]) and (coll_id != debt_id).all():
             # One row per account (the common case): two holdings each, built directly.
             ids = df.select("account").with_row_index("local")
             counts.append(np.full(n, 2, dtype=np.int64))
-            h_asset.append(np.column_stack([coll_id.to_numpy(), debt_id.to_numpy()]).ravel())
-            zeros = np.zeros(n)
-            h_coll.append(np.column_stack([df["collateral"].to_numpy(), zeros]).ravel())
-            h_debt.append(np.column_stack([zeros, df["debt"].to_numpy()]).ravel())
+            h_asset.append(_interleave(n, coll_id.to_numpy(), debt_id.to_numpy(), np.uint32))
+            h_coll.append(_interleave(n, df["collateral"].to_numpy(), 0.0, np.float64))
+            h_debt.append(_interleave(n, 0.0, df["debt"].to_numpy(), np.float64))
         else:
             # Several rows per account: sum per (account, asset).
             ids = df.select(pl.col("account").unique(maintain_order=True)).with_row_index("local")
@@ -456,7 +475,9 @@ def lending_spec(
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         if not parts:
             return np.zeros(0, dtype=dtype)
-        return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
+        # One protocol (the usual case): its column as it is, without a concatenation's copy.
+        whole = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return np.ascontiguousarray(whole, dtype=dtype)
 
     spec = {
         "kind": "lending",
