@@ -267,6 +267,12 @@ def build_result(
     return Result(raw, ctx, _summary(raw, ctx, meta), meta)
 
 
+def _coded(column: str, names: list[str]) -> pl.Expr:
+    """The core's integer codes of ``column`` as the Enum of ``names`` (code ``k`` is
+    ``names[k]``): one gather, not a lookup per row."""
+    return pl.lit(pl.Series(names, dtype=pl.Enum(names))).gather(pl.col(column)).alias(column)
+
+
 def _name_of(names: pl.Series, column: str) -> pl.Expr:
     # Integer ids → labels by position; the engine's "none" id becomes null.
     idx = pl.when(pl.col(column) == _NONE).then(None).otherwise(pl.col(column))
@@ -277,13 +283,12 @@ def _events(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
     asset_names_s = pl.Series("asset", ctx.asset_names, dtype=pl.String)
     protocol_names_s = pl.Series("protocol", ctx.protocol_names, dtype=pl.String)
     label_s = ctx.account_labels["account"]
-    kinds = pl.Enum(EVENT_KINDS)
     ev = pl.DataFrame(dict(raw["events"]))
     return ev.with_row_index("sequence").select(
         "step",
         "round",
         "sequence",
-        pl.col("kind").replace_strict(dict(enumerate(EVENT_KINDS)), return_dtype=kinds),
+        _coded("kind", EVENT_KINDS),
         _name_of(label_s, "account").alias("account"),
         _name_of(protocol_names_s, "protocol").alias("protocol"),
         _name_of(asset_names_s, "asset").alias("asset"),
@@ -350,9 +355,7 @@ def _accounts(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
     return (
         pl.concat([ctx.account_labels.head(n_lending), ac], how="horizontal")
         .with_columns(
-            pl.col("status").replace_strict(
-                dict(enumerate(ACCOUNT_STATUS)), return_dtype=pl.Enum(ACCOUNT_STATUS)
-            ),
+            _coded("status", ACCOUNT_STATUS),
             pl.when(pl.col("health").is_infinite())
             .then(None)
             .otherwise(pl.col("health"))
@@ -503,9 +506,7 @@ def _vaults(raw: Mapping[str, Any], ctx: _Context) -> tuple[pl.DataFrame, pl.Dat
                 pl.lit(ilk_assets).gather(pl.col("ilk")).alias("collateral_asset"),
                 "ink",
                 "art",
-                pl.col("status").replace_strict(
-                    dict(enumerate(VAULT_STATUS)), return_dtype=pl.Enum(VAULT_STATUS)
-                ),
+                _coded("status", VAULT_STATUS),
                 "collateral_auctioned",
                 "collateral_returned",
                 "owe_recovered",
@@ -578,9 +579,7 @@ def _funds(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
                 .then(None)
                 .otherwise(pl.col("leverage"))
                 .alias("leverage"),
-                pl.col("status").replace_strict(
-                    dict(enumerate(FUND_STATUS)), return_dtype=pl.Enum(FUND_STATUS)
-                ),
+                _coded("status", FUND_STATUS),
                 "sold_notional",
                 "bought_notional",
                 "bad_debt",
@@ -611,9 +610,7 @@ def _positions(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
                 "maintenance_margin",
                 pl.col("liquidation_price").fill_nan(None),
                 pl.col("bankruptcy_price").fill_nan(None),
-                pl.col("status")
-                .replace_strict(dict(enumerate(POOL_STATUS)), return_dtype=pl.Enum(POOL_STATUS))
-                .alias("status"),
+                _coded("status", POOL_STATUS),
                 "liquidated_qty",
                 "adl_qty",
                 "absorbed_qty",
