@@ -114,22 +114,37 @@ impl Accounts {
         })
     }
 
-    /// The same accounts, before any liquidation, in another order: account `j` of the result
-    /// is account `order[j]`. The engine stores accounts in the order liquidations will visit
-    /// them, so that a cascade reads account memory sequentially.
-    pub fn permuted(&self, order: &[u32]) -> Accounts {
-        let n = order.len();
-        let h = self.asset.len();
+    /// The accounts laid out for storage, before any liquidation: account `i` goes to position
+    /// `dest[i]` (a permutation). Returns them, the original id at each position, and `extra`
+    /// (one value per account) in the same order.
+    pub fn laid_out(&self, dest: &[u32], extra: &[f64]) -> (Accounts, Vec<u32>, Vec<f64>) {
+        let n = dest.len();
+        debug_assert_eq!(n, self.len());
+        debug_assert_eq!(n, extra.len());
         if n > 0
-            && h == 2 * n
+            && self.asset.len() == 2 * n
             && self
                 .offsets
                 .iter()
                 .enumerate()
                 .all(|(i, &o)| o as usize == 2 * i)
         {
-            return self.permuted_pairs(order);
+            return self.laid_out_pairs(dest, extra);
         }
+        let mut order = vec![0u32; n];
+        for (i, &j) in dest.iter().enumerate() {
+            order[j as usize] = i as u32;
+        }
+        let stored = self.permuted(&order);
+        let extra = order.iter().map(|&i| extra[i as usize]).collect();
+        (stored, order, extra)
+    }
+
+    /// The same accounts, before any liquidation, in another order: account `j` of the result
+    /// is account `order[j]`.
+    fn permuted(&self, order: &[u32]) -> Accounts {
+        let n = order.len();
+        let h = self.asset.len();
         // One simple pass per column: independent loads let the processor overlap the cache
         // misses of this random gather instead of taking them one at a time.
         let protocol = order.iter().map(|&i| self.protocol[i as usize]).collect();
@@ -166,27 +181,29 @@ impl Accounts {
         }
     }
 
-    /// `permuted` when every account has exactly two holdings (one collateral, one debt: the
-    /// common case). Reads the source in order and scatters each account to its new place:
-    /// independent stores overlap their cache misses better than a random gather's loads.
-    fn permuted_pairs(&self, order: &[u32]) -> Accounts {
-        let n = order.len();
-        let mut pos = vec![0u32; n];
-        for (j, &i) in order.iter().enumerate() {
-            pos[i as usize] = j as u32;
-        }
+    /// `laid_out` when every account has exactly two holdings (one collateral, one debt: the
+    /// common case). Reads the source in order and scatters each account to its place:
+    /// independent stores overlap their cache misses better than a random gather's loads. (A
+    /// two-pass scatter through 256 cache-sized runs measured slower here: it moves every byte
+    /// twice through fresh memory.)
+    fn laid_out_pairs(&self, dest: &[u32], extra: &[f64]) -> (Accounts, Vec<u32>, Vec<f64>) {
+        let n = dest.len();
         let mut protocol = vec![0u32; n];
+        let mut original = vec![0u32; n];
+        let mut stored_extra = vec![0.0; n];
         let mut asset = vec![0u32; 2 * n];
         let mut collateral = vec![0.0; 2 * n];
         let mut debt = vec![0.0; 2 * n];
-        for (i, &j) in pos.iter().enumerate() {
+        for (i, &j) in dest.iter().enumerate() {
             let (j, i2, j2) = (j as usize, 2 * i, 2 * j as usize);
             protocol[j] = self.protocol[i];
+            original[j] = i as u32;
+            stored_extra[j] = extra[i];
             asset[j2..j2 + 2].copy_from_slice(&self.asset[i2..i2 + 2]);
             collateral[j2..j2 + 2].copy_from_slice(&self.collateral[i2..i2 + 2]);
             debt[j2..j2 + 2].copy_from_slice(&self.debt[i2..i2 + 2]);
         }
-        Accounts {
+        let stored = Accounts {
             protocol,
             offsets: (0..=n as u32).map(|i| 2 * i).collect(),
             asset,
@@ -196,7 +213,8 @@ impl Accounts {
             liquidated_notional: vec![0.0; n],
             times_liquidated: vec![0; n],
             bad_debt: vec![0.0; n],
-        }
+        };
+        (stored, original, stored_extra)
     }
 
     pub fn len(&self) -> usize {
@@ -266,7 +284,10 @@ mod tests {
             2,
         )
         .unwrap();
-        let p = pairs.permuted(&[2, 0, 1]);
+        // Account i goes to dest[i]: stored order [2, 0, 1].
+        let (p, original, extra) = pairs.laid_out(&[1, 2, 0], &[10.0, 20.0, 30.0]);
+        assert_eq!(original, vec![2, 0, 1]);
+        assert_eq!(extra, vec![30.0, 10.0, 20.0]);
         assert_eq!(p.protocol, vec![0, 0, 1]);
         assert_eq!(p.offsets, vec![0, 2, 4, 6]);
         assert_eq!(p.collateral, vec![3.0, 0.0, 1.0, 0.0, 2.0, 0.0]);
@@ -281,7 +302,9 @@ mod tests {
             3,
         )
         .unwrap();
-        let m = mixed.permuted(&[1, 0]);
+        let (m, original, extra) = mixed.laid_out(&[1, 0], &[1.5, 2.5]);
+        assert_eq!(original, vec![1, 0]);
+        assert_eq!(extra, vec![2.5, 1.5]);
         assert_eq!(m.protocol, vec![1, 0]);
         assert_eq!(m.offsets, vec![0, 2, 5]);
         assert_eq!(m.asset, vec![0, 1, 0, 1, 2]);

@@ -112,11 +112,10 @@ impl LendingMarket {
                 expected: "the index of a lending protocol of the scenario",
             });
         }
-        let mut plan = TriggerIndex::memory_order(&accounts, &protocols);
-        let acc = accounts.permuted(&plan.order);
+        let plan = TriggerIndex::memory_order(&accounts, &protocols);
+        let (acc, original, taus) = accounts.laid_out(&plan.dest, &plan.taus);
         drop(accounts);
-        let original = std::mem::take(&mut plan.order);
-        let index = TriggerIndex::build_ordered(&acc, &protocols, plan);
+        let index = TriggerIndex::build_ordered(&acc, &protocols, plan.groups, taus);
         let n = acc.len();
         let n_assets = protocols.first().map_or(0, |l| l.reserves.len());
         Ok(LendingMarket {

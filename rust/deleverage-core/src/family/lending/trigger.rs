@@ -52,9 +52,9 @@ struct Group {
 /// [`TriggerIndex::memory_order`]).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MemoryOrder {
-    /// Original id of the account stored at each position.
-    pub order: Vec<u32>,
-    /// τ of the account at each position (single-pair accounts; NaN elsewhere).
+    /// The position at which each account (by original id) is stored.
+    pub dest: Vec<u32>,
+    /// τ of each account (by original id; single-pair accounts, NaN elsewhere).
     pub taus: Vec<f64>,
     /// (protocol, collateral asset, debt asset) and the starts of its buckets' positions, the
     /// last element the group's end.
@@ -204,10 +204,10 @@ impl TriggerIndex {
             u32::MAX => rest,
             g => base[g as usize] + maps[g as usize].of(order_key(taus[i])),
         };
-        let bucket: Vec<u32> = (0..n).map(|i| bucket_of(i) as u32).collect();
+        let mut dest: Vec<u32> = (0..n).map(|i| bucket_of(i) as u32).collect();
         drop(group);
         let mut next = vec![0u32; total + 2];
-        for &b in &bucket {
+        for &b in &dest {
             next[b as usize + 1] += 1;
         }
         for b in 1..next.len() {
@@ -218,36 +218,36 @@ impl TriggerIndex {
             .enumerate()
             .map(|(g, &key)| (key, next[base[g]..=base[g] + maps[g].len()].to_vec()))
             .collect();
-        // The stable scatter: within a bucket, accounts keep their id order.
-        let mut order = vec![0u32; n];
-        let mut stored_taus = vec![f64::NAN; n];
-        for (i, (&b, &tau)) in bucket.iter().zip(&taus).enumerate() {
-            let j = next[b as usize] as usize;
-            next[b as usize] += 1;
-            order[j] = i as u32;
-            stored_taus[j] = tau;
+        // The stable counting sort: within a bucket, accounts keep their id order. Each account's
+        // bucket becomes its position in place (the data moves later, in one go).
+        for b in &mut dest {
+            let j = next[*b as usize];
+            next[*b as usize] += 1;
+            *b = j;
         }
-        MemoryOrder {
-            order,
-            taus: stored_taus,
-            groups,
-        }
+        MemoryOrder { dest, taus, groups }
     }
 
-    /// The index of accounts already stored in `plan`'s order (ids are positions in it).
-    pub fn build_ordered(acc: &Accounts, protocols: &[Lending], plan: MemoryOrder) -> Self {
+    /// The index of accounts already stored in `plan`'s order (ids are positions in it), with
+    /// `taus` the τ of each stored position.
+    pub fn build_ordered(
+        acc: &Accounts,
+        protocols: &[Lending],
+        groups: Vec<((u32, u32, u32), Vec<u32>)>,
+        taus: Vec<f64>,
+    ) -> Self {
         let mut idx = TriggerIndex {
             watched: vec![false; acc.len()],
             dirty: vec![false; acc.len()],
             ..TriggerIndex::default()
         };
         let mut covered = 0;
-        for (key, buckets) in plan.groups {
+        for (key, buckets) in groups {
             covered = covered.max(*buckets.last().unwrap_or(&0) as usize);
             // Single-pair accounts: one collateral and one debt asset, both non-zero.
             idx.group(key).buckets = buckets;
         }
-        let mut taus = plan.taus;
+        let mut taus = taus;
         taus.truncate(covered);
         idx.taus = taus;
         for j in covered..acc.len() {
@@ -501,9 +501,8 @@ mod tests {
                 .collect();
             keys.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
             let plan = TriggerIndex::memory_order(&acc, &protocols);
-            let stored = acc.permuted(&plan.order);
-            let original = plan.order.clone();
-            let mut idx = TriggerIndex::build_ordered(&stored, &protocols, plan);
+            let (stored, original, taus) = acc.laid_out(&plan.dest, &plan.taus);
+            let mut idx = TriggerIndex::build_ordered(&stored, &protocols, plan.groups, taus);
             let visit: Vec<u32> = idx
                 .visit_order(n)
                 .iter()
@@ -576,9 +575,9 @@ mod tests {
         let plan = TriggerIndex::memory_order(&acc, &protocols);
         // Storage order: the single-pair group (one bucket at this size: id order), then the
         // multi-asset account; visited by τ descending.
-        assert_eq!(plan.order, vec![0, 1, 2, 3, 4]);
-        let stored = acc.permuted(&plan.order);
-        let mut idx = TriggerIndex::build_ordered(&stored, &protocols, plan);
+        assert_eq!(plan.dest, vec![0, 1, 2, 3, 4]);
+        let (stored, _, taus) = acc.laid_out(&plan.dest, &plan.taus);
+        let mut idx = TriggerIndex::build_ordered(&stored, &protocols, plan.groups, taus);
         assert_eq!(idx.visit_order(5), &[2, 1, 0, 3, 4]);
         assert_eq!(idx.multi(), &[4]);
         let mut out = Vec::new();
