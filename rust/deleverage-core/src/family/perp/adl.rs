@@ -171,7 +171,8 @@ impl Exchange {
                 (score, self.owner[p], k as u32)
             })
             .collect();
-        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        // Total (ties by owner, then position): the unstable sort is the stable one here.
+        v.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         v.into_iter().map(|t| t.2).collect()
     }
 
