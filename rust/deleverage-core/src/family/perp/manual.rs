@@ -66,6 +66,7 @@ impl Exchange {
         }
         let n = qty * price;
         let realized = side * (n - qty * self.entry[j]);
+        self.index.touch(p);
         self.book_close(p, j, qty, realized);
         self.liquidated_qty[j] += qty;
         let st = settle(side, qty, bp, n, self.cfg.fee_rate);

@@ -7,6 +7,7 @@
 mod adl;
 mod manual;
 pub mod rules;
+mod trigger;
 
 pub use rules::*;
 
@@ -16,6 +17,7 @@ use crate::family::shared::{
 };
 use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values, table};
+use trigger::{Placement, PoolIndex};
 /// A perp exchange in the step loop: markets, margin pools, positions, the insurance fund, ADL
 /// and the backstop vault (MECHANICS §6).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -49,6 +51,10 @@ pub struct Exchange {
     absorbed_cost: Vec<f64>,
     unresolved: Vec<f64>,
     ledger: PerpLedger,
+    /// Which pools a round tests (see [`trigger`]).
+    index: Box<PoolIndex>,
+    /// Pools that were given a partial-liquidation cooldown (for [`Self::cooling`]).
+    cooled: Vec<u32>,
 }
 
 impl Exchange {
@@ -168,6 +174,8 @@ impl Exchange {
             liquidated_qty: vec![0.0; n],
             adl_qty: vec![0.0; n],
             pnl: vec![0.0; n],
+            index: Box::default(),
+            cooled: Vec::new(),
         };
         let mut k = 0;
         while k < order.len() {
@@ -236,10 +244,12 @@ impl Exchange {
     }
     /// Whether a pool waits out a partial-liquidation cooldown at time `now`.
     pub fn cooling(&self, now: f64) -> bool {
-        self.status
-            .iter()
-            .zip(&self.cooldown_until)
-            .any(|(s, &t)| matches!(s, PoolStatus::Active | PoolStatus::Liquidated) && t > now)
+        // Only pools that were ever given a cooldown can be waiting one out.
+        self.cooled.iter().any(|&p| {
+            let p = p as usize;
+            matches!(self.status[p], PoolStatus::Active | PoolStatus::Liquidated)
+                && self.cooldown_until[p] > now
+        })
     }
 
     pub(crate) fn check(&self, n_assets: usize) -> Result<()> {
@@ -265,6 +275,7 @@ impl Exchange {
     /// a fill, the bankruptcy price, a manual price).
     #[inline]
     fn book_close(&mut self, p: usize, j: usize, q: f64, realized: f64) {
+        self.index.touch(p);
         self.wallet[p] += realized;
         self.size[j] = shrink(self.size[j], q);
         self.pnl[j] += realized;
@@ -293,6 +304,39 @@ impl Exchange {
         (e, mm)
     }
 
+    /// How the trigger index follows pool `p`: by the liquidation price of its one open
+    /// position (MECHANICS §6.1, [`Position::liquidation_price`] with the pool's wallet as its
+    /// margin), or by a test every round.
+    fn placement(&self, p: usize) -> Placement {
+        if matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) {
+            return Placement::None;
+        }
+        let mut open = (self.offsets[p] as usize..self.offsets[p + 1] as usize)
+            .filter(|&j| self.size[j] != 0.0);
+        let (Some(j), None) = (open.next(), open.next()) else {
+            // Several markets, or none left (an empty pool is breached by a negative wallet).
+            return Placement::Always;
+        };
+        let s = self.size[j];
+        let m = self.market[j];
+        let position = Position {
+            side: s.signum(),
+            qty: s.abs(),
+            entry: self.entry[j],
+            margin: self.wallet[p],
+        };
+        let price = position.liquidation_price(&self.cfg.markets[m as usize].brackets);
+        if price.is_finite() {
+            Placement::Single {
+                market: m,
+                long: s > 0.0,
+                price,
+            }
+        } else {
+            Placement::Always
+        }
+    }
+
     #[inline]
     fn breached(&self, e: f64, mm: f64) -> bool {
         if mm > 0.0 {
@@ -313,8 +357,21 @@ impl Exchange {
     fn round_pools(&mut self, sh: &mut Shared, id: u32, round: u32) -> bool {
         let now = sh.now();
         let mut found: Vec<(f64, u32)> = Vec::new();
-        for p in 0..self.owner.len() {
+        // The pools that can be breached (their mark reached their liquidation price, they
+        // changed, or they span several markets), each tested by the rule itself: the breached
+        // pools of a scan of every pool, found at the cost of those that moved.
+        let mut index = std::mem::take(&mut self.index);
+        let markets = self.cfg.markets.len();
+        let candidates = index.candidates(
+            self.owner.len(),
+            markets,
+            |m| sh.px[self.cfg.markets[m].asset as usize],
+            |p| self.placement(p),
+        );
+        for p in candidates {
+            let p = p as usize;
             if matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) {
+                index.release(p, Placement::None);
                 continue;
             }
             let (e, mm) = self.pool_state(p, &sh.px);
@@ -323,7 +380,28 @@ impl Exchange {
                 // goes first).
                 let key = if mm > 0.0 { e / mm } else { f64::NEG_INFINITY };
                 found.push((key, p as u32));
+            } else {
+                index.release(p, self.placement(p));
             }
+        }
+        index.compact();
+        self.index = index;
+        #[cfg(debug_assertions)]
+        {
+            // The index's promise, checked against a scan of every pool in debug builds (every
+            // `cargo test`, the fuzzers): the same breached pools.
+            let mut got: Vec<u32> = found.iter().map(|f| f.1).collect();
+            got.sort_unstable();
+            let want: Vec<u32> = (0..self.owner.len() as u32)
+                .filter(|&p| {
+                    let p = p as usize;
+                    !matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) && {
+                        let (e, mm) = self.pool_state(p, &sh.px);
+                        self.breached(e, mm)
+                    }
+                })
+                .collect();
+            debug_assert_eq!(got, want, "the trigger index and a full scan disagree");
         }
         self.ranking.iter_mut().for_each(|r| *r = None);
         self.cursor.iter_mut().for_each(|c| *c = 0);
@@ -386,6 +464,7 @@ impl Exchange {
 
     /// The backstop vault takes the pool's positions and wallet without a trade (§6.5).
     fn take_over(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize, equity: f64) {
+        self.index.touch(p);
         let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
         let mut first = true;
         for j in range {
@@ -419,6 +498,7 @@ impl Exchange {
     /// Book liquidation of pool `p`: each open position (largest MM first) sends a market order
     /// for the whole position or a partial slice.
     fn liquidate(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize) -> bool {
+        self.index.touch(p);
         let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
         let mut order: Vec<(f64, usize)> = range
             .filter(|&j| self.size[j] != 0.0)
@@ -443,6 +523,9 @@ impl Exchange {
         if sliced {
             self.partial_done[p] = true;
             if let Some(r) = self.cfg.partial {
+                if self.cooldown_until[p] == f64::NEG_INFINITY {
+                    self.cooled.push(p as u32); // its first cooldown
+                }
                 self.cooldown_until[p] = sh.now() + r.cooldown;
             }
         }
@@ -465,6 +548,7 @@ impl Exchange {
     /// the bankruptcy price. The position's bankruptcy price is where its share of the pool's
     /// equity (by maintenance margin) is zero.
     fn close(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize, j: usize, q: f64) -> bool {
+        self.index.touch(p);
         let s = self.size[j];
         let side = s.signum();
         let a = self.asset(j);

@@ -1,0 +1,204 @@
+//! The pools' trigger index (DESIGN §6, as lending's): a round of the exchange tests only the
+//! pools whose margin changed or whose mark moved past their liquidation price, instead of every
+//! pool.
+//!
+//! A pool with one open position breaches on one side of its liquidation price `L` (where its
+//! equity meets its maintenance margin: equity minus MM is monotone in the mark, the brackets
+//! making MM continuous): a long as the mark falls to `L`, a short as it rises to it. Such pools
+//! wait in a heap per market and side, keyed by `L`, and are handed over when the mark is within
+//! a relative `BAND` of `L` (the band covers the rounding of `L`; the engine's own test decides).
+//! Pools with positions in several markets, and pools handed over until they test healthy, are
+//! tested every round. A pool whose wallet, positions or status change is re-placed with its new
+//! `L` at the start of the next round (an entry from before the change is recognised by its
+//! version and dropped).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Relative distance from `L` within which a pool is handed over for the exact test.
+const BAND: f64 = 1e-9;
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Entry {
+    /// `L` for a long, `−L` for a short: the heap's top is the next to trigger either way.
+    key: f64,
+    pool: u32,
+    version: u32,
+}
+
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key
+            .total_cmp(&other.key)
+            .then_with(|| other.pool.cmp(&self.pool))
+    }
+}
+
+/// Where a pool is followed.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) enum Placement {
+    /// Nothing to follow (closed, taken over, or no open position).
+    None,
+    /// One open position in market `market`, long or short, liquidation price `price`.
+    Single { market: u32, long: bool, price: f64 },
+    /// Tested every round (positions in several markets, or no usable liquidation price).
+    Always,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(super) struct PoolIndex {
+    /// Whether the index was built (on the exchange's first round).
+    built: bool,
+    /// Per market: pools whose one position is long (by `L`) and short (by `−L`).
+    falls: Vec<BinaryHeap<Entry>>,
+    rises: Vec<BinaryHeap<Entry>>,
+    /// Per pool: the version of its current heap entry.
+    version: Vec<u32>,
+    /// Pools tested every round.
+    checked: Vec<u32>,
+    in_checked: Vec<bool>,
+    /// Pools changed since the last round.
+    touched: Vec<u32>,
+    is_touched: Vec<bool>,
+}
+
+impl PoolIndex {
+    /// Marks pool `p` as changed: it is re-placed at the start of the next round.
+    #[inline]
+    pub(super) fn touch(&mut self, p: usize) {
+        if self.built && !self.is_touched[p] {
+            self.is_touched[p] = true;
+            self.touched.push(p as u32);
+        }
+    }
+
+    fn check_every_round(&mut self, p: usize) {
+        if !self.in_checked[p] {
+            self.in_checked[p] = true;
+            self.checked.push(p as u32);
+        }
+    }
+
+    /// Follows pool `p` by `place` (its placement now).
+    fn place(&mut self, p: usize, place: Placement) {
+        self.version[p] = self.version[p].wrapping_add(1);
+        match place {
+            Placement::None => {}
+            Placement::Always => self.check_every_round(p),
+            Placement::Single {
+                market,
+                long,
+                price,
+            } => {
+                let e = Entry {
+                    key: if long { price } else { -price },
+                    pool: p as u32,
+                    version: self.version[p],
+                };
+                let m = market as usize;
+                if long {
+                    self.falls[m].push(e);
+                } else {
+                    self.rises[m].push(e);
+                }
+            }
+        }
+    }
+
+    /// The pools to test this round: every pool is placed by `placement` on the first call, and
+    /// every pool changed since the last one is re-placed; then the pools whose mark
+    /// (`marks[m]` for market m) reached their band join the pools tested every round, which
+    /// are returned (a pool that tests healthy is handed back with [`Self::release`]).
+    pub(super) fn candidates(
+        &mut self,
+        pools: usize,
+        markets: usize,
+        marks: impl Fn(usize) -> f64,
+        placement: impl Fn(usize) -> Placement,
+    ) -> Vec<u32> {
+        if !self.built {
+            self.built = true;
+            self.version = vec![0; pools];
+            self.in_checked = vec![false; pools];
+            self.is_touched = vec![false; pools];
+            let mut falls = vec![Vec::new(); markets];
+            let mut rises = vec![Vec::new(); markets];
+            for p in 0..pools {
+                match placement(p) {
+                    Placement::None => {}
+                    Placement::Always => self.check_every_round(p),
+                    Placement::Single {
+                        market,
+                        long,
+                        price,
+                    } => {
+                        let e = Entry {
+                            key: if long { price } else { -price },
+                            pool: p as u32,
+                            version: 0,
+                        };
+                        if long {
+                            falls[market as usize].push(e);
+                        } else {
+                            rises[market as usize].push(e);
+                        }
+                    }
+                }
+            }
+            // Heapified in linear time: a market the price never reaches is never sorted.
+            self.falls = falls.into_iter().map(BinaryHeap::from).collect();
+            self.rises = rises.into_iter().map(BinaryHeap::from).collect();
+        }
+        for p in std::mem::take(&mut self.touched) {
+            let p = p as usize;
+            self.is_touched[p] = false;
+            let place = placement(p);
+            self.place(p, place);
+        }
+        for m in 0..markets {
+            let mark = marks(m);
+            // A long breaches as the mark falls to L, a short as it rises to it.
+            while let Some(&e) = self.falls[m].peek() {
+                if e.key * (1.0 + BAND) < mark {
+                    break;
+                }
+                self.falls[m].pop();
+                if e.version == self.version[e.pool as usize] {
+                    self.check_every_round(e.pool as usize);
+                }
+            }
+            while let Some(&e) = self.rises[m].peek() {
+                if -e.key * (1.0 - BAND) > mark {
+                    break;
+                }
+                self.rises[m].pop();
+                if e.version == self.version[e.pool as usize] {
+                    self.check_every_round(e.pool as usize);
+                }
+            }
+        }
+        self.checked.clone()
+    }
+
+    /// Pool `p` tested healthy (or has nothing left to follow): it leaves the pools tested
+    /// every round, placed again by `place` (a pool with positions in several markets stays).
+    pub(super) fn release(&mut self, p: usize, place: Placement) {
+        if place == Placement::Always {
+            return;
+        }
+        self.in_checked[p] = false;
+        self.place(p, place);
+    }
+
+    /// Drops from the pools tested every round those that were released.
+    pub(super) fn compact(&mut self) {
+        let in_checked = &self.in_checked;
+        self.checked.retain(|&p| in_checked[p as usize]);
+    }
+}
