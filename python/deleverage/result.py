@@ -460,8 +460,9 @@ def _summary(raw: Mapping[str, Any], ctx: _Context, meta: Mapping[str, Any]) -> 
         }
     # Typed columns even when a value is undefined (no exogenous fall: no amplification), so
     # summaries of different runs stack.
-    return pl.DataFrame([row]).with_columns(
-        pl.col(c).cast(pl.Float64) for c in row if c.startswith("amplification_")
+    return pl.DataFrame(
+        [row],
+        schema_overrides={c: pl.Float64 for c in row if c.startswith("amplification_")},
     )
 
 
