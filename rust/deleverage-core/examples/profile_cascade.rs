@@ -1,6 +1,7 @@
 //! The million-account cascade benchmark, phase by phase, for profilers and quick checks
-//! (`cargo run --release --example profile_cascade`): prints the best of three runs of the
-//! engine build, of the cascade to quiet, and of the final account table.
+//! (`cargo run --release --example profile_cascade`; `PROFILE_N=10000000` for another size):
+//! prints the best of three runs of the engine build, of the cascade to quiet, and of the final
+//! account table.
 
 #[path = "../benches/cascade.rs"]
 #[allow(
@@ -15,9 +16,13 @@ use deleverage_core::Engine;
 
 fn main() {
     let path = cascade::path();
+    let n: usize = std::env::var("PROFILE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let (mut build, mut run, mut table) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..3 {
-        let inputs = cascade::inputs(1_000_000, 1);
+        let inputs = cascade::inputs(n, 1);
         let t = Instant::now();
         let mut e = Engine::new(cascade::build(inputs), 1).expect("engine");
         let b = t.elapsed();
@@ -28,7 +33,7 @@ fn main() {
         let t = Instant::now();
         let accounts = e.lending().map(|l| l.account_table(e.shared()));
         table = table.min(t.elapsed());
-        assert!(accounts.is_some_and(|a| a.status.len() == 1_000_000));
+        assert!(accounts.is_some_and(|a| a.status.len() == n));
         println!(
             "liquidations {}, steps {}, bad debt {:.6e}",
             e.events().len(),
