@@ -5,6 +5,8 @@ The venues that forced orders trade against, exact to the protocols' published f
 - :class:`OrderBook`: L2 ladders or parametric depth profiles, anchored to a reference price, with
   resilience and permanent impact;
 - :class:`ConstantProductPool`: Uniswap v2 with its fee, and arbitrage back to the reference;
+- :class:`StableSwapPool`: Curve's StableSwap (the invariant D, ``get_y``, the fee and admin
+  fee), with the same arbitrage;
 - :class:`ImpactCurve`: the linear, exponential and square-root impact of fire-sale models;
 - :class:`Router`: best execution across the venues of an asset, and cross-venue arbitrage.
 
@@ -28,6 +30,7 @@ from deleverage._core import (
     ImpactCurve,
     OrderBook,
     Router,
+    StableSwapPool,
     Venue,
     __version__,
 )
@@ -71,6 +74,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Shock",
+    "StableSwapPool",
     "StepReport",
     "Vaults",
     "Venue",

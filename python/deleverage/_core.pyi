@@ -16,6 +16,7 @@ __all__ = [
     "ImpactCurve",
     "OrderBook",
     "Router",
+    "StableSwapPool",
     "StepReport",
     "Venue",
     "__version__",
@@ -151,6 +152,30 @@ class ConstantProductPool(Venue):
     def quote_reserve(self) -> float: ...
     @property
     def fee(self) -> float: ...
+
+@final
+class StableSwapPool(Venue):
+    def __new__(
+        cls,
+        balances: Sequence[float] | npt.ArrayLike,
+        amplification: float,
+        fee: float = 0.0004,
+        admin_fee: float = 0.5,
+    ) -> StableSwapPool: ...
+    @property
+    def balances(self) -> list[float]: ...
+    @property
+    def amplification(self) -> float: ...
+    @property
+    def fee(self) -> float: ...
+    @property
+    def admin_fee(self) -> float: ...
+    @property
+    def admin_collected(self) -> list[float]: ...
+    @property
+    def invariant(self) -> float: ...
+    def get_dy(self, i: int, j: int, dx: float) -> float: ...
+    def marginal_price(self, i: int, j: int) -> float: ...
 
 @final
 class ImpactCurve(Venue):

@@ -197,8 +197,8 @@ class Asset:
         for i, v in enumerate(venues):
             if not isinstance(v, Venue):
                 raise ScenarioError(
-                    f"{self.name}.venues[{i}] must be an OrderBook, ConstantProductPool or "
-                    f"ImpactCurve, got {type(v).__name__}"
+                    f"{self.name}.venues[{i}] must be an OrderBook, ConstantProductPool, "
+                    f"StableSwapPool or ImpactCurve, got {type(v).__name__}"
                 )
         object.__setattr__(self, "venues", venues)
         if not isinstance(self.oracle, Oracle):

@@ -38,13 +38,14 @@ from deleverage._checks import (
     Place,
     get_int,
     get_num,
+    get_num_list,
     get_opt_num,
     get_str,
     read_frame,
     table,
     wrap,
 )
-from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Venue
+from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool, Venue
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending
@@ -95,6 +96,7 @@ _VENUE_KINDS = {
         "permanent_impact",
     },
     "pool": {"base_reserve", "quote_reserve", "fee"},
+    "stableswap": {"balances", "amplification", "fee", "admin_fee"},
     "curve_linear": {"price", "slope", "alpha"},
     "curve_exponential": {"price", "floor", "depth", "alpha"},
     "curve_sqrt": {"price", "sigma", "volume", "y", "alpha"},
@@ -174,6 +176,13 @@ def _venue(v: Any, place: Place, base: Path) -> Venue:
                 get_num(t, "base_reserve", place),
                 get_num(t, "quote_reserve", place),
                 get_num(t, "fee", place, 0.003),
+            )
+        if kind == "stableswap":
+            return StableSwapPool(
+                get_num_list(t, "balances", place),
+                get_num(t, "amplification", place),
+                get_num(t, "fee", place, 0.0004),
+                get_num(t, "admin_fee", place, 0.5),
             )
         alpha = get_opt_num(t, "alpha", place)
         price = get_num(t, "price", place)
@@ -424,6 +433,14 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
 
 
 def _venue_table(v: Venue, side_file: Path, base: Path) -> dict[str, Any]:
+    if isinstance(v, StableSwapPool):
+        return {
+            "kind": "stableswap",
+            "balances": v.balances,
+            "amplification": v.amplification,
+            "fee": v.fee,
+            "admin_fee": v.admin_fee,
+        }
     if isinstance(v, ConstantProductPool):
         return {
             "kind": "pool",

@@ -54,7 +54,7 @@ pub use scenario::{AssetSpec, Refresh, Scenario};
 pub use session::Session;
 pub use venue::{
     AnyVenue, ArbTrade, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook,
-    Profile, RouteFill, Shape, Venue,
+    Profile, RouteFill, Shape, StableSwapPool, Venue,
 };
 
 /// The labels of every named enum of the core, by enum: the code columns it writes (event kinds,

@@ -150,9 +150,9 @@ impl Market {
         let anchor = x * self.permanent[a];
         for v in &mut self.venues[a] {
             // A book keeps its own Π (kept equal to the asset's by `trade`) and a curve carries
-            // its impact in its price: both take the exogenous X. A pool is arbitraged to the
-            // anchor X·Π.
-            let target = if matches!(v, AnyVenue::Pool(_)) {
+            // its impact in its price: both take the exogenous X. A pool (constant-product or
+            // StableSwap) is arbitraged to the anchor X·Π.
+            let target = if matches!(v, AnyVenue::Pool(_) | AnyVenue::StableSwap(_)) {
                 anchor
             } else {
                 x

@@ -334,6 +334,7 @@ impl PyEngine {
                     AnyVenue::Book(_) => "order_book",
                     AnyVenue::Pool(_) => "constant_product_pool",
                     AnyVenue::Curve(_) => "impact_curve",
+                    AnyVenue::StableSwap(_) => "stableswap_pool",
                 });
                 mid.push(v.mid().unwrap_or(f64::NAN));
                 bid.push(v.best_bid().unwrap_or(f64::NAN));

@@ -36,7 +36,7 @@ mod _core {
     #[pymodule_export]
     use super::sweep::sweep;
     #[pymodule_export]
-    use super::venues::{_venue_from_bytes, PyCurve, PyOrderBook, PyPool, PyVenue};
+    use super::venues::{_venue_from_bytes, PyCurve, PyOrderBook, PyPool, PyStableSwap, PyVenue};
 
     use super::*;
 

@@ -1,6 +1,6 @@
 //! The closed enum over the concrete venues, so that the market state is one flat vector.
 
-use super::{ConstantProductPool, ImpactCurve, OrderBook, Venue};
+use super::{ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool, Venue};
 use crate::fill::{Fill, Side};
 
 /// A venue of any kind, stored by value so that the market state is one flat vector.
@@ -9,6 +9,7 @@ pub enum AnyVenue {
     Book(OrderBook),
     Pool(ConstantProductPool),
     Curve(ImpactCurve),
+    StableSwap(StableSwapPool),
 }
 
 macro_rules! dispatch {
@@ -17,6 +18,7 @@ macro_rules! dispatch {
             AnyVenue::Book($v) => $e,
             AnyVenue::Pool($v) => $e,
             AnyVenue::Curve($v) => $e,
+            AnyVenue::StableSwap($v) => $e,
         }
     };
 }
@@ -81,6 +83,12 @@ impl From<OrderBook> for AnyVenue {
         AnyVenue::Book(v)
     }
 }
+impl From<StableSwapPool> for AnyVenue {
+    fn from(v: StableSwapPool) -> Self {
+        AnyVenue::StableSwap(v)
+    }
+}
+
 impl From<ConstantProductPool> for AnyVenue {
     fn from(v: ConstantProductPool) -> Self {
         AnyVenue::Pool(v)

@@ -1,5 +1,5 @@
 //! Venues (DESIGN §4.2): what every venue of an asset offers (the [`Venue`] trait, here), the
-//! concrete venues (order book, constant-product pool, impact curve), the closed enum the market
+//! concrete venues (order book, constant-product pool, StableSwap pool, impact curve), the closed enum the market
 //! state stores them in ([`AnyVenue`]), and the router that splits a forced order across them.
 
 mod any;
@@ -7,12 +7,14 @@ pub mod book;
 pub mod curve;
 pub mod pool;
 pub mod router;
+pub mod stableswap;
 
 pub use any::AnyVenue;
 pub use book::{BookDynamics, OrderBook, Profile};
 pub use curve::{Execution, ImpactCurve, Shape};
 pub use pool::ConstantProductPool;
 pub use router::{ArbTrade, RouteFill};
+pub use stableswap::StableSwapPool;
 
 use crate::fill::{Fill, Side};
 
