@@ -8,7 +8,7 @@
 //!
 //! Floating point, where the contract uses integers: `get_dy` does not take the contract's
 //! `− 1` wei, and the Newton loops stop when successive iterates agree to 4 ulps (the contract:
-//! within 1 wei, at most 255 rounds). `tests/test_venues.py` states the distance from the
+//! within 1 wei, at most 255 rounds). `tests/test_stableswap.py` states the distance from the
 //! contract's integer results, computed there with Python's integers.
 
 use super::Venue;
