@@ -39,7 +39,7 @@ from deleverage.engine import Engine, EngineState, StepReport, simulate
 from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.frontier import frontier
 from deleverage.funds import Funds
-from deleverage.lending import Lending, Reserve
+from deleverage.lending import Lending, Reserve, looped_positions
 from deleverage.market import Asset, Oracle
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
@@ -86,6 +86,7 @@ __all__ = [
     "frontier",
     "grid",
     "liquidation_map",
+    "looped_positions",
     "plot",
     "risk",
     "simulate",

@@ -579,3 +579,114 @@ def _read_protocol(v: Any, place: Place) -> Lending:
         initial_reserves=get_num(t, "initial_reserves", place, 0.0),
         name=name,
     )
+
+
+def looped_positions(
+    initial_collateral: npt.ArrayLike,
+    ltv: float | npt.ArrayLike,
+    *,
+    collateral_asset: str,
+    debt_asset: str,
+    price: float,
+    loops: int | npt.ArrayLike | None = None,
+    target_leverage: float | npt.ArrayLike | None = None,
+    accounts: Sequence[Any] | None = None,
+) -> pl.DataFrame:
+    """Looped (recursive) leverage as the equivalent lending positions.
+
+    Each account deposits ``initial_collateral`` units of ``collateral_asset``, then repeats a
+    loop: borrow ``ltv`` of the value of the collateral it last deposited in ``debt_asset``, buy
+    collateral with it at ``price`` (the collateral's price in the debt asset, with no slippage
+    or fee: the positions as they stand once built), and deposit it. After ``n`` loops it holds
+    ``c0·Σ_{k=0..n} ltv^k`` units of collateral against ``c0·price·Σ_{k=1..n} ltv^k`` of debt: its
+    equity is still ``c0·price`` and its leverage (collateral over equity) ``Σ_{k=0..n} ltv^k``.
+
+    Give either ``loops`` (whole loops) or ``target_leverage`` (the loops it takes, the last one
+    partial; below ``1/(1 − ltv)``, the limit of infinitely many loops). Every argument but the
+    assets and ``price`` may be one value or one per account.
+
+    Parameters
+    ----------
+    initial_collateral:
+        Collateral each account starts with (units of ``collateral_asset``, > 0).
+    ltv:
+        Share of the deposited collateral's value borrowed in each loop, in ``[0, 1)``.
+    collateral_asset, debt_asset:
+        The assets (names of the scenario's assets).
+    price:
+        Price of one unit of collateral in the debt asset at which the loops buy (> 0).
+    loops, target_leverage:
+        Exactly one of them.
+    accounts:
+        Account labels (default ``loop0``, ``loop1``, …).
+
+    Returns
+    -------
+    polars.DataFrame
+        The lending position columns (``account``, ``collateral_asset``, ``collateral``,
+        ``debt_asset``, ``debt``) with ``loops`` and ``leverage``; ``Scenario.add_lending`` reads
+        the first five.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> pos = dl.looped_positions([10.0], 0.8, loops=3, collateral_asset="wstETH",
+    ...                           debt_asset="WETH", price=1.0)
+    >>> [round(x, 9) for x in pos.row(0)[2::2]]  # collateral, debt, leverage: 1 + .8 + .64 + .512
+    [29.52, 19.52, 2.952]
+    >>> pos["loops"].item()
+    3
+    """
+    c0 = np.atleast_1d(np.asarray(initial_collateral, dtype=np.float64))
+    n = c0.size
+    if not (np.all(np.isfinite(c0)) and np.all(c0 > 0)):
+        raise ScenarioError(f"initial_collateral must be finite and > 0, got {c0.tolist()}")
+    lam = np.broadcast_to(np.asarray(ltv, dtype=np.float64), (n,))
+    if not (np.all(lam >= 0) and np.all(lam < 1)):
+        raise ScenarioError(f"ltv must be in [0, 1), got {np.unique(lam).tolist()}")
+    p = finite("price", price, low=0.0, low_open=True)
+    if (loops is None) == (target_leverage is None):
+        raise ScenarioError("give exactly one of loops and target_leverage")
+    if loops is not None:
+        k = np.broadcast_to(np.asarray(loops), (n,))
+        if k.dtype.kind not in "iu" or np.any(k < 0):
+            raise ScenarioError(f"loops must be whole numbers >= 0, got {np.unique(k).tolist()}")
+        k = k.astype(np.int64)
+        # Σ_{j=0..k} λ^j, summed loop by loop (as the loops build it).
+        lev = np.ones(n)
+        term = np.ones(n)
+        for j in range(1, int(k.max(initial=0)) + 1):
+            term = term * lam
+            lev = np.where(j <= k, lev + term, lev)
+    else:
+        lev = np.broadcast_to(np.asarray(target_leverage, dtype=np.float64), (n,)).copy()
+        cap = np.where(lam > 0, 1.0 / (1.0 - lam), 1.0)
+        if not (np.all(np.isfinite(lev)) and np.all(lev >= 1.0) and np.all(lev < cap + 1e-12)):
+            raise ScenarioError(
+                f"target_leverage must be in [1, 1/(1 - ltv)), got {np.unique(lev).tolist()}"
+            )
+        # Whole loops of Σ λ^j below the target, plus the partial one that reaches it.
+        k = np.zeros(n, dtype=np.int64)
+        total = np.ones(n)
+        term = np.ones(n)
+        while np.any(total < lev * (1 - 1e-15)):
+            short = total < lev * (1 - 1e-15)
+            term = term * lam
+            k = np.where(short, k + 1, k)
+            total = np.where(short, total + term, total)
+    collateral = c0 * lev
+    debt = c0 * p * (lev - 1.0)
+    labels = list(accounts) if accounts is not None else [f"loop{i}" for i in range(n)]
+    if len(labels) != n:
+        raise ScenarioError(f"accounts must have {n} labels, got {len(labels)}")
+    return pl.DataFrame(
+        {
+            "account": labels,
+            "collateral_asset": [collateral_asset] * n,
+            "collateral": collateral,
+            "debt_asset": [debt_asset] * n,
+            "debt": debt,
+            "loops": k,
+            "leverage": lev,
+        }
+    )
