@@ -41,6 +41,7 @@ from deleverage.frontier import frontier
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve, looped_positions
 from deleverage.market import Asset, Oracle
+from deleverage.outages import Outage
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
 from deleverage.risk import risk
@@ -65,6 +66,7 @@ __all__ = [
     "Liquidators",
     "Oracle",
     "OrderBook",
+    "Outage",
     "PartialLiquidation",
     "PerpExchange",
     "PerpMarket",

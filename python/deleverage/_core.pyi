@@ -299,6 +299,8 @@ class _ScenarioSpec(TypedDict):
     max_extra_steps: int
     # Recorded book snapshots (`Scenario.replay`): step, asset, venue and the levels.
     replay: NotRequired[list[dict[str, Any]]]
+    # Outages (`Scenario.outages`): kind, start, end, and asset or grace_steps.
+    outages: NotRequired[list[dict[str, Any]]]
 
 class _RawFamily(TypedDict, total=False):
     """One family's final state: its tables (numpy columns under the core's names) and ledger.

@@ -123,4 +123,6 @@ def build_spec(
     }
     if scenario.replay:
         spec["replay"] = [b._spec() for b in scenario.replay]
+    if scenario.outages:
+        spec["outages"] = [o._spec(scenario.asset_names) for o in scenario.outages]
     return spec, labels, n_lending

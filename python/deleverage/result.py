@@ -30,6 +30,7 @@ POOL_STATUS: list[str] = list(_core.ENUM_NAMES["pool_status"])
 ACCOUNT_STATUS: list[str] = list(_core.ENUM_NAMES["account_status"])
 VAULT_STATUS: list[str] = list(_core.ENUM_NAMES["vault_status"])
 FUND_STATUS: list[str] = list(_core.ENUM_NAMES["fund_status"])
+SEQUENCER: list[str] = list(_core.ENUM_NAMES["sequencer"])
 _NONE = 2**32 - 1
 
 
@@ -344,6 +345,9 @@ def _steps(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
         "queue_length",
         "cumulative_bad_debt",
         "insurance_fund",
+        pl.col("oracle_frozen").cast(pl.Boolean),
+        pl.col("liquidators_out").cast(pl.Boolean),
+        _coded("sequencer", SEQUENCER),
     )
 
 

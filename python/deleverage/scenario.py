@@ -45,6 +45,7 @@ from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve
 from deleverage.market import Asset, Oracle
+from deleverage.outages import Outage
 from deleverage.perps import PerpExchange
 from deleverage.shock import Shock, _seconds
 from deleverage.vaults import Vaults
@@ -204,6 +205,8 @@ class Scenario:
     seed: int = 0
     #: Recorded book snapshots replayed at their steps (see :meth:`with_book_snapshots`).
     replay: tuple[BookSnapshot, ...] = ()
+    #: Downtime and outages over the run (see :meth:`with_outages`).
+    outages: tuple[Outage, ...] = ()
 
     def __post_init__(self) -> None:
         assets = items(self.assets, Asset, "", "assets")
@@ -224,6 +227,8 @@ class Scenario:
         if self.shock is not None and not isinstance(self.shock, Shock):
             raise ScenarioError("shock must be a deleverage.Shock")
         object.__setattr__(self, "seed", whole("seed", self.seed, low=0))
+        if self.outages:
+            object.__setattr__(self, "outages", items(self.outages, Outage, "", "outages"))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:
@@ -493,6 +498,19 @@ class Scenario:
         if not isinstance(funds, Funds):
             raise ScenarioError("funds must be a deleverage.Funds")
         return self.add(funds, positions)
+
+    def with_outages(self, *outages: Outage) -> Scenario:
+        """A new scenario with ``outages`` added to its own (an oracle freeze, a liquidator
+        outage, an L2 sequencer's downtime and grace period; see :class:`deleverage.Outage`).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.examples.eth_lending(n_accounts=50, steps=10)
+        >>> sc.with_outages(dl.Outage.oracle_freeze("ETH", start=1, end=4)).outages[0].kind
+        'oracle_freeze'
+        """
+        return replace(self, outages=tuple(self.outages) + tuple(outages))
 
     def with_book_snapshots(
         self,

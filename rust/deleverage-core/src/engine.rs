@@ -12,11 +12,12 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{self, Error, Result};
 use crate::family::lending::LendingMarket;
+use crate::family::shared::OutageState;
 use crate::family::{Budget, Family, ForcedSeller, Ledger, Shared};
 use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
-use crate::recorder::{EventColumns, StepColumns, StepRow, Value, Values};
-use crate::scenario::Scenario;
+use crate::recorder::{EventColumns, SequencerState, StepColumns, StepRow, Value, Values};
+use crate::scenario::{Outage, OutageKind, Scenario};
 
 /// What one step did, without building any frame.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -44,6 +45,9 @@ pub struct Engine {
     quiet_steps: u32,
     /// Consecutive steps without liquidation and with nothing pending.
     idle_steps: u32,
+    /// The scenario's outages.
+    #[serde(default)]
+    outages: Vec<Outage>,
 }
 
 impl Engine {
@@ -76,6 +80,7 @@ impl Engine {
             .fold(0.0, f64::max);
         // `as` saturates: an absurd lag means waiting as long as max_extra_steps allows.
         let quiet_steps = ((lag / sc.step_seconds).ceil() as u32).saturating_add(1);
+        let outages = sc.outages;
         let mut families = sc.families;
         let mut first_id = Vec::with_capacity(families.len());
         let mut id = 0u32;
@@ -114,6 +119,10 @@ impl Engine {
                 family_notional: vec![0.0; families.len()],
                 family_count: vec![0; families.len()],
                 acting: 0,
+                outage: OutageState {
+                    frozen: vec![false; n],
+                    ..OutageState::default()
+                },
             },
             families,
             first_id,
@@ -121,7 +130,35 @@ impl Engine {
             last_liquidation: None,
             quiet_steps,
             idle_steps: 0,
+            outages,
         })
+    }
+
+    /// The outages in force at step `step` (see [`Outage`]).
+    fn outage_state(&self, step: u32) -> OutageState {
+        let mut st = OutageState {
+            frozen: vec![false; self.sh.market.n_assets()],
+            ..OutageState::default()
+        };
+        for o in &self.outages {
+            let on = (o.start..o.end).contains(&step);
+            match o.kind {
+                OutageKind::OracleFreeze { asset } if on => st.frozen[asset as usize] = true,
+                OutageKind::Liquidators if on => st.liquidators_out = true,
+                OutageKind::Sequencer { grace_steps } => {
+                    if on {
+                        st.sequencer = SequencerState::Down;
+                    } else if step >= o.end
+                        && step - o.end < grace_steps
+                        && st.sequencer == SequencerState::Up
+                    {
+                        st.sequencer = SequencerState::Grace;
+                    }
+                }
+                _ => {}
+            }
+        }
+        st
     }
 
     pub fn market(&self) -> &Market {
@@ -240,10 +277,16 @@ impl Engine {
         } else {
             self.sh.step_seconds
         };
+        if !self.outages.is_empty() {
+            self.sh.outage = self.outage_state(self.sh.step);
+        }
         for (a, &x) in reference.iter().enumerate() {
             self.sh.market.advance(a, dt, x);
-            self.sh.oracles[a].update_step(t, self.sh.market.spot(a), x);
-            self.sh.px[a] = self.sh.oracles[a].value();
+            // A frozen oracle holds its value (and its own clock).
+            if !self.sh.outage.frozen[a] {
+                self.sh.oracles[a].update_step(t, self.sh.market.spot(a), x);
+                self.sh.px[a] = self.sh.oracles[a].value();
+            }
         }
         self.sh.asset_notional.iter_mut().for_each(|x| *x = 0.0);
         self.sh.asset_count.iter_mut().for_each(|x| *x = 0);
@@ -283,8 +326,13 @@ impl Engine {
                 queue_length,
                 cumulative_bad_debt: self.sh.cum_bad_debt,
                 insurance_fund,
+                oracle_frozen: u8::from(self.sh.outage.frozen[a]),
+                liquidators_out: u8::from(self.sh.outage.liquidators_out),
+                sequencer: self.sh.outage.sequencer as u8,
             });
-            self.sh.oracles[a].end_step(t, self.sh.market.spot(a));
+            if !self.sh.outage.frozen[a] {
+                self.sh.oracles[a].end_step(t, self.sh.market.spot(a));
+            }
         }
         if report.liquidations > 0 {
             self.first_liquidation.get_or_insert(self.sh.step);
@@ -352,9 +400,15 @@ impl Engine {
     }
 
     fn run_rounds(&mut self) -> u32 {
+        // A liquidator outage leaves them no budget: nothing they pay for happens.
+        let out = self.sh.outage.liquidators_out;
         let mut budget = Budget {
-            notional: self.sh.cfg.budget_notional,
-            count: self.sh.cfg.budget_count,
+            notional: if out {
+                0.0
+            } else {
+                self.sh.cfg.budget_notional
+            },
+            count: if out { 0 } else { self.sh.cfg.budget_count },
         };
         let mut rounds = 0;
         let n = self.sh.market.n_assets();

@@ -49,8 +49,8 @@ pub use fill::{Fill, Side};
 pub use market::Market;
 pub use oracle::OracleKind;
 pub use path::PathSpec;
-pub use recorder::{Column, EventKind, NONE, Table, Value, Values};
-pub use scenario::{AssetSpec, Refresh, Scenario};
+pub use recorder::{Column, EventKind, NONE, SequencerState, Table, Value, Values};
+pub use scenario::{AssetSpec, Outage, OutageKind, Refresh, Scenario};
 pub use session::Session;
 pub use venue::{
     AnyVenue, ArbTrade, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook,
@@ -68,6 +68,7 @@ pub fn enum_names() -> Vec<(&'static str, &'static [&'static str])> {
         ("pool_status", PoolStatus::NAMES),
         ("vault_status", VaultStatus::NAMES),
         ("fund_status", FundStatus::NAMES),
+        ("sequencer", SequencerState::NAMES),
         ("priority", Priority::NAMES),
         ("round_mode", RoundMode::NAMES),
         ("trigger", Trigger::NAMES),

@@ -319,6 +319,20 @@ columns!(EventColumns from Event {
     insurance_change: f64, realized_pnl: f64,
 });
 
+named_enum! {
+    /// Where an L2 sequencer stands in a step (the steps table's `sequencer`).
+    #[derive(Default)]
+    pub enum SequencerState {
+        /// No sequencer outage.
+        #[default]
+        Up = 0 => "up",
+        /// Down.
+        Down = 1 => "down",
+        /// Back up, within its grace period.
+        Grace = 2 => "grace",
+    }
+}
+
 /// One row of the steps table (per step and asset).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepRow {
@@ -340,10 +354,17 @@ pub struct StepRow {
     pub cumulative_bad_debt: f64,
     /// Quote in all insurance funds at the end of the step.
     pub insurance_fund: f64,
+    /// 1 when the asset's oracle is frozen in this step.
+    pub oracle_frozen: u8,
+    /// 1 when no liquidator acts in this step.
+    pub liquidators_out: u8,
+    /// The sequencer's [`SequencerState`] code.
+    pub sequencer: u8,
 }
 
 columns!(StepColumns from StepRow {
     step: u32, asset: u32, reference: f64, mid: f64, mid_held: u8, oracle: f64, best_bid: f64,
     best_ask: f64, bid_depth_2pct: f64, liquidated_notional: f64, liquidation_count: u32,
     rounds: u32, queue_length: u32, cumulative_bad_debt: f64, insurance_fund: f64,
+    oracle_frozen: u8, liquidators_out: u8, sequencer: u8,
 });

@@ -23,6 +23,28 @@ pub struct Refresh {
     pub at: f64,
 }
 
+/// What an outage stops, from its start step to its end (MECHANICS §2.11 for the sentinel).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum OutageKind {
+    /// The asset's oracle stops updating: its value holds (every oracle kind).
+    OracleFreeze { asset: u32 },
+    /// No liquidator or keeper acts (their budget is zero: lending liquidations, Comet's
+    /// storefront, Maker's takes): congestion, as on Black Thursday.
+    Liquidators,
+    /// An L2 sequencer is down, then up again with a grace period of `grace_steps` steps: Aave
+    /// protocols whose release checks the PriceOracleSentinel liquidate only below HF 0.95 over
+    /// both.
+    Sequencer { grace_steps: u32 },
+}
+
+/// An outage over the steps `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outage {
+    pub kind: OutageKind,
+    pub start: u32,
+    pub end: u32,
+}
+
 /// One asset of a scenario.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AssetSpec {
@@ -41,6 +63,9 @@ pub struct Scenario {
     pub families: Vec<Family>,
     pub queue: QueueConfig,
     pub step_seconds: f64,
+    /// Outages over the run, in any order.
+    #[serde(default)]
+    pub outages: Vec<Outage>,
 }
 
 impl Scenario {
@@ -60,6 +85,24 @@ impl Scenario {
         }
         for f in &self.families {
             f.check(self.assets.len())?;
+        }
+        for (k, o) in self.outages.iter().enumerate() {
+            if o.end <= o.start {
+                return Err(Error::OutOfRange {
+                    field: format!("outages[{k}].end"),
+                    value: f64::from(o.end),
+                    expected: "a step after the outage's start",
+                });
+            }
+            if let OutageKind::OracleFreeze { asset } = o.kind
+                && asset as usize >= self.assets.len()
+            {
+                return Err(Error::OutOfRange {
+                    field: format!("outages[{k}].asset"),
+                    value: f64::from(asset),
+                    expected: "the index of an asset of the scenario",
+                });
+            }
         }
         Ok(())
     }

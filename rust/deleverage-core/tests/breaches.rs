@@ -24,6 +24,7 @@ fn scenario(families: Vec<Family>) -> Scenario {
         families,
         queue: QueueConfig::default(),
         step_seconds: 12.0,
+        outages: Vec::new(),
     }
 }
 

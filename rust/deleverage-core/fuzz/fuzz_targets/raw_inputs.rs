@@ -118,6 +118,7 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         families: vec![Family::Lending(market)],
         queue,
         step_seconds: 12.0,
+        outages: Vec::new(),
     };
     let shown = format!("{sc:?}");
     if std::env::var_os("FUZZ_SHOW").is_some() {

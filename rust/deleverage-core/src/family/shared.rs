@@ -48,6 +48,27 @@ pub struct Shared {
     pub family_notional: Vec<f64>,
     pub family_count: Vec<u32>,
     pub acting: usize,
+    /// The outages in force in the current step.
+    pub outage: OutageState,
+}
+
+/// What the scenario's outages stop in the current step.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct OutageState {
+    /// Per asset: its oracle holds its value.
+    pub frozen: Vec<bool>,
+    /// No liquidator or keeper acts.
+    pub liquidators_out: bool,
+    /// The L2 sequencer's state.
+    pub sequencer: crate::recorder::SequencerState,
+}
+
+impl OutageState {
+    /// Whether the PriceOracleSentinel restricts liquidations now (the sequencer down or in its
+    /// grace period).
+    pub fn sentinel(&self) -> bool {
+        self.sequencer != crate::recorder::SequencerState::Up
+    }
 }
 
 impl Shared {
@@ -67,6 +88,9 @@ impl Shared {
     /// A spot oracle re-reads the routed mid (other oracles keep their once-per-step value).
     #[inline]
     pub fn reread_spot(&mut self, a: usize) {
+        if self.outage.frozen.get(a).copied().unwrap_or(false) {
+            return; // a frozen oracle holds its value
+        }
         self.oracles[a].update_round(self.market.spot(a));
         self.px[a] = self.oracles[a].value();
     }

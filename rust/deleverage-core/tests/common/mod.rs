@@ -106,6 +106,7 @@ pub fn scenario_of(assets: Vec<AssetSpec>, families: Vec<Family>, queue: QueueCo
         families,
         queue,
         step_seconds: 12.0,
+        outages: Vec::new(),
     }
 }
 

@@ -37,10 +37,12 @@ fn protocols(list: &Bound<'_, PyAny>, n_assets: usize) -> BindingResult<Vec<Lend
         let place = format!("protocols[{p}]");
         let d = dict(&obj, &place)?;
         let kind: String = get(&d, "kind", &place)?;
+        let mut sentinel = false;
         let rules = match kind.as_str() {
             "aave_v3" => {
-                let version: String = get(&d, "version", &place)?;
-                let version = AaveVersion::from_release(&format!("{place}.version"), &version)?;
+                let release: String = get(&d, "version", &place)?;
+                let version = AaveVersion::from_release(&format!("{place}.version"), &release)?;
+                sentinel = AaveVersion::checks_sentinel(&release);
                 Rules::AaveV3 { version }
             }
             "compound_v2" => Rules::CompoundV2 {
@@ -86,7 +88,9 @@ fn protocols(list: &Bound<'_, PyAny>, n_assets: usize) -> BindingResult<Vec<Lend
                 })
             })
             .collect();
-        out.push(Lending::new(rules, reserves)?);
+        let mut lending = Lending::new(rules, reserves)?;
+        lending.sentinel = sentinel;
+        out.push(lending);
     }
     Ok(out)
 }

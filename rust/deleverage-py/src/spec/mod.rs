@@ -11,7 +11,8 @@ pub use perps::maintenance_margin;
 mod vaults;
 
 use deleverage_core::{
-    AssetSpec, Family, OracleKind, PathSpec, Priority, QueueConfig, Refresh, RoundMode, Scenario,
+    AssetSpec, Family, OracleKind, Outage, OutageKind, PathSpec, Priority, QueueConfig, Refresh,
+    RoundMode, Scenario,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -176,12 +177,20 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
         Some(list) if !list.is_none() => self::replay(&list)?,
         _ => Vec::new(),
     };
+    let outages = match spec
+        .get_item("outages")
+        .map_err(|e| BindingError::Scenario(format!("scenario.outages: {e}")))?
+    {
+        Some(list) if !list.is_none() => self::outages(&list)?,
+        _ => Vec::new(),
+    };
     Ok(Spec {
         scenario: Scenario {
             families,
             assets,
             queue,
             step_seconds,
+            outages,
         },
         path,
         steps,
@@ -189,6 +198,37 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
         max_extra,
         replay,
     })
+}
+
+/// The `outages` list of a scenario spec: one dict per outage (`kind`, `start`, `end`, and
+/// `asset` or `grace_steps` as the kind needs).
+fn outages(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Outage>> {
+    let mut out = Vec::new();
+    for (k, o) in list(obj, "outages")?.iter().enumerate() {
+        let place = format!("outages[{k}]");
+        let d = dict(&o, &place)?;
+        let kind: String = get(&d, "kind", &place)?;
+        let kind = match kind.as_str() {
+            "oracle_freeze" => OutageKind::OracleFreeze {
+                asset: get(&d, "asset", &place)?,
+            },
+            "liquidators" => OutageKind::Liquidators,
+            "sequencer" => OutageKind::Sequencer {
+                grace_steps: get(&d, "grace_steps", &place)?,
+            },
+            other => {
+                return Err(BindingError::Scenario(format!(
+                    "{place}.kind must be oracle_freeze, liquidators or sequencer, got {other:?}"
+                )));
+            }
+        };
+        out.push(Outage {
+            kind,
+            start: get(&d, "start", &place)?,
+            end: get(&d, "end", &place)?,
+        });
+    }
+    Ok(out)
 }
 
 /// The `replay` list of a scenario spec: one dict per book snapshot.

@@ -31,6 +31,10 @@ use accounts::{Accounts, Status};
 use rules::{AaveVersion, Lending, Liquidation, Rules};
 use trigger::TriggerIndex;
 
+/// Aave's `MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD`: below it the PriceOracleSentinel lets a
+/// liquidation through while the sequencer is down or in its grace period.
+const SENTINEL_HEALTH: f64 = 0.95;
+
 /// The final state of every account, in the original order (see [`Engine::account_table`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccountTable {
@@ -372,6 +376,10 @@ impl LendingMarket {
         let h = self.acc.holdings(i);
         if let Rules::CompoundV3 { base, .. } = l.rules {
             return self.absorb(sh, i, round, base as usize);
+        }
+        if l.sentinel && sh.outage.sentinel() && l.health(&h, &sh.px) >= SENTINEL_HEALTH {
+            // The PriceOracleSentinel allows it only below HF 0.95 (MECHANICS §2.11): it waits.
+            return Outcome::Stuck;
         }
         let Some(liq) = l.liquidation(&h, &sh.px, *budget) else {
             return if l.health(&h, &sh.px) >= 1.0 {

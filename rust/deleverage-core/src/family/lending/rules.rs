@@ -23,6 +23,15 @@ impl AaveVersion {
     pub const RELEASES: &'static [&'static str] =
         &["3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7"];
 
+    /// Whether release `release`'s liquidation checks the PriceOracleSentinel: v3.0–v3.6 do,
+    /// v3.7 removed the check (MECHANICS §2.11, §4.2).
+    pub fn checks_sentinel(release: &str) -> bool {
+        Self::RELEASES
+            .iter()
+            .position(|r| *r == release)
+            .is_some_and(|k| k < 7)
+    }
+
     /// The rules of Aave release `release`; an error naming `field` and the releases otherwise.
     pub fn from_release(field: &str, release: &str) -> Result<Self> {
         match Self::RELEASES.iter().position(|r| *r == release) {
@@ -90,6 +99,10 @@ pub struct Lending {
     /// Collateral the treasury (Aave fee, Compound v2 reserves) or the protocol (Comet absorb)
     /// holds, per asset, in units.
     pub treasury: Vec<f64>,
+    /// Whether liquidations check Aave's PriceOracleSentinel (MECHANICS §2.11: v3.0–v3.6 on
+    /// an L2): while the sequencer is down or in its grace period, only below HF 0.95.
+    #[serde(default)]
+    pub sentinel: bool,
 }
 
 /// One liquidation's effect on an account, in asset units (slots index the account's holdings).
@@ -203,6 +216,7 @@ impl Lending {
             })?;
         }
         Ok(Lending {
+            sentinel: false,
             rules,
             reserves,
             deficit: vec![0.0; n],

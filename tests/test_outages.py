@@ -1,0 +1,110 @@
+"""Downtime and outages (issue 18, item 5): a liquidator outage that holds a breached account until
+it ends, an oracle freeze that hides a fall until it ends, Aave's PriceOracleSentinel (only below
+HF 0.95 while the sequencer is down and in its grace period; not in v3.7), the steps frame's
+flags, and bad outages named."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import deleverage as dl
+from deleverage.exceptions import ScenarioError
+
+
+def market(debts: list[float], version: str = "3.3", steps: int = 10) -> dl.Scenario:
+    # ETH read at the reference (liquidations do not move the oracle), 10 ETH each, LT 0.8.
+    book = dl.OrderBook.linear(mid=3_000.0, tick=1.0, levels=2_000, depth_per_level=50.0)
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", 3_000.0, venues=[book], oracle=dl.Oracle.reference()),
+            dl.Asset("USDC", 1.0, oracle=dl.Oracle.reference()),
+        ],
+        steps=steps,
+    )
+    n = len(debts)
+    pos = pl.DataFrame(
+        {
+            "account": [f"a{i}" for i in range(n)],
+            "collateral_asset": ["ETH"] * n,
+            "collateral": [10.0] * n,
+            "debt_asset": ["USDC"] * n,
+            "debt": debts,
+        }
+    )
+    return sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}, version=version), pos)
+
+
+def first_liquidation_step(res: dl.Result, account: str) -> int | None:
+    ev = res.events.filter((pl.col("kind") == "liquidation") & (pl.col("account") == account))
+    return None if ev.height == 0 else int(ev["step"].min())  # type: ignore[arg-type]
+
+
+def test_a_liquidator_outage_holds_the_queue_until_it_ends() -> None:
+    # HF at 2,000 = 10·2,000·0.8/18,000 = 0.889: breached from step 0, served at step 4.
+    sc = market([18_000.0]).with_outages(dl.Outage.liquidators(start=0, end=4))
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-1 / 3), max_extra_steps=0)
+    assert first_liquidation_step(res, "a0") == 4
+    flags = res.steps.filter(asset="ETH")["liquidators_out"].to_list()
+    assert flags == [True] * 4 + [False] * 6
+    # The queue waits with the account in it.
+    assert res.steps.filter(asset="ETH", step=2)["queue_length"].item() == 1
+
+
+def test_an_oracle_freeze_hides_the_fall_until_it_ends() -> None:
+    # The reference falls to 2,000 at step 2; the oracle holds 3,000 over steps 2–4 and reads
+    # 2,000 at step 5, when the account (HF 0.889 there) is liquidated.
+    sc = market([18_000.0]).with_outages(dl.Outage.oracle_freeze("ETH", start=2, end=5))
+    path = [3_000.0, 3_000.0] + [2_000.0] * 8
+    res = dl.simulate(sc, shock=dl.Shock.path({"ETH": path}), max_extra_steps=0)
+    eth = res.steps.filter(asset="ETH")
+    assert eth["oracle"].to_list() == [3_000.0] * 5 + [2_000.0] * 5
+    assert eth["oracle_frozen"].to_list() == [False] * 2 + [True] * 3 + [False] * 5
+    assert first_liquidation_step(res, "a0") == 5
+
+
+@pytest.mark.parametrize(("version", "waits"), [("3.3", True), ("3.6", True), ("3.7", False)])
+def test_the_sentinel_lets_only_hf_below_095_through(version: str, waits: bool) -> None:
+    # At 2,000: a0 has HF 16,000/16,494.85 = 0.97, a1 HF 16,000/17,777.78 = 0.90. The sequencer
+    # is down over steps 0–1 and in its grace period over 2–4: a1 (< 0.95) is liquidated at
+    # once, a0 waits until step 5 — unless the release (3.7) dropped the check.
+    sc = market([16_000.0 / 0.97, 16_000.0 / 0.90], version=version).with_outages(
+        dl.Outage.sequencer(start=0, end=2, grace_steps=3)
+    )
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-1 / 3), max_extra_steps=0)
+    assert first_liquidation_step(res, "a1") == 0
+    assert first_liquidation_step(res, "a0") == (5 if waits else 0)
+    seq = res.steps.filter(asset="ETH")["sequencer"].cast(pl.String).to_list()
+    assert seq == ["down"] * 2 + ["grace"] * 3 + ["up"] * 5
+
+
+def test_no_outage_leaves_every_flag_down() -> None:
+    res = dl.simulate(market([18_000.0]), shock=dl.Shock.instant(ETH=-1 / 3), max_extra_steps=0)
+    assert first_liquidation_step(res, "a0") == 0
+    assert res.steps.select(
+        pl.col("oracle_frozen").any(),
+        pl.col("liquidators_out").any(),
+        (pl.col("sequencer") != "up").any(),
+    ).row(0) == (False, False, False)
+
+
+@pytest.mark.parametrize(
+    ("outage", "message"),
+    [
+        (dl.Outage.liquidators(start=5, end=3), r"outages\[0\]\.end.*3"),
+        (dl.Outage.liquidators(start=4, end=4), r"outages\[0\]\.end.*4"),
+        (dl.Outage.oracle_freeze("BTC", start=0, end=3), "BTC"),
+    ],
+)
+def test_bad_outages_are_named(outage: dl.Outage, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        dl.simulate(market([18_000.0]).with_outages(outage))
+
+
+def test_bad_outage_arguments_are_named() -> None:
+    with pytest.raises(ScenarioError, match="start"):
+        dl.Outage.liquidators(start=-1, end=3)
+    with pytest.raises(ScenarioError, match="grace_steps"):
+        dl.Outage.sequencer(start=0, end=3, grace_steps=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="outages"):
+        dl.Scenario(assets=[dl.Asset("ETH", 1.0)], outages=("x",))  # type: ignore[arg-type]
