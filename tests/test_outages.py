@@ -108,3 +108,20 @@ def test_bad_outage_arguments_are_named() -> None:
         dl.Outage.sequencer(start=0, end=3, grace_steps=1.5)  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match="outages"):
         dl.Scenario(assets=[dl.Asset("ETH", 1.0)], outages=("x",))  # type: ignore[arg-type]
+
+
+def test_outages_round_trip_through_a_scenario_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    sc = market([18_000.0]).with_outages(
+        dl.Outage.oracle_freeze("ETH", start=2, end=5),
+        dl.Outage.liquidators(start=0, end=1),
+        dl.Outage.sequencer(start=3, end=6, grace_steps=2),
+    )
+    path = Path(str(tmp_path)) / "outages.toml"
+    sc.to_toml(path)
+    assert dl.Scenario.from_toml(path).outages == sc.outages
+    bad = path.read_text().replace('kind = "liquidators"', 'kind = "meteor"')
+    path.write_text(bad)
+    with pytest.raises(ScenarioError, match=r"outages.*meteor"):
+        dl.Scenario.from_toml(path)

@@ -50,6 +50,7 @@ from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending
 from deleverage.market import Asset, Oracle
+from deleverage.outages import Outage
 from deleverage.perps import PerpExchange
 from deleverage.scenario import Liquidators, Scenario
 from deleverage.shock import Shock
@@ -349,7 +350,17 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
     top = table(
         doc,
         place,
-        {"run", "liquidators", "shock", "assets", "protocols", "perps", "vaults", "funds"},
+        {
+            "run",
+            "liquidators",
+            "shock",
+            "assets",
+            "protocols",
+            "perps",
+            "vaults",
+            "funds",
+            "outages",
+        },
     )
     run = table(top.get("run", {}), place / "run", _OPTIONAL["run"])
     liq = table(top.get("liquidators", {}), place / "liquidators", _OPTIONAL["liquidators"])
@@ -429,7 +440,30 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
             family, file = wrap(fp, lambda: family_class._from_toml(t, fp))  # noqa: B023
             positions = read_frame(base / file, fp / "positions")
             sc = wrap(fp, lambda: sc.add(family, positions))  # noqa: B023
+    raw_outages = top.get("outages", [])
+    if not isinstance(raw_outages, list):
+        raise (place / "outages").error("expected an array of tables [[outages]]")
+    outages = [_outage(o, place / "outages" / i) for i, o in enumerate(raw_outages)]
+    if outages:
+        sc = sc.with_outages(*outages)
     return sc
+
+
+def _outage(v: Any, place: Place) -> Outage:
+    t = table(v, place, {"kind", "start", "end", "asset", "grace_steps"})
+    kind = get_str(t, "kind", place)
+    start, end = get_int(t, "start", place), get_int(t, "end", place)
+
+    def build() -> Outage:
+        if kind == "oracle_freeze":
+            return Outage.oracle_freeze(get_str(t, "asset", place), start, end)
+        if kind == "sequencer":
+            return Outage.sequencer(start, end, get_int(t, "grace_steps", place, 0))
+        # liquidators, or a kind Outage refuses by name
+        return Outage(kind, start, end)  # type: ignore[arg-type]
+
+    out: Outage = wrap(place, build)
+    return out
 
 
 def _venue_table(v: Venue, side_file: Path, base: Path) -> dict[str, Any]:
@@ -546,4 +580,11 @@ def save(sc: Scenario, path: str | Path) -> None:
         fam.positions.write_parquet(f)
         key = next(k for k, cls in _FAMILY_TABLES.items() if isinstance(fam.protocol, cls))
         doc.setdefault(key, []).append(fam.protocol._to_toml(f.name))
+    for o in sc.outages:
+        t: dict[str, Any] = {"kind": o.kind, "start": o.start, "end": o.end}
+        if o.asset is not None:
+            t["asset"] = o.asset
+        if o.kind == "sequencer":
+            t["grace_steps"] = o.grace_steps
+        doc.setdefault("outages", []).append(t)
     path.write_text(tomli_w.dumps(doc))
