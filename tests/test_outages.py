@@ -125,3 +125,18 @@ def test_outages_round_trip_through_a_scenario_file(tmp_path: object) -> None:
     path.write_text(bad)
     with pytest.raises(ScenarioError, match=r"outages.*meteor"):
         dl.Scenario.from_toml(path)
+
+
+def test_a_manual_liquidation_meets_the_sentinel_too() -> None:
+    # The engine's user as the only liquidator (the others are out) in the sequencer's grace
+    # period: a0 (HF 0.97 at 2,000) is refused, naming the 0.95 rule; a1 (HF 0.90) is
+    # liquidated.
+    sc = market([16_000.0 / 0.97, 16_000.0 / 0.90]).with_outages(
+        dl.Outage.sequencer(start=0, end=1, grace_steps=5), dl.Outage.liquidators(0, 10)
+    )
+    eng = dl.Engine(sc, shock=dl.Shock.path({"ETH": [2_000.0] * 10}), max_extra_steps=0)
+    eng.step()
+    with pytest.raises(ScenarioError, match=r"only below 0\.95"):
+        eng.liquidate("a0", "USDC", "ETH", 1_000.0)
+    got = eng.liquidate("a1", "USDC", "ETH", 1_000.0)
+    assert got["repaid"] == pytest.approx(1_000.0)

@@ -99,6 +99,10 @@ impl Engine {
                 });
             }
         }
+        // Between steps the user acts in the coming step, under its outages.
+        if !self.outages.is_empty() {
+            self.sh.outage = self.outage_state(self.sh.step);
+        }
         for f in &mut self.families {
             if let Family::Lending(l) = f
                 && l.holds(account)

@@ -47,7 +47,7 @@ pub struct Engine {
     idle_steps: u32,
     /// The scenario's outages.
     #[serde(default)]
-    outages: Vec<Outage>,
+    pub(crate) outages: Vec<Outage>,
 }
 
 impl Engine {
@@ -135,7 +135,7 @@ impl Engine {
     }
 
     /// The outages in force at step `step` (see [`Outage`]).
-    fn outage_state(&self, step: u32) -> OutageState {
+    pub(crate) fn outage_state(&self, step: u32) -> OutageState {
         let mut st = OutageState {
             frozen: vec![false; self.sh.market.n_assets()],
             ..OutageState::default()

@@ -157,6 +157,16 @@ impl LendingMarket {
         let r = slot(debt_asset).ok_or_else(|| refuse("has no debt in that asset".to_owned()))?;
         let c = slot(collateral_asset)
             .ok_or_else(|| refuse("has no collateral in that asset".to_owned()))?;
+        let l = &self.protocols[p];
+        if l.sentinel && sh.outage.sentinel() {
+            let hf = l.health(&self.acc.holdings(i), &sh.px);
+            if hf >= super::SENTINEL_HEALTH {
+                return Err(refuse(format!(
+                    "has health factor {hf}: while the sequencer is down or in its grace period \
+                     the PriceOracleSentinel allows a liquidation only below 0.95"
+                )));
+            }
+        }
         let liq = self.protocols[p]
             .manual_liquidation(&self.acc.holdings(i), &sh.px, r, c, amount)
             .map_err(refuse)?;

@@ -33,7 +33,7 @@ use trigger::TriggerIndex;
 
 /// Aave's `MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD`: below it the PriceOracleSentinel lets a
 /// liquidation through while the sequencer is down or in its grace period.
-const SENTINEL_HEALTH: f64 = 0.95;
+pub(super) const SENTINEL_HEALTH: f64 = 0.95;
 
 /// The final state of every account, in the original order (see [`Engine::account_table`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
