@@ -95,3 +95,22 @@ def test_bad_collateral_and_price_are_named() -> None:
         dl.looped_positions([0.0], 0.5, loops=1, collateral_asset="A", debt_asset="B", price=1.0)
     with pytest.raises(ScenarioError, match="price"):
         dl.looped_positions([1.0], 0.5, loops=1, collateral_asset="A", debt_asset="B", price=0.0)
+
+
+def test_a_target_near_the_limit_of_infinitely_many_loops() -> None:
+    # Found in review: a target just below 1/(1 − ltv) never ended. LTV 0.99: the limit is 100;
+    # 99.9999 takes ln(1 − 99.9999·0.01)/ln 0.99 − 1 ≈ 1,374 loops, and a target within 1e-9
+    # of the limit is refused by name.
+    pos = dl.looped_positions(
+        1.0, 0.99, target_leverage=99.9999, collateral_asset="A", debt_asset="B", price=1.0
+    )
+    assert 1_370 <= pos["loops"].item() <= 1_380
+    with pytest.raises(ScenarioError, match="target_leverage"):
+        dl.looped_positions(
+            1.0,
+            0.99,
+            target_leverage=99.99999999999,
+            collateral_asset="A",
+            debt_asset="B",
+            price=1.0,
+        )

@@ -140,3 +140,24 @@ def test_a_manual_liquidation_meets_the_sentinel_too() -> None:
         eng.liquidate("a0", "USDC", "ETH", 1_000.0)
     got = eng.liquidate("a1", "USDC", "ETH", 1_000.0)
     assert got["repaid"] == pytest.approx(1_000.0)
+
+
+def test_a_freeze_that_outlasts_the_path_holds_the_run_open_until_it_ends() -> None:
+    # Found in review: the run stopped at the end of the path, "quiet", with the oracle still
+    # frozen at 3,000. It now runs on until the oracle reads 2,000 again (step 12) and
+    # liquidates there (HF 0.889).
+    sc = market([18_000.0], steps=5).with_outages(dl.Outage.oracle_freeze("ETH", start=0, end=12))
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-1 / 3))
+    assert first_liquidation_step(res, "a0") == 12
+    assert res.summary["quiet"].item()
+    assert res.steps.filter(asset="ETH", step=12)["oracle"].item() == pytest.approx(2_000.0)
+
+
+def test_an_account_that_recovers_under_the_sentinel_leaves_the_queue() -> None:
+    # Found in review: breached at 2,000 (HF 0.97) while the sequencer is down, healthy again at
+    # 3,000 from step 2: it leaves the queue then, not when the outage ends.
+    sc = market([16_000.0 / 0.97]).with_outages(dl.Outage.sequencer(start=0, end=8, grace_steps=0))
+    path = [2_000.0, 2_000.0] + [3_000.0] * 8
+    res = dl.simulate(sc, shock=dl.Shock.path({"ETH": path}), max_extra_steps=0)
+    assert res.steps.filter(asset="ETH")["queue_length"].to_list() == [1, 1] + [0] * 8
+    assert res.events.height == 0

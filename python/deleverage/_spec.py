@@ -21,17 +21,26 @@ _FamiliesSpec = tuple[list[dict[str, Any]], pl.DataFrame, int]
 # The families' spec of each live scenario, built once: a scenario is immutable (its frames too),
 # and the core only reads the spec, so every run of one scenario (a search over shocks, the moves
 # of a liquidation map, a user's loop) shares it. Keyed by identity, dropped with the scenario.
-_SPECS: dict[int, tuple[weakref.ref[Scenario], _FamiliesSpec]] = {}
+_SPECS: dict[int, tuple[weakref.ref[Scenario], tuple[Any, ...], _FamiliesSpec]] = {}
+
+
+def _reserves_of(sc: Scenario) -> tuple[Any, ...]:
+    """The lending protocols' reserves as they are now (a protocol's ``reserves`` is a plain
+    mapping a caller could still change: a changed one builds the spec again)."""
+    return tuple(tuple(sorted(b.protocol.reserves.items())) for b in sc.lending)
 
 
 def _families_spec(sc: Scenario) -> _FamiliesSpec:
-    """:func:`_build_families_spec` of ``sc``, built on its first run only."""
+    """:func:`_build_families_spec` of ``sc``, built on its first run only (scenarios and their
+    position frames are immutable: a frame changed in place after it was added is not seen)."""
     key = id(sc)
     hit = _SPECS.get(key)
-    if hit is not None and hit[0]() is sc:
-        return hit[1]
+    reserves = _reserves_of(sc)
+    if hit is not None and hit[0]() is sc and hit[1] == reserves:
+        return hit[2]
     out = _build_families_spec(sc)
-    _SPECS[key] = (weakref.ref(sc, lambda _, key=key: _SPECS.pop(key, None)), out)  # type: ignore[misc]
+    ref = weakref.ref(sc, lambda _, key=key: _SPECS.pop(key, None))  # type: ignore[misc]
+    _SPECS[key] = (ref, reserves, out)
     return out
 
 

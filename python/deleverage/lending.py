@@ -660,20 +660,25 @@ def looped_positions(
             lev = np.where(j <= k, lev + term, lev)
     else:
         lev = np.broadcast_to(np.asarray(target_leverage, dtype=np.float64), (n,)).copy()
+        # The limit of infinitely many loops, 1/(1 − ltv), is never reached: a target must stay
+        # a margin below it that the running sums of the loops can meet in floating point.
         cap = np.where(lam > 0, 1.0 / (1.0 - lam), 1.0)
-        if not (np.all(np.isfinite(lev)) and np.all(lev >= 1.0) and np.all(lev < cap + 1e-12)):
+        fine = np.isfinite(lev) & (lev >= 1.0) & ((lev == 1.0) | (lev < cap * (1 - 1e-9)))
+        if not np.all(fine):
             raise ScenarioError(
-                f"target_leverage must be in [1, 1/(1 - ltv)), got {np.unique(lev).tolist()}"
+                "target_leverage must be in [1, 1/(1 - ltv)) (the limit of infinitely many "
+                f"loops, less 1e-9 of it), got {np.unique(lev[~fine]).tolist()}"
             )
         # Whole loops of Σ λ^j below the target, plus the partial one that reaches it.
         k = np.zeros(n, dtype=np.int64)
         total = np.ones(n)
         term = np.ones(n)
-        while np.any(total < lev * (1 - 1e-15)):
-            short = total < lev * (1 - 1e-15)
+        short = total < lev * (1 - 1e-15)
+        while np.any(short):
             term = term * lam
             k = np.where(short, k + 1, k)
             total = np.where(short, total + term, total)
+            short = total < lev * (1 - 1e-15)
     collateral = c0 * lev
     debt = c0 * p * (lev - 1.0)
     labels = list(accounts) if accounts is not None else [f"loop{i}" for i in range(n)]

@@ -78,8 +78,9 @@ class Outage:
     @classmethod
     def liquidators(cls, start: int, end: int) -> Outage:
         """No liquidator or keeper acts over the outage (their budget is zero): lending
-        liquidations and absorbs, Comet's storefront, Maker's takes wait. A perp exchange's own
-        liquidation engine and the funds' rules go on.
+        liquidations and absorbs, Comet's storefront and Maker's takes wait. Maker's barks
+        (which start auctions), a perp exchange's own liquidation engine and the funds' rules go
+        on.
 
         Examples
         --------

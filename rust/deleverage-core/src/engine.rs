@@ -396,7 +396,23 @@ impl Engine {
     /// Whether the market is quiet: nothing queued and no liquidation for as many steps as the
     /// slowest oracle lags.
     pub fn is_quiet(&self) -> bool {
-        self.queue_length() == 0 && self.idle_steps >= self.quiet_steps
+        // An outage still to end (a freeze, a grace period) is pending change: not quiet before
+        // the first step after it has run.
+        self.queue_length() == 0
+            && self.idle_steps >= self.quiet_steps
+            && (self.outages.is_empty() || self.sh.step > self.outages_end())
+    }
+
+    /// The first step after every outage and grace period.
+    fn outages_end(&self) -> u32 {
+        self.outages
+            .iter()
+            .map(|o| match o.kind {
+                OutageKind::Sequencer { grace_steps } => o.end.saturating_add(grace_steps),
+                _ => o.end,
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     fn run_rounds(&mut self) -> u32 {

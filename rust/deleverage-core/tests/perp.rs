@@ -608,3 +608,45 @@ fn a_users_take_of_a_liquidation_order_during_a_cooldown() {
         EventKind::UserLiquidation as u8
     );
 }
+
+#[test]
+fn a_pool_whose_liquidation_price_sits_on_a_bracket_cap_is_still_liquidated() {
+    // Found in review: a long whose root (equity = MM) lies within rounding of the 1e6 cap, where
+    // the per-bracket test of the reported liquidation price misses both neighbours and falls
+    // back to another bracket's line, 4.6 % too low; the trigger index must still hand the pool
+    // over once it is breached (here at a mark of 18,000: equity −3,167 against MM 1,178).
+    let br = Brackets::new(vec![5e4, 2.5e5, 1e6, 1e12], vec![0.004, 0.005, 0.01, 0.025]).unwrap();
+    let (q, entry, margin) = (13.64623029718201, 80094.49473624423, 844187.9207072211);
+    let rows = PositionRows {
+        account: vec![0],
+        market: vec![0],
+        size: vec![q],
+        entry: vec![entry],
+        margin: vec![margin],
+        cross: vec![false],
+    };
+    let ex = Exchange::new(
+        exchange_config(br, 0.0, 1e6, AdlOrder::Ranked(AdlRanking::Bitmex)),
+        &rows,
+    )
+    .unwrap();
+    let curve = ImpactCurve::linear(entry, 1e-13, Execution::Weighted { alpha: 0.0 }).unwrap();
+    let sc = scenario_of(
+        vec![asset(
+            "BTC",
+            entry,
+            vec![AnyVenue::Curve(curve)],
+            OracleKind::Reference,
+        )],
+        vec![Family::Perps(ex)],
+        QueueConfig::default(),
+    );
+    let mut e = Engine::new(sc, 1).unwrap();
+    e.step(&[entry]).unwrap();
+    e.step(&[18_000.0]).unwrap();
+    let fills = e.events().kind.iter();
+    let n = fills
+        .filter(|&&k| k == EventKind::PerpLiquidation as u8)
+        .count();
+    assert_eq!(n, 1);
+}

@@ -377,9 +377,16 @@ impl LendingMarket {
         if let Rules::CompoundV3 { base, .. } = l.rules {
             return self.absorb(sh, i, round, base as usize);
         }
-        if l.sentinel && sh.outage.sentinel() && l.health(&h, &sh.px) >= SENTINEL_HEALTH {
-            // The PriceOracleSentinel allows it only below HF 0.95 (MECHANICS §2.11): it waits.
-            return Outcome::Stuck;
+        if l.sentinel && sh.outage.sentinel() {
+            let hf = l.health(&h, &sh.px);
+            if hf >= 1.0 {
+                return Outcome::Healthy;
+            }
+            if hf >= SENTINEL_HEALTH {
+                // The PriceOracleSentinel allows it only below HF 0.95 (MECHANICS §2.11): it
+                // waits in the queue.
+                return Outcome::Stuck;
+            }
         }
         let Some(liq) = l.liquidation(&h, &sh.px, *budget) else {
             return if l.health(&h, &sh.px) >= 1.0 {

@@ -325,15 +325,21 @@ impl Exchange {
             entry: self.entry[j],
             margin: self.wallet[p],
         };
-        let price = position.liquidation_price(&self.cfg.markets[m as usize].brackets);
-        if price.is_finite() {
-            Placement::Single {
-                market: m,
-                long: s > 0.0,
-                price,
-            }
-        } else {
-            Placement::Always
+        let price = position.trigger_price(&self.cfg.markets[m as usize].brackets);
+        if !price.is_finite() {
+            return Placement::Always;
+        }
+        // Handed over within a band of the root: relative to the price, and to the entry for
+        // the equity's own rounding (one ulp of q·entry, large against a price near zero).
+        let slack = trigger::BAND * (price.abs() + self.entry[j]);
+        Placement::Single {
+            market: m,
+            long: s > 0.0,
+            price: if s > 0.0 {
+                price + slack
+            } else {
+                price - slack
+            },
         }
     }
 

@@ -119,6 +119,27 @@ impl Position {
         0.0_f64.max(solve(brackets.bracket_of(q * self.entry)))
     }
 
+    /// The mark at which equity meets the maintenance margin, for a trigger index: MM is the
+    /// largest of the brackets' lines `N·MMR_b − cum_b` (rates non-decreasing, cum making it
+    /// continuous), so equity − MM is the smallest of lines increasing in the mark for a long
+    /// (decreasing for a short), and it crosses zero at the largest (smallest) of their roots.
+    /// The same price as [`Self::liquidation_price`], but for a root within rounding of a cap,
+    /// where the per-bracket test there can miss both neighbours; not clamped at 0 (a short
+    /// whose root is negative is breached at every price).
+    pub fn trigger_price(&self, brackets: &Brackets) -> f64 {
+        let q = self.qty;
+        let solve = |b: usize| {
+            (q * self.entry - self.side * (self.margin + brackets.amount(b)))
+                / (q * (1.0 - self.side * brackets.rate(b)))
+        };
+        let roots = (0..brackets.caps.len()).map(solve);
+        if self.side > 0.0 {
+            roots.fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            roots.fold(f64::INFINITY, f64::min)
+        }
+    }
+
     /// Liquidatable at `mark` under the engine's rule: equity < MM (MECHANICS §6.1).
     pub fn is_liquidatable(&self, mark: f64, brackets: &Brackets) -> bool {
         self.equity(mark) < brackets.maintenance_margin(self.qty * mark)

@@ -5,8 +5,9 @@
 //! A pool with one open position breaches on one side of its liquidation price `L` (where its
 //! equity meets its maintenance margin: equity minus MM is monotone in the mark, the brackets
 //! making MM continuous): a long as the mark falls to `L`, a short as it rises to it. Such pools
-//! wait in a heap per market and side, keyed by `L`, and are handed over when the mark is within
-//! a relative `BAND` of `L` (the band covers the rounding of `L`; the engine's own test decides).
+//! wait in a heap per market and side, keyed by `L` widened by a band, and are handed over when
+//! the mark reaches it (the band covers the rounding of `L` and of the equity; the engine's own
+//! test decides).
 //! Pools with positions in several markets, and pools handed over until they test healthy, are
 //! tested every round. A pool whose wallet, positions or status change is re-placed with its new
 //! `L` at the start of the next round (an entry from before the change is recognised by its
@@ -15,8 +16,9 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-/// Relative distance from `L` within which a pool is handed over for the exact test.
-const BAND: f64 = 1e-9;
+/// Relative width of the band around `L` within which a pool is handed over for the exact test
+/// (see [`super::Exchange`]'s placement: the threshold a heap holds includes the band).
+pub(super) const BAND: f64 = 1e-9;
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Entry {
@@ -45,7 +47,9 @@ impl Ord for Entry {
 pub(super) enum Placement {
     /// Nothing to follow (closed, taken over, or no open position).
     None,
-    /// One open position in market `market`, long or short, liquidation price `price`.
+    /// One open position in market `market`, long or short, handed over once the mark is at or
+    /// past `price` (below it for a long, above for a short): the liquidation price with its
+    /// band.
     Single { market: u32, long: bool, price: f64 },
     /// Tested every round (positions in several markets, or no usable liquidation price).
     Always,
@@ -165,7 +169,7 @@ impl PoolIndex {
             let mark = marks(m);
             // A long breaches as the mark falls to L, a short as it rises to it.
             while let Some(&e) = self.falls[m].peek() {
-                if e.key * (1.0 + BAND) < mark {
+                if e.key < mark {
                     break;
                 }
                 self.falls[m].pop();
@@ -174,7 +178,7 @@ impl PoolIndex {
                 }
             }
             while let Some(&e) = self.rises[m].peek() {
-                if -e.key * (1.0 - BAND) > mark {
+                if -e.key > mark {
                     break;
                 }
                 self.rises[m].pop();
