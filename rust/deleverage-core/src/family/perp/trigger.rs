@@ -47,12 +47,32 @@ impl Ord for Entry {
 pub(super) enum Placement {
     /// Nothing to follow (closed, taken over, or no open position).
     None,
-    /// One open position in market `market`, long or short, handed over once the mark is at or
-    /// past `price` (below it for a long, above for a short): the liquidation price with its
-    /// band.
-    Single { market: u32, long: bool, price: f64 },
+    /// One open position: handed over by its [`Threshold`].
+    Single(Threshold),
     /// Tested every round (positions in several markets, or no usable liquidation price).
     Always,
+}
+
+/// The mark at which a pool with one open position is handed over: at or below `price` for a
+/// long, at or above it for a short, in market `market` (its liquidation price with the band).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Threshold {
+    pub market: u32,
+    pub long: bool,
+    pub price: f64,
+}
+
+/// Files pool `p` (entry `version`) under its threshold's market and side: `falls` (keyed by the
+/// price) or `rises` (by its negative). Heaps when placing, plain vectors when building them in
+/// one go.
+fn file<H: Extend<Entry>>(falls: &mut [H], rises: &mut [H], t: Threshold, p: usize, version: u32) {
+    let e = Entry {
+        key: if t.long { t.price } else { -t.price },
+        pool: p as u32,
+        version,
+    };
+    let side = if t.long { falls } else { rises };
+    side[t.market as usize].extend([e]);
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -95,23 +115,7 @@ impl PoolIndex {
         match place {
             Placement::None => {}
             Placement::Always => self.check_every_round(p),
-            Placement::Single {
-                market,
-                long,
-                price,
-            } => {
-                let e = Entry {
-                    key: if long { price } else { -price },
-                    pool: p as u32,
-                    version: self.version[p],
-                };
-                let m = market as usize;
-                if long {
-                    self.falls[m].push(e);
-                } else {
-                    self.rises[m].push(e);
-                }
-            }
+            Placement::Single(t) => file(&mut self.falls, &mut self.rises, t, p, self.version[p]),
         }
     }
 
@@ -137,22 +141,7 @@ impl PoolIndex {
                 match placement(p) {
                     Placement::None => {}
                     Placement::Always => self.check_every_round(p),
-                    Placement::Single {
-                        market,
-                        long,
-                        price,
-                    } => {
-                        let e = Entry {
-                            key: if long { price } else { -price },
-                            pool: p as u32,
-                            version: 0,
-                        };
-                        if long {
-                            falls[market as usize].push(e);
-                        } else {
-                            rises[market as usize].push(e);
-                        }
-                    }
+                    Placement::Single(t) => file(&mut falls, &mut rises, t, p, 0),
                 }
             }
             // Heapified in linear time: a market the price never reaches is never sorted.
@@ -187,7 +176,8 @@ impl PoolIndex {
                 }
             }
         }
-        self.checked.clone()
+        // Handed out, not copied: `compact` takes the list back.
+        std::mem::take(&mut self.checked)
     }
 
     /// Pool `p` tested healthy (or has nothing left to follow): it leaves the pools tested
@@ -200,9 +190,11 @@ impl PoolIndex {
         self.place(p, place);
     }
 
-    /// Drops from the pools tested every round those that were released.
-    pub(super) fn compact(&mut self) {
+    /// Takes back the pools `candidates` handed out, less those released since.
+    pub(super) fn compact(&mut self, mut tested: Vec<u32>) {
         let in_checked = &self.in_checked;
-        self.checked.retain(|&p| in_checked[p as usize]);
+        tested.retain(|&p| in_checked[p as usize]);
+        tested.append(&mut self.checked);
+        self.checked = tested;
     }
 }

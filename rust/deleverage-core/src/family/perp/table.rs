@@ -1,0 +1,98 @@
+//! The positions table of an exchange: every position's final state in the caller's row order,
+//! with its liquidation and bankruptcy prices (MECHANICS §6.1, §6.3).
+
+use super::{Exchange, PositionTable};
+use crate::recorder::table;
+
+impl Exchange {
+    /// Every position in the caller's row order, at the oracle prices `px`.
+    pub fn table(&self, px: &[f64]) -> PositionTable {
+        let n = self.size.len();
+        let mut t = PositionTable {
+            account: vec![0; n],
+            asset: vec![0; n],
+            size: vec![0.0; n],
+            entry: vec![0.0; n],
+            mark: vec![0.0; n],
+            wallet: vec![0.0; n],
+            equity: vec![0.0; n],
+            maintenance_margin: vec![0.0; n],
+            liquidation_price: vec![f64::NAN; n],
+            bankruptcy_price: vec![f64::NAN; n],
+            status: vec![0; n],
+            liquidated_qty: vec![0.0; n],
+            adl_qty: vec![0.0; n],
+            absorbed_qty: vec![0.0; n],
+            realized_pnl: vec![0.0; n],
+        };
+        for j in 0..n {
+            let r = self.row[j] as usize;
+            let p = self.pool_of[j] as usize;
+            let a = self.asset(j);
+            let (e, mm) = self.pool_state(p, px);
+            t.account[r] = self.owner[p];
+            t.asset[r] = a as u32;
+            t.size[r] = self.size[j];
+            t.entry[r] = self.entry[j];
+            t.mark[r] = px[a];
+            t.wallet[r] = self.wallet[p];
+            t.equity[r] = e;
+            t.maintenance_margin[r] = mm;
+            t.status[r] = self.status[p] as u8;
+            t.liquidated_qty[r] = self.liquidated_qty[j];
+            t.adl_qty[r] = self.adl_qty[j];
+            t.absorbed_qty[r] = self.unresolved[j];
+            t.realized_pnl[r] = self.pnl[j];
+            let s = self.size[j];
+            if s != 0.0 {
+                let mark = px[a];
+                let mm_j = self.pos_mm(j, px);
+                t.bankruptcy_price[r] = mark - e * self.share(p, j, px, e, mm) / s;
+                t.liquidation_price[r] = self.cross_liquidation_price(s, mark, e, mm - mm_j, j);
+            }
+        }
+        t
+    }
+
+    /// Binance's general liquidation price for one position with the rest of the pool fixed
+    /// (TMM1 = `mm_other`, UPNL1 inside `equity`): solve `E + s(P − mark) = MM_other + |s|·P·MMR_b
+    /// − cum_b` per bracket and keep the one where `|s|·P` lies in bracket b. Isolated, this is
+    /// [`Position::liquidation_price`].
+    fn cross_liquidation_price(
+        &self,
+        s: f64,
+        mark: f64,
+        equity: f64,
+        mm_other: f64,
+        j: usize,
+    ) -> f64 {
+        let br = &self.cfg.markets[self.market[j] as usize].brackets;
+        let q = s.abs();
+        let solve = |b: usize| (equity - s * mark - mm_other + br.amount(b)) / (q * br.rate(b) - s);
+        for b in 0..br.caps.len() {
+            let lp = solve(b);
+            if lp > 0.0 && br.bracket_of(q * lp) == b {
+                return lp;
+            }
+        }
+        0.0_f64.max(solve(br.bracket_of(q * mark)))
+    }
+}
+
+table!(PositionTable {
+    account as "account_id",
+    asset,
+    size,
+    entry as "entry_price",
+    mark,
+    wallet,
+    equity,
+    maintenance_margin,
+    liquidation_price,
+    bankruptcy_price,
+    status,
+    liquidated_qty,
+    adl_qty,
+    absorbed_qty,
+    realized_pnl,
+});
