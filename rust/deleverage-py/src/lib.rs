@@ -9,6 +9,7 @@ mod convert;
 mod engine;
 mod errors;
 mod fill;
+mod pools;
 mod router;
 mod simulate;
 mod spec;
@@ -24,6 +25,8 @@ mod _core {
     #[pymodule_export]
     use super::fill::PyFill;
     #[pymodule_export]
+    use super::pools::{PyPool, PyStableSwap};
+    #[pymodule_export]
     use super::router::{PyArbTrade, PyRouter};
     #[pymodule_export]
     use super::simulate::simulate;
@@ -36,7 +39,7 @@ mod _core {
     #[pymodule_export]
     use super::sweep::sweep;
     #[pymodule_export]
-    use super::venues::{_venue_from_bytes, PyCurve, PyOrderBook, PyPool, PyStableSwap, PyVenue};
+    use super::venues::{_venue_from_bytes, PyCurve, PyOrderBook, PyVenue};
 
     use super::*;
 
