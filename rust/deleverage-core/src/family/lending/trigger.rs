@@ -415,6 +415,16 @@ mod tests {
     use super::super::rules::{AaveVersion, Reserve, Rules};
     use super::*;
 
+    /// A reserve of threshold `t` (bonus 5 %).
+    fn lt(t: f64) -> Option<Reserve> {
+        Some(Reserve {
+            threshold: t,
+            bonus: 0.05,
+            protocol_fee: 0.0,
+            liquidation_factor: 0.0,
+        })
+    }
+
     #[test]
     fn buckets_hand_over_in_the_order_of_a_full_sort() {
         // Random single-pair accounts in three groups (two protocols, two collateral assets),
@@ -422,14 +432,6 @@ mod tests {
         // outside the groups (two collateral assets, or no debt). The bucketed layout must give
         // what a comparison sort by (group in first-seen order, τ descending, id) gives, both
         // in `visit_order` and in what `collect` hands over as the price ratio falls.
-        let lt = |t| {
-            Some(Reserve {
-                threshold: t,
-                bonus: 0.05,
-                protocol_fee: 0.0,
-                liquidation_factor: 0.0,
-            })
-        };
         let protocol = |t2| {
             Lending::new(
                 Rules::AaveV3 {
@@ -544,14 +546,6 @@ mod tests {
     fn hands_over_exactly_the_breached_accounts_worst_first() {
         // LT 0.8; 10 ETH each; debts 700, 760, 790, 500 → τ = D/(10·0.8) = 87.5, 95, 98.75, 62.5.
         // Account 4 has two collateral assets: followed by full re-checks.
-        let lt = |t| {
-            Some(Reserve {
-                threshold: t,
-                bonus: 0.05,
-                protocol_fee: 0.0,
-                liquidation_factor: 0.0,
-            })
-        };
         let aave = Lending::new(
             Rules::AaveV3 {
                 version: AaveVersion::V3_3,
