@@ -5,6 +5,7 @@ flags, and bad outages named."""
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -94,6 +95,8 @@ def test_no_outage_leaves_every_flag_down() -> None:
         (dl.Outage.liquidators(start=5, end=3), r"outages\[0\]\.end.*3"),
         (dl.Outage.liquidators(start=4, end=4), r"outages\[0\]\.end.*4"),
         (dl.Outage.oracle_freeze("BTC", start=0, end=3), "BTC"),
+        (dl.Outage.venue_halt("ETH", start=0, end=3, venue=1), r"outages\[0\]\.venue.*1"),
+        (dl.Outage.venue_halt("BTC", start=0, end=3), "BTC"),
     ],
 )
 def test_bad_outages_are_named(outage: dl.Outage, message: str) -> None:
@@ -104,6 +107,10 @@ def test_bad_outages_are_named(outage: dl.Outage, message: str) -> None:
 def test_bad_outage_arguments_are_named() -> None:
     with pytest.raises(ScenarioError, match="start"):
         dl.Outage.liquidators(start=-1, end=3)
+    with pytest.raises(ScenarioError, match="venue halt names its asset"):
+        dl.Outage("venue_halt", 0, 3)
+    with pytest.raises(ScenarioError, match="venue"):
+        dl.Outage.venue_halt("ETH", start=0, end=3, venue=-1)
     with pytest.raises(ScenarioError, match="grace_steps"):
         dl.Outage.sequencer(start=0, end=3, grace_steps=1.5)  # type: ignore[arg-type]
     with pytest.raises(ScenarioError, match="outages"):
@@ -117,6 +124,7 @@ def test_outages_round_trip_through_a_scenario_file(tmp_path: object) -> None:
         dl.Outage.oracle_freeze("ETH", start=2, end=5),
         dl.Outage.liquidators(start=0, end=1),
         dl.Outage.sequencer(start=3, end=6, grace_steps=2),
+        dl.Outage.venue_halt("ETH", start=1, end=2, venue=0),
     )
     path = Path(str(tmp_path)) / "outages.toml"
     sc.to_toml(path)
@@ -161,3 +169,73 @@ def test_an_account_that_recovers_under_the_sentinel_leaves_the_queue() -> None:
     res = dl.simulate(sc, shock=dl.Shock.path({"ETH": path}), max_extra_steps=0)
     assert res.steps.filter(asset="ETH")["queue_length"].to_list() == [1, 1] + [0] * 8
     assert res.events.height == 0
+
+
+def halted_market(halt: dl.Outage | None, extra: tuple[dl.Venue, ...] = ()) -> dl.Scenario:
+    # Bids 1 ETH at 3,000, 1 at 2,500, 100 at 2,000; asks 100 at 3,001: mid 3,000.5, read by a
+    # spot oracle. LT 0.8, bonus 5 %, 10 ETH each.
+    book = dl.OrderBook.from_levels(
+        np.array([3_000.0, 2_500.0, 2_000.0]),
+        np.array([1.0, 1.0, 100.0]),
+        np.array([3_001.0]),
+        np.array([100.0]),
+    )
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", 3_000.5, venues=[book, *extra], oracle=dl.Oracle.spot()),
+            dl.Asset("USDC", 1.0, oracle=dl.Oracle.reference()),
+        ],
+        steps=4,
+    )
+    pos = pl.DataFrame(
+        {
+            "account": ["a0", "a1"],
+            "collateral_asset": ["ETH", "ETH"],
+            "collateral": [10.0, 10.0],
+            "debt_asset": ["USDC", "USDC"],
+            "debt": [25_000.0, 22_000.0],
+        }
+    )
+    sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}, version="3.3"), pos)
+    return sc if halt is None else sc.with_outages(halt)
+
+
+def test_a_venue_halt_stops_the_cascade() -> None:
+    # At 3,000.5, a0 has HF 10·3,000.5·0.8/25,000 = 0.960 (breached, ≥ 0.95: half its debt is
+    # repaid), a1 HF 24,004/22,000 = 1.091 (healthy). a0's liquidation seizes
+    # 12,500·1.05/3,000.5 = 4.3743 ETH, and its sale eats the levels at 3,000 and 2,500: the mid
+    # falls to (2,000 + 3,001)/2 = 2,500.5, where a1 has HF 20,004/22,000 = 0.909 and falls too.
+    free = dl.simulate(halted_market(None), max_extra_steps=0)
+    assert set(free.events.filter(kind="liquidation")["account"].to_list()) == {"a0", "a1"}
+    # The book halted over steps 0–1: a0 is liquidated, the liquidator's sale fills nothing, the
+    # mid holds at 3,000.5, a0 is healthy again at HF (10 − 4.3743)·3,000.5·0.8/12,500 = 1.080,
+    # and a1 never falls; when the book resumes nothing is left to sell.
+    res = dl.simulate(halted_market(dl.Outage.venue_halt("ETH", start=0, end=2)), max_extra_steps=0)
+    liq = res.events.filter(kind="liquidation")
+    assert liq["account"].to_list() == ["a0"]
+    assert liq["collateral_seized"].item() == pytest.approx(12_500 * 1.05 / 3_000.5, rel=1e-12)
+    assert liq["qty"].item() == 0.0
+    assert liq["notional"].item() == 0.0
+    eth = res.steps.filter(asset="ETH")
+    assert eth["venues_halted"].to_list() == [1, 1, 0, 0]
+    assert eth["mid"].to_list()[:2] == [3_000.5, 3_000.5]
+    assert eth["mid_held"].to_list() == [True, True, False, False]
+    assert eth["best_bid"].to_list()[:2] == [None, None]
+    # Resumed, the book quotes its own levels again.
+    assert eth["best_bid"].to_list()[2:] == [3_000.0, 3_000.0]
+    assert res.accounts.filter(account="a1")["times_liquidated"].item() == 0
+
+
+def test_a_halt_of_one_venue_routes_the_sale_to_the_others() -> None:
+    # A deep curve beside the book, halted: the whole sale goes to the book, as in a market with
+    # the book alone; the curve resumes untouched.
+    curve = dl.ImpactCurve.linear(3_000.5, 1e-9)
+    alone = dl.simulate(halted_market(None), max_extra_steps=0)
+    sc = halted_market(dl.Outage.venue_halt("ETH", start=0, end=4, venue=1), extra=(curve,))
+    res = dl.simulate(sc, max_extra_steps=0)
+    cols = ["account", "qty", "notional", "collateral_seized"]
+    assert res.events.select(cols).equals(alone.events.select(cols))
+    assert res.steps.filter(asset="ETH")["venues_halted"].to_list() == [1] * 4
+    # Open, the curve takes the sale at about 3,000 and a1 stays healthy.
+    open_ = dl.simulate(halted_market(None, extra=(curve,)), max_extra_steps=0)
+    assert open_.events.filter(kind="liquidation")["account"].unique().to_list() == ["a0"]

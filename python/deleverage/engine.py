@@ -45,8 +45,9 @@ class EngineState:
     Attributes
     ----------
     venues:
-        One row per venue: asset, venue index and kind, mid, best bid and ask (null when a side
-        is empty), and the quantity within 2 % of the mid on each side.
+        One row per venue: asset, venue index and kind, whether it is halted (a venue-halt
+        outage), mid, best bid and ask (null when a side is empty or the venue is halted), and
+        the quantity within 2 % of the mid on each side.
     assets:
         One row per asset: reference, routed mid, oracle price.
     accounts, positions, vaults, auctions, funds:
@@ -583,6 +584,7 @@ class Engine:
             pl.lit(names).gather(pl.col("asset")).alias("asset"),
             "venue",
             "kind",
+            "halted",
             pl.col("mid").fill_nan(None),
             pl.col("best_bid").fill_nan(None),
             pl.col("best_ask").fill_nan(None),

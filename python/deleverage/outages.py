@@ -1,9 +1,9 @@
 """Downtime and outages as scenario events (issue 18): an oracle that freezes, liquidators who do
-not act (congestion, as on Black Thursday), and an L2 sequencer that goes down and comes back
-with a grace period under Aave's PriceOracleSentinel (MECHANICS §2.11). Each holds over the steps
-``start`` to ``end`` (``end`` excluded) and shows in the steps frame (``oracle_frozen``,
-``liquidators_out``, ``sequencer``). Add them with :meth:`Scenario.with_outages
-<deleverage.Scenario.with_outages>`.
+not act (congestion, as on Black Thursday), an L2 sequencer that goes down and comes back
+with a grace period under Aave's PriceOracleSentinel (MECHANICS §2.11), and a venue that halts.
+Each holds over the steps ``start`` to ``end`` (``end`` excluded) and shows in the steps frame
+(``oracle_frozen``, ``liquidators_out``, ``sequencer``, ``venues_halted``). Add them with
+:meth:`Scenario.with_outages <deleverage.Scenario.with_outages>`.
 
 Examples
 --------
@@ -27,14 +27,15 @@ from deleverage.exceptions import ScenarioError
 
 __all__ = ["Outage"]
 
-OutageKind = Literal["oracle_freeze", "liquidators", "sequencer"]
+OutageKind = Literal["oracle_freeze", "liquidators", "sequencer", "venue_halt"]
+_KINDS = ("oracle_freeze", "liquidators", "sequencer", "venue_halt")
 
 
 @dataclass(frozen=True)
 class Outage:
     """One outage over the steps ``start`` to ``end`` (``end`` excluded; the core checks that
-    it comes after ``start``). Build it with :meth:`oracle_freeze`, :meth:`liquidators` or
-    :meth:`sequencer`.
+    it comes after ``start``). Build it with :meth:`oracle_freeze`, :meth:`liquidators`,
+    :meth:`sequencer` or :meth:`venue_halt`.
 
     Examples
     --------
@@ -48,19 +49,23 @@ class Outage:
     end: int
     asset: str | None = None
     grace_steps: int = 0
+    venue: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("oracle_freeze", "liquidators", "sequencer"):
+        if self.kind not in _KINDS:
             raise ScenarioError(
-                f"outage kind must be oracle_freeze, liquidators or sequencer, got {self.kind!r}"
+                "outage kind must be oracle_freeze, liquidators, sequencer or venue_halt, "
+                f"got {self.kind!r}"
             )
         object.__setattr__(self, "start", whole("outage start", self.start, low=0))
         object.__setattr__(self, "end", whole("outage end", self.end, low=0))
         object.__setattr__(
             self, "grace_steps", whole("outage grace_steps", self.grace_steps, low=0)
         )
-        if self.kind == "oracle_freeze" and not isinstance(self.asset, str):
-            raise ScenarioError(f"an oracle freeze names its asset, got {self.asset!r}")
+        object.__setattr__(self, "venue", whole("outage venue", self.venue, low=0))
+        if self.kind in ("oracle_freeze", "venue_halt") and not isinstance(self.asset, str):
+            what = "an oracle freeze" if self.kind == "oracle_freeze" else "a venue halt"
+            raise ScenarioError(f"{what} names its asset, got {self.asset!r}")
 
     @classmethod
     def oracle_freeze(cls, asset: str, start: int, end: int) -> Outage:
@@ -106,9 +111,27 @@ class Outage:
         """
         return cls("sequencer", start, end, grace_steps=grace_steps)
 
+    @classmethod
+    def venue_halt(cls, asset: str, start: int, end: int, venue: int = 0) -> Outage:
+        """Venue ``venue`` of ``asset`` (its index in the asset's ``venues``) accepts no orders
+        over the outage: an exchange that halts trading, a pool paused by its guardian. Forced
+        sales route to the asset's other venues, or do not fill at all (the liquidators keep
+        what they seized). The halted venue quotes nothing, so the asset's mid comes from the
+        others (it is held when none is left), and it is not kept up (no refill, no arbitrage)
+        until it resumes; a book that resumes takes the permanent impact the other venues made
+        meanwhile.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> dl.Outage.venue_halt("ETH", start=0, end=5, venue=1).venue
+        1
+        """
+        return cls("venue_halt", start, end, asset=asset, venue=venue)
+
     def _spec(self, asset_names: list[str]) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": self.kind, "start": self.start, "end": self.end}
-        if self.kind == "oracle_freeze":
+        if self.kind in ("oracle_freeze", "venue_halt"):
             if self.asset not in asset_names:
                 raise ScenarioError(
                     f"outage asset must be one of the scenario's assets {asset_names}, "
@@ -117,4 +140,6 @@ class Outage:
             spec["asset"] = asset_names.index(self.asset)
         if self.kind == "sequencer":
             spec["grace_steps"] = self.grace_steps
+        if self.kind == "venue_halt":
+            spec["venue"] = self.venue
         return spec

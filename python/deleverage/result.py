@@ -348,6 +348,7 @@ def _steps(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
         pl.col("oracle_frozen").cast(pl.Boolean),
         pl.col("liquidators_out").cast(pl.Boolean),
         _coded("sequencer", SEQUENCER),
+        "venues_halted",
     )
 
 

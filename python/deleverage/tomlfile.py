@@ -450,7 +450,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
 
 
 def _outage(v: Any, place: Place) -> Outage:
-    t = table(v, place, {"kind", "start", "end", "asset", "grace_steps"})
+    t = table(v, place, {"kind", "start", "end", "asset", "grace_steps", "venue"})
     kind = get_str(t, "kind", place)
     start, end = get_int(t, "start", place), get_int(t, "end", place)
 
@@ -459,6 +459,10 @@ def _outage(v: Any, place: Place) -> Outage:
             return Outage.oracle_freeze(get_str(t, "asset", place), start, end)
         if kind == "sequencer":
             return Outage.sequencer(start, end, get_int(t, "grace_steps", place, 0))
+        if kind == "venue_halt":
+            return Outage.venue_halt(
+                get_str(t, "asset", place), start, end, get_int(t, "venue", place, 0)
+            )
         # liquidators, or a kind Outage refuses by name
         return Outage(kind, start, end)  # type: ignore[arg-type]
 
@@ -586,5 +590,7 @@ def save(sc: Scenario, path: str | Path) -> None:
             t["asset"] = o.asset
         if o.kind == "sequencer":
             t["grace_steps"] = o.grace_steps
+        if o.kind == "venue_halt":
+            t["venue"] = o.venue
         doc.setdefault("outages", []).append(t)
     path.write_text(tomli_w.dumps(doc))

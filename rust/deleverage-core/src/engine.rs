@@ -161,6 +161,23 @@ impl Engine {
         st
     }
 
+    /// Halts the venues a venue-halt outage covers at step `step` and resumes the others.
+    fn apply_halts(&mut self, step: u32) {
+        let mut want: Vec<(u32, u32, bool)> = Vec::new();
+        for o in &self.outages {
+            if let OutageKind::VenueHalt { asset, venue } = o.kind {
+                let on = (o.start..o.end).contains(&step);
+                match want.iter_mut().find(|w| (w.0, w.1) == (asset, venue)) {
+                    Some(w) => w.2 |= on,
+                    None => want.push((asset, venue, on)),
+                }
+            }
+        }
+        for (a, k, on) in want {
+            self.sh.market.set_halted(a as usize, k as usize, on);
+        }
+    }
+
     pub fn market(&self) -> &Market {
         &self.sh.market
     }
@@ -279,6 +296,7 @@ impl Engine {
         };
         if !self.outages.is_empty() {
             self.sh.outage = self.outage_state(self.sh.step);
+            self.apply_halts(self.sh.step);
         }
         for (a, &x) in reference.iter().enumerate() {
             self.sh.market.advance(a, dt, x);
@@ -329,6 +347,7 @@ impl Engine {
                 oracle_frozen: u8::from(self.sh.outage.frozen[a]),
                 liquidators_out: u8::from(self.sh.outage.liquidators_out),
                 sequencer: self.sh.outage.sequencer as u8,
+                venues_halted: self.sh.market.halted_count(a),
             });
             if !self.sh.outage.frozen[a] {
                 self.sh.oracles[a].end_step(t, self.sh.market.spot(a));

@@ -181,7 +181,12 @@ impl Market {
         if self.venues[a].is_empty() || qty <= 0.0 {
             return Fill::empty(side, qty);
         }
-        let fill = if self.venues[a].len() == 1 {
+        let fill = if let [v] = &self.venues[a][..]
+            && v.is_halted()
+        {
+            // Nothing fills, and the asset's Π stays where it is.
+            Fill::empty(side, qty)
+        } else if self.venues[a].len() == 1 {
             let f = self.venues[a][0].execute(side, qty);
             self.permanent[a] = permanent_of(&self.venues[a][0]);
             f
@@ -222,6 +227,33 @@ impl Market {
         fill
     }
 
+    /// Halts venue `k` of asset `a` (it accepts no orders and is not kept up) or resumes it.
+    /// A book that resumes takes the permanent impact the asset's other venues made meanwhile,
+    /// so that Π stays one factor per asset (MECHANICS §2.6).
+    pub fn set_halted(&mut self, a: usize, k: usize, halted: bool) {
+        if self.venues[a][k].is_halted() == halted {
+            return;
+        }
+        let v = self.venues[a].remove(k);
+        let v = match v {
+            AnyVenue::Halted(inner) => {
+                let mut v = *inner;
+                if let AnyVenue::Book(b) = &mut v {
+                    b.apply_permanent(self.permanent[a] / b.permanent_factor());
+                }
+                v
+            }
+            v => AnyVenue::Halted(Box::new(v)),
+        };
+        self.venues[a].insert(k, v);
+        self.refresh_spot(a);
+    }
+
+    /// How many of asset `a`'s venues are halted.
+    pub fn halted_count(&self, a: usize) -> u32 {
+        self.venues[a].iter().filter(|v| v.is_halted()).count() as u32
+    }
+
     fn record_flow(&mut self, a: usize, side: Side, fill: &Fill) {
         let flow = &mut self.flows[a];
         match side {
@@ -238,8 +270,9 @@ impl Market {
 
     /// Mutable access to venue `k` of asset `a`, for a replay's refresh (see
     /// [`crate::venue::OrderBook::refresh`]); the spot follows.
+    /// A halted venue's state is reached through its halt (a replay still records the book).
     pub fn with_venue<R>(&mut self, a: usize, k: usize, f: impl FnOnce(&mut AnyVenue) -> R) -> R {
-        let out = f(&mut self.venues[a][k]);
+        let out = f(self.venues[a][k].inner_mut());
         self.refresh_spot(a);
         out
     }

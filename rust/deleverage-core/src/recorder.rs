@@ -360,11 +360,13 @@ pub struct StepRow {
     pub liquidators_out: u8,
     /// The sequencer's [`SequencerState`] code.
     pub sequencer: u8,
+    /// How many of the asset's venues are halted in this step.
+    pub venues_halted: u32,
 }
 
 columns!(StepColumns from StepRow {
     step: u32, asset: u32, reference: f64, mid: f64, mid_held: u8, oracle: f64, best_bid: f64,
     best_ask: f64, bid_depth_2pct: f64, liquidated_notional: f64, liquidation_count: u32,
     rounds: u32, queue_length: u32, cumulative_bad_debt: f64, insurance_fund: f64,
-    oracle_frozen: u8, liquidators_out: u8, sequencer: u8,
+    oracle_frozen: u8, liquidators_out: u8, sequencer: u8, venues_halted: u32,
 });

@@ -35,6 +35,10 @@ pub enum OutageKind {
     /// protocols whose release checks the PriceOracleSentinel liquidate only below HF 0.95 over
     /// both.
     Sequencer { grace_steps: u32 },
+    /// Venue `venue` of asset `asset` (its index among the asset's venues) accepts no orders:
+    /// forced sales route to the asset's other venues, or do not fill; the halted venue quotes
+    /// nothing and is not kept up (no refill, no arbitrage) until the halt ends.
+    VenueHalt { asset: u32, venue: u32 },
 }
 
 /// An outage over the steps `start..end`.
@@ -94,13 +98,24 @@ impl Scenario {
                     expected: "a step after the outage's start",
                 });
             }
-            if let OutageKind::OracleFreeze { asset } = o.kind
-                && asset as usize >= self.assets.len()
-            {
+            let (OutageKind::OracleFreeze { asset } | OutageKind::VenueHalt { asset, .. }) = o.kind
+            else {
+                continue;
+            };
+            let Some(spec) = self.assets.get(asset as usize) else {
                 return Err(Error::OutOfRange {
                     field: format!("outages[{k}].asset"),
                     value: f64::from(asset),
                     expected: "the index of an asset of the scenario",
+                });
+            };
+            if let OutageKind::VenueHalt { venue, .. } = o.kind
+                && venue as usize >= spec.venues.len()
+            {
+                return Err(Error::OutOfRange {
+                    field: format!("outages[{k}].venue"),
+                    value: f64::from(venue),
+                    expected: "the index of one of the asset's venues",
                 });
             }
         }

@@ -315,8 +315,9 @@ impl PyEngine {
         Ok(open(&mut g)?.path_steps())
     }
 
-    /// Every venue's quotes now (`venues`: asset, venue, kind, mid, best bid and ask, depth
-    /// within 2 % of the mid on each side; NaN where a side is empty) and every asset's
+    /// Every venue's quotes now (`venues`: asset, venue, kind, whether it is halted, mid, best
+    /// bid and ask, depth within 2 % of the mid on each side; NaN where a side is empty or the
+    /// venue is halted) and every asset's
     /// reference, routed mid and oracle price.
     fn market<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         use deleverage_core::{AnyVenue, Venue};
@@ -324,18 +325,21 @@ impl PyEngine {
         let h = open(&mut g)?;
         let m = h.engine().market();
         let (mut asset, mut venue, mut kind) = (Vec::new(), Vec::new(), Vec::new());
+        let mut halted = Vec::new();
         let (mut mid, mut bid, mut ask, mut bd, mut ad) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for a in 0..m.n_assets() {
             for (k, v) in m.venues(a).iter().enumerate() {
                 asset.push(a as u32);
                 venue.push(k as u32);
-                kind.push(match v {
+                kind.push(match v.inner() {
                     AnyVenue::Book(_) => "order_book",
                     AnyVenue::Pool(_) => "constant_product_pool",
                     AnyVenue::Curve(_) => "impact_curve",
                     AnyVenue::StableSwap(_) => "stableswap_pool",
+                    AnyVenue::Halted(_) => "halted",
                 });
+                halted.push(v.is_halted());
                 mid.push(v.mid().unwrap_or(f64::NAN));
                 bid.push(v.best_bid().unwrap_or(f64::NAN));
                 ask.push(v.best_ask().unwrap_or(f64::NAN));
@@ -347,6 +351,7 @@ impl PyEngine {
         venues.set_item("asset", asset.into_pyarray(py))?;
         venues.set_item("venue", venue.into_pyarray(py))?;
         venues.set_item("kind", kind)?;
+        venues.set_item("halted", halted)?;
         venues.set_item("mid", mid.into_pyarray(py))?;
         venues.set_item("best_bid", bid.into_pyarray(py))?;
         venues.set_item("best_ask", ask.into_pyarray(py))?;

@@ -87,6 +87,8 @@ pub fn venue_object(py: Python<'_>, v: AnyVenue) -> PyResult<Py<PyAny>> {
             PyClassInitializer::from(PyVenue::new(p.into())).add_subclass(PyStableSwap),
         )?
         .into_any(),
+        // A copy of a halted venue is the venue itself, as it stood when halted.
+        AnyVenue::Halted(v) => venue_object(py, *v)?,
     })
 }
 

@@ -6,8 +6,8 @@
 use deleverage_core::{
     AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, BookDynamics, Brackets,
     Engine, Error, Exchange, ExchangeConfig, Execution, Family, Funds, Ilk, ImpactCurve,
-    OracleKind, PartialRule, PerpMarket, PositionRows, PriceCurve, QueueConfig, Rule, Trigger,
-    Vaults,
+    OracleKind, Outage, OutageKind, PartialRule, PerpMarket, PositionRows, PriceCurve, QueueConfig,
+    Rule, Trigger, Vaults,
 };
 use proptest::prelude::*;
 
@@ -383,6 +383,27 @@ pub struct Case {
     pub queue: QueueConfig,
     pub shock: f64,
     pub steps: usize,
+    /// Outages over the run (issue 18): liquidators out, ETH's oracle frozen, ETH's or the perp
+    /// market's only venue halted, a sequencer down with a grace period.
+    pub outages: Vec<Outage>,
+}
+
+fn outage() -> impl Strategy<Value = Outage> {
+    let kind = prop_oneof![
+        Just(OutageKind::Liquidators),
+        Just(OutageKind::OracleFreeze { asset: ETH as u32 }),
+        Just(OutageKind::VenueHalt {
+            asset: ETH as u32,
+            venue: 0
+        }),
+        Just(OutageKind::VenueHalt { asset: 2, venue: 0 }),
+        (0u32..3).prop_map(|grace_steps| OutageKind::Sequencer { grace_steps }),
+    ];
+    (kind, 0u32..5, 1u32..4).prop_map(|(kind, start, len)| Outage {
+        kind,
+        start,
+        end: start + len,
+    })
 }
 
 pub fn case() -> impl Strategy<Value = Case> {
@@ -408,6 +429,7 @@ pub fn case() -> impl Strategy<Value = Case> {
         queue,
         -0.4f64..-0.05,
         2usize..6,
+        prop_oneof![2 => Just(Vec::new()), 1 => prop::collection::vec(outage(), 1..4)],
     )
         .prop_map(
             |(
@@ -421,6 +443,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                 queue,
                 shock,
                 steps,
+                outages,
             )| Case {
                 aave,
                 accounts,
@@ -433,6 +456,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                 queue,
                 shock,
                 steps,
+                outages,
             },
         )
 }
@@ -468,6 +492,8 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
         ],
         c.queue,
     );
+    let mut sc = sc;
+    sc.outages = c.outages.clone();
     let path = instant_path(vec![c.shock, 0.0, c.shock], &[100.0, 1.0, 100.0], c.steps);
     let mut e = Engine::new(sc, 11).unwrap();
     let stopped = match e.run(&path, 120, || false) {

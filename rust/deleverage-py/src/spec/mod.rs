@@ -201,7 +201,7 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
 }
 
 /// The `outages` list of a scenario spec: one dict per outage (`kind`, `start`, `end`, and
-/// `asset` or `grace_steps` as the kind needs).
+/// `asset`, `venue` or `grace_steps` as the kind needs).
 fn outages(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Outage>> {
     let mut out = Vec::new();
     for (k, o) in list(obj, "outages")?.iter().enumerate() {
@@ -216,9 +216,14 @@ fn outages(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Outage>> {
             "sequencer" => OutageKind::Sequencer {
                 grace_steps: get(&d, "grace_steps", &place)?,
             },
+            "venue_halt" => OutageKind::VenueHalt {
+                asset: get(&d, "asset", &place)?,
+                venue: get(&d, "venue", &place)?,
+            },
             other => {
                 return Err(BindingError::Scenario(format!(
-                    "{place}.kind must be oracle_freeze, liquidators or sequencer, got {other:?}"
+                    "{place}.kind must be oracle_freeze, liquidators, sequencer or venue_halt, \
+                     got {other:?}"
                 )));
             }
         };
