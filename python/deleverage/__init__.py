@@ -40,7 +40,7 @@ from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.frontier import frontier
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve, looped_positions
-from deleverage.market import Asset, Oracle
+from deleverage.market import Asset, Channel, Oracle, Peg
 from deleverage.outages import Outage
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
@@ -54,6 +54,7 @@ __all__ = [
     "ArbTrade",
     "Asset",
     "Brackets",
+    "Channel",
     "Clipper",
     "ConstantProductPool",
     "DeleverageError",
@@ -68,6 +69,7 @@ __all__ = [
     "OrderBook",
     "Outage",
     "PartialLiquidation",
+    "Peg",
     "PerpExchange",
     "PerpMarket",
     "Reserve",

@@ -44,7 +44,13 @@ def family_breaches(
     row = np.array([float(prices[a]) for a in asset_names], dtype=np.float64)
     spec: _core._ScenarioSpec = {
         "assets": [
-            {"name": a, "price": float(p), "venues": [], "oracle": {"kind": "reference"}}
+            {
+                "name": a,
+                "price": float(p),
+                "venues": [],
+                "oracle": {"kind": "reference"},
+                "peg": None,
+            }
             for a, p in zip(asset_names, row, strict=True)
         ],
         "families": [family_spec],

@@ -242,11 +242,23 @@ class _OracleSpec(TypedDict, total=False):
     delay: float
     weight: float
 
+class _ChannelSpec(TypedDict):
+    capacity: float
+    delay: int
+    fee: float
+
+class _PegSpec(TypedDict):
+    # The index of the asset it is pegged to; None: the quote.
+    underlying: int | None
+    redeem: _ChannelSpec | None
+    mint: _ChannelSpec | None
+
 class _AssetSpec(TypedDict):
     name: str
     price: float
     venues: list[Venue]
     oracle: _OracleSpec
+    peg: _PegSpec | None
 
 class _AccountsSpec(TypedDict):
     """Lending accounts as CSR columns: account i holds ``asset[offsets[i]:offsets[i+1]]``."""
@@ -299,8 +311,10 @@ class _ScenarioSpec(TypedDict):
     max_extra_steps: int
     # Recorded book snapshots (`Scenario.replay`): step, asset, venue and the levels.
     replay: NotRequired[list[dict[str, Any]]]
-    # Outages (`Scenario.outages`): kind, start, end, and asset or grace_steps.
+    # Outages (`Scenario.outages`): kind, start, end, and asset, venue or grace_steps.
     outages: NotRequired[list[dict[str, Any]]]
+    # Per family in order: the pegged assets its oracle reads at the peg.
+    reads_peg: NotRequired[list[list[int]]]
 
 class _RawFamily(TypedDict, total=False):
     """One family's final state: its tables (numpy columns under the core's names) and ledger.

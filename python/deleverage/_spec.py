@@ -119,6 +119,9 @@ def build_spec(
                 "price": float(a.price),
                 "venues": list(a.venues),
                 "oracle": cast("_core._OracleSpec", a.oracle._spec()),
+                "peg": None
+                if a.peg is None
+                else cast("_core._PegSpec", a.peg._spec(scenario.asset_names, a.name)),
             }
             for a in scenario.assets
         ],
@@ -134,4 +137,40 @@ def build_spec(
         spec["replay"] = [b._spec() for b in scenario.replay]
     if scenario.outages:
         spec["outages"] = [o._spec(scenario.asset_names) for o in scenario.outages]
+    reads_peg = _reads_peg(scenario)
+    if reads_peg:
+        spec["reads_peg"] = reads_peg
     return spec, labels, n_lending
+
+
+def _reads_peg(sc: Scenario) -> list[list[int]]:
+    """Per family in the engine's order (the lending family, then the others): the pegged
+    assets its oracle reads at the peg; empty when no protocol does."""
+    pegged = [(k, a) for k, a in enumerate(sc.assets) if a.peg and a.peg.read_at_peg_by]
+    if not pegged:
+        return []
+    lending = [b.protocol.name for b in sc.lending]
+    others = [f.protocol.name for f in sc.families]
+    out: list[list[int]] = [[] for _ in range(1 + len(others))]
+    for k, a in pegged:
+        assert a.peg is not None
+        names = set(a.peg.read_at_peg_by)
+        unknown = sorted(names - set(lending) - set(others))
+        if unknown:
+            raise ScenarioError(
+                f"{a.name}.peg.read_at_peg_by: {unknown[0]!r} is not a protocol of the "
+                f"scenario {[*lending, *others]}"
+            )
+        at_peg = [n for n in lending if n in names]
+        if at_peg and len(at_peg) != len(lending):
+            raise ScenarioError(
+                f"{a.name}.peg.read_at_peg_by names the lending protocols {at_peg} but not "
+                f"{[n for n in lending if n not in names]}: the lending protocols of a scenario "
+                "share one margin engine and read a pegged asset alike"
+            )
+        if at_peg:
+            out[0].append(k)
+        for j, n in enumerate(others):
+            if n in names:
+                out[1 + j].append(k)
+    return out

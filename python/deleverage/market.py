@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deleverage._checks import finite
+from deleverage._checks import finite, whole
 from deleverage._core import Venue
 from deleverage.exceptions import ScenarioError
 
-__all__ = ["Asset", "Oracle"]
+__all__ = ["Asset", "Channel", "Oracle", "Peg"]
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,99 @@ class Oracle:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A redemption or mint channel of a pegged asset: at most ``capacity`` units of the asset
+    a step (``float("inf")``: no limit), exchanged with its issuer at the peg less (redeem) or
+    plus (mint) the fraction ``fee``; a redemption pays its underlying out ``delay`` steps after
+    it is made (Lido's withdrawal queue, a stablecoin's redeem). The core checks the values:
+    a capacity below zero or a fee outside [0, 1) is a :class:`ScenarioError` naming them.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Channel(capacity=5_000.0, delay=10).fee
+    0.0
+    """
+
+    capacity: float
+    delay: int = 0
+    fee: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delay", whole("channel delay", self.delay, low=0))
+        for name in ("capacity", "fee"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ScenarioError(f"channel {name} must be a number, got {v!r}")
+            object.__setattr__(self, name, float(v))
+
+    def _spec(self) -> dict[str, Any]:
+        return {"capacity": self.capacity, "delay": self.delay, "fee": self.fee}
+
+
+@dataclass(frozen=True)
+class Peg:
+    """How an asset is pegged: to asset ``to`` (an LST to ETH, a wrapped token) or, with
+    ``to=None``, to the quote (a stablecoin).
+
+    The pegged asset's ``price``, its path and its venues' prices are then in units of ``to``:
+    its reference is the peg (the exchange rate; 1 for a plain peg, and a shock to it is an
+    exogenous depeg, a slashing), its venues trade it against ``to`` (a StableSwap or
+    constant-product pool of the pair), and its value in quote is that price times ``to``'s.
+    Its pools are not arbitraged to the peg for free: only the ``redeem`` and ``mint``
+    channels pull their price back, as fast as their capacity allows, so forced sales larger
+    than the capacity depeg it. The proceeds of a forced sale into such a pool are units of
+    ``to``, valued at its price (the liquidator keeps them: in a loop they are the debt asset).
+
+    A protocol's oracle for the asset reads its market price (its own ``Oracle`` over the
+    routed mid in quote) unless the protocol is named in ``read_at_peg_by``: then it reads the
+    peg times ``to``'s oracle, as Aave values wstETH (the exchange rate times ETH/USD). The
+    lending protocols of a scenario share one margin engine and read it alike.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> peg = dl.Peg("ETH", redeem=dl.Channel(capacity=1_000.0, delay=5))
+    >>> steth = dl.Asset("stETH", 1.0, peg=peg)
+    >>> steth.peg.to, steth.peg.redeem.capacity
+    ('ETH', 1000.0)
+    """
+
+    to: str | None
+    redeem: Channel | None = None
+    mint: Channel | None = None
+    read_at_peg_by: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if self.to is not None and (not isinstance(self.to, str) or not self.to):
+            raise ScenarioError(f"peg to must be an asset name or None, got {self.to!r}")
+        for name in ("redeem", "mint"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Channel):
+                raise ScenarioError(
+                    f"peg {name} must be a deleverage.Channel, got {type(v).__name__}"
+                )
+        names = self.read_at_peg_by
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise ScenarioError(
+                f"peg read_at_peg_by must be a list of protocol names, got {names!r}"
+            )
+        object.__setattr__(self, "read_at_peg_by", tuple(names))
+
+    def _spec(self, asset_names: list[str], owner: str) -> dict[str, Any]:
+        if self.to is not None and self.to not in asset_names:
+            raise ScenarioError(
+                f"{owner}.peg: to must be one of the scenario's assets {asset_names}, "
+                f"got {self.to!r}"
+            )
+        return {
+            "underlying": None if self.to is None else asset_names.index(self.to),
+            "redeem": None if self.redeem is None else self.redeem._spec(),
+            "mint": None if self.mint is None else self.mint._spec(),
+        }
+
+
+@dataclass(frozen=True)
 class Asset:
     """An asset: its initial price in quote, the venues forced sales trade on, and its oracle.
 
@@ -182,6 +275,9 @@ class Asset:
     price: float
     venues: Sequence[Venue] = ()
     oracle: Oracle = field(default_factory=Oracle.spot)
+    #: What the asset is pegged to (then ``price`` and its venues' prices are in units of the
+    #: underlying); see :class:`Peg`.
+    peg: Peg | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -203,3 +299,7 @@ class Asset:
         object.__setattr__(self, "venues", venues)
         if not isinstance(self.oracle, Oracle):
             raise ScenarioError(f"{self.name}.oracle must be a deleverage.Oracle")
+        if self.peg is not None and not isinstance(self.peg, Peg):
+            raise ScenarioError(
+                f"{self.name}.peg must be a deleverage.Peg, got {type(self.peg).__name__}"
+            )

@@ -1,8 +1,9 @@
 """Downtime and outages as scenario events (issue 18): an oracle that freezes, liquidators who do
 not act (congestion, as on Black Thursday), an L2 sequencer that goes down and comes back
-with a grace period under Aave's PriceOracleSentinel (MECHANICS §2.11), and a venue that halts.
-Each holds over the steps ``start`` to ``end`` (``end`` excluded) and shows in the steps frame
-(``oracle_frozen``, ``liquidators_out``, ``sequencer``, ``venues_halted``). Add them with
+with a grace period under Aave's PriceOracleSentinel (MECHANICS §2.11), a venue that halts, and a
+pegged asset's redemption channel that pauses. Each holds over the steps ``start`` to ``end``
+(``end`` excluded) and shows in the steps frame (``oracle_frozen``, ``liquidators_out``,
+``sequencer``, ``venues_halted``, ``redemption_paused``). Add them with
 :meth:`Scenario.with_outages <deleverage.Scenario.with_outages>`.
 
 Examples
@@ -27,15 +28,16 @@ from deleverage.exceptions import ScenarioError
 
 __all__ = ["Outage"]
 
-OutageKind = Literal["oracle_freeze", "liquidators", "sequencer", "venue_halt"]
-_KINDS = ("oracle_freeze", "liquidators", "sequencer", "venue_halt")
+OutageKind = Literal["oracle_freeze", "liquidators", "sequencer", "venue_halt", "redemption_pause"]
+_KINDS = ("oracle_freeze", "liquidators", "sequencer", "venue_halt", "redemption_pause")
+_WITH_ASSET = ("oracle_freeze", "venue_halt", "redemption_pause")
 
 
 @dataclass(frozen=True)
 class Outage:
     """One outage over the steps ``start`` to ``end`` (``end`` excluded; the core checks that
     it comes after ``start``). Build it with :meth:`oracle_freeze`, :meth:`liquidators`,
-    :meth:`sequencer` or :meth:`venue_halt`.
+    :meth:`sequencer`, :meth:`venue_halt` or :meth:`redemption_pause`.
 
     Examples
     --------
@@ -54,7 +56,8 @@ class Outage:
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ScenarioError(
-                "outage kind must be oracle_freeze, liquidators, sequencer or venue_halt, "
+                "outage kind must be oracle_freeze, liquidators, sequencer, venue_halt or "
+                "redemption_pause, "
                 f"got {self.kind!r}"
             )
         object.__setattr__(self, "start", whole("outage start", self.start, low=0))
@@ -63,8 +66,12 @@ class Outage:
             self, "grace_steps", whole("outage grace_steps", self.grace_steps, low=0)
         )
         object.__setattr__(self, "venue", whole("outage venue", self.venue, low=0))
-        if self.kind in ("oracle_freeze", "venue_halt") and not isinstance(self.asset, str):
-            what = "an oracle freeze" if self.kind == "oracle_freeze" else "a venue halt"
+        if self.kind in _WITH_ASSET and not isinstance(self.asset, str):
+            what = {
+                "oracle_freeze": "an oracle freeze",
+                "venue_halt": "a venue halt",
+                "redemption_pause": "a redemption pause",
+            }[self.kind]
             raise ScenarioError(f"{what} names its asset, got {self.asset!r}")
 
     @classmethod
@@ -129,9 +136,24 @@ class Outage:
         """
         return cls("venue_halt", start, end, asset=asset, venue=venue)
 
+    @classmethod
+    def redemption_pause(cls, asset: str, start: int, end: int) -> Outage:
+        """The redemption channel of pegged asset ``asset`` (see :class:`deleverage.Peg`) is
+        paused over the outage: no new redemption, and nothing queued is paid out until it
+        ends (a withdrawal queue whose finalisation stops, a stablecoin's redeem switched off).
+        Minting goes on. The asset must have a redemption channel.
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> dl.Outage.redemption_pause("stETH", start=0, end=20).kind
+        'redemption_pause'
+        """
+        return cls("redemption_pause", start, end, asset=asset)
+
     def _spec(self, asset_names: list[str]) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": self.kind, "start": self.start, "end": self.end}
-        if self.kind in ("oracle_freeze", "venue_halt"):
+        if self.kind in _WITH_ASSET:
             if self.asset not in asset_names:
                 raise ScenarioError(
                     f"outage asset must be one of the scenario's assets {asset_names}, "

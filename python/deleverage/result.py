@@ -349,6 +349,12 @@ def _steps(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
         pl.col("liquidators_out").cast(pl.Boolean),
         _coded("sequencer", SEQUENCER),
         "venues_halted",
+        pl.col("peg_ratio").fill_nan(None),
+        "redeemed",
+        "minted",
+        "redemption_paid",
+        "redemption_queue",
+        pl.col("redemption_paused").cast(pl.Boolean),
     )
 
 

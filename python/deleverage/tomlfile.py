@@ -49,7 +49,7 @@ from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Stable
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending
-from deleverage.market import Asset, Oracle
+from deleverage.market import Asset, Channel, Oracle, Peg
 from deleverage.outages import Outage
 from deleverage.perps import PerpExchange
 from deleverage.scenario import Liquidators, Scenario
@@ -122,6 +122,38 @@ def _oracle(v: Any, place: Place) -> Oracle:
     raise (place / "kind").error(
         f"expected one of spot, push, twap, delayed, reference, blend, got {kind!r}"
     )
+
+
+def _peg(v: Any, place: Place) -> Peg:
+    t = table(v, place, {"to", "redeem", "mint", "read_at_peg_by"})
+
+    def channel(key: str) -> Channel | None:
+        if key not in t:
+            return None
+        c = table(t[key], place / key, {"capacity", "delay", "fee"})
+        cp = place / key
+        return Channel(
+            get_num(c, "capacity", cp), get_int(c, "delay", cp, 0), get_num(c, "fee", cp, 0.0)
+        )
+
+    by = t.get("read_at_peg_by", [])
+    if not isinstance(by, list) or not all(isinstance(n, str) for n in by):
+        raise (place / "read_at_peg_by").error("expected an array of protocol names")
+    to = get_str(t, "to", place) if "to" in t else None
+    return Peg(to, redeem=channel("redeem"), mint=channel("mint"), read_at_peg_by=tuple(by))
+
+
+def _peg_table(p: Peg) -> dict[str, Any]:
+    t: dict[str, Any] = {}
+    if p.to is not None:
+        t["to"] = p.to
+    for key in ("redeem", "mint"):
+        c = getattr(p, key)
+        if c is not None:
+            t[key] = {"capacity": c.capacity, "delay": c.delay, "fee": c.fee}
+    if p.read_at_peg_by:
+        t["read_at_peg_by"] = list(p.read_at_peg_by)
+    return t
 
 
 def _venue(v: Any, place: Place, base: Path) -> Venue:
@@ -380,7 +412,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
     assets = []
     for i, a in enumerate(raw_assets):
         ap = place / "assets" / i
-        t = table(a, ap, {"name", "price", "oracle", "venues"})
+        t = table(a, ap, {"name", "price", "oracle", "venues", "peg"})
         venues = t.get("venues", [])
         if not isinstance(venues, list):
             raise (ap / "venues").error("expected an array of tables [[assets.venues]]")
@@ -391,6 +423,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
                     get_num(t, "price", ap),
                     [_venue(v, ap / "venues" / k, base) for k, v in enumerate(venues)],
                     _oracle(t["oracle"], ap / "oracle") if "oracle" in t else Oracle.spot(),
+                    _peg(t["peg"], ap / "peg") if "peg" in t else None,
                 )
             )
         except ScenarioError as e:
@@ -459,6 +492,8 @@ def _outage(v: Any, place: Place) -> Outage:
             return Outage.oracle_freeze(get_str(t, "asset", place), start, end)
         if kind == "sequencer":
             return Outage.sequencer(start, end, get_int(t, "grace_steps", place, 0))
+        if kind == "redemption_pause":
+            return Outage.redemption_pause(get_str(t, "asset", place), start, end)
         if kind == "venue_halt":
             return Outage.venue_halt(
                 get_str(t, "asset", place), start, end, get_int(t, "venue", place, 0)
@@ -563,17 +598,18 @@ def save(sc: Scenario, path: str | Path) -> None:
         doc["shock"] = _shock_table(sc.shock, base, stem)
     for a in sc.assets:
         oracle = {k: v for k, v in a.oracle._spec().items()}
-        doc["assets"].append(
-            {
-                "name": a.name,
-                "price": float(a.price),
-                "oracle": oracle,
-                "venues": [
-                    _venue_table(v, base / f"{stem}.{a.name}.{k}.levels.parquet", base)
-                    for k, v in enumerate(a.venues)
-                ],
-            }
-        )
+        asset: dict[str, Any] = {
+            "name": a.name,
+            "price": float(a.price),
+            "oracle": oracle,
+            "venues": [
+                _venue_table(v, base / f"{stem}.{a.name}.{k}.levels.parquet", base)
+                for k, v in enumerate(a.venues)
+            ],
+        }
+        if a.peg is not None:
+            asset["peg"] = _peg_table(a.peg)
+        doc["assets"].append(asset)
     for book in sc.lending:
         lp = book.protocol
         f = base / f"{stem}.{lp.name}.positions.parquet"

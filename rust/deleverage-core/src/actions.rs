@@ -181,9 +181,10 @@ impl Engine {
         Ok(self
             .families
             .iter()
-            .map(|f| {
+            .enumerate()
+            .map(|(k, f)| {
                 let mut out = LiquidationPrices::default();
-                f.liquidation_prices(a, &self.sh.px, &mut out);
+                f.liquidation_prices(a, &self.sh.px_of(k), &mut out);
                 out
             })
             .collect())

@@ -57,12 +57,14 @@ impl Engine {
         let mut initial = Vec::with_capacity(n);
         let mut venues = Vec::with_capacity(n);
         let mut kinds = Vec::with_capacity(n);
+        let mut pegs = Vec::with_capacity(n);
         for a in sc.assets {
+            pegs.push(a.peg);
             initial.push(a.price);
             venues.push(a.venues);
             kinds.push(a.oracle);
         }
-        let market = Market::new(initial, venues);
+        let market = Market::new(initial, venues).with_pegs(&pegs);
         let oracles: Vec<Oracle> = kinds
             .iter()
             .enumerate()
@@ -81,6 +83,7 @@ impl Engine {
         // `as` saturates: an absurd lag means waiting as long as max_extra_steps allows.
         let quiet_steps = ((lag / sc.step_seconds).ceil() as u32).saturating_add(1);
         let outages = sc.outages;
+        let views = peg_views(&sc.reads_peg, &pegs);
         let mut families = sc.families;
         let mut first_id = Vec::with_capacity(families.len());
         let mut id = 0u32;
@@ -121,8 +124,11 @@ impl Engine {
                 acting: 0,
                 outage: OutageState {
                     frozen: vec![false; n],
+                    redemption_paused: vec![false; n],
                     ..OutageState::default()
                 },
+                views,
+                view: None,
             },
             families,
             first_id,
@@ -134,10 +140,18 @@ impl Engine {
         })
     }
 
+    /// Family `k`'s final-state tables at the current prices, as it reads them (its view of
+    /// pegged assets).
+    pub fn family_tables(&self, k: usize) -> Vec<(&'static str, crate::recorder::Table)> {
+        self.families[k].tables(&self.sh, &self.sh.px_of(k))
+    }
+
     /// The outages in force at step `step` (see [`Outage`]).
     pub(crate) fn outage_state(&self, step: u32) -> OutageState {
+        let n = self.sh.market.n_assets();
         let mut st = OutageState {
-            frozen: vec![false; self.sh.market.n_assets()],
+            frozen: vec![false; n],
+            redemption_paused: vec![false; n],
             ..OutageState::default()
         };
         for o in &self.outages {
@@ -145,6 +159,9 @@ impl Engine {
             match o.kind {
                 OutageKind::OracleFreeze { asset } if on => st.frozen[asset as usize] = true,
                 OutageKind::Liquidators if on => st.liquidators_out = true,
+                OutageKind::RedemptionPause { asset } if on => {
+                    st.redemption_paused[asset as usize] = true;
+                }
                 OutageKind::Sequencer { grace_steps } => {
                     if on {
                         st.sequencer = SequencerState::Down;
@@ -298,10 +315,20 @@ impl Engine {
             self.sh.outage = self.outage_state(self.sh.step);
             self.apply_halts(self.sh.step);
         }
+        self.sh.set_view(None);
         for (a, &x) in reference.iter().enumerate() {
             self.sh.market.advance(a, dt, x);
+            let paused = self.sh.outage.redemption_paused.get(a).copied();
+            self.sh
+                .market
+                .peg_upkeep(a, self.sh.step, paused.unwrap_or(false));
+        }
+        // Every venue is kept up before any oracle reads: a pegged asset's price in quote
+        // moves with its underlying's.
+        for a in 0..n {
             // A frozen oracle holds its value (and its own clock).
             if !self.sh.outage.frozen[a] {
+                let x = self.sh.market.reference(a);
                 self.sh.oracles[a].update_step(t, self.sh.market.spot(a), x);
                 self.sh.px[a] = self.sh.oracles[a].value();
             }
@@ -312,6 +339,7 @@ impl Engine {
         self.sh.family_count.iter_mut().for_each(|x| *x = 0);
         let bad_before = self.sh.cum_bad_debt;
         let rounds = self.run_rounds();
+        self.sh.set_view(None);
         if let Some(e) = self.families.iter().find_map(ForcedSeller::failure) {
             return Err(e.clone());
         }
@@ -328,6 +356,7 @@ impl Engine {
             let (bid, ask) = self.sh.market.best_quotes(a);
             report.liquidations += self.sh.asset_count[a];
             report.liquidated_notional += self.sh.asset_notional[a];
+            let peg = self.sh.market.peg_state(a);
             self.sh.steps.push(&StepRow {
                 step: self.sh.step,
                 asset: a as u32,
@@ -348,6 +377,12 @@ impl Engine {
                 liquidators_out: u8::from(self.sh.outage.liquidators_out),
                 sequencer: self.sh.outage.sequencer as u8,
                 venues_halted: self.sh.market.halted_count(a),
+                peg_ratio: self.sh.market.peg_ratio(a).unwrap_or(f64::NAN),
+                redeemed: peg.map_or(0.0, |p| p.redeemed),
+                minted: peg.map_or(0.0, |p| p.minted),
+                redemption_paid: peg.map_or(0.0, |p| p.paid),
+                redemption_queue: peg.map_or(0.0, |p| p.queued()),
+                redemption_paused: u8::from(peg.is_some_and(|p| p.paused)),
             });
             if !self.sh.outage.frozen[a] {
                 self.sh.oracles[a].end_step(t, self.sh.market.spot(a));
@@ -452,7 +487,7 @@ impl Engine {
                 (0..n).for_each(|a| self.sh.reread_spot(a));
             }
             for (k, f) in self.families.iter_mut().enumerate() {
-                self.sh.acting = k;
+                self.sh.set_acting(k);
                 f.scan(&mut self.sh);
             }
             if rounds >= self.sh.cfg.max_rounds_per_step {
@@ -460,7 +495,7 @@ impl Engine {
             }
             let (mut attempted, mut acted) = (false, false);
             for (k, (f, &id)) in self.families.iter_mut().zip(&self.first_id).enumerate() {
-                self.sh.acting = k;
+                self.sh.set_acting(k);
                 let r = f.round(&mut self.sh, id, rounds, &mut budget);
                 attempted |= r.attempted;
                 acted |= r.acted;
@@ -474,4 +509,29 @@ impl Engine {
         }
         rounds
     }
+}
+
+/// Per family, the pegged assets it reads at the peg, underlyings before the assets pegged to
+/// them (each asset's depth in its peg chain); empty when no family reads any.
+fn peg_views(reads_peg: &[Vec<u32>], pegs: &[Option<crate::scenario::Peg>]) -> Vec<Vec<usize>> {
+    if reads_peg.iter().all(Vec::is_empty) {
+        return Vec::new();
+    }
+    let depth = |mut a: usize| {
+        let mut d = 0;
+        while let Some(u) = pegs[a].and_then(|p| p.underlying) {
+            a = u as usize;
+            d += 1;
+        }
+        d
+    };
+    reads_peg
+        .iter()
+        .map(|list| {
+            let mut v: Vec<usize> = list.iter().map(|&a| a as usize).collect();
+            v.sort_by_key(|&a| (depth(a), a));
+            v.dedup();
+            v
+        })
+        .collect()
 }

@@ -1,7 +1,14 @@
 //! The shared market state: every asset's venues, reference price, permanent-impact factor and
-//! spot. All protocol families trade against this one state.
+//! spot, and the pegs' channels. All protocol families trade against this one state.
+//!
+//! A pegged asset ([`Peg`]) keeps its reference, its venues and its spot in units of its
+//! underlying; everything this state hands to the families (spot, quotes, fills, capacities,
+//! flows) is in quote, the local price times the underlying's spot.
+
+use std::collections::VecDeque;
 
 use crate::fill::{Fill, Side};
+use crate::scenario::{Channel, Peg};
 use crate::venue::router;
 use crate::venue::{AnyVenue, Venue};
 
@@ -24,6 +31,43 @@ pub struct Market {
     spot_held: Vec<bool>,
     /// What the venues of each asset took and gave in the forced orders of [`Market::trade`].
     flows: Vec<VenueFlows>,
+    /// Per asset: the asset it is pegged to (its prices here are in that asset's units).
+    #[serde(default)]
+    unit: Vec<Option<usize>>,
+    /// Per asset: the assets pegged to it directly.
+    #[serde(default)]
+    dependents: Vec<Vec<usize>>,
+    /// Per asset: its peg's channels and their state.
+    #[serde(default)]
+    pegs: Vec<Option<PegState>>,
+    /// Whether any asset is pegged to another; then `spot_in_quote` holds every spot in quote.
+    #[serde(default)]
+    pegged: bool,
+    #[serde(default)]
+    spot_in_quote: Vec<f64>,
+}
+
+/// A pegged asset's channels and what went through them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PegState {
+    pub redeem: Option<Channel>,
+    pub mint: Option<Channel>,
+    /// Redemptions waiting to be paid: (step due, units of the underlying).
+    queue: VecDeque<(u32, f64)>,
+    /// Units of the asset redeemed and minted in the current step.
+    pub redeemed: f64,
+    pub minted: f64,
+    /// Units of the underlying paid out of the queue in the current step.
+    pub paid: f64,
+    /// Whether the redemption channel is paused in the current step.
+    pub paused: bool,
+}
+
+impl PegState {
+    /// Units of the underlying requested and not yet paid.
+    pub fn queued(&self) -> f64 {
+        self.queue.iter().map(|q| q.1).sum()
+    }
 }
 
 /// Units and quote the venues of one asset exchanged with forced orders ([`Market::trade`]) over
@@ -49,6 +93,11 @@ impl Market {
             spot: initial.clone(),
             spot_held: vec![false; n],
             flows: vec![VenueFlows::default(); n],
+            unit: vec![None; n],
+            dependents: vec![Vec::new(); n],
+            pegs: vec![None; n],
+            pegged: false,
+            spot_in_quote: Vec::new(),
             initial,
         };
         for a in 0..n {
@@ -57,20 +106,125 @@ impl Market {
         m
     }
 
+    /// The market with the assets' pegs (one per asset, `None` for an unpegged one; the
+    /// scenario has checked them: no cycle).
+    pub fn with_pegs(mut self, pegs: &[Option<Peg>]) -> Self {
+        for (a, p) in pegs.iter().enumerate() {
+            let Some(p) = p else { continue };
+            if let Some(u) = p.underlying {
+                self.unit[a] = Some(u as usize);
+                self.dependents[u as usize].push(a);
+                self.pegged = true;
+            }
+            self.pegs[a] = Some(PegState {
+                redeem: p.redeem,
+                mint: p.mint,
+                queue: VecDeque::new(),
+                redeemed: 0.0,
+                minted: 0.0,
+                paid: 0.0,
+                paused: false,
+            });
+        }
+        if self.pegged {
+            self.spot_in_quote = self.spot.clone();
+            // Underlyings first: each pass settles one more link of every chain.
+            for _ in 0..self.n_assets() {
+                for a in 0..self.n_assets() {
+                    self.carry_spot(a);
+                }
+            }
+        }
+        self
+    }
+
+    /// Sets asset `a`'s spot in quote from its local spot, and its dependents' after it.
+    fn carry_spot(&mut self, a: usize) {
+        let k = match self.unit[a] {
+            Some(u) => self.spot_in_quote[u],
+            None => 1.0,
+        };
+        self.spot_in_quote[a] = self.spot[a] * k;
+        for j in 0..self.dependents[a].len() {
+            let d = self.dependents[a][j];
+            self.carry_spot(d);
+        }
+    }
+
     pub fn n_assets(&self) -> usize {
         self.initial.len()
     }
 
-    pub fn initial(&self, a: usize) -> f64 {
-        self.initial[a]
+    /// The quote value of one unit of the asset a pegged asset's prices are counted in (1 for
+    /// an unpegged asset or one pegged to the quote): its spot.
+    #[inline]
+    fn unit_value(&self, a: usize) -> f64 {
+        match self.unit[a] {
+            Some(u) => self.spot(u),
+            None => 1.0,
+        }
     }
 
+    /// Initial reference price in quote.
+    pub fn initial(&self, a: usize) -> f64 {
+        match self.unit.get(a).copied().flatten() {
+            Some(u) => self.initial[a] * self.initial(u),
+            None => self.initial[a],
+        }
+    }
+
+    /// Exogenous reference price in quote (a pegged asset's peg times its underlying's
+    /// reference).
     pub fn reference(&self, a: usize) -> f64 {
+        match self.unit.get(a).copied().flatten() {
+            Some(u) => self.reference[a] * self.reference(u),
+            None => self.reference[a],
+        }
+    }
+
+    /// A pegged asset's peg: its reference in units of its underlying (of the quote when it is
+    /// pegged to the quote).
+    pub fn par(&self, a: usize) -> f64 {
         self.reference[a]
     }
 
+    /// Routed mid in quote.
+    #[inline]
     pub fn spot(&self, a: usize) -> f64 {
-        self.spot[a]
+        if self.pegged {
+            self.spot_in_quote[a]
+        } else {
+            self.spot[a]
+        }
+    }
+
+    /// A pegged asset's routed mid over its peg (1 at the peg); `None` for an unpegged asset.
+    pub fn peg_ratio(&self, a: usize) -> Option<f64> {
+        self.pegs[a]
+            .as_ref()
+            .map(|_| self.spot[a] / self.reference[a])
+    }
+
+    /// The channels of a pegged asset and what went through them this step.
+    pub fn peg_state(&self, a: usize) -> Option<&PegState> {
+        self.pegs.get(a).and_then(Option::as_ref)
+    }
+
+    /// Whether any asset is pegged to another.
+    #[inline]
+    pub fn is_pegged(&self) -> bool {
+        self.pegged
+    }
+
+    /// The assets pegged directly to asset `a`.
+    #[inline]
+    pub fn dependents(&self, a: usize) -> &[usize] {
+        self.dependents.get(a).map_or(&[], Vec::as_slice)
+    }
+
+    /// The asset a pegged asset is pegged to (`None`: unpegged, or pegged to the quote).
+    pub fn underlying(&self, a: usize) -> Option<usize> {
+        self.unit.get(a).copied().flatten()
     }
 
     pub fn spot_held(&self, a: usize) -> bool {
@@ -97,10 +251,19 @@ impl Market {
     /// the spot off the reference (a drawdown below the exogenous one with nothing sold). With
     /// no bid or no ask the last value is held. Without venues, the reference price.
     pub fn refresh_spot(&mut self, a: usize) -> f64 {
+        self.refresh_local_spot(a);
+        if self.pegged {
+            self.carry_spot(a);
+        }
+        self.spot(a)
+    }
+
+    /// [`Market::refresh_spot`] in the venues' units.
+    fn refresh_local_spot(&mut self, a: usize) {
         if self.venues[a].is_empty() {
             self.spot[a] = self.reference[a];
             self.spot_held[a] = false;
-            return self.spot[a];
+            return;
         }
         let mut bid = f64::NEG_INFINITY;
         let mut ask = f64::INFINITY;
@@ -119,10 +282,9 @@ impl Market {
         } else {
             self.spot_held[a] = true;
         }
-        self.spot[a]
     }
 
-    /// Best bid and ask over the asset's venues.
+    /// Best bid and ask over the asset's venues, in quote.
     pub fn best_quotes(&self, a: usize) -> (Option<f64>, Option<f64>) {
         let bid = self.venues[a]
             .iter()
@@ -132,7 +294,11 @@ impl Market {
             .iter()
             .filter_map(|v| v.best_ask())
             .reduce(f64::min);
-        (bid, ask)
+        if !self.pegged || self.unit[a].is_none() {
+            return (bid, ask);
+        }
+        let k = self.unit_value(a);
+        (bid.map(|b| b * k), ask.map(|x| x * k))
     }
 
     /// What all venues absorb on the bid side within `within` of their mids.
@@ -152,12 +318,13 @@ impl Market {
             // A book keeps its own Π (kept equal to the asset's by `trade`) and a curve carries
             // its impact in its price: both take the exogenous X. A pool (constant-product or
             // StableSwap) is arbitraged to the anchor X·Π.
+            // A pegged asset's pools are pulled to the peg by its channels alone.
             let target = if matches!(v, AnyVenue::Pool(_) | AnyVenue::StableSwap(_)) {
-                anchor
+                self.pegs[a].is_none().then_some(anchor)
             } else {
-                x
+                Some(x)
             };
-            v.advance(dt, Some(target));
+            v.advance(dt, target);
         }
         if self.venues[a].len() > 1 {
             self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
@@ -167,10 +334,26 @@ impl Market {
 
     /// What `trade(a, side, qty)` would give, without changing anything.
     pub fn quote(&self, a: usize, side: Side, qty: f64) -> Fill {
-        match &self.venues[a][..] {
+        let f = match &self.venues[a][..] {
             [] => Fill::empty(side, qty),
             [v] => v.quote(side, qty),
             vs => router::quote(vs, side, qty).total,
+        };
+        self.in_quote(a, f)
+    }
+
+    /// A fill of asset `a`'s venues with its prices in quote.
+    #[inline]
+    fn in_quote(&self, a: usize, f: Fill) -> Fill {
+        if !self.pegged || self.unit[a].is_none() {
+            return f;
+        }
+        let k = self.unit_value(a);
+        Fill {
+            notional: f.notional * k,
+            first_price: f.first_price.map(|p| p * k),
+            last_price: f.last_price.map(|p| p * k),
+            ..f
         }
     }
 
@@ -181,7 +364,17 @@ impl Market {
         if self.venues[a].is_empty() || qty <= 0.0 {
             return Fill::empty(side, qty);
         }
-        let fill = if let [v] = &self.venues[a][..]
+        let fill = self.route(a, side, qty);
+        let fill = self.in_quote(a, fill);
+        self.record_flow(a, side, &fill);
+        self.refresh_spot(a);
+        fill
+    }
+
+    /// Trades `qty` on asset `a`'s venues at best execution (prices in the venues' units) and
+    /// keeps Π one factor; records nothing.
+    fn route(&mut self, a: usize, side: Side, qty: f64) -> Fill {
+        if let [v] = &self.venues[a][..]
             && v.is_halted()
         {
             // Nothing fills, and the asset's Π stays where it is.
@@ -194,21 +387,83 @@ impl Market {
             let f = self.synced(a, |vs| router::execute(vs, side, qty).total);
             self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
             f
+        }
+    }
+
+    /// The arbitrage through a pegged asset's channels at the start of step `step`, after its
+    /// venues' upkeep: the queue pays what is due; below the peg less the redemption fee,
+    /// arbitrageurs buy on the venues (up to the channel's capacity, to where the marginal ask
+    /// reaches that price) and redeem, paid `delay` steps later; above the peg plus the mint fee
+    /// they mint and sell. A paused redemption channel takes and pays nothing. Not a forced
+    /// flow: it is not in [`Market::flows`].
+    pub fn peg_upkeep(&mut self, a: usize, step: u32, paused: bool) {
+        let Some(st) = self.pegs[a].as_mut() else {
+            return;
         };
-        self.record_flow(a, side, &fill);
+        st.redeemed = 0.0;
+        st.minted = 0.0;
+        st.paid = 0.0;
+        st.paused = paused;
+        if !paused {
+            while let Some(&(due, amount)) = st.queue.front()
+                && due <= step
+            {
+                st.paid += amount;
+                st.queue.pop_front();
+            }
+        }
+        let (redeem, mint) = (st.redeem, st.mint);
+        let par = self.reference[a];
+        if let Some(ch) = redeem
+            && !paused
+        {
+            let limit = par * (1.0 - ch.fee);
+            let q = ch.capacity.min(self.local_capacity(a, Side::Buy, limit));
+            if q > 0.0 {
+                let f = self.route(a, Side::Buy, q);
+                if let Some(st) = self.pegs[a].as_mut()
+                    && f.filled > 0.0
+                {
+                    st.redeemed = f.filled;
+                    st.queue
+                        .push_back((step.saturating_add(ch.delay), f.filled * limit));
+                }
+            }
+        }
+        if let Some(ch) = mint {
+            let limit = par * (1.0 + ch.fee);
+            let q = ch.capacity.min(self.local_capacity(a, Side::Sell, limit));
+            if q > 0.0 {
+                let f = self.route(a, Side::Sell, q);
+                if let Some(st) = self.pegs[a].as_mut() {
+                    st.minted = f.filled;
+                }
+            }
+        }
         self.refresh_spot(a);
-        fill
+    }
+
+    /// Most one order on `side` trades across the asset's venues before its marginal price
+    /// passes `limit` (in the venues' units).
+    fn local_capacity(&self, a: usize, side: Side, limit: f64) -> f64 {
+        self.venues[a]
+            .iter()
+            .map(|v| v.capacity_to(side, limit))
+            .sum()
     }
 
     /// Most that one order on `side` can trade across the asset's venues (or on venue `venue`
     /// alone) before its marginal price passes `limit`.
+    /// `limit` is in quote.
     pub fn capacity_to(&self, a: usize, venue: Option<usize>, side: Side, limit: f64) -> f64 {
+        let limit = if !self.pegged || self.unit[a].is_none() {
+            limit
+        } else {
+            limit / self.unit_value(a)
+        };
         match venue {
             Some(k) => self.venues[a][k].capacity_to(side, limit),
-            None => self.venues[a]
-                .iter()
-                .map(|v| v.capacity_to(side, limit))
-                .sum(),
+            None => self.local_capacity(a, side, limit),
         }
     }
 
@@ -222,6 +477,7 @@ impl Market {
         if self.venues[a].len() > 1 {
             self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
         }
+        let fill = self.in_quote(a, fill);
         self.record_flow(a, side, &fill);
         self.refresh_spot(a);
         fill

@@ -362,11 +362,24 @@ pub struct StepRow {
     pub sequencer: u8,
     /// How many of the asset's venues are halted in this step.
     pub venues_halted: u32,
+    /// A pegged asset's routed mid over its peg (NaN, converted to null, for an unpegged one).
+    pub peg_ratio: f64,
+    /// Units of the asset redeemed and minted through its channels in this step.
+    pub redeemed: f64,
+    pub minted: f64,
+    /// Units of the underlying the redemption queue paid out in this step, and what it still
+    /// owes.
+    pub redemption_paid: f64,
+    pub redemption_queue: f64,
+    /// 1 when the asset's redemption channel is paused in this step.
+    pub redemption_paused: u8,
 }
 
 columns!(StepColumns from StepRow {
     step: u32, asset: u32, reference: f64, mid: f64, mid_held: u8, oracle: f64, best_bid: f64,
     best_ask: f64, bid_depth_2pct: f64, liquidated_notional: f64, liquidation_count: u32,
     rounds: u32, queue_length: u32, cumulative_bad_debt: f64, insurance_fund: f64,
-    oracle_frozen: u8, liquidators_out: u8, sequencer: u8, venues_halted: u32,
+    oracle_frozen: u8, liquidators_out: u8, sequencer: u8, venues_halted: u32, peg_ratio: f64,
+    redeemed: f64, minted: f64, redemption_paid: f64, redemption_queue: f64,
+    redemption_paused: u8,
 });

@@ -39,6 +39,10 @@ pub enum OutageKind {
     /// forced sales route to the asset's other venues, or do not fill; the halted venue quotes
     /// nothing and is not kept up (no refill, no arbitrage) until the halt ends.
     VenueHalt { asset: u32, venue: u32 },
+    /// The redemption channel of pegged asset `asset` is paused (a withdrawal queue whose
+    /// finalisation stops, a stablecoin's redeem switched off): no new redemption, and nothing
+    /// queued is paid out until the pause ends. Minting goes on.
+    RedemptionPause { asset: u32 },
 }
 
 /// An outage over the steps `start..end`.
@@ -49,6 +53,34 @@ pub struct Outage {
     pub end: u32,
 }
 
+/// A redemption or mint channel of a pegged asset: at most `capacity` units of the asset a
+/// step (`f64::INFINITY`: no limit), exchanged with its issuer at the peg less (redeem) or
+/// plus (mint) the fraction `fee`; a redemption pays its underlying out `delay` steps after it
+/// is made (a withdrawal queue).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Channel {
+    pub capacity: f64,
+    pub delay: u32,
+    pub fee: f64,
+}
+
+/// How an asset is pegged to another (an LST to ETH, a wrapped token) or to the quote (a
+/// stablecoin). The asset's `price`, its path and its venues' prices are then in units of the
+/// underlying: its reference is the peg (the exchange rate, 1 for a plain peg; a shock to it is
+/// an exogenous depeg, a slashing), its venues trade it against the underlying, and its value in
+/// quote is that price times the underlying's. Its pools are not arbitraged to the peg for
+/// free: only the channels pull their price back, as fast as their capacity allows, so forced
+/// sales larger than the capacity depeg it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Peg {
+    /// The index of the asset it is pegged to; `None`: the quote.
+    pub underlying: Option<u32>,
+    /// Arbitrageurs buy it on its venues below the peg less the fee and redeem it.
+    pub redeem: Option<Channel>,
+    /// Arbitrageurs mint it at the peg plus the fee and sell it on its venues above that.
+    pub mint: Option<Channel>,
+}
+
 /// One asset of a scenario.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AssetSpec {
@@ -56,6 +88,9 @@ pub struct AssetSpec {
     pub price: f64,
     pub venues: Vec<AnyVenue>,
     pub oracle: OracleKind,
+    /// What the asset is pegged to, if anything.
+    #[serde(default)]
+    pub peg: Option<Peg>,
 }
 
 /// Everything an engine starts from.
@@ -70,6 +105,11 @@ pub struct Scenario {
     /// Outages over the run, in any order.
     #[serde(default)]
     pub outages: Vec<Outage>,
+    /// Per family (empty, or one list per family in order): the pegged assets whose oracle that
+    /// family reads at the peg (the peg times the underlying's oracle, as Aave values wstETH)
+    /// rather than at the asset's own oracle (its market price).
+    #[serde(default)]
+    pub reads_peg: Vec<Vec<u32>>,
 }
 
 impl Scenario {
@@ -90,6 +130,7 @@ impl Scenario {
         for f in &self.families {
             f.check(self.assets.len())?;
         }
+        self.validate_pegs()?;
         for (k, o) in self.outages.iter().enumerate() {
             if o.end <= o.start {
                 return Err(Error::OutOfRange {
@@ -98,7 +139,9 @@ impl Scenario {
                     expected: "a step after the outage's start",
                 });
             }
-            let (OutageKind::OracleFreeze { asset } | OutageKind::VenueHalt { asset, .. }) = o.kind
+            let (OutageKind::OracleFreeze { asset }
+            | OutageKind::VenueHalt { asset, .. }
+            | OutageKind::RedemptionPause { asset }) = o.kind
             else {
                 continue;
             };
@@ -117,6 +160,89 @@ impl Scenario {
                     value: f64::from(venue),
                     expected: "the index of one of the asset's venues",
                 });
+            }
+            if let OutageKind::RedemptionPause { .. } = o.kind
+                && spec.peg.and_then(|p| p.redeem).is_none()
+            {
+                return Err(Error::Incompatible {
+                    field: format!("outages[{k}].asset ({})", spec.name),
+                    why: "a redemption pause needs a pegged asset with a redemption channel",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The pegs: an underlying that exists and no cycle, channels with a capacity ≥ 0 and a fee
+    /// in [0, 1); `reads_peg` names pegged assets, one list per family.
+    fn validate_pegs(&self) -> Result<()> {
+        let n = self.assets.len();
+        for (k, a) in self.assets.iter().enumerate() {
+            let Some(peg) = a.peg else { continue };
+            if let Some(u) = peg.underlying
+                && (u as usize >= n || u as usize == k)
+            {
+                return Err(Error::OutOfRange {
+                    field: format!("{}.peg.underlying", a.name),
+                    value: f64::from(u),
+                    expected: "the index of another asset of the scenario",
+                });
+            }
+            // Follow the chain: it must end at an unpegged asset (or the quote) within n links.
+            let mut chain = vec![k];
+            let mut at = peg.underlying;
+            while let Some(u) = at {
+                let u = u as usize;
+                if chain.contains(&u) {
+                    chain.push(u);
+                    let names: Vec<&str> = chain
+                        .iter()
+                        .map(|&i| self.assets[i].name.as_str())
+                        .collect();
+                    return Err(Error::Incompatible {
+                        field: format!("{}.peg ({})", a.name, names.join(" → ")),
+                        why: "a peg cycle: an asset cannot be pegged, through others, to itself",
+                    });
+                }
+                chain.push(u);
+                at = self.assets[u].peg.and_then(|p| p.underlying);
+            }
+            for (what, ch) in [("redeem", peg.redeem), ("mint", peg.mint)] {
+                let Some(ch) = ch else { continue };
+                let field = |f: &str| format!("{}.peg.{what}.{f}", a.name);
+                if ch.capacity.is_nan() || ch.capacity < 0.0 {
+                    return Err(Error::Negative {
+                        field: field("capacity"),
+                        value: ch.capacity,
+                    });
+                }
+                error::finite(&field("fee"), ch.fee)?;
+                if !(0.0..1.0).contains(&ch.fee) {
+                    return Err(Error::OutOfRange {
+                        field: field("fee"),
+                        value: ch.fee,
+                        expected: "a fraction in [0, 1)",
+                    });
+                }
+            }
+        }
+        if !self.reads_peg.is_empty() && self.reads_peg.len() != self.families.len() {
+            return Err(Error::LengthMismatch {
+                field: "reads_peg".to_owned(),
+                got: self.reads_peg.len(),
+                other: "families".to_owned(),
+                expected: self.families.len(),
+            });
+        }
+        for (f, list) in self.reads_peg.iter().enumerate() {
+            for &a in list {
+                if self.assets.get(a as usize).and_then(|s| s.peg).is_none() {
+                    return Err(Error::OutOfRange {
+                        field: format!("reads_peg[{f}]"),
+                        value: f64::from(a),
+                        expected: "the index of a pegged asset",
+                    });
+                }
             }
         }
         Ok(())

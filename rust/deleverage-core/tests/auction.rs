@@ -746,7 +746,7 @@ fn a_budget_equal_to_the_tab_pays_it_whole_and_the_tab_left_is_live() {
     assert_eq!(a.tab_left, a.tab);
     assert_eq!(a.lot, 0.08);
     // The final-state table prices the auction at the last step run (t = 1,000), not later.
-    let tables = v.tables(e.shared());
+    let tables = v.tables(e.shared(), &e.shared().px);
     let auctions = &tables.iter().find(|(n, _)| *n == "auctions").unwrap().1;
     let Some(deleverage_core::recorder::Column::F64(price)) = auctions.column("price") else {
         panic!("auctions.price is a float column")

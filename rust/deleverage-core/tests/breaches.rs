@@ -25,6 +25,7 @@ fn scenario(families: Vec<Family>) -> Scenario {
         queue: QueueConfig::default(),
         step_seconds: 12.0,
         outages: Vec::new(),
+        reads_peg: Vec::new(),
     }
 }
 

@@ -47,10 +47,10 @@ pub fn values<'py>(py: Python<'py>, values: Values) -> PyResult<Bound<'py, PyDic
 /// "ledger": values}`.
 pub fn families<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
-    for f in engine.families() {
+    for (k, f) in engine.families().iter().enumerate() {
         let d = PyDict::new(py);
         d.set_item("kind", f.kind())?;
-        for (name, t) in f.tables(engine.shared()) {
+        for (name, t) in engine.family_tables(k) {
             d.set_item(name, table(py, t)?)?;
         }
         d.set_item("ledger", values(py, f.ledger())?)?;

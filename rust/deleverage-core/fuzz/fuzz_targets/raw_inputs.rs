@@ -107,18 +107,21 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 price: 100.0,
                 venues,
                 oracle: OracleKind::Spot,
+                peg: None,
             },
             AssetSpec {
                 name: "USDC".into(),
                 price: 1.0,
                 venues: vec![],
                 oracle: OracleKind::Reference,
+                peg: None,
             },
         ],
         families: vec![Family::Lending(market)],
         queue,
         step_seconds: 12.0,
         outages: Vec::new(),
+        reads_peg: Vec::new(),
     };
     let shown = format!("{sc:?}");
     if std::env::var_os("FUZZ_SHOW").is_some() {

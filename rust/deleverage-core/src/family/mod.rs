@@ -89,8 +89,8 @@ impl ForcedSeller for Family {
     fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
         dispatch!(self, f => f.liquidation_prices(a, px, out))
     }
-    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
-        dispatch!(self, f => f.tables(sh))
+    fn tables(&self, sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)> {
+        dispatch!(self, f => f.tables(sh, px))
     }
     fn ledger(&self) -> Values {
         dispatch!(self, f => ForcedSeller::ledger(f))

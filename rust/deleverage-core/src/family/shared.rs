@@ -50,6 +50,13 @@ pub struct Shared {
     pub acting: usize,
     /// The outages in force in the current step.
     pub outage: OutageState,
+    /// Per family (empty when none does): the pegged assets its oracle reads at the peg, the
+    /// underlyings before the assets pegged to them.
+    #[serde(default)]
+    pub views: Vec<Vec<usize>>,
+    /// The family whose view `px` holds now (`None`: every asset at its own oracle).
+    #[serde(default)]
+    pub view: Option<usize>,
 }
 
 /// What the scenario's outages stop in the current step.
@@ -61,6 +68,9 @@ pub struct OutageState {
     pub liquidators_out: bool,
     /// The L2 sequencer's state.
     pub sequencer: crate::recorder::SequencerState,
+    /// Per asset: its redemption channel is paused.
+    #[serde(default)]
+    pub redemption_paused: Vec<bool>,
 }
 
 impl OutageState {
@@ -85,14 +95,89 @@ impl Shared {
         f64::from(self.step.saturating_sub(1)) * self.step_seconds
     }
 
-    /// A spot oracle re-reads the routed mid (other oracles keep their once-per-step value).
+    /// A spot oracle re-reads the routed mid (other oracles keep their once-per-step value);
+    /// so do the oracles of the assets pegged to it, whose value in quote moved with it.
     #[inline]
     pub fn reread_spot(&mut self, a: usize) {
-        if self.outage.frozen.get(a).copied().unwrap_or(false) {
-            return; // a frozen oracle holds its value
+        // A frozen oracle holds its value.
+        if !self.outage.frozen.get(a).copied().unwrap_or(false) {
+            self.oracles[a].update_round(self.market.spot(a));
+            self.px[a] = self.oracles[a].value();
         }
-        self.oracles[a].update_round(self.market.spot(a));
-        self.px[a] = self.oracles[a].value();
+        if self.market.is_pegged() || !self.views.is_empty() {
+            self.reread_links(a);
+        }
+    }
+
+    /// The rest of [`Shared::reread_spot`] when some asset is pegged: `a` at the peg if the
+    /// acting family reads it there, and the assets pegged to it re-read.
+    #[inline(never)]
+    fn reread_links(&mut self, a: usize) {
+        if self.view.is_some() && self.in_view(a) {
+            self.px[a] = self.peg_value(a);
+        }
+        for j in 0..self.market.dependents(a).len() {
+            let d = self.market.dependents(a)[j];
+            self.reread_spot(d);
+        }
+    }
+
+    /// Family `k` acts now: `px` holds its view of the pegged assets.
+    #[inline]
+    pub fn set_acting(&mut self, k: usize) {
+        self.acting = k;
+        if !self.views.is_empty() {
+            self.set_view(Some(k));
+        }
+    }
+
+    /// Makes `px` hold family `k`'s view (`None`: every asset at its own oracle).
+    pub fn set_view(&mut self, k: Option<usize>) {
+        if self.view == k {
+            return;
+        }
+        if let Some(old) = self.view.take() {
+            for j in 0..self.views[old].len() {
+                let a = self.views[old][j];
+                self.px[a] = self.oracles[a].value();
+            }
+        }
+        let Some(k) = k.filter(|&k| !self.views.get(k).is_none_or(Vec::is_empty)) else {
+            return;
+        };
+        self.view = Some(k);
+        for j in 0..self.views[k].len() {
+            let a = self.views[k][j];
+            self.px[a] = self.peg_value(a);
+        }
+    }
+
+    /// Whether the family whose view `px` holds reads asset `a` at the peg.
+    fn in_view(&self, a: usize) -> bool {
+        self.view.is_some_and(|k| self.views[k].contains(&a))
+    }
+
+    /// A pegged asset at the peg: its peg times the underlying's price in `px` (1 for the
+    /// quote).
+    fn peg_value(&self, a: usize) -> f64 {
+        let unit = self.market.underlying(a).map_or(1.0, |u| self.px[u]);
+        self.market.par(a) * unit
+    }
+
+    /// `px` as family `k` reads it (a copy when its view differs from the oracles).
+    pub fn px_of(&self, k: usize) -> std::borrow::Cow<'_, [f64]> {
+        let view = self.views.get(k).map_or(&[][..], Vec::as_slice);
+        if self.view == Some(k) || (self.view.is_none() && view.is_empty()) {
+            return std::borrow::Cow::Borrowed(&self.px);
+        }
+        let mut px: Vec<f64> = (0..self.px.len())
+            .map(|a| self.oracles[a].value())
+            .collect();
+        for &a in view {
+            let unit = self.market.underlying(a).map_or(1.0, |u| px[u]);
+            px[a] = self.market.par(a) * unit;
+        }
+        std::borrow::Cow::Owned(px)
     }
 
     /// Trades `qty` of asset `a` on its venues now, and lets a spot oracle follow.
@@ -341,8 +426,9 @@ pub trait ForcedSeller {
     fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices);
 
     /// The family's final-state tables under their result names (`"accounts"`, `"positions"`,
-    /// …), at the current oracle prices and time of `sh`.
-    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)>;
+    /// …), at the prices `px` (the oracles, with the family's view of pegged assets:
+    /// [`Shared::px_of`]) and the time of `sh`.
+    fn tables(&self, sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)>;
 
     /// The family's totals (ledger), under their result names.
     fn ledger(&self) -> Values;

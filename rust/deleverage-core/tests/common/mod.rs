@@ -87,6 +87,7 @@ pub fn asset(name: &str, price: f64, venues: Vec<AnyVenue>, oracle: OracleKind) 
         price,
         venues,
         oracle,
+        peg: None,
     }
 }
 
@@ -107,6 +108,7 @@ pub fn scenario_of(assets: Vec<AssetSpec>, families: Vec<Family>, queue: QueueCo
         queue,
         step_seconds: 12.0,
         outages: Vec::new(),
+        reads_peg: Vec::new(),
     }
 }
 

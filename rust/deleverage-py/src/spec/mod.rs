@@ -11,8 +11,8 @@ pub use perps::maintenance_margin;
 mod vaults;
 
 use deleverage_core::{
-    AssetSpec, Family, OracleKind, Outage, OutageKind, PathSpec, Priority, QueueConfig, Refresh,
-    RoundMode, Scenario,
+    AssetSpec, Channel, Family, OracleKind, Outage, OutageKind, PathSpec, Peg, Priority,
+    QueueConfig, Refresh, RoundMode, Scenario,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -76,14 +76,53 @@ fn assets(list: &Bound<'_, PyAny>) -> BindingResult<Vec<AssetSpec>> {
             &dict(&item(&d, "oracle", &place)?, &place)?,
             &format!("{name}.oracle"),
         )?;
+        let peg = match optional(&d, "peg", &place)? {
+            Some(p) => Some(self::peg(&dict(&p, &place)?, &format!("{name}.peg"))?),
+            None => None,
+        };
         out.push(AssetSpec {
             price: get(&d, "price", &place)?,
             name,
             venues,
             oracle,
+            peg,
         });
     }
     Ok(out)
+}
+
+/// `d[key]` when it is there and not `None`.
+fn optional<'py>(
+    d: &Bound<'py, PyDict>,
+    key: &str,
+    place: &str,
+) -> BindingResult<Option<Bound<'py, PyAny>>> {
+    let v = d
+        .get_item(key)
+        .map_err(|e| BindingError::Scenario(format!("{place}.{key}: {e}")))?;
+    Ok(v.filter(|v| !v.is_none()))
+}
+
+/// An asset's peg: `underlying` (an asset index, or `None` for the quote) and its `redeem` and
+/// `mint` channels (`None`, or `capacity`, `delay`, `fee`).
+fn peg(d: &Bound<'_, PyDict>, place: &str) -> BindingResult<Peg> {
+    let channel = |key: &str| -> BindingResult<Option<Channel>> {
+        let Some(c) = optional(d, key, place)? else {
+            return Ok(None);
+        };
+        let place = format!("{place}.{key}");
+        let c = dict(&c, &place)?;
+        Ok(Some(Channel {
+            capacity: get(&c, "capacity", &place)?,
+            delay: get(&c, "delay", &place)?,
+            fee: get(&c, "fee", &place)?,
+        }))
+    };
+    Ok(Peg {
+        underlying: get(d, "underlying", place)?,
+        redeem: channel("redeem")?,
+        mint: channel("mint")?,
+    })
 }
 
 fn queue(d: &Bound<'_, PyDict>) -> BindingResult<QueueConfig> {
@@ -184,6 +223,12 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
         Some(list) if !list.is_none() => self::outages(&list)?,
         _ => Vec::new(),
     };
+    let reads_peg = match optional(spec, "reads_peg", place)? {
+        Some(v) => v
+            .extract()
+            .map_err(|e| BindingError::Scenario(format!("scenario.reads_peg: {e}")))?,
+        None => Vec::new(),
+    };
     Ok(Spec {
         scenario: Scenario {
             families,
@@ -191,6 +236,7 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
             queue,
             step_seconds,
             outages,
+            reads_peg,
         },
         path,
         steps,
@@ -220,10 +266,13 @@ fn outages(obj: &Bound<'_, PyAny>) -> BindingResult<Vec<Outage>> {
                 asset: get(&d, "asset", &place)?,
                 venue: get(&d, "venue", &place)?,
             },
+            "redemption_pause" => OutageKind::RedemptionPause {
+                asset: get(&d, "asset", &place)?,
+            },
             other => {
                 return Err(BindingError::Scenario(format!(
-                    "{place}.kind must be oracle_freeze, liquidators, sequencer or venue_halt, \
-                     got {other:?}"
+                    "{place}.kind must be oracle_freeze, liquidators, sequencer, venue_halt or \
+                     redemption_pause, got {other:?}"
                 )));
             }
         };

@@ -756,7 +756,7 @@ impl ForcedSeller for Vaults {
         }
     }
 
-    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
+    fn tables(&self, sh: &Shared, _px: &[f64]) -> Vec<(&'static str, Table)> {
         vec![
             ("vaults", self.table().into_table()),
             // Prices at the last step run, the time every other final-state column describes.

@@ -764,8 +764,8 @@ impl ForcedSeller for Funds {
         }
     }
 
-    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
-        vec![("funds", self.table(&sh.px).into_table())]
+    fn tables(&self, _sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)> {
+        vec![("funds", self.table(px).into_table())]
     }
 
     fn ledger(&self) -> Values {

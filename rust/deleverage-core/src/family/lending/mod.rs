@@ -160,6 +160,11 @@ impl LendingMarket {
     /// pass over the accounts in storage order (times liquidated and bad debt are tallied as the
     /// event rows are written, see [`Self::push_event`]).
     pub fn account_table(&self, sh: &Shared) -> AccountTable {
+        self.account_table_at(sh, &sh.px)
+    }
+
+    /// [`Self::account_table`] at the prices `px` (the family's view of pegged assets).
+    fn account_table_at(&self, _sh: &Shared, px: &[f64]) -> AccountTable {
         let n = self.acc.len();
         let mut t = AccountTable {
             status: vec![Status::Active; n],
@@ -175,12 +180,12 @@ impl LendingMarket {
             let h = self.acc.holdings(i);
             let (mut c, mut d) = (0.0, 0.0);
             for k in 0..h.asset.len() {
-                let p = sh.px[h.asset[k] as usize];
+                let p = px[h.asset[k] as usize];
                 c += h.collateral[k] * p;
                 d += h.debt[k] * p;
             }
             t.status[o] = self.acc.status[i];
-            t.health[o] = self.health(&sh.px, i);
+            t.health[o] = self.health(px, i);
             t.collateral_value[o] = c;
             t.debt_value[o] = d;
             t.liquidated_notional[o] = self.acc.liquidated_notional[i];
@@ -649,8 +654,8 @@ impl ForcedSeller for LendingMarket {
         }
     }
 
-    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
-        vec![("accounts", self.account_table(sh).into_table())]
+    fn tables(&self, sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)> {
+        vec![("accounts", self.account_table_at(sh, px).into_table())]
     }
 
     fn ledger(&self) -> Values {

@@ -704,8 +704,8 @@ impl ForcedSeller for Exchange {
         }
     }
 
-    fn tables(&self, sh: &Shared) -> Vec<(&'static str, Table)> {
-        vec![("positions", self.table(&sh.px).into_table())]
+    fn tables(&self, _sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)> {
+        vec![("positions", self.table(px).into_table())]
     }
 
     fn ledger(&self) -> Values {

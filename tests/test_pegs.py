@@ -1,0 +1,222 @@
+"""Pegged assets (issue 18, item 2): a pool's depeg under a sale larger than the redemption
+channel's capacity and its recovery at the channel's pace, worked by hand on a constant-product
+pool; the queue's delay and a redemption pause; the mint channel above the peg; the oracle
+choice (market price or peg) deciding a looper's liquidation; values in quote following the
+underlying; and bad pegs named."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import deleverage as dl
+from deleverage.exceptions import ScenarioError
+
+ETH = 2_000.0
+
+
+def lst_market(
+    redeem: dl.Channel | None = None,
+    mint: dl.Channel | None = None,
+    read_at_peg_by: tuple[str, ...] = (),
+    eth_venues: tuple[dl.Venue, ...] = (),
+    steps: int = 8,
+) -> dl.Scenario:
+    # A fee-free stETH/ETH constant-product pool of 1,000 + 1,000: stETH at 1 ETH, ETH at
+    # 2,000 USD (no venue: the reference).
+    pool = dl.ConstantProductPool(base_reserve=1_000.0, quote_reserve=1_000.0, fee=0.0)
+    peg = dl.Peg("ETH", redeem=redeem, mint=mint, read_at_peg_by=read_at_peg_by)
+    return dl.Scenario(
+        assets=[
+            dl.Asset("ETH", ETH, venues=list(eth_venues), oracle=dl.Oracle.spot()),
+            dl.Asset("stETH", 1.0, venues=[pool], oracle=dl.Oracle.spot(), peg=peg),
+        ],
+        steps=steps,
+    )
+
+
+def test_a_sale_beyond_the_capacity_depegs_and_the_channel_pulls_it_back_at_its_pace() -> None:
+    # Selling 100 stETH leaves x = 1,100 stETH and y = 10⁶/1,100 ETH: the price y/x is
+    # (1,000/1,100)² = 0.8264 ETH. Each step the channel redeems 20 (its capacity, the pool
+    # being far from the peg), so x = 1,100 − 20·s after s steps and the price is
+    # (1,000/x)², back at 1 after 5 steps; the last purchase stops exactly at the peg.
+    eng = dl.Engine(lst_market(redeem=dl.Channel(capacity=20.0, delay=2)))
+    eng.step()
+    fill = eng.submit("stETH", "sell", 100.0)
+    # Proceeds in ETH, valued at 2,000: 100·1,000/1,100 ETH.
+    assert fill.notional == pytest.approx(100 * 1_000 / 1_100 * ETH, rel=1e-12)
+    for _ in range(7):
+        eng.step()
+    st = eng.steps().filter(asset="stETH").sort("step")
+    ratio = [(1_000 / (1_100 - 20 * s)) ** 2 for s in range(1, 6)] + [1.0, 1.0]
+    assert st["peg_ratio"].to_list()[0] == pytest.approx(1.0, rel=1e-15)
+    assert st["peg_ratio"].to_list()[1:] == pytest.approx(ratio, rel=1e-12)
+    assert st["redeemed"].to_list()[1:] == pytest.approx([20.0] * 5 + [0.0, 0.0], abs=1e-9)
+    # The mid in quote is the price in ETH times ETH's.
+    assert st["mid"].to_list()[1:] == pytest.approx([r * ETH for r in ratio], rel=1e-12)
+    # The redemptions of steps 1–5 pay 20 ETH each two steps later (steps 3–7); the queue
+    # owes what was redeemed in the last two steps.
+    assert st["redemption_paid"].to_list() == pytest.approx([0, 0, 0, 20, 20, 20, 20, 20])
+    assert st["redemption_queue"].to_list() == pytest.approx([0, 20, 40, 40, 40, 40, 20, 0])
+    # Arbitrage is not a forced flow: the user's sale is the only event.
+    assert eng.events(since=0)["kind"].cast(str).to_list() == ["user_sell"]
+
+
+def test_without_a_channel_the_depeg_stays() -> None:
+    eng = dl.Engine(lst_market())
+    eng.step()
+    eng.submit("stETH", "sell", 100.0)
+    for _ in range(3):
+        eng.step()
+    ratio = eng.steps().filter(asset="stETH")["peg_ratio"].to_list()
+    assert ratio[1:] == pytest.approx([(1_000 / 1_100) ** 2] * 3, rel=1e-12)
+
+
+def test_a_redemption_pause_stops_the_channel_and_its_queue() -> None:
+    sc = lst_market(redeem=dl.Channel(capacity=20.0, delay=1)).with_outages(
+        dl.Outage.redemption_pause("stETH", start=2, end=4)
+    )
+    eng = dl.Engine(sc)
+    eng.step()
+    eng.submit("stETH", "sell", 100.0)
+    for _ in range(7):
+        eng.step()
+    st = eng.steps().filter(asset="stETH").sort("step")
+    assert st["redemption_paused"].to_list() == [False, False, True, True] + [False] * 4
+    # 20 at step 1; none at 2–3; 20 a step from 4 until x is back at 1,000 (step 7).
+    assert st["redeemed"].to_list() == pytest.approx([0, 20, 0, 0, 20, 20, 20, 20], abs=1e-9)
+    # Step 1's redemption is due at step 2 but waits out the pause: paid at step 4.
+    assert st["redemption_paid"].to_list() == pytest.approx([0, 0, 0, 0, 20, 20, 20, 20])
+    x = [1_000.0, 1_080.0, 1_080.0, 1_080.0, 1_060.0, 1_040.0, 1_020.0, 1_000.0]
+    assert st["peg_ratio"].to_list()[1:] == pytest.approx(
+        [(1_000 / v) ** 2 for v in x[1:]], rel=1e-12
+    )
+
+
+def test_the_mint_channel_sells_above_the_peg_less_nothing_more_than_its_fee() -> None:
+    # Buying 100 stETH leaves x = 900: price (1,000/900)² = 1.2346. Minting at 1 + 1 % sells
+    # into the pool until (1,000/x)² = 1.01, x = 1,000/√1.01 (capacity 1,000: not binding).
+    eng = dl.Engine(lst_market(mint=dl.Channel(capacity=1_000.0, fee=0.01)))
+    eng.step()
+    eng.submit("stETH", "buy", 100.0)
+    eng.step()
+    st = eng.steps().filter(asset="stETH", step=1)
+    assert st["peg_ratio"].item() == pytest.approx(1.01, rel=1e-12)
+    assert st["minted"].item() == pytest.approx(1_000 / 1.01**0.5 - 900, rel=1e-12)
+
+
+def test_the_value_in_quote_follows_the_underlying() -> None:
+    # ETH falls 25 % on its own curve; stETH, at its peg, is worth 1,500 with nothing traded.
+    eth_curve = dl.ImpactCurve.linear(ETH, 1e-9)
+    sc = lst_market(eth_venues=(eth_curve,), steps=2)
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.25), max_extra_steps=0)
+    st = res.steps.filter(asset="stETH")
+    assert st["mid"].to_list() == pytest.approx([1_500.0, 1_500.0], rel=1e-9)
+    assert st["reference"].to_list() == pytest.approx([1_500.0, 1_500.0], rel=1e-12)
+    assert st["peg_ratio"].to_list() == pytest.approx([1.0, 1.0], rel=1e-15)
+    assert res.steps.filter(asset="ETH")["peg_ratio"].to_list() == [None, None]
+
+
+def looper(read_at_peg_by: tuple[str, ...]) -> dl.Scenario:
+    # A looper with 100 stETH against 85 ETH of debt, LT 0.93 (Aave's E-mode for ETH
+    # correlated assets): HF at the peg 100·0.93/85 = 1.094.
+    sc = lst_market(read_at_peg_by=read_at_peg_by, steps=4)
+    pos = pl.DataFrame(
+        {
+            "account": ["loop"],
+            "collateral_asset": ["stETH"],
+            "collateral": [100.0],
+            "debt_asset": ["ETH"],
+            "debt": [85.0],
+        }
+    )
+    aave = dl.Lending.aave_v3({"stETH": dl.Reserve(0.93, 0.01)}, version="3.3")
+    return sc.add_lending(aave, pos)
+
+
+@pytest.mark.parametrize(("at_peg", "liquidated"), [((), True), (("aave_v3",), False)])
+def test_the_oracle_choice_decides_whether_a_depeg_liquidates(
+    at_peg: tuple[str, ...], liquidated: bool
+) -> None:
+    # After a 100-stETH sale the market price is 0.8264 ETH: HF 100·0.8264·0.93/85 = 0.904 on
+    # the market price; on the peg (1 ETH × ETH's oracle) it stays 1.094.
+    eng = dl.Engine(looper(at_peg))
+    eng.step()
+    eng.submit("stETH", "sell", 100.0)
+    eng.step()
+    kinds = eng.events(since=0)["kind"].cast(str).to_list()
+    assert ("liquidation" in kinds) is liquidated
+    health = eng.state().accounts["health"].item()
+    if not liquidated:
+        assert health == pytest.approx(100 * 0.93 / 85, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: dl.Scenario(
+                assets=[
+                    dl.Asset("A", 1.0, peg=dl.Peg("B")),
+                    dl.Asset("B", 1.0, peg=dl.Peg("A")),
+                ]
+            ),
+            "peg cycle",
+        ),
+        (lambda: lst_market(redeem=dl.Channel(capacity=-1.0)), r"stETH\.peg\.redeem\.capacity.*-1"),
+        (lambda: lst_market(mint=dl.Channel(capacity=1.0, fee=1.0)), r"stETH\.peg\.mint\.fee.*1"),
+        (
+            lambda: dl.Scenario(assets=[dl.Asset("X", 1.0, peg=dl.Peg("Y"))]),
+            "to must be one of the scenario's assets",
+        ),
+        (lambda: looper(("compound",)), "'compound' is not a protocol"),
+        (
+            lambda: lst_market().with_outages(dl.Outage.redemption_pause("stETH", 0, 2)),
+            "redemption channel",
+        ),
+    ],
+)
+def test_bad_pegs_are_named(build: object, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        dl.simulate(build(), max_extra_steps=0)  # type: ignore[operator]
+
+
+def test_bad_peg_arguments_are_named() -> None:
+    with pytest.raises(ScenarioError, match="delay"):
+        dl.Channel(capacity=1.0, delay=-1)
+    with pytest.raises(ScenarioError, match="capacity"):
+        dl.Channel(capacity="lots")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="redeem"):
+        dl.Peg("ETH", redeem=5)  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="peg"):
+        dl.Asset("stETH", 1.0, peg="ETH")  # type: ignore[arg-type]
+
+
+def test_pegs_round_trip_through_a_scenario_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    sc = looper(("aave_v3",))
+    steth = sc.assets[1]
+    peg = dl.Peg(
+        "ETH",
+        redeem=dl.Channel(capacity=20.0, delay=3, fee=0.001),
+        mint=dl.Channel(capacity=float("inf")),
+        read_at_peg_by=("aave_v3",),
+    )
+    sc = dl.Scenario(
+        assets=[sc.assets[0], dl.Asset("stETH", 1.0, steth.venues, steth.oracle, peg=peg)],
+        steps=4,
+    ).add_lending(sc.lending[0].protocol, sc.lending[0].positions)
+    sc = sc.with_outages(dl.Outage.redemption_pause("stETH", start=1, end=3))
+    path = Path(str(tmp_path)) / "pegs.toml"
+    sc.to_toml(path)
+    back = dl.Scenario.from_toml(path)
+    assert back.assets[1].peg == peg
+    assert back.outages == sc.outages
+    a = dl.simulate(sc, max_extra_steps=0)
+    b = dl.simulate(back, max_extra_steps=0)
+    assert a.steps.equals(b.steps)
+    bad = path.read_text().replace("capacity = 20.0", "capacity = -20.0")
+    path.write_text(bad)
+    with pytest.raises(ScenarioError, match=r"capacity.*-20"):
+        dl.simulate(dl.Scenario.from_toml(path))
