@@ -220,3 +220,54 @@ def test_pegs_round_trip_through_a_scenario_file(tmp_path: object) -> None:
     path.write_text(bad)
     with pytest.raises(ScenarioError, match=r"capacity.*-20"):
         dl.simulate(dl.Scenario.from_toml(path))
+
+
+def loopers(read_at_peg_by: tuple[str, ...] = ()) -> dl.Scenario:
+    # Two stETH/ETH loopers (LT 0.93, bonus 1 %): A with 90 ETH of debt (HF 1.033 at the peg),
+    # B with 87 (HF 1.069).
+    sc = lst_market(read_at_peg_by=read_at_peg_by, steps=3)
+    pos = pl.DataFrame(
+        {
+            "account": ["A", "B"],
+            "collateral_asset": ["stETH", "stETH"],
+            "collateral": [100.0, 100.0],
+            "debt_asset": ["ETH", "ETH"],
+            "debt": [90.0, 87.0],
+        }
+    )
+    aave = dl.Lending.aave_v3({"stETH": dl.Reserve(0.93, 0.01)}, version="3.3")
+    return sc.add_lending(aave, pos)
+
+
+def test_a_loopers_liquidation_depegs_the_lst_for_the_next_looper() -> None:
+    # A sale of 30 stETH leaves the pool at x = 1,030: price (1,000/1,030)² = 0.94260 ETH.
+    # A: HF 100·0.94260·0.93/90 = 0.974 (≥ 0.95: half its debt, 45 ETH, is repaid), seizing
+    # 45·1.01/0.94260 = 48.218 stETH, sold into the pool: x = 1,078.2, price 0.8602.
+    # B, healthy at 0.94260 (HF 1.0076), has HF 0.920 at 0.8602 and is liquidated in turn.
+    p1 = (1_000 / 1_030) ** 2
+    eng = dl.Engine(loopers())
+    eng.step()
+    eng.submit("stETH", "sell", 30.0)
+    eng.step()
+    liq = eng.events(since=0).filter(kind="liquidation").sort("round")
+    first = liq.row(0, named=True)
+    assert first["account"] == "A"
+    assert first["debt_repaid"] == pytest.approx(45.0, rel=1e-12)
+    seized = 45 * 1.01 / p1
+    assert first["collateral_seized"] == pytest.approx(seized, rel=1e-12)
+    assert first["qty"] == pytest.approx(seized, rel=1e-12)
+    x = 1_030 + seized
+    assert first["price_after"] == pytest.approx((1_000 / x) ** 2 * ETH, rel=1e-12)
+    assert 100 * p1 * 0.93 / 87 > 1 > 100 * (1_000 / x) ** 2 * 0.93 / 87
+    assert "B" in liq["account"].to_list()
+    assert liq.filter(account="B")["round"].min() > 0  # type: ignore[operator]
+
+
+def test_loopers_that_read_the_peg_ride_out_the_depeg() -> None:
+    eng = dl.Engine(loopers(read_at_peg_by=("aave_v3",)))
+    eng.step()
+    eng.submit("stETH", "sell", 30.0)
+    eng.step()
+    assert eng.events(since=0).filter(kind="liquidation").height == 0
+    health = eng.state().accounts.sort("account")["health"].to_list()
+    assert health == pytest.approx([93 / 90, 93 / 87], rel=1e-12)

@@ -23,7 +23,7 @@ mod mixed;
 use common::{RTOL, close_at, exchange_of, funds_of, vaults_of};
 use deleverage_core::market::VenueFlows;
 use deleverage_core::{EventKind, RoundMode, Side, Venue};
-use mixed::{ETH, FUND0, FUNDS, LENDING, PERP, PERPS, TRADER0, USDC, VAULTS, case, run};
+use mixed::{ETH, FUND0, FUNDS, LENDING, PERP, PERPS, STETH, TRADER0, USDC, VAULTS, case, run};
 use proptest::prelude::*;
 
 /// `prop_assert!` that `a` and `b` agree to RTOL of the identity's scale: the largest of
@@ -92,7 +92,7 @@ proptest! {
             x if x == k(EventKind::PerpLiquidation) => side_of(ev.account[r]) < 0.0,
             _ => false,
         };
-        for a in [ETH, USDC, PERP] {
+        for a in [ETH, USDC, PERP, STETH] {
             let on = |r: usize| ev.asset[r] as usize == a;
             let fl = e.market().flows(a);
             let scale = fl.paid + fl.received;
@@ -115,8 +115,12 @@ proptest! {
         }
         prop_assert_eq!(e.market().flows(USDC), VenueFlows::default());
         // Quote across families: what each family's ledger says it received is what the
-        // venues paid. ETH: lending liquidators, Maker keepers, funds; ETH-PERP: the exchange.
-        let eth = e.market().flows(ETH);
+        // venues paid. ETH and stETH (whose pool pays in ETH, valued in quote): lending
+        // liquidators, Maker keepers, funds; ETH-PERP: the exchange.
+        let mut eth = e.market().flows(ETH);
+        let steth = e.market().flows(STETH);
+        eth.paid += steth.paid;
+        eth.received += steth.received;
         let fund_sold: f64 = f.table(e.oracle_prices()).sold_notional.iter().sum();
         let fund_bought: f64 = f.table(e.oracle_prices()).bought_notional.iter().sum();
         check!(
@@ -163,15 +167,16 @@ proptest! {
         // ---- Lending (Aave): collateral, debt, treasury, deficits. ----
         let l = &e.lending().unwrap().protocols()[0];
         let lend = |r: usize| ev.protocol[r] == LENDING;
-        for a in [ETH, USDC] {
+        // Each account holds ETH, USDC and stETH, in that order.
+        for (at, a) in [ETH, USDC, STETH].into_iter().enumerate() {
             let (mut coll0, mut debt0, mut coll1, mut debt1) = (0.0, 0.0, 0.0, 0.0);
             for i in 0..initial.len() {
                 let rg = initial.range(i);
-                coll0 += initial.collateral[rg.clone()][a];
-                debt0 += initial.debt[rg][a];
+                coll0 += initial.collateral[rg.clone()][at];
+                debt0 += initial.debt[rg][at];
                 let (_, c1, d1) = e.lending().unwrap().holdings_of(i).unwrap();
-                coll1 += c1[a];
-                debt1 += d1[a];
+                coll1 += c1[at];
+                debt1 += d1[at];
             }
             let liq = |r: usize| lend(r) && ev.kind[r] == k(EventKind::Liquidation);
             let seized = sum(&|r| liq(r) && ev.asset[r] as usize == a, &ev.collateral_seized);
@@ -187,7 +192,7 @@ proptest! {
         let lending_sale = |r: usize| {
             (lend(r) && ev.kind[r] == k(EventKind::Liquidation)) || ev.kind[r] == k(EventKind::Sale)
         };
-        for a in [ETH, USDC, PERP] {
+        for a in [ETH, USDC, PERP, STETH] {
             let on = |r: usize| ev.asset[r] as usize == a;
             let lending_sold = sum(&|r| on(r) && lending_sale(r), &ev.qty);
             let keepers = sum(&|r| on(r) && ev.kind[r] == k(EventKind::AuctionTake), &ev.qty);
@@ -346,11 +351,11 @@ proptest! {
         for i in 0..debt0.len() {
             let repaid = sum(&fund_rows(i, EventKind::FundSale), &ev.debt_repaid)
                 + sum(&fund_rows(i, EventKind::FundPurchase), &ev.debt_repaid);
-            check!(f.debt()[i], debt0[i] - repaid, debt0[i] + units0[3 * i] * 100.0);
+            check!(f.debt()[i], debt0[i] - repaid, debt0[i] + units0[4 * i] * 100.0);
             let sold = sum(&fund_rows(i, EventKind::FundSale), &ev.qty);
             let bought = sum(&fund_rows(i, EventKind::FundPurchase), &ev.qty);
             let now = f.units_of(i).unwrap();
-            check!(units0[3 * i] - now[ETH], sold - bought, units0[3 * i]);
+            check!(units0[4 * i] - now[ETH], sold - bought, units0[4 * i]);
             prop_assert!(now[USDC] == 0.0 && now[PERP] == 0.0);
             check!(sum(&fund_rows(i, EventKind::Default), &ev.bad_debt), f.bad_debt()[i], debt0[i]);
         }

@@ -5,9 +5,9 @@
 
 use deleverage_core::{
     AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, BookDynamics, Brackets,
-    Engine, Error, Exchange, ExchangeConfig, Execution, Family, Funds, Ilk, ImpactCurve,
-    OracleKind, Outage, OutageKind, PartialRule, PerpMarket, PositionRows, PriceCurve, QueueConfig,
-    Rule, Trigger, Vaults,
+    Channel, ConstantProductPool, Engine, Error, Exchange, ExchangeConfig, Execution, Family,
+    Funds, Ilk, ImpactCurve, OracleKind, Outage, OutageKind, PartialRule, Peg, PerpMarket,
+    PositionRows, PriceCurve, QueueConfig, Rule, Trigger, Vaults,
 };
 use proptest::prelude::*;
 
@@ -19,6 +19,8 @@ use crate::common::{
 pub const ETH: usize = 0;
 pub const USDC: usize = 1;
 pub const PERP: usize = 2;
+/// A liquid-staking token pegged to ETH, on its own stETH/ETH pool (issue 18).
+pub const STETH: usize = 3;
 /// Protocol ids in event rows: the lending protocol, then the families in scenario order.
 pub const LENDING: u32 = 0;
 pub const PERPS: u32 = 1;
@@ -346,7 +348,10 @@ pub fn funds() -> impl Strategy<Value = FundSpec> {
 
 impl FundSpec {
     pub fn units(&self) -> Vec<f64> {
-        self.funds.iter().flat_map(|f| [f.0, 0.0, 0.0]).collect()
+        self.funds
+            .iter()
+            .flat_map(|f| [f.0, 0.0, 0.0, 0.0])
+            .collect()
     }
     pub fn debt(&self) -> Vec<f64> {
         self.funds
@@ -357,7 +362,7 @@ impl FundSpec {
     pub fn build(&self) -> Funds {
         Funds::new(
             self.units(),
-            3,
+            4,
             vec![],
             vec![],
             self.debt(),
@@ -372,8 +377,11 @@ impl FundSpec {
 #[derive(Debug, Clone)]
 pub struct Case {
     pub aave: AaveVersion,
-    /// ETH collateral, USDC debt.
-    pub accounts: Vec<(f64, f64)>,
+    /// ETH and stETH collateral, USDC debt.
+    pub accounts: Vec<(f64, f64, f64)>,
+    /// stETH: its redemption and mint channels, whether Aave reads it at the peg, and a
+    /// slashing (a return on its peg).
+    pub lst: LstSpec,
     pub eth: VenueSpec,
     pub perp_venue: VenueSpec,
     pub perp_oracle: OracleKind,
@@ -406,13 +414,49 @@ fn outage() -> impl Strategy<Value = Outage> {
     })
 }
 
+#[derive(Debug, Clone)]
+pub struct LstSpec {
+    pub redeem: Option<Channel>,
+    pub mint: Option<Channel>,
+    pub read_at_peg: bool,
+    pub slashing: f64,
+}
+
+fn channel() -> impl Strategy<Value = Option<Channel>> {
+    prop_oneof![
+        1 => Just(None),
+        2 => (0.0f64..50.0, 0u32..3, 0.0f64..0.01)
+            .prop_map(|(capacity, delay, fee)| Some(Channel { capacity, delay, fee })),
+    ]
+}
+
+fn lst() -> impl Strategy<Value = LstSpec> {
+    (
+        channel(),
+        channel(),
+        any::<bool>(),
+        prop_oneof![Just(0.0), -0.1f64..0.0],
+    )
+        .prop_map(|(redeem, mint, read_at_peg, slashing)| LstSpec {
+            redeem,
+            mint,
+            read_at_peg,
+            slashing,
+        })
+}
+
 pub fn case() -> impl Strategy<Value = Case> {
     let queue = queue_config(
         prop_oneof![2 => Just(f64::INFINITY), 1 => 2_000.0f64..50_000.0],
         prop_oneof![2 => Just(u64::MAX), 1 => 1u64..20],
         prop_oneof![Just(0.0), 0.0f64..0.05],
     );
-    let account = (0.1f64..30.0, 1.0f64..1.8).prop_map(|(c, hf)| (c, c * 100.0 * 0.8 / hf));
+    let account = (
+        0.1f64..30.0,
+        prop_oneof![Just(0.0), 0.1f64..20.0],
+        1.0f64..1.8,
+    )
+        .prop_map(|(c, s, hf)| (c, s, (c + s) * 100.0 * 0.8 / hf));
     let aave = prop_oneof![Just(AaveVersion::V3_0), Just(AaveVersion::V3_3)];
     let perp_oracle = prop_oneof![
         Just(OracleKind::Reference),
@@ -430,6 +474,7 @@ pub fn case() -> impl Strategy<Value = Case> {
         -0.4f64..-0.05,
         2usize..6,
         prop_oneof![2 => Just(Vec::new()), 1 => prop::collection::vec(outage(), 1..4)],
+        lst(),
     )
         .prop_map(
             |(
@@ -444,6 +489,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                 shock,
                 steps,
                 outages,
+                lst,
             )| Case {
                 aave,
                 accounts,
@@ -457,6 +503,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                 shock,
                 steps,
                 outages,
+                lst,
             },
         )
 }
@@ -465,10 +512,16 @@ pub fn case() -> impl Strategy<Value = Case> {
 /// stopped the run inside a step (whose step rows were then not written).
 pub fn run(c: &Case) -> (Engine, Accounts, bool) {
     let accounts = lending_accounts(
-        &[ETH as u32, USDC as u32],
-        c.accounts.iter().flat_map(|&(e, _)| [e, 0.0]).collect(),
-        c.accounts.iter().flat_map(|&(_, u)| [0.0, u]).collect(),
-        3,
+        &[ETH as u32, USDC as u32, STETH as u32],
+        c.accounts
+            .iter()
+            .flat_map(|&(e, s, _)| [e, 0.0, s])
+            .collect(),
+        c.accounts
+            .iter()
+            .flat_map(|&(_, _, u)| [0.0, u, 0.0])
+            .collect(),
+        4,
     );
     let lending = aave_v3(
         c.aave,
@@ -476,13 +529,22 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
             reserve(0.8, 0.05, 0.1),
             reserve(0.0, 0.0, 0.1),
             reserve(0.0, 0.0, 0.1),
+            reserve(0.8, 0.05, 0.1),
         ],
     );
+    let pool = ConstantProductPool::new(500.0, 500.0, 0.003).unwrap();
+    let mut steth = asset("stETH", 1.0, vec![AnyVenue::Pool(pool)], OracleKind::Spot);
+    steth.peg = Some(Peg {
+        underlying: Some(ETH as u32),
+        redeem: c.lst.redeem,
+        mint: c.lst.mint,
+    });
     let sc = scenario_of(
         vec![
             asset("ETH", 100.0, vec![c.eth.build()], OracleKind::Spot),
             asset("USDC", 1.0, vec![], OracleKind::Reference),
             asset("ETH-PERP", 100.0, vec![c.perp_venue.build()], c.perp_oracle),
+            steth,
         ],
         vec![
             lending_family(vec![lending], accounts.clone()),
@@ -494,7 +556,14 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
     );
     let mut sc = sc;
     sc.outages = c.outages.clone();
-    let path = instant_path(vec![c.shock, 0.0, c.shock], &[100.0, 1.0, 100.0], c.steps);
+    if c.lst.read_at_peg {
+        sc.reads_peg = vec![vec![STETH as u32], vec![], vec![], vec![]];
+    }
+    let path = instant_path(
+        vec![c.shock, 0.0, c.shock, c.lst.slashing],
+        &[100.0, 1.0, 100.0, 1.0],
+        c.steps,
+    );
     let mut e = Engine::new(sc, 11).unwrap();
     let stopped = match e.run(&path, 120, || false) {
         Ok(()) => false,
