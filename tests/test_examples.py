@@ -19,6 +19,11 @@ from deleverage.cli import main
         ("eth_lending", ["events", "steps", "accounts", "summary"], ["liquidation_map"]),
         ("btc_perps", ["events", "steps", "positions", "summary"], ["price_and_liquidations"]),
         ("bank_fire_sale", ["events", "steps", "funds", "summary"], ["fire_sale_rounds"]),
+        (
+            "lst_loop_unwind",
+            ["events", "steps", "accounts", "positions", "funds", "summary"],
+            ["peg", "price_and_liquidations", "perp_price_and_liquidations"],
+        ),
     ],
 )
 def test_demo_writes_frames_that_load_back(
@@ -90,3 +95,39 @@ def test_replay_example_liquidates_only_after_the_injected_shock() -> None:
     assert out["liquidated_without_shock"] == 0.0
     assert out["liquidated_before_shock"] == 0.0
     assert out["liquidated_after_shock"] > 0.0
+
+
+LST_SHOCK = dl.Shock.instant(ETH=-0.25, **{"ETH-PERP": -0.25})
+
+
+def test_lst_loop_unwind_depegs_and_recovers_at_the_queues_pace() -> None:
+    res = dl.simulate(dl.examples.lst_loop_unwind(n_loopers=2_000), shock=LST_SHOCK)
+    st = res.steps.filter(asset="stETH").sort("step")
+    ratio = st["peg_ratio"].to_numpy()
+    # The holder's sale and the loopers' liquidations depeg it by more than the pool's fee...
+    assert 0.9 < ratio.min() < 0.99
+    assert res.events.filter(kind="liquidation", protocol="spark").height > 0
+    # ... and the queue, 1,000 stETH a step, buys it back: never more than its capacity, and
+    # back within the pool's 4 bp fee of the peg by the end.
+    assert st["redeemed"].max() == pytest.approx(1_000.0)
+    assert abs(ratio[-1] - 1) < 4e-4
+    # Liquidators keep the ETH their stETH sales bring: nobody sells ETH, whose drawdown is the
+    # shock's.
+    eth = res.steps.filter(asset="ETH")
+    assert eth["liquidated_notional"].sum() == 0.0
+
+
+def test_lst_loop_unwind_without_withdrawals_drains_the_pool() -> None:
+    sc = dl.examples.lst_loop_unwind(n_loopers=2_000, redemption_capacity=0.0)
+    res = dl.simulate(sc, shock=LST_SHOCK)
+    assert res.steps.filter(asset="stETH")["peg_ratio"].min() < 0.5
+    assert res.summary["bad_debt"].item() > 1e6
+
+
+def test_lst_loop_unwind_on_the_peg_oracle_liquidates_no_looper() -> None:
+    # Read at the peg, a looper's health is 0.95·L/(L − 1) > 1 for every leverage L ≤ 14,
+    # whatever the pool does.
+    sc = dl.examples.lst_loop_unwind(n_loopers=2_000, oracle="peg")
+    res = dl.simulate(sc, shock=LST_SHOCK)
+    assert res.events.filter(kind="liquidation", protocol="spark").height == 0
+    assert res.accounts["health"].min() > 0.95 * 14 / 13 - 1e-9  # type: ignore[operator]

@@ -145,7 +145,7 @@ def _write_frames(res: Result, out: Path) -> list[str]:
     return names
 
 
-EXAMPLES = ("eth_lending", "btc_perps", "bank_fire_sale")
+EXAMPLES = ("eth_lending", "btc_perps", "bank_fire_sale", "lst_loop_unwind")
 
 
 def demo(
@@ -177,6 +177,15 @@ def demo(
             f"BTC perp venue: {accounts:,} cross-margin traders, BTC-PERP {shock:+.0%} over "
             f"steps 5–14, seed {seed}"
         )
+    elif example == "lst_loop_unwind":
+        shock = -0.25 if shock is None else shock
+        sc = examples.lst_loop_unwind(n_loopers=accounts, seed=seed)
+        asset = "stETH"
+        res = simulate(sc, shock=Shock.instant({"ETH": shock, "ETH-PERP": shock}), seed=seed)
+        title = (
+            f"stETH loop unwind: {accounts:,} stETH/ETH loopers, a 2x stETH holder and "
+            f"{max(1, accounts // 2):,} ETH perp traders, ETH {shock:+.0%} at step 0, seed {seed}"
+        )
     elif example == "bank_fire_sale":
         shock = 0.0 if shock is None else shock
         sc = examples.bank_fire_sale()
@@ -201,6 +210,12 @@ def demo(
     names = _write_frames(res, out)
     if example == "bank_fire_sale":
         figures = {"fire_sale_rounds": plot.rounds(res)}
+    elif example == "lst_loop_unwind":
+        figures = {
+            "peg": plot.peg(res, "stETH"),
+            "price_and_liquidations": plot.result(res, "stETH"),
+            "perp_price_and_liquidations": plot.result(res, "ETH-PERP"),
+        }
     else:
         figures = {
             "price_and_liquidations": plot.result(res, asset),
@@ -575,7 +590,9 @@ def _parser() -> argparse.ArgumentParser:
             "traders on a BTC perp book with Binance-style brackets, an insurance fund and ADL, "
             "BTC-PERP falling over ten one-second steps. bank_fire_sale: eight banks under a "
             "Cont–Schaanning leverage limit after a loan-book loss, batch fire sales on impact "
-            "curves."
+            "curves. lst_loop_unwind: stETH/ETH loopers, a stETH StableSwap pool with a "
+            "withdrawal queue, a leveraged stETH holder and an ETH perp market; ETH and ETH-PERP "
+            "fall at step 0 and stETH depegs."
         ),
     )
     d.add_argument(
@@ -588,15 +605,16 @@ def _parser() -> argparse.ArgumentParser:
         "--accounts",
         type=_count(0),
         default=10_000,
-        help="lending positions or perp traders; the bank system has its eight banks "
-        "(default: 10000)",
+        help="lending positions, perp traders or stETH loopers; the bank system has its eight "
+        "banks (default: 10000)",
     )
     d.add_argument(
         "--shock",
         type=float,
         default=None,
         help="the move of the example's asset: ETH at step 0 (default -0.2), BTC-PERP over "
-        "steps 5–14 (default -0.15), every bank marketable class at step 0 (default 0)",
+        "steps 5–14 (default -0.15), every bank marketable class at step 0 (default 0), ETH "
+        "and ETH-PERP at step 0 for lst_loop_unwind (default -0.25)",
     )
     d.add_argument(
         "--seed", type=_count(0), default=7, help="seed of positions and run (default: 7)"

@@ -15,11 +15,11 @@ from importlib import resources
 import numpy as np
 import polars as pl
 
-from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook
+from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
-from deleverage.lending import Lending, Reserve
-from deleverage.market import Asset, Oracle
+from deleverage.lending import Lending, Reserve, looped_positions
+from deleverage.market import Asset, Channel, Oracle, Peg
 from deleverage.perps import Brackets, PerpExchange, PerpMarket
 from deleverage.scenario import Liquidators, Scenario
 
@@ -28,6 +28,7 @@ __all__ = [
     "btc_perps",
     "eth_lending",
     "eth_positions",
+    "lst_loop_unwind",
     "replay_sample",
 ]
 
@@ -183,6 +184,128 @@ def btc_perps(n_accounts: int = 20_000, *, seed: int = 0, steps: int = 120) -> S
         name="binance_perps",
     )
     return sc.add_perps(exchange, positions)
+
+
+def lst_loop_unwind(
+    n_loopers: int = 10_000,
+    *,
+    seed: int = 0,
+    steps: int = 200,
+    redemption_capacity: float = 1_000.0,
+    oracle: str = "market",
+) -> Scenario:
+    """A liquid-staking loop market that depegs: stETH/ETH loopers on an Aave-style E-mode
+    market, a stETH StableSwap pool, a withdrawal queue, a leveraged stETH holder and an ETH perp
+    market, on one ETH price.
+
+    - **ETH** at $3,000 on a square-root order book (2 % daily volatility, 150,000 ETH of daily
+      volume, 10-minute refill), read at the routed mid.
+    - **stETH**, pegged to ETH 1:1, trades on a Curve-style StableSwap pool of 80,000 stETH and
+      80,000 ETH (A = 50, fee 4 bp). Its withdrawal queue redeems at most
+      ``redemption_capacity`` stETH a 12-second step at the peg, paid 50 steps later (``0``:
+      no withdrawals, as before Ethereum's Shapella upgrade).
+    - **Loopers**: ``n_loopers`` accounts looping stETH against ETH debt at 93 % LTV to a
+      leverage drawn uniformly in [3, 14] (:func:`deleverage.looped_positions`), their equity
+      log-normal and 15,000 stETH in all (so the market is the same whatever ``n_loopers``).
+      E-mode parameters: liquidation threshold 95 %, bonus 1 %, protocol fee 10 %. The
+      protocol's oracle reads stETH's market price (``oracle="market"``) or the peg
+      (``oracle="peg"``: the exchange rate times ETH's oracle, as Aave values wstETH).
+    - **A leveraged holder** (a fund targeting 2× leverage on 100,000 stETH, half of it
+      borrowed in USDC) values its stETH at the peg: an ETH fall raises its leverage and it
+      sells stETH into the pool, which starts the depeg.
+    - **Liquidators** spend at most $3 million a step (their capital), so a cascade runs over
+      steps and the withdrawal queue competes with it.
+    - **ETH-PERP** at $3,000: ``n_loopers // 2`` cross-margin traders (60 % long, 2×–50×)
+      on their own book, Binance-style brackets, an insurance fund and ADL; its mark blends the
+      perp mid and the index.
+
+    The parameters are illustrative, chosen so that one run shows the spiral, not calibrated
+    to a date. Shock it with ``Shock.instant(ETH=-0.25, **{"ETH-PERP": -0.25})``: with the
+    default queue stETH dips to about 0.97 ETH and recovers as the queue drains the pool's
+    excess; with ``redemption_capacity=0`` the loopers' liquidations drain the pool; with
+    ``oracle="peg"`` no looper is liquidated.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.lst_loop_unwind(n_loopers=200)
+    >>> sc.asset_names, sc.protocol_names
+    (['ETH', 'stETH', 'USDC', 'ETH-PERP'], ['spark', 'lst_fund', 'eth_perps'])
+    >>> sc.assets[1].peg.to, sc.assets[1].peg.redeem.capacity
+    ('ETH', 1000.0)
+    """
+    if n_loopers < 2:
+        raise ScenarioError(f"n_loopers must be >= 2, got {n_loopers}")
+    if oracle not in ("market", "peg"):
+        raise ScenarioError(f"oracle must be 'market' or 'peg', got {oracle!r}")
+    price = 3_000.0
+    rng = np.random.default_rng(seed)
+    eth_book = OrderBook.sqrt(
+        mid=price, tick=0.5, levels=5_999, sigma=0.02, volume=150_000.0,
+        resilience_half_life=600.0,
+    )  # fmt: skip
+    perp_book = OrderBook.sqrt(
+        mid=price, tick=0.5, levels=5_999, sigma=0.02, volume=300_000.0,
+        resilience_half_life=300.0,
+    )  # fmt: skip
+    pool = StableSwapPool([80_000.0, 80_000.0], amplification=50.0, fee=0.0004)
+    at_peg = ("lst_fund", "spark") if oracle == "peg" else ("lst_fund",)
+    peg = Peg("ETH", redeem=Channel(capacity=redemption_capacity, delay=50), read_at_peg_by=at_peg)
+    sc = Scenario(
+        assets=[
+            Asset("ETH", price, venues=[eth_book], oracle=Oracle.spot()),
+            Asset("stETH", 1.0, venues=[pool], oracle=Oracle.spot(), peg=peg),
+            Asset("USDC", 1.0, oracle=Oracle.reference()),
+            Asset("ETH-PERP", price, venues=[perp_book], oracle=Oracle.blend(0.5)),
+        ],
+        step_seconds=12.0,
+        steps=steps,
+        liquidators=Liquidators(budget_notional=3e6),
+    )
+    weight = np.exp(rng.standard_normal(n_loopers))
+    loops = looped_positions(
+        15_000.0 * weight / weight.sum(),
+        0.93,
+        target_leverage=rng.uniform(3.0, 14.0, n_loopers),
+        collateral_asset="stETH",
+        debt_asset="ETH",
+        price=1.0,
+    )
+    spark = Lending.aave_v3({"stETH": Reserve(0.95, 0.01, 0.10)}, version="3.3", name="spark")
+    sc = sc.add_lending(
+        spark, loops.select("account", "collateral_asset", "collateral", "debt_asset", "debt")
+    )
+    holder = pl.DataFrame(
+        {
+            "account": ["holder"] * 2,
+            "holding": ["stETH", "debt"],
+            "amount": [100_000.0, 100_000.0 * price / 2],
+        }
+    )
+    sc = sc.add_funds(Funds.target(2.0, name="lst_fund"), holder)
+    n_perp = max(1, n_loopers // 2)
+    size = 5.0 * np.exp(1.2 * rng.standard_normal(n_perp))
+    side = np.where(rng.random(n_perp) < 0.6, 1.0, -1.0)
+    leverage = np.exp(rng.uniform(np.log(2.0), np.log(50.0), n_perp))
+    entry = price * (1.0 + rng.uniform(-0.03, 0.03, n_perp))
+    margin = size * price / leverage + np.maximum(0.0, side * size * (entry - price))
+    perps = pl.DataFrame(
+        {
+            "account": [f"trader{k}" for k in range(n_perp)],
+            "market": ["ETH-PERP"] * n_perp,
+            "size": side * size,
+            "entry_price": entry,
+            "margin": margin,
+        }
+    )
+    exchange = PerpExchange(
+        [PerpMarket("ETH-PERP", BTC_BRACKETS)],
+        fee_rate=0.0125,
+        insurance_fund=0.002 * float((size * price).sum()),
+        adl="binance",
+        name="eth_perps",
+    )
+    return sc.add_perps(exchange, perps)
 
 
 def bank_fire_sale(*, steps: int = 1) -> Scenario:

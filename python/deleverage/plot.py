@@ -191,6 +191,45 @@ def depth(res: Result, asset: str) -> Figure:
     return fig
 
 
+def peg(res: Result, asset: str) -> Figure:
+    """A pegged asset's market price over its peg per step (1 at the peg), above what its
+    redemption channel took each step and what its queue still owes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> sc = dl.examples.lst_loop_unwind(n_loopers=200, steps=30)
+    >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.25, **{"ETH-PERP": -0.25}))
+    >>> dl.plot.peg(res, "stETH").axes[0].get_ylabel()
+    'stETH price / peg'
+    """
+    _check_result(res)
+    rows = res.steps.filter(pl.col("asset") == asset)
+    if rows.height == 0:
+        raise ScenarioError(f"no steps for asset {asset!r}")
+    if rows["peg_ratio"].is_null().all():
+        raise ScenarioError(f"{asset!r} is not pegged (its peg_ratio is null)")
+    fig, (top, bottom) = _figure(2, 3.2)
+    x = rows["step"].to_numpy()
+    top.axhline(1.0, color="0.55", ls="--", lw=1.0, label="peg")
+    top.plot(x, rows["peg_ratio"].to_numpy(), color="C0", lw=1.6, label="routed mid / peg")
+    top.set_ylabel(f"{asset} price / peg")
+    top.legend(loc="best", frameon=False)
+    top.grid(alpha=0.3)
+    top.set_title(f"{asset}: depeg and redemptions")
+    bottom.bar(x, rows["redeemed"].to_numpy(), width=1.0, color="C2")
+    bottom.set_ylabel(f"{asset} redeemed in the step", color="C2")
+    bottom.set_xlabel(f"step ({res.summary['steps_run'].item()} run)")
+    bottom.grid(alpha=0.3)
+    owed = bottom.twinx()
+    owed.plot(x, rows["redemption_queue"].to_numpy(), color="C3", lw=1.2)
+    owed.set_ylabel("queue still owed (underlying units)", color="C3")
+    owed.set_ylim(bottom=0.0)
+    return fig
+
+
 def rounds(res: Result, step: int = 0) -> Figure:
     """Prices after each round of forced sales within one step, per asset, with the notional
     sold per round: how a fire sale (batch rounds of funds and banks) spirals.

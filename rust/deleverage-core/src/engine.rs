@@ -452,9 +452,11 @@ impl Engine {
     pub fn is_quiet(&self) -> bool {
         // An outage still to end (a freeze, a grace period) is pending change: not quiet before
         // the first step after it has run.
+        // So is a peg whose channels still trade (the price still moves back).
         self.queue_length() == 0
             && self.idle_steps >= self.quiet_steps
             && (self.outages.is_empty() || self.sh.step > self.outages_end())
+            && !self.sh.market.pegs_trading()
     }
 
     /// The first step after every outage and grace period.

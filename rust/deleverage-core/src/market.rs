@@ -216,6 +216,14 @@ impl Market {
         self.pegged
     }
 
+    /// Whether a peg's channel redeemed or minted in the current step.
+    pub fn pegs_trading(&self) -> bool {
+        self.pegs
+            .iter()
+            .flatten()
+            .any(|p| p.redeemed > 0.0 || p.minted > 0.0)
+    }
+
     /// The assets pegged directly to asset `a`.
     #[inline]
     pub fn dependents(&self, a: usize) -> &[usize] {
