@@ -42,6 +42,7 @@ from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve, looped_positions
 from deleverage.market import Asset, Channel, Oracle, Peg
 from deleverage.outages import Outage
+from deleverage.owners import exposure_by_owner
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
 from deleverage.risk import risk
@@ -87,6 +88,7 @@ __all__ = [
     "breakdown",
     "critical_shock",
     "examples",
+    "exposure_by_owner",
     "frontier",
     "grid",
     "liquidation_map",

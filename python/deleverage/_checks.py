@@ -112,8 +112,9 @@ def whole(name: str, value: Any, *, low: int) -> int:
 def positions_frame(
     positions: object, where: str, columns: Sequence[str], *extra: pl.Expr
 ) -> pl.DataFrame:
-    """The ``columns`` of ``positions`` (plus the ``extra`` expressions), checked to be a Polars
-    frame holding them all, without nulls."""
+    """The ``columns`` of ``positions`` (plus the ``extra`` expressions, and its optional
+    ``owner`` column: the entity an account belongs to across protocols, one per account),
+    checked to be a Polars frame holding them all, without nulls."""
     if not isinstance(positions, pl.DataFrame):
         raise ScenarioError(f"{where}: positions must be a Polars DataFrame")
     missing = [c for c in columns if c not in positions.columns]
@@ -121,11 +122,24 @@ def positions_frame(
         raise ScenarioError(
             f"{where}: positions lack column(s) {missing}; expected {list(columns)}"
         )
-    df = positions.select(*columns, *extra)
+    owner = ["owner"] if "owner" in positions.columns else []
+    df = positions.select(*columns, *extra, *owner)
     for col in df.columns:
         if df[col].null_count():
             i = int(df[col].is_null().arg_max())  # type: ignore[arg-type]
             raise ScenarioError(f"{where}: positions.{col} has a null (row {i})")
+    if owner:
+        two = (
+            df.group_by("account", maintain_order=True)
+            .agg(pl.col("owner").unique(maintain_order=True))
+            .filter(pl.col("owner").list.len() > 1)
+        )
+        if two.height:
+            acc, owners = two.row(0)
+            raise ScenarioError(
+                f"{where}: positions.owner gives account {acc!r} two owners "
+                f"{owners[:2]}; an account belongs to one owner"
+            )
     return df
 
 

@@ -1,0 +1,224 @@
+"""Owners across protocols (issue 18, item 4, its reporting half): an optional ``owner`` column
+on any family's positions ties a lending account, a perp account, a vault and a fund to one
+entity, and :func:`exposure_by_owner` reports each owner's exposure per protocol and its
+leverage across them, before a shock (from the scenario) or after a run (from its result).
+
+Every family's balance sheet is read the same way, from the core's own final-state tables:
+
+============  ====================================  ==============================
+family        assets                                liabilities
+============  ====================================  ==============================
+lending       collateral value at the oracle        debt value at the oracle
+perps         position notional ``|size|·mark``     notional − equity
+vaults        ``ink`` × the collateral's oracle     ``art·rate`` (DAI)
+funds         marketable + illiquid value           debt
+============  ====================================  ==============================
+
+and ``equity = assets − liabilities``, ``leverage = assets / equity`` (null where the equity is
+not positive). An owner's ``owner_leverage`` is its assets over its equity summed over every
+protocol: the cross-protocol leverage no single protocol sees.
+
+Not built yet: the cross-family payment rule (a realised loss in one family paid from the
+owner's free cash, and an owner without cash deleveraging in another). Owners are reported;
+they do not yet act.
+
+Examples
+--------
+>>> import polars as pl
+>>> import deleverage as dl
+>>> sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0), dl.Asset("USDC", 1.0)])
+>>> lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"], "collateral": [10.0],
+...                      "debt_asset": ["USDC"], "debt": [12_000.0], "owner": ["fund"]})
+>>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), lend)
+>>> dl.exposure_by_owner(sc).select("owner", "assets", "liabilities", "leverage").row(0)
+('fund', 20000.0, 12000.0, 2.5)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from deleverage.exceptions import ScenarioError
+
+if TYPE_CHECKING:
+    from deleverage.result import Result
+    from deleverage.scenario import Scenario
+
+__all__ = ["exposure_by_owner"]
+
+_SCHEMA = {
+    "owner": pl.String,
+    "protocol": pl.String,
+    "family": pl.String,
+    "accounts": pl.UInt32,
+    "assets": pl.Float64,
+    "liabilities": pl.Float64,
+    "equity": pl.Float64,
+}
+
+
+def _owners(sc: Scenario) -> pl.DataFrame:
+    """(account, protocol, owner) of every owned account, the account as a string."""
+    frames = []
+    books = [(b.protocol.name, b.positions) for b in sc.lending]
+    books += [(f.protocol.name, f.positions) for f in sc.families]
+    for name, df in books:
+        if "owner" in df.columns:
+            frames.append(
+                df.select(
+                    pl.col("account").cast(pl.String),
+                    pl.lit(name).alias("protocol"),
+                    pl.col("owner").cast(pl.String),
+                ).unique(maintain_order=True)
+            )
+    if not frames:
+        raise ScenarioError(
+            "no positions frame of the scenario has an owner column: give one to tie accounts "
+            "of several protocols to one entity"
+        )
+    return pl.concat(frames)
+
+
+def exposure_by_owner(scenario: Scenario, result: Result | None = None) -> pl.DataFrame:
+    """Each owner's balance sheet per protocol and its leverage across protocols.
+
+    Parameters
+    ----------
+    scenario:
+        The scenario whose positions frames carry an ``owner`` column (any of them).
+    result:
+        A run of ``scenario``: the balance sheets at its end. Without it, before any shock (at
+        the scenario's starting prices).
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per owner and protocol: ``owner``, ``protocol``, ``family``, ``accounts``,
+        ``assets``, ``liabilities``, ``equity``, ``leverage`` (quote; see the module's table),
+        and the owner's ``owner_assets``, ``owner_equity`` and ``owner_leverage`` over every
+        protocol. Sorted by owner, then protocol.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import deleverage as dl
+    >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0), dl.Asset("USDC", 1.0),
+    ...                          dl.Asset("ETH-PERP", 2_000.0)])
+    >>> lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"], "collateral": [10.0],
+    ...                      "debt_asset": ["USDC"], "debt": [12_000.0], "owner": ["fund"]})
+    >>> perp = pl.DataFrame({"account": ["p"], "market": ["ETH-PERP"], "size": [5.0],
+    ...                      "entry_price": [2_000.0], "margin": [2_000.0], "owner": ["fund"]})
+    >>> venue = dl.PerpExchange([dl.PerpMarket("ETH-PERP", dl.examples.BTC_BRACKETS)])
+    >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), lend)
+    >>> ex = dl.exposure_by_owner(sc.add_perps(venue, perp))
+    >>> ex.select("protocol", "assets", "equity", "leverage").rows()
+    [('aave_v3', 20000.0, 8000.0, 2.5), ('perps', 10000.0, 2000.0, 5.0)]
+    >>> ex["owner_leverage"].unique().item()  # 30,000 of assets on 10,000 of equity
+    3.0
+    """
+    from deleverage.engine import Engine
+    from deleverage.result import Result
+    from deleverage.scenario import Scenario
+    from deleverage.vaults import Vaults
+
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"scenario must be a deleverage.Scenario, got {type(scenario).__name__}"
+        )
+    if result is not None and not isinstance(result, Result):
+        raise ScenarioError(f"result must be a deleverage.Result, got {type(result).__name__}")
+    owners = _owners(scenario)
+    if result is None:
+        st = Engine(scenario).state()
+        accounts, positions, vaults, funds = st.accounts, st.positions, st.vaults, st.funds
+        oracle = dict(zip(st.assets["asset"].to_list(), st.assets["oracle"].to_list(), strict=True))
+    else:
+        accounts, positions = result.accounts, result.positions
+        vaults, funds = result.vaults, result.funds
+        last = result.steps.filter(pl.col("step") == pl.col("step").max())
+        oracle = dict(
+            zip(last["asset"].cast(pl.String).to_list(), last["oracle"].to_list(), strict=True)
+        )
+    sheets = []
+    if accounts.height:
+        sheets.append(
+            accounts.select(
+                "account", "protocol", pl.lit("lending").alias("family"),
+                pl.col("collateral_value").alias("assets"),
+                pl.col("debt_value").alias("liabilities"),
+            )
+        )  # fmt: skip
+    if positions.height:
+        notional = pl.col("size").abs() * pl.col("mark")
+        sheets.append(
+            positions.select(
+                "account", "protocol", pl.lit("perps").alias("family"),
+                notional.alias("assets"), (notional - pl.col("equity")).alias("liabilities"),
+            )
+        )  # fmt: skip
+    if vaults.height:
+        rates = pl.DataFrame(
+            [
+                (f.protocol.name, c.asset, float(c.rate))
+                for f in scenario.families
+                if isinstance(f.protocol, Vaults)
+                for c in f.protocol.clippers
+            ],
+            schema={"protocol": pl.String, "collateral_asset": pl.String, "rate": pl.Float64},
+            orient="row",
+        )
+        sheets.append(
+            vaults.with_columns(pl.col("protocol").cast(pl.String))
+            .join(rates, on=["protocol", "collateral_asset"], how="left")
+            .select(
+                "account", "protocol", pl.lit("vaults").alias("family"),
+                (pl.col("ink") * pl.col("collateral_asset").replace_strict(oracle)).alias("assets"),
+                (pl.col("art") * pl.col("rate")).alias("liabilities"),
+            )
+        )  # fmt: skip
+    if funds.height:
+        sheets.append(
+            funds.select(
+                "account", "protocol", pl.lit("funds").alias("family"),
+                (pl.col("marketable_value") + pl.col("illiquid_value")).alias("assets"),
+                pl.col("debt").alias("liabilities"),
+            )
+        )  # fmt: skip
+    sheet = (
+        pl.concat(
+            [
+                s.with_columns(
+                    pl.col("account").cast(pl.String), pl.col("protocol").cast(pl.String)
+                )
+                for s in sheets
+            ]
+        )
+        if sheets
+        else pl.DataFrame(schema={k: v for k, v in _SCHEMA.items() if k != "owner"})
+    )
+    by = (
+        sheet.join(owners, on=["account", "protocol"], how="inner")
+        .group_by("owner", "protocol", "family")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("accounts"),
+            pl.col("assets").sum(),
+            pl.col("liabilities").sum(),
+        )
+        .with_columns(equity=pl.col("assets") - pl.col("liabilities"))
+    )
+    lev = pl.when(pl.col("equity") > 0).then(pl.col("assets") / pl.col("equity"))
+    return (
+        by.with_columns(
+            leverage=lev,
+            owner_assets=pl.col("assets").sum().over("owner"),
+            owner_equity=pl.col("equity").sum().over("owner"),
+        )
+        .with_columns(
+            owner_leverage=pl.when(pl.col("owner_equity") > 0).then(
+                pl.col("owner_assets") / pl.col("owner_equity")
+            )
+        )
+        .sort("owner", "protocol")
+    )
