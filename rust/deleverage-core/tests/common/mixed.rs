@@ -7,7 +7,7 @@ use deleverage_core::{
     AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, BookDynamics, Brackets,
     Channel, ConstantProductPool, Engine, Error, Exchange, ExchangeConfig, Execution, Family,
     Funds, Ilk, ImpactCurve, OracleKind, Outage, OutageKind, PartialRule, Peg, PerpMarket,
-    PositionRows, PriceCurve, QueueConfig, Rule, Trigger, Vaults,
+    PositionRows, PriceCurve, QueueConfig, Rule, StableSwapPool, Trigger, Vaults,
 };
 use proptest::prelude::*;
 
@@ -416,6 +416,8 @@ fn outage() -> impl Strategy<Value = Outage> {
 
 #[derive(Debug, Clone)]
 pub struct LstSpec {
+    /// The stETH/ETH pool: StableSwap with this amplification, or constant-product.
+    pub amplification: Option<f64>,
     pub redeem: Option<Channel>,
     pub mint: Option<Channel>,
     pub read_at_peg: bool,
@@ -432,17 +434,21 @@ fn channel() -> impl Strategy<Value = Option<Channel>> {
 
 fn lst() -> impl Strategy<Value = LstSpec> {
     (
+        prop::option::of(1.0f64..200.0),
         channel(),
         channel(),
         any::<bool>(),
         prop_oneof![Just(0.0), -0.1f64..0.0],
     )
-        .prop_map(|(redeem, mint, read_at_peg, slashing)| LstSpec {
-            redeem,
-            mint,
-            read_at_peg,
-            slashing,
-        })
+        .prop_map(
+            |(amplification, redeem, mint, read_at_peg, slashing)| LstSpec {
+                amplification,
+                redeem,
+                mint,
+                read_at_peg,
+                slashing,
+            },
+        )
 }
 
 pub fn case() -> impl Strategy<Value = Case> {
@@ -532,8 +538,15 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
             reserve(0.8, 0.05, 0.1),
         ],
     );
-    let pool = ConstantProductPool::new(500.0, 500.0, 0.003).unwrap();
-    let mut steth = asset("stETH", 1.0, vec![AnyVenue::Pool(pool)], OracleKind::Spot);
+    let pool = match c.lst.amplification {
+        Some(amp) => StableSwapPool::new(vec![500.0, 500.0], amp, 0.0004, 0.5)
+            .unwrap()
+            .into(),
+        None => ConstantProductPool::new(500.0, 500.0, 0.003)
+            .unwrap()
+            .into(),
+    };
+    let mut steth = asset("stETH", 1.0, vec![pool], OracleKind::Spot);
     steth.peg = Some(Peg {
         underlying: Some(ETH as u32),
         redeem: c.lst.redeem,
