@@ -111,6 +111,9 @@ def test_lst_loop_unwind_depegs_and_recovers_at_the_queues_pace() -> None:
     # back within the pool's 4 bp fee of the peg by the end.
     assert st["redeemed"].max() == pytest.approx(1_000.0)
     assert abs(ratio[-1] - 1) < 4e-4
+    # Once the pool rests at the peg the queue stops and the run is quiet on its path.
+    assert res.summary["quiet"].item()
+    assert res.summary["steps_run"].item() == 200
     # Liquidators keep the ETH their stETH sales bring: nobody sells ETH, whose drawdown is the
     # shock's.
     eth = res.steps.filter(asset="ETH")

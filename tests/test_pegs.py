@@ -271,3 +271,62 @@ def test_loopers_that_read_the_peg_ride_out_the_depeg() -> None:
     assert eng.events(since=0).filter(kind="liquidation").height == 0
     health = eng.state().accounts.sort("account")["health"].to_list()
     assert health == pytest.approx([93 / 90, 93 / 87], rel=1e-12)
+
+
+def test_a_redemption_without_delay_is_paid_in_its_own_step() -> None:
+    eng = dl.Engine(lst_market(redeem=dl.Channel(capacity=20.0, delay=0)))
+    eng.step()
+    eng.submit("stETH", "sell", 100.0)
+    for _ in range(3):
+        eng.step()
+    st = eng.steps().filter(asset="stETH").sort("step")
+    assert st["redemption_paid"].to_list() == pytest.approx([0, 20, 20, 20])
+    assert st["redemption_queue"].to_list() == pytest.approx([0, 0, 0, 0])
+
+
+def test_a_pool_at_rest_on_the_peg_stops_the_channel_and_the_run_goes_quiet() -> None:
+    # Back at the peg, the pool's capacity to its own price is rounding, not a trade.
+    eng = dl.Engine(lst_market(redeem=dl.Channel(capacity=20.0, delay=0), steps=8))
+    eng.step()
+    eng.submit("stETH", "sell", 100.0)
+    assert eng.run_to_quiet(max_extra_steps=50)
+    st = eng.steps().filter(asset="stETH")
+    assert st["redeemed"].to_list()[6:] == [0.0] * (st.height - 6)
+
+
+def test_a_manual_liquidation_reads_the_protocols_peg_too() -> None:
+    # Read at the peg, A's health is 93/90 = 1.033 after the sale: the user cannot liquidate it.
+    eng = dl.Engine(loopers(read_at_peg_by=("aave_v3",)))
+    eng.step()
+    eng.submit("stETH", "sell", 30.0)
+    with pytest.raises(dl.DeleverageError, match="health"):
+        eng.liquidate("A", "ETH", "stETH", 45.0)
+
+
+def test_summary_drawdowns_and_the_engine_state_are_in_quote() -> None:
+    # ETH −20 %: stETH at its peg follows it in quote (2,000 → 1,600), nothing traded.
+    sc = lst_market(eth_venues=(dl.ImpactCurve.linear(ETH, 1e-12),), steps=2)
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2), max_extra_steps=0)
+    assert res.summary["exogenous_drawdown_stETH"].item() == pytest.approx(-0.2, rel=1e-9)
+    assert res.summary["drawdown_stETH"].item() == pytest.approx(-0.2, rel=1e-6)
+    eng = dl.Engine(lst_market())
+    eng.submit("stETH", "sell", 100.0)
+    venue = eng.state().venues.filter(asset="stETH").row(0, named=True)
+    assert venue["mid"] == pytest.approx((1_000 / 1_100) ** 2 * ETH, rel=1e-12)
+
+
+def test_a_liquidation_map_prices_a_pegged_asset_through_its_underlying() -> None:
+    # stETH/ETH loopers (HF 1.033 and 1.069 at the peg) do not care where ETH goes.
+    m = dl.liquidation_map(loopers(), "ETH", [0.0, -0.5], cascade=False)
+    assert m["liquidatable_debt"].to_list() == [0.0, 0.0]
+
+
+def test_a_chain_of_pegs_that_leaves_the_price_range_is_named() -> None:
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("A", 1e60),
+            dl.Asset("B", 1e60, peg=dl.Peg("A")),
+        ]
+    )
+    with pytest.raises(ScenarioError, match=r"B\.price in quote"):
+        dl.simulate(sc, max_extra_steps=0)

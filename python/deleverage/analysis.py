@@ -27,6 +27,7 @@ from deleverage._checks import returns
 from deleverage._spec import build_spec
 from deleverage.engine import simulate
 from deleverage.exceptions import ScenarioError
+from deleverage.market import quote_prices
 from deleverage.perps import PerpExchange
 from deleverage.result import Result
 from deleverage.scenario import Scenario
@@ -107,7 +108,8 @@ def liquidation_map(
     k = scenario.asset_names.index(asset)
     rows = np.tile(np.array(list(base.values()), dtype=np.float64), (moves_arr.size, 1))
     rows[:, k] = base[asset] * (1.0 + moves_arr)
-    found = _static_breaches(scenario, rows)
+    # In quote: a pegged asset at its peg moves with its underlying.
+    found = _static_breaches(scenario, quote_prices(scenario.assets, rows))
     n = moves_arr.size
     # Funds are not counted: their sales follow a leverage rule, not a liquidation threshold.
     lending = _per_move(

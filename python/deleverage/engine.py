@@ -29,6 +29,7 @@ from deleverage import _core
 from deleverage._core import Fill, StepReport
 from deleverage._spec import _named, build_spec
 from deleverage.exceptions import DeleverageError, ScenarioError
+from deleverage.market import quote_prices
 from deleverage.perps import PerpExchange
 from deleverage.result import Result, build_result
 from deleverage.scenario import Scenario
@@ -46,8 +47,9 @@ class EngineState:
     ----------
     venues:
         One row per venue: asset, venue index and kind, whether it is halted (a venue-halt
-        outage), mid, best bid and ask (null when a side is empty or the venue is halted), and
-        the quantity within 2 % of the mid on each side.
+        outage), mid, best bid and ask in quote (null when a side is empty or the venue is
+        halted; a pegged asset's venues quote it in its underlying, shown here times the
+        underlying's mid), and the quantity within 2 % of the mid on each side.
     assets:
         One row per asset: reference, routed mid, oracle price.
     accounts, positions, vaults, auctions, funds:
@@ -104,7 +106,12 @@ class Engine:
     ) -> None:
         spec, labels, n_lending = build_spec(scenario, shock, seed, max_extra_steps)
         # What labels the results (not the scenario itself: an engine pickles without it).
-        self._prices = [float(a.price) for a in scenario.assets]
+        # Starting prices in quote (a pegged asset's through its underlying): the summary's
+        # drawdowns are measured from them.
+        self._pegs = [a.peg for a in scenario.assets]
+        self._prices = [
+            float(p) for p in quote_prices(scenario.assets, [a.price for a in scenario.assets])
+        ]
         self._protocols = scenario.protocol_names
         self._families = [f.protocol for f in scenario.families]
         self._rows = [
@@ -580,14 +587,24 @@ class Engine:
         res = self.result()
         m = dict(self._core.market())
         names = pl.Series(self._assets, dtype=pl.String)
+        # A pegged asset's venues quote it in its underlying: in quote, times the underlying's
+        # routed mid (1 for the quote or an unpegged asset).
+        unit = pl.Series(
+            [
+                float(m["mid"][self._assets.index(p.to)]) if p is not None and p.to else 1.0
+                for p in self._pegs
+            ],
+            dtype=pl.Float64,
+        )
+        in_quote = pl.lit(unit).gather(pl.col("asset"))
         venues = pl.DataFrame(dict(m["venues"])).select(
             pl.lit(names).gather(pl.col("asset")).alias("asset"),
             "venue",
             "kind",
             "halted",
-            pl.col("mid").fill_nan(None),
-            pl.col("best_bid").fill_nan(None),
-            pl.col("best_ask").fill_nan(None),
+            (pl.col("mid").fill_nan(None) * in_quote).alias("mid"),
+            (pl.col("best_bid").fill_nan(None) * in_quote).alias("best_bid"),
+            (pl.col("best_ask").fill_nan(None) * in_quote).alias("best_ask"),
             "bid_depth_2pct",
             "ask_depth_2pct",
         )

@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from deleverage._checks import finite, whole
 from deleverage._core import Venue
 from deleverage.exceptions import ScenarioError
@@ -303,3 +306,19 @@ class Asset:
             raise ScenarioError(
                 f"{self.name}.peg must be a deleverage.Peg, got {type(self.peg).__name__}"
             )
+
+
+def quote_prices(assets: Sequence[Asset], local: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Prices in quote from prices in each asset's own units (``Asset.price``'s: a pegged
+    asset's in its underlying's), one row per price vector: a pegged asset's price times its
+    underlying's in quote, as the core's market values it (``Market::spot``). For the Python
+    layer's static computations (a liquidation map, a generated book of positions, a summary's
+    starting prices)."""
+    out = np.array(local, dtype=np.float64, copy=True)
+    names = [a.name for a in assets]
+    pegged = [(k, names.index(a.peg.to)) for k, a in enumerate(assets) if a.peg and a.peg.to]
+    # Each pass settles one more link of every chain (the core has refused cycles).
+    for _ in range(len(pegged)):
+        for k, u in pegged:
+            out[..., k] = np.asarray(local, dtype=np.float64)[..., k] * out[..., u]
+    return out

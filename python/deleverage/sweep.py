@@ -41,6 +41,7 @@ from deleverage import _core
 from deleverage._checks import whole
 from deleverage._spec import build_spec
 from deleverage.exceptions import ScenarioError
+from deleverage.market import quote_prices
 from deleverage.perps import PerpExchange
 from deleverage.result import amplification
 from deleverage.scenario import Scenario
@@ -407,8 +408,9 @@ def _frame(label: str, sc: Scenario, raw: dict[str, Any]) -> pl.DataFrame:
     low = raw["min_mid"].reshape(-1, n)
     exo = raw["min_reference"].reshape(-1, n)
     extra = {}
+    quote0 = quote_prices(sc.assets, [x.price for x in sc.assets])
     for a, asset in enumerate(sc.assets):
-        p0 = float(asset.price)
+        p0 = float(quote0[a])
         dd = np.minimum(low[:, a] / p0 - 1.0, 0.0)
         ex = np.minimum(exo[:, a] / p0 - 1.0, 0.0)
         extra[f"drawdown_{asset.name}"] = dd

@@ -49,7 +49,7 @@ from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, Stable
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending
-from deleverage.market import Asset, Channel, Oracle, Peg
+from deleverage.market import Asset, Channel, Oracle, Peg, quote_prices
 from deleverage.outages import Outage
 from deleverage.perps import PerpExchange
 from deleverage.scenario import Liquidators, Scenario
@@ -456,7 +456,9 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
                 f"names unknown asset {unknown[0]!r}; assets are {sc.asset_names}"
             )
         sc = replace(sc, shock=shock)
-    prices = {a.name: float(a.price) for a in assets}
+    # In quote, for generated positions' health factors.
+    start = quote_prices(assets, [a.price for a in assets])
+    prices = {a.name: float(p) for a, p in zip(assets, start, strict=True)}
     raw_protocols = top.get("protocols", [])
     if not isinstance(raw_protocols, list):
         raise (place / "protocols").error("expected an array of tables [[protocols]]")

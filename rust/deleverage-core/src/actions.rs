@@ -103,17 +103,16 @@ impl Engine {
         if !self.outages.is_empty() {
             self.sh.outage = self.outage_state(self.sh.step);
         }
-        for f in &mut self.families {
+        for (k, f) in self.families.iter_mut().enumerate() {
             if let Family::Lending(l) = f
                 && l.holds(account)
             {
-                return l.liquidate_manual(
-                    &mut self.sh,
-                    account,
-                    debt_asset,
-                    collateral_asset,
-                    amount,
-                );
+                // The protocol reads pegged assets as it does in the step loop.
+                self.sh.set_acting(k);
+                let out =
+                    l.liquidate_manual(&mut self.sh, account, debt_asset, collateral_asset, amount);
+                self.sh.set_view(None);
+                return out;
             }
         }
         Err(Error::Refused {
@@ -135,7 +134,10 @@ impl Engine {
         let id = self.first_id.get(family).copied();
         match (self.families.get_mut(family), id) {
             (Some(Family::Vaults(v)), Some(id)) => {
-                v.take_manual(&mut self.sh, id, auction, amt, max_price)
+                self.sh.set_acting(family);
+                let out = v.take_manual(&mut self.sh, id, auction, amt, max_price);
+                self.sh.set_view(None);
+                out
             }
             _ => Err(Error::OutOfRange {
                 field: "family".to_owned(),
@@ -158,7 +160,10 @@ impl Engine {
         let id = self.first_id.get(family).copied();
         match (self.families.get_mut(family), id) {
             (Some(Family::Perps(x)), Some(id)) => {
-                x.liquidate_manual(&mut self.sh, id, row, qty, price)
+                self.sh.set_acting(family);
+                let out = x.liquidate_manual(&mut self.sh, id, row, qty, price);
+                self.sh.set_view(None);
+                out
             }
             _ => Err(Error::OutOfRange {
                 field: "family".to_owned(),

@@ -15,6 +15,10 @@ use crate::venue::{AnyVenue, Venue};
 /// Clearings of cross-venue arbitrage per call; one normally suffices (see `router::arbitrage`).
 const ARB_ROUNDS: usize = 8;
 
+/// How far (relatively) a pegged asset's marginal price must be past a channel's price for the
+/// channel to trade: a pool at rest sits within rounding of it.
+const PEG_TOLERANCE: f64 = 1e-9;
+
 /// Venues and prices of all assets.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Market {
@@ -294,14 +298,7 @@ impl Market {
 
     /// Best bid and ask over the asset's venues, in quote.
     pub fn best_quotes(&self, a: usize) -> (Option<f64>, Option<f64>) {
-        let bid = self.venues[a]
-            .iter()
-            .filter_map(|v| v.best_bid())
-            .reduce(f64::max);
-        let ask = self.venues[a]
-            .iter()
-            .filter_map(|v| v.best_ask())
-            .reduce(f64::min);
+        let (bid, ask) = self.local_quotes(a);
         if !self.pegged || self.unit[a].is_none() {
             return (bid, ask);
         }
@@ -399,7 +396,7 @@ impl Market {
     }
 
     /// The arbitrage through a pegged asset's channels at the start of step `step`, after its
-    /// venues' upkeep: the queue pays what is due; below the peg less the redemption fee,
+    /// venues' upkeep: below the peg less the redemption fee,
     /// arbitrageurs buy on the venues (up to the channel's capacity, to where the marginal ask
     /// reaches that price) and redeem, paid `delay` steps later; above the peg plus the mint fee
     /// they mint and sell. A paused redemption channel takes and pays nothing. Not a forced
@@ -412,18 +409,14 @@ impl Market {
         st.minted = 0.0;
         st.paid = 0.0;
         st.paused = paused;
-        if !paused {
-            while let Some(&(due, amount)) = st.queue.front()
-                && due <= step
-            {
-                st.paid += amount;
-                st.queue.pop_front();
-            }
-        }
         let (redeem, mint) = (st.redeem, st.mint);
         let par = self.reference[a];
+        // The marginal price must be off the channel's price by more than rounding: at rest a
+        // pool's capacity to its own price is a few ulps, not a trade.
+        let (bid, ask) = self.local_quotes(a);
         if let Some(ch) = redeem
             && !paused
+            && ask.is_some_and(|x| x < par * (1.0 - ch.fee) * (1.0 - PEG_TOLERANCE))
         {
             let limit = par * (1.0 - ch.fee);
             let q = ch.capacity.min(self.local_capacity(a, Side::Buy, limit));
@@ -438,7 +431,9 @@ impl Market {
                 }
             }
         }
-        if let Some(ch) = mint {
+        if let Some(ch) = mint
+            && bid.is_some_and(|x| x > par * (1.0 + ch.fee) * (1.0 + PEG_TOLERANCE))
+        {
             let limit = par * (1.0 + ch.fee);
             let q = ch.capacity.min(self.local_capacity(a, Side::Sell, limit));
             if q > 0.0 {
@@ -448,7 +443,31 @@ impl Market {
                 }
             }
         }
+        // The queue pays what is due, this step's redemptions too when the delay is zero.
+        if let Some(st) = self.pegs[a].as_mut()
+            && !paused
+        {
+            while let Some(&(due, amount)) = st.queue.front()
+                && due <= step
+            {
+                st.paid += amount;
+                st.queue.pop_front();
+            }
+        }
         self.refresh_spot(a);
+    }
+
+    /// Best bid and ask over asset `a`'s venues, in the venues' units.
+    fn local_quotes(&self, a: usize) -> (Option<f64>, Option<f64>) {
+        let bid = self.venues[a]
+            .iter()
+            .filter_map(|v| v.best_bid())
+            .reduce(f64::max);
+        let ask = self.venues[a]
+            .iter()
+            .filter_map(|v| v.best_ask())
+            .reduce(f64::min);
+        (bid, ask)
     }
 
     /// Most one order on `side` trades across the asset's venues before its marginal price

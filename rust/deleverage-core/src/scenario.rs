@@ -226,6 +226,22 @@ impl Scenario {
                 }
             }
         }
+        // A chain of pegs multiplies prices: each asset's starting price in quote must still be
+        // a price.
+        for a in &self.assets {
+            let mut value = a.price;
+            let mut at = a.peg.and_then(|p| p.underlying);
+            while let Some(u) = at {
+                value *= self.assets[u as usize].price;
+                at = self.assets[u as usize].peg.and_then(|p| p.underlying);
+            }
+            if a.peg.is_some() {
+                error::price(
+                    &format!("{}.price in quote (through its pegs)", a.name),
+                    value,
+                )?;
+            }
+        }
         if !self.reads_peg.is_empty() && self.reads_peg.len() != self.families.len() {
             return Err(Error::LengthMismatch {
                 field: "reads_peg".to_owned(),

@@ -215,13 +215,14 @@ fn fuzz() -> impl Strategy<Value = Fuzz> {
         )
 }
 
-/// The path: ETH and ETH-PERP compound the returns from 100; USDC stays at 1.
+/// The path: ETH and ETH-PERP compound the returns from 100; USDC stays at 1, and so does
+/// stETH's peg (in ETH).
 fn path(returns: &[f64]) -> Vec<f64> {
     let mut p = 100.0;
-    let mut out = Vec::with_capacity(3 * returns.len());
+    let mut out = Vec::with_capacity(4 * returns.len());
     for r in returns {
         p *= 1.0 + r;
-        out.extend([p, 1.0, p]);
+        out.extend([p, 1.0, p, 1.0]);
     }
     out
 }
@@ -243,12 +244,12 @@ fn lending(f: &Fuzz) -> Option<Family> {
         protocol_fee: 0.0,
         liquidation_factor: 0.0,
     };
-    let protocol = Lending::new(f.rules.clone(), vec![Some(eth), Some(base), None]).ok()?;
+    let protocol = Lending::new(f.rules.clone(), vec![Some(eth), Some(base), None, None]).ok()?;
     let accounts = lending_accounts(
         &[ETH as u32, USDC as u32],
         f.accounts.iter().flat_map(|&(e, _)| [e, 0.0]).collect(),
         f.accounts.iter().flat_map(|&(_, u)| [0.0, u]).collect(),
-        3,
+        4,
     );
     Some(lending_family(vec![protocol], accounts))
 }
@@ -274,6 +275,7 @@ proptest! {
                     f.perp.iter().map(VenueSpec::build).collect(),
                     c.perp_oracle,
                 ),
+                c.lst.asset(),
             ],
             families,
             c.queue,

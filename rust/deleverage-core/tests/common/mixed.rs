@@ -4,9 +4,9 @@
 //! includes it, as `mod mixed` (no other test binary needs to compile it).
 
 use deleverage_core::{
-    AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, BookDynamics, Brackets,
-    Channel, ConstantProductPool, Engine, Error, Exchange, ExchangeConfig, Execution, Family,
-    Funds, Ilk, ImpactCurve, OracleKind, Outage, OutageKind, PartialRule, Peg, PerpMarket,
+    AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, AssetSpec, BookDynamics,
+    Brackets, Channel, ConstantProductPool, Engine, Error, Exchange, ExchangeConfig, Execution,
+    Family, Funds, Ilk, ImpactCurve, OracleKind, Outage, OutageKind, PartialRule, Peg, PerpMarket,
     PositionRows, PriceCurve, QueueConfig, Rule, StableSwapPool, Trigger, Vaults,
 };
 use proptest::prelude::*;
@@ -391,8 +391,9 @@ pub struct Case {
     pub queue: QueueConfig,
     pub shock: f64,
     pub steps: usize,
-    /// Outages over the run (issue 18): liquidators out, ETH's oracle frozen, ETH's or the perp
-    /// market's only venue halted, a sequencer down with a grace period.
+    /// Outages over the run (issue 18): liquidators out, ETH's oracle frozen, ETH's, the perp
+    /// market's or stETH's only venue halted, stETH's redemptions paused, a sequencer down with
+    /// a grace period.
     pub outages: Vec<Outage>,
 }
 
@@ -405,6 +406,13 @@ fn outage() -> impl Strategy<Value = Outage> {
             venue: 0
         }),
         Just(OutageKind::VenueHalt { asset: 2, venue: 0 }),
+        Just(OutageKind::VenueHalt {
+            asset: STETH as u32,
+            venue: 0
+        }),
+        Just(OutageKind::RedemptionPause {
+            asset: STETH as u32
+        }),
         (0u32..3).prop_map(|grace_steps| OutageKind::Sequencer { grace_steps }),
     ];
     (kind, 0u32..5, 1u32..4).prop_map(|(kind, start, len)| Outage {
@@ -422,6 +430,27 @@ pub struct LstSpec {
     pub mint: Option<Channel>,
     pub read_at_peg: bool,
     pub slashing: f64,
+}
+
+impl LstSpec {
+    /// stETH, pegged to ETH at 1 on its pool of 500 + 500, read at its routed mid.
+    pub fn asset(&self) -> AssetSpec {
+        let pool = match self.amplification {
+            Some(amp) => StableSwapPool::new(vec![500.0, 500.0], amp, 0.0004, 0.5)
+                .unwrap()
+                .into(),
+            None => ConstantProductPool::new(500.0, 500.0, 0.003)
+                .unwrap()
+                .into(),
+        };
+        let mut steth = asset("stETH", 1.0, vec![pool], OracleKind::Spot);
+        steth.peg = Some(Peg {
+            underlying: Some(ETH as u32),
+            redeem: self.redeem,
+            mint: self.mint,
+        });
+        steth
+    }
 }
 
 fn channel() -> impl Strategy<Value = Option<Channel>> {
@@ -538,20 +567,7 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
             reserve(0.8, 0.05, 0.1),
         ],
     );
-    let pool = match c.lst.amplification {
-        Some(amp) => StableSwapPool::new(vec![500.0, 500.0], amp, 0.0004, 0.5)
-            .unwrap()
-            .into(),
-        None => ConstantProductPool::new(500.0, 500.0, 0.003)
-            .unwrap()
-            .into(),
-    };
-    let mut steth = asset("stETH", 1.0, vec![pool], OracleKind::Spot);
-    steth.peg = Some(Peg {
-        underlying: Some(ETH as u32),
-        redeem: c.lst.redeem,
-        mint: c.lst.mint,
-    });
+    let steth = c.lst.asset();
     let sc = scenario_of(
         vec![
             asset("ETH", 100.0, vec![c.eth.build()], OracleKind::Spot),
@@ -568,7 +584,13 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
         c.queue,
     );
     let mut sc = sc;
-    sc.outages = c.outages.clone();
+    // A redemption pause needs a redemption channel.
+    sc.outages = c
+        .outages
+        .iter()
+        .filter(|o| c.lst.redeem.is_some() || !matches!(o.kind, OutageKind::RedemptionPause { .. }))
+        .copied()
+        .collect();
     if c.lst.read_at_peg {
         sc.reads_peg = vec![vec![STETH as u32], vec![], vec![], vec![]];
     }
