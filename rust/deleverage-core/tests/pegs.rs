@@ -82,3 +82,37 @@ fn a_peg_cycle_and_a_negative_capacity_are_named() {
     let err = Engine::new(sc, 0).unwrap_err();
     assert_eq!(err.field(), Some("stETH.peg.redeem.capacity"), "{err}");
 }
+
+#[test]
+fn a_halted_book_resumes_with_the_permanent_impact_the_other_book_made() {
+    use common::linear_book;
+    use deleverage_core::BookDynamics;
+    use deleverage_core::market::Market;
+    let dynamics = BookDynamics {
+        resilience_half_life: None,
+        permanent_impact: 0.5,
+    };
+    let books = vec![
+        AnyVenue::Book(linear_book(10.0, 100.0, 0.5, 100, dynamics)),
+        AnyVenue::Book(linear_book(10.0, 100.0, 0.5, 100, dynamics)),
+    ];
+    let mut m = Market::new(vec![100.0], vec![books]);
+    m.set_halted(0, 1, true);
+    assert_eq!(m.halted_count(0), 1);
+    // The sale walks book 0 alone (book 1 quotes nothing): 40 units down four levels.
+    let f = m.trade(0, Side::Sell, 40.0);
+    assert_close!(f.filled, 40.0);
+    let factor = |v: &AnyVenue| match v.inner() {
+        AnyVenue::Book(b) => b.permanent_factor(),
+        _ => unreachable!("both venues are books"),
+    };
+    let moved = factor(&m.venues(0)[0]);
+    assert!(
+        moved < 1.0,
+        "a sale with θ = 0.5 moves the anchor down: {moved}"
+    );
+    // Halted, book 1 kept its own anchor; resumed, it takes the asset's Π.
+    assert_eq!(factor(&m.venues(0)[1]), 1.0);
+    m.set_halted(0, 1, false);
+    assert_close!(factor(&m.venues(0)[1]), moved);
+}
