@@ -135,3 +135,113 @@ def test_the_owner_column_does_not_change_a_run() -> None:
     assert a.events.equals(b.events)
     assert a.accounts.equals(b.accounts)
     assert a.positions.equals(b.positions)
+
+
+def margin_call(cash: float, with_perp: bool = True) -> dl.Scenario:
+    # "fund" owns a lending account (10 ETH against 11,000 USDC, LT 0.83) and a perp long (10
+    # ETH-PERP at 2,000 on 1,000 of margin, MM 0.4 %); ETH and ETH-PERP fall 10 % at step 0.
+    # Its policy: perp pools back to 1.1·MM, lending health 1.5. ETH sells on a curve so deep
+    # (slope 1e-15) that a sale fills at the oracle to 1e-11.
+    eth = dl.ImpactCurve.linear(2_000.0, 1e-15)
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", 2_000.0, venues=[eth], oracle=dl.Oracle.reference()),
+            dl.Asset("USDC", 1.0, oracle=dl.Oracle.reference()),
+            dl.Asset("ETH-PERP", 2_000.0, oracle=dl.Oracle.reference()),
+        ],
+        steps=2,
+    )
+    lend = pl.DataFrame(
+        {
+            "account": ["loan"],
+            "collateral_asset": ["ETH"],
+            "collateral": [10.0],
+            "debt_asset": ["USDC"],
+            "debt": [11_000.0],
+            "owner": ["fund"],
+        }
+    )
+    sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), lend)
+    if with_perp:
+        perp = pl.DataFrame(
+            {
+                "account": ["long"],
+                "market": ["ETH-PERP"],
+                "size": [10.0],
+                "entry_price": [2_000.0],
+                "margin": [1_000.0],
+                "owner": ["fund"],
+            }
+        )
+        venue = dl.PerpExchange([dl.PerpMarket("ETH-PERP", dl.examples.BTC_BRACKETS)])
+        sc = sc.add_perps(venue, perp)
+    policy = dl.Owner(cash=cash, margin_buffer=0.1, target_health=1.5)
+    return sc.with_owners({"fund": policy})
+
+
+SHOCK = dl.Shock.instant(ETH=-0.1, **{"ETH-PERP": -0.1})
+
+
+def test_a_perp_loss_paid_from_cash_forces_the_lending_account_to_deleverage() -> None:
+    # The perp long at 1,800: equity 1,000 + 10·(1,800 − 2,000) = −1,000, MM 18,000·0.4 % = 72,
+    # so the owner posts 1.1·72 + 1,000 = 1,079.2 and has 920.8 left.
+    # The loan at 1,800: W = 10·1,800·0.83 = 14,940, B = 11,000, HF 1.358 < 1.5: it needs
+    # R = 11,000 − 14,940/1.5 = 1,040 repaid. Cash pays 920.8 (B' = 10,079.2); the rest comes
+    # from selling q = (1.5·10,079.2 − 14,940)/(1,800·(1.5 − 0.83)) = 0.148259 ETH for
+    # 266.866, which repays as much debt and leaves the loan at HF 1.5 with no cash left.
+    res = dl.simulate(margin_call(2_000.0), shock=SHOCK, max_extra_steps=0)
+    ev = res.events
+    top = ev.filter(kind="owner_top_up").row(0, named=True)
+    assert (top["account"], top["notional"]) == ("long", pytest.approx(1_079.2, rel=1e-12))
+    repay = ev.filter(kind="owner_repay").row(0, named=True)
+    assert repay["debt_repaid_value"] == pytest.approx(920.8, rel=1e-12)
+    sale = ev.filter(kind="owner_sale").row(0, named=True)
+    q = (1.5 * 10_079.2 - 14_940) / (1_800 * (1.5 - 0.83))
+    assert sale["qty"] == pytest.approx(q, rel=1e-9)
+    assert sale["notional"] == pytest.approx(q * 1_800, rel=1e-9)
+    assert sale["debt_repaid"] == pytest.approx(q * 1_800, rel=1e-9)
+    assert res.accounts["health"].item() == pytest.approx(1.5, rel=1e-9)
+    assert res.meta["owner_cash"][0] == pytest.approx(0.0, abs=1e-9)
+    # Nobody was liquidated: the perp pool stays at 1.1·MM, the loan at 1.5.
+    assert ev.filter(pl.col("kind").is_in(["liquidation", "perp_liquidation"])).height == 0
+    pos = res.positions.row(0, named=True)
+    assert pos["equity"] == pytest.approx(1.1 * 72.0, rel=1e-9)
+
+
+def test_without_the_perp_loss_the_cash_repays_the_loan() -> None:
+    # The same loan alone: 1,040 repaid from 2,000 of cash, 960 left, nothing sold.
+    res = dl.simulate(margin_call(2_000.0, with_perp=False), shock=SHOCK, max_extra_steps=0)
+    kinds = res.events["kind"].cast(pl.String).to_list()
+    assert kinds == ["owner_repay"]
+    assert res.events["debt_repaid_value"].item() == pytest.approx(1_040.0, rel=1e-12)
+    assert res.meta["owner_cash"][0] == pytest.approx(960.0, rel=1e-12)
+    ex = dl.exposure_by_owner(margin_call(2_000.0, with_perp=False), res)
+    assert ex["cash"].item() == pytest.approx(960.0, rel=1e-12)
+
+
+def test_bad_owner_policies_are_named() -> None:
+    sc = margin_call(1.0).with_owners({"fund": dl.Owner(target_health=1.0)})
+    with pytest.raises(ScenarioError, match=r"owners\[0\]\.target_health.*1"):
+        dl.simulate(sc, max_extra_steps=0)
+    with pytest.raises(ScenarioError, match=r"owners\[0\]\.cash.*-5"):
+        dl.simulate(margin_call(-5.0), max_extra_steps=0)
+    with pytest.raises(ScenarioError, match="'ghost' owns no account"):
+        dl.simulate(margin_call(1.0).with_owners({"ghost": dl.Owner()}), max_extra_steps=0)
+    with pytest.raises(ScenarioError, match="owner cash must be a number"):
+        dl.Owner(cash="lots")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="dict of owner name"):
+        margin_call(1.0).with_owners([("fund", dl.Owner())])  # type: ignore[arg-type]
+
+
+def test_owner_policies_round_trip_through_a_scenario_file(tmp_path: Path) -> None:
+    sc = margin_call(2_000.0)
+    path = tmp_path / "margin_call.toml"
+    sc.to_toml(path)
+    back = dl.Scenario.from_toml(path)
+    assert back.owners == sc.owners
+    a = dl.simulate(sc, shock=SHOCK, max_extra_steps=0)
+    b = dl.simulate(back, shock=SHOCK, max_extra_steps=0)
+    assert a.events.equals(b.events)
+    path.write_text(path.read_text().replace("target_health = 1.5", "target_health = 0.5"))
+    with pytest.raises(ScenarioError, match=r"target_health.*0\.5"):
+        dl.simulate(dl.Scenario.from_toml(path), max_extra_steps=0)

@@ -42,7 +42,7 @@ from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve, looped_positions
 from deleverage.market import Asset, Channel, Oracle, Peg
 from deleverage.outages import Outage
-from deleverage.owners import exposure_by_owner
+from deleverage.owners import Owner, exposure_by_owner
 from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
 from deleverage.risk import risk
@@ -69,6 +69,7 @@ __all__ = [
     "Oracle",
     "OrderBook",
     "Outage",
+    "Owner",
     "PartialLiquidation",
     "Peg",
     "PerpExchange",

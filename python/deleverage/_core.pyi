@@ -315,6 +315,10 @@ class _ScenarioSpec(TypedDict):
     outages: NotRequired[list[dict[str, Any]]]
     # Per family in order: the pegged assets its oracle reads at the peg.
     reads_peg: NotRequired[list[list[int]]]
+    # Owners' policies (cash, margin_buffer, target_health) and, per account id, the owner's
+    # index (2**32 - 1: none).
+    owners: NotRequired[list[dict[str, float | None]]]
+    owner_of: NotRequired[_Array]
 
 class _RawFamily(TypedDict, total=False):
     """One family's final state: its tables (numpy columns under the core's names) and ledger.

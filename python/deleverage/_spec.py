@@ -8,6 +8,8 @@ from __future__ import annotations
 import weakref
 from typing import Any, cast
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from deleverage import _core
@@ -140,7 +142,32 @@ def build_spec(
     reads_peg = _reads_peg(scenario)
     if reads_peg:
         spec["reads_peg"] = reads_peg
+    if scenario.owners:
+        spec["owners"] = [o._spec() for _, o in scenario.owners]
+        spec["owner_of"] = _owner_of(scenario, labels)
     return spec, labels, n_lending
+
+
+def _owner_of(sc: Scenario, labels: pl.DataFrame) -> npt.NDArray[np.uint32]:
+    """Per account id: the index of its owner's policy in ``sc.owners``, or 2³² − 1."""
+    from deleverage.owners import _owners
+
+    names = [n for n, _ in sc.owners]
+    owned = _owners(sc)
+    unknown = sorted(set(names) - set(owned["owner"].to_list()))
+    if unknown:
+        raise ScenarioError(
+            f"owners: {unknown[0]!r} owns no account (no positions frame names it in its owner "
+            "column)"
+        )
+    index = pl.DataFrame({"owner": names, "index": np.arange(len(names), dtype=np.uint32)})
+    out = (
+        labels.select(pl.col("account").cast(pl.String), "protocol")
+        .join(owned, on=["account", "protocol"], how="left", maintain_order="left")
+        .join(index, on="owner", how="left", maintain_order="left")
+        .select(pl.col("index").fill_null(np.iinfo(np.uint32).max))
+    )
+    return out["index"].to_numpy().astype(np.uint32)
 
 
 def _reads_peg(sc: Scenario) -> list[list[int]]:

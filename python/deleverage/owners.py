@@ -18,9 +18,10 @@ and ``equity = assets − liabilities``, ``leverage = assets / equity`` (null wh
 not positive). An owner's ``owner_leverage`` is its assets over its equity summed over every
 protocol: the cross-protocol leverage no single protocol sees.
 
-Not built yet: the cross-family payment rule (a realised loss in one family paid from the
-owner's free cash, and an owner without cash deleveraging in another). Owners are reported;
-they do not yet act.
+Owners given an :class:`Owner` policy (:meth:`Scenario.with_owners
+<deleverage.Scenario.with_owners>`) also act: they pay their perp margin calls from their free
+cash and keep their lending accounts at a target health factor, deleveraging them when the cash
+runs out. The funds and vaults they own are reported, not supported.
 
 Examples
 --------
@@ -36,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -46,7 +48,56 @@ if TYPE_CHECKING:
     from deleverage.result import Result
     from deleverage.scenario import Scenario
 
-__all__ = ["exposure_by_owner"]
+__all__ = ["Owner", "exposure_by_owner"]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """What an owner does across its protocols each round, before the families act
+    (:meth:`Scenario.with_owners <deleverage.Scenario.with_owners>`).
+
+    1. **Perp margin calls**, if ``margin_buffer`` is given: an owned margin pool whose equity
+       falls below ``(1 + margin_buffer)·MM`` gets the owner's free cash up to that level (an
+       ``owner_top_up`` event), so its perp losses are paid from the cash.
+    2. **Lending**, if ``target_health`` is given: an owned account below that health factor
+       gets its largest debt repaid from the cash left, ``R = B − W/h*`` (``W`` the
+       threshold-weighted collateral, ``B`` the debt, in quote; an ``owner_repay`` event).
+       Without enough cash the owner deleverages: it sells ``q = (h*·B' − W)/(p·(h* − LT))``
+       units of its largest collateral on the venues and repays with the proceeds (an
+       ``owner_sale`` event: a forced sale like any other), unless the venues' quote says the
+       sale would lower the account's health.
+
+    So a perp loss that takes the cash forces the owner's lending position to deleverage in
+    the same step. ``cash`` is the free cash in quote at the start; the core checks the values
+    (cash and buffer ≥ 0, a target health above 1).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> dl.Owner(cash=5_000.0, margin_buffer=0.1, target_health=1.25).target_health
+    1.25
+    """
+
+    cash: float = 0.0
+    margin_buffer: float | None = None
+    target_health: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("cash", "margin_buffer", "target_health"):
+            v = getattr(self, name)
+            if v is None and name != "cash":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ScenarioError(f"owner {name} must be a number, got {v!r}")
+            object.__setattr__(self, name, float(v))
+
+    def _spec(self) -> dict[str, float | None]:
+        return {
+            "cash": self.cash,
+            "margin_buffer": self.margin_buffer,
+            "target_health": self.target_health,
+        }
+
 
 _SCHEMA = {
     "owner": pl.String,
@@ -97,8 +148,9 @@ def exposure_by_owner(scenario: Scenario, result: Result | None = None) -> pl.Da
     polars.DataFrame
         One row per owner and protocol: ``owner``, ``protocol``, ``family``, ``accounts``,
         ``assets``, ``liabilities``, ``equity``, ``leverage`` (quote; see the module's table),
-        and the owner's ``owner_assets``, ``owner_equity`` and ``owner_leverage`` over every
-        protocol. Sorted by owner, then protocol.
+        the owner's free ``cash`` (owners with an :class:`Owner` policy; null otherwise) and its
+        ``owner_assets``, ``owner_equity`` and ``owner_leverage`` over every protocol (cash
+        not included). Sorted by owner, then protocol.
 
     Examples
     --------
@@ -209,8 +261,19 @@ def exposure_by_owner(scenario: Scenario, result: Result | None = None) -> pl.Da
         .with_columns(equity=pl.col("assets") - pl.col("liabilities"))
     )
     lev = pl.when(pl.col("equity") > 0).then(pl.col("assets") / pl.col("equity"))
+    # Free cash of the owners with a policy: at the start, or what the run left them.
+    names = [n for n, _ in scenario.owners]
+    left = (
+        [o.cash for _, o in scenario.owners]
+        if result is None
+        else [float(x) for x in result.meta.get("owner_cash", [])]
+    )
+    cash = pl.DataFrame(
+        {"owner": names, "cash": left}, schema={"owner": pl.String, "cash": pl.Float64}
+    )
     return (
-        by.with_columns(
+        by.join(cash, on="owner", how="left")
+        .with_columns(
             leverage=lev,
             owner_assets=pl.col("assets").sum().over("owner"),
             owner_equity=pl.col("equity").sum().over("owner"),

@@ -46,6 +46,7 @@ from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve
 from deleverage.market import Asset, Oracle
 from deleverage.outages import Outage
+from deleverage.owners import Owner
 from deleverage.perps import PerpExchange
 from deleverage.shock import Shock, _seconds
 from deleverage.vaults import Vaults
@@ -207,6 +208,8 @@ class Scenario:
     replay: tuple[BookSnapshot, ...] = ()
     #: Downtime and outages over the run (see :meth:`with_outages`).
     outages: tuple[Outage, ...] = ()
+    #: Owners' policies by owner name (see :meth:`with_owners`).
+    owners: tuple[tuple[str, Owner], ...] = ()
 
     def __post_init__(self) -> None:
         assets = items(self.assets, Asset, "", "assets")
@@ -511,6 +514,37 @@ class Scenario:
         'oracle_freeze'
         """
         return replace(self, outages=tuple(self.outages) + tuple(outages))
+
+    def with_owners(self, owners: dict[str, Owner]) -> Scenario:
+        """A new scenario whose owners (the names in the positions' ``owner`` columns) act by
+        the given policies: they pay their perp margin calls from their free cash and keep
+        their lending accounts at a target health factor (see :class:`deleverage.Owner`).
+        Replaces earlier policies of the same owners.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import deleverage as dl
+        >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0), dl.Asset("USDC", 1.0)])
+        >>> lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"],
+        ...                      "collateral": [10.0], "debt_asset": ["USDC"],
+        ...                      "debt": [12_000.0], "owner": ["fund"]})
+        >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05)}), lend)
+        >>> sc.with_owners({"fund": dl.Owner(cash=1_000.0, target_health=1.5)}).owners[0][0]
+        'fund'
+        """
+        if not isinstance(owners, dict):
+            raise ScenarioError(
+                f"owners must be a dict of owner name to deleverage.Owner, got "
+                f"{type(owners).__name__}"
+            )
+        for name, o in owners.items():
+            if not isinstance(name, str) or not isinstance(o, Owner):
+                raise ScenarioError(
+                    f"owners maps owner names to deleverage.Owner, got {name!r}: {o!r}"
+                )
+        kept = tuple((n, o) for n, o in self.owners if n not in owners)
+        return replace(self, owners=kept + tuple(owners.items()))
 
     def with_book_snapshots(
         self,

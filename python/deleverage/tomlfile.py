@@ -51,6 +51,7 @@ from deleverage.funds import Funds
 from deleverage.lending import Lending
 from deleverage.market import Asset, Channel, Oracle, Peg, quote_prices
 from deleverage.outages import Outage
+from deleverage.owners import Owner
 from deleverage.perps import PerpExchange
 from deleverage.scenario import Liquidators, Scenario
 from deleverage.shock import Shock
@@ -392,6 +393,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
             "vaults",
             "funds",
             "outages",
+            "owners",
         },
     )
     run = table(top.get("run", {}), place / "run", _OPTIONAL["run"])
@@ -481,6 +483,23 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
     outages = [_outage(o, place / "outages" / i) for i, o in enumerate(raw_outages)]
     if outages:
         sc = sc.with_outages(*outages)
+    raw_owners = top.get("owners", [])
+    if not isinstance(raw_owners, list):
+        raise (place / "owners").error("expected an array of tables [[owners]]")
+    owners: dict[str, Owner] = {}
+    for i, o in enumerate(raw_owners):
+        op = place / "owners" / i
+        t = table(o, op, {"name", "cash", "margin_buffer", "target_health"})
+        owners[get_str(t, "name", op)] = wrap(
+            op,
+            lambda: Owner(
+                get_num(t, "cash", op, 0.0),  # noqa: B023
+                get_opt_num(t, "margin_buffer", op),  # noqa: B023
+                get_opt_num(t, "target_health", op),  # noqa: B023
+            ),
+        )
+    if owners:
+        sc = sc.with_owners(owners)
     return sc
 
 
@@ -631,4 +650,11 @@ def save(sc: Scenario, path: str | Path) -> None:
         if o.kind == "venue_halt":
             t["venue"] = o.venue
         doc.setdefault("outages", []).append(t)
+    for name, owner in sc.owners:
+        ot: dict[str, Any] = {"name": name, "cash": owner.cash}
+        if owner.margin_buffer is not None:
+            ot["margin_buffer"] = owner.margin_buffer
+        if owner.target_health is not None:
+            ot["target_health"] = owner.target_health
+        doc.setdefault("owners", []).append(ot)
     path.write_text(tomli_w.dumps(doc))

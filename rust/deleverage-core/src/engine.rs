@@ -48,6 +48,31 @@ pub struct Engine {
     /// The scenario's outages.
     #[serde(default)]
     pub(crate) outages: Vec<Outage>,
+    /// The owners of accounts across families, their account map and their free cash now.
+    #[serde(default)]
+    owners: Owners,
+}
+
+/// Owners across families (issue 18): who owns which account, each owner's policy and the
+/// free cash it has left.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Owners {
+    pub specs: Vec<crate::scenario::OwnerSpec>,
+    /// Per account id: the owner's index, or `u32::MAX`.
+    pub owner_of: Vec<u32>,
+    /// Free cash per owner, in quote.
+    pub cash: Vec<f64>,
+}
+
+impl Owners {
+    /// The owner of account `id`, if it has one.
+    #[inline]
+    pub fn of(&self, id: u32) -> Option<usize> {
+        match self.owner_of.get(id as usize) {
+            Some(&o) if o != u32::MAX => Some(o as usize),
+            _ => None,
+        }
+    }
 }
 
 impl Engine {
@@ -83,6 +108,11 @@ impl Engine {
         // `as` saturates: an absurd lag means waiting as long as max_extra_steps allows.
         let quiet_steps = ((lag / sc.step_seconds).ceil() as u32).saturating_add(1);
         let outages = sc.outages;
+        let owners = Owners {
+            cash: sc.owners.iter().map(|o| o.cash).collect(),
+            specs: sc.owners,
+            owner_of: sc.owner_of,
+        };
         let views = peg_views(&sc.reads_peg, &pegs);
         let mut families = sc.families;
         let mut first_id = Vec::with_capacity(families.len());
@@ -137,6 +167,7 @@ impl Engine {
             quiet_steps,
             idle_steps: 0,
             outages,
+            owners,
         })
     }
 
@@ -265,6 +296,7 @@ impl Engine {
             ("sold", Value::F64s(l.sold.clone())),
             ("keepers_paid", Value::F64(l.keepers_paid)),
             ("keepers_received", Value::F64(l.keepers_received)),
+            ("owner_cash", Value::F64s(self.owners.cash.clone())),
         ]
     }
 
@@ -471,6 +503,27 @@ impl Engine {
             .unwrap_or(0)
     }
 
+    /// The owners act before the families scan, each round: first their perp margin calls, in
+    /// family order, then their lending accounts' target health, from the cash left.
+    #[cold]
+    #[inline(never)]
+    fn support_owners(&mut self, round: u32) {
+        for pass in [0, 1] {
+            for (k, (f, &id)) in self.families.iter_mut().zip(&self.first_id).enumerate() {
+                self.sh.set_acting(k);
+                match (pass, f) {
+                    (0, Family::Perps(x)) => {
+                        x.support_owners(&mut self.sh, id, round, &mut self.owners)
+                    }
+                    (1, Family::Lending(l)) => {
+                        l.support_owners(&mut self.sh, round, &mut self.owners)
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     fn run_rounds(&mut self) -> u32 {
         // A liquidator outage leaves them no budget: nothing they pay for happens.
         let out = self.sh.outage.liquidators_out;
@@ -487,6 +540,9 @@ impl Engine {
         loop {
             if rounds > 0 {
                 (0..n).for_each(|a| self.sh.reread_spot(a));
+            }
+            if !self.owners.specs.is_empty() {
+                self.support_owners(rounds);
             }
             for (k, f) in self.families.iter_mut().enumerate() {
                 self.sh.set_acting(k);

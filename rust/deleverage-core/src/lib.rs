@@ -50,7 +50,7 @@ pub use market::Market;
 pub use oracle::OracleKind;
 pub use path::PathSpec;
 pub use recorder::{Column, EventKind, NONE, SequencerState, Table, Value, Values};
-pub use scenario::{AssetSpec, Channel, Outage, OutageKind, Peg, Refresh, Scenario};
+pub use scenario::{AssetSpec, Channel, Outage, OutageKind, OwnerSpec, Peg, Refresh, Scenario};
 pub use session::Session;
 pub use venue::{
     AnyVenue, ArbTrade, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook,

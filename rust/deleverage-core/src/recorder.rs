@@ -118,6 +118,15 @@ named_enum! {
         /// A take of a Maker auction by the engine's user (`Engine::take`): the slice bought
         /// (`collateral_seized`) for what it owes (`debt_repaid_value`), kept (nothing sold).
         UserTake = 18 => "user_take",
+        /// An owner posting free cash to one of its perp margin pools (`account` the pool's,
+        /// `notional` the cash posted).
+        OwnerTopUp = 19 => "owner_top_up",
+        /// An owner repaying a lending account's debt from its free cash (`debt_repaid`, its
+        /// value `debt_repaid_value`).
+        OwnerRepay = 20 => "owner_repay",
+        /// An owner without the cash deleveraging a lending account: `qty` of collateral sold
+        /// on the venues for `notional`, which repays `debt_repaid` of debt.
+        OwnerSale = 21 => "owner_sale",
     }
 }
 

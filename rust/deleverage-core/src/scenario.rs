@@ -81,6 +81,20 @@ pub struct Peg {
     pub mint: Option<Channel>,
 }
 
+/// An entity owning accounts in several families (issue 18): its free cash and what it does
+/// with it each round, before the families scan (perp margin calls first, then lending).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OwnerSpec {
+    /// Free cash in quote.
+    pub cash: f64,
+    /// Its perp margin pools: when a pool's equity falls below `(1 + margin_buffer)·MM`, the
+    /// owner posts cash to bring it back there. `None`: it does not support them.
+    pub margin_buffer: Option<f64>,
+    /// Its lending accounts: below this health factor it repays debt from its cash to bring
+    /// them back to it, and without the cash sells collateral to repay. `None`: no policy.
+    pub target_health: Option<f64>,
+}
+
 /// One asset of a scenario.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AssetSpec {
@@ -110,6 +124,13 @@ pub struct Scenario {
     /// rather than at the asset's own oracle (its market price).
     #[serde(default)]
     pub reads_peg: Vec<Vec<u32>>,
+    /// The owners of accounts across families.
+    #[serde(default)]
+    pub owners: Vec<OwnerSpec>,
+    /// Per account id (the ids of event rows, every family's): the index of its owner in
+    /// `owners`, or `u32::MAX`; empty when no account is owned.
+    #[serde(default)]
+    pub owner_of: Vec<u32>,
 }
 
 impl Scenario {
@@ -131,6 +152,7 @@ impl Scenario {
             f.check(self.assets.len())?;
         }
         self.validate_pegs()?;
+        self.validate_owners()?;
         for (k, o) in self.outages.iter().enumerate() {
             if o.end <= o.start {
                 return Err(Error::OutOfRange {
@@ -260,6 +282,39 @@ impl Scenario {
                     });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Owners: cash ≥ 0, a margin buffer ≥ 0, a target health factor above 1; every account's
+    /// owner one of them.
+    fn validate_owners(&self) -> Result<()> {
+        for (k, o) in self.owners.iter().enumerate() {
+            error::non_negative(&format!("owners[{k}].cash"), o.cash)?;
+            if let Some(b) = o.margin_buffer {
+                error::non_negative(&format!("owners[{k}].margin_buffer"), b)?;
+            }
+            if let Some(h) = o.target_health {
+                error::finite(&format!("owners[{k}].target_health"), h)?;
+                if h <= 1.0 {
+                    return Err(Error::OutOfRange {
+                        field: format!("owners[{k}].target_health"),
+                        value: h,
+                        expected: "a health factor above 1",
+                    });
+                }
+            }
+        }
+        if let Some(bad) = self
+            .owner_of
+            .iter()
+            .position(|&o| o != u32::MAX && o as usize >= self.owners.len())
+        {
+            return Err(Error::OutOfRange {
+                field: format!("owner_of[{bad}]"),
+                value: f64::from(self.owner_of[bad]),
+                expected: "the index of an owner of the scenario",
+            });
         }
         Ok(())
     }

@@ -26,6 +26,8 @@ fn scenario(families: Vec<Family>) -> Scenario {
         step_seconds: 12.0,
         outages: Vec::new(),
         reads_peg: Vec::new(),
+        owners: Vec::new(),
+        owner_of: Vec::new(),
     }
 }
 

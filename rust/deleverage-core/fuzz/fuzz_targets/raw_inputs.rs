@@ -122,6 +122,8 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         step_seconds: 12.0,
         outages: Vec::new(),
         reads_peg: Vec::new(),
+        owners: Vec::new(),
+        owner_of: Vec::new(),
     };
     let shown = format!("{sc:?}");
     if std::env::var_os("FUZZ_SHOW").is_some() {

@@ -30,18 +30,23 @@ macro_rules! dispatch {
 }
 
 impl Venue for AnyVenue {
+    #[inline]
     fn quote(&self, side: Side, qty: f64) -> Fill {
         dispatch!(self, v => v.quote(side, qty), halted => Fill::empty(side, qty))
     }
+    #[inline]
     fn execute(&mut self, side: Side, qty: f64) -> Fill {
         dispatch!(self, v => v.execute(side, qty), halted => Fill::empty(side, qty))
     }
+    #[inline]
     fn best_bid(&self) -> Option<f64> {
         dispatch!(self, v => v.best_bid(), halted => None)
     }
+    #[inline]
     fn best_ask(&self) -> Option<f64> {
         dispatch!(self, v => v.best_ask(), halted => None)
     }
+    #[inline]
     fn mid(&self) -> Option<f64> {
         dispatch!(self, v => v.mid(), halted => None)
     }
@@ -51,6 +56,7 @@ impl Venue for AnyVenue {
     fn marginal(&self, side: Side, traded: f64) -> Option<f64> {
         dispatch!(self, v => v.marginal(side, traded), halted => None)
     }
+    #[inline]
     fn capacity_to(&self, side: Side, price: f64) -> f64 {
         dispatch!(self, v => v.capacity_to(side, price), halted => 0.0)
     }

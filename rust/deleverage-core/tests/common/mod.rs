@@ -109,6 +109,8 @@ pub fn scenario_of(assets: Vec<AssetSpec>, families: Vec<Family>, queue: QueueCo
         step_seconds: 12.0,
         outages: Vec::new(),
         reads_peg: Vec::new(),
+        owners: Vec::new(),
+        owner_of: Vec::new(),
     }
 }
 

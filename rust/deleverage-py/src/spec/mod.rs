@@ -11,7 +11,7 @@ pub use perps::maintenance_margin;
 mod vaults;
 
 use deleverage_core::{
-    AssetSpec, Channel, Family, OracleKind, Outage, OutageKind, PathSpec, Peg, Priority,
+    AssetSpec, Channel, Family, OracleKind, Outage, OutageKind, OwnerSpec, PathSpec, Peg, Priority,
     QueueConfig, Refresh, RoundMode, Scenario,
 };
 use pyo3::prelude::*;
@@ -229,6 +229,22 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
             .map_err(|e| BindingError::Scenario(format!("scenario.reads_peg: {e}")))?,
         None => Vec::new(),
     };
+    let mut owners = Vec::new();
+    if let Some(list) = optional(spec, "owners", place)? {
+        for (k, o) in self::list(&list, "owners")?.iter().enumerate() {
+            let place = format!("owners[{k}]");
+            let d = dict(&o, &place)?;
+            owners.push(OwnerSpec {
+                cash: get(&d, "cash", &place)?,
+                margin_buffer: get(&d, "margin_buffer", &place)?,
+                target_health: get(&d, "target_health", &place)?,
+            });
+        }
+    }
+    let owner_of = match optional(spec, "owner_of", place)? {
+        Some(v) => convert::u32_column(&v, "owner_of")?,
+        None => Vec::new(),
+    };
     Ok(Spec {
         scenario: Scenario {
             families,
@@ -237,6 +253,8 @@ pub(crate) fn convert_spec(spec: &Bound<'_, PyDict>) -> BindingResult<Spec> {
             step_seconds,
             outages,
             reads_peg,
+            owners,
+            owner_of,
         },
         path,
         steps,

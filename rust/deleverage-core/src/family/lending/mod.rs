@@ -13,6 +13,7 @@
 pub mod accounts;
 mod comet;
 mod manual;
+mod owners;
 
 pub use manual::ManualLiquidation;
 pub mod rules;

@@ -6,6 +6,7 @@
 
 mod adl;
 mod manual;
+mod owners;
 pub mod rules;
 mod table;
 mod trigger;

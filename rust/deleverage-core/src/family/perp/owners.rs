@@ -1,0 +1,42 @@
+//! Owners' margin calls on a perp exchange (issue 18): an owner posts free cash to its pools.
+
+use super::{Exchange, PoolStatus};
+use crate::engine::Owners;
+use crate::family::shared::Shared;
+use crate::recorder::EventKind;
+
+impl Exchange {
+    /// Before the round's scan: every owned pool whose equity is below `(1 + margin_buffer)·MM`
+    /// at the oracle prices gets the owner's free cash up to that level (as much as is left).
+    /// More margin only moves a pool's liquidation price away, so the trigger index's
+    /// placement stays conservative until the pool is re-placed.
+    pub fn support_owners(&mut self, sh: &mut Shared, id: u32, round: u32, owners: &mut Owners) {
+        for p in 0..self.owner.len() {
+            let Some(o) = owners.of(self.owner[p]) else {
+                continue;
+            };
+            let Some(buffer) = owners.specs[o].margin_buffer else {
+                continue;
+            };
+            if matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) {
+                continue;
+            }
+            let (e, mm) = self.pool_state(p, &sh.px);
+            let target = (1.0 + buffer) * mm;
+            let pay = (target - e).min(owners.cash[o]);
+            if !(mm > 0.0 && e < target && pay > 0.0) {
+                continue;
+            }
+            owners.cash[o] -= pay;
+            self.wallet[p] += pay;
+            self.index.touch(p);
+            let first = (self.offsets[p] as usize..self.offsets[p + 1] as usize)
+                .find(|&j| self.size[j] != 0.0)
+                .unwrap_or(self.offsets[p] as usize);
+            let a = self.asset(first);
+            let mut ev = sh.event(round, EventKind::OwnerTopUp, id, self.owner[p], a);
+            ev.notional = pay;
+            sh.events.push(&ev);
+        }
+    }
+}
