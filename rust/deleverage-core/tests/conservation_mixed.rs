@@ -22,6 +22,7 @@ mod mixed;
 
 use common::{RTOL, close_at, exchange_of, funds_of, vaults_of};
 use deleverage_core::market::VenueFlows;
+use deleverage_core::recorder::Value;
 use deleverage_core::{EventKind, RoundMode, Side, Venue};
 use mixed::{ETH, FUND0, FUNDS, LENDING, PERP, PERPS, STETH, TRADER0, USDC, VAULTS, case, run};
 use proptest::prelude::*;
@@ -83,7 +84,7 @@ proptest! {
         let is_sell = |r: usize| match ev.kind[r] {
             x if x == k(EventKind::Liquidation) || x == k(EventKind::Sale)
                 || x == k(EventKind::Storefront) || x == k(EventKind::AuctionTake)
-                || x == k(EventKind::FundSale) => true,
+                || x == k(EventKind::FundSale) || x == k(EventKind::OwnerSale) => true,
             x if x == k(EventKind::PerpLiquidation) => side_of(ev.account[r]) > 0.0,
             _ => false,
         };
@@ -123,8 +124,10 @@ proptest! {
         eth.received += steth.received;
         let fund_sold: f64 = f.table(e.oracle_prices()).sold_notional.iter().sum();
         let fund_bought: f64 = f.table(e.oracle_prices()).bought_notional.iter().sum();
+        let owner_sold = sum(&|r| ev.kind[r] == k(EventKind::OwnerSale), &ev.notional);
         check!(
-            e.ledger().liquidators_received + v.keepers_received() + fund_sold - fund_bought,
+            e.ledger().liquidators_received + v.keepers_received() + fund_sold - fund_bought
+                + owner_sold,
             eth.paid - eth.received,
             eth.paid + eth.received
         );
@@ -182,10 +185,14 @@ proptest! {
             let seized = sum(&|r| liq(r) && ev.asset[r] as usize == a, &ev.collateral_seized);
             let fees = sum(&|r| liq(r) && ev.asset[r] as usize == a, &ev.protocol_fee);
             let repaid = sum(&|r| liq(r) && ev.debt_asset[r] as usize == a, &ev.debt_repaid);
-            check!(coll0 - coll1, seized, coll0);
+            // The owner's own repayments and collateral sales (issue 18).
+            let owner = |r: usize| ev.kind[r] == k(EventKind::OwnerRepay) || ev.kind[r] == k(EventKind::OwnerSale);
+            let owner_sold = sum(&|r| ev.kind[r] == k(EventKind::OwnerSale) && ev.asset[r] as usize == a, &ev.qty);
+            let owner_repaid = sum(&|r| owner(r) && ev.debt_asset[r] as usize == a, &ev.debt_repaid);
+            check!(coll0 - coll1 - owner_sold, seized, coll0);
             check!(seized, e.ledger().liquidators_seized[a] + l.treasury[a], coll0);
             check!(fees, l.treasury[a], coll0);
-            check!(debt0, debt1 + repaid + l.deficit[a], debt0);
+            check!(debt0, debt1 + repaid + owner_repaid + l.deficit[a], debt0);
         }
         // Lending sales (with a batch round's Sale rows, which name no protocol) plus keepers'
         // sales are the ledger's units sold, per asset.
@@ -201,7 +208,9 @@ proptest! {
         }
         let lending_notional = sum(&lending_sale, &ev.notional);
         check!(lending_notional, e.ledger().liquidators_received, lending_notional);
-        check!(sum(&|r| lend(r), &ev.debt_repaid_value), e.ledger().liquidators_paid, e.ledger().liquidators_paid);
+        // Liquidators paid the debt of lending rows other than the owner's own (issue 18).
+        let owners_own = |r: usize| ev.kind[r] == k(EventKind::OwnerRepay) || ev.kind[r] == k(EventKind::OwnerSale);
+        check!(sum(&|r| lend(r) && !owners_own(r), &ev.debt_repaid_value), e.ledger().liquidators_paid, e.ledger().liquidators_paid);
 
         // ---- Perps: insurance fund, ADL, wallets, positions. ----
         let perp = |r: usize| ev.protocol[r] == PERPS;
@@ -285,11 +294,25 @@ proptest! {
         let wallets0: f64 = c.perp.positions.iter().map(|p| p.1 * p.2 / p.3).sum();
         let wallets_t: f64 = x.wallets().iter().sum();
         let pnl_scale = wallets0 + pl.realized_pnl.abs() + pl.withdrawn + fund_scale + perp_flows.paid + perp_flows.received;
+        // An owner's margin calls are the one other quote that enters (issue 18).
+        let top_ups = sum(&|r| ev.kind[r] == k(EventKind::OwnerTopUp), &ev.notional);
         check!(
             wallets_t + pl.withdrawn + pl.backstop_wallet + (fund_t - pl.fund_initial),
-            wallets0 + pl.realized_pnl,
-            pnl_scale
+            wallets0 + pl.realized_pnl + top_ups,
+            pnl_scale + top_ups
         );
+        // The owner's cash: what it had, less its top-ups and repayments, plus what its sales
+        // brought beyond the debt they repaid.
+        if let Some((cash0, _, _)) = c.owner {
+            let paid = sum(&|r| ev.kind[r] == k(EventKind::OwnerRepay), &ev.debt_repaid_value);
+            let sold_n = sum(&|r| ev.kind[r] == k(EventKind::OwnerSale), &ev.notional);
+            let sold_repaid = sum(&|r| ev.kind[r] == k(EventKind::OwnerSale), &ev.debt_repaid_value);
+            let Some(Value::F64s(cash)) = e.totals().into_iter().find(|v| v.0 == "owner_cash").map(|v| v.1) else {
+                panic!("owner_cash is in the totals")
+            };
+            prop_assert!(cash[0] >= -1e-9 * cash0.max(1.0));
+            check!(cash[0], cash0 - top_ups - paid + sold_n - sold_repaid, cash0 + top_ups + sold_n);
+        }
         check!(t.realized_pnl.iter().sum::<f64>(), pl.realized_pnl, pnl_scale);
 
         // ---- Maker: per auction, lot and tab accounted for; Dirt back when auctions end. ----

@@ -6,8 +6,8 @@
 use deleverage_core::{
     AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, AssetSpec, BookDynamics,
     Brackets, Channel, ConstantProductPool, Engine, Error, Exchange, ExchangeConfig, Execution,
-    Family, Funds, Ilk, ImpactCurve, OracleKind, Outage, OutageKind, PartialRule, Peg, PerpMarket,
-    PositionRows, PriceCurve, QueueConfig, Rule, StableSwapPool, Trigger, Vaults,
+    Family, Funds, Ilk, ImpactCurve, OracleKind, Outage, OutageKind, OwnerSpec, PartialRule, Peg,
+    PerpMarket, PositionRows, PriceCurve, QueueConfig, Rule, StableSwapPool, Trigger, Vaults,
 };
 use proptest::prelude::*;
 
@@ -391,6 +391,9 @@ pub struct Case {
     pub queue: QueueConfig,
     pub shock: f64,
     pub steps: usize,
+    /// An owner of lending account 0 and perp trader 0 (issue 18): cash, margin buffer,
+    /// target health.
+    pub owner: Option<(f64, Option<f64>, Option<f64>)>,
     /// Outages over the run (issue 18): liquidators out, ETH's oracle frozen, ETH's, the perp
     /// market's or stETH's only venue halted, stETH's redemptions paused, a sequencer down with
     /// a grace period.
@@ -509,7 +512,14 @@ pub fn case() -> impl Strategy<Value = Case> {
         -0.4f64..-0.05,
         2usize..6,
         prop_oneof![2 => Just(Vec::new()), 1 => prop::collection::vec(outage(), 1..4)],
-        lst(),
+        (
+            lst(),
+            prop::option::of((
+                0.0f64..5_000.0,
+                prop::option::of(0.0f64..0.5),
+                prop::option::of(1.05f64..2.0),
+            )),
+        ),
     )
         .prop_map(
             |(
@@ -524,7 +534,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                 shock,
                 steps,
                 outages,
-                lst,
+                (lst, owner),
             )| Case {
                 aave,
                 accounts,
@@ -539,6 +549,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                 steps,
                 outages,
                 lst,
+                owner,
             },
         )
 }
@@ -591,6 +602,17 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
         .filter(|o| c.lst.redeem.is_some() || !matches!(o.kind, OutageKind::RedemptionPause { .. }))
         .copied()
         .collect();
+    if let Some((cash, margin_buffer, target_health)) = c.owner {
+        sc.owners = vec![OwnerSpec {
+            cash,
+            margin_buffer,
+            target_health,
+        }];
+        let mut owner_of = vec![u32::MAX; TRADER0 as usize + 1];
+        owner_of[0] = 0;
+        owner_of[TRADER0 as usize] = 0;
+        sc.owner_of = owner_of;
+    }
     if c.lst.read_at_peg {
         sc.reads_peg = vec![vec![STETH as u32], vec![], vec![], vec![]];
     }
