@@ -114,6 +114,12 @@ def test_lst_loop_unwind_depegs_and_recovers_at_the_queues_pace() -> None:
     # Once the pool rests at the peg the queue stops and the run is quiet on its path.
     assert res.summary["quiet"].item()
     assert res.summary["steps_run"].item() == 200
+    # The desks pay their perp margin calls from their cash, then repay their loops or, with the
+    # cash gone, sell stETH.
+    kinds = res.events["kind"].cast(pl.String)
+    assert {"owner_top_up", "owner_repay", "owner_sale"} <= set(kinds.to_list())
+    sales = res.events.filter(kind="owner_sale")
+    assert (sales["account"].cast(pl.String).str.starts_with("loop")).all()
     # Liquidators keep the ETH their stETH sales bring: nobody sells ETH, whose drawdown is the
     # shock's.
     eth = res.steps.filter(asset="ETH")

@@ -20,6 +20,7 @@ from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve, looped_positions
 from deleverage.market import Asset, Channel, Oracle, Peg
+from deleverage.owners import Owner
 from deleverage.perps import Brackets, PerpExchange, PerpMarket
 from deleverage.scenario import Liquidators, Scenario
 
@@ -218,6 +219,11 @@ def lst_loop_unwind(
     - **ETH-PERP** at $3,000: ``n_loopers // 2`` cross-margin traders (60 % long, 2×–50×)
       on their own book, Binance-style brackets, an insurance fund and ADL; its mark blends the
       perp mid and the index.
+    - **Desks** own both (:class:`deleverage.Owner`): one looper in ten (``desk{k}``) also holds
+      a 5× ETH-PERP long (trader ``k``). Each has free cash of a tenth of its perp notional,
+      pays its perp margin calls from it (back to 1.1·MM), then keeps its loop at health 1.02
+      from what is left, and sells stETH into the pool when nothing is: the ETH fall's perp
+      losses spill into the LST market.
 
     The parameters are illustrative, chosen so that one run shows the spiral, not calibrated
     to a date. Shock it with ``Shock.instant(ETH=-0.25, **{"ETH-PERP": -0.25})``: with the
@@ -231,6 +237,8 @@ def lst_loop_unwind(
     >>> sc = dl.examples.lst_loop_unwind(n_loopers=200)
     >>> sc.asset_names, sc.protocol_names
     (['ETH', 'stETH', 'USDC', 'ETH-PERP'], ['spark', 'lst_fund', 'eth_perps'])
+    >>> len(sc.owners), sc.owners[0][0]
+    (20, 'desk0')
     >>> sc.assets[1].peg.to, sc.assets[1].peg.redeem.capacity
     ('ETH', 1000.0)
     """
@@ -271,9 +279,16 @@ def lst_loop_unwind(
         debt_asset="ETH",
         price=1.0,
     )
+    # One looper in ten is a desk that also trades the perp: it owns both accounts.
+    desks = n_loopers // 10
+    n_perp = max(1, n_loopers // 2)
+    owner = [f"desk{k}" if k < min(desks, n_perp) else a for k, a in enumerate(loops["account"])]
     spark = Lending.aave_v3({"stETH": Reserve(0.95, 0.01, 0.10)}, version="3.3", name="spark")
     sc = sc.add_lending(
-        spark, loops.select("account", "collateral_asset", "collateral", "debt_asset", "debt")
+        spark,
+        loops.select(
+            "account", "collateral_asset", "collateral", "debt_asset", "debt"
+        ).with_columns(owner=pl.Series(owner, dtype=pl.String)),
     )
     holder = pl.DataFrame(
         {
@@ -283,10 +298,12 @@ def lst_loop_unwind(
         }
     )
     sc = sc.add_funds(Funds.target(2.0, name="lst_fund"), holder)
-    n_perp = max(1, n_loopers // 2)
     size = 5.0 * np.exp(1.2 * rng.standard_normal(n_perp))
     side = np.where(rng.random(n_perp) < 0.6, 1.0, -1.0)
     leverage = np.exp(rng.uniform(np.log(2.0), np.log(50.0), n_perp))
+    # The desks are long ETH at 5×.
+    m = min(desks, n_perp)
+    side[:m], leverage[:m] = 1.0, 5.0
     entry = price * (1.0 + rng.uniform(-0.03, 0.03, n_perp))
     margin = size * price / leverage + np.maximum(0.0, side * size * (entry - price))
     perps = pl.DataFrame(
@@ -296,6 +313,7 @@ def lst_loop_unwind(
             "size": side * size,
             "entry_price": entry,
             "margin": margin,
+            "owner": [f"desk{k}" if k < m else f"trader{k}" for k in range(n_perp)],
         }
     )
     exchange = PerpExchange(
@@ -305,7 +323,14 @@ def lst_loop_unwind(
         adl="binance",
         name="eth_perps",
     )
-    return sc.add_perps(exchange, perps)
+    sc = sc.add_perps(exchange, perps)
+    # Each desk's free cash is a tenth of its perp notional: it pays its margin calls first
+    # (back to 1.1·MM), then keeps its loop at health 1.02 from what is left, selling stETH
+    # when nothing is.
+    cash = 0.1 * size[:m] * price
+    return sc.with_owners(
+        {f"desk{k}": Owner(float(cash[k]), margin_buffer=0.1, target_health=1.02) for k in range(m)}
+    )
 
 
 def bank_fire_sale(*, steps: int = 1) -> Scenario:
