@@ -17,14 +17,19 @@ import deleverage as dl
 N = 100_000
 SHOCK = dl.Shock.instant(ETH=-0.25, **{"ETH-PERP": -0.25})
 
+# The child's own high-water mark (VmHWM, kB): getrusage's maxrss survives the exec from a
+# forked parent, so it would report the test runner's memory.
 CHILD = f"""
-import resource, deleverage as dl
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import deleverage as dl
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+base = hwm()
 sc = dl.examples.lst_loop_unwind(n_loopers={N})
-built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+built = hwm()
 res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.25, **{{"ETH-PERP": -0.25}}))
 _ = (res.events, res.steps, res.accounts, res.positions, res.funds)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm()
 print(base, built, peak, res.events.height)
 """
 
