@@ -245,3 +245,66 @@ def test_owner_policies_round_trip_through_a_scenario_file(tmp_path: Path) -> No
     path.write_text(path.read_text().replace("target_health = 1.5", "target_health = 0.5"))
     with pytest.raises(ScenarioError, match=r"target_health.*0\.5"):
         dl.simulate(dl.Scenario.from_toml(path), max_extra_steps=0)
+
+
+def one_loan(oracle: dl.Oracle, slope: float, steps: int = 2) -> dl.Scenario:
+    # The loan of margin_call alone, on a curve of impact `slope`, with no cash: every repayment
+    # is a sale of ETH.
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", 2_000.0, venues=[dl.ImpactCurve.linear(2_000.0, slope)], oracle=oracle),
+            dl.Asset("USDC", 1.0, oracle=dl.Oracle.reference()),
+        ],
+        steps=steps,
+    )
+    lend = margin_call(0.0, with_perp=False).lending[0]
+    return sc.add_lending(lend.protocol, lend.positions).with_owners(
+        {"fund": dl.Owner(cash=0.0, target_health=1.5)}
+    )
+
+
+def test_an_owner_never_sells_its_own_account_into_liquidation() -> None:
+    # On a spot oracle and a thin curve, the full q would crash the price the collateral left is
+    # valued at: the owner sells less, and the account ends healthier than it started the step
+    # (HF 14,940/11,000 = 1.358), never liquidated.
+    res = dl.simulate(one_loan(dl.Oracle.spot(), 2e-4), shock=dl.Shock.instant(ETH=-0.1))
+    assert res.events.filter(kind="liquidation").height == 0
+    assert res.accounts["status"].cast(pl.String).item() == "active"
+    assert res.accounts["health"].item() >= 14_940 / 11_000
+
+
+def test_the_run_is_not_quiet_while_an_owner_sells() -> None:
+    sc = one_loan(dl.Oracle.twap(120.0), 3e-5, steps=1)
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.1), max_extra_steps=200)
+    sales = res.events.filter(kind="owner_sale")
+    assert sales.height > 0
+    # Quiet came only after the sales stopped, the TWAP's window (10 steps) later.
+    assert res.summary["steps_run"].item() > int(sales["step"].max()) + 10  # type: ignore[arg-type]
+
+
+def test_rounding_makes_no_owner_rows() -> None:
+    res = dl.simulate(margin_call(2_000.0), shock=SHOCK, max_extra_steps=5)
+    counts = res.events.group_by(pl.col("kind").cast(pl.String)).len().sort("kind").rows()
+    assert counts == [("owner_repay", 1), ("owner_sale", 1), ("owner_top_up", 1)]
+
+
+def test_owners_behind_the_sentinel_wait_for_the_sequencer() -> None:
+    # Aave 3.3 checks the PriceOracleSentinel: with the sequencer down at step 0 the owner
+    # cannot repay; it does at step 1, in the grace period.
+    sc = margin_call(2_000.0, with_perp=False).with_outages(
+        dl.Outage.sequencer(start=0, end=1, grace_steps=2)
+    )
+    res = dl.simulate(sc, shock=SHOCK, max_extra_steps=0)
+    assert res.events.filter(kind="owner_repay")["step"].to_list() == [1]
+
+
+def test_a_zero_margin_buffer_and_a_twice_named_owner_are_named(tmp_path: Path) -> None:
+    sc = margin_call(1.0).with_owners({"fund": dl.Owner(margin_buffer=0.0)})
+    with pytest.raises(ScenarioError, match=r"owners\[0\]\.margin_buffer"):
+        dl.simulate(sc, max_extra_steps=0)
+    path = tmp_path / "twice.toml"
+    margin_call(2_000.0).to_toml(path)
+    text = path.read_text()
+    path.write_text(text.replace("owners = [", 'owners = [\n    { name = "fund", cash = 7.0 },', 1))
+    with pytest.raises(ScenarioError, match="'fund' is given twice"):
+        dl.Scenario.from_toml(path)

@@ -56,20 +56,24 @@ class Owner:
     """What an owner does across its protocols each round, before the families act
     (:meth:`Scenario.with_owners <deleverage.Scenario.with_owners>`).
 
-    1. **Perp margin calls**, if ``margin_buffer`` is given: an owned margin pool whose equity
-       falls below ``(1 + margin_buffer)·MM`` gets the owner's free cash up to that level (an
-       ``owner_top_up`` event), so its perp losses are paid from the cash.
-    2. **Lending**, if ``target_health`` is given: an owned account below that health factor
-       gets its largest debt repaid from the cash left, ``R = B − W/h*`` (``W`` the
-       threshold-weighted collateral, ``B`` the debt, in quote; an ``owner_repay`` event).
-       Without enough cash the owner deleverages: it sells ``q = (h*·B' − W)/(p·(h* − LT))``
-       units of its largest collateral on the venues and repays with the proceeds (an
-       ``owner_sale`` event: a forced sale like any other), unless the venues' quote says the
-       sale would lower the account's health.
+    1. **Perp margin calls**, if ``margin_buffer`` is given (> 0): an owned margin pool whose
+       equity falls below ``(1 + margin_buffer)·MM`` gets the owner's free cash up to that
+       level (an ``owner_top_up`` event), so its perp losses are paid from the cash.
+    2. **Lending**, if ``target_health`` is given (> 1): an owned account below that health
+       factor gets its largest debt repaid from the cash left, ``R = B − W/h*`` (``W`` the
+       threshold-weighted collateral, ``B`` the debt, in quote; an ``owner_repay`` event, at
+       most that debt). Without enough cash the owner deleverages: it sells
+       ``q = (h*·B' − W)/(p·(h* − LT))`` units of its largest collateral on the venues and
+       repays with the proceeds (an ``owner_sale`` event; it moves the venues, but it is not a
+       liquidation and is not in ``liquidated_notional``). If, by the venues' quote, the
+       account's health after the sale (its collateral left valued at the lower of the oracle
+       and the sale's last price) would be lower than before, ``q`` is halved until it is not.
+       While an L2 sequencer is down, owners of accounts on protocols behind Aave's
+       PriceOracleSentinel cannot act.
 
     So a perp loss that takes the cash forces the owner's lending position to deleverage in
-    the same step. ``cash`` is the free cash in quote at the start; the core checks the values
-    (cash and buffer ≥ 0, a target health above 1).
+    the same step. A run is not quiet in a step an owner sold in. ``cash`` is the free cash in
+    quote at the start; the core checks the values.
 
     Examples
     --------

@@ -244,7 +244,9 @@ def rounds(res: Result, step: int = 0) -> Figure:
     'price / initial'
     """
     _check_result(res)
-    ev = res.events.filter((pl.col("step") == step) & pl.col("asset").is_not_null())
+    # Forced orders only: an owner's top-up or repayment moves no venue.
+    moved = ~pl.col("kind").cast(pl.String).is_in(["owner_top_up", "owner_repay"])
+    ev = res.events.filter((pl.col("step") == step) & pl.col("asset").is_not_null() & moved)
     if ev.height == 0:
         raise ScenarioError(f"no forced sales in step {step}")
     fig, (top, bottom) = _figure(2, 3.5)

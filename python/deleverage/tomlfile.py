@@ -490,7 +490,10 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
     for i, o in enumerate(raw_owners):
         op = place / "owners" / i
         t = table(o, op, {"name", "cash", "margin_buffer", "target_health"})
-        owners[get_str(t, "name", op)] = wrap(
+        name = get_str(t, "name", op)
+        if name in owners:
+            raise (op / "name").error(f"owner {name!r} is given twice")
+        owners[name] = wrap(
             op,
             lambda: Owner(
                 get_num(t, "cash", op, 0.0),  # noqa: B023

@@ -62,6 +62,13 @@ pub struct Owners {
     pub owner_of: Vec<u32>,
     /// Free cash per owner, in quote.
     pub cash: Vec<f64>,
+    /// Per family: the accounts (lending: storage indices; perps: pools) owned by an owner
+    /// with a policy, found once, so that a round visits those alone.
+    #[serde(default)]
+    pub owned: Vec<Vec<u32>>,
+    /// Whether an owner traded (sold collateral) in the current step: the run is not quiet.
+    #[serde(default)]
+    pub traded: bool,
 }
 
 impl Owners {
@@ -108,10 +115,12 @@ impl Engine {
         // `as` saturates: an absurd lag means waiting as long as max_extra_steps allows.
         let quiet_steps = ((lag / sc.step_seconds).ceil() as u32).saturating_add(1);
         let outages = sc.outages;
-        let owners = Owners {
+        let mut owners = Owners {
             cash: sc.owners.iter().map(|o| o.cash).collect(),
             specs: sc.owners,
             owner_of: sc.owner_of,
+            owned: Vec::new(),
+            traded: false,
         };
         let views = peg_views(&sc.reads_peg, &pegs);
         let mut families = sc.families;
@@ -125,6 +134,16 @@ impl Engine {
                 n_acc += l.len();
             }
             id += f.protocol_count();
+        }
+        if !owners.specs.is_empty() {
+            owners.owned = families
+                .iter()
+                .map(|f| match f {
+                    Family::Lending(l) => l.owned_by(&owners),
+                    Family::Perps(x) => x.owned_by(&owners),
+                    _ => Vec::new(),
+                })
+                .collect();
         }
         // A cascade liquidates most accounts about once: room for twice that many rows up front
         // (address space only, until written), so the columns never grow by copying.
@@ -424,7 +443,11 @@ impl Engine {
             self.first_liquidation.get_or_insert(self.sh.step);
             self.last_liquidation = Some(self.sh.step);
         }
-        if report.liquidations == 0 && !self.families.iter().any(|f| f.busy(self.sh.now())) {
+        let owners_traded = std::mem::take(&mut self.owners.traded);
+        if report.liquidations == 0
+            && !owners_traded
+            && !self.families.iter().any(|f| f.busy(self.sh.now()))
+        {
             self.idle_steps += 1;
         } else {
             self.idle_steps = 0;
@@ -513,10 +536,10 @@ impl Engine {
                 self.sh.set_acting(k);
                 match (pass, f) {
                     (0, Family::Perps(x)) => {
-                        x.support_owners(&mut self.sh, id, round, &mut self.owners)
+                        x.support_owners(&mut self.sh, id, round, &mut self.owners, k)
                     }
                     (1, Family::Lending(l)) => {
-                        l.support_owners(&mut self.sh, round, &mut self.owners)
+                        l.support_owners(&mut self.sh, round, &mut self.owners, k)
                     }
                     _ => {}
                 }

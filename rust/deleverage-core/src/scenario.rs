@@ -88,7 +88,8 @@ pub struct OwnerSpec {
     /// Free cash in quote.
     pub cash: f64,
     /// Its perp margin pools: when a pool's equity falls below `(1 + margin_buffer)·MM`, the
-    /// owner posts cash to bring it back there. `None`: it does not support them.
+    /// owner posts cash to bring it back there (`margin_buffer` > 0). `None`: it does not
+    /// support them.
     pub margin_buffer: Option<f64>,
     /// Its lending accounts: below this health factor it repays debt from its cash to bring
     /// them back to it, and without the cash sells collateral to repay. `None`: no policy.
@@ -286,13 +287,15 @@ impl Scenario {
         Ok(())
     }
 
-    /// Owners: cash ≥ 0, a margin buffer ≥ 0, a target health factor above 1; every account's
+    /// Owners: cash ≥ 0, a margin buffer > 0, a target health factor above 1; every account's
     /// owner one of them.
     fn validate_owners(&self) -> Result<()> {
         for (k, o) in self.owners.iter().enumerate() {
             error::non_negative(&format!("owners[{k}].cash"), o.cash)?;
             if let Some(b) = o.margin_buffer {
-                error::non_negative(&format!("owners[{k}].margin_buffer"), b)?;
+                // Above MM: an exchange that liquidates at equity ≤ MM would take a pool topped
+                // up to exactly MM.
+                error::positive(&format!("owners[{k}].margin_buffer"), b)?;
             }
             if let Some(h) = o.target_health {
                 error::finite(&format!("owners[{k}].target_health"), h)?;

@@ -57,8 +57,9 @@ impl Ladder {
     }
 
     /// `first_open(pos)`, trying `hint` and its successor before a binary search: consumption
-    /// mostly moves by less than a level between calls.
-    #[inline]
+    /// mostly moves by less than a level between calls. Always inlined: out of line (which the
+    /// compiler's heuristics pick or not as unrelated code changes) it costs 1 % of CI's guard.
+    #[inline(always)]
     fn open_from(&self, hint: usize, pos: f64) -> usize {
         let n = self.cum.len();
         let is_first_open = |k: usize| {

@@ -6,7 +6,13 @@ use super::accounts::Status;
 use crate::engine::Owners;
 use crate::family::shared::Shared;
 use crate::fill::Side;
-use crate::recorder::{Event, EventKind};
+use crate::recorder::{Event, EventKind, SequencerState};
+
+/// How far below its target (relatively) an account must be for its owner to act: rounding is
+/// not a shortfall.
+const TARGET_TOLERANCE: f64 = 1e-9;
+/// Halvings of a sale that would lower the account's health before the owner gives up.
+const SALE_HALVINGS: u32 = 30;
 
 /// The slot of the largest of `values` (the first of equals).
 fn largest(values: impl Iterator<Item = f64>) -> Option<usize> {
@@ -21,6 +27,17 @@ fn largest(values: impl Iterator<Item = f64>) -> Option<usize> {
 }
 
 impl LendingMarket {
+    /// The accounts (storage indices) whose owner has a lending policy.
+    pub fn owned_by(&self, owners: &Owners) -> Vec<u32> {
+        (0..self.acc.len() as u32)
+            .filter(|&i| {
+                owners
+                    .of(self.original[i as usize])
+                    .is_some_and(|o| owners.specs[o].target_health.is_some())
+            })
+            .collect()
+    }
+
     /// Before the round's scan, for every owned account below its owner's target health factor
     /// `h*` (at the oracle prices, as the protocol reads them), with `W` the threshold-weighted
     /// collateral and `B` the debt, both in quote:
@@ -29,13 +46,18 @@ impl LendingMarket {
     ///    has), which brings the account to `h*`;
     /// 2. if the cash fell short, it sells `q = (h*·B' − W)/(p·(h* − LT))` units of its largest
     ///    collateral (price `p`, threshold `LT`, `B'` the debt left) on the venues and repays
-    ///    with what the sale brings (any excess goes to its cash). The sale is made only if, by
-    ///    the venues' quote, it raises the account's health: a sale so deep that it lowers it is
-    ///    left to the liquidators.
+    ///    with what the sale brings (any excess goes to its cash). The sale is sized so that, by
+    ///    the venues' quote, the account's health after it, with the collateral left valued at
+    ///    the lower of the oracle and the sale's last price, is no lower than before: `q` is
+    ///    halved until it is (a sale that cannot be made so is left to the liquidators).
     ///
-    /// Both only raise the health factor, so the trigger index's τ stays conservative.
-    pub fn support_owners(&mut self, sh: &mut Shared, round: u32, owners: &mut Owners) {
-        for i in 0..self.acc.len() {
+    /// At fixed prices both raise the health factor (for one collateral and one debt, a sale
+    /// raises it exactly when it lowers τ), so the trigger index's τ stays conservative. While
+    /// an L2 sequencer is down the owner of an account on a protocol behind the
+    /// PriceOracleSentinel cannot transact either. `k` is the family's index.
+    pub fn support_owners(&mut self, sh: &mut Shared, round: u32, owners: &mut Owners, k: usize) {
+        for n in 0..owners.owned.get(k).map_or(0, Vec::len) {
+            let i = owners.owned[k][n] as usize;
             let id = self.original[i];
             let Some(o) = owners.of(id) else { continue };
             let Some(target) = owners.specs[o].target_health else {
@@ -45,9 +67,12 @@ impl LendingMarket {
                 continue;
             }
             let l = &self.protocols[self.acc.protocol[i] as usize];
+            if l.sentinel && sh.outage.sequencer == SequencerState::Down {
+                continue;
+            }
             let h = self.acc.holdings(i);
             let (w, b) = l.weighted(&h, &sh.px);
-            if b <= 0.0 || w / b >= target {
+            if b <= 0.0 || w / b >= target * (1.0 - TARGET_TOLERANCE) {
                 continue;
             }
             let Some(dk) =
@@ -76,7 +101,7 @@ impl LendingMarket {
                 ev.price_after = ev.price_before;
                 sh.events.push(&ev);
             }
-            if cash >= need * (1.0 - 1e-12) {
+            if cash >= need * (1.0 - TARGET_TOLERANCE) {
                 continue;
             }
             // 2. A sale of collateral, repaid with its proceeds.
@@ -92,14 +117,29 @@ impl LendingMarket {
             };
             let ca = h.asset[ck] as usize;
             let (p, lt) = (sh.px[ca], l.threshold(ca as u32));
-            let q = ((target * b - w) / (p * (target - lt))).min(h.collateral[ck]);
+            let mut q = ((target * b - w) / (p * (target - lt))).min(h.collateral[ck]);
             if q.is_nan() || q <= 0.0 {
                 continue;
             }
-            let quote = sh.market.quote(ca, Side::Sell, q);
-            let repaid_value = quote.notional.min(h.debt[dk] * pd);
-            let (w1, b1) = (w - quote.filled * p * lt, b - repaid_value);
-            if quote.filled <= 0.0 || (b1 > 0.0 && w1 / b1 <= w / b) {
+            // The health after the sale, the collateral left at the lower of the oracle and
+            // the sale's last price (an oracle that follows the market falls with the sale).
+            let health_after = |quote: &crate::fill::Fill| {
+                let p1 = quote.last_price.map_or(p, |x| x.min(p));
+                let w1 =
+                    w - h.collateral[ck] * p * lt + (h.collateral[ck] - quote.filled) * p1 * lt;
+                let b1 = b - quote.notional.min(h.debt[dk] * pd);
+                if b1 > 0.0 { w1 / b1 } else { f64::INFINITY }
+            };
+            let mut ok = false;
+            for _ in 0..SALE_HALVINGS {
+                let quote = sh.market.quote(ca, Side::Sell, q);
+                if quote.filled > 0.0 && health_after(&quote) > w / b {
+                    ok = true;
+                    break;
+                }
+                q *= 0.5;
+            }
+            if !ok {
                 continue;
             }
             let before = sh.market.spot(ca);
@@ -109,6 +149,7 @@ impl LendingMarket {
                 (self.acc.collateral[base + ck] - fill.filled).max(0.0);
             self.acc.debt[base + dk] = (self.acc.debt[base + dk] - repaid_value / pd).max(0.0);
             owners.cash[o] += fill.notional - repaid_value;
+            owners.traded = true;
             let mut ev = Event::new(sh.step, round, EventKind::OwnerSale);
             ev.account = id;
             ev.protocol = self.first_id + self.acc.protocol[i];
