@@ -200,6 +200,10 @@ def test_a_perp_loss_paid_from_cash_forces_the_lending_account_to_deleverage() -
     assert sale["qty"] == pytest.approx(q, rel=1e-9)
     assert sale["notional"] == pytest.approx(q * 1_800, rel=1e-9)
     assert sale["debt_repaid"] == pytest.approx(q * 1_800, rel=1e-9)
+    # The steps frame carries the sale's proceeds apart from liquidations.
+    eth = res.steps.filter(asset="ETH", step=0).row(0, named=True)
+    assert eth["owner_sold_notional"] == pytest.approx(q * 1_800, rel=1e-9)
+    assert eth["liquidated_notional"] == 0.0
     assert res.accounts["health"].item() == pytest.approx(1.5, rel=1e-9)
     assert res.meta["owner_cash"][0] == pytest.approx(0.0, abs=1e-9)
     # Nobody was liquidated: the perp pool stays at 1.1·MM, the loan at 1.5.

@@ -355,6 +355,7 @@ def _steps(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
         "redemption_paid",
         "redemption_queue",
         pl.col("redemption_paused").cast(pl.Boolean),
+        "owner_sold_notional",
     )
 
 

@@ -167,6 +167,7 @@ impl Engine {
                 },
                 cum_bad_debt: 0.0,
                 asset_notional: vec![0.0; n],
+                owner_sold: vec![0.0; n],
                 asset_count: vec![0; n],
                 family_notional: vec![0.0; families.len()],
                 family_count: vec![0; families.len()],
@@ -385,6 +386,7 @@ impl Engine {
             }
         }
         self.sh.asset_notional.iter_mut().for_each(|x| *x = 0.0);
+        self.sh.owner_sold.iter_mut().for_each(|x| *x = 0.0);
         self.sh.asset_count.iter_mut().for_each(|x| *x = 0);
         self.sh.family_notional.iter_mut().for_each(|x| *x = 0.0);
         self.sh.family_count.iter_mut().for_each(|x| *x = 0);
@@ -434,6 +436,7 @@ impl Engine {
                 redemption_paid: peg.map_or(0.0, |p| p.paid),
                 redemption_queue: peg.map_or(0.0, |p| p.queued()),
                 redemption_paused: u8::from(peg.is_some_and(|p| p.paused)),
+                owner_sold_notional: self.sh.owner_sold.get(a).copied().unwrap_or(0.0),
             });
             if !self.sh.outage.frozen[a] {
                 self.sh.oracles[a].end_step(t, self.sh.market.spot(a));

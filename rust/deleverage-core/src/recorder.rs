@@ -382,6 +382,9 @@ pub struct StepRow {
     pub redemption_queue: f64,
     /// 1 when the asset's redemption channel is paused in this step.
     pub redemption_paused: u8,
+    /// Quote the owners' sales of the asset brought in this step (`owner_sale` rows; not
+    /// liquidations).
+    pub owner_sold_notional: f64,
 }
 
 columns!(StepColumns from StepRow {
@@ -390,5 +393,5 @@ columns!(StepColumns from StepRow {
     rounds: u32, queue_length: u32, cumulative_bad_debt: f64, insurance_fund: f64,
     oracle_frozen: u8, liquidators_out: u8, sequencer: u8, venues_halted: u32, peg_ratio: f64,
     redeemed: f64, minted: f64, redemption_paid: f64, redemption_queue: f64,
-    redemption_paused: u8,
+    redemption_paused: u8, owner_sold_notional: f64,
 });

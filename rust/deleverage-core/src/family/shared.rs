@@ -43,6 +43,9 @@ pub struct Shared {
     pub cum_bad_debt: f64,
     /// Liquidated notional and count per asset in the current step.
     pub asset_notional: Vec<f64>,
+    /// Quote owners' sales of each asset brought in the current step (not liquidations).
+    #[serde(default)]
+    pub owner_sold: Vec<f64>,
     pub asset_count: Vec<u32>,
     /// Liquidated notional and count per family in the current step, and the family acting.
     pub family_notional: Vec<f64>,

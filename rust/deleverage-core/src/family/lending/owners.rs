@@ -150,6 +150,9 @@ impl LendingMarket {
             self.acc.debt[base + dk] = (self.acc.debt[base + dk] - repaid_value / pd).max(0.0);
             owners.cash[o] += fill.notional - repaid_value;
             owners.traded = true;
+            if let Some(x) = sh.owner_sold.get_mut(ca) {
+                *x += fill.notional;
+            }
             let mut ev = Event::new(sh.step, round, EventKind::OwnerSale);
             ev.account = id;
             ev.protocol = self.first_id + self.acc.protocol[i];
