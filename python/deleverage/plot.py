@@ -49,6 +49,15 @@ def _check_frame(frame: object, columns: tuple[str, ...], what: str) -> None:
         raise ScenarioError(f"expected {what} (a Polars frame with columns {list(columns)})")
 
 
+def _asset_steps(res: Result, asset: str) -> pl.DataFrame:
+    """The steps frame's rows of ``asset``; a clear error for an asset the run does not have."""
+    _check_result(res)
+    rows = res.steps.filter(pl.col("asset") == asset)
+    if rows.height == 0:
+        raise ScenarioError(f"no steps for asset {asset!r}")
+    return rows
+
+
 def result(res: Result, asset: str | None = None) -> Figure:
     """The price path of ``asset`` (mid, exogenous reference, oracle) over the steps, above the
     collateral liquidated per step as bars. ``asset`` defaults to the first asset with
@@ -69,9 +78,7 @@ def result(res: Result, asset: str | None = None) -> Figure:
     if asset is None:
         hit = steps.filter(pl.col("liquidation_count") > 0)["asset"]
         asset = hit[0] if hit.len() else steps["asset"][0]
-    rows = steps.filter(pl.col("asset") == asset)
-    if rows.height == 0:
-        raise ScenarioError(f"no steps for asset {asset!r}")
+    rows = _asset_steps(res, asset)
     fig, (top, bottom) = _figure(2, 3.2)
     x = rows["step"].to_numpy()
     top.plot(x, rows["reference"].to_numpy(), color="0.55", ls="--", lw=1.2, label="reference")
@@ -178,10 +185,7 @@ def depth(res: Result, asset: str) -> Figure:
     >>> dl.plot.depth(res, "ETH").axes[0].get_ylabel()
     'bid depth within 2 % (units)'
     """
-    _check_result(res)
-    rows = res.steps.filter(pl.col("asset") == asset)
-    if rows.height == 0:
-        raise ScenarioError(f"no steps for asset {asset!r}")
+    rows = _asset_steps(res, asset)
     fig, (ax,) = _figure(1, 3.5)
     ax.plot(rows["step"].to_numpy(), rows["bid_depth_2pct"].to_numpy(), color="C2")
     ax.set_xlabel("step")
@@ -205,10 +209,7 @@ def peg(res: Result, asset: str) -> Figure:
     >>> dl.plot.peg(res, "stETH").axes[0].get_ylabel()
     'stETH price / peg'
     """
-    _check_result(res)
-    rows = res.steps.filter(pl.col("asset") == asset)
-    if rows.height == 0:
-        raise ScenarioError(f"no steps for asset {asset!r}")
+    rows = _asset_steps(res, asset)
     if rows["peg_ratio"].is_null().all():
         raise ScenarioError(f"{asset!r} is not pegged (its peg_ratio is null)")
     fig, (top, bottom) = _figure(2, 3.2)

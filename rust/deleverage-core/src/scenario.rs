@@ -200,9 +200,9 @@ impl Scenario {
     /// in [0, 1); `reads_peg` names pegged assets, one list per family.
     fn validate_pegs(&self) -> Result<()> {
         let n = self.assets.len();
+        // Every underlying first, so that the chains below only meet valid indices.
         for (k, a) in self.assets.iter().enumerate() {
-            let Some(peg) = a.peg else { continue };
-            if let Some(u) = peg.underlying
+            if let Some(u) = a.peg.and_then(|p| p.underlying)
                 && (u as usize >= n || u as usize == k)
             {
                 return Err(Error::OutOfRange {
@@ -211,8 +211,13 @@ impl Scenario {
                     expected: "the index of another asset of the scenario",
                 });
             }
-            // Follow the chain: it must end at an unpegged asset (or the quote) within n links.
+        }
+        for (k, a) in self.assets.iter().enumerate() {
+            let Some(peg) = a.peg else { continue };
+            // Follow the chain: it must end at an unpegged asset (or the quote), and the
+            // prices it multiplies must give a price in quote.
             let mut chain = vec![k];
+            let mut value = a.price;
             let mut at = peg.underlying;
             while let Some(u) = at {
                 let u = u as usize;
@@ -228,8 +233,13 @@ impl Scenario {
                     });
                 }
                 chain.push(u);
+                value *= self.assets[u].price;
                 at = self.assets[u].peg.and_then(|p| p.underlying);
             }
+            error::price(
+                &format!("{}.price in quote (through its pegs)", a.name),
+                value,
+            )?;
             for (what, ch) in [("redeem", peg.redeem), ("mint", peg.mint)] {
                 let Some(ch) = ch else { continue };
                 let field = |f: &str| format!("{}.peg.{what}.{f}", a.name);
@@ -247,22 +257,6 @@ impl Scenario {
                         expected: "a fraction in [0, 1)",
                     });
                 }
-            }
-        }
-        // A chain of pegs multiplies prices: each asset's starting price in quote must still be
-        // a price.
-        for a in &self.assets {
-            let mut value = a.price;
-            let mut at = a.peg.and_then(|p| p.underlying);
-            while let Some(u) = at {
-                value *= self.assets[u as usize].price;
-                at = self.assets[u as usize].peg.and_then(|p| p.underlying);
-            }
-            if a.peg.is_some() {
-                error::price(
-                    &format!("{}.price in quote (through its pegs)", a.name),
-                    value,
-                )?;
             }
         }
         if !self.reads_peg.is_empty() && self.reads_peg.len() != self.families.len() {

@@ -116,3 +116,16 @@ fn a_halted_book_resumes_with_the_permanent_impact_the_other_book_made() {
     m.set_halted(0, 1, false);
     assert_close!(factor(&m.venues(0)[1]), moved);
 }
+
+#[test]
+fn an_unknown_underlying_further_down_a_chain_is_named_not_a_panic() {
+    // stETH (checked first) is pegged to ETH, whose own peg names an asset that does not exist.
+    let mut sc = lst(None);
+    sc.assets[0].peg = Some(Peg {
+        underlying: Some(99),
+        redeem: None,
+        mint: None,
+    });
+    let err = Engine::new(sc, 0).unwrap_err();
+    assert_eq!(err.field(), Some("ETH.peg.underlying"), "{err}");
+}

@@ -84,6 +84,11 @@ impl OutageState {
     }
 }
 
+/// A pegged asset at the peg: its peg times the underlying's price in `px` (1 for the quote).
+fn peg_value(market: &Market, a: usize, px: &[f64]) -> f64 {
+    market.par(a) * market.underlying(a).map_or(1.0, |u| px[u])
+}
+
 impl Shared {
     /// Seconds since the start of the run at the current step.
     #[inline]
@@ -117,7 +122,7 @@ impl Shared {
     #[inline(never)]
     fn reread_links(&mut self, a: usize) {
         if self.view.is_some() && self.in_view(a) {
-            self.px[a] = self.peg_value(a);
+            self.px[a] = peg_value(&self.market, a, &self.px);
         }
         for j in 0..self.market.dependents(a).len() {
             let d = self.market.dependents(a)[j];
@@ -151,20 +156,13 @@ impl Shared {
         self.view = Some(k);
         for j in 0..self.views[k].len() {
             let a = self.views[k][j];
-            self.px[a] = self.peg_value(a);
+            self.px[a] = peg_value(&self.market, a, &self.px);
         }
     }
 
     /// Whether the family whose view `px` holds reads asset `a` at the peg.
     fn in_view(&self, a: usize) -> bool {
         self.view.is_some_and(|k| self.views[k].contains(&a))
-    }
-
-    /// A pegged asset at the peg: its peg times the underlying's price in `px` (1 for the
-    /// quote).
-    fn peg_value(&self, a: usize) -> f64 {
-        let unit = self.market.underlying(a).map_or(1.0, |u| self.px[u]);
-        self.market.par(a) * unit
     }
 
     /// `px` as family `k` reads it (a copy when its view differs from the oracles).
@@ -177,8 +175,7 @@ impl Shared {
             .map(|a| self.oracles[a].value())
             .collect();
         for &a in view {
-            let unit = self.market.underlying(a).map_or(1.0, |u| px[u]);
-            px[a] = self.market.par(a) * unit;
+            px[a] = peg_value(&self.market, a, &px);
         }
         std::borrow::Cow::Owned(px)
     }
