@@ -7,7 +7,10 @@ mark price (``Oracle.blend`` mixes the perp mid with the index, ``Oracle.referen
 alone). Positions are a Polars frame with the columns ``account``, ``market`` (an asset name),
 ``size`` (signed: + long, − short), ``entry_price``, ``margin`` and optionally ``mode``
 (``"cross"`` or ``"isolated"``, default ``"cross"``). Cross rows of one account share one wallet,
-the sum of their margins; each isolated row is its own margin pool.
+the sum of their margins; each isolated row is its own margin pool. With an exchange's
+``margin_assets`` (Binance's Multi-Assets Mode), an optional ``margin_asset`` column says what a
+cross row's ``margin`` is in: ``"quote"`` (or null) for the quote, or the name of a margin asset
+for units of that asset (see ``docs/interconnected.md``).
 
 Examples
 --------
@@ -28,8 +31,8 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -60,6 +63,10 @@ from deleverage.exceptions import ScenarioError
 __all__ = ["Brackets", "PartialLiquidation", "PerpExchange", "PerpMarket"]
 
 PERP_COLUMNS = ("account", "market", "size", "entry_price", "margin")
+#: A row's ``margin_asset`` when its margin is quote (null reads as this too).
+QUOTE = "quote"
+#: The core's code for a row whose margin is quote (``deleverage_core::QUOTE_MARGIN``).
+_QUOTE_CODE = 2**32 - 1
 ADL_RULES = names("adl")
 
 
@@ -226,6 +233,12 @@ class PerpExchange:
     :class:`PartialLiquidation` or None (full closes). ``backstop``: a vault takes over accounts
     whose equity falls below 2/3 of their maintenance margin. ``trigger``: ``"below"``
     (equity < MM, Hyperliquid) or ``"at_or_below"`` (margin ratio ≥ 100 %, Binance).
+    ``margin_assets``: scenario assets taken as cross margin besides the quote, each with its
+    collateral value ratio in (0, 1] (Binance's Multi-Assets Mode: 0.95 for BTC and ETH): a
+    pool's equity counts their units at the exchange's oracle price times the ratio, and when a
+    liquidation leaves its quote wallet negative the exchange sells them on their venues to
+    cover it, in proportion to their value; the fund pays what the sales do not cover, and the
+    rest is bad debt.
 
     Examples
     --------
@@ -234,6 +247,9 @@ class PerpExchange:
     ...                      fee_rate=0.0125, insurance_fund=5e6, adl="binance")
     >>> ex.name
     'perps'
+    >>> dl.PerpExchange([dl.PerpMarket("ETH-PERP", dl.Brackets.flat(0.005))],
+    ...                 margin_assets={"stETH": 0.95}).margin_assets
+    {'stETH': 0.95}
     """
 
     markets: Sequence[PerpMarket]
@@ -244,6 +260,7 @@ class PerpExchange:
     backstop: bool = False
     trigger: Literal["below", "at_or_below"] = "below"
     name: str = "perps"
+    margin_assets: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         protocol_name("PerpExchange", self.name)
@@ -280,6 +297,21 @@ class PerpExchange:
             )
         if self.partial is not None and not isinstance(self.partial, PartialLiquidation):
             raise ScenarioError(f"{self.name}: partial must be a PartialLiquidation or None")
+        if not isinstance(self.margin_assets, Mapping):
+            raise ScenarioError(
+                f"{self.name}: margin_assets must map asset names to collateral value ratios, "
+                f"got {type(self.margin_assets).__name__}"
+            )
+        ratios = {}
+        for a, r in self.margin_assets.items():
+            if not isinstance(a, str) or not a or a == QUOTE or a in assets:
+                raise ScenarioError(
+                    f"{self.name}: margin_assets names {a!r}; a margin asset is a scenario "
+                    f"asset other than the exchange's markets {assets} (and not {QUOTE!r})"
+                )
+            ratios[a] = finite(f"{self.name}: margin_assets[{a!r}]", r, low=0.0, high=1.0,
+                               low_open=True)  # fmt: skip
+        object.__setattr__(self, "margin_assets", ratios)
 
     @property
     def assets(self) -> list[str]:
@@ -315,7 +347,7 @@ class PerpExchange:
         [1]
         """
         df = self._check_positions(positions, netting=True).with_row_index("row")
-        for a in self.assets:
+        for a in [*self.assets, *self.margin_assets]:
             if a not in prices:
                 raise ScenarioError(f"{self.name}: prices lack the market {a!r}")
             finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
@@ -326,6 +358,11 @@ class PerpExchange:
             .group_by("account", "market", "mode", "key", maintain_order=True)
             .agg(
                 pl.col("row"),
+                *(
+                    [pl.col("margin_asset").unique(maintain_order=True)]
+                    if "margin_asset" in df.columns
+                    else []
+                ),
                 pl.col("size").sum(),
                 ((pl.col("size") * pl.col("entry_price")).sum() / pl.col("size").sum()).alias(
                     "entry_price"
@@ -334,6 +371,15 @@ class PerpExchange:
                 (pl.col("size") * pl.col("entry_price")).sum().alias("cost"),
             )
         )
+        if "margin_asset" in df.columns:
+            two = groups.filter(pl.col("margin_asset").list.len() > 1)
+            if two.height:
+                acc, market, assets = two.select("account", "market", "margin_asset").row(0)
+                raise ScenarioError(
+                    f"{self.name}: rows of account {acc!r} in {market!r} post margin in "
+                    f"{assets[:2]}; the exchange's position in a market takes one margin asset"
+                )
+            groups = groups.with_columns(pl.col("margin_asset").list.first())
         # Cross rows that net to nothing hold no position, but their margin and locked-in PnL
         # (Σ s·(mark − e) = −Σ s·e when Σ s = 0) stay in the account's cross wallet: they go to
         # the account's first cross position that is left.
@@ -352,7 +398,7 @@ class PerpExchange:
             bump[first["i"].to_numpy()] = first["margin"].to_numpy()
             held = held.with_columns(pl.col("margin") + pl.Series(bump))
         held = held.drop("cost").with_row_index("position")
-        names = self.assets
+        names = [*self.assets, *self.margin_assets]
         spec = self._spec(names, held.drop("row"), account_ids(held))
         hit = family_breaches(spec, names, prices).select(
             pl.col("row").cast(pl.UInt32).alias("position"),
@@ -377,8 +423,13 @@ class PerpExchange:
         mode = pl.lit("cross")
         if isinstance(positions, pl.DataFrame) and "mode" in positions.columns:
             mode = pl.col("mode")
-        df = positions_frame(positions, where, PERP_COLUMNS, mode.alias("mode"))
+        extra = [mode.alias("mode")]
+        if isinstance(positions, pl.DataFrame) and "margin_asset" in positions.columns:
+            extra.append(pl.col("margin_asset").cast(pl.String).fill_null(QUOTE))
+        df = positions_frame(positions, where, PERP_COLUMNS, *extra)
         known_names(df, "market", self.assets, where, "market")
+        if "margin_asset" in df.columns:
+            known_names(df, "margin_asset", [QUOTE, *self.margin_assets], where, "margin asset")
         known_names(df, "mode", ["cross", "isolated"], where, "margin mode")
         numbers(df, "size", where, "non-zero", lambda v: v != 0)
         numbers(df, "entry_price", where, "> 0", lambda v: v > 0)
@@ -403,6 +454,13 @@ class PerpExchange:
         self, asset_names: list[str], positions: pl.DataFrame, account_ids: np.ndarray
     ) -> dict[str, Any]:
         market_of = {m.asset: k for k, m in enumerate(self.markets)}
+        margin_of = {QUOTE: _QUOTE_CODE} | {a: k for k, a in enumerate(self.margin_assets)}
+        if "margin_asset" in positions.columns:
+            margin_asset = (
+                positions["margin_asset"].replace_strict(margin_of, return_dtype=pl.UInt32)
+            ).to_numpy()
+        else:
+            margin_asset = np.full(positions.height, _QUOTE_CODE, dtype=np.uint32)
         return {
             "kind": "perps",
             "name": self.name,
@@ -427,6 +485,10 @@ class PerpExchange:
             },
             "backstop": bool(self.backstop),
             "trigger": self.trigger,
+            "margin_assets": [
+                {"asset": asset_names.index(a), "ratio": float(r)}
+                for a, r in self.margin_assets.items()
+            ],
             "positions": {
                 "account": np.ascontiguousarray(account_ids, dtype=np.uint32),
                 "market": positions["market"]
@@ -436,6 +498,7 @@ class PerpExchange:
                 "entry_price": positions["entry_price"].to_numpy(),
                 "margin": positions["margin"].to_numpy(),
                 "cross": (positions["mode"] == "cross").to_numpy(),
+                "margin_asset": margin_asset,
             },
         }
 
@@ -456,6 +519,7 @@ class PerpExchange:
                 "partial",
                 "markets",
                 "positions",
+                "margin_assets",
             },
         )
         markets = t.get("markets")
@@ -493,6 +557,12 @@ class PerpExchange:
         backstop = t.get("backstop", False)
         if not isinstance(backstop, bool):
             raise (place / "backstop").error(f"expected true or false, got {backstop!r}")
+        margin_assets = t.get("margin_assets", {})
+        if not isinstance(margin_assets, dict):
+            raise (place / "margin_assets").error(
+                f"expected a table of asset = collateral value ratio, got {margin_assets!r}"
+            )
+        ratios = {a: get_num(margin_assets, a, place / "margin_assets") for a in margin_assets}
         ex = wrap(
             place,
             lambda: cls(
@@ -504,6 +574,7 @@ class PerpExchange:
                 backstop=backstop,
                 trigger=get_str(t, "trigger", place, "below"),  # type: ignore[arg-type]
                 name=get_str(t, "name", place, "perps"),
+                margin_assets=ratios,
             ),
         )
         return ex, get_str(t, "positions", place)
@@ -522,6 +593,8 @@ class PerpExchange:
                 for m in self.markets
             ],
         }
+        if self.margin_assets:
+            t["margin_assets"] = dict(self.margin_assets)
         if self.partial is not None:
             p = self.partial
             t["partial"] = {

@@ -619,6 +619,7 @@ def _positions(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
                 "entry_price",
                 "mark",
                 "wallet",
+                "collateral_value",
                 "equity",
                 "maintenance_margin",
                 pl.col("liquidation_price").fill_nan(None),

@@ -369,7 +369,10 @@ class Scenario:
         """
         if isinstance(protocol, Lending):
             return self._add_lending(protocol, positions)
-        if isinstance(protocol, PerpExchange | Vaults):
+        if isinstance(protocol, PerpExchange):
+            assets = [*protocol.assets, *protocol.margin_assets]
+            return self._add_family(protocol, positions, assets)
+        if isinstance(protocol, Vaults):
             return self._add_family(protocol, positions, protocol.assets)
         if isinstance(protocol, Funds):
             sc = self._add_family(protocol, positions, protocol.assets)

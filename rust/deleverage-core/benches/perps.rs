@@ -68,6 +68,7 @@ pub fn inputs(n: usize, seed: u64) -> Inputs {
         entry: Vec::with_capacity(n),
         margin: Vec::with_capacity(n),
         cross: vec![true; n],
+        margin_asset: Vec::new(),
     };
     for i in 0..n {
         let side = if rng.random::<f64>() < 0.6 { 1.0 } else { -1.0 };

@@ -38,8 +38,8 @@ pub use family::lending::accounts::{Accounts, Status};
 pub use family::lending::rules::{AaveVersion, Lending, Reserve, Rules};
 pub use family::lending::{AccountTable, LendingMarket, ManualLiquidation};
 pub use family::perp::{
-    AdlOrder, AdlRanking, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket, PoolStatus,
-    PositionRows, Trigger,
+    AdlOrder, AdlRanking, Brackets, CollateralUnits, Exchange, ExchangeConfig, MarginAsset,
+    PartialRule, PerpMarket, PoolStatus, PositionRows, QUOTE_MARGIN, Trigger,
 };
 pub use family::{
     Breach, Breaches, Budget, Family, ForcedSeller, Ledger, LiquidationPrices, Priority,

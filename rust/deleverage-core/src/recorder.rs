@@ -127,6 +127,10 @@ named_enum! {
         /// An owner without the cash deleveraging a lending account: `qty` of collateral sold
         /// on the venues for `notional`, which repays `debt_repaid` of debt.
         OwnerSale = 21 => "owner_sale",
+        /// A perp exchange selling a liquidated pool's margin asset on its venues to cover the
+        /// pool's negative quote wallet (`qty` units sold for `notional`; Binance's auto
+        /// exchange).
+        CollateralSale = 22 => "collateral_sale",
     }
 }
 

@@ -76,6 +76,7 @@ fn perp_pools_breach_below_maintenance_margin() {
         entry: vec![100.0; 2],
         margin: vec![10.0, 10.0],
         cross: vec![false, false],
+        margin_asset: Vec::new(),
     };
     let sc = scenario(vec![Family::Perps(Exchange::new(cfg, &rows).unwrap())]);
     let long_at = 90.0 / 0.99;

@@ -84,7 +84,8 @@ proptest! {
         let is_sell = |r: usize| match ev.kind[r] {
             x if x == k(EventKind::Liquidation) || x == k(EventKind::Sale)
                 || x == k(EventKind::Storefront) || x == k(EventKind::AuctionTake)
-                || x == k(EventKind::FundSale) || x == k(EventKind::OwnerSale) => true,
+                || x == k(EventKind::FundSale) || x == k(EventKind::OwnerSale)
+                || x == k(EventKind::CollateralSale) => true,
             x if x == k(EventKind::PerpLiquidation) => side_of(ev.account[r]) > 0.0,
             _ => false,
         };
@@ -125,9 +126,11 @@ proptest! {
         let fund_sold: f64 = f.table(e.oracle_prices()).sold_notional.iter().sum();
         let fund_bought: f64 = f.table(e.oracle_prices()).bought_notional.iter().sum();
         let owner_sold = sum(&|r| ev.kind[r] == k(EventKind::OwnerSale), &ev.notional);
+        // The perp exchange's sales of stETH margin (issue 18).
+        let margin_sold = sum(&|r| ev.kind[r] == k(EventKind::CollateralSale), &ev.notional);
         check!(
             e.ledger().liquidators_received + v.keepers_received() + fund_sold - fund_bought
-                + owner_sold,
+                + owner_sold + margin_sold,
             eth.paid - eth.received,
             eth.paid + eth.received
         );
@@ -291,16 +294,30 @@ proptest! {
         check!(pl.backstop_wallet, bs_rows.iter().map(|&r| ev.collateral_seized[r]).sum::<f64>(), pl.backstop_wallet);
         // Traders' quote: realised PnL is the only quote that enters; it ends in wallets, in
         // withdrawals, with the backstop vault, or in the insurance fund.
-        let wallets0: f64 = c.perp.positions.iter().map(|p| p.1 * p.2 / p.3).sum();
+        let wallets0: f64 = (0..n_pos).filter(|&j| !c.perp.in_steth[j]).map(|j| c.perp.quote_margin(j)).sum();
         let wallets_t: f64 = x.wallets().iter().sum();
         let pnl_scale = wallets0 + pl.realized_pnl.abs() + pl.withdrawn + fund_scale + perp_flows.paid + perp_flows.received;
         // An owner's margin calls are the one other quote that enters (issue 18).
         let top_ups = sum(&|r| ev.kind[r] == k(EventKind::OwnerTopUp), &ev.notional);
+        // So are the proceeds of stETH margin sold, and what the exchange wrote off.
         check!(
             wallets_t + pl.withdrawn + pl.backstop_wallet + (fund_t - pl.fund_initial),
-            wallets0 + pl.realized_pnl + top_ups,
-            pnl_scale + top_ups
+            wallets0 + pl.realized_pnl + top_ups + pl.collateral_quote_in + pl.written_off,
+            pnl_scale + top_ups + pl.collateral_quote_in + pl.written_off
         );
+        // stETH margin: every unit posted is still held, was sold, withdrawn, or is with the
+        // backstop vault; the sales are the exchange's collateral_sale rows.
+        let units0: f64 = (0..n_pos).filter(|&j| c.perp.in_steth[j]).map(|j| c.perp.quote_margin(j) / mixed::STETH_PRICE).sum();
+        check!(pl.collateral[0].initial, units0, units0);
+        let held = x.collateral_held()[0];
+        prop_assert!(held >= 0.0);
+        check!(units0, held + pl.collateral[0].sold + pl.collateral[0].withdrawn + pl.collateral[0].backstop, units0);
+        let sale = |r: usize| ev.kind[r] == k(EventKind::CollateralSale);
+        check!(sum(&sale, &ev.qty), pl.collateral[0].sold, units0);
+        check!(sum(&sale, &ev.notional), pl.collateral_quote_in, pl.collateral_quote_in);
+        for r in rows.clone().filter(|&r| sale(r)) {
+            prop_assert_eq!(ev.asset[r] as usize, STETH);
+        }
         // The owner's cash: what it had, less its top-ups and repayments, plus what its sales
         // brought beyond the debt they repaid.
         if let Some((cash0, _, _)) = c.owner {

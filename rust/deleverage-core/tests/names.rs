@@ -7,7 +7,8 @@ use deleverage_core::{
 
 #[test]
 fn codes_and_names_round_trip() {
-    assert_eq!(EventKind::NAMES.len(), 22);
+    assert_eq!(EventKind::NAMES.len(), 23);
+    assert_eq!(EventKind::NAMES[22], "collateral_sale");
     assert_eq!(EventKind::NAMES[21], "owner_sale");
     assert_eq!(EventKind::NAMES[16], "user_buy");
     assert_eq!(EventKind::PerpLiquidation as u8, 5);

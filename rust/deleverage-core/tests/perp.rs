@@ -40,6 +40,7 @@ fn rows(r: &[(u32, f64, f64, f64, bool)]) -> PositionRows {
         entry: r.iter().map(|x| x.2).collect(),
         margin: r.iter().map(|x| x.3).collect(),
         cross: r.iter().map(|x| x.4).collect(),
+        margin_asset: Vec::new(),
     }
 }
 
@@ -341,6 +342,7 @@ fn a_cross_deficit_is_carried_by_the_losing_position_and_the_rest_is_bad_debt() 
             partial: None,
             backstop: false,
             trigger: Trigger::Below,
+            margin_assets: Vec::new(),
         },
         &PositionRows {
             account: vec![1, 1, 2],
@@ -349,6 +351,7 @@ fn a_cross_deficit_is_carried_by_the_losing_position_and_the_rest_is_bad_debt() 
             entry: vec![100.0, 10.0, 100.0],
             margin: vec![200.0, 200.0, 50.0],
             cross: vec![true, true, false],
+            margin_asset: Vec::new(),
         },
     )
     .unwrap();
@@ -427,6 +430,7 @@ fn cross_liquidation_price_is_binance_general_formula() {
             partial: None,
             backstop: false,
             trigger: Trigger::AtOrBelow,
+            margin_assets: Vec::new(),
         },
         &PositionRows {
             account: vec![5, 5],
@@ -435,6 +439,7 @@ fn cross_liquidation_price_is_binance_general_formula() {
             entry: vec![100.0, 50.0],
             margin: vec![20.0, 10.0],
             cross: vec![true, true],
+            margin_asset: Vec::new(),
         },
     )
     .unwrap();
@@ -524,6 +529,7 @@ fn adl_skips_a_counterparty_that_would_be_bankrupt_at_the_bankruptcy_price() {
         entry: vec![100.0, 92.0],
         margin: vec![5.0, 1.5],
         cross: vec![false, false],
+        margin_asset: Vec::new(),
     };
     let sc = scenario_of(
         vec![asset("BTC-PERP", 100.0, vec![], OracleKind::Reference)],
@@ -568,6 +574,7 @@ fn a_users_take_of_a_liquidation_order_during_a_cooldown() {
         entry: vec![100.0],
         margin: vec![10.0],
         cross: vec![false],
+        margin_asset: Vec::new(),
     };
     let book = common::linear_book(
         0.1,
@@ -624,6 +631,7 @@ fn a_pool_whose_liquidation_price_sits_on_a_bracket_cap_is_still_liquidated() {
         entry: vec![entry],
         margin: vec![margin],
         cross: vec![false],
+        margin_asset: Vec::new(),
     };
     let ex = Exchange::new(
         exchange_config(br, 0.0, 1e6, AdlOrder::Ranked(AdlRanking::Bitmex)),

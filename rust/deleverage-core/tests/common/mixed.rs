@@ -6,8 +6,9 @@
 use deleverage_core::{
     AaveVersion, Accounting, Accounts, AdlOrder, AdlRanking, AnyVenue, AssetSpec, BookDynamics,
     Brackets, Channel, ConstantProductPool, Engine, Error, Exchange, ExchangeConfig, Execution,
-    Family, Funds, Ilk, ImpactCurve, OracleKind, Outage, OutageKind, OwnerSpec, PartialRule, Peg,
-    PerpMarket, PositionRows, PriceCurve, QueueConfig, Rule, StableSwapPool, Trigger, Vaults,
+    Family, Funds, Ilk, ImpactCurve, MarginAsset, OracleKind, Outage, OutageKind, OwnerSpec,
+    PartialRule, Peg, PerpMarket, PositionRows, PriceCurve, QUOTE_MARGIN, QueueConfig, Rule,
+    StableSwapPool, Trigger, Vaults,
 };
 use proptest::prelude::*;
 
@@ -111,7 +112,14 @@ pub struct PerpSpec {
     pub partial: Option<PartialRule>,
     pub backstop: bool,
     pub trigger: Trigger,
+    /// Per position: whether its margin is stETH (cross rows only; issue 18), and stETH's
+    /// collateral value ratio.
+    pub in_steth: Vec<bool>,
+    pub steth_ratio: f64,
 }
+
+/// Quote value of one stETH at the start (stETH is pegged to ETH at 1, ETH is at 100).
+pub const STETH_PRICE: f64 = 100.0;
 
 pub fn perp() -> impl Strategy<Value = PerpSpec> {
     let pos = (
@@ -157,6 +165,7 @@ pub fn perp() -> impl Strategy<Value = PerpSpec> {
         partial,
         prop::bool::ANY,
         prop_oneof![Just(Trigger::Below), Just(Trigger::AtOrBelow)],
+        (prop::collection::vec(prop::bool::ANY, 10), 0.5f64..=1.0),
     )
         .prop_map(
             |(
@@ -169,12 +178,12 @@ pub fn perp() -> impl Strategy<Value = PerpSpec> {
                 partial,
                 backstop,
                 trigger,
+                (steth, steth_ratio),
             )| {
                 // Both sides present, so that ADL has counterparties.
                 positions[0].0 = 1.0;
                 positions[1].0 = -1.0;
                 PerpSpec {
-                    positions,
                     mmr,
                     two_brackets,
                     fee_rate,
@@ -183,12 +192,23 @@ pub fn perp() -> impl Strategy<Value = PerpSpec> {
                     partial,
                     backstop,
                     trigger,
+                    in_steth: (0..positions.len())
+                        .map(|j| steth[j] && positions[j].4)
+                        .collect(),
+                    positions,
+                    steth_ratio,
                 }
             },
         )
 }
 
 impl PerpSpec {
+    /// Position `j`'s margin in quote at the start (`q·entry/leverage`).
+    pub fn quote_margin(&self, j: usize) -> f64 {
+        let x = self.positions[j];
+        x.1 * x.2 / x.3
+    }
+
     pub fn build(&self) -> Exchange {
         let brackets = if self.two_brackets {
             Brackets::new(vec![500.0, f64::INFINITY], vec![self.mmr, 2.0 * self.mmr]).unwrap()
@@ -201,8 +221,15 @@ impl PerpSpec {
             market: vec![0; p.len()],
             size: p.iter().map(|x| x.0 * x.1).collect(),
             entry: p.iter().map(|x| x.2).collect(),
-            margin: p.iter().map(|x| x.1 * x.2 / x.3).collect(),
+            margin: (0..p.len())
+                .map(|j| self.quote_margin(j) / if self.in_steth[j] { STETH_PRICE } else { 1.0 })
+                .collect(),
             cross: p.iter().map(|x| x.4).collect(),
+            margin_asset: self
+                .in_steth
+                .iter()
+                .map(|&s| if s { 0 } else { QUOTE_MARGIN })
+                .collect(),
         };
         Exchange::new(
             ExchangeConfig {
@@ -216,6 +243,10 @@ impl PerpSpec {
                 partial: self.partial,
                 backstop: self.backstop,
                 trigger: self.trigger,
+                margin_assets: vec![MarginAsset {
+                    asset: STETH as u32,
+                    ratio: self.steth_ratio,
+                }],
             },
             &rows,
         )
@@ -614,7 +645,8 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
         sc.owner_of = owner_of;
     }
     if c.lst.read_at_peg {
-        sc.reads_peg = vec![vec![STETH as u32], vec![], vec![], vec![]];
+        // Lending and the perp exchange (stETH margin) read stETH at its peg.
+        sc.reads_peg = vec![vec![STETH as u32], vec![STETH as u32], vec![], vec![]];
     }
     let path = instant_path(
         vec![c.shock, 0.0, c.shock, c.lst.slashing],

@@ -245,6 +245,7 @@ pub fn exchange_config(
         partial: None,
         backstop: false,
         trigger: Trigger::Below,
+        margin_assets: Vec::new(),
     }
 }
 

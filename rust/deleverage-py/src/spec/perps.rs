@@ -1,7 +1,8 @@
 //! A perp exchange's part of a scenario spec into the core's [`Exchange`].
 
 use deleverage_core::{
-    AdlOrder, Brackets, Exchange, ExchangeConfig, PartialRule, PerpMarket, PositionRows, Trigger,
+    AdlOrder, Brackets, Exchange, ExchangeConfig, MarginAsset, PartialRule, PerpMarket,
+    PositionRows, Trigger,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -39,6 +40,18 @@ pub fn exchange(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Exchange> {
             repeat: get(&p, "repeat", &place)?,
         })
     };
+    let mut margin_assets = Vec::new();
+    for (k, m) in list(&item(d, "margin_assets", name)?, name)?
+        .iter()
+        .enumerate()
+    {
+        let place = format!("{name}.margin_assets[{k}]");
+        let m = dict(&m, &place)?;
+        margin_assets.push(MarginAsset {
+            asset: get(&m, "asset", &place)?,
+            ratio: get(&m, "ratio", &place)?,
+        });
+    }
     let cfg = ExchangeConfig {
         markets,
         fee_rate: get(d, "fee_rate", name)?,
@@ -47,6 +60,7 @@ pub fn exchange(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Exchange> {
         partial,
         backstop: get(d, "backstop", name)?,
         trigger,
+        margin_assets,
     };
     let place = format!("{name}.positions");
     let p = dict(&item(d, "positions", name)?, &place)?;
@@ -58,6 +72,10 @@ pub fn exchange(d: &Bound<'_, PyDict>, name: &str) -> BindingResult<Exchange> {
         entry: col("entry_price")?,
         margin: col("margin")?,
         cross: bool_column(&item(&p, "cross", &place)?, &format!("{place}.cross"))?,
+        margin_asset: u32_column(
+            &item(&p, "margin_asset", &place)?,
+            &format!("{place}.margin_asset"),
+        )?,
     };
     Exchange::new(cfg, &rows).map_err(|e| BindingError::Scenario(format!("{name}: {e}")))
 }

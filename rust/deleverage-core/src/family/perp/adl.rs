@@ -75,8 +75,7 @@ impl Exchange {
                     .all(|i| self.size[i] == 0.0)
             {
                 self.status[pk] = PoolStatus::Closed;
-                self.ledger.withdrawn += self.wallet[pk];
-                self.wallet[pk] = 0.0;
+                self.withdraw(pk);
             }
             left -= cut;
             cut_total += cut;
@@ -107,7 +106,7 @@ impl Exchange {
     /// Whether pool `p` keeps a non-negative equity with market `m` marked at `price` (the other
     /// markets at the oracle prices `px`).
     fn solvent_at(&self, p: usize, m: usize, price: f64, px: &[f64]) -> bool {
-        let mut e = self.wallet[p];
+        let mut e = self.wallet[p] + self.held_value(p, px);
         for i in self.offsets[p] as usize..self.offsets[p + 1] as usize {
             let s = self.size[i];
             if s != 0.0 {
@@ -195,7 +194,8 @@ impl Exchange {
         let brackets = &self.cfg.markets[self.market[k] as usize].brackets;
         match rule {
             AdlRanking::Binance => {
-                let wb = self.wallet[p];
+                // Binance's wallet balance counts the margin assets at their collateral value.
+                let wb = self.wallet[p] + self.held_value(p, px);
                 let upnl = e - wb;
                 if wb + upnl <= 0.0 {
                     0.0

@@ -87,8 +87,7 @@ impl Exchange {
             self.status[p] = PoolStatus::Liquidated;
         } else {
             self.status[p] = PoolStatus::Closed;
-            self.ledger.withdrawn += self.wallet[p];
-            self.wallet[p] = 0.0;
+            self.withdraw(p);
         }
         Ok((qty, fee))
     }

@@ -5,6 +5,7 @@
 //! insurance fund, auto-deleveraging and the backstop vault.
 
 mod adl;
+mod collateral;
 mod manual;
 mod owners;
 pub mod rules;
@@ -19,6 +20,7 @@ use crate::family::shared::{
 };
 use crate::fill::Side;
 use crate::recorder::{EventKind, Table, Value, Values};
+use collateral::Held;
 use trigger::{Placement, PoolIndex, Threshold};
 /// A perp exchange in the step loop: markets, margin pools, positions, the insurance fund, ADL
 /// and the backstop vault (MECHANICS §6).
@@ -57,6 +59,9 @@ pub struct Exchange {
     index: Box<PoolIndex>,
     /// Pools that were given a partial-liquidation cooldown (for [`Self::cooling`]).
     cooled: Vec<u32>,
+    /// Margin assets the pools hold, by pool (see [`collateral`]); empty on a quote-only
+    /// exchange.
+    held: Vec<Held>,
 }
 
 impl Exchange {
@@ -85,6 +90,23 @@ impl Exchange {
             }
             error::non_negative("partial.cooldown", p.cooldown)?;
         }
+        for (k, m) in cfg.margin_assets.iter().enumerate() {
+            let field = format!("margin_assets[{k}].ratio");
+            error::in_range(&field, m.ratio, 0.0, 1.0, false, "in (0, 1]")?;
+            if m.ratio <= 0.0 {
+                return Err(Error::NotPositive {
+                    field,
+                    value: m.ratio,
+                });
+            }
+            if cfg.margin_assets[..k].iter().any(|o| o.asset == m.asset) {
+                return Err(Error::OutOfRange {
+                    field: format!("margin_assets[{k}].asset"),
+                    value: f64::from(m.asset),
+                    expected: "an asset no other margin asset of the exchange names",
+                });
+            }
+        }
         for (k, m) in cfg.markets.iter().enumerate() {
             if cfg.markets[..k].iter().any(|o| o.asset == m.asset) {
                 return Err(Error::OutOfRange {
@@ -101,6 +123,14 @@ impl Exchange {
             ("entry_price", rows.entry.len()),
             ("margin", rows.margin.len()),
             ("cross", rows.cross.len()),
+            (
+                "margin_asset",
+                if rows.margin_asset.is_empty() {
+                    n
+                } else {
+                    rows.margin_asset.len()
+                },
+            ),
         ] {
             if len != n {
                 return Err(Error::LengthMismatch {
@@ -142,6 +172,26 @@ impl Exchange {
                 error::non_negative(&format!("margin[{r}]"), margin)?;
             }
         }
+        for (r, &k) in rows.margin_asset.iter().enumerate() {
+            if k == QUOTE_MARGIN {
+                continue;
+            }
+            if k as usize >= cfg.margin_assets.len() {
+                return Err(Error::OutOfRange {
+                    field: format!("margin_asset[{r}]"),
+                    value: f64::from(k),
+                    expected: "an index into the exchange's margin_assets",
+                });
+            }
+            if !rows.cross[r] {
+                return Err(Error::OutOfRange {
+                    field: format!("margin_asset[{r}]"),
+                    value: f64::from(k),
+                    expected: "the quote for an isolated position (margin assets are cross \
+                               margin, as Binance's Multi-Assets Mode)",
+                });
+            }
+        }
         // Pools: one per cross account, one per isolated row, ordered by first appearance.
         // By (account, cross first, row): a cross account's rows stay in row order; the row
         // makes the key total, so an unstable sort gives the stable sort's order.
@@ -178,7 +228,9 @@ impl Exchange {
             pnl: vec![0.0; n],
             index: Box::default(),
             cooled: Vec::new(),
+            held: Vec::new(),
         };
+        ex.ledger.collateral = vec![CollateralUnits::default(); ex.cfg.margin_assets.len()];
         let mut k = 0;
         while k < order.len() {
             let r0 = order[k];
@@ -204,7 +256,10 @@ impl Exchange {
                         expected: "one cross position per account and market",
                     });
                 }
-                wallet += rows.margin[r];
+                match rows.margin_asset.get(r) {
+                    Some(&k) if k != QUOTE_MARGIN => ex.hold(pool, k, rows.margin[r]),
+                    _ => wallet += rows.margin[r],
+                }
                 ex.market.push(rows.market[r]);
                 ex.size.push(rows.size[r]);
                 ex.entry.push(rows.entry[r]);
@@ -244,6 +299,14 @@ impl Exchange {
     pub fn wallets(&self) -> &[f64] {
         &self.wallet
     }
+    /// Units of each margin asset (the config's `margin_assets` order) the pools hold now.
+    pub fn collateral_held(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.cfg.margin_assets.len()];
+        for h in &self.held {
+            out[h.k as usize] += h.units;
+        }
+        out
+    }
     /// Whether a pool waits out a partial-liquidation cooldown at time `now`.
     pub fn cooling(&self, now: f64) -> bool {
         // Only pools that were ever given a cooldown can be waiting one out.
@@ -259,6 +322,15 @@ impl Exchange {
             if m.asset as usize >= n_assets {
                 return Err(Error::OutOfRange {
                     field: format!("markets[{k}].asset"),
+                    value: f64::from(m.asset),
+                    expected: "an index into the scenario's assets",
+                });
+            }
+        }
+        for (k, m) in self.cfg.margin_assets.iter().enumerate() {
+            if m.asset as usize >= n_assets {
+                return Err(Error::OutOfRange {
+                    field: format!("margin_assets[{k}].asset"),
                     value: f64::from(m.asset),
                     expected: "an index into the scenario's assets",
                 });
@@ -293,7 +365,7 @@ impl Exchange {
 
     /// Equity and maintenance margin of pool `p` at the oracle prices `px`.
     fn pool_state(&self, p: usize, px: &[f64]) -> (f64, f64) {
-        let (mut e, mut mm) = (self.wallet[p], 0.0);
+        let (mut e, mut mm) = (self.wallet[p] + self.held_value(p, px), 0.0);
         for j in self.offsets[p] as usize..self.offsets[p + 1] as usize {
             let s = self.size[j];
             if s == 0.0 {
@@ -312,6 +384,10 @@ impl Exchange {
     fn placement(&self, p: usize) -> Placement {
         if matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) {
             return Placement::None;
+        }
+        if self.holds_assets(p) {
+            // Its equity moves with its margin assets' prices too.
+            return Placement::Always;
         }
         let mut open = (self.offsets[p] as usize..self.offsets[p + 1] as usize)
             .filter(|&j| self.size[j] != 0.0);
@@ -500,6 +576,7 @@ impl Exchange {
         }
         self.ledger.backstop_wallet += self.wallet[p];
         self.wallet[p] = 0.0;
+        self.hand_over_assets(p);
         self.status[p] = PoolStatus::Backstopped;
     }
 
@@ -537,16 +614,17 @@ impl Exchange {
                 self.cooldown_until[p] = sh.now() + r.cooldown;
             }
         }
-        let open =
-            (self.offsets[p] as usize..self.offsets[p + 1] as usize).any(|j| self.size[j] != 0.0);
-        if open {
+        if !self.held(p).is_empty() {
+            // Margin assets cover a negative wallet (Binance's auto exchange).
+            self.cover_wallet(sh, id, round, p);
+        }
+        if self.is_open(p) {
             if acted {
                 self.status[p] = PoolStatus::Liquidated;
             }
         } else {
             self.status[p] = PoolStatus::Closed;
-            self.ledger.withdrawn += self.wallet[p];
-            self.wallet[p] = 0.0;
+            self.withdraw(p);
         }
         acted
     }
@@ -711,6 +789,8 @@ impl ForcedSeller for Exchange {
 
     fn ledger(&self) -> Values {
         let l = &self.ledger;
+        let units =
+            |f: fn(&CollateralUnits) -> f64| Value::F64s(l.collateral.iter().map(f).collect());
         vec![
             ("insurance_fund", Value::F64(self.fund)),
             ("fund_initial", Value::F64(l.fund_initial)),
@@ -729,6 +809,13 @@ impl ForcedSeller for Exchange {
             ("backstop_size", Value::F64s(self.backstop_size.clone())),
             ("backstop_cost", Value::F64s(self.backstop_cost.clone())),
             ("wallets_total", Value::F64(self.wallet.iter().sum())),
+            ("collateral_quote_in", Value::F64(l.collateral_quote_in)),
+            ("written_off", Value::F64(l.written_off)),
+            ("collateral_initial", units(|c| c.initial)),
+            ("collateral_sold", units(|c| c.sold)),
+            ("collateral_withdrawn", units(|c| c.withdrawn)),
+            ("collateral_backstop", units(|c| c.backstop)),
+            ("collateral_held", Value::F64s(self.collateral_held())),
         ]
     }
 }

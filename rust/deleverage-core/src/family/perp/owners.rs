@@ -52,10 +52,7 @@ impl Exchange {
             owners.cash[o] -= pay;
             self.wallet[p] += pay;
             self.index.touch(p);
-            let first = (self.offsets[p] as usize..self.offsets[p + 1] as usize)
-                .find(|&j| self.size[j] != 0.0)
-                .unwrap_or(self.offsets[p] as usize);
-            let a = self.asset(first);
+            let a = self.first_asset(p);
             let mut ev = sh.event(round, EventKind::OwnerTopUp, id, self.owner[p], a);
             ev.notional = pay;
             sh.events.push(&ev);

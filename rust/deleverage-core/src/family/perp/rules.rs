@@ -291,6 +291,22 @@ pub struct ExchangeConfig {
     /// A backstop vault takes over accounts whose equity falls below 2/3 of their MM.
     pub backstop: bool,
     pub trigger: Trigger,
+    /// Assets the exchange takes as cross margin besides the quote (Binance's Multi-Assets
+    /// Mode); empty: quote only.
+    #[serde(default)]
+    pub margin_assets: Vec<MarginAsset>,
+}
+
+/// An asset an exchange takes as cross margin (Binance's Multi-Assets Mode): in a pool's equity
+/// at the exchange's oracle price times `ratio`, the collateral value ratio (Binance: 0.95 for
+/// BTC, ETH and BNB, 0.9 for XRP, ADA, DOT and SOL). When a liquidation leaves the pool's quote
+/// wallet negative, the exchange sells these assets on their venues to cover it ("auto
+/// exchange"), each in proportion to its value; what the sales do not cover the insurance fund
+/// pays, and the rest is bad debt.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MarginAsset {
+    pub asset: u32,
+    pub ratio: f64,
 }
 
 /// Positions as the caller gives them, one row each: `account` (the caller's id), index into
@@ -305,7 +321,14 @@ pub struct PositionRows {
     pub entry: Vec<f64>,
     pub margin: Vec<f64>,
     pub cross: Vec<bool>,
+    /// Per row, what `margin` is in: an index into the exchange's `margin_assets` (the row's
+    /// margin is units of that asset), or [`QUOTE_MARGIN`]; empty: every row in the quote.
+    #[serde(default)]
+    pub margin_asset: Vec<u32>,
 }
+
+/// A row's `margin_asset` when its margin is quote.
+pub const QUOTE_MARGIN: u32 = u32::MAX;
 
 named_enum! {
     /// State of a margin pool (an account's cross wallet, or one isolated position).
@@ -345,8 +368,27 @@ pub struct PerpLedger {
     /// Bankrupt quantity that neither the book, the fund nor ADL took: the exchange took it at
     /// the bankruptcy price.
     pub unresolved_qty: f64,
-    /// The exchange's loss on that quantity, marked at the time (also in the engine's bad debt).
+    /// The exchange's loss on that quantity, marked at the time (also in the engine's bad debt),
+    /// and the negative wallets of liquidated pools that neither their margin assets' sales
+    /// nor the fund covered.
     pub bad_debt: f64,
+    /// Quote the sales of margin assets brought into wallets.
+    pub collateral_quote_in: f64,
+    /// Quote the exchange wrote off against the negative wallets of liquidated pools (in
+    /// `bad_debt`).
+    pub written_off: f64,
+    /// Units of each margin asset, in the exchange's `margin_assets` order.
+    pub collateral: Vec<CollateralUnits>,
+}
+
+/// Units of one margin asset of an exchange: posted at the start, sold on the venues,
+/// withdrawn with the wallets of pools that closed, and taken over by the backstop vault.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CollateralUnits {
+    pub initial: f64,
+    pub sold: f64,
+    pub withdrawn: f64,
+    pub backstop: f64,
 }
 
 /// A position as the positions table reports it.
@@ -359,6 +401,9 @@ pub struct PositionTable {
     pub mark: Vec<f64>,
     /// The pool's wallet, equity and maintenance margin (cross: the account's).
     pub wallet: Vec<f64>,
+    /// The pool's margin assets at the oracle prices times their collateral value ratio (in
+    /// `equity`).
+    pub collateral_value: Vec<f64>,
     pub equity: Vec<f64>,
     pub maintenance_margin: Vec<f64>,
     /// Price of this market at which the pool's equity meets its MM (other marks fixed);

@@ -15,6 +15,7 @@ impl Exchange {
             entry: vec![0.0; n],
             mark: vec![0.0; n],
             wallet: vec![0.0; n],
+            collateral_value: vec![0.0; n],
             equity: vec![0.0; n],
             maintenance_margin: vec![0.0; n],
             liquidation_price: vec![f64::NAN; n],
@@ -36,6 +37,7 @@ impl Exchange {
             t.entry[r] = self.entry[j];
             t.mark[r] = px[a];
             t.wallet[r] = self.wallet[p];
+            t.collateral_value[r] = self.held_value(p, px);
             t.equity[r] = e;
             t.maintenance_margin[r] = mm;
             t.status[r] = self.status[p] as u8;
@@ -48,7 +50,9 @@ impl Exchange {
                 let mark = px[a];
                 let mm_j = self.pos_mm(j, px);
                 t.bankruptcy_price[r] = mark - e * self.share(p, j, px, e, mm) / s;
-                t.liquidation_price[r] = self.cross_liquidation_price(s, mark, e, mm - mm_j, j);
+                let slope = self.held_slope(p, a);
+                t.liquidation_price[r] =
+                    self.cross_liquidation_price(s, mark, e, mm - mm_j, j, slope);
             }
         }
         t
@@ -57,7 +61,9 @@ impl Exchange {
     /// Binance's general liquidation price for one position with the rest of the pool fixed
     /// (TMM1 = `mm_other`, UPNL1 inside `equity`): solve `E + s(P − mark) = MM_other + |s|·P·MMR_b
     /// − cum_b` per bracket and keep the one where `|s|·P` lies in bracket b. Isolated, this is
-    /// [`Position::liquidation_price`].
+    /// [`Position::liquidation_price`]. `slope`: the pool's margin-asset units (times their
+    /// ratio) whose price is this market's, which move its equity with the mark as a long
+    /// does; none such can leave the equity level in the mark (no liquidation price: NaN).
     fn cross_liquidation_price(
         &self,
         s: f64,
@@ -65,17 +71,24 @@ impl Exchange {
         equity: f64,
         mm_other: f64,
         j: usize,
+        slope: f64,
     ) -> f64 {
         let br = &self.cfg.markets[self.market[j] as usize].brackets;
         let q = s.abs();
-        let solve = |b: usize| (equity - s * mark - mm_other + br.amount(b)) / (q * br.rate(b) - s);
+        let d = s + slope;
+        let solve = |b: usize| (equity - d * mark - mm_other + br.amount(b)) / (q * br.rate(b) - d);
         for b in 0..br.caps.len() {
             let lp = solve(b);
             if lp > 0.0 && br.bracket_of(q * lp) == b {
                 return lp;
             }
         }
-        0.0_f64.max(solve(br.bracket_of(q * mark)))
+        let lp = solve(br.bracket_of(q * mark));
+        if lp.is_finite() {
+            0.0_f64.max(lp)
+        } else {
+            f64::NAN
+        }
     }
 }
 
@@ -86,6 +99,7 @@ table!(PositionTable {
     entry as "entry_price",
     mark,
     wallet,
+    collateral_value,
     equity,
     maintenance_margin,
     liquidation_price,
