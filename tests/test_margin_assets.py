@@ -239,3 +239,13 @@ def test_bad_margin_rows_are_named() -> None:
     res = dl.simulate(sc.add_perps(EXCHANGE, nulls))
     assert res.positions["collateral_value"].item() == 0.0
     assert res.positions["wallet"].item() == 5_700.0
+
+
+def test_the_liquidation_price_of_the_margin_asset() -> None:
+    # Equity 2·P·0.95 against MM 0.01·10·3,000 = 300 (the perp at 3,000): breached below
+    # P = 300/1.9 = 157.89...; the position's own market keeps its liquidation price.
+    eng = dl.Engine(market().add_perps(EXCHANGE, long_on_steth()))
+    lp = eng.liquidation_prices("stETH")
+    assert lp.select("family", "account", "direction").rows() == [("perps", "a", "below")]
+    assert lp["price"].item() == pytest.approx(300 / 1.9, rel=1e-12)
+    assert eng.liquidation_prices("ETH-PERP")["price"].item() == pytest.approx(24_300 / 9.9)

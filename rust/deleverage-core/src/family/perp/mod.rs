@@ -781,6 +781,25 @@ impl ForcedSeller for Exchange {
                 );
             }
         }
+        // Pools whose margin includes asset `a` (not one of their markets: those are above):
+        // their equity is linear in its price, `e + slope·(P − px)`, and breaches below
+        // `P = px + (MM − e)/slope`.
+        for p in 0..self.owner.len() {
+            if self.held(p).is_empty()
+                || matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped)
+            {
+                continue;
+            }
+            let slope = self.held_slope(p, a);
+            let open = (self.offsets[p] as usize..self.offsets[p + 1] as usize)
+                .find(|&j| self.size[j] != 0.0);
+            let Some(j) = open else { continue };
+            if slope <= 0.0 || self.cfg.markets.iter().any(|m| m.asset as usize == a) {
+                continue;
+            }
+            let (e, mm) = self.pool_state(p, px);
+            out.push(self.owner[p], self.row[j], px[a] + (mm - e) / slope, true);
+        }
     }
 
     fn tables(&self, _sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)> {
