@@ -22,6 +22,7 @@ from deleverage.exceptions import ScenarioError
 
 def market(
     steth_bids: tuple[tuple[float, float], ...] = ((2_990.0, 1.0), (2_950.0, 100.0)),
+    steps: int = 3,
 ) -> dl.Scenario:
     # ETH-PERP: 100 bid at 2,990, 100 offered at 3,010 (mid 3,000). stETH: the bids given,
     # 100 offered at 3,010 (mid 3,000 with the default bids). Both read their reference.
@@ -37,7 +38,7 @@ def market(
             dl.Asset("ETH-PERP", 3_000.0, venues=[perp_book], oracle=dl.Oracle.reference()),
             dl.Asset("stETH", 3_000.0, venues=[steth_book], oracle=dl.Oracle.reference()),
         ],
-        steps=3,
+        steps=steps,
     )
 
 
@@ -229,8 +230,8 @@ def test_bad_margin_rows_are_named() -> None:
     with pytest.raises(ScenarioError, match="wstETH"):
         sc.add_perps(EXCHANGE, long_on_steth().with_columns(margin_asset=pl.lit("wstETH")))
     iso = long_on_steth(mode=["isolated"])
-    with pytest.raises(ScenarioError, match=r"margin_asset\[0\].*isolated"):
-        dl.simulate(sc.add_perps(EXCHANGE, iso))
+    with pytest.raises(ScenarioError, match="'a' posts 'stETH' as the margin of an isolated"):
+        sc.add_perps(EXCHANGE, iso)
     no_steth = dl.Scenario(assets=[sc.assets[0]])
     with pytest.raises(ScenarioError, match="stETH"):
         no_steth.add_perps(EXCHANGE, long_on_steth())
@@ -249,3 +250,84 @@ def test_the_liquidation_price_of_the_margin_asset() -> None:
     assert lp.select("family", "account", "direction").rows() == [("perps", "a", "below")]
     assert lp["price"].item() == pytest.approx(300 / 1.9, rel=1e-12)
     assert eng.liquidation_prices("ETH-PERP")["price"].item() == pytest.approx(24_300 / 9.9)
+
+
+def test_a_sale_that_finds_no_venue_is_tried_again_when_one_opens() -> None:
+    # The covered case of above, with stETH's book halted over steps 0–2: the position is
+    # closed at step 0 and its wallet of −3,990 waits on its 2 stETH (no bad debt, no
+    # withdrawal); at step 3 the book is back and the sale brings the 3,990.
+    sc = market(steps=6).add_perps(EXCHANGE, long_on_steth())
+    sc = sc.with_outages(dl.Outage.venue_halt("stETH", start=0, end=3))
+    res = dl.simulate(sc, shock=dl.Shock.instant({"ETH-PERP": -0.13, "stETH": -0.30}))
+    sale = res.events.filter(kind="collateral_sale")
+    assert sale["step"].to_list() == [3]
+    assert sale["notional"].item() == pytest.approx(3_990.0, rel=1e-12)
+    assert res.events.filter(kind="bad_debt").height == 0
+    assert res.positions["status"].to_list() == ["closed"]
+
+
+def test_an_adl_counterparty_owes_against_its_margin_asset_until_it_falls() -> None:
+    # A long 10 from 3,000 on 2,000 quote and a short 10 from 2,000 on 5 stETH; the perp book
+    # bids only 100, the fund is empty. At 2,700 the long is bankrupt (equity −1,000): BP
+    # 2,800, nothing fills above it, and the short is deleveraged at 2,800: it realises
+    # −10·800 = −8,000 and keeps its 5 stETH (worth 5·3,000·0.95 = 14,250: solvent, not sold).
+    # When stETH falls to 100 its equity is 475 − 8,000 < 0: liquidated, its 5 stETH sell on
+    # stETH's bids scaled by 100/3,000: 1 at 99.667 and 4 at 98.333 (493), and 8,000 − 493 is
+    # bad debt.
+    thin = dl.OrderBook.from_levels(
+        np.array([100.0]), np.array([100.0]), np.array([3_010.0]), np.array([100.0])
+    )
+    steth = market().assets[1]
+    sc = dl.Scenario(
+        assets=[dl.Asset("ETH-PERP", 3_000.0, venues=[thin], oracle=dl.Oracle.reference()), steth],
+        steps=4,
+    )
+    pos = pl.DataFrame(
+        {
+            "account": ["long", "short"],
+            "market": ["ETH-PERP"] * 2,
+            "size": [10.0, -10.0],
+            "entry_price": [3_000.0, 2_000.0],
+            "margin": [2_000.0, 5.0],
+            "margin_asset": ["quote", "stETH"],
+        }
+    )
+    path = dl.Shock.path({"ETH-PERP": [2_700.0] * 4, "stETH": [3_000.0, 3_000.0, 100.0, 100.0]})
+    res = dl.simulate(sc.add_perps(EXCHANGE, pos), shock=path, max_extra_steps=0)
+    ev = res.events
+    adl = ev.filter(kind="adl")
+    assert adl.select("step", "account").rows() == [(0, "short")]
+    assert adl["realized_pnl"].item() == pytest.approx(-8_000.0, rel=1e-12)
+    sale = ev.filter(kind="collateral_sale")
+    assert sale.select("step", "account", "qty").rows() == [(2, "short", 5.0)]
+    assert sale["notional"].item() == pytest.approx((2_990 + 4 * 2_950) / 30, rel=1e-12)
+    bad = ev.filter(kind="bad_debt", account="short")
+    assert bad["bad_debt"].item() == pytest.approx(8_000 - (2_990 + 4 * 2_950) / 30, rel=1e-12)
+    ledger = res.meta["perp_ledgers"]["perps"]
+    assert ledger["collateral_sold"] == [5.0]
+    assert ledger["written_off"] == pytest.approx(8_000 - (2_990 + 4 * 2_950) / 30, rel=1e-12)
+
+
+def test_liquidatable_will_not_mix_units_with_quote() -> None:
+    # Rows of one account that net out in a market leave their margin to another position of
+    # the account; with margin assets that would add units to quote: refused, named.
+    ex = dl.PerpExchange(
+        [
+            dl.PerpMarket("ETH-PERP", dl.Brackets.flat(0.01)),
+            dl.PerpMarket("BTC-PERP", dl.Brackets.flat(0.01)),
+        ],
+        margin_assets={"stETH": 0.95},
+    )
+    pos = pl.DataFrame(
+        {
+            "account": ["a"] * 3,
+            "market": ["BTC-PERP", "ETH-PERP", "ETH-PERP"],
+            "size": [10.0, 1.0, -1.0],
+            "entry_price": [3_000.0] * 3,
+            "margin": [250.0, 1.0, 1.0],
+            "margin_asset": ["quote", "stETH", "stETH"],
+        }
+    )
+    prices = {"ETH-PERP": 3_000.0, "BTC-PERP": 3_000.0, "stETH": 3_000.0}
+    with pytest.raises(ScenarioError, match="'a' in 'ETH-PERP' net to zero"):
+        ex.liquidatable(pos, prices)

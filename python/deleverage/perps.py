@@ -10,7 +10,7 @@ alone). Positions are a Polars frame with the columns ``account``, ``market`` (a
 the sum of their margins; each isolated row is its own margin pool. With an exchange's
 ``margin_assets`` (Binance's Multi-Assets Mode), an optional ``margin_asset`` column says what a
 cross row's ``margin`` is in: ``"quote"`` (or null) for the quote, or the name of a margin asset
-for units of that asset (see ``docs/interconnected.md``).
+for units of that asset (see ``docs/perps.md``).
 
 Examples
 --------
@@ -260,7 +260,7 @@ class PerpExchange:
     backstop: bool = False
     trigger: Literal["below", "at_or_below"] = "below"
     name: str = "perps"
-    margin_assets: Mapping[str, float] = field(default_factory=dict)
+    margin_assets: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         protocol_name("PerpExchange", self.name)
@@ -349,7 +349,8 @@ class PerpExchange:
         df = self._check_positions(positions, netting=True).with_row_index("row")
         for a in [*self.assets, *self.margin_assets]:
             if a not in prices:
-                raise ScenarioError(f"{self.name}: prices lack the market {a!r}")
+                what = "market" if a in self.assets else "margin asset"
+                raise ScenarioError(f"{self.name}: prices lack the {what} {a!r}")
             finite(f"prices[{a!r}]", prices[a], low=0.0, low_open=True)
         # One engine position per isolated row and per (account, market) of cross rows.
         key = pl.when(pl.col("mode") == "cross").then(pl.lit(-1)).otherwise(pl.col("row"))
@@ -385,6 +386,19 @@ class PerpExchange:
         # the account's first cross position that is left.
         flat = groups.filter((pl.col("size") == 0) & (pl.col("mode") == "cross"))
         held = groups.filter(pl.col("size") != 0)
+        if flat.height and "margin_asset" in df.columns:
+            # The margin of rows that net out would join a position of the account: one in
+            # the same asset, which it need not have. Summed by the caller, it is unambiguous.
+            mixed = flat.join(
+                groups.filter(pl.col("margin_asset") != QUOTE).select("account").unique(),
+                on="account",
+            )
+            if mixed.height:
+                acc, market = mixed.select("account", "market").row(0)
+                raise ScenarioError(
+                    f"{self.name}: cross rows of account {acc!r} in {market!r} net to zero while "
+                    "the account posts margin in a margin asset; sum its rows per market first"
+                )
         if flat.height:
             extra = flat.group_by("account").agg((pl.col("margin") - pl.col("cost")).sum())
             first = (
@@ -430,6 +444,14 @@ class PerpExchange:
         known_names(df, "market", self.assets, where, "market")
         if "margin_asset" in df.columns:
             known_names(df, "margin_asset", [QUOTE, *self.margin_assets], where, "margin asset")
+            iso = df.filter((pl.col("mode") == "isolated") & (pl.col("margin_asset") != QUOTE))
+            if iso.height:
+                acc, asset = iso.select("account", "margin_asset").row(0)
+                raise ScenarioError(
+                    f"{where}: account {acc!r} posts {asset!r} as the margin of an isolated "
+                    "position; margin assets are cross margin (Binance's Multi-Assets Mode), an "
+                    "isolated position's margin is quote"
+                )
         known_names(df, "mode", ["cross", "isolated"], where, "margin mode")
         numbers(df, "size", where, "non-zero", lambda v: v != 0)
         numbers(df, "entry_price", where, "> 0", lambda v: v > 0)

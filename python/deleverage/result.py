@@ -265,7 +265,21 @@ def build_result(
     )
     lending = next(f for f in raw["families"] if f["kind"] == "lending")
     meta = dict(raw["meta"]) | dict(lending["ledger"])
+    perps = {
+        fam.name: {k: _plain(v) for k, v in out["ledger"].items()}
+        for out, fam in _others(raw, ctx)
+        if out["kind"] == "perps"
+    }
+    if perps:
+        # Each exchange's ledger (MECHANICS §8): fund, fees, deficits, ADL, and with margin
+        # assets the units posted, sold, withdrawn and taken over, and the quote written off.
+        meta["perp_ledgers"] = perps
     return Result(raw, ctx, _summary(raw, ctx, meta), meta)
+
+
+def _plain(v: Any) -> Any:
+    """A ledger value as plain Python (a list for an array)."""
+    return v.tolist() if isinstance(v, np.ndarray) else v
 
 
 def _coded(column: str, names: list[str]) -> pl.Expr:

@@ -4,7 +4,7 @@
 
 use rand::RngExt;
 
-use super::{AdlOrder, AdlRanking, Exchange, PoolStatus, Position, adl_score};
+use super::{AdlOrder, AdlRanking, Exchange, Position, adl_score};
 use crate::family::shared::Shared;
 use crate::recorder::EventKind;
 
@@ -74,8 +74,7 @@ impl Exchange {
                 && (self.offsets[pk] as usize..self.offsets[pk + 1] as usize)
                     .all(|i| self.size[i] == 0.0)
             {
-                self.status[pk] = PoolStatus::Closed;
-                self.withdraw(pk);
+                self.close_pool(pk);
             }
             left -= cut;
             cut_total += cut;

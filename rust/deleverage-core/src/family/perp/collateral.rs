@@ -12,7 +12,7 @@
 //! negative wallet keeps both: a quote debt backed by its assets, which nothing forces it to
 //! sell.
 
-use super::Exchange;
+use super::{Exchange, PoolStatus};
 use crate::family::shared::Shared;
 use crate::fill::Side;
 use crate::recorder::EventKind;
@@ -79,8 +79,8 @@ impl Exchange {
             .sum()
     }
 
-    /// The units of pool `p`'s margin assets that move one for one with asset `a`'s price,
-    /// weighted by their ratio (for a liquidation price in market `a`).
+    /// How pool `p`'s equity moves with asset `a`'s price through its margin assets: the units
+    /// of `a` it holds times their ratio.
     pub(super) fn held_slope(&self, p: usize, a: usize) -> f64 {
         self.held(p)
             .iter()
@@ -98,12 +98,15 @@ impl Exchange {
         }
     }
 
-    /// Pool `p` holds no position any more: its wallet leaves the exchange with its margin
-    /// assets, unless it is negative and backed by them (see the module's note).
-    pub(super) fn withdraw(&mut self, p: usize) {
+    /// Pool `p` holds no position any more: it closes, and its wallet leaves the exchange with
+    /// its margin assets, unless the wallet is negative and backed by them: then it stays, a
+    /// quote debt against its assets, tested every round (liquidated once its equity is
+    /// negative; see the module's note).
+    pub(super) fn close_pool(&mut self, p: usize) {
         if self.wallet[p] < 0.0 && self.holds_assets(p) {
             return;
         }
+        self.status[p] = PoolStatus::Closed;
         self.ledger.withdrawn += self.wallet[p];
         self.wallet[p] = 0.0;
         let range = self.held_range(p);
@@ -118,11 +121,13 @@ impl Exchange {
     /// (Binance's proportional auto exchange), then what is still missing from any asset left.
     /// A pool that holds no position any more and is still short has the insurance fund pay
     /// the rest, and the exchange writes off what the fund cannot.
-    pub(super) fn cover_wallet(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize) {
+    /// Whether anything was sold or settled.
+    pub(super) fn cover_wallet(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize) -> bool {
         let need0 = -self.wallet[p];
         if need0 <= 0.0 {
-            return;
+            return false;
         }
+        let mut acted = false;
         let range = self.held_range(p);
         let values: Vec<f64> = self.held[range.clone()]
             .iter()
@@ -135,7 +140,8 @@ impl Exchange {
         for pass in 0..2 {
             for (n, i) in range.clone().enumerate() {
                 let need = -self.wallet[p];
-                if need <= 0.0 {
+                // Float residue of the first pass is not a sale.
+                if need <= 1e-12 * need0 {
                     break;
                 }
                 let target = if pass == 0 && total > 0.0 {
@@ -143,10 +149,11 @@ impl Exchange {
                 } else {
                     need
                 };
-                self.sell_held(sh, id, round, p, i, target);
+                acted |= self.sell_held(sh, id, round, p, i, target);
             }
         }
         if self.wallet[p] < 0.0 && !self.is_open(p) && !self.holds_assets(p) {
+            acted = true;
             let short = -self.wallet[p];
             let paid = short.min(self.fund);
             let a = self.first_asset(p);
@@ -168,14 +175,35 @@ impl Exchange {
             }
             self.wallet[p] = 0.0;
         }
+        acted
+    }
+
+    /// Whether pool `p` was liquidated and still owes quote against its margin assets, its
+    /// positions all closed (a sale that found no venue, or not enough depth): its sale is
+    /// tried again every round, as Binance converts a liquidated account's assets at once.
+    #[inline]
+    pub(super) fn awaits_cover(&self, p: usize) -> bool {
+        !self.held.is_empty()
+            && self.status[p] == PoolStatus::Liquidated
+            && self.wallet[p] < 0.0
+            && self.holds_assets(p)
+            && !self.is_open(p)
     }
 
     /// Sells of `held[i]` (pool `p`'s) the least that brings `target` quote (all of it if it
     /// brings less), on the asset's venues.
-    fn sell_held(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize, i: usize, target: f64) {
+    fn sell_held(
+        &mut self,
+        sh: &mut Shared,
+        id: u32,
+        round: u32,
+        p: usize,
+        i: usize,
+        target: f64,
+    ) -> bool {
         let h = self.held[i];
         if !(h.units > 0.0 && target > 0.0) {
-            return;
+            return false;
         }
         let a = self.cfg.margin_assets[h.k as usize].asset as usize;
         let full = sh.market.quote(a, Side::Sell, h.units);
@@ -195,12 +223,12 @@ impl Exchange {
             hi
         };
         if x <= 0.0 {
-            return;
+            return false;
         }
         let before = sh.market.spot(a);
         let fill = sh.trade(a, Side::Sell, x);
         if fill.filled <= 0.0 {
-            return;
+            return false;
         }
         let left = h.units - fill.filled;
         self.held[i].units = if left <= 1e-12 * h.units { 0.0 } else { left };
@@ -216,6 +244,7 @@ impl Exchange {
         ev.price_before = before;
         ev.price_after = sh.market.spot(a);
         sh.events.push(&ev);
+        true
     }
 
     /// The asset of pool `p`'s first position (an event's asset when it names none of its own).

@@ -83,11 +83,10 @@ impl Exchange {
         sh.events.push(&ev);
         let open =
             (self.offsets[p] as usize..self.offsets[p + 1] as usize).any(|k| self.size[k] != 0.0);
-        if open {
-            self.status[p] = PoolStatus::Liquidated;
-        } else {
-            self.status[p] = PoolStatus::Closed;
-            self.withdraw(p);
+        self.status[p] = PoolStatus::Liquidated;
+        if !open {
+            // Closed, unless it owes quote against margin assets (sold in the next round).
+            self.close_pool(p);
         }
         Ok((qty, fee))
     }

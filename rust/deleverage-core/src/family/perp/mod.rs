@@ -99,6 +99,13 @@ impl Exchange {
                     value: m.ratio,
                 });
             }
+            if cfg.markets.iter().any(|mk| mk.asset == m.asset) {
+                return Err(Error::OutOfRange {
+                    field: format!("margin_assets[{k}].asset"),
+                    value: f64::from(m.asset),
+                    expected: "a spot asset, not one of the exchange's markets",
+                });
+            }
             if cfg.margin_assets[..k].iter().any(|o| o.asset == m.asset) {
                 return Err(Error::OutOfRange {
                     field: format!("margin_assets[{k}].asset"),
@@ -365,7 +372,11 @@ impl Exchange {
 
     /// Equity and maintenance margin of pool `p` at the oracle prices `px`.
     fn pool_state(&self, p: usize, px: &[f64]) -> (f64, f64) {
-        let (mut e, mut mm) = (self.wallet[p] + self.held_value(p, px), 0.0);
+        let mut e = self.wallet[p];
+        if !self.held.is_empty() {
+            e += self.held_value(p, px);
+        }
+        let mut mm = 0.0;
         for j in self.offsets[p] as usize..self.offsets[p + 1] as usize {
             let s = self.size[j];
             if s == 0.0 {
@@ -385,7 +396,7 @@ impl Exchange {
         if matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) {
             return Placement::None;
         }
-        if self.holds_assets(p) {
+        if !self.held.is_empty() && self.holds_assets(p) {
             // Its equity moves with its margin assets' prices too.
             return Placement::Always;
         }
@@ -459,7 +470,7 @@ impl Exchange {
                 continue;
             }
             let (e, mm) = self.pool_state(p, &sh.px);
-            if self.breached(e, mm) {
+            if self.breached(e, mm) || self.awaits_cover(p) {
                 // Worst first: the lowest equity per unit of MM (a pool without MM, bankrupt,
                 // goes first).
                 let key = if mm > 0.0 { e / mm } else { f64::NEG_INFINITY };
@@ -481,7 +492,7 @@ impl Exchange {
                     let p = p as usize;
                     !matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped) && {
                         let (e, mm) = self.pool_state(p, &sh.px);
-                        self.breached(e, mm)
+                        self.breached(e, mm) || self.awaits_cover(p)
                     }
                 })
                 .collect();
@@ -498,7 +509,7 @@ impl Exchange {
         for &(_, p) in &found {
             let p = p as usize;
             let (e, mm) = self.pool_state(p, &sh.px);
-            if !self.breached(e, mm) {
+            if !self.breached(e, mm) && !self.awaits_cover(p) {
                 continue;
             }
             if self.cooldown_until[p] <= now {
@@ -614,17 +625,15 @@ impl Exchange {
                 self.cooldown_until[p] = sh.now() + r.cooldown;
             }
         }
-        if !self.held(p).is_empty() {
+        if !self.held.is_empty() && !self.held(p).is_empty() {
             // Margin assets cover a negative wallet (Binance's auto exchange).
-            self.cover_wallet(sh, id, round, p);
+            acted |= self.cover_wallet(sh, id, round, p);
         }
-        if self.is_open(p) {
-            if acted {
-                self.status[p] = PoolStatus::Liquidated;
-            }
-        } else {
-            self.status[p] = PoolStatus::Closed;
-            self.withdraw(p);
+        if acted {
+            self.status[p] = PoolStatus::Liquidated;
+        }
+        if !self.is_open(p) {
+            self.close_pool(p);
         }
         acted
     }
@@ -794,7 +803,7 @@ impl ForcedSeller for Exchange {
             let open = (self.offsets[p] as usize..self.offsets[p + 1] as usize)
                 .find(|&j| self.size[j] != 0.0);
             let Some(j) = open else { continue };
-            if slope <= 0.0 || self.cfg.markets.iter().any(|m| m.asset as usize == a) {
+            if slope <= 0.0 {
                 continue;
             }
             let (e, mm) = self.pool_state(p, px);

@@ -50,9 +50,7 @@ impl Exchange {
                 let mark = px[a];
                 let mm_j = self.pos_mm(j, px);
                 t.bankruptcy_price[r] = mark - e * self.share(p, j, px, e, mm) / s;
-                let slope = self.held_slope(p, a);
-                t.liquidation_price[r] =
-                    self.cross_liquidation_price(s, mark, e, mm - mm_j, j, slope);
+                t.liquidation_price[r] = self.cross_liquidation_price(s, mark, e, mm - mm_j, j);
             }
         }
         t
@@ -61,9 +59,7 @@ impl Exchange {
     /// Binance's general liquidation price for one position with the rest of the pool fixed
     /// (TMM1 = `mm_other`, UPNL1 inside `equity`): solve `E + s(P − mark) = MM_other + |s|·P·MMR_b
     /// − cum_b` per bracket and keep the one where `|s|·P` lies in bracket b. Isolated, this is
-    /// [`Position::liquidation_price`]. `slope`: the pool's margin-asset units (times their
-    /// ratio) whose price is this market's, which move its equity with the mark as a long
-    /// does; none such can leave the equity level in the mark (no liquidation price: NaN).
+    /// [`Position::liquidation_price`].
     fn cross_liquidation_price(
         &self,
         s: f64,
@@ -71,24 +67,17 @@ impl Exchange {
         equity: f64,
         mm_other: f64,
         j: usize,
-        slope: f64,
     ) -> f64 {
         let br = &self.cfg.markets[self.market[j] as usize].brackets;
         let q = s.abs();
-        let d = s + slope;
-        let solve = |b: usize| (equity - d * mark - mm_other + br.amount(b)) / (q * br.rate(b) - d);
+        let solve = |b: usize| (equity - s * mark - mm_other + br.amount(b)) / (q * br.rate(b) - s);
         for b in 0..br.caps.len() {
             let lp = solve(b);
             if lp > 0.0 && br.bracket_of(q * lp) == b {
                 return lp;
             }
         }
-        let lp = solve(br.bracket_of(q * mark));
-        if lp.is_finite() {
-            0.0_f64.max(lp)
-        } else {
-            f64::NAN
-        }
+        0.0_f64.max(solve(br.bracket_of(q * mark)))
     }
 }
 
