@@ -7,10 +7,11 @@
 //! pools. What the sales do not cover the insurance fund pays; the rest is written off as bad
 //! debt.
 //!
-//! A pool that closes with a wallet of zero or more withdraws its wallet and its margin assets;
-//! one that closes without a liquidation (by ADL, or a user's liquidation between steps) with a
-//! negative wallet keeps both: a quote debt backed by its assets, which nothing forces it to
-//! sell.
+//! A pool whose positions are all closed withdraws its wallet and its margin assets if the
+//! wallet is zero or more. With a negative wallet backed by its assets (a sale that found no
+//! venue or depth, an ADL counterparty's loss) it stays open with no position, tested every
+//! round: liquidated once its equity is negative, and, once liquidated, its sale is tried again
+//! every round.
 
 use super::{Exchange, PoolStatus};
 use crate::family::shared::Shared;
