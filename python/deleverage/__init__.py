@@ -48,6 +48,7 @@ from deleverage.result import Result
 from deleverage.risk import risk
 from deleverage.scenario import Liquidators, Scenario
 from deleverage.shock import Shock
+from deleverage.structure import Exposure, exposure
 from deleverage.sweep import grid, sweep
 from deleverage.vaults import Clipper, Vaults
 
@@ -61,6 +62,7 @@ __all__ = [
     "DeleverageError",
     "Engine",
     "EngineState",
+    "Exposure",
     "Fill",
     "Funds",
     "ImpactCurve",
@@ -89,6 +91,7 @@ __all__ = [
     "breakdown",
     "critical_shock",
     "examples",
+    "exposure",
     "exposure_by_owner",
     "frontier",
     "grid",

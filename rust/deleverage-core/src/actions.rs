@@ -174,7 +174,9 @@ impl Engine {
     }
 
     /// For asset `a`: the price at which every open account exposed to it would breach its
-    /// family's rule, the other prices at the oracle's (one table per family, in order).
+    /// family's rule, the other prices at the oracle's except those of the assets pegged to `a`
+    /// (directly or down a chain), which move with it at their peg ratio (one table per
+    /// family, in order).
     pub fn liquidation_prices(&self, a: usize) -> Result<Vec<LiquidationPrices>> {
         if a >= self.sh.market.n_assets() {
             return Err(Error::OutOfRange {
@@ -189,10 +191,39 @@ impl Engine {
             .enumerate()
             .map(|(k, f)| {
                 let mut out = LiquidationPrices::default();
-                f.liquidation_prices(a, &self.sh.px_of(k), &mut out);
+                let px = self.sh.px_of(k);
+                let moves = self.moves_with(a, &px);
+                f.liquidation_prices(a, &px, &moves, &mut out);
                 out
             })
             .collect())
+    }
+
+    /// How each asset's price moves with asset `a`'s at the prices `px`: 1 for `a`, `p_b/p_a`
+    /// for an asset pegged to `a` down its chain (its price is its peg ratio times `a`'s), 0 for
+    /// the others.
+    fn moves_with(&self, a: usize, px: &[f64]) -> Vec<f64> {
+        let m = &self.sh.market;
+        (0..m.n_assets())
+            .map(|b| {
+                let mut u = Some(b);
+                // A chain is at most as long as there are assets (cycles are refused).
+                for _ in 0..=m.n_assets() {
+                    match u {
+                        Some(x) if x == a => {
+                            return if b == a || px[a] <= 0.0 {
+                                1.0
+                            } else {
+                                px[b] / px[a]
+                            };
+                        }
+                        Some(x) => u = m.underlying(x),
+                        None => break,
+                    }
+                }
+                0.0
+            })
+            .collect()
     }
 
     /// Replaces the resting baseline of order book `k` of asset `a` by a recorded snapshot

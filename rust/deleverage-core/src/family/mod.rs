@@ -86,8 +86,8 @@ impl ForcedSeller for Family {
     fn breached_at(&self, prices: &[f64], at: u32, out: &mut Breaches) {
         dispatch!(self, f => f.breached_at(prices, at, out))
     }
-    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
-        dispatch!(self, f => f.liquidation_prices(a, px, out))
+    fn liquidation_prices(&self, a: usize, px: &[f64], moves: &[f64], out: &mut LiquidationPrices) {
+        dispatch!(self, f => f.liquidation_prices(a, px, moves, out))
     }
     fn tables(&self, sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)> {
         dispatch!(self, f => f.tables(sh, px))

@@ -423,7 +423,7 @@ pub trait ForcedSeller {
     /// For every open account exposed to asset `a`: the price of `a` at which it would breach
     /// the family's rule, the other prices at `px` (the rule of [`Self::breached_at`], solved
     /// for one price).
-    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices);
+    fn liquidation_prices(&self, a: usize, px: &[f64], moves: &[f64], out: &mut LiquidationPrices);
 
     /// The family's final-state tables under their result names (`"accounts"`, `"positions"`,
     /// …), at the prices `px` (the oracles, with the family's view of pegged assets:

@@ -745,12 +745,20 @@ impl ForcedSeller for Vaults {
         }
     }
 
-    fn liquidation_prices(&self, a: usize, _px: &[f64], out: &mut LiquidationPrices) {
-        // bark's test, ink·p/mat < art·rate, solved for the OSM price p.
+    fn liquidation_prices(
+        &self,
+        _a: usize,
+        _px: &[f64],
+        moves: &[f64],
+        out: &mut LiquidationPrices,
+    ) {
+        // bark's test, ink·p/mat < art·rate, solved for the OSM price p (in a's price p_a, a
+        // collateral pegged to a is at m·p_a).
         for i in 0..self.len() {
             let il = &self.ilks[self.ilk[i] as usize];
-            if il.asset as usize == a && self.art[i] > 0.0 && self.ink[i] > 0.0 {
-                let price = self.art[i] * il.rate * il.mat / self.ink[i];
+            let m = moves[il.asset as usize];
+            if m > 0.0 && self.art[i] > 0.0 && self.ink[i] > 0.0 {
+                let price = self.art[i] * il.rate * il.mat / (self.ink[i] * m);
                 out.push(self.owner[i], i as u32, price, true);
             }
         }

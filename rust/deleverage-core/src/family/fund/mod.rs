@@ -17,8 +17,10 @@
 //!
 //! Sales are forced sales: each counts as liquidated notional (oracle value) for its asset.
 
+mod clearing;
 mod rules;
 
+pub use clearing::*;
 pub use rules::*;
 
 use crate::error::{self, Error, Result};
@@ -750,10 +752,12 @@ impl ForcedSeller for Funds {
         }
     }
 
-    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
-        // Default (equity ≤ 0), marked to market: H₀ + u·p + I − D ≤ 0 ⇔ p ≤ (D − I − H₀)/u.
+    fn liquidation_prices(&self, a: usize, px: &[f64], moves: &[f64], out: &mut LiquidationPrices) {
+        // Default (equity ≤ 0), marked to market: H₀ + u·p + I − D ≤ 0 ⇔ p ≤ (D − I − H₀)/u,
+        // u the units of a and of the assets pegged to a at their peg ratio.
         for i in 0..self.n_funds {
-            let u = self.row(i)[a];
+            let row = self.row(i);
+            let u: f64 = row.iter().zip(moves).map(|(&x, &m)| x * m).sum();
             if self.defaulted[i] || u <= 0.0 {
                 continue;
             }

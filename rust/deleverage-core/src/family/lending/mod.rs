@@ -616,10 +616,10 @@ impl ForcedSeller for LendingMarket {
         }
     }
 
-    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
+    fn liquidation_prices(&self, a: usize, px: &[f64], moves: &[f64], out: &mut LiquidationPrices) {
         // HF = W/B < 1 with W = W₀ + c·θ·p and B = B₀ + d·p in the price p of asset a:
         // W₀ − B₀ < (d − c·θ)·p. Collateral in a breaches below (B₀ − W₀)/(cθ − d); debt in a,
-        // above.
+        // above. An asset pegged to a counts in c and d at its peg ratio m (its price is m·p).
         for &i in self.index.visit_order(self.acc.len()) {
             let i = i as usize;
             let l = &self.protocols[self.acc.protocol[i] as usize];
@@ -629,10 +629,11 @@ impl ForcedSeller for LendingMarket {
             for k in 0..h.asset.len() {
                 let b = h.asset[k];
                 let th = l.threshold(b);
-                if b as usize == a {
+                let m = moves[b as usize];
+                if m > 0.0 {
                     exposed |= h.collateral[k] > 0.0 || h.debt[k] > 0.0;
-                    ct += h.collateral[k] * th;
-                    d += h.debt[k];
+                    ct += h.collateral[k] * th * m;
+                    d += h.debt[k] * m;
                 } else {
                     let p = px[b as usize];
                     w0 += h.collateral[k] * p * th;

@@ -80,13 +80,15 @@ impl Exchange {
             .sum()
     }
 
-    /// How pool `p`'s equity moves with asset `a`'s price through its margin assets: the units
-    /// of `a` it holds times their ratio.
-    pub(super) fn held_slope(&self, p: usize, a: usize) -> f64 {
+    /// How pool `p`'s equity moves with an asset's price through its margin assets, `moves`
+    /// saying how each asset's price moves with it: Σ units·ratio·moves.
+    pub(super) fn held_slope(&self, p: usize, moves: &[f64]) -> f64 {
         self.held(p)
             .iter()
-            .filter(|h| self.cfg.margin_assets[h.k as usize].asset as usize == a)
-            .map(|h| h.units * self.cfg.margin_assets[h.k as usize].ratio)
+            .map(|h| {
+                let m = &self.cfg.margin_assets[h.k as usize];
+                h.units * m.ratio * moves[m.asset as usize]
+            })
             .sum()
     }
 

@@ -776,33 +776,54 @@ impl ForcedSeller for Exchange {
         }
     }
 
-    fn liquidation_prices(&self, a: usize, px: &[f64], out: &mut LiquidationPrices) {
+    fn liquidation_prices(&self, a: usize, px: &[f64], moves: &[f64], out: &mut LiquidationPrices) {
         // The positions table's liquidation price: where the pool's equity meets its MM with
-        // this market's mark moving and the others fixed.
+        // this market's mark moving and the others fixed, except the pool's margin assets
+        // pegged to the market's asset, which move with it.
         let t = self.table(px);
-        for r in 0..t.size.len() {
-            if t.asset[r] as usize == a && t.size[r] != 0.0 {
-                out.push(
-                    t.account[r],
-                    r as u32,
-                    t.liquidation_price[r],
-                    t.size[r] > 0.0,
-                );
+        // Position of each caller's row, when margin assets can move with `a`.
+        let mut of_row = Vec::new();
+        if !self.held.is_empty() {
+            of_row = vec![0usize; self.row.len()];
+            for (j, &r) in self.row.iter().enumerate() {
+                of_row[r as usize] = j;
             }
         }
-        // Pools whose margin includes asset `a` (not one of their markets: those are above):
-        // their equity is linear in its price, `e + slope·(P − px)`, and breaches below
-        // `P = px + (MM − e)/slope`.
+        for r in 0..t.size.len() {
+            if t.asset[r] as usize == a && t.size[r] != 0.0 {
+                let mut price = t.liquidation_price[r];
+                if let Some(&j) = of_row.get(r) {
+                    let p = self.pool_of[j] as usize;
+                    let slope = self.held_slope(p, moves);
+                    if slope > 0.0 {
+                        let mm_j = self.pos_mm(j, px);
+                        let (e, mm) = self.pool_state(p, px);
+                        price =
+                            self.cross_liquidation_price(t.size[r], px[a], e, mm - mm_j, j, slope);
+                    }
+                }
+                out.push(t.account[r], r as u32, price, t.size[r] > 0.0);
+            }
+        }
+        // Pools without a position in `a` whose margin moves with it: their equity is linear in
+        // its price, `e + slope·(P − px)`, and breaches below `P = px + (MM − e)/slope`.
         for p in 0..self.owner.len() {
             if self.held(p).is_empty()
                 || matches!(self.status[p], PoolStatus::Closed | PoolStatus::Backstopped)
             {
                 continue;
             }
-            let slope = self.held_slope(p, a);
-            let open = (self.offsets[p] as usize..self.offsets[p + 1] as usize)
-                .find(|&j| self.size[j] != 0.0);
-            let Some(j) = open else { continue };
+            let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
+            let Some(j) = range.clone().find(|&j| self.size[j] != 0.0) else {
+                continue;
+            };
+            if range
+                .clone()
+                .any(|k| self.size[k] != 0.0 && self.asset(k) == a)
+            {
+                continue;
+            }
+            let slope = self.held_slope(p, moves);
             if slope <= 0.0 {
                 continue;
             }

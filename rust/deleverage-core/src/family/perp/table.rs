@@ -50,7 +50,8 @@ impl Exchange {
                 let mark = px[a];
                 let mm_j = self.pos_mm(j, px);
                 t.bankruptcy_price[r] = mark - e * self.share(p, j, px, e, mm) / s;
-                t.liquidation_price[r] = self.cross_liquidation_price(s, mark, e, mm - mm_j, j);
+                t.liquidation_price[r] =
+                    self.cross_liquidation_price(s, mark, e, mm - mm_j, j, 0.0);
             }
         }
         t
@@ -59,25 +60,35 @@ impl Exchange {
     /// Binance's general liquidation price for one position with the rest of the pool fixed
     /// (TMM1 = `mm_other`, UPNL1 inside `equity`): solve `E + s(P − mark) = MM_other + |s|·P·MMR_b
     /// − cum_b` per bracket and keep the one where `|s|·P` lies in bracket b. Isolated, this is
-    /// [`Position::liquidation_price`].
-    fn cross_liquidation_price(
+    /// [`Position::liquidation_price`]. `slope`: how much the pool's margin assets' value moves
+    /// per unit of the mark (those pegged to the market's asset; 0 with the other prices
+    /// fixed), which moves the equity as a long does; NaN where the equity is then level in
+    /// the mark.
+    pub(super) fn cross_liquidation_price(
         &self,
         s: f64,
         mark: f64,
         equity: f64,
         mm_other: f64,
         j: usize,
+        slope: f64,
     ) -> f64 {
         let br = &self.cfg.markets[self.market[j] as usize].brackets;
         let q = s.abs();
-        let solve = |b: usize| (equity - s * mark - mm_other + br.amount(b)) / (q * br.rate(b) - s);
+        let d = s + slope;
+        let solve = |b: usize| (equity - d * mark - mm_other + br.amount(b)) / (q * br.rate(b) - d);
         for b in 0..br.caps.len() {
             let lp = solve(b);
             if lp > 0.0 && br.bracket_of(q * lp) == b {
                 return lp;
             }
         }
-        0.0_f64.max(solve(br.bracket_of(q * mark)))
+        let lp = solve(br.bracket_of(q * mark));
+        if lp.is_finite() {
+            lp.max(0.0)
+        } else {
+            f64::NAN
+        }
     }
 }
 
