@@ -330,3 +330,23 @@ def test_a_chain_of_pegs_that_leaves_the_price_range_is_named() -> None:
     )
     with pytest.raises(ScenarioError, match=r"B\.price in quote"):
         dl.simulate(sc, max_extra_steps=0)
+
+
+def test_a_sweep_measures_a_pegged_assets_drawdown_in_quote() -> None:
+    # stETH at 1 ETH, ETH at 3,000 on a deep curve: with no positions, an instant ETH fall of
+    # 10 % takes stETH's reference (and mid) in quote from 3,000 to 2,700: drawdown −10 %, the
+    # exogenous one too (not 1/3,000 − 1, the ratio of its price in ETH to its value in quote).
+    pool = dl.ConstantProductPool(base_reserve=1_000.0, quote_reserve=1_000.0, fee=0.0)
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", 3_000.0, venues=[dl.ImpactCurve.linear(3_000.0, 1e-12)]),
+            dl.Asset("stETH", 1.0, venues=[pool], oracle=dl.Oracle.spot(), peg=dl.Peg("ETH")),
+        ],
+        steps=3,
+    )
+    calm = dl.sweep(sc, runs=1, threads=1).row(0, named=True)
+    assert calm["drawdown_stETH"] == 0.0
+    assert calm["exogenous_drawdown_stETH"] == 0.0
+    fall = dl.sweep(sc, dl.Shock.instant({"ETH": -0.1}), runs=1, threads=1).row(0, named=True)
+    assert fall["exogenous_drawdown_stETH"] == pytest.approx(-0.1, rel=1e-12)
+    assert fall["drawdown_stETH"] == pytest.approx(-0.1, rel=1e-9)

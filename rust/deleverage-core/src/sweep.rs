@@ -84,8 +84,23 @@ fn one_run(sc: &Scenario, spec: &SweepSpec, run: u32, stop: &AtomicBool) -> Resu
     }
     let n = initial.len();
     let st = engine.step_rows();
-    let mut min_mid = initial.clone();
-    let mut min_reference = initial;
+    // The step rows are in quote: a pegged asset's starting price in quote is its peg's
+    // value, not its own price (in units of its underlying).
+    let m = engine.market();
+    let unit = |a: usize| match sc.assets[a].peg.as_ref().and_then(|p| p.underlying) {
+        Some(u) => m.initial(u as usize),
+        None => 1.0,
+    };
+    let mut min_mid: Vec<f64> = (0..n).map(|a| initial[a] * unit(a)).collect();
+    let mut min_reference: Vec<f64> = (0..n)
+        .map(|a| {
+            if sc.assets[a].peg.is_some() {
+                m.initial(a)
+            } else {
+                initial[a]
+            }
+        })
+        .collect();
     let mut liquidations = 0u64;
     let mut notional = 0.0;
     let mut fund_min = start_fund;
