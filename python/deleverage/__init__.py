@@ -35,6 +35,7 @@ from deleverage._core import (
     __version__,
 )
 from deleverage.analysis import amplification_curve, breakdown, critical_shock, liquidation_map
+from deleverage.attribution import Attribution, attribute
 from deleverage.engine import Engine, EngineState, StepReport, simulate
 from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.frontier import frontier
@@ -55,6 +56,7 @@ from deleverage.vaults import Clipper, Vaults
 __all__ = [
     "ArbTrade",
     "Asset",
+    "Attribution",
     "Brackets",
     "Channel",
     "Clipper",
@@ -88,6 +90,7 @@ __all__ = [
     "Venue",
     "__version__",
     "amplification_curve",
+    "attribute",
     "breakdown",
     "critical_shock",
     "examples",

@@ -174,10 +174,8 @@ def exposure_by_owner(scenario: Scenario, result: Result | None = None) -> pl.Da
     >>> ex["owner_leverage"].unique().item()  # 30,000 of assets on 10,000 of equity
     3.0
     """
-    from deleverage.engine import Engine
     from deleverage.result import Result
     from deleverage.scenario import Scenario
-    from deleverage.vaults import Vaults
 
     if not isinstance(scenario, Scenario):
         raise ScenarioError(
@@ -186,6 +184,64 @@ def exposure_by_owner(scenario: Scenario, result: Result | None = None) -> pl.Da
     if result is not None and not isinstance(result, Result):
         raise ScenarioError(f"result must be a deleverage.Result, got {type(result).__name__}")
     owners = _owners(scenario)
+    sheet = balance_sheets(scenario, result)
+    by = (
+        sheet.join(owners, on=["account", "protocol"], how="inner")
+        .group_by("owner", "protocol", "family")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("accounts"),
+            pl.col("assets").sum(),
+            pl.col("liabilities").sum(),
+        )
+        .with_columns(equity=pl.col("assets") - pl.col("liabilities"))
+    )
+    lev = pl.when(pl.col("equity") > 0).then(pl.col("assets") / pl.col("equity"))
+    # Free cash of the owners with a policy: at the start, or what the run left them.
+    names = [n for n, _ in scenario.owners]
+    left = (
+        [o.cash for _, o in scenario.owners]
+        if result is None
+        else [float(x) for x in result.meta.get("owner_cash", [])]
+    )
+    cash = pl.DataFrame(
+        {"owner": names, "cash": left}, schema={"owner": pl.String, "cash": pl.Float64}
+    )
+    return (
+        by.join(cash, on="owner", how="left")
+        .with_columns(
+            leverage=lev,
+            owner_assets=pl.col("assets").sum().over("owner"),
+            owner_equity=pl.col("equity").sum().over("owner"),
+        )
+        .with_columns(
+            owner_leverage=pl.when(pl.col("owner_equity") > 0).then(
+                pl.col("owner_assets") / pl.col("owner_equity")
+            )
+        )
+        .sort("owner", "protocol")
+    )
+
+
+def balance_sheets(scenario: Scenario, result: Result | None = None) -> pl.DataFrame:
+    """Every account's balance sheet in quote, read from the core's final-state tables the way
+    the module's table says: ``account``, ``protocol``, ``family``, ``assets``,
+    ``liabilities``. Without ``result``, at the scenario's starting prices.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import deleverage as dl
+    >>> from deleverage.owners import balance_sheets
+    >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0), dl.Asset("USDC", 1.0)])
+    >>> lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"], "collateral": [1.0],
+    ...                      "debt_asset": ["USDC"], "debt": [500.0]})
+    >>> sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}), lend)
+    >>> balance_sheets(sc).select("account", "assets", "liabilities").row(0)
+    ('a', 2000.0, 500.0)
+    """
+    from deleverage.engine import Engine
+    from deleverage.vaults import Vaults
+
     if result is None:
         st = Engine(scenario).state()
         accounts, positions, vaults, funds = st.accounts, st.positions, st.vaults, st.funds
@@ -242,7 +298,7 @@ def exposure_by_owner(scenario: Scenario, result: Result | None = None) -> pl.Da
                 pl.col("debt").alias("liabilities"),
             )
         )  # fmt: skip
-    sheet = (
+    return (
         pl.concat(
             [
                 s.with_columns(
@@ -252,40 +308,14 @@ def exposure_by_owner(scenario: Scenario, result: Result | None = None) -> pl.Da
             ]
         )
         if sheets
-        else pl.DataFrame(schema={k: v for k, v in _SCHEMA.items() if k != "owner"})
+        else pl.DataFrame(schema=_SHEET_SCHEMA)
     )
-    by = (
-        sheet.join(owners, on=["account", "protocol"], how="inner")
-        .group_by("owner", "protocol", "family")
-        .agg(
-            pl.len().cast(pl.UInt32).alias("accounts"),
-            pl.col("assets").sum(),
-            pl.col("liabilities").sum(),
-        )
-        .with_columns(equity=pl.col("assets") - pl.col("liabilities"))
-    )
-    lev = pl.when(pl.col("equity") > 0).then(pl.col("assets") / pl.col("equity"))
-    # Free cash of the owners with a policy: at the start, or what the run left them.
-    names = [n for n, _ in scenario.owners]
-    left = (
-        [o.cash for _, o in scenario.owners]
-        if result is None
-        else [float(x) for x in result.meta.get("owner_cash", [])]
-    )
-    cash = pl.DataFrame(
-        {"owner": names, "cash": left}, schema={"owner": pl.String, "cash": pl.Float64}
-    )
-    return (
-        by.join(cash, on="owner", how="left")
-        .with_columns(
-            leverage=lev,
-            owner_assets=pl.col("assets").sum().over("owner"),
-            owner_equity=pl.col("equity").sum().over("owner"),
-        )
-        .with_columns(
-            owner_leverage=pl.when(pl.col("owner_equity") > 0).then(
-                pl.col("owner_assets") / pl.col("owner_equity")
-            )
-        )
-        .sort("owner", "protocol")
-    )
+
+
+_SHEET_SCHEMA = {
+    "account": pl.String,
+    "protocol": pl.String,
+    "family": pl.String,
+    "assets": pl.Float64,
+    "liabilities": pl.Float64,
+}

@@ -1,0 +1,149 @@
+"""Attribution of a cascade to groups of positions (issue 19, item 2): the Shapley invariants
+(efficiency, dummy, symmetry, a single group), knock-outs, the forced flow by group, and the
+DebtRank-style ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+import deleverage as dl
+from deleverage.exceptions import ScenarioError
+
+SHOCK = dl.Shock.instant({"ETH": -0.25, "ETH-PERP": -0.25})
+
+
+def cohorts(extra_idle: bool = False, curve: dl.Venue | None = None) -> dl.Scenario:
+    # An ETH lending market on a thin linear book: four accounts in cohorts x, y (each the
+    # same two accounts: a symmetric pair), z (more leveraged); "idle" holds ETH and owes
+    # nothing (never liquidated, never sells).
+    book = dl.OrderBook.linear(mid=2_000.0, tick=1.0, levels=1_500, depth_per_level=0.5)
+    venues = [book] if curve is None else [book, curve]
+    sc = dl.Scenario(
+        assets=[dl.Asset("ETH", 2_000.0, venues=venues), dl.Asset("USDC", 1.0)], steps=20
+    )
+    rows = {
+        "account": ["x1", "x2", "y1", "y2", "z1"],
+        "collateral_asset": ["ETH"] * 5,
+        "collateral": [10.0, 12.0, 10.0, 12.0, 20.0],
+        "debt_asset": ["USDC"] * 5,
+        "debt": [14_000.0, 16_000.0, 14_000.0, 16_000.0, 31_000.0],
+        "cohort": ["x", "x", "y", "y", "z"],
+    }
+    if extra_idle:
+        for k, v in {"account": "idle1", "collateral_asset": "ETH", "collateral": 5.0,
+                     "debt_asset": "USDC", "debt": 0.0, "cohort": "idle"}.items():  # fmt: skip
+            rows[k].append(v)  # type: ignore[attr-defined]
+    pos = pl.DataFrame(rows)
+    return sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}), pos.drop("cohort"))
+
+
+def cohort_of(sc: dl.Scenario) -> pl.DataFrame:
+    # The user's own account column: the cohort is the account's first letter(s).
+    acc = sc.lending[0].positions["account"]
+    return pl.DataFrame({"account": acc, "group": acc.str.strip_chars("0123456789")})
+
+
+def test_shapley_values_sum_to_the_whole_and_symmetric_groups_are_equal() -> None:
+    sc = cohorts()
+    att = dl.attribute(sc, by=cohort_of(sc), shock=dl.Shock.instant(ETH=-0.2), threads=1)
+    assert att.groups["group"].to_list() == ["x", "y", "z"]
+    for metric in ("bad_debt", "drawdown_ETH"):
+        t = att.totals.filter(metric=metric).row(0, named=True)
+        phi = dict(att.shapley.filter(metric=metric).select("group", "value").iter_rows())
+        # Efficiency: exactly in rationals; in floats to a few ulps of the total.
+        assert sum(phi.values()) == pytest.approx(t["all"] - t["none"], rel=1e-12, abs=1e-15)
+        # Symmetry: x and y hold the same positions.
+        assert phi["x"] == pytest.approx(phi["y"], rel=1e-12, abs=1e-15)
+    # The cascade happens: something to attribute.
+    dd = att.totals.filter(metric="drawdown_ETH").row(0, named=True)
+    assert dd["all"] < dd["none"] <= 0.0
+
+
+def test_a_group_that_never_acts_gets_nothing_and_its_knockout_changes_nothing() -> None:
+    sc = cohorts(extra_idle=True)
+    att = dl.attribute(sc, by=cohort_of(sc), shock=dl.Shock.instant(ETH=-0.2), threads=1)
+    idle = att.shapley.filter(group="idle")
+    assert idle["value"].to_list() == [0.0] * idle.height
+    ko = att.knockout.filter(removed="idle")
+    assert ko["liquidated_change"].to_list() == [0] * ko.height
+    assert ko["bad_debt_change"].to_list() == [0.0] * ko.height
+    assert att.ranking.filter(group="idle")["importance"].item() == 0.0
+    # Its flow is nil: it sold nothing.
+    assert att.flow.filter(group="idle").height == 0
+
+
+def test_a_single_group_gets_everything() -> None:
+    att = dl.attribute(cohorts(), by="protocol", shock=dl.Shock.instant(ETH=-0.2), threads=1)
+    assert att.groups["group"].to_list() == ["aave_v3"]
+    for metric, value in att.shapley.select("metric", "value").iter_rows():
+        t = att.totals.filter(metric=metric).row(0, named=True)
+        assert value == t["all"] - t["none"]
+
+
+def test_knockouts_and_flows_of_the_lst_example() -> None:
+    sc = dl.examples.lst_loop_unwind(n_loopers=400)
+    att = dl.attribute(sc, by="protocol", shock=SHOCK, threads=1)
+    res = dl.simulate(sc, SHOCK)
+    # The flow frame accounts for every forced sale of stETH in the events, by quote.
+    ev = res.events.with_columns(pl.col("kind").cast(pl.String))
+    kinds = ["liquidation", "fund_sale", "owner_sale"]
+    sold = ev.filter(pl.col("asset") == "stETH", pl.col("kind").is_in(kinds))
+    flow = att.flow.filter(asset="stETH")
+    assert flow["sold"].sum() == pytest.approx(sold["notional"].sum(), rel=1e-12)
+    assert set(att.flow["group"].to_list()) <= {"spark", "lst_fund", "eth_perps"}
+    assert flow["share"].sum() == pytest.approx(1.0, rel=1e-12)
+    # Knock-outs: each run without a group gives the others' outcomes of that scenario run
+    # alone (rerun here independently for the fund).
+    without = dl.simulate(
+        dl.attribution._coalition(
+            sc, "protocol", dl.attribution._labels(sc, "protocol"), ["spark", "eth_perps"]
+        ),
+        SHOCK,
+    )
+    liq = without.events.with_columns(pl.col("kind").cast(pl.String)).filter(
+        pl.col("protocol") == "spark", pl.col("kind") == "liquidation"
+    )
+    ko = att.knockout.filter(removed="lst_fund", group="spark")
+    assert ko["liquidated"].item() == liq["account"].n_unique()
+    # Bad debt of the whole run, group by group, is the run's.
+    full = att.knockout.filter(removed="spark")
+    assert att.totals.filter(metric="bad_debt")["all"].item() == pytest.approx(
+        res.summary["bad_debt"].item(), rel=1e-12
+    )
+    assert full.height == 2
+
+
+def test_venues_as_groups() -> None:
+    # Two venues for ETH: a book and a deep curve; without the curve the drawdown is deeper.
+    sc = cohorts(curve=dl.ImpactCurve.linear(2_000.0, 1e-7))
+    att = dl.attribute(sc, by="venue", shock=dl.Shock.instant(ETH=-0.2), threads=1)
+    assert att.groups["group"].to_list() == ["ETH[0]", "ETH[1]"]
+    phi = att.shapley.filter(metric="drawdown_ETH")["value"].to_numpy()
+    t = att.totals.filter(metric="drawdown_ETH").row(0, named=True)
+    assert np.sum(phi) == pytest.approx(t["all"] - t["none"], rel=1e-12, abs=1e-15)
+    assert att.ranking.height == 0
+
+
+def test_bad_arguments_are_named() -> None:
+    sc = cohorts()
+    with pytest.raises(ScenarioError, match="'nope' is neither"):
+        dl.attribute(sc, by="nope")
+    with pytest.raises(ScenarioError, match="runs"):
+        dl.attribute(sc, by="protocol", runs=0)
+    with pytest.raises(ScenarioError, match="lacks"):
+        dl.attribute(sc, by=pl.DataFrame({"account": ["x1"]}))
+    with pytest.raises(ScenarioError, match="two groups"):
+        dl.attribute(sc, by=pl.DataFrame({"account": ["x1", "x1"], "group": ["a", "b"]}))
+    one_each = pl.DataFrame({"account": [f"a{k}" for k in range(11)],
+                             "group": [f"g{k}" for k in range(11)]})  # fmt: skip
+    many = dl.Scenario(assets=sc.assets).add_lending(
+        sc.lending[0].protocol,
+        pl.DataFrame({"account": one_each["account"], "collateral_asset": ["ETH"] * 11,
+                      "collateral": [1.0] * 11, "debt_asset": ["USDC"] * 11,
+                      "debt": [100.0] * 11}),
+    )  # fmt: skip
+    with pytest.raises(ScenarioError, match="at most 10 groups"):
+        dl.attribute(many, by=one_each)
+    assert dl.attribute(many, by=one_each, shapley=False).shapley.height == 0
