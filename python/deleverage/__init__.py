@@ -37,6 +37,7 @@ from deleverage._core import (
 from deleverage.analysis import amplification_curve, breakdown, critical_shock, liquidation_map
 from deleverage.attribution import Attribution, attribute
 from deleverage.engine import Engine, EngineState, StepReport, simulate
+from deleverage.equilibria import clearing_equilibria
 from deleverage.exceptions import DeleverageError, ScenarioError
 from deleverage.frontier import frontier
 from deleverage.funds import Funds
@@ -92,6 +93,7 @@ __all__ = [
     "amplification_curve",
     "attribute",
     "breakdown",
+    "clearing_equilibria",
     "critical_shock",
     "examples",
     "exposure",

@@ -378,6 +378,19 @@ class StepReport:
     @property
     def oracle(self) -> list[float]: ...
 
+class _Equilibrium(TypedDict):
+    """One fire-sale clearing equilibrium of a fund group (``Engine.clearing``)."""
+
+    kind: Literal["least", "interior", "greatest", "unique"]
+    prices: list[float]
+    sold: list[float]
+    equity: list[float]
+    defaulted: list[bool]
+    systemic_loss: float
+    stable: bool
+    iterations: int
+    converged: bool
+
 @final
 class Engine:
     def __new__(cls, spec: _ScenarioSpec) -> Engine: ...
@@ -408,6 +421,9 @@ class Engine:
     def market(self) -> dict[str, Any]: ...
     def next_reference(self) -> _F64Array: ...
     def liquidation_prices(self, asset: int) -> list[dict[str, Any]]: ...
+    def clearing(
+        self, family: int, grid: int = 512, max_iter: int = 10_000
+    ) -> list[_Equilibrium]: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
     def from_bytes(data: bytes) -> Engine: ...

@@ -29,6 +29,8 @@ they would all sell.
   ``index``: each holder's Σ_{j≠i} Ω_ij. Holders, ``by="holder"``: an account's owner where the
   positions name one, each fund of a fund group, else the protocol; or ``"protocol"``,
   ``"owner"``, ``"account"``. Assets without depth are left out of Ω (named in ``depth``).
+- ``holders``: each of those holders' assets, liabilities, equity and leverage at the start
+  (the per-account balance sheets of :func:`deleverage.owners.balance_sheets`, summed).
 
 Examples
 --------
@@ -101,6 +103,8 @@ class Exposure:
     depth: pl.DataFrame
     overlap: pl.DataFrame
     index: pl.DataFrame
+    #: Each overlap holder's balance sheet at the start: assets, liabilities, equity, leverage.
+    holders: pl.DataFrame
     #: The ``within`` of ``depth`` and the holder level of ``overlap``.
     within: float
     by: str
@@ -135,8 +139,8 @@ def exposure(
     Examples
     --------
     >>> import deleverage as dl
-    >>> ex = dl.exposure(dl.examples.lst_loop_unwind(n_loopers=200))
-    >>> sorted(ex.index["holder"].to_list())  # the desks' owner, and two protocols
+    >>> ex = dl.exposure(dl.examples.lst_loop_unwind(n_loopers=200), by="protocol")
+    >>> sorted(ex.index["holder"].to_list())
     ['eth_perps', 'lst_fund', 'spark']
     """
     from deleverage.engine import Engine
@@ -160,6 +164,7 @@ def exposure(
     liq = _liquidation(eng, held, oracle)
     depth = _depth(scenario, oracle, float(within))
     overlap, index = _overlap(held, depth, by)
+    sheets = _holders(scenario, held, by)
     return Exposure(
         holdings=held,
         liquidation=liq,
@@ -168,6 +173,7 @@ def exposure(
         depth=depth,
         overlap=overlap,
         index=index,
+        holders=sheets,
         within=float(within),
         by=by,
     )
@@ -181,6 +187,7 @@ def holdings(scenario: Scenario, oracle: dict[str, float]) -> pl.DataFrame:
     --------
     >>> import polars as pl
     >>> import deleverage as dl
+    >>> from deleverage.structure import holdings
     >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0), dl.Asset("USDC", 1.0)])
     >>> lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"], "collateral": [2.0],
     ...                      "debt_asset": ["USDC"], "debt": [1_000.0]})
@@ -289,6 +296,30 @@ def holdings(scenario: Scenario, oracle: dict[str, float]) -> pl.DataFrame:
     )
     sign = pl.when(pl.col("side") == "long").then(1.0).otherwise(-1.0)
     return out.with_columns((sign * pl.col("value")).alias("exposure"))
+
+
+def _holders(scenario: Scenario, held: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Each holder's assets, liabilities, equity and leverage (assets/equity, null unless the
+    equity is positive) at the start, from the core's tables (:func:`balance_sheets
+    <deleverage.owners.balance_sheets>`)."""
+    from deleverage.owners import balance_sheets
+
+    owner = held.select("protocol", "account", "owner").unique(["protocol", "account"])
+    sheet = (
+        balance_sheets(scenario)
+        .join(owner, on=["protocol", "account"], how="left")
+        .with_columns(_holder(by).alias("holder"))
+        .filter(pl.col("holder").is_not_null())
+        .group_by("holder")
+        .agg(pl.col("assets").sum(), pl.col("liabilities").sum())
+        .with_columns((pl.col("assets") - pl.col("liabilities")).alias("equity"))
+    )
+    return sheet.with_columns(
+        pl.when(pl.col("equity") > 0)
+        .then(pl.col("assets") / pl.col("equity"))
+        .otherwise(None)
+        .alias("leverage")
+    ).sort("holder")
 
 
 def _valued(df: pl.DataFrame, oracle: dict[str, float]) -> pl.DataFrame:

@@ -33,7 +33,9 @@ pub mod venue;
 pub use engine::{Engine, StepReport};
 pub use error::{Error, Result};
 pub use family::auction::{Ilk, PriceCurve, VaultStatus, Vaults};
-pub use family::fund::{Accounting, FundStatus, Funds, Rule};
+pub use family::fund::{
+    Accounting, CLEARING_TOLERANCE, Equilibrium, EquilibriumKind, FundStatus, Funds, Rule,
+};
 pub use family::lending::accounts::{Accounts, Status};
 pub use family::lending::rules::{AaveVersion, Lending, Reserve, Rules};
 pub use family::lending::{AccountTable, LendingMarket, ManualLiquidation};

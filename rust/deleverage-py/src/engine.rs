@@ -410,6 +410,41 @@ impl PyEngine {
         Ok(out)
     }
 
+    /// The fire-sale clearing equilibria of fund group `family` (the engine's family index)
+    /// before the first step (see `Engine::clearing` in the core), with the GIL released: one
+    /// dict per equilibrium (`kind`, `prices`, `sold`, `equity`, `defaulted`, `systemic_loss`,
+    /// `stable`, `iterations`, `converged`), by price.
+    #[pyo3(signature = (family, grid=512, max_iter=10_000))]
+    fn clearing<'py>(
+        &self,
+        py: Python<'py>,
+        family: usize,
+        grid: usize,
+        max_iter: u32,
+    ) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        let e = h.engine();
+        let found = py
+            .detach(|| e.clearing(family, grid, max_iter))
+            .map_err(BindingError::from)?;
+        let out = pyo3::types::PyList::empty(py);
+        for q in found {
+            let d = PyDict::new(py);
+            d.set_item("kind", q.kind.name())?;
+            d.set_item("prices", q.prices)?;
+            d.set_item("sold", q.sold)?;
+            d.set_item("equity", q.equity)?;
+            d.set_item("defaulted", q.defaulted)?;
+            d.set_item("systemic_loss", q.systemic_loss)?;
+            d.set_item("stable", q.stable)?;
+            d.set_item("iterations", q.iterations)?;
+            d.set_item("converged", q.converged)?;
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+
     /// The whole engine, state and all, as bytes (for pickling and shipping to a worker).
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let g = self.held()?;
