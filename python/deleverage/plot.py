@@ -26,7 +26,19 @@ if TYPE_CHECKING:
 
     from deleverage.result import Result
 
-__all__ = ["amplification_curve", "depth", "frontier", "liquidation_map", "result", "rounds"]
+__all__ = [
+    "amplification_curve",
+    "attribution",
+    "concentration",
+    "depth",
+    "exposure_network",
+    "frontier",
+    "knockout",
+    "leverage",
+    "liquidation_map",
+    "result",
+    "rounds",
+]
 
 
 def _figure(nrows: int = 1, height: float = 4.0) -> tuple[Figure, list]:  # type: ignore[type-arg]
@@ -365,4 +377,244 @@ def frontier(frame: pl.DataFrame) -> Figure:
         ax.set_title(f"Boundary where the {what} reaches {first['limit']:g}")
     ax.legend(loc="best", frameon=False)
     ax.grid(alpha=0.3)
+    return fig
+
+
+# The structure of a scenario and the attribution of a run (issue 19) ---------------------------
+
+_FAMILY_COLORS = {"lending": "C0", "perps": "C1", "vaults": "C2", "funds": "C3"}
+
+
+def _check_exposure(ex: object) -> None:
+    from deleverage.structure import Exposure
+
+    if not isinstance(ex, Exposure):
+        raise ScenarioError(f"expected a deleverage.Exposure, got {type(ex).__name__}")
+
+
+def _check_attribution(att: object) -> None:
+    from deleverage.attribution import Attribution
+
+    if not isinstance(att, Attribution):
+        raise ScenarioError(f"expected a deleverage.Attribution, got {type(att).__name__}")
+
+
+def exposure_network(ex: object, top: int = 30) -> Figure:
+    """The exposure network of a :func:`deleverage.exposure`: holders (left, sized by their
+    leverage) and assets (right), an edge for each holder's exposure to an asset, its width by
+    notional (long solid, short dashed); the ``top`` holders by exposure.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> ex = dl.exposure(dl.examples.lst_loop_unwind(n_loopers=100), by="protocol")
+    >>> dl.plot.exposure_network(ex).axes[0].get_title()
+    'Exposure network: holders by protocol, edges by notional (quote)'
+    """
+    from deleverage.structure import Exposure, _holder
+
+    _check_exposure(ex)
+    assert isinstance(ex, Exposure)
+    edges = (
+        ex.holdings.filter(pl.col("units").is_not_null())
+        .with_columns(_holder(ex.by).alias("holder"))
+        .filter(pl.col("holder").is_not_null())
+        .group_by("holder", "asset", "side")
+        .agg(pl.col("value").sum())
+    )
+    size = edges.group_by("holder").agg(pl.col("value").sum().alias("v"))
+    keep = size.sort("v", descending=True).head(top)["holder"].to_list()
+    edges = edges.filter(pl.col("holder").is_in(keep))
+    holders = sorted(keep)
+    assets = sorted(edges["asset"].unique().to_list())
+    fig, (ax,) = _figure(1, max(3.5, 0.28 * max(len(holders), len(assets))))
+    yh = {h: i / max(1, len(holders) - 1) for i, h in enumerate(holders)}
+    ya = {a: i / max(1, len(assets) - 1) for i, a in enumerate(assets)}
+    vmax = float(np.max(edges["value"].to_numpy(), initial=0.0)) or 1.0
+    for h, a, side, v in edges.iter_rows():
+        ax.plot([0, 1], [yh[h], ya[a]], color="C0" if side == "long" else "C3",
+                ls="-" if side == "long" else "--", lw=0.5 + 6 * v / vmax, alpha=0.5)  # fmt: skip
+    lev = dict(ex.holders.select("holder", "leverage").iter_rows())
+    sizes = [40 + 20 * min(float(lev.get(h) or 1.0), 30.0) for h in holders]
+    ax.scatter([0] * len(holders), [yh[h] for h in holders], s=sizes, color="C7", zorder=3)
+    ax.scatter([1] * len(assets), [ya[a] for a in assets], s=120, marker="s", color="C2",
+               zorder=3)  # fmt: skip
+    for h in holders:
+        ax.annotate(f"{h} ({lev[h]:.1f}x)" if lev.get(h) else h, (0, yh[h]),
+                    xytext=(-8, 0), textcoords="offset points", ha="right", va="center",
+                    fontsize=8)  # fmt: skip
+    for a in assets:
+        ax.annotate(a, (1, ya[a]), xytext=(8, 0), textcoords="offset points", va="center")
+    ax.set_xlim(-0.6, 1.3)
+    ax.set_xticks([0, 1], ["holders (size: leverage)", "assets"])
+    ax.set_yticks([])
+    ax.set_title(f"Exposure network: holders by {ex.by}, edges by notional (quote)")
+    return fig
+
+
+def leverage(ex: object, asset: str) -> Figure:
+    """The leverage distribution of a :func:`deleverage.exposure` for ``asset``: the notional
+    (quote) that breaches at each distance to liquidation, stacked by family, falls to the
+    left and rises to the right of 0.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> ex = dl.exposure(dl.examples.eth_lending(n_accounts=300))
+    >>> dl.plot.leverage(ex, "ETH").axes[0].get_xlabel()
+    'distance to liquidation (% of the price)'
+    """
+    from deleverage.structure import Exposure
+
+    _check_exposure(ex)
+    assert isinstance(ex, Exposure)
+    lev = ex.leverage.filter(asset=asset)
+    if lev.height == 0:
+        raise ScenarioError(f"no account's liquidation depends on asset {asset!r}")
+    fig, (ax,) = _figure(1, 4.0)
+    lows = sorted(lev["distance_low"].unique().to_list())
+    width = float(np.min((lev["distance_high"] - lev["distance_low"]).to_numpy()))
+    bottom = {x: 0.0 for x in lows}
+    for fam in ["lending", "perps", "vaults", "funds"]:
+        part = lev.filter(family=fam).group_by("distance_low").agg(pl.col("notional").sum())
+        if part.height == 0:
+            continue
+        xs = part["distance_low"].to_list()
+        ys = part["notional"].to_list()
+        ax.bar([100 * (x + width / 2) for x in xs], ys, width=100 * width * 0.9,
+               bottom=[bottom[x] for x in xs], color=_FAMILY_COLORS[fam], label=fam)  # fmt: skip
+        for x, y in zip(xs, ys, strict=True):
+            bottom[x] += y
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel("distance to liquidation (% of the price)")
+    ax.set_ylabel("notional (quote)")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{asset}: notional by distance to liquidation, other prices held")
+    return fig
+
+
+def concentration(ex: object) -> Figure:
+    """Each asset's concentration across protocols in a :func:`deleverage.exposure`: the share
+    of its top 1, 10 and 100 holders, with the Herfindahl index in the label.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> ex = dl.exposure(dl.examples.eth_lending(n_accounts=300))
+    >>> dl.plot.concentration(ex).axes[0].get_ylabel()
+    'share of long holdings (%)'
+    """
+    from deleverage.structure import Exposure
+
+    _check_exposure(ex)
+    assert isinstance(ex, Exposure)
+    c = ex.concentration.filter(scope="all").sort("asset")
+    if c.height == 0:
+        raise ScenarioError("no asset has long holders")
+    fig, (ax,) = _figure(1, 3.5)
+    x = np.arange(c.height)
+    for k, (col, name) in enumerate(
+        [("top1", "top 1"), ("top10", "top 10"), ("top100", "top 100")]
+    ):
+        ax.bar(x + (k - 1) * 0.27, 100 * c[col].to_numpy(), width=0.25, label=name)
+    ax.set_xticks(x, [f"{a}\nHHI {h:.3f}" for a, h in c.select("asset", "hhi").iter_rows()])
+    ax.set_ylabel("share of long holdings (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3, axis="y")
+    ax.set_title("Concentration across protocols (holders: owners, else accounts)")
+    return fig
+
+
+def attribution(att: object, metric: str = "bad_debt") -> Figure:
+    """The Shapley values of ``metric`` in a :func:`deleverage.attribute`, one bar per group,
+    with the total they add up to.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> sc = dl.examples.lst_loop_unwind(n_loopers=100)
+    >>> att = dl.attribute(sc, shock=dl.Shock.instant({"ETH": -0.25, "ETH-PERP": -0.25}),
+    ...                    threads=1)
+    >>> dl.plot.attribution(att).axes[0].get_ylabel()
+    'Shapley value of bad_debt (quote)'
+    """
+    from deleverage.attribution import Attribution
+
+    _check_attribution(att)
+    assert isinstance(att, Attribution)
+    phi = att.shapley.filter(metric=metric)
+    if phi.height == 0:
+        raise ScenarioError(
+            f"no Shapley values of {metric!r} (metrics: {att.totals['metric'].to_list()})"
+        )
+    t = att.totals.filter(metric=metric).row(0, named=True)
+    fig, (ax,) = _figure(1, 3.5)
+    scale, unit = (100.0, "% of the price") if metric.startswith("drawdown_") else (1.0, "quote")
+    ax.bar(phi["group"].to_list(), scale * phi["value"].to_numpy(), color="C0")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel(f"Shapley value of {metric} ({unit})")
+    ax.set_title(
+        f"{metric} by {att.by}: total {scale * (t['all'] - t['none']):,.4g} {unit} "
+        f"(all {scale * t['all']:,.4g}, none {scale * t['none']:,.4g})"
+    )
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def knockout(att: object, measure: str = "bad_debt_change") -> Figure:
+    """The knock-out matrix of a :func:`deleverage.attribute` as a heat map: for each group
+    removed (rows), the change in every other group's ``measure`` (``bad_debt_change``,
+    quote, or ``liquidated_change``, accounts).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import deleverage as dl
+    >>> sc = dl.examples.lst_loop_unwind(n_loopers=100)
+    >>> att = dl.attribute(sc, shock=dl.Shock.instant({"ETH": -0.25, "ETH-PERP": -0.25}),
+    ...                    shapley=False)
+    >>> dl.plot.knockout(att, "liquidated_change").axes[0].get_xlabel()
+    'group'
+    """
+    from deleverage.attribution import Attribution
+
+    _check_attribution(att)
+    assert isinstance(att, Attribution)
+    if measure not in ("bad_debt_change", "liquidated_change"):
+        raise ScenarioError(
+            f"measure must be bad_debt_change or liquidated_change, got {measure!r}"
+        )
+    ko = att.knockout
+    if ko.height == 0:
+        raise ScenarioError("the attribution has no knock-outs")
+    rows = ko["removed"].unique(maintain_order=True).to_list()
+    cols = sorted(ko["group"].unique().to_list())
+    m = np.full((len(rows), len(cols)), np.nan)
+    for r, g, v in ko.select("removed", "group", measure).iter_rows():
+        m[rows.index(r), cols.index(g)] = v
+    fig, (ax,) = _figure(1, max(3.0, 0.5 * len(rows) + 1.5))
+    lim = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
+    im = ax.imshow(m, cmap="RdBu_r", vmin=-lim or -1, vmax=lim or 1, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if np.isfinite(m[i, j]):
+                ax.text(j, i, f"{m[i, j]:,.3g}", ha="center", va="center", fontsize=8)
+    unit = "quote" if measure == "bad_debt_change" else "accounts"
+    fig.colorbar(im, ax=ax, label=f"{measure} ({unit})")
+    ax.set_xlabel("group")
+    ax.set_ylabel("removed")
+    ax.set_title(f"Knock-outs: change in each group's {measure.removesuffix('_change')}")
     return fig
