@@ -147,3 +147,39 @@ def test_bad_arguments_are_named() -> None:
     with pytest.raises(ScenarioError, match="at most 10 groups"):
         dl.attribute(many, by=one_each)
     assert dl.attribute(many, by=one_each, shapley=False).shapley.height == 0
+
+
+def test_the_command_line_attributes_and_maps_a_scenario_file(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+    from pathlib import Path
+
+    from deleverage.cli import main
+
+    folder = Path(str(tmp_path))
+    sc = dataclasses.replace(dl.examples.lst_loop_unwind(n_loopers=200), shock=SHOCK)
+    sc.to_toml(folder / "lst.toml")
+    assert main(["attribute", str(folder / "lst.toml"), "--threads", "1", "-o",
+                 str(folder / "att")]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "3 groups by protocol" in printed
+    assert "Knock-outs" in printed
+    for name in ("flow", "knockout", "shapley", "totals", "ranking"):
+        assert (folder / "att" / f"{name}.parquet").exists()
+    assert (folder / "att" / "knockout.png").exists()
+    # The frames written are the attribution's.
+    att = dl.attribute(sc, threads=1)
+    written = pl.read_parquet(folder / "att" / "shapley.parquet").sort("group", "metric")
+    assert written.equals(att.shapley.sort("group", "metric"))
+    assert main(["exposure", str(folder / "lst.toml"), "--by", "protocol", "-o",
+                 str(folder / "ex")]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "Overlap index" in printed
+    assert (folder / "ex" / "exposure_network.png").exists()
+    assert (folder / "ex" / "leverage_stETH.png").exists()
+    ex = dl.exposure(sc, by="protocol")
+    assert pl.read_parquet(folder / "ex" / "overlap.parquet").equals(ex.overlap)
+    # A bad grouping is one line, not a traceback.
+    assert main(["attribute", str(folder / "lst.toml"), "--by", "desk", "--no-write"]) == 2
+    assert "'desk' is neither" in capsys.readouterr().err

@@ -16,6 +16,15 @@ from deleverage.exceptions import ScenarioError
 SHOCK = dl.Shock.instant({"ETH": -0.25, "ETH-PERP": -0.25})
 
 
+def unit(label: str) -> float:
+    # The axis says what its numbers are in: "(quote)", "(quote, M)", ...
+    for name, div in ((", bn)", 1e9), (", M)", 1e6), (", k)", 1e3)):
+        if label.endswith(name):
+            return div
+    assert label.endswith("(quote)"), label
+    return 1.0
+
+
 @pytest.fixture(scope="module")
 def ex() -> dl.Exposure:
     return dl.exposure(dl.examples.lst_loop_unwind(n_loopers=200), by="protocol")
@@ -40,7 +49,7 @@ def test_the_exposure_network_draws_every_edge(ex: dl.Exposure) -> None:
 def test_the_leverage_distribution_stacks_the_families(ex: dl.Exposure) -> None:
     fig = dl.plot.leverage(ex, "stETH")
     ax = fig.axes[0]
-    heights = sum(p.get_height() for p in ax.patches)
+    heights = sum(p.get_height() for p in ax.patches) * unit(ax.get_ylabel())
     want = ex.leverage.filter(asset="stETH")["notional"].sum()
     assert heights == pytest.approx(want, rel=1e-12)
     assert {t.get_text() for t in ax.get_legend().get_texts()} <= {"lending", "perps", "funds"}
@@ -61,7 +70,8 @@ def test_attribution_bars_add_up_to_the_total(att: dl.Attribution) -> None:
     fig = dl.plot.attribution(att, "bad_debt")
     ax = fig.axes[0]
     t = att.totals.filter(metric="bad_debt").row(0, named=True)
-    assert sum(p.get_height() for p in ax.patches) == pytest.approx(t["all"] - t["none"])
+    total = sum(p.get_height() for p in ax.patches) * unit(ax.get_ylabel())
+    assert total == pytest.approx(t["all"] - t["none"])
     with pytest.raises(ScenarioError, match="no Shapley values"):
         dl.plot.attribution(att, "drawdown_BTC")
 

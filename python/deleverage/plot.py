@@ -385,6 +385,15 @@ def frontier(frame: pl.DataFrame) -> Figure:
 _FAMILY_COLORS = {"lending": "C0", "perps": "C1", "vaults": "C2", "funds": "C3"}
 
 
+def _scale(values: object) -> tuple[float, str]:
+    """A divisor and its name for quote amounts on an axis (no offset notation)."""
+    top = float(np.max(np.abs(np.asarray(values, dtype=float)), initial=0.0))
+    for div, name in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if top >= div:
+            return div, f"quote, {name}"
+    return 1.0, "quote"
+
+
 def _check_exposure(ex: object) -> None:
     from deleverage.structure import Exposure
 
@@ -447,6 +456,13 @@ def exposure_network(ex: object, top: int = 30) -> Figure:
                     fontsize=8)  # fmt: skip
     for a in assets:
         ax.annotate(a, (1, ya[a]), xytext=(8, 0), textcoords="offset points", va="center")
+    from matplotlib.lines import Line2D
+
+    ax.legend(
+        [Line2D([], [], color="C0"), Line2D([], [], color="C3", ls="--")],
+        ["long (holds the asset)", "short (owes it)"],
+        loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False,
+    )  # fmt: skip
     ax.set_xlim(-0.6, 1.3)
     ax.set_xticks([0, 1], ["holders (size: leverage)", "assets"])
     ax.set_yticks([])
@@ -479,19 +495,21 @@ def leverage(ex: object, asset: str) -> Figure:
     lows = sorted(lev["distance_low"].unique().to_list())
     width = float(np.min((lev["distance_high"] - lev["distance_low"]).to_numpy()))
     bottom = {x: 0.0 for x in lows}
+    stacks = lev.group_by("distance_low").agg(pl.col("notional").sum())["notional"]
+    div, unit = _scale(stacks.to_numpy())
     for fam in ["lending", "perps", "vaults", "funds"]:
         part = lev.filter(family=fam).group_by("distance_low").agg(pl.col("notional").sum())
         if part.height == 0:
             continue
         xs = part["distance_low"].to_list()
-        ys = part["notional"].to_list()
+        ys = [y / div for y in part["notional"].to_list()]
         ax.bar([100 * (x + width / 2) for x in xs], ys, width=100 * width * 0.9,
                bottom=[bottom[x] for x in xs], color=_FAMILY_COLORS[fam], label=fam)  # fmt: skip
         for x, y in zip(xs, ys, strict=True):
             bottom[x] += y
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("distance to liquidation (% of the price)")
-    ax.set_ylabel("notional (quote)")
+    ax.set_ylabel(f"notional ({unit})")
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
     ax.set_title(f"{asset}: notional by distance to liquidation, other prices held")
@@ -559,7 +577,11 @@ def attribution(att: object, metric: str = "bad_debt") -> Figure:
         )
     t = att.totals.filter(metric=metric).row(0, named=True)
     fig, (ax,) = _figure(1, 3.5)
-    scale, unit = (100.0, "% of the price") if metric.startswith("drawdown_") else (1.0, "quote")
+    if metric.startswith("drawdown_"):
+        scale, unit = 100.0, "% of the price"
+    else:
+        div, unit = _scale(phi["value"].to_numpy())
+        scale = 1.0 / div
     ax.bar(phi["group"].to_list(), scale * phi["value"].to_numpy(), color="C0")
     ax.axhline(0, color="k", lw=0.8)
     ax.set_ylabel(f"Shapley value of {metric} ({unit})")
