@@ -152,19 +152,21 @@ def _owner_of(sc: Scenario, labels: pl.DataFrame) -> npt.NDArray[np.uint32]:
     """Per account id: the index of its owner's policy in ``sc.owners``, or 2³² − 1."""
     from deleverage.owners import _owners
 
-    names = [n for n, _ in sc.owners]
+    names = pl.Series("owner", [n for n, _ in sc.owners], dtype=pl.String)
     owned = _owners(sc)
-    unknown = sorted(set(names) - set(owned["owner"].to_list()))
-    if unknown:
+    # Vectorised: a scenario can hold 10^5 owned accounts and 10^4 owners with a policy.
+    unknown = names.filter(~names.is_in(owned["owner"].unique().implode()))
+    if unknown.len():
         raise ScenarioError(
-            f"owners: {unknown[0]!r} owns no account (no positions frame names it in its owner "
-            "column)"
+            f"owners: {sorted(unknown.to_list())[0]!r} owns no account (no positions frame "
+            "names it in its owner column)"
         )
-    index = pl.DataFrame({"owner": names, "index": np.arange(len(names), dtype=np.uint32)})
+    index = pl.DataFrame({"owner": names, "index": np.arange(names.len(), dtype=np.uint32)})
+    # The policy index of each owned account, then of each engine account id.
+    policy = owned.join(index, on="owner", how="inner").select("account", "protocol", "index")
     out = (
         labels.select(pl.col("account").cast(pl.String), "protocol")
-        .join(owned, on=["account", "protocol"], how="left", maintain_order="left")
-        .join(index, on="owner", how="left", maintain_order="left")
+        .join(policy, on=["account", "protocol"], how="left", maintain_order="left")
         .select(pl.col("index").fill_null(np.iinfo(np.uint32).max))
     )
     return out["index"].to_numpy().astype(np.uint32)

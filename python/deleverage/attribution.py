@@ -43,7 +43,9 @@ Examples
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import math
+import os
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -53,6 +55,7 @@ import polars as pl
 from deleverage.exceptions import ScenarioError
 
 if TYPE_CHECKING:
+    from deleverage.owners import Owner
     from deleverage.result import Result
     from deleverage.scenario import Scenario
     from deleverage.shock import Shock
@@ -218,7 +221,13 @@ def attribute(
             )
             for mask in range(1 << len(groups))
         }
-        table = sweep(coalitions, shock, runs, seed=seed, threads=threads, progress=progress)
+        # Coalitions side by side, each on one thread: one coalition's few runs would leave
+        # the other cores idle (the engine releases the GIL while it runs).
+        workers = threads if threads is not None else (os.cpu_count() or 1)
+        with cf.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            table = sweep(
+                coalitions, shock, runs, seed=seed, threads=1, progress=progress, executor=pool
+            )
         values, totals = _shapley(table, groups, scenario)
     else:
         values = pl.DataFrame(schema={"group": pl.String, "metric": pl.String, "value": pl.Float64})
@@ -375,13 +384,12 @@ def _coalition(
         if p.height:
             fams.append(replace(f, positions=p))
     frames: list[pl.DataFrame] = [b.positions for b in books] + [f.positions for f in fams]
-    owned = {
-        o
-        for p in frames
-        if "owner" in p.columns
-        for o in p["owner"].cast(pl.String).drop_nulls().to_list()
-    }
-    owners = tuple((n, o) for n, o in sc.owners if n in owned)
+    columns = [p["owner"].cast(pl.String) for p in frames if "owner" in p.columns]
+    owners: tuple[tuple[str, Owner], ...] = ()
+    if sc.owners and columns:
+        names = pl.Series([n for n, _ in sc.owners], dtype=pl.String)
+        held = names.is_in(pl.concat(columns).unique().implode()).to_list()
+        owners = tuple(o for o, has in zip(sc.owners, held, strict=True) if has)
     # A peg read by a protocol left out is read by the others only.
     present = {b.protocol.name for b in books} | {f.protocol.name for f in fams}
     assets = [

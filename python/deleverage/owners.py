@@ -126,7 +126,7 @@ def _owners(sc: Scenario) -> pl.DataFrame:
                     pl.col("account").cast(pl.String),
                     pl.lit(name).alias("protocol"),
                     pl.col("owner").cast(pl.String),
-                ).unique(maintain_order=True)
+                ).unique()
             )
     if not frames:
         raise ScenarioError(
