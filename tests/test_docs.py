@@ -21,7 +21,7 @@ MODULES = [deleverage] + [
     for m in (
         "exceptions", "cli", "market", "shock", "lending", "scenario", "engine", "result",
         "risk", "examples", "perps", "vaults", "funds", "plot", "sweep", "frontier",
-        "owners", "structure", "attribution", "equilibria",
+        "owners", "structure", "attribution", "equilibria", "io",
     )
 ]  # fmt: skip
 

@@ -22,7 +22,7 @@ Examples
 
 from __future__ import annotations
 
-from deleverage import examples, plot
+from deleverage import examples, io, plot
 from deleverage._core import (
     ArbTrade,
     ConstantProductPool,
@@ -100,6 +100,7 @@ __all__ = [
     "exposure_by_owner",
     "frontier",
     "grid",
+    "io",
     "liquidation_map",
     "looped_positions",
     "plot",
