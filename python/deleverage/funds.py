@@ -261,7 +261,7 @@ class Funds:
         }
 
     @classmethod
-    def _from_toml(cls, v: Any, place: Place) -> tuple[Funds, str]:
+    def _from_toml(cls, v: Any, place: Place) -> tuple[Funds, Any]:
         """A ``[[funds]]`` table of a scenario file: the group, and the side file of its
         positions."""
         t = table(
@@ -292,7 +292,9 @@ class Funds:
                 name=get_str(t, "name", place, "funds"),
             ),
         )
-        return funds, get_str(t, "positions", place)
+        if "positions" not in t:
+            raise (place / "positions").error("missing; a side file or { file = …, format = … }")
+        return funds, t["positions"]
 
     def _to_toml(self, positions_file: str) -> dict[str, Any]:
         """Its ``[[funds]]`` table, naming the side file of its positions."""

@@ -46,7 +46,6 @@ from deleverage._checks import (
     names,
     numbers,
     positions_frame,
-    read_frame,
     table,
 )
 from deleverage.exceptions import ScenarioError
@@ -300,7 +299,9 @@ class Lending:
         if ("positions" in v) == ("generate" in v):
             raise place.error("give exactly one of 'positions' (a file) and 'generate' (a table)")
         if "positions" in v:
-            positions = read_frame(base / get_str(v, "positions", place), place / "positions")
+            from deleverage.io import _positions_from_toml
+
+            positions = _positions_from_toml(v["positions"], place / "positions", base, "lending")
         else:
             positions = _generate(v["generate"], place / "generate", prices, lending.reserves)
         return lending, positions

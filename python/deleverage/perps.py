@@ -525,7 +525,7 @@ class PerpExchange:
         }
 
     @classmethod
-    def _from_toml(cls, v: Any, place: Place) -> tuple[PerpExchange, str]:
+    def _from_toml(cls, v: Any, place: Place) -> tuple[PerpExchange, Any]:
         """A ``[[perps]]`` table of a scenario file: the exchange, and the side file of its
         positions."""
         t = table(
@@ -599,7 +599,9 @@ class PerpExchange:
                 margin_assets=ratios,
             ),
         )
-        return ex, get_str(t, "positions", place)
+        if "positions" not in t:
+            raise (place / "positions").error("missing; a side file or { file = …, format = … }")
+        return ex, t["positions"]
 
     def _to_toml(self, positions_file: str) -> dict[str, Any]:
         """Its ``[[perps]]`` table, naming the side file of its positions."""

@@ -48,6 +48,7 @@ from deleverage._checks import (
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool, Venue
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
+from deleverage.io import _positions_from_toml
 from deleverage.lending import Lending
 from deleverage.market import Asset, Channel, Oracle, Peg, quote_prices
 from deleverage.outages import Outage
@@ -69,7 +70,7 @@ _FAMILY_TABLES: dict[str, type[PerpExchange] | type[Vaults] | type[Funds]] = {
 
 
 _VENUE_KINDS = {
-    "book": {"file", "reference", "resilience_half_life", "permanent_impact"},
+    "book": {"file", "format", "reference", "resilience_half_life", "permanent_impact"},
     "book_linear": {
         "mid",
         "tick",
@@ -170,7 +171,10 @@ def _venue(v: Any, place: Place, base: Path) -> Venue:
     }
     try:
         if kind == "book":
-            levels = read_frame(base / get_str(t, "file", place), place / "file")
+            from deleverage.io import _levels_from_toml
+
+            fmt = get_str(t, "format", place, "levels")
+            levels = _levels_from_toml(base / get_str(t, "file", place), fmt, place)
             missing = {"side", "price", "qty"} - set(levels.columns)
             if missing:
                 raise (place / "file").error(
@@ -475,7 +479,7 @@ def load_document(doc: Mapping[str, Any], path: str | Path) -> Scenario:
         for i, t in enumerate(entries):
             fp = place / key / i
             family, file = wrap(fp, lambda: family_class._from_toml(t, fp))  # noqa: B023
-            positions = read_frame(base / file, fp / "positions")
+            positions = _positions_from_toml(file, fp / "positions", base, key)
             sc = wrap(fp, lambda: sc.add(family, positions))  # noqa: B023
     raw_outages = top.get("outages", [])
     if not isinstance(raw_outages, list):

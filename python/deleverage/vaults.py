@@ -270,7 +270,7 @@ class Vaults:
         }
 
     @classmethod
-    def _from_toml(cls, v: Any, place: Place) -> tuple[Vaults, str]:
+    def _from_toml(cls, v: Any, place: Place) -> tuple[Vaults, Any]:
         """A ``[[vaults]]`` table of a scenario file: the vaults' clippers and limits, and the side
         file of their positions."""
         t = table(v, place, {"name", "hole", "dirt", "clippers", "positions"})
@@ -303,7 +303,9 @@ class Vaults:
                 name=get_str(t, "name", place, "maker"),
             ),
         )
-        return vaults, get_str(t, "positions", place)
+        if "positions" not in t:
+            raise (place / "positions").error("missing; a side file or { file = …, format = … }")
+        return vaults, t["positions"]
 
     def _to_toml(self, positions_file: str) -> dict[str, Any]:
         """Its ``[[vaults]]`` table, naming the side file of their positions."""
