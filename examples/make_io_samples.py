@@ -332,6 +332,22 @@ def aave() -> None:
     (OUT / "aave_v3_user_reserves.csv").write_text("\n".join(lines) + "\n")
 
 
+def compound() -> None:
+    # A Comet USDC market: 0xcccc holds 5 WETH (18 decimals) and borrows 9,000.5 USDC (6
+    # decimals); 0xdddd holds 0.2 WBTC (8 decimals) and borrows nothing. WETH's
+    # liquidateCollateralFactor 0.83 and liquidationFactor 0.93, WBTC's 0.8 and 0.9 (1e18-scaled).
+    cols = (
+        "account,asset,decimals,collateralBalance,borrowBalance,liquidateCollateralFactor,"
+        "liquidationFactor"
+    )
+    rows = [
+        "0xcccc,WETH,18,5000000000000000000,,830000000000000000,930000000000000000",
+        "0xcccc,USDC,6,,9000500000,,",
+        "0xdddd,WBTC,8,20000000,,800000000000000000,900000000000000000",
+    ]
+    (OUT / "compound_v3_accounts.csv").write_text("\n".join([f"# {NOTE}", cols, *rows]) + "\n")
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     depth()
@@ -340,4 +356,5 @@ if __name__ == "__main__":
     liquidations()
     hyperliquid()
     aave()
+    compound()
     print(f"wrote {sorted(p.name for p in OUT.iterdir())}")

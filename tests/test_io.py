@@ -233,8 +233,9 @@ def test_samples_say_they_are_generated() -> None:
 def test_a_scenario_file_reads_vendor_files(tmp_path: Path) -> None:
     import shutil
 
-    for name in ("aave_v3_user_reserves.json", "binance_depth.json", "hyperliquid_clearinghouse.json",
-                 "tardis_book_snapshot_5.csv"):  # fmt: skip
+    names = ["aave_v3_user_reserves.json", "binance_depth.json", "hyperliquid_clearinghouse.json",
+             "tardis_book_snapshot_5.csv"]  # fmt: skip
+    for name in names:
         shutil.copy(dl.io.sample(name), tmp_path / name)
     (tmp_path / "sc.toml").write_text(
         """
@@ -294,6 +295,38 @@ rates = [0.0125]
         .replace('format = "hyperliquid"', 'format = "aave_v3_subgraph"')
     )
     with pytest.raises(
-        ScenarioError, match="perps\\[0\\].positions.format: 'aave_v3_subgraph' holds lending"
+        ScenarioError, match=r"perps\[0\]\.positions\.format: 'aave_v3_subgraph' holds lending"
     ):
         dl.Scenario.from_toml(tmp_path / "bad.toml")
+
+
+def test_compound_v3_account_export() -> None:
+    # 0xcccc: 5 WETH (18 decimals) against 9,000.5 USDC borrowed (6 decimals); 0xdddd: 0.2 WBTC
+    # (8 decimals). Factors scaled by 1e18: WETH 0.83 and 0.93, WBTC 0.8 and 0.9.
+    pos, reserves = dl.io.read_compound_v3(dl.io.sample("compound_v3_accounts.csv"), "USDC")
+    assert pos.rows() == [
+        ("0xcccc", "WETH", 5.0, "USDC", 0.0),
+        ("0xcccc", "WETH", 0.0, "USDC", 9_000.5),
+        ("0xdddd", "WBTC", 0.2, "USDC", 0.0),
+    ]
+    assert reserves["WETH"].liquidation_threshold == 0.83
+    assert reserves["WETH"].liquidation_factor == 0.93
+    assert reserves["WBTC"].liquidation_threshold == 0.8
+    sc = dl.Scenario(assets=[dl.Asset("WETH", 3_000.0), dl.Asset("WBTC", 60_000.0),
+                             dl.Asset("USDC", 1.0)])  # fmt: skip
+    sc = sc.add_lending(dl.Lending.compound_v3("USDC", reserves), pos)
+    # Comet's test: 5·3,000·0.83 = 12,450 of liquidation capacity against 9,000.5 of debt.
+    acc = dl.simulate(sc).accounts.filter(account="0xcccc")
+    assert acc["health"].item() == pytest.approx(5 * 3_000 * 0.83 / 9_000.5, rel=1e-12)
+
+
+def test_bad_compound_rows_are_named(tmp_path: Path) -> None:
+    f = tmp_path / "c.csv"
+    head = ("account,asset,decimals,collateralBalance,borrowBalance,liquidateCollateralFactor,"
+            "liquidationFactor\n")  # fmt: skip
+    f.write_text(head + "0x1,WETH,18,1,5,830000000000000000,930000000000000000\n")
+    with pytest.raises(ScenarioError, match="'0x1' borrows 'WETH'"):
+        dl.io.read_compound_v3(f, "USDC")
+    f.write_text(head + "0x1,WETH,eighteen,1,,830000000000000000,930000000000000000\n")
+    with pytest.raises(ScenarioError, match=r"c\.csv: row 0: decimals must be a finite number"):
+        dl.io.read_compound_v3(f, "USDC")

@@ -65,6 +65,7 @@ __all__ = [
     "compare_liquidations",
     "read_aave_v3",
     "read_book_snapshots",
+    "read_compound_v3",
     "read_depth",
     "read_hyperliquid",
     "read_liquidations",
@@ -906,3 +907,78 @@ def _levels_from_toml(path: Path, fmt: str, place: Any) -> pl.DataFrame:
         [bids.select(pl.lit("bid").alias("side"), "price", "qty"),
          asks.select(pl.lit("ask").alias("side"), "price", "qty")]
     )  # fmt: skip
+
+
+_COMET_FIELDS = ("account", "asset", "decimals", "collateralBalance", "borrowBalance",
+                 "liquidateCollateralFactor", "liquidationFactor")  # fmt: skip
+
+
+def read_compound_v3(path: str | Path, base: str) -> tuple[pl.DataFrame, dict[str, Reserve]]:
+    """A Compound III (Comet) account export as lending positions and reserves for
+    :meth:`Lending.compound_v3 <deleverage.Lending.compound_v3>`.
+
+    The export is a CSV of what the Comet contract answers, one row per account and asset:
+    ``account, asset, decimals, collateralBalance, borrowBalance, liquidateCollateralFactor,
+    liquidationFactor``. Collateral rows carry ``collateralBalanceOf(account, asset)``, the base
+    asset's row (``asset == base``) carries ``borrowBalanceOf(account)`` (the present value of
+    the borrow, interest included), both in the token's smallest unit; the factors are
+    ``getAssetInfoByAddress(asset)``'s, scaled by 1e18 (0.83 is ``830000000000000000``).
+
+    Units converted: balances divided by 10^decimals; factors divided by 1e18. Returns the
+    positions (``account``, ``collateral_asset``, ``collateral``, ``debt_asset``, ``debt``) and a
+    :class:`Reserve` per collateral asset (``liquidation_threshold`` =
+    ``liquidateCollateralFactor``, ``liquidation_factor`` = ``liquidationFactor``).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> pos, reserves = dl.io.read_compound_v3(dl.io.sample("compound_v3_accounts.csv"), "USDC")
+    >>> reserves["WETH"].liquidation_threshold, reserves["WETH"].liquidation_factor
+    (0.83, 0.93)
+    """
+    from deleverage.lending import Reserve
+
+    where = str(path)
+    raw = _csv(path, infer_schema=False)
+    _columns(raw, list(_COMET_FIELDS), where)
+    raw = raw.with_columns(pl.col(c).fill_null("0") for c in _COMET_FIELDS[3:])
+    num = _numbers(raw, list(_COMET_FIELDS[2:]), where)
+    for c in ("collateralBalance", "borrowBalance"):
+        neg = num[c] < 0
+        if neg.any():
+            i = int(neg.arg_max())  # type: ignore[arg-type]
+            raise ScenarioError(f"{where}: row {i}: {c} must be >= 0, got {raw[c][i]!r}")
+    is_base = pl.col("asset") == base
+    odd = num.filter(~is_base & (pl.col("borrowBalance") > 0))
+    if odd.height:
+        acc, asset = odd.select("account", "asset").row(0)
+        raise ScenarioError(
+            f"{where}: account {acc!r} borrows {asset!r}; a Comet market lends its base "
+            f"{base!r} only"
+        )
+    scale = pl.lit(10.0).pow(pl.col("decimals"))
+    positions = num.select(
+        "account",
+        pl.col("asset").alias("collateral_asset"),
+        pl.when(is_base).then(0.0).otherwise(pl.col("collateralBalance") / scale)
+        .alias("collateral"),
+        pl.lit(base).alias("debt_asset"),
+        pl.when(is_base).then(pl.col("borrowBalance") / scale).otherwise(0.0).alias("debt"),
+    ).filter((pl.col("collateral") > 0) | (pl.col("debt") > 0))  # fmt: skip
+    # A base row's collateral_asset is the base, which a Comet market cannot take as
+    # collateral: its collateral is 0, so it names one of the account's own collateral assets
+    # (or any of the market's).
+    real = pl.col("collateral_asset").filter(pl.col("collateral_asset") != base)
+    positions = positions.with_columns(
+        pl.when(pl.col("collateral_asset") == base)
+        .then(real.first().over("account").fill_null(real.first()))
+        .otherwise(pl.col("collateral_asset"))
+        .alias("collateral_asset")
+    )
+    reserves: dict[str, Reserve] = {}
+    params = num.filter(~is_base).unique("asset", keep="first", maintain_order=True)
+    for a, lcf, lf in params.select(
+        "asset", "liquidateCollateralFactor", "liquidationFactor"
+    ).iter_rows():
+        reserves[a] = Reserve(lcf / 1e18, liquidation_factor=lf / 1e18)
+    return positions, reserves
