@@ -183,3 +183,20 @@ def test_the_command_line_attributes_and_maps_a_scenario_file(
     # A bad grouping is one line, not a traceback.
     assert main(["attribute", str(folder / "lst.toml"), "--by", "desk", "--no-write"]) == 2
     assert "'desk' is neither" in capsys.readouterr().err
+
+
+def test_venue_coalitions_keep_outages_on_their_venue() -> None:
+    # The book (ETH[0]) halted over the run: a coalition without the book has no halt left,
+    # and the coalition of the curve alone does not halt the curve.
+    sc = cohorts(curve=dl.ImpactCurve.linear(2_000.0, 1e-7)).with_outages(
+        dl.Outage.venue_halt("ETH", start=0, end=20, venue=0)
+    )
+    labels = dl.attribution._labels(sc, "venue")
+    curve_only = dl.attribution._coalition(sc, "venue", labels, ["ETH[1]"])
+    assert curve_only.outages == ()
+    res = dl.simulate(curve_only, dl.Shock.instant(ETH=-0.2))
+    assert res.steps.filter(asset="ETH")["venues_halted"].max() == 0
+    both = dl.attribution._coalition(sc, "venue", labels, ["ETH[0]", "ETH[1]"])
+    assert [o.venue for o in both.outages] == [0]
+    att = dl.attribute(sc, by="venue", shock=dl.Shock.instant(ETH=-0.2), threads=1)
+    assert att.shapley.height > 0

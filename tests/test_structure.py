@@ -183,3 +183,44 @@ def test_bad_arguments_are_named() -> None:
         dl.exposure(sc, bins=[0.0, -0.1])
     with pytest.raises(ScenarioError, match="scenario must be"):
         dl.exposure("sc.toml")  # type: ignore[arg-type]
+
+
+def test_notional_follows_the_peg_and_the_side() -> None:
+    # A fund holds 10 stETH (pegged to ETH at 1, ETH at 2,000) against 15,000 of debt: it
+    # defaults when 10·P ≤ 15,000, ETH at 1,500, and its notional in ETH is its 20,000 of
+    # stETH. A lending protocol that reads stETH at its peg has no stETH liquidation price.
+    pool = dl.ConstantProductPool(base_reserve=1_000.0, quote_reserve=1_000.0, fee=0.0)
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", 2_000.0, venues=[dl.ImpactCurve.linear(2_000.0, 1e-9)]),
+            dl.Asset("stETH", 1.0, venues=[pool], oracle=dl.Oracle.spot(),
+                     peg=dl.Peg("ETH", read_at_peg_by=("aave_v3",))),
+            dl.Asset("USDC", 1.0),
+        ]
+    )  # fmt: skip
+    fund = pl.DataFrame({"account": ["f", "f"], "holding": ["stETH", "debt"],
+                         "amount": [10.0, 15_000.0]})  # fmt: skip
+    lend = pl.DataFrame(
+        {"account": ["l"], "collateral_asset": ["stETH"], "collateral": [10.0],
+         "debt_asset": ["USDC"], "debt": [12_000.0]}
+    )  # fmt: skip
+    sc = sc.add_funds(dl.Funds.threshold(25.0, 23.75), fund).add_lending(
+        dl.Lending.aave_v3({"stETH": dl.Reserve(0.8, 0.05)}), lend
+    )
+    ex = dl.exposure(sc)
+    eth = ex.liquidation.filter(asset="ETH").sort("family")
+    # Lending reads stETH at the peg, which moves with ETH: 10·P·0.8 = 12,000 at P = 1,500.
+    assert eth.select("family", "price", "notional").rows() == [
+        ("funds", 1_500.0, 20_000.0), ("lending", 1_500.0, 20_000.0),
+    ]  # fmt: skip
+    st = ex.liquidation.filter(asset="stETH")
+    assert st["family"].to_list() == ["funds"]  # the peg reader does not see stETH's market
+    # An isolated long and short of 1 ETH-PERP in one account: each side its own notional.
+    perp_sc = dl.Scenario(assets=[dl.Asset("ETH-PERP", 2_000.0)]).add_perps(
+        dl.PerpExchange([dl.PerpMarket("ETH-PERP", dl.Brackets.flat(0.01))]),
+        pl.DataFrame({"account": ["p", "p"], "market": ["ETH-PERP"] * 2, "size": [1.0, -1.0],
+                      "entry_price": [2_000.0] * 2, "margin": [200.0] * 2,
+                      "mode": ["isolated"] * 2}),
+    )  # fmt: skip
+    liq = dl.exposure(perp_sc).liquidation.sort("direction")
+    assert liq.select("direction", "notional").rows() == [("above", 2_000.0), ("below", 2_000.0)]

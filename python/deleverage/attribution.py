@@ -156,6 +156,10 @@ def attribute(
         )
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise ScenarioError(f"runs must be a whole number >= 1, got {runs!r}")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ScenarioError(f"threads must be a whole number >= 1 or None, got {threads!r}")
     labels = _labels(scenario, by)
     groups = _group_names(scenario, by, labels)
     if not groups:
@@ -364,11 +368,25 @@ def _coalition(
     """The scenario with the rows of the groups in ``keep`` and the rows in no group."""
     if isinstance(by, str) and by == "venue":
         kept = set(keep)
-        assets = [
-            replace(a, venues=[v for k, v in enumerate(a.venues) if f"{a.name}[{k}]" in kept])
-            for a in sc.assets
-        ]
-        return replace(sc, assets=assets)
+        # Each venue's new index, for the outages and replayed snapshots that name venues.
+        index: dict[tuple[str, int], int] = {}
+        assets = []
+        for a in sc.assets:
+            left = [k for k in range(len(a.venues)) if f"{a.name}[{k}]" in kept]
+            index.update({(a.name, k): n for n, k in enumerate(left)})
+            assets.append(replace(a, venues=[a.venues[k] for k in left]))
+        outages = tuple(
+            o if o.kind != "venue_halt" else replace(o, venue=index[(o.asset or "", o.venue)])
+            for o in sc.outages
+            if o.kind != "venue_halt" or (o.asset or "", o.venue) in index
+        )
+        names = sc.asset_names
+        replay = tuple(
+            replace(s, venue=index[(names[s.asset], s.venue)])
+            for s in sc.replay
+            if (names[s.asset], s.venue) in index
+        )
+        return replace(sc, assets=assets, outages=outages, replay=replay)
     keep_set = set(keep)
     n_books = len(sc.lending)
     books = []
@@ -387,8 +405,8 @@ def _coalition(
     columns = [p["owner"].cast(pl.String) for p in frames if "owner" in p.columns]
     owners: tuple[tuple[str, Owner], ...] = ()
     if sc.owners and columns:
-        names = pl.Series([n for n, _ in sc.owners], dtype=pl.String)
-        held = names.is_in(pl.concat(columns).unique().implode()).to_list()
+        policy = pl.Series([n for n, _ in sc.owners], dtype=pl.String)
+        held = policy.is_in(pl.concat(columns).unique().implode()).to_list()
         owners = tuple(o for o, has in zip(sc.owners, held, strict=True) if has)
     # A peg read by a protocol left out is read by the others only.
     present = {b.protocol.name for b in books} | {f.protocol.name for f in fams}

@@ -629,7 +629,10 @@ class Engine:
     def liquidation_prices(self, asset: str) -> pl.DataFrame:
         """For every open account, position, vault or fund exposed to ``asset``: the price of
         ``asset`` at which it would breach its family's rule now, the other prices held at
-        the oracle's, by the engine's own rules (what a liquidation heatmap plots, exactly).
+        the oracle's except those of the assets pegged to ``asset``, which move with it at
+        their peg ratio (a protocol that reads ``asset`` at its peg does not see its market
+        price and has none), by the engine's own rules (what a liquidation heatmap plots,
+        exactly).
         ``direction`` says whether the breach comes as the price falls (``"below"``) or rises;
         ``price`` is null where no positive price breaches, 0 where every price does.
 

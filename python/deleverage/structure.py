@@ -25,7 +25,9 @@ they would all sell.
   prices fall by ``within`` (units × oracle price).
 - ``overlap``: the liquidity-weighted overlap Ω_ij = Σ_μ Π_iμ Π_jμ / D_μ between holders
   (Cont–Schaanning's indirect-contagion kernel, MECHANICS §7.3: to first order, the loss a
-  sale of all of i's holdings inflicts on j per unit of depth), with Π the signed exposure; and
+  sale of all of i's holdings inflicts on j per unit of depth), with Π what a holder's forced
+  sales would trade: its long holdings, and a perp short as a negative one (lending debt, which
+  no liquidation buys on the venues, is left out); and
   ``index``: each holder's Σ_{j≠i} Ω_ij. Holders, ``by="holder"``: an account's owner where the
   positions name one, each fund of a fund group, else the protocol; or ``"protocol"``,
   ``"owner"``, ``"account"``. Assets without depth are left out of Ω (named in ``depth``).
@@ -150,18 +152,21 @@ def exposure(
         raise ScenarioError(
             f"scenario must be a deleverage.Scenario, got {type(scenario).__name__}"
         )
-    if isinstance(within, bool) or not isinstance(within, int | float) or not within > 0:
-        raise ScenarioError(f"within must be a fraction > 0, got {within!r}")
+    if isinstance(within, bool) or not isinstance(within, int | float) or not 0 < within < 1:
+        raise ScenarioError(f"within must be a fraction in (0, 1), got {within!r}")
     if by not in _HOLDERS:
         raise ScenarioError(f"by must be one of {list(_HOLDERS)}, got {by!r}")
-    edges = [float(b) for b in bins]
+    try:
+        edges = [float(b) for b in bins]
+    except (TypeError, ValueError):
+        raise ScenarioError(f"bins must be numbers, got {bins!r}") from None
     if len(edges) < 2 or any(not b < c for b, c in itertools.pairwise(edges)):
         raise ScenarioError(f"bins must be at least two increasing edges, got {list(bins)!r}")
     eng = Engine(scenario)
     st = eng.state()
     oracle = dict(zip(st.assets["asset"].to_list(), st.assets["oracle"].to_list(), strict=True))
     held = holdings(scenario, oracle)
-    liq = _liquidation(eng, held, oracle)
+    liq = _liquidation(eng, held, oracle, scenario)
     depth = _depth(scenario, oracle, float(within))
     overlap, index = _overlap(held, depth, by)
     sheets = _holders(scenario, held, by)
@@ -327,8 +332,26 @@ def _valued(df: pl.DataFrame, oracle: dict[str, float]) -> pl.DataFrame:
     return df.with_columns((pl.col("units") * price).alias("value"))
 
 
-def _liquidation(eng: object, held: pl.DataFrame, oracle: dict[str, float]) -> pl.DataFrame:
-    """Each exposed account's liquidation price in each asset, its distance and notional."""
+def _moving_with(scenario: Scenario, asset: str) -> list[str]:
+    """``asset`` and the assets pegged to it down a chain (their prices move with it)."""
+    peg = {a.name: a.peg.to for a in scenario.assets if a.peg is not None and a.peg.to}
+    out = []
+    for a in scenario.asset_names:
+        u: str | None = a
+        for _ in range(len(peg) + 1):
+            if u == asset:
+                out.append(a)
+                break
+            u = peg.get(u) if u is not None else None
+    return out
+
+
+def _liquidation(
+    eng: object, held: pl.DataFrame, oracle: dict[str, float], scenario: Scenario
+) -> pl.DataFrame:
+    """Each exposed account's liquidation price in each asset, its distance and its notional
+    on the side that breaches: for a fall, the value of what it holds in the asset and in the
+    assets pegged to it; for a rise, of what it owes or is short in them."""
     from deleverage.engine import Engine
 
     assert isinstance(eng, Engine)
@@ -343,13 +366,19 @@ def _liquidation(eng: object, held: pl.DataFrame, oracle: dict[str, float]) -> p
         "distance": pl.Float64,
         "notional": pl.Float64,
     }
-    notional = (
-        held.filter(pl.col("units").is_not_null())
-        .group_by("family", "protocol", "account", "asset")
-        .agg(pl.col("value").sum().alias("notional"), pl.col("owner").first())
-    )
+    marketable = held.filter(pl.col("units").is_not_null())
     frames = []
     for asset in oracle:
+        side = pl.col("side")
+        notional = (
+            marketable.filter(pl.col("asset").is_in(_moving_with(scenario, asset)))
+            .group_by("family", "protocol", "account")
+            .agg(
+                pl.col("value").filter(side == "long").sum().alias("long"),
+                pl.col("value").filter(side == "short").sum().alias("short"),
+                pl.col("owner").first(),
+            )
+        )
         lp = eng.liquidation_prices(asset)
         if lp.height == 0:
             continue
@@ -367,7 +396,13 @@ def _liquidation(eng: object, held: pl.DataFrame, oracle: dict[str, float]) -> p
         p0 = oracle[asset]
         frames.append(
             near.with_columns(pl.lit(asset).alias("asset"))
-            .join(notional, on=["family", "protocol", "account", "asset"], how="left")
+            .join(notional, on=["family", "protocol", "account"], how="left")
+            .with_columns(
+                pl.when(pl.col("direction") == "below")
+                .then(pl.col("long"))
+                .otherwise(pl.col("short"))
+                .alias("notional")
+            )
             .with_columns(
                 # Breached now (0: every price breaches; or the price is already past).
                 pl.when(
@@ -498,8 +533,11 @@ def _holder(by: str) -> pl.Expr:
 
 def _overlap(held: pl.DataFrame, depth: pl.DataFrame, by: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     deep = depth.filter(pl.col("depth") > 0).select("asset", "depth")
+    # What a holder's forced sales would sell (or a perp short's buy back): not lending debt,
+    # which no liquidation buys on the venues.
+    sold = held.filter(~((pl.col("family") == "lending") & (pl.col("side") == "short")))
     pi = (
-        held.join(deep, on="asset", how="inner")
+        sold.join(deep, on="asset", how="inner")
         .with_columns(_holder(by).alias("holder"))
         .filter(pl.col("holder").is_not_null())
         .group_by("holder", "asset")

@@ -176,7 +176,8 @@ impl Engine {
     /// For asset `a`: the price at which every open account exposed to it would breach its
     /// family's rule, the other prices at the oracle's except those of the assets pegged to `a`
     /// (directly or down a chain), which move with it at their peg ratio (one table per
-    /// family, in order).
+    /// family, in order). A family that reads `a` at its peg does not see `a`'s market price:
+    /// none of its accounts breaches by it.
     pub fn liquidation_prices(&self, a: usize) -> Result<Vec<LiquidationPrices>> {
         if a >= self.sh.market.n_assets() {
             return Err(Error::OutOfRange {
@@ -192,17 +193,18 @@ impl Engine {
             .map(|(k, f)| {
                 let mut out = LiquidationPrices::default();
                 let px = self.sh.px_of(k);
-                let moves = self.moves_with(a, &px);
+                let moves = self.moves_with(a, &px, k);
                 f.liquidation_prices(a, &px, &moves, &mut out);
                 out
             })
             .collect())
     }
 
-    /// How each asset's price moves with asset `a`'s at the prices `px`: 1 for `a`, `p_b/p_a`
-    /// for an asset pegged to `a` down its chain (its price is its peg ratio times `a`'s), 0 for
-    /// the others.
-    fn moves_with(&self, a: usize, px: &[f64]) -> Vec<f64> {
+    /// How each asset's price, as family `k` reads it at the prices `px`, moves with asset
+    /// `a`'s market price: 1 for `a` (0 if the family reads `a` at its peg), `p_b/p_a` for an
+    /// asset pegged to `a` down its chain (its price is its peg ratio times `a`'s, at the market
+    /// or the peg), 0 for the others.
+    fn moves_with(&self, a: usize, px: &[f64], k: usize) -> Vec<f64> {
         let m = &self.sh.market;
         (0..m.n_assets())
             .map(|b| {
@@ -211,7 +213,9 @@ impl Engine {
                 for _ in 0..=m.n_assets() {
                     match u {
                         Some(x) if x == a => {
-                            return if b == a || px[a] <= 0.0 {
+                            return if b == a {
+                                if self.sh.reads_at_peg(k, a) { 0.0 } else { 1.0 }
+                            } else if px[a] <= 0.0 {
                                 1.0
                             } else {
                                 px[b] / px[a]

@@ -160,6 +160,11 @@ impl Shared {
         }
     }
 
+    /// Whether family `k` reads asset `a` at its peg.
+    pub fn reads_at_peg(&self, k: usize, a: usize) -> bool {
+        self.views.get(k).is_some_and(|v| v.contains(&a))
+    }
+
     /// Whether the family whose view `px` holds reads asset `a` at the peg.
     fn in_view(&self, a: usize) -> bool {
         self.view.is_some_and(|k| self.views[k].contains(&a))
