@@ -22,6 +22,8 @@ loader                    reads                                               re
                                                                               frame
 :func:`read_aave_v3`      Aave v3 subgraph ``userReserves`` (JSON or CSV)     a lending positions
                                                                               frame and reserves
+:func:`read_compound_v3`  a Compound III (Comet) account export (CSV)         a lending positions
+                                                                              frame and reserves
 ========================  ==================================================  ====================
 
 :func:`compare_liquidations` sets a run's liquidations beside a feed's, by time bucket and side,
