@@ -166,6 +166,13 @@ def test_cli_run_and_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "liquidatable" in out
     assert main(["run", str(tmp_path / "missing.toml")]) == 2
     assert "error" in capsys.readouterr().err
+    # The moves may follow the option as its own word, and a log gets no progress bar (stderr
+    # is not a terminal here); each move's row stays on one line.
+    assert main(["map", str(path), "--asset", "ETH", "--moves", "-0.01,-0.06"]) == 0
+    got = capsys.readouterr()
+    assert got.err == ""
+    rows = [line for line in got.out.splitlines() if line.startswith("| -0.0")]
+    assert len(rows) == 2
 
 
 def test_families_round_trip_and_name_bad_keys(tmp_path: Path) -> None:

@@ -82,6 +82,11 @@ def venues(qty: float) -> int:
     return 0
 
 
+def _progress() -> bool:
+    """Progress bars only on a terminal: a log or a pipe gets no carriage-return noise."""
+    return sys.stderr.isatty()
+
+
 def _print_summary(res: Result, title: str) -> None:
     s = res.to_dict()
     print(title)
@@ -126,7 +131,8 @@ def _print_summary(res: Result, title: str) -> None:
                 rows.append((f"{a} drawdown (endogenous only)", f"{s[key]:+.2%}"))
     rows += [
         ("first liquidation step", str(s["first_liquidation_step"])),
-        ("steps to quiet", str(s["steps_to_quiet"])),
+        ("last liquidation over by step", str(s["steps_to_quiet"])),
+        ("steps run (the path, then to quiet)", str(s["steps_run"])),
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
@@ -226,12 +232,12 @@ def demo(
 
         step = 0.025 if example == "eth_lending" else 0.0125
         moves = [-step * k for k in range(1, 17)]
-        lmap = liquidation_map(sc, asset, moves, seed=seed, progress=True)
+        lmap = liquidation_map(sc, asset, moves, seed=seed, progress=_progress())
         lmap.write_parquet(out / "liquidation_map.parquet")
         names.append("liquidation_map")
         figures["liquidation_map"] = plot.liquidation_map(lmap)
         figures["amplification"] = plot.amplification_curve(
-            amplification_curve(sc, asset, moves[1::2], seed=seed, progress=True)
+            amplification_curve(sc, asset, moves[1::2], seed=seed, progress=_progress())
         )
     for name, fig in figures.items():
         fig.savefig(out / f"{name}.png", dpi=110)
@@ -414,13 +420,15 @@ def sweep_(
             scenarios,
             runs=runs,
             threads=threads,
-            progress=True,
+            progress=_progress(),
             executor=executor,
             out=out / "sweep",
         )
         frame = lazy.collect()
     else:
-        frame = sweep(scenarios, runs=runs, threads=threads, progress=True, executor=executor)
+        frame = sweep(
+            scenarios, runs=runs, threads=threads, progress=_progress(), executor=executor
+        )
     print(f"{path.name}: {len(scenarios)} scenario(s) × {runs} runs, seed {first.seed}")
     # Assets that never fall on any path (the quote) have no drawdown to speak of.
     still = [
@@ -492,7 +500,7 @@ def frontier_(
         tol=tol,
         threads=threads,
         executor=executor,
-        progress=True,
+        progress=_progress(),
     )
     head = f.row(0, named=True)
     what = f"{stat} of {metric}"
@@ -586,8 +594,15 @@ def map_(path: Path, asset: str, moves: list[float], cascade: bool, out: Path | 
     from deleverage.analysis import liquidation_map
 
     sc = Scenario.from_toml(path)
-    m = liquidation_map(sc, asset, moves, seed=sc.seed, cascade=cascade, progress=True)
-    with pl.Config(tbl_rows=len(moves), tbl_cols=m.width, tbl_width_chars=160):
+    m = liquidation_map(sc, asset, moves, seed=sc.seed, cascade=cascade, progress=_progress())
+    # One line per move, however wide: numbers are never wrapped across lines.
+    with pl.Config(
+        tbl_rows=len(moves),
+        tbl_cols=m.width,
+        tbl_width_chars=max(160, 16 * m.width),
+        tbl_hide_dataframe_shape=True,
+        tbl_formatting="ASCII_MARKDOWN",
+    ):
         print(m)
     if out is not None:
         _save_with_plot(out, "liquidation_map", m)
@@ -884,9 +899,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Options whose value may start with "-" (a list of negative returns): ``--moves -0.1,-0.2``.
+_NEGATIVE_VALUES = ("--moves",)
+
+
+def _join_negative(argv: Sequence[str]) -> list[str]:
+    """``--moves -0.1,-0.2`` as ``--moves=-0.1,-0.2`` (argparse takes a value starting with
+    "-" that is not a plain number for an option)."""
+    out: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a in _NEGATIVE_VALUES:
+            nxt = next(it, None)
+            out.append(a if nxt is None else f"{a}={nxt}")
+        else:
+            out.append(a)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_join_negative(sys.argv[1:] if argv is None else argv))
     try:
         out_arg = getattr(args, "out", None)
         # Before any long run: an output path that is a file fails now, not at the end.
