@@ -119,9 +119,18 @@ def test_plots_draw_the_frames() -> None:
     price_ax, bars_ax = fig.axes
     mid_line = next(line for line in price_ax.get_lines() if line.get_label() == "mid")
     steps = res.steps.filter(pl.col("asset") == "ETH")
-    assert np.allclose(mid_line.get_ydata(), steps["mid"].to_numpy())
-    heights = [p.get_height() for p in bars_ax.patches]
-    assert np.allclose(heights, steps["liquidated_notional"].to_numpy())
+    # From the pre-shock price at step −1, then the mid of every step.
+    assert mid_line.get_xdata()[0] == -1
+    assert mid_line.get_ydata()[0] == sc.assets[0].price
+    assert np.allclose(mid_line.get_ydata()[1:], steps["mid"].to_numpy())
+    # The bars: the liquidators' sales per step (quote traded), in the axis' unit.
+    div = {"(quote)": 1.0, "(quote, k)": 1e3, "(quote, M)": 1e6}[
+        bars_ax.get_ylabel().split(" ", 2)[2]
+    ]
+    heights = [p.get_height() * div for p in bars_ax.patches]
+    ev = res.events.filter(pl.col("kind").cast(pl.String) == "liquidation")
+    per_step = ev.group_by("step").agg(pl.col("notional").sum()).sort("step")
+    assert sum(heights) == approx(per_step["notional"].sum())
     m = dl.liquidation_map(sc, "ETH", [-0.02, -0.05], cascade=False)
     fig = dl.plot.liquidation_map(m)
     assert [p.get_height() for p in fig.axes[0].patches] == approx(

@@ -70,10 +70,23 @@ def _asset_steps(res: Result, asset: str) -> pl.DataFrame:
     return rows
 
 
+#: Which family each forced-flow event kind belongs to, for the price plot's lower panel.
+_FLOW_FAMILY = {
+    "liquidation": "lending", "sale": "lending", "storefront": "lending",
+    "perp_liquidation": "perps", "collateral_sale": "perps",
+    "auction_take": "vaults",
+    "fund_sale": "funds",
+    "owner_sale": "owners",
+}  # fmt: skip
+_FLOW_COLORS = {"lending": "C0", "perps": "C1", "vaults": "C2", "funds": "C3", "owners": "C4"}
+
+
 def result(res: Result, asset: str | None = None) -> Figure:
-    """The price path of ``asset`` (mid, exogenous reference, oracle) over the steps, above the
-    collateral liquidated per step as bars. ``asset`` defaults to the first asset with
-    liquidations.
+    """The price path of ``asset`` (mid, exogenous reference, oracle) from its pre-shock price
+    (drawn at step −1) over the steps, above every family's forced flow of the asset per step,
+    stacked by family (quote traded on the venues: lending liquidators' and keepers' sales,
+    perp liquidation orders, Maker auction takes sold by keepers, funds' sales, owners' sales).
+    ``asset`` defaults to the first asset with liquidations.
 
     Examples
     --------
@@ -83,7 +96,7 @@ def result(res: Result, asset: str | None = None) -> Figure:
     >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=200, seed=1, steps=20),
     ...                   shock=dl.Shock.instant(ETH=-0.2))
     >>> res.plot().axes[0].get_ylabel()
-    'ETH price'
+    'ETH price (quote)'
     """
     _check_result(res)
     steps = res.steps
@@ -93,16 +106,50 @@ def result(res: Result, asset: str | None = None) -> Figure:
     rows = _asset_steps(res, asset)
     fig, (top, bottom) = _figure(2, 3.2)
     x = rows["step"].to_numpy()
-    top.plot(x, rows["reference"].to_numpy(), color="0.55", ls="--", lw=1.2, label="reference")
-    top.plot(x, rows["mid"].to_numpy(), color="C0", lw=1.6, label="mid")
-    top.step(x, rows["oracle"].to_numpy(), where="post", color="C3", lw=1.1, label="oracle")
-    top.set_ylabel(f"{asset} price")
+    p0 = res.meta.get("initial_prices", {}).get(asset)
+    xs = np.concatenate([[-1], x]) if p0 is not None else x
+
+    def path(col: str) -> np.ndarray:
+        y = rows[col].to_numpy()
+        return np.concatenate([[p0], y]) if p0 is not None else y
+
+    top.plot(xs, path("reference"), color="0.55", ls="--", lw=1.2, label="reference")
+    top.plot(xs, path("mid"), color="C0", lw=1.6, label="mid")
+    top.step(xs, path("oracle"), where="post", color="C3", lw=1.1, label="oracle")
+    if p0 is not None:
+        top.axvline(-0.5, color="0.3", lw=0.8, ls=":")
+        top.annotate("before the shock", (-1, p0), xytext=(4, 4), textcoords="offset points",
+                     fontsize=8)  # fmt: skip
+    top.set_ylabel(f"{asset} price (quote)")
+    top.ticklabel_format(axis="y", useOffset=False, style="plain")
     top.legend(loc="best", frameon=False)
     top.grid(alpha=0.3)
-    top.set_title(f"{asset}: price path and liquidations")
-    bottom.bar(x, rows["liquidated_notional"].to_numpy(), width=1.0, color="C1")
-    bottom.set_ylabel("collateral liquidated (quote)")
-    bottom.set_xlabel(f"step ({res.summary['steps_run'].item()} run)")
+    top.set_title(f"{asset}: price path and forced flow")
+    ev = res.events.with_columns(pl.col("kind").cast(pl.String), pl.col("asset").cast(pl.String))
+    flow = (
+        ev.filter(pl.col("asset") == asset, pl.col("kind").is_in(list(_FLOW_FAMILY)))
+        .with_columns(pl.col("kind").replace_strict(_FLOW_FAMILY).alias("family"))
+        .group_by("step", "family")
+        .agg(pl.col("notional").abs().sum())
+    )
+    div, unit = _scale(flow.group_by("step").agg(pl.col("notional").sum())["notional"].to_numpy())
+    base = np.zeros(len(x))
+    index = {int(s): k for k, s in enumerate(x)}
+    for fam in _FLOW_COLORS:
+        part = flow.filter(family=fam)
+        if part.height == 0:
+            continue
+        y = np.zeros(len(x))
+        for s, v in part.select("step", "notional").iter_rows():
+            if int(s) in index:
+                y[index[int(s)]] = v / div
+        bottom.bar(x, y, width=1.0, bottom=base, color=_FLOW_COLORS[fam], label=fam)
+        base = base + y
+    bottom.set_ylabel(f"forced flow ({unit})")
+    if flow.height:
+        bottom.legend(loc="best", frameon=False, title="sold by")
+    bottom.set_xlabel(f"step ({res.summary['steps_run'].item()} run; −1: before the shock)")
+    bottom.set_xlim(top.get_xlim())
     bottom.grid(alpha=0.3)
     return fig
 

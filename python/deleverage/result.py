@@ -227,7 +227,7 @@ class Result:
         ...                   shock=dl.Shock.instant(ETH=-0.25))
         >>> fig = res.plot("ETH")
         >>> [ax.get_ylabel() for ax in fig.axes]
-        ['ETH price', 'collateral liquidated (quote)']
+        ['ETH price (quote)', 'forced flow (quote, M)']
         """
         from deleverage import plot
 
@@ -265,6 +265,8 @@ def build_result(
     )
     lending = next(f for f in raw["families"] if f["kind"] == "lending")
     meta = dict(raw["meta"]) | dict(lending["ledger"])
+    # Each asset's price in quote before the shock: the state the plots start from.
+    meta["initial_prices"] = dict(zip(ctx.asset_names, map(float, ctx.initial_prices), strict=True))
     perps = {
         fam.name: {k: _plain(v) for k, v in out["ledger"].items()}
         for out, fam in _others(raw, ctx)

@@ -1,0 +1,55 @@
+"""The price plot (issue 21): it starts from the pre-shock price, its lower panel stacks every
+family's forced flow (auction takes included), and its axes carry units without offsets. Read
+from the figure's data, not its pixels."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import polars as pl
+import pytest
+
+import deleverage as dl
+
+
+def unit(label: str) -> float:
+    for name, div in ((", bn)", 1e9), (", M)", 1e6), (", k)", 1e3)):
+        if label.endswith(name):
+            return div
+    assert label.endswith("(quote)"), label
+    return 1.0
+
+
+def test_the_price_plot_starts_before_the_shock_and_stacks_every_family() -> None:
+    # A lending market and Maker vaults on one ETH book, ETH −20 % at step 0.
+    book = dl.OrderBook.linear(mid=2_000.0, tick=1.0, levels=1_500, depth_per_level=20.0)
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0, venues=[book]), dl.Asset("USDC", 1.0)],
+                     steps=40)  # fmt: skip
+    vaults = pl.DataFrame({"account": ["v1"], "collateral_asset": ["ETH"], "ink": [10.0],
+                           "art": [12_000.0]})  # fmt: skip
+    lend = pl.DataFrame({"account": ["a"], "collateral_asset": ["ETH"], "collateral": [10.0],
+                         "debt_asset": ["USDC"], "debt": [15_000.0]})  # fmt: skip
+    sc = sc.add_vaults(dl.Vaults([dl.Clipper("ETH", mat=1.45, chop=1.13, dust=7_500.0)]), vaults)
+    sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}), lend)
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2))
+    fig = dl.plot.result(res, "ETH")
+    top, bottom = fig.axes[:2]
+    mid = next(line for line in top.lines if line.get_label() == "mid")
+    xs, ys = mid.get_data()
+    assert xs[0] == -1  # the pre-shock price
+    assert ys[0] == 2_000.0
+    assert ys[1] == res.steps.filter(asset="ETH")["mid"][0]
+    assert top.get_ylabel() == "ETH price (quote)"
+    assert not top.yaxis.get_major_formatter().get_useOffset()
+    # The bars: lending's sales and the keepers' auction takes, stacked, in quote.
+    ev = res.events.with_columns(pl.col("kind").cast(pl.String))
+    sold = ev.filter(pl.col("kind").is_in(["liquidation", "auction_take"]))["notional"].sum()
+    assert sold > 0
+    heights = sum(p.get_height() for p in bottom.patches) * unit(bottom.get_ylabel())
+    assert heights == pytest.approx(sold, rel=1e-12)
+    labels = {t.get_text() for t in bottom.get_legend().get_texts()}
+    assert labels == {"lending", "vaults"}
+    assert np.isclose(bottom.get_xlim()[0], top.get_xlim()[0])
