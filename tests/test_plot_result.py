@@ -53,3 +53,24 @@ def test_the_price_plot_starts_before_the_shock_and_stacks_every_family() -> Non
     labels = {t.get_text() for t in bottom.get_legend().get_texts()}
     assert labels == {"lending", "vaults"}
     assert np.isclose(bottom.get_xlim()[0], top.get_xlim()[0])
+
+
+def test_the_rounds_plot_starts_before_the_shock_with_whole_rounds() -> None:
+    # Every marketable class −2 % at step 0: the price line is 1 before the shock (round −2),
+    # 0.98 after it and before the first sale (round −1), then falls round by round.
+    sc = dl.examples.bank_fire_sale()
+    res = dl.simulate(sc, shock=dl.Shock.instant({a: -0.02 for a in sc.asset_names}))
+    fig = dl.plot.rounds(res)
+    top, bottom = fig.axes[:2]
+    for line in top.lines:
+        xs, ys = line.get_data()
+        assert list(xs[:2]) == [-2, -1]
+        assert ys[0] == 1.0
+        assert ys[1] == pytest.approx(0.98, rel=1e-12)
+        assert all(b <= a + 1e-12 for a, b in zip(ys[1:], ys[2:], strict=False))
+    assert top.get_ylabel() == "price / before the shock"
+    assert all(float(t).is_integer() for t in top.get_xticks())
+    # The bars in the axis' unit add up to the step's sales.
+    ev = res.events.filter(pl.col("step") == 0, pl.col("kind").cast(pl.String) == "fund_sale")
+    total = sum(p.get_height() for p in bottom.patches) * unit(bottom.get_ylabel())
+    assert total == pytest.approx(ev["notional"].sum(), rel=1e-9)

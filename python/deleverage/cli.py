@@ -92,26 +92,26 @@ def _print_summary(res: Result, title: str) -> None:
     print(title)
     rows = [
         ("liquidations", f"{s['liquidations']:,}"),
-        ("notional liquidated ($)", _fmt(s["liquidated_notional"], 0)),
-        ("bad debt ($)", _fmt(s["bad_debt"], 0)),
+        ("notional liquidated (quote)", _fmt(s["liquidated_notional"], 0)),
+        ("bad debt (quote)", _fmt(s["bad_debt"], 0)),
     ]
     if res.accounts.height:
         rows[1:1] = [
             ("lending accounts liquidated", f"{s['accounts_liquidated']:,}"),
-            ("lending debt repaid ($)", _fmt(s["debt_repaid_value"], 0)),
+            ("lending debt repaid (quote)", _fmt(s["debt_repaid_value"], 0)),
         ]
     extra = {
         "perp_liquidations": "perp liquidation fills",
-        "insurance_fund_start": "insurance fund at start ($)",
-        "insurance_fund_min": "insurance fund minimum ($)",
-        "insurance_fund_used": "insurance fund paid out ($)",
+        "insurance_fund_start": "insurance fund at start (quote)",
+        "insurance_fund_min": "insurance fund minimum (quote)",
+        "insurance_fund_used": "insurance fund paid out (quote)",
         "adl_count": "ADL reductions",
-        "adl_notional": "ADL notional ($)",
+        "adl_notional": "ADL notional (quote)",
         "backstop_takeovers": "backstop takeovers",
         "auctions": "auctions",
         "auctions_zero_recovery": "auctions with zero recovery",
-        "auction_bad_debt": "auction bad debt ($)",
-        "fund_sales_notional": "fund sales ($)",
+        "auction_bad_debt": "auction bad debt (quote)",
+        "fund_sales_notional": "fund sales (quote)",
         "fund_defaults": "fund defaults",
     }
     for key, label in extra.items():

@@ -301,7 +301,7 @@ def rounds(res: Result, step: int = 0) -> Figure:
     >>> import deleverage as dl
     >>> res = dl.simulate(dl.examples.bank_fire_sale())
     >>> dl.plot.rounds(res).axes[0].get_ylabel()
-    'price / initial'
+    'price / before the shock'
     """
     _check_result(res)
     # Forced orders only: an owner's top-up or repayment moves no venue.
@@ -315,26 +315,41 @@ def rounds(res: Result, step: int = 0) -> Figure:
         .agg(pl.col("price_before").first(), pl.col("price_after").last(), pl.col("notional").sum())
         .sort("asset", "round")
     )
+    from matplotlib.ticker import MaxNLocator
+
+    initial = res.meta.get("initial_prices", {})
+    div, unit = _scale(per["notional"].to_numpy())
     for k, (asset,) in enumerate(per.select("asset").unique(maintain_order=True).iter_rows()):
         rows = per.filter(pl.col("asset") == asset)
-        p0 = rows["price_before"][0]
+        # Normalised to the price before the shock (step 0 starts after it): −2 is before the
+        # shock, −1 after it and before the first sale.
+        p_start = initial.get(asset) if step == 0 else None
+        p0 = p_start or rows["price_before"][0]
         x = [-1, *rows["round"].to_list()]
-        y = [1.0, *(rows["price_after"] / p0).to_list()]
+        y = [rows["price_before"][0] / p0, *(rows["price_after"] / p0).to_list()]
+        if p_start:
+            x, y = [-2, *x], [1.0, *y]
         top.plot(x, y, marker="o", ms=3, color=f"C{k}", label=asset)
         bottom.bar(
             rows["round"].to_numpy() + 0.8 * (k - 1) / 3,
-            rows["notional"].to_numpy(),
+            rows["notional"].to_numpy() / div,
             width=0.8 / 3,
             color=f"C{k}",
             label=asset,
         )
-    top.set_ylabel("price / initial")
+    top.set_ylabel("price / before the shock" if step == 0 else "price / at the step's start")
     top.set_title(f"forced sales round by round (step {step})")
     top.legend()
     top.grid(alpha=0.3)
-    bottom.set_ylabel("sold per round (quote)")
-    bottom.set_xlabel("round (−1: before the first sale)")
+    bottom.set_ylabel(f"sold per round ({unit})")
+    bottom.set_xlabel(
+        "round (−2: before the shock, −1: after it, before the first sale)"
+        if step == 0
+        else "round (−1: before the first sale)"
+    )
     bottom.grid(alpha=0.3)
+    for ax in (top, bottom):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
