@@ -4,6 +4,8 @@ from the figure's data, not its pixels."""
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -67,10 +69,30 @@ def test_the_rounds_plot_starts_before_the_shock_with_whole_rounds() -> None:
         assert list(xs[:2]) == [-2, -1]
         assert ys[0] == 1.0
         assert ys[1] == pytest.approx(0.98, rel=1e-12)
-        assert all(b <= a + 1e-12 for a, b in zip(ys[1:], ys[2:], strict=False))
+        assert all(b <= a + 1e-12 for a, b in itertools.pairwise(ys[1:]))
     assert top.get_ylabel() == "price / before the shock"
     assert all(float(t).is_integer() for t in top.get_xticks())
     # The bars in the axis' unit add up to the step's sales.
     ev = res.events.filter(pl.col("step") == 0, pl.col("kind").cast(pl.String) == "fund_sale")
     total = sum(p.get_height() for p in bottom.patches) * unit(bottom.get_ylabel())
     assert total == pytest.approx(ev["notional"].sum(), rel=1e-9)
+
+
+def test_a_result_shows_itself_in_a_notebook_and_writes_a_report(tmp_path: object) -> None:
+    import re
+    from pathlib import Path
+
+    sc = dl.examples.lst_loop_unwind(n_loopers=100)
+    res = dl.simulate(sc, shock=dl.Shock.instant({"ETH": -0.25, "ETH-PERP": -0.25}))
+    page = res._repr_html_()
+    assert page.count("<table") >= 3  # the summary and the frames' heads
+    assert f"events ({res.events.height:,} rows)" in page
+    out = res.report(Path(str(tmp_path)) / "run.html", title="stETH unwind")
+    text = out.read_text()
+    # Self-contained: every image embedded, nothing fetched from elsewhere.
+    assert "<h1>stETH unwind</h1>" in text
+    assert not re.search(r"(src|href)=['\"]https?:", text)
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text)
+    assert "stETH: price path and forced flow" in captions
+    assert "stETH: depeg" in captions
+    assert text.count("data:image/png;base64,") == len(captions)

@@ -12,8 +12,12 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import html
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,7 @@ import numpy.typing as npt
 import polars as pl
 
 from deleverage import _core
+from deleverage.exceptions import ScenarioError
 
 __all__ = ["Result"]
 
@@ -232,6 +237,88 @@ class Result:
         from deleverage import plot
 
         return plot.result(self, asset)
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the summary as a table, then the head of each non-empty frame
+        (Polars' own HTML)."""
+        parts = [f"<h4>{html.escape(repr(self))}</h4>", self.summary._repr_html_()]
+        for name in _FRAMES:
+            frame = self._frame(name)
+            if frame.height:
+                parts.append(
+                    f"<h5>{name} ({frame.height:,} rows)</h5>{frame.head(5)._repr_html_()}"
+                )
+        return "\n".join(parts)
+
+    def report(self, path: str | os.PathLike[str], *, title: str = "deleverage run") -> Path:
+        """Writes one self-contained HTML file: the summary, the head of every non-empty
+        frame and every plot that applies (the price path and forced flow of each asset with
+        forced sales, the depth near the mid, a pegged asset's depeg, the first step's rounds),
+        embedded as PNG, so that it opens offline. Returns the path written.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import deleverage as dl
+        >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=100, steps=20),
+        ...                   shock=dl.Shock.instant(ETH=-0.25))
+        >>> out = res.report(pathlib.Path(tempfile.mkdtemp()) / "run.html")
+        >>> text = out.read_text()
+        >>> "data:image/png;base64," in text and "<table" in text
+        True
+        """
+        import base64
+        import io as _io
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from deleverage import plot
+
+        figures: list[tuple[str, Any]] = []
+        ev = self._frame("events")
+        traded = (
+            ev.filter(pl.col("notional") != 0)["asset"]
+            .cast(pl.String)
+            .drop_nulls()
+            .unique(maintain_order=True)
+            if ev.height
+            else pl.Series([], dtype=pl.String)
+        )
+        steps = self._frame("steps")
+        for asset in traded.to_list():
+            figures.append((f"{asset}: price path and forced flow", plot.result(self, asset)))
+            rows = steps.filter(pl.col("asset") == asset)
+            if rows.height and rows["peg_ratio"].is_not_null().any():
+                figures.append((f"{asset}: depeg", plot.peg(self, asset)))
+            elif rows.height:
+                figures.append((f"{asset}: depth near the mid", plot.depth(self, asset)))
+        if ev.height and (ev["step"] == 0).any():
+            with contextlib.suppress(ScenarioError):  # no forced sale at step 0
+                figures.append(("round by round, step 0", plot.rounds(self)))
+        images = []
+        for caption, fig in figures:
+            buf = _io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100)
+            data = base64.b64encode(buf.getvalue()).decode("ascii")
+            images.append(
+                f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            )
+        body = "\n".join([f"<h1>{html.escape(title)}</h1>", self._repr_html_(), "<h2>Plots</h2>",
+                          *images])  # fmt: skip
+        style = (
+            "body{font-family:sans-serif;margin:2em;max-width:80em}"
+            "table{border-collapse:collapse;font-size:0.85em}td,th{padding:2px 6px}"
+            "img{max-width:100%}figure{margin:1em 0}"
+        )
+        doc = (
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{style}</style></head><body>{body}</body></html>"
+        )
+        out = Path(path)
+        out.write_text(doc, encoding="utf-8")
+        return out
 
     def __repr__(self) -> str:
         s = self.to_dict()
