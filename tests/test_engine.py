@@ -991,8 +991,8 @@ def test_duplicate_asset_names() -> None:
         (lambda: dl.Liquidators(sell_fraction=2.0), "sell_fraction must be <= 1.0, got 2.0"),
         (
             lambda: dl.Asset("ETH", 100.0, venues=["book"]),
-            "ETH.venues[0] must be an OrderBook, ConstantProductPool, StableSwapPool or "
-            "ImpactCurve, got str",
+            "ETH.venues[0] must be an OrderBook, ConstantProductPool, StableSwapPool, "
+            "ConcentratedPool or ImpactCurve, got str",
         ),
         (
             lambda: dl.Lending.aave_v3({}, version="2.0"),

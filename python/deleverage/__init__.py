@@ -25,6 +25,7 @@ from __future__ import annotations
 from deleverage import examples, io, plot
 from deleverage._core import (
     ArbTrade,
+    ConcentratedPool,
     ConstantProductPool,
     Fill,
     ImpactCurve,
@@ -61,6 +62,7 @@ __all__ = [
     "Brackets",
     "Channel",
     "Clipper",
+    "ConcentratedPool",
     "ConstantProductPool",
     "DeleverageError",
     "Engine",

@@ -10,6 +10,7 @@ from typing_extensions import disjoint_base
 __all__ = [
     "ENUM_NAMES",
     "ArbTrade",
+    "ConcentratedPool",
     "ConstantProductPool",
     "Engine",
     "Fill",
@@ -176,6 +177,58 @@ class StableSwapPool(Venue):
     def invariant(self) -> float: ...
     def get_dy(self, i: int, j: int, dx: float) -> float: ...
     def marginal_price(self, i: int, j: int) -> float: ...
+
+@final
+class ConcentratedPool(Venue):
+    def __new__(
+        cls,
+        ticks: Sequence[int] | npt.ArrayLike,
+        liquidity_net: Sequence[int | str] | npt.ArrayLike,
+        *,
+        sqrt_price_x96: float | str,
+        liquidity: int | str,
+        tick: int | None = None,
+        fee: float = 0.003,
+        decimals0: int = 18,
+        decimals1: int = 18,
+        base_is_token0: bool = True,
+    ) -> ConcentratedPool: ...
+    @staticmethod
+    def from_frame(
+        frame: Any,
+        *,
+        sqrt_price_x96: float | str,
+        liquidity: int | str,
+        tick: int | None = None,
+        fee: float = 0.003,
+        decimals0: int = 18,
+        decimals1: int = 18,
+        base_is_token0: bool = True,
+    ) -> ConcentratedPool: ...
+    @staticmethod
+    def sqrt_price_x96_at_tick(tick: int) -> float: ...
+    @property
+    def ticks(self) -> list[int]: ...
+    @property
+    def liquidity_net(self) -> list[int]: ...
+    @property
+    def sqrt_price_x96(self) -> float: ...
+    @property
+    def tick(self) -> int: ...
+    @property
+    def liquidity(self) -> int: ...
+    @property
+    def fee(self) -> float: ...
+    @property
+    def fee_pips(self) -> int: ...
+    @property
+    def decimals0(self) -> int: ...
+    @property
+    def decimals1(self) -> int: ...
+    @property
+    def base_is_token0(self) -> bool: ...
+    @property
+    def price(self) -> float: ...
 
 @final
 class ImpactCurve(Venue):

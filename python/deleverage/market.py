@@ -297,7 +297,7 @@ class Asset:
             if not isinstance(v, Venue):
                 raise ScenarioError(
                     f"{self.name}.venues[{i}] must be an OrderBook, ConstantProductPool, "
-                    f"StableSwapPool or ImpactCurve, got {type(v).__name__}"
+                    f"StableSwapPool, ConcentratedPool or ImpactCurve, got {type(v).__name__}"
                 )
         object.__setattr__(self, "venues", venues)
         if not isinstance(self.oracle, Oracle):

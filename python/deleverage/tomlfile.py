@@ -45,7 +45,14 @@ from deleverage._checks import (
     table,
     wrap,
 )
-from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool, Venue
+from deleverage._core import (
+    ConcentratedPool,
+    ConstantProductPool,
+    ImpactCurve,
+    OrderBook,
+    StableSwapPool,
+    Venue,
+)
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.io import _positions_from_toml
@@ -100,6 +107,18 @@ _VENUE_KINDS = {
     },
     "pool": {"base_reserve", "quote_reserve", "fee"},
     "stableswap": {"balances", "amplification", "fee", "admin_fee"},
+    "concentrated": {
+        "ticks",
+        "liquidity_net",
+        "file",
+        "sqrt_price_x96",
+        "tick",
+        "liquidity",
+        "fee",
+        "decimals0",
+        "decimals1",
+        "base_is_token0",
+    },
     "curve_linear": {"price", "slope", "alpha"},
     "curve_exponential": {"price", "floor", "depth", "alpha"},
     "curve_sqrt": {"price", "sigma", "volume", "y", "alpha"},
@@ -156,6 +175,66 @@ def _peg_table(p: Peg) -> dict[str, Any]:
     if p.read_at_peg_by:
         t["read_at_peg_by"] = list(p.read_at_peg_by)
     return t
+
+
+def _big_int(v: Any, place: Place) -> int | str:
+    """A whole number of a Uniswap v3 pool's state: a TOML integer, or a string of digits for
+    one beyond TOML's 64 bits (the pool checks it)."""
+    if isinstance(v, bool) or not isinstance(v, int | str):
+        raise place.error(
+            f"expected an integer or a string of digits, got {type(v).__name__} {v!r}"
+        )
+    return v
+
+
+def _concentrated(t: Mapping[str, Any], place: Place, base: Path) -> ConcentratedPool:
+    """A ``kind = "concentrated"`` venue: its ticks inline (``ticks``, ``liquidity_net``) or in
+    a side file (``file``: columns ``tick`` or ``tickIdx``, ``liquidityNet`` or
+    ``liquidity_net``)."""
+    if "file" in t:
+        if "ticks" in t or "liquidity_net" in t:
+            raise (place / "file").error("give either file or ticks and liquidity_net, not both")
+        frame = read_frame(base / get_str(t, "file", place), place / "file")
+        tick_col = next((c for c in ("tick", "tickIdx") if c in frame.columns), None)
+        net_col = next((c for c in ("liquidityNet", "liquidity_net") if c in frame.columns), None)
+        if tick_col is None or net_col is None:
+            raise (place / "file").error(
+                "ticks file lacks its columns; expected tick (or tickIdx) and liquidityNet "
+                "(or liquidity_net)"
+            )
+        ticks: list[Any] = frame[tick_col].to_list()
+        nets: list[Any] = frame[net_col].to_list()
+    else:
+        for key in ("ticks", "liquidity_net"):
+            if not isinstance(t.get(key), list):
+                raise (place / key).error("missing; expected an array of integers (or a file)")
+        ticks = [_big_int(x, place / "ticks" / i) for i, x in enumerate(t["ticks"])]
+        nets = [_big_int(x, place / "liquidity_net" / i) for i, x in enumerate(t["liquidity_net"])]
+    if "sqrt_price_x96" not in t:
+        raise (place / "sqrt_price_x96").error("missing; expected a number or a string of digits")
+    sqrt = t["sqrt_price_x96"]
+    if isinstance(sqrt, bool) or not isinstance(sqrt, int | float | str):
+        raise (place / "sqrt_price_x96").error(
+            f"expected a number or a string of digits, got {type(sqrt).__name__} {sqrt!r}"
+        )
+    if "liquidity" not in t:
+        raise (place / "liquidity").error("missing; expected an integer or a string of digits")
+    flag = t.get("base_is_token0", True)
+    if not isinstance(flag, bool):
+        raise (place / "base_is_token0").error(
+            f"expected true or false, got {type(flag).__name__} {flag!r}"
+        )
+    return ConcentratedPool(
+        ticks,
+        nets,
+        sqrt_price_x96=sqrt,
+        liquidity=_big_int(t["liquidity"], place / "liquidity"),
+        tick=get_int(t, "tick", place) if "tick" in t else None,
+        fee=get_num(t, "fee", place, 0.003),
+        decimals0=get_int(t, "decimals0", place, 18),
+        decimals1=get_int(t, "decimals1", place, 18),
+        base_is_token0=flag,
+    )
 
 
 def _venue(v: Any, place: Place, base: Path) -> Venue:
@@ -215,6 +294,8 @@ def _venue(v: Any, place: Place, base: Path) -> Venue:
                 get_num(t, "quote_reserve", place),
                 get_num(t, "fee", place, 0.003),
             )
+        if kind == "concentrated":
+            return _concentrated(t, place, base)
         if kind == "stableswap":
             return StableSwapPool(
                 get_num_list(t, "balances", place),
@@ -534,6 +615,23 @@ def _outage(v: Any, place: Place) -> Outage:
 
 
 def _venue_table(v: Venue, side_file: Path, base: Path) -> dict[str, Any]:
+    if isinstance(v, ConcentratedPool):
+        # TOML integers have 64 bits: a liquidity beyond them is written as a string of digits.
+        def big(x: int) -> int | str:
+            return x if -(2**63) <= x < 2**63 else str(x)
+
+        return {
+            "kind": "concentrated",
+            "ticks": v.ticks,
+            "liquidity_net": [big(x) for x in v.liquidity_net],
+            "sqrt_price_x96": v.sqrt_price_x96,
+            "tick": v.tick,
+            "liquidity": big(v.liquidity),
+            "fee": v.fee,
+            "decimals0": v.decimals0,
+            "decimals1": v.decimals1,
+            "base_is_token0": v.base_is_token0,
+        }
     if isinstance(v, StableSwapPool):
         return {
             "kind": "stableswap",

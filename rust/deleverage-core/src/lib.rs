@@ -3,7 +3,8 @@
 //! The layers, each importing only those above it in this list:
 //! - the floor: [`error`], [`memory`] (sizes checked against the machine), [`fill`],
 //!   [`recorder`] (columnar tables and the named enums);
-//! - [`venue`] (the `Venue` trait, books, pools, impact curves, the router), [`oracle`],
+//! - [`venue`] (the `Venue` trait, books, pools (constant-product, StableSwap, concentrated
+//!   liquidity), impact curves, the router), [`oracle`],
 //!   [`path`] (exogenous paths), and [`market`] (the shared market state);
 //! - [`family`]: `shared` (what every family stands on and the `ForcedSeller` interface), the
 //!   families `lending`, `perp`, `auction` (Maker) and `fund`, and the `Family` dispatch;
@@ -55,8 +56,8 @@ pub use recorder::{Column, EventKind, NONE, SequencerState, Table, Value, Values
 pub use scenario::{AssetSpec, Channel, Outage, OutageKind, OwnerSpec, Peg, Refresh, Scenario};
 pub use session::Session;
 pub use venue::{
-    AnyVenue, ArbTrade, BookDynamics, ConstantProductPool, Execution, ImpactCurve, OrderBook,
-    Profile, RouteFill, Shape, StableSwapPool, Venue,
+    AnyVenue, ArbTrade, BookDynamics, ConcentratedPool, ConstantProductPool, Execution,
+    ImpactCurve, OrderBook, Profile, RouteFill, Shape, StableSwapPool, TickState, Venue,
 };
 
 /// The labels of every named enum of the core, by enum: the code columns it writes (event kinds,

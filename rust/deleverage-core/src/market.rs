@@ -321,10 +321,13 @@ impl Market {
         let anchor = x * self.permanent[a];
         for v in &mut self.venues[a] {
             // A book keeps its own Π (kept equal to the asset's by `trade`) and a curve carries
-            // its impact in its price: both take the exogenous X. A pool (constant-product or
-            // StableSwap) is arbitraged to the anchor X·Π.
+            // its impact in its price: both take the exogenous X. A pool (constant-product,
+            // StableSwap or concentrated liquidity) is arbitraged to the anchor X·Π.
             // A pegged asset's pools are pulled to the peg by its channels alone.
-            let target = if matches!(v, AnyVenue::Pool(_) | AnyVenue::StableSwap(_)) {
+            let target = if matches!(
+                v,
+                AnyVenue::Pool(_) | AnyVenue::StableSwap(_) | AnyVenue::Concentrated(_)
+            ) {
                 self.pegs[a].is_none().then_some(anchor)
             } else {
                 Some(x)

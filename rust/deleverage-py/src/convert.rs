@@ -5,7 +5,7 @@ use deleverage_core::{Side, error};
 use numpy::PyArray1;
 use numpy::prelude::*;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyList};
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
 
 use crate::errors::{BindingError, BindingResult};
 
@@ -108,21 +108,26 @@ pub fn list<'py>(obj: &Bound<'py, PyAny>, place: &str) -> BindingResult<Bound<'p
 /// argument's name on the exception, and `ScenarioError.add_note` puts it at the front of the
 /// message, so that every such error reads `qty must be a number, got '1' (str)`.
 fn wrong_type(ob: &Bound<'_, PyAny>, what: &str) -> PyErr {
-    let shown = ob
-        .repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| "?".to_owned());
-    let shown = if shown.chars().count() > 60 {
-        format!("{}...", shown.chars().take(57).collect::<String>())
-    } else {
-        shown
-    };
+    let shown = shown(ob);
     let ty = ob
         .get_type()
         .name()
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "?".to_owned());
     BindingError::Argument(format!("must be {what}, got {shown} ({ty})")).into()
+}
+
+/// A value for a message: its `repr`, cut at 60 characters.
+fn shown(ob: &Bound<'_, PyAny>) -> String {
+    let shown = ob
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "?".to_owned());
+    if shown.chars().count() > 60 {
+        format!("{}...", shown.chars().take(57).collect::<String>())
+    } else {
+        shown
+    }
 }
 
 /// Python's `bool` or numpy's `bool_`: a truth value, not a number.
@@ -165,4 +170,99 @@ pub fn whole(ob: &Bound<'_, PyAny>) -> PyResult<i64> {
     }
     ob.extract::<i64>()
         .map_err(|_| wrong_type(ob, "a whole number"))
+}
+
+/// A float with no fraction within ±2^127, as an integer.
+fn whole_float(f: f64) -> Option<i128> {
+    (f.is_finite() && f.fract() == 0.0 && f.abs() < 1.7e38).then_some(f as i128)
+}
+
+/// A whole number that may exceed 2^63 (a liquidity, a `liquidityNet`): an int (numpy's
+/// included), a float with no fraction, or a string of digits as the subgraph gives them.
+pub fn big_int(ob: &Bound<'_, PyAny>, field: &str) -> BindingResult<i128> {
+    let bad = || {
+        BindingError::Scenario(format!(
+            "{field} must be a whole number (an int, a float with no fraction or a string of \
+             digits) within ±2^127, got {}",
+            shown(ob)
+        ))
+    };
+    if is_bool(ob) {
+        return Err(bad());
+    }
+    if let Ok(s) = ob.cast::<PyString>() {
+        let text = s.to_string();
+        let t = text.trim();
+        return match t.parse::<i128>() {
+            Ok(v) => Ok(v),
+            Err(_) => t.parse::<f64>().ok().and_then(whole_float).ok_or_else(bad),
+        };
+    }
+    if let Ok(v) = ob.extract::<i128>() {
+        return Ok(v);
+    }
+    ob.extract::<f64>()
+        .ok()
+        .and_then(whole_float)
+        .ok_or_else(bad)
+}
+
+/// A 1-D column of whole numbers that may exceed 2^63 ([`big_int`] for each element): a numpy
+/// array, a list or a Polars Series, of ints, whole floats or strings of digits.
+pub fn big_int_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<i128>> {
+    if let Ok(arr) = obj.cast::<PyArray1<i64>>() {
+        return Ok(arr
+            .readonly()
+            .as_array()
+            .iter()
+            .map(|&v| i128::from(v))
+            .collect());
+    }
+    let not_a_column = || {
+        BindingError::Scenario(format!(
+            "{field} must be a 1-D sequence of whole numbers (a numpy array, list or Polars \
+             Series), got {}",
+            shown(obj)
+        ))
+    };
+    if obj.cast::<PyString>().is_ok() || obj.cast::<PyDict>().is_ok() {
+        return Err(not_a_column());
+    }
+    let items = obj.try_iter().map_err(|_| not_a_column())?;
+    let mut out = Vec::new();
+    for (k, item) in items.enumerate() {
+        let item = item.map_err(|_| not_a_column())?;
+        out.push(big_int(&item, &format!("{field}[{k}]"))?);
+    }
+    Ok(out)
+}
+
+/// A 1-D column of whole numbers within ±2^63 (ticks): as [`big_int_column`].
+pub fn int_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<i64>> {
+    big_int_column(obj, field)?
+        .into_iter()
+        .enumerate()
+        .map(|(k, v)| {
+            i64::try_from(v).map_err(|_| {
+                BindingError::Core(error::Error::OutOfRange {
+                    field: format!("{field}[{k}]"),
+                    value: v as f64,
+                    expected: "a whole number within ±2^63",
+                })
+            })
+        })
+        .collect()
+}
+
+/// A number argument that may come as a string of digits (a `sqrtPriceX96` from the subgraph):
+/// what [`num`] takes, or a string that parses as a number.
+pub fn num_or_digits(ob: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if let Ok(s) = ob.cast::<PyString>() {
+        return s
+            .to_string()
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| wrong_type(ob, "a number or a string of digits"));
+    }
+    num(ob)
 }

@@ -337,6 +337,7 @@ impl PyEngine {
                     AnyVenue::Pool(_) => "constant_product_pool",
                     AnyVenue::Curve(_) => "impact_curve",
                     AnyVenue::StableSwap(_) => "stableswap_pool",
+                    AnyVenue::Concentrated(_) => "concentrated_pool",
                     AnyVenue::Halted(_) => "halted",
                 });
                 halted.push(v.is_halted());

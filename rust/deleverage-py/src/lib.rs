@@ -25,7 +25,7 @@ mod _core {
     #[pymodule_export]
     use super::fill::PyFill;
     #[pymodule_export]
-    use super::pools::{PyPool, PyStableSwap};
+    use super::pools::{PyConcentrated, PyPool, PyStableSwap};
     #[pymodule_export]
     use super::router::{PyArbTrade, PyRouter};
     #[pymodule_export]

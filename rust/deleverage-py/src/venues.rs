@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use crate::convert;
 use crate::errors::{BindingError, BindingResult};
 use crate::fill::PyFill;
-use crate::pools::{PyPool, PyStableSwap};
+use crate::pools::{PyConcentrated, PyPool, PyStableSwap};
 
 /// Prices and quantities of a ladder, as two numpy arrays.
 type LevelArrays<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
@@ -30,7 +30,8 @@ pub fn lock(m: &Mutex<AnyVenue>) -> BindingResult<MutexGuard<'_, AnyVenue>> {
 }
 
 /// A place where forced orders trade: the interface shared by :class:`OrderBook`,
-/// :class:`ConstantProductPool` and :class:`ImpactCurve`.
+/// :class:`ConstantProductPool`, :class:`StableSwapPool`, :class:`ConcentratedPool` and
+/// :class:`ImpactCurve`.
 ///
 /// Quantities are in asset units and prices in quote per unit. ``sell``/``buy`` trade and consume
 /// depth; ``quote_sell``/``quote_buy`` report the same fill without changing anything.
@@ -85,6 +86,11 @@ pub fn venue_object(py: Python<'_>, v: AnyVenue) -> PyResult<Py<PyAny>> {
         AnyVenue::StableSwap(p) => Py::new(
             py,
             PyClassInitializer::from(PyVenue::new(p.into())).add_subclass(PyStableSwap),
+        )?
+        .into_any(),
+        AnyVenue::Concentrated(p) => Py::new(
+            py,
+            PyClassInitializer::from(PyVenue::new(p.into())).add_subclass(PyConcentrated),
         )?
         .into_any(),
         // A copy of a halted venue is the venue itself, as it stood when halted.

@@ -1,6 +1,6 @@
 //! The closed enum over the concrete venues, so that the market state is one flat vector.
 
-use super::{ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool, Venue};
+use super::{ConcentratedPool, ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool, Venue};
 use crate::fill::{Fill, Side};
 
 /// A venue of any kind, stored by value so that the market state is one flat vector.
@@ -10,6 +10,7 @@ pub enum AnyVenue {
     Pool(ConstantProductPool),
     Curve(ImpactCurve),
     StableSwap(StableSwapPool),
+    Concentrated(ConcentratedPool),
     /// A venue that accepts no orders (a venue-halt outage, [`crate::scenario::OutageKind`]): it
     /// quotes nothing, fills nothing and is not kept up while halted; the market takes it out of
     /// the box again when the halt ends.
@@ -24,6 +25,7 @@ macro_rules! dispatch {
             AnyVenue::Pool($v) => $e,
             AnyVenue::Curve($v) => $e,
             AnyVenue::StableSwap($v) => $e,
+            AnyVenue::Concentrated($v) => $e,
             AnyVenue::Halted(_) => $halted,
         }
     };
@@ -121,6 +123,12 @@ impl From<OrderBook> for AnyVenue {
 impl From<StableSwapPool> for AnyVenue {
     fn from(v: StableSwapPool) -> Self {
         AnyVenue::StableSwap(v)
+    }
+}
+
+impl From<ConcentratedPool> for AnyVenue {
+    fn from(v: ConcentratedPool) -> Self {
+        AnyVenue::Concentrated(v)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Venues (DESIGN §4.2): what every venue of an asset offers (the [`Venue`] trait, here), the
-//! concrete venues (order book, constant-product pool, StableSwap pool, impact curve), the closed enum the market
+//! concrete venues (order book, constant-product pool, StableSwap pool, Uniswap v3 concentrated-liquidity
+//! pool, impact curve), the closed enum the market
 //! state stores them in ([`AnyVenue`]), and the router that splits a forced order across them.
 
 mod any;
 pub mod book;
+pub mod concentrated;
 pub mod curve;
 pub mod pool;
 pub mod router;
@@ -11,6 +13,7 @@ pub mod stableswap;
 
 pub use any::AnyVenue;
 pub use book::{BookDynamics, OrderBook, Profile};
+pub use concentrated::{ConcentratedPool, TickState};
 pub use curve::{Execution, ImpactCurve, Shape};
 pub use pool::ConstantProductPool;
 pub use router::{ArbTrade, RouteFill};
