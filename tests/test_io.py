@@ -330,3 +330,18 @@ def test_bad_compound_rows_are_named(tmp_path: Path) -> None:
     f.write_text(head + "0x1,WETH,eighteen,1,,830000000000000000,930000000000000000\n")
     with pytest.raises(ScenarioError, match=r"c\.csv: row 0: decimals must be a finite number"):
         dl.io.read_compound_v3(f, "USDC")
+
+
+def test_gzipped_tardis_files_read_as_they_ship(tmp_path: Path) -> None:
+    # Tardis ships its datasets as .csv.gz: the same rows as the plain file.
+    import gzip
+    import shutil
+
+    for name, read in [
+        ("tardis_book_snapshot_5.csv", dl.io.read_book_snapshots),
+        ("tardis_liquidations.csv", dl.io.read_liquidations),
+    ]:
+        gz = tmp_path / f"{name}.gz"
+        with dl.io.sample(name).open("rb") as f, gzip.open(gz, "wb") as g:
+            shutil.copyfileobj(f, g)
+        assert read(gz).equals(read(dl.io.sample(name)))  # type: ignore[operator]
