@@ -345,3 +345,104 @@ def test_gzipped_tardis_files_read_as_they_ship(tmp_path: Path) -> None:
         with dl.io.sample(name).open("rb") as f, gzip.open(gz, "wb") as g:
             shutil.copyfileobj(f, g)
         assert read(gz).equals(read(dl.io.sample(name)))  # type: ignore[operator]
+
+
+def test_review_cases_of_the_loaders(tmp_path: Path) -> None:
+    # Binance spot klines in microseconds (from 2025): the same minute as in milliseconds.
+    k = tmp_path / "k.csv"
+    k.write_text("1735689600000000,1,1,1,100,1,1735689659999999\n")
+    assert dl.io.read_marks(k, "X")["timestamp"][0] == datetime(2025, 1, 1, 0, 1, tzinfo=UTC)
+    k.write_text("1735689600000,1,1,1,100,1,1735689659999\n")
+    assert dl.io.read_marks(k, "X")["timestamp"][0] == datetime(2025, 1, 1, 0, 1, tzinfo=UTC)
+    # An empty side is not a side.
+    liq = tmp_path / "l.csv"
+    liq.write_text("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+                   "x,ETH,1,1,0,,10,1\n")  # fmt: skip
+    with pytest.raises(ScenarioError, match="row 0: side must be buy or sell"):
+        dl.io.read_liquidations(liq)
+    # A wide snapshot's bad level names the file's row and column.
+    src = dl.io.sample("tardis_book_snapshot_5.csv").read_text().splitlines()
+    head, rows = src[1], src[2:]
+    cells = rows[1].split(",")
+    cells[head.split(",").index("bids[1].amount")] = "lots"
+    bad = tmp_path / "w.csv"
+    bad.write_text("\n".join([head, rows[0], ",".join(cells), rows[2]]) + "\n")
+    with pytest.raises(ScenarioError, match=r"row 1: bids\[1\]\.amount must be a finite number"):
+        dl.io.read_book_snapshots(bad)
+    # Trades of two symbols need symbol=.
+    tr = tmp_path / "t.csv"
+    tr.write_text("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+                  "x,ETH,1,1,0,buy,3000,1\nx,BTC,2,2,1,buy,60000,1\n")  # fmt: skip
+    with pytest.raises(ScenarioError, match="several symbols"):
+        dl.io.read_marks(tr, "ETH", "tardis_trades")
+    assert dl.io.read_marks(tr, "ETH", "tardis_trades", symbol="ETH")["ETH"].to_list() == [3000.0]
+    with pytest.raises(ScenarioError, match="every must be a duration"):
+        dl.io.read_marks(tr, "ETH", "tardis_trades", symbol="ETH", every="banana")
+    # Hyperliquid: no NaN through, and the wrong shapes named.
+    state = json.loads(dl.io.sample("hyperliquid_clearinghouse.json").read_text())
+    user = "0x1111111111111111111111111111111111111111"
+    state[user]["assetPositions"][0]["position"]["unrealizedPnl"] = "NaN"
+    with pytest.raises(ScenarioError, match="unrealizedPnl must be a finite number"):
+        dl.io.read_hyperliquid(state)
+    with pytest.raises(ScenarioError, match="expected a file or a dict"):
+        dl.io.read_hyperliquid([1, 2])  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="Bybit depth has a result object"):
+        dl.io.read_depth({"result": None}, "bybit")
+
+
+def test_review_cases_of_the_lending_loaders(tmp_path: Path) -> None:
+    # The subgraph's usual query also asks for ids; big integers may come as JSON numbers.
+    doc = json.loads(dl.io.sample("aave_v3_user_reserves.json").read_text())
+    for k, it in enumerate(doc["data"]["userReserves"]):
+        it["id"] = f"r{k}"
+        it["reserve"]["id"] = "0xreserve"
+    doc["data"]["userReserves"][0]["currentATokenBalance"] = 10 * 10**18
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(doc))
+    pos, reserves = dl.io.read_aave_v3(f)
+    assert pos.row(0) == ("0xaaaa", "WETH", 10.0, "WETH", 0.0)
+    assert reserves["WETH"].liquidation_bonus == 0.05  # (10500 − 10000)/10000, exactly
+    # A threshold given as a fraction is not basis points.
+    doc["data"]["userReserves"][0]["reserve"]["reserveLiquidationThreshold"] = "0.83"
+    f.write_text(json.dumps(doc))
+    with pytest.raises(ScenarioError, match="must be basis points"):
+        dl.io.read_aave_v3(f)
+    # Compound: factors not scaled by 1e18, and duplicate rows, are named.
+    c = tmp_path / "c.csv"
+    head = ("account,asset,decimals,collateralBalance,borrowBalance,liquidateCollateralFactor,"
+            "liquidationFactor\n")  # fmt: skip
+    c.write_text(head + "0x1,WETH,18,1,,0.83,0.93\n")
+    with pytest.raises(ScenarioError, match="scaled by 1e18"):
+        dl.io.read_compound_v3(c, "USDC")
+    c.write_text(head + "0x1,WETH,18,1,,83e16,93e16\n0x1,WETH,18,2,,83e16,93e16\n")
+    with pytest.raises(ScenarioError, match="two rows of 'WETH'"):
+        dl.io.read_compound_v3(c, "USDC")
+
+
+def test_a_scenario_file_takes_the_subgraphs_reserves(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(dl.io.sample("aave_v3_user_reserves.json"), tmp_path / "r.json")
+    text = """
+[[assets]]
+name = "WETH"
+price = 3000.0
+[[assets]]
+name = "USDC"
+price = 1.0
+[[protocols]]
+kind = "aave_v3"
+positions = { file = "r.json", format = "aave_v3_subgraph" }
+"""
+    (tmp_path / "sc.toml").write_text(text)
+    sc = dl.Scenario.from_toml(tmp_path / "sc.toml")
+    # No reserves table: the file's (WETH LT 0.83), so the health factor is the file's.
+    assert sc.lending[0].protocol.reserves["WETH"].liquidation_threshold == 0.83
+    acc = dl.simulate(sc).accounts.filter(account="0xaaaa")
+    assert acc["health"].item() == pytest.approx(10 * 3_000 * 0.83 / 15_250, rel=1e-12)
+    (tmp_path / "sc.toml").write_text(
+        text
+        + "[protocols.reserves]\nWETH = { liquidation_threshold = 0.5, liquidation_bonus = 0.05 }\n"
+    )
+    with pytest.raises(ScenarioError, match=r"reserves\.WETH: .* differ from the subgraph"):
+        dl.Scenario.from_toml(tmp_path / "sc.toml")

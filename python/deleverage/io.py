@@ -144,9 +144,36 @@ def _numbers(
         if bad.any():
             i = int(bad.arg_max())  # type: ignore[arg-type]
             raw = df[c][i]
+            row = df["row"][i] if "row" in df.columns else i
             need = "a positive number" if positive else "a finite number"
-            raise ScenarioError(f"{where}: row {i}: {c} must be {need}, got {raw!r}")
+            raise ScenarioError(f"{where}: row {row}: {c} must be {need}, got {raw!r}")
     return out
+
+
+def _one_symbol(df: pl.DataFrame, symbol: str | None, where: str) -> pl.DataFrame:
+    """The rows of ``symbol``; a file of several symbols without one is refused."""
+    if symbol is not None:
+        _columns(df, ["symbol"], where)
+        df = df.filter(pl.col("symbol") == symbol)
+        if df.height == 0:
+            raise ScenarioError(f"{where}: no rows of symbol {symbol!r}")
+    elif "symbol" in df.columns and df["symbol"].n_unique() > 1:
+        raise ScenarioError(
+            f"{where}: rows of several symbols {df['symbol'].unique().sort().to_list()[:5]}; "
+            "pass symbol="
+        )
+    return df
+
+
+def _duration(every: str, name: str) -> str:
+    """A Polars duration string, checked (``"1m"``, ``"30s"``, ``"1h"``)."""
+    try:
+        pl.select(pl.datetime(2026, 1, 1).dt.truncate(every))
+    except (pl.exceptions.PolarsError, TypeError, ValueError):
+        raise ScenarioError(
+            f"{name} must be a duration such as '1m', '30s' or '1h', got {every!r}"
+        ) from None
+    return every
 
 
 def _columns(df: pl.DataFrame, cols: Sequence[str], where: str) -> None:
@@ -201,11 +228,13 @@ def depth_levels(
         bids, asks = doc.get("bids"), doc.get("asks")
     elif format == "bybit":
         res = doc.get("result", doc)
+        if not isinstance(res, Mapping):
+            raise ScenarioError(f"{where}: Bybit depth has a result object, got {res!r:.60}")
         bids, asks = res.get("b"), res.get("a")
     elif format == "okx":
         data = doc.get("data")
-        if not isinstance(data, list) or not data:
-            raise ScenarioError(f"{where}: OKX depth has a non-empty data list")
+        if not isinstance(data, list) or not data or not isinstance(data[0], Mapping):
+            raise ScenarioError(f"{where}: OKX depth has a data list of book objects")
         bids, asks = data[0].get("bids"), data[0].get("asks")
     else:
         raise ScenarioError(f"format must be binance, bybit, okx or ccxt, got {format!r}")
@@ -270,19 +299,15 @@ def read_book_snapshots(path: str | Path, *, symbol: str | None = None) -> pl.Da
     where = str(path)
     df = _csv(path, infer_schema=False)
     _columns(df, ["timestamp"], where)
-    if symbol is not None:
-        _columns(df, ["symbol"], where)
-        df = df.filter(pl.col("symbol") == symbol)
-        if df.height == 0:
-            raise ScenarioError(f"{where}: no rows of symbol {symbol!r}")
-    elif "symbol" in df.columns and df["symbol"].n_unique() > 1:
-        raise ScenarioError(
-            f"{where}: rows of several symbols {df['symbol'].unique().sort().to_list()[:5]}; "
-            "pass symbol="
-        )
-    df = df.with_row_index("row")
+    df = df.with_row_index("row")  # the file's data row, for errors
+    df = _one_symbol(df, symbol, where)
     wide = [c for c in df.columns if c.startswith(("bids[", "asks["))]
     if wide:
+        # Checked in the file's own columns, so that an error names its row and field; an
+        # empty level (a book thinner than its N) is left out.
+        filled = [c for c in wide if df[c].drop_nulls().len()]
+        probe = df.select("row", *(pl.col(c).fill_null("0") for c in filled))
+        _numbers(probe, filled, where)
         parts = []
         for c in wide:
             if not c.endswith(".price"):
@@ -304,7 +329,9 @@ def read_book_snapshots(path: str | Path, *, symbol: str | None = None) -> pl.Da
         _columns(df, ["side", "price", "amount"], where)
         if "is_snapshot" in df.columns:
             df = df.filter(pl.col("is_snapshot").str.to_lowercase() == "true")
-        side = pl.col("side").str.to_lowercase().replace({"buy": "bid", "sell": "ask"})
+        side = (
+            pl.col("side").fill_null("").str.to_lowercase().replace({"buy": "bid", "sell": "ask"})
+        )
         long = df.select("row", "timestamp", side.alias("side"), "price", "amount")
         bad = ~long["side"].is_in(["bid", "ask"])
         if bad.any():
@@ -357,6 +384,7 @@ def read_marks(
     format: Literal["binance_klines", "tardis_trades"] = "binance_klines",
     *,
     every: str | None = None,
+    symbol: str | None = None,
 ) -> pl.DataFrame:
     """A recorded price series as the frame :meth:`Shock.replay <deleverage.Shock.replay>`
     takes: ``timestamp`` (UTC) and one column named ``asset``.
@@ -390,17 +418,33 @@ def read_marks(
         if bad.any():
             i = int(bad.arg_max())  # type: ignore[arg-type]
             raise ScenarioError(f"{where}: row {i}: close must be > 0, got {df['close'][i]}")
+        # Binance's spot klines are in microseconds from 2025 on, in milliseconds before (and
+        # on futures): a time past 1e14 is microseconds (1e14 ms is the year 5138).
+        t = df["close_time"]
+        odd = (t <= 0) | (t > 1e17)
+        if odd.any():
+            i = int(odd.arg_max())  # type: ignore[arg-type]
+            raise ScenarioError(
+                f"{where}: row {i}: close_time is not a time since the epoch, got {t[i]}"
+            )
+        micro = bool((t > 1e14).all())
+        if not micro and (t > 1e14).any():
+            raise ScenarioError(f"{where}: close_time mixes milliseconds and microseconds")
+        unit: Literal["us", "ms"] = "us" if micro else "ms"
+        step = pl.duration(microseconds=1) if micro else pl.duration(milliseconds=1)
         return df.select(
-            (_epoch("close_time", "ms") + pl.duration(milliseconds=1)).alias("timestamp"),
+            (_epoch("close_time", unit) + step).alias("timestamp"),
             pl.col("close").alias(asset),
         ).sort("timestamp")
     if format == "tardis_trades":
         df = _csv(path, infer_schema=False)
         _columns(df, ["timestamp", "price"], where)
+        df = _one_symbol(df, symbol, where)
         df = _numbers(df, ["timestamp", "price"], where, positive=True)
         out = df.select(_epoch("timestamp", "us").alias("timestamp"), pl.col("price").alias(asset))
         out = out.sort("timestamp")
         if every is not None:
+            every = _duration(every, "every")
             out = out.group_by_dynamic("timestamp", every=every, label="right").agg(
                 pl.col(asset).last()
             )
@@ -439,6 +483,7 @@ def read_liquidations(
         df = _csv(path, infer_schema=False)
         _columns(df, ["symbol", "timestamp", "side", "price", "amount"], where)
         df = _numbers(df, ["timestamp", "price", "amount"], where, positive=True)
+        df = df.with_columns(pl.col("side").fill_null(""))
         side = pl.col("side").str.to_lowercase()
         bad = ~df["side"].str.to_lowercase().is_in(["buy", "sell"])
         if bad.any():
@@ -466,6 +511,7 @@ def read_liquidations(
         o = raw.select(pl.col("o").struct.unnest())
         _columns(o, ["s", "S", "ap", "z", "T"], where)
         o = _numbers(o, ["ap", "z", "T"], where, positive=True)
+        o = o.with_columns(pl.col("S").cast(pl.String).fill_null(""))
         bad = ~o["S"].is_in(["BUY", "SELL"])
         if bad.any():
             i = int(bad.arg_max())  # type: ignore[arg-type]
@@ -523,6 +569,15 @@ def compare_liquidations(
     if missing:
         raise ScenarioError(
             f"feed lacks column(s) {missing} (read it with dl.io.read_liquidations)"
+        )
+    every = _duration(every, "every")
+    known = result.steps["asset"].cast(pl.String).unique().to_list()
+    if asset not in known:
+        raise ScenarioError(f"asset {asset!r} is not in the run; its assets are {sorted(known)}")
+    if symbol is None and feed["symbol"].n_unique() > 1:
+        raise ScenarioError(
+            f"the feed holds several symbols {feed['symbol'].unique().sort().to_list()[:5]}; "
+            "pass symbol="
         )
     if symbol is not None:
         feed = feed.filter(pl.col("symbol") == symbol)
@@ -628,6 +683,10 @@ def read_hyperliquid(
     ('0x1111111111111111111111111111111111111111', 'ETH-PERP', 2.0, 'cross')
     """
     where = _where(source)
+    if not isinstance(source, str | Path | Mapping):
+        raise ScenarioError(
+            f"expected a file or a dict of users to clearinghouseState, got {type(source).__name__}"
+        )
     doc = _json(source)
     if not isinstance(doc, Mapping) or not doc:
         raise ScenarioError(f"{where}: expected an object mapping users to clearinghouseState")
@@ -653,18 +712,27 @@ def read_hyperliquid(
                 used = float(p.get("marginUsed", 0.0))
                 lev = p["leverage"]
                 kind = lev["type"]
+                coin = p["coin"]
+                lp = p.get("liquidationPx")
+                lp = None if lp in (None, "") else float(lp)
+                max_lev = float(p["maxLeverage"]) if "maxLeverage" in p else None
             except (KeyError, TypeError, ValueError) as e:
                 raise ScenarioError(f"{f}: missing or bad field ({e})") from None
+            for name, v in (("szi", size), ("unrealizedPnl", upnl), ("marginUsed", used),
+                            ("liquidationPx", lp if lp is not None else 0.0),
+                            ("maxLeverage", max_lev if max_lev is not None else 1.0)):  # fmt: skip
+                if not np.isfinite(v):
+                    raise ScenarioError(f"{f}.{name} must be a finite number, got {v!r}")
+            if not isinstance(coin, str) or not coin:
+                raise ScenarioError(f"{f}.coin must be a coin's name, got {coin!r}")
             if size == 0:
                 continue
             if not (np.isfinite(entry) and entry > 0):
                 raise ScenarioError(f"{f}.entryPx must be a positive number, got {p['entryPx']!r}")
             if kind not in ("cross", "isolated"):
                 raise ScenarioError(f"{f}.leverage.type must be cross or isolated, got {kind!r}")
-            coin = str(p.get("coin"))
-            if "maxLeverage" in p:
-                leverage[market.format(coin=coin)] = float(p["maxLeverage"])
-            lp = p.get("liquidationPx")
+            if max_lev is not None:
+                leverage[market.format(coin=coin)] = max_lev
             row = {
                 "account": user,
                 "market": market.format(coin=coin),
@@ -672,7 +740,7 @@ def read_hyperliquid(
                 "entry_price": entry,
                 "margin": 0.0,
                 "mode": kind,
-                "liquidation_px": None if lp in (None, "") else float(lp),
+                "liquidation_px": lp,
             }
             if kind == "cross":
                 cross_upnl += upnl
@@ -686,6 +754,10 @@ def read_hyperliquid(
                 value = float(state["crossMarginSummary"]["accountValue"])
             except (KeyError, TypeError, ValueError) as e:
                 raise ScenarioError(f"{w}: crossMarginSummary.accountValue missing ({e})") from None
+            if not np.isfinite(value):
+                raise ScenarioError(
+                    f"{w}: crossMarginSummary.accountValue must be finite, got {value}"
+                )
             rows[first_cross]["margin"] = value - cross_upnl
     if not rows:
         raise ScenarioError(f"{where}: no open position")
@@ -797,11 +869,23 @@ def read_aave_v3(path: Source) -> tuple[pl.DataFrame, dict[str, Reserve]]:
             ) from None
         if not isinstance(items, list):
             raise ScenarioError(f"{where}: data.userReserves must be a list")
+
+        def flat(k: int, it: Any) -> dict[str, Any]:
+            if not isinstance(it, Mapping) or not isinstance(it.get("reserve"), Mapping):
+                raise ScenarioError(f"{where}: userReserves[{k}] has no reserve object")
+            user = it.get("user")
+            own = ("currentATokenBalance", "currentVariableDebt", "currentStableDebt",
+                   "usageAsCollateralEnabledOnUser")  # fmt: skip
+            of_reserve = ("symbol", "decimals", "reserveLiquidationThreshold",
+                          "reserveLiquidationBonus")  # fmt: skip
+            row = {f: it.get(f) for f in own} | {f: it["reserve"].get(f) for f in of_reserve}
+            row["user"] = user.get("id") if isinstance(user, Mapping) else user
+            # Big integers may come as JSON numbers: as text, like the subgraph's strings.
+            return {k2: None if v is None else str(v) for k2, v in row.items()}
+
         try:
-            raw = (
-                pl.DataFrame(items, infer_schema_length=None)
-                .unnest("reserve")
-                .with_columns(pl.col("user").struct.field("id").alias("user"))
+            raw = pl.DataFrame(
+                [flat(k, it) for k, it in enumerate(items)], infer_schema_length=None
             )
         except (pl.exceptions.PolarsError, TypeError) as e:
             raise ScenarioError(
@@ -825,11 +909,11 @@ def read_aave_v3(path: Source) -> tuple[pl.DataFrame, dict[str, Reserve]]:
             f"{where}: row {i}: decimals must be a whole number in [0, 36], "
             f"got {raw['decimals'][i]!r}"
         )
+    # Aave enables a first supply as collateral: a flag the file does not give counts as on.
     collateral_on = pl.lit(True)
     if "usageAsCollateralEnabledOnUser" in num.columns:
-        collateral_on = (
-            pl.col("usageAsCollateralEnabledOnUser").cast(pl.String).str.to_lowercase() == "true"
-        )
+        flag = pl.col("usageAsCollateralEnabledOnUser").cast(pl.String).str.to_lowercase()
+        collateral_on = flag.is_null() | (flag == "true")
     scale = pl.lit(10.0).pow(pl.col("decimals"))
     positions = num.select(
         pl.col("user").alias("account"),
@@ -848,7 +932,25 @@ def read_aave_v3(path: Source) -> tuple[pl.DataFrame, dict[str, Reserve]]:
     for sym, lt, bonus in params.iter_rows():
         if lt == 0:
             continue  # not collateral: no reserve of its own needed
-        reserves[sym] = Reserve(lt / 10_000, bonus / 10_000 - 1.0)
+        if not (1 <= lt <= 10_000 and 10_000 <= bonus <= 20_000):
+            raise ScenarioError(
+                f"{where}: reserve {sym}: reserveLiquidationThreshold {lt:g} and "
+                f"reserveLiquidationBonus {bonus:g} must be basis points (LT in [1, 10000], "
+                "the bonus over par in [10000, 20000], e.g. 8300 and 10500)"
+            )
+        reserves[sym] = Reserve(lt / 10_000, (bonus - 10_000) / 10_000)
+    twice = (
+        num.group_by("symbol")
+        .agg(
+            pl.col("reserveLiquidationThreshold").n_unique().alias("lt"),
+            pl.col("reserveLiquidationBonus").n_unique().alias("bonus"),
+        )
+        .filter((pl.col("lt") > 1) | (pl.col("bonus") > 1))
+    )
+    if twice.height:
+        raise ScenarioError(
+            f"{where}: reserve {twice['symbol'][0]} has different parameters on different rows"
+        )
     return positions, reserves
 
 
@@ -950,7 +1052,26 @@ def read_compound_v3(path: str | Path, base: str) -> tuple[pl.DataFrame, dict[st
         if neg.any():
             i = int(neg.arg_max())  # type: ignore[arg-type]
             raise ScenarioError(f"{where}: row {i}: {c} must be >= 0, got {raw[c][i]!r}")
+    dec = num["decimals"]
+    bad = (dec < 0) | (dec > 36) | (dec != dec.round(0))
+    if bad.any():
+        i = int(bad.arg_max())  # type: ignore[arg-type]
+        raise ScenarioError(
+            f"{where}: row {i}: decimals must be a whole number in [0, 36], "
+            f"got {raw['decimals'][i]!r}"
+        )
+    twice = num.filter(pl.struct("account", "asset").is_duplicated())
+    if twice.height:
+        acc, asset = twice.select("account", "asset").row(0)
+        raise ScenarioError(f"{where}: account {acc!r} has two rows of {asset!r}")
     is_base = pl.col("asset") == base
+    for c in ("liquidateCollateralFactor", "liquidationFactor"):
+        small = num.filter(~is_base & (pl.col(c) > 0) & (pl.col(c) < 1e9))
+        if small.height:
+            raise ScenarioError(
+                f"{where}: {c} of {small['asset'][0]!r} is {small[c][0]:g}; the contract's factors "
+                "are scaled by 1e18 (0.83 is 830000000000000000)"
+            )
     odd = num.filter(~is_base & (pl.col("borrowBalance") > 0))
     if odd.height:
         acc, asset = odd.select("account", "asset").row(0)
@@ -977,6 +1098,10 @@ def read_compound_v3(path: str | Path, base: str) -> tuple[pl.DataFrame, dict[st
         .otherwise(pl.col("collateral_asset"))
         .alias("collateral_asset")
     )
+    if positions["collateral_asset"].is_null().any():
+        raise ScenarioError(
+            f"{where}: accounts borrow {base!r} but no row names a collateral asset"
+        )
     reserves: dict[str, Reserve] = {}
     params = num.filter(~is_base).unique("asset", keep="first", maintain_order=True)
     for a, lcf, lf in params.select(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -302,6 +302,7 @@ class Lending:
             from deleverage.io import _positions_from_toml
 
             positions = _positions_from_toml(v["positions"], place / "positions", base, "lending")
+            lending = _reserves_from_file(lending, v["positions"], place, base)
         else:
             positions = _generate(v["generate"], place / "generate", prices, lending.reserves)
         return lending, positions
@@ -696,3 +697,29 @@ def looped_positions(
             "leverage": lev,
         }
     )
+
+
+def _reserves_from_file(lending: Lending, value: Any, place: Place, base: Path) -> Lending:
+    """A protocol whose positions come from an Aave subgraph file takes the file's reserve
+    parameters for the reserves its table does not give; one the table gives differently is
+    refused (neither may silently win)."""
+    if not (isinstance(value, dict) and value.get("format") == "aave_v3_subgraph"):
+        return lending
+    from deleverage.io import read_aave_v3
+
+    _, found = read_aave_v3(base / str(value.get("file")))
+    merged = dict(lending.reserves)
+    for asset, r in found.items():
+        mine = merged.get(asset)
+        if mine is None:
+            merged[asset] = r
+        elif (mine.liquidation_threshold, mine.liquidation_bonus) != (
+            r.liquidation_threshold,
+            r.liquidation_bonus,
+        ):
+            raise (place / "reserves" / asset).error(
+                f"liquidation_threshold {mine.liquidation_threshold} and liquidation_bonus "
+                f"{mine.liquidation_bonus} differ from the subgraph file's "
+                f"{r.liquidation_threshold} and {r.liquidation_bonus}; give them once"
+            )
+    return replace(lending, reserves=merged)
