@@ -550,3 +550,18 @@ def test_bad_venue_tables_in_a_scenario_file_name_their_place(tmp_path: Path) ->
     )
     with pytest.raises(ScenarioError, match=r"assets\[0\].venues\[0\].*fee"):
         dl.Scenario.from_toml(tmp_path / "sc.toml")
+
+
+def test_an_incomplete_tick_list_is_refused_and_a_frame_may_come_unsorted() -> None:
+    import polars as pl
+
+    # Liquidity 1000 from tick −1000 to 1000 (+1000 / −1000): cut at its upper tick, the
+    # liquidity would run on to TickMath's bound.
+    sqrt_x96 = 2**96  # price 1, tick 0
+    with pytest.raises(dl.ScenarioError, match=r"ticks\[-1\].*whole tick list"):
+        dl.ConcentratedPool([-1_000], [1_000], sqrt_price_x96=sqrt_x96, liquidity=1_000)
+    # A frame in the subgraph's id order is sorted by tick.
+    frame = pl.DataFrame({"tickIdx": [1_000, -1_000], "liquidityNet": ["-1000", "1000"]})
+    pool = dl.ConcentratedPool.from_frame(frame, sqrt_price_x96=sqrt_x96, liquidity=1_000)
+    assert pool.ticks == [-1_000, 1_000]
+    assert pool.liquidity_net == [1_000, -1_000]

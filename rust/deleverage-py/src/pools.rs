@@ -407,6 +407,10 @@ impl PyConcentrated {
         })?;
         let ticks = convert::int_column(&ticks, "tick")?;
         let net = convert::big_int_column(&net, "liquidityNet")?;
+        // A subgraph answers in id order: the ticks in ascending order, with their net.
+        let mut pairs: Vec<(i64, i128)> = ticks.into_iter().zip(net).collect();
+        pairs.sort_by_key(|p| p.0);
+        let (ticks, net): (Vec<i64>, Vec<i128>) = pairs.into_iter().unzip();
         let liquidity = convert::big_int(liquidity, "liquidity")?;
         let tick = opt_tick(tick)?;
         let init = new_concentrated(

@@ -326,6 +326,20 @@ impl ConcentratedPool {
                 .filter(|&l| l >= 0)
                 .ok_or_else(|| refuse(k))?;
         }
+        // Every position adds its liquidity at its lower tick and takes it off at its upper one:
+        // in a whole tick list, nothing is left below the first tick or above the last (a list
+        // cut short, as a subgraph's page of 1,000 ticks can be, would spread liquidity out to
+        // TickMath's bounds).
+        for (k, edge) in [(0, liq[0]), (n, liq[n])] {
+            if edge != 0 {
+                return Err(Error::OutOfRange {
+                    field: if k == 0 { "ticks[0]" } else { "ticks[-1]" }.to_owned(),
+                    value: edge as f64,
+                    expected: "a whole tick list: no liquidity below the first initialised \
+                               tick or above the last (Σ liquidityNet = 0)",
+                });
+            }
+        }
         let mut bounds = Vec::with_capacity(n + 2);
         bounds.push(sqrt_ratio_at_tick(MIN_TICK));
         bounds.extend(ticks.iter().map(|&t| sqrt_ratio_at_tick(t)));
