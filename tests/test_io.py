@@ -444,5 +444,32 @@ positions = { file = "r.json", format = "aave_v3_subgraph" }
         text
         + "[protocols.reserves]\nWETH = { liquidation_threshold = 0.5, liquidation_bonus = 0.05 }\n"
     )
-    with pytest.raises(ScenarioError, match=r"reserves\.WETH: .* differ from the subgraph"):
+    with pytest.raises(ScenarioError, match=r"reserves\.WETH: .* differs from the file's"):
         dl.Scenario.from_toml(tmp_path / "sc.toml")
+
+
+def test_a_scenario_file_reads_a_comet_export(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copy(dl.io.sample("compound_v3_accounts.csv"), tmp_path / "c.csv")
+    (tmp_path / "sc.toml").write_text(
+        """
+[[assets]]
+name = "WETH"
+price = 3000.0
+[[assets]]
+name = "WBTC"
+price = 60000.0
+[[assets]]
+name = "USDC"
+price = 1.0
+[[protocols]]
+kind = "compound_v3"
+base_asset = "USDC"
+positions = { file = "c.csv", format = "compound_v3_export" }
+"""
+    )
+    sc = dl.Scenario.from_toml(tmp_path / "sc.toml")
+    assert sc.lending[0].protocol.reserves["WETH"].liquidation_factor == 0.93
+    acc = dl.simulate(sc).accounts.filter(account="0xcccc")
+    assert acc["health"].item() == pytest.approx(5 * 3_000 * 0.83 / 9_000.5, rel=1e-12)

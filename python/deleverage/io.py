@@ -957,13 +957,20 @@ def read_aave_v3(path: Source) -> tuple[pl.DataFrame, dict[str, Reserve]]:
 # Scenario files --------------------------------------------------------------------------------
 
 #: ``positions = { file = …, format = … }`` in a scenario file: the formats and their families.
-POSITION_FORMATS = {"frame": None, "aave_v3_subgraph": "lending", "hyperliquid": "perps"}
+POSITION_FORMATS = {
+    "frame": None,
+    "aave_v3_subgraph": "lending",
+    "compound_v3_export": "lending",
+    "hyperliquid": "perps",
+}
 #: ``format = …`` of a ``kind = "book"`` venue in a scenario file.
 BOOK_FORMATS = ("levels", "binance_depth", "bybit_depth", "okx_depth", "ccxt_depth",
                 "tardis_snapshot")  # fmt: skip
 
 
-def _positions_from_toml(value: Any, place: Any, base: Path, family: str) -> pl.DataFrame:
+def _positions_from_toml(
+    value: Any, place: Any, base: Path, family: str, base_asset: str | None = None
+) -> pl.DataFrame:
     """The positions a scenario file's ``positions`` names: a side file (Parquet or CSV in the
     family's own columns), or ``{ file = …, format = … }`` in a vendor's format."""
     from deleverage._checks import get_str, read_frame, table
@@ -983,6 +990,10 @@ def _positions_from_toml(value: Any, place: Any, base: Path, family: str) -> pl.
     try:
         if fmt == "aave_v3_subgraph":
             return read_aave_v3(path)[0]
+        if fmt == "compound_v3_export":
+            if base_asset is None:
+                raise (place / "format").error("compound_v3_export needs a compound_v3 protocol")
+            return read_compound_v3(path, base_asset)[0]
         return read_hyperliquid(path)[0].drop("liquidation_px")
     except ScenarioError as e:
         raise (place / "file").error(str(e)) from None

@@ -301,7 +301,9 @@ class Lending:
         if "positions" in v:
             from deleverage.io import _positions_from_toml
 
-            positions = _positions_from_toml(v["positions"], place / "positions", base, "lending")
+            positions = _positions_from_toml(
+                v["positions"], place / "positions", base, "lending", lending.base_asset
+            )
             lending = _reserves_from_file(lending, v["positions"], place, base)
         else:
             positions = _generate(v["generate"], place / "generate", prices, lending.reserves)
@@ -700,26 +702,31 @@ def looped_positions(
 
 
 def _reserves_from_file(lending: Lending, value: Any, place: Place, base: Path) -> Lending:
-    """A protocol whose positions come from an Aave subgraph file takes the file's reserve
-    parameters for the reserves its table does not give; one the table gives differently is
-    refused (neither may silently win)."""
-    if not (isinstance(value, dict) and value.get("format") == "aave_v3_subgraph"):
+    """A protocol whose positions come from an Aave subgraph file or a Comet export takes the
+    file's reserve parameters for the reserves its table does not give; one the table gives
+    differently is refused (neither may silently win)."""
+    fmt = value.get("format") if isinstance(value, dict) else None
+    if fmt not in ("aave_v3_subgraph", "compound_v3_export"):
         return lending
-    from deleverage.io import read_aave_v3
+    from deleverage.io import read_aave_v3, read_compound_v3
 
-    _, found = read_aave_v3(base / str(value.get("file")))
+    path = base / str(value.get("file"))
+    if fmt == "aave_v3_subgraph":
+        _, found = read_aave_v3(path)
+    else:
+        _, found = read_compound_v3(path, str(lending.base_asset))
     merged = dict(lending.reserves)
     for asset, r in found.items():
         mine = merged.get(asset)
         if mine is None:
             merged[asset] = r
-        elif (mine.liquidation_threshold, mine.liquidation_bonus) != (
+        elif (mine.liquidation_threshold, mine.liquidation_bonus, mine.liquidation_factor) != (
             r.liquidation_threshold,
             r.liquidation_bonus,
+            r.liquidation_factor,
         ):
             raise (place / "reserves" / asset).error(
-                f"liquidation_threshold {mine.liquidation_threshold} and liquidation_bonus "
-                f"{mine.liquidation_bonus} differ from the subgraph file's "
-                f"{r.liquidation_threshold} and {r.liquidation_bonus}; give them once"
+                f"{mine} differs from the file's {r} (the subgraph's or the export's); give the "
+                "parameters once"
             )
     return replace(lending, reserves=merged)
