@@ -106,12 +106,15 @@ impl Exchange {
     /// quote debt against its assets, tested every round (liquidated once its equity is
     /// negative; see the module's note).
     pub(super) fn close_pool(&mut self, p: usize) {
-        if self.wallet[p] < 0.0 && self.holds_assets(p) {
+        if !self.held.is_empty() && self.wallet[p] < 0.0 && self.holds_assets(p) {
             return;
         }
         self.status[p] = PoolStatus::Closed;
         self.ledger.withdrawn += self.wallet[p];
         self.wallet[p] = 0.0;
+        if self.held.is_empty() {
+            return;
+        }
         let range = self.held_range(p);
         for h in &mut self.held[range] {
             self.ledger.collateral[h.k as usize].withdrawn += h.units;

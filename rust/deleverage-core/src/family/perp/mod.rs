@@ -470,7 +470,7 @@ impl Exchange {
                 continue;
             }
             let (e, mm) = self.pool_state(p, &sh.px);
-            if self.breached(e, mm) || self.awaits_cover(p) {
+            if self.breached(e, mm) || (!self.held.is_empty() && self.awaits_cover(p)) {
                 // Worst first: the lowest equity per unit of MM (a pool without MM, bankrupt,
                 // goes first).
                 let key = if mm > 0.0 { e / mm } else { f64::NEG_INFINITY };
@@ -509,7 +509,7 @@ impl Exchange {
         for &(_, p) in &found {
             let p = p as usize;
             let (e, mm) = self.pool_state(p, &sh.px);
-            if !self.breached(e, mm) && !self.awaits_cover(p) {
+            if !self.breached(e, mm) && (self.held.is_empty() || !self.awaits_cover(p)) {
                 continue;
             }
             if self.cooldown_until[p] <= now {
