@@ -21,7 +21,8 @@ MODULES = [deleverage] + [
     for m in (
         "exceptions", "cli", "market", "shock", "lending", "scenario", "engine", "result",
         "risk", "examples", "perps", "vaults", "funds", "plot", "sweep", "frontier",
-        "owners", "structure", "attribution", "equilibria", "io",
+        "owners", "structure", "attribution", "equilibria", "io", "io.books", "io.prices",
+        "io.liquidations", "io.positions",
     )
 ]  # fmt: skip
 

@@ -299,7 +299,7 @@ class Lending:
         if ("positions" in v) == ("generate" in v):
             raise place.error("give exactly one of 'positions' (a file) and 'generate' (a table)")
         if "positions" in v:
-            from deleverage.io import _positions_from_toml
+            from deleverage.io._files import _positions_from_toml
 
             positions = _positions_from_toml(
                 v["positions"], place / "positions", base, "lending", lending.base_asset
@@ -708,7 +708,7 @@ def _reserves_from_file(lending: Lending, value: Any, place: Place, base: Path) 
     fmt = value.get("format") if isinstance(value, dict) else None
     if fmt not in ("aave_v3_subgraph", "compound_v3_export"):
         return lending
-    from deleverage.io import read_aave_v3, read_compound_v3
+    from deleverage.io.positions import read_aave_v3, read_compound_v3
 
     path = base / str(value.get("file"))
     if fmt == "aave_v3_subgraph":

@@ -55,7 +55,7 @@ from deleverage._core import (
 )
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
-from deleverage.io import _positions_from_toml
+from deleverage.io._files import _positions_from_toml
 from deleverage.lending import Lending
 from deleverage.market import Asset, Channel, Oracle, Peg, quote_prices
 from deleverage.outages import Outage
@@ -250,7 +250,7 @@ def _venue(v: Any, place: Place, base: Path) -> Venue:
     }
     try:
         if kind == "book":
-            from deleverage.io import _levels_from_toml
+            from deleverage.io._files import _levels_from_toml
 
             fmt = get_str(t, "format", place, "levels")
             levels = _levels_from_toml(base / get_str(t, "file", place), fmt, place)
