@@ -262,108 +262,6 @@ def run(path: Path, out: Path | None) -> int:
     return 0
 
 
-def exposure_(path: Path, by: str, within: float, out: Path | None) -> int:
-    """The structure of a scenario file before any shock: holdings, distance to liquidation,
-    concentration and the overlap between holders."""
-    from deleverage.structure import exposure
-
-    sc = Scenario.from_toml(path)
-    ex = exposure(sc, by=by, within=within)  # type: ignore[arg-type]
-    print(f"{path.name}: {sc.n_accounts:,} accounts; holders by {by}, depth within {within:.1%}")
-    print("\nOverlap index Σ_j≠i Ω_ij (quote) and each holder's balance sheet (quote):")
-    _print_table(
-        ex.index.join(ex.holders, on="holder", how="left").select(
-            "holder", pl.col("index").round(2).alias("index (quote)"),
-            pl.col("exposure").round(0).alias("net exposure (quote)"),
-            pl.col("equity").round(0).alias("equity (quote)"),
-            pl.col("leverage").round(2).alias("leverage (x)"),
-        )
-    )  # fmt: skip
-    near = (
-        ex.liquidation.filter(pl.col("distance") >= -0.25)
-        .group_by("asset", "family", "direction")
-        .agg(pl.col("notional").sum().round(0).alias("notional within 25 % (quote)"),
-             pl.len().alias("accounts"))
-        .sort("asset", "family", "direction")
-    )  # fmt: skip
-    print("\nNotional that breaches within a 25 % move of one asset, other prices held:")
-    _print_table(near)
-    print("\nConcentration of long holdings across protocols (shares, HHI):")
-    _print_table(
-        ex.concentration.filter(scope="all").select(
-            "asset", "holders", *(pl.col(c).round(4) for c in ("top1", "top10", "top100", "hhi"))
-        )
-    )
-    if out is None:
-        return 0
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from deleverage import plot
-
-    _output_dir(out)
-    frames = ["holdings", "liquidation", "leverage", "concentration", "depth", "overlap",
-              "index", "holders"]  # fmt: skip
-    for name in frames:
-        getattr(ex, name).write_parquet(out / f"{name}.parquet")
-    figures = {"exposure_network": plot.exposure_network(ex)}
-    if ex.concentration.filter(scope="all").height:
-        figures["concentration"] = plot.concentration(ex)
-    for asset in ex.leverage["asset"].unique(maintain_order=True).to_list():
-        figures[f"leverage_{asset}"] = plot.leverage(ex, asset)
-    for name, fig in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=110)
-    print(f"written to {out}/: {', '.join(frames)} (.parquet); {', '.join(figures)} (.png)")
-    return 0
-
-
-def attribute_(
-    path: Path, by: str, runs: int, threads: int | None, shapley: bool, out: Path | None
-) -> int:
-    """A scenario file's run attributed to groups of positions: forced flow, knock-outs,
-    Shapley values and the systemic-importance ranking."""
-    from deleverage.attribution import attribute
-
-    sc = Scenario.from_toml(path)
-    progress = shapley and sys.stderr.isatty()
-    att = attribute(sc, by=by, runs=runs, threads=threads, shapley=shapley, progress=progress)
-    print(f"{path.name}: {att.groups.height} groups by {by}, seed {sc.seed}")
-    if shapley:
-        moved = att.totals.filter(pl.col("all") != pl.col("none"))["metric"].to_list()
-        table = att.shapley.filter(pl.col("metric").is_in(moved)).pivot(
-            on="metric", index="group", values="value"
-        )
-        print(f"\nShapley values over {2 ** att.groups.height} coalitions × {runs} run(s) "
-              "(bad_debt in quote, drawdowns as fractions of the price):")  # fmt: skip
-        _print_table(table)
-        print("\nTotals: every group (all) and none (the market alone):")
-        _print_table(att.totals.filter(pl.col("metric").is_in(moved)))
-    print("\nKnock-outs: each other group's liquidated accounts and bad debt (quote) without one:")
-    _print_table(att.knockout)
-    if att.ranking.height:
-        print("\nSystemic importance (DebtRank-style: the others' equity-weighted distress):")
-        _print_table(att.ranking.with_columns(pl.col("importance").round(6)))
-    if out is None:
-        return 0
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from deleverage import plot
-
-    _output_dir(out)
-    frames = ["groups", "flow", "knockout", "shapley", "totals", "ranking"]
-    for name in frames:
-        getattr(att, name).write_parquet(out / f"{name}.parquet")
-    figures = {"knockout": plot.knockout(att)} if att.knockout.height else {}
-    if shapley:
-        for metric in att.totals.filter(pl.col("all") != pl.col("none"))["metric"].to_list():
-            figures[f"shapley_{metric}"] = plot.attribution(att, metric)
-    for name, fig in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=110)
-    print(f"written to {out}/: {', '.join(frames)} (.parquet); {', '.join(figures)} (.png)")
-    return 0
-
-
 def _count(low: int) -> Any:
     """An argparse type: a whole number >= ``low``."""
 
@@ -377,216 +275,6 @@ def _count(low: int) -> Any:
         return v
 
     return parse
-
-
-def _grid_values(text: str) -> tuple[str, list[Any]]:
-    """``KEY=V1,V2,…`` with TOML values (numbers, true/false, quoted strings)."""
-    import tomllib
-
-    key, sep, values = text.partition("=")
-    if not sep or not key.strip() or not values.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=V1,V2,… , got {text!r}")
-    try:
-        parsed = tomllib.loads(f"v = [{values}]")["v"]
-    except tomllib.TOMLDecodeError:
-        raise argparse.ArgumentTypeError(
-            f"the values of {key.strip()!r} must be TOML values separated by commas "
-            f"(numbers, true/false, quoted strings), got {values!r}"
-        ) from None
-    return key.strip(), parsed
-
-
-def sweep_(
-    path: Path,
-    runs: int,
-    threads: int | None,
-    grid: list[tuple[str, list[Any]]],
-    out: Path | None,
-    executor: str | None = None,
-    levels: Sequence[float] = (0.95, 0.99),
-    stream: bool = False,
-) -> int:
-    """Runs a scenario file (and the variants of a grid) on seeded paths of its shock and prints
-    the risk statistics of each variant."""
-    from deleverage.risk import risk
-    from deleverage.sweep import sweep
-
-    scenarios = _file_variants(path, grid)
-    first = next(iter(scenarios.values()))
-    if stream and out is None:
-        raise ScenarioError("--stream writes the runs into the output folder: drop --no-write")
-    if out is not None and stream:
-        lazy = sweep(
-            scenarios,
-            runs=runs,
-            threads=threads,
-            progress=_progress(),
-            executor=executor,
-            out=out / "sweep",
-        )
-        frame = lazy.collect()
-    else:
-        frame = sweep(
-            scenarios, runs=runs, threads=threads, progress=_progress(), executor=executor
-        )
-    print(f"{path.name}: {len(scenarios)} scenario(s) × {runs} runs, seed {first.seed}")
-    # Assets that never fall on any path (the quote) have no drawdown to speak of.
-    still = [
-        a
-        for a in dict.fromkeys(a.name for sc in scenarios.values() for a in sc.assets)
-        if not (frame[f"exogenous_drawdown_{a}"].min() or 0.0) < 0  # type: ignore[operator]
-    ]
-    stats = risk(
-        frame.drop(
-            f"{k}_{a}" for a in still for k in ("drawdown", "exogenous_drawdown", "amplification")
-        ),
-        levels=levels,
-    )
-    # One row per statistic, one column per variant: as wide as the variants, not the stats.
-    names = [c for c in stats.columns if c != "scenario"]
-    table = pl.DataFrame(
-        {"statistic": names}
-        | {
-            str(row["scenario"]): [_number(row[c]) for c in names]
-            for row in stats.iter_rows(named=True)
-        }
-    )
-    _print_table(table, align="RIGHT")
-    if out is not None:
-        _output_dir(out)
-        stats.write_parquet(out / "risk.parquet")
-        if stream:
-            print(
-                f"written to {out}/: sweep/runs/ (one .parquet per chunk of runs), "
-                "risk (.parquet), one row per scenario"
-            )
-        else:
-            frame.write_parquet(out / "sweep.parquet")
-            print(
-                f"written to {out}/: sweep (.parquet), one row per scenario and run; "
-                "risk (.parquet), one row per scenario"
-            )
-    return 0
-
-
-def frontier_(
-    path: Path,
-    param: tuple[str, list[Any]],
-    grid: list[tuple[str, list[Any]]],
-    limit: float,
-    metric: str,
-    stat: str,
-    runs: int,
-    tol: float | None,
-    threads: int | None,
-    executor: str | None,
-    out: Path | None,
-) -> int:
-    """The inverse search on a scenario file: where a statistic of its sweep crosses a limit."""
-    from deleverage.frontier import frontier
-
-    if len(grid) > 1:
-        raise ScenarioError("frontier takes at most one --grid (the boundary curve's axis)")
-    sc = Scenario.from_toml(path)
-    params: dict[str, Any] = {k: v for k, v in grid}
-    params[param[0]] = tuple(param[1])
-    f = frontier(
-        sc,
-        params=params,
-        limit=limit,
-        metric=metric,
-        stat=stat,
-        runs=runs,
-        tol=tol,
-        threads=threads,
-        executor=executor,
-        progress=_progress(),
-    )
-    head = f.row(0, named=True)
-    what = f"{stat} of {metric}"
-    print(
-        f"{path.name}: {what} over {runs} runs (seed {head['seed']}), limit {limit:g}, "
-        f"searching {param[0]} in [{param[1][0]}, {param[1][1]}]"
-    )
-    if not grid:
-        side = "at or above" if head["safe_side"] == "above" else "at or below"
-        print(
-            f"within the limit {side} {head['safe_value']:.8g}; boundary {head['boundary']:.8g} "
-            f"(bracket [{head['bracket_low']:.8g}, {head['bracket_high']:.8g}], {what} "
-            f"{_number(head['stat_low'])} to {_number(head['stat_high'])}; "
-            f"{head['evaluations']} sweeps)"
-        )
-    else:
-        table = f.select(
-            pl.col("grid_value").alias(grid[0][0]),
-            pl.col("boundary"),
-            pl.col("safe_value"),
-            pl.col("safe_side"),
-            pl.col("stat_low")
-            .map_elements(_number, return_dtype=pl.String)
-            .alias(f"{stat} at low"),
-            pl.col("stat_high")
-            .map_elements(_number, return_dtype=pl.String)
-            .alias(f"{stat} at high"),
-            pl.col("evaluations").alias("sweeps"),
-        )
-        _print_table(table)
-    if out is not None:
-        _save_with_plot(out, "frontier", f)
-    return 0
-
-
-def _bracket_arg(text: str) -> tuple[str, list[Any]]:
-    import tomllib
-
-    key, sep, values = text.partition("=")
-    low, colon, high = values.partition(":")
-    if not sep or not key.strip() or not colon or not low.strip() or not high.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=LOW:HIGH, got {text!r}")
-    try:
-        parsed = tomllib.loads(f"v = [{low}, {high}]")["v"]
-    except tomllib.TOMLDecodeError:
-        raise argparse.ArgumentTypeError(
-            f"the bracket of {key.strip()!r} must be two numbers LOW:HIGH, got {values!r}"
-        ) from None
-    return key.strip(), parsed
-
-
-def _number(v: object) -> str:
-    """A statistic for the terminal: counts and money with thousands separators, shares and
-    returns to four significant digits."""
-    if v is None:
-        return "–"
-    x = float(v)  # type: ignore[arg-type]
-    if x == int(x) or abs(x) >= 1_000:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
-
-
-def _file_variants(path: Path, grid: list[tuple[str, list[Any]]]) -> dict[str, Scenario]:
-    """The scenarios of a file and the product of a grid of its dotted keys, labelled by the
-    keys' last parts (unless two keys share one) and their values."""
-    import itertools
-
-    from deleverage import tomlfile
-
-    doc = tomlfile.read(path)
-    scenarios = {}
-    keys = [k for k, _ in grid]
-    short = [k.rsplit(".", 1)[-1] for k in keys]
-    names = short if len(set(short)) == len(short) else keys
-    for combo in itertools.product(*(v for _, v in grid)):
-        variant = doc
-        for key, value in zip(keys, combo, strict=True):
-            variant = tomlfile.with_value(variant, key, value, path.name)
-        label = ", ".join(f"{k}={v}" for k, v in zip(names, combo, strict=True)) or path.stem
-        try:
-            scenarios[label] = tomlfile.load_document(variant, path)
-        except ScenarioError as e:
-            if not grid:
-                raise
-            raise ScenarioError(f"the variant {label}: {e}") from None
-    return scenarios
 
 
 def map_(path: Path, asset: str, moves: list[float], cascade: bool, out: Path | None) -> int:
@@ -690,7 +378,16 @@ def _output_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--no-write", action="store_true", help="print only, write no files")
 
 
+def _structure_commands(sub: Any) -> None:
+    """``exposure`` and ``attribute`` (their own module: issue 19's commands)."""
+    from deleverage._cli_structure import add_commands
+
+    add_commands(sub)
+
+
 def _parser() -> argparse.ArgumentParser:
+    from deleverage._cli_sweeps import _bracket_arg, _grid_values
+
     p = argparse.ArgumentParser(
         prog="deleverage",
         description="Systemic deleveraging risk: liquidation cascades on real depth.",
@@ -745,48 +442,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("scenario", type=Path, help="the scenario file (.toml)")
     _output_options(r, "the outputs")
-    x = sub.add_parser(
-        "exposure",
-        help="the structure of a scenario file before any shock",
-        description="Holdings, distance to liquidation by the engine's own rules, concentration "
-        "and the liquidity-weighted overlap between holders of a scenario file at its starting "
-        "prices; print tables and write the frames (Parquet) and plots (PNG).",
-    )
-    x.add_argument("scenario", type=Path, help="the scenario file (.toml)")
-    x.add_argument("--by", choices=["holder", "protocol", "owner", "account"], default="holder",
-                   help="the holders of the overlap matrix (default: holder: owner, else fund, "
-                   "else protocol)")  # fmt: skip
-    x.add_argument(
-        "--within",
-        type=float,
-        default=0.02,
-        help="the price move that defines each asset's depth (default: 0.02)",
-    )
-    _output_options(x, "the frames and plots")
-    at = sub.add_parser(
-        "attribute",
-        help="attribute a scenario file's run to groups of positions",
-        description="Run a scenario file with its own shock and seed and attribute the cascade "
-        "to groups (protocol, family, fund, owner, account, venue): forced flow, knock-outs, exact "
-        "Shapley values of bad debt and drawdown, and a DebtRank-style ranking.",
-    )
-    at.add_argument("scenario", type=Path, help="the scenario file (.toml)")
-    at.add_argument(
-        "--by",
-        default="protocol",
-        help="protocol, family, fund, owner, account or venue (default: protocol)",
-    )
-    at.add_argument(
-        "--runs",
-        type=_count(1),
-        default=1,
-        help="seeded runs per coalition for the Shapley values (default: 1)",
-    )
-    at.add_argument("--threads", type=_count(1), default=None,
-                    help="threads for the coalitions (default: one per core)")  # fmt: skip
-    at.add_argument("--no-shapley", action="store_true",
-                    help="knock-outs and flows only (more than 10 groups)")  # fmt: skip
-    _output_options(at, "the frames and plots")
+    _structure_commands(sub)
     m = sub.add_parser(
         "map",
         help="liquidation map of a scenario file",
@@ -919,6 +575,8 @@ def _join_negative(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
+    from deleverage._cli_sweeps import frontier_, sweep_
+
     args = _parser().parse_args(_join_negative(sys.argv[1:] if argv is None else argv))
     try:
         out_arg = getattr(args, "out", None)
@@ -958,14 +616,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "map":
             return map_(args.scenario, args.asset, args.moves, not args.no_cascade, args.out)
-        if args.command == "exposure":
-            out = None if args.no_write else args.out
-            return exposure_(args.scenario, args.by, args.within, out)
-        if args.command == "attribute":
-            out = None if args.no_write else args.out
-            return attribute_(
-                args.scenario, args.by, args.runs, args.threads, not args.no_shapley, out
-            )
+        if args.command in ("exposure", "attribute"):
+            from deleverage._cli_structure import run_command
+
+            return run_command(args)
         return venues(args.qty)
     except (DeleverageError, ValueError) as e:
         print(f"deleverage: error: {e}", file=sys.stderr)
