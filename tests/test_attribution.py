@@ -4,6 +4,9 @@ DebtRank-style ranking."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -206,3 +209,76 @@ def test_venue_coalitions_keep_outages_on_their_venue() -> None:
     assert [o.venue for o in both.outages] == [0]
     att = dl.attribute(sc, by="venue", shock=dl.Shock.instant(ETH=-0.2), threads=1)
     assert att.shapley.height > 0
+
+
+def test_flow_split_over_venues_by_the_routers_split() -> None:
+    # ETH on two fee-less constant-product pools at 2,000, of 100 and 300 ETH. Best execution
+    # ends both at one marginal price y·x/(x+d)² (MECHANICS §2.8), so each pool takes the same
+    # fraction r = d/x of its reserve: a quarter of every order's units goes to the first,
+    # three quarters to the second, and each pool's proceeds are P·x·r/(1 + r) at price P — a
+    # quarter and three quarters again. Both pools move alike, so every order splits the same.
+    pools = [
+        dl.ConstantProductPool(base_reserve=x, quote_reserve=2_000.0 * x, fee=0.0)
+        for x in (100.0, 300.0)
+    ]
+    sc = dl.Scenario(
+        assets=[dl.Asset("ETH", 2_000.0, venues=pools), dl.Asset("USDC", 1.0)], steps=10
+    )
+    pos = pl.DataFrame({
+        "account": ["x1", "x2", "y1"], "collateral_asset": ["ETH"] * 3,
+        "collateral": [10.0, 12.0, 10.0], "debt_asset": ["USDC"] * 3,
+        "debt": [14_000.0, 16_000.0, 14_500.0],
+    })  # fmt: skip
+    sc = sc.add_lending(dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)}), pos)
+    groups = pl.DataFrame({"account": ["x1", "x2", "y1"], "group": ["x", "x", "y"]})
+    shock = dl.Shock.instant(ETH=-0.15)
+    res = dl.simulate(sc, shock)
+    ev = res.events.filter(pl.col("kind") == "liquidation")
+    assert ev.height >= 3
+    fills = res.fills
+    assert fills.height == 2 * ev.height
+    first = fills.filter(sequence=ev["sequence"][0]).sort("venue")
+    q = ev["qty"][0]
+    assert first["qty"].to_list() == pytest.approx([q / 4, 3 * q / 4], rel=1e-12)
+    # The shock's arbitrage took both pools to 1,700 along x·y = k: x' = x·√(2,000/1,700).
+    # The first order, at that price, sells d = q·x/400 into each.
+    s = math.sqrt(2_000.0 / 1_700.0)
+    want = [1_700.0 * x * s * (q * x / 400) / (x * s + q * x / 400) for x in (100.0, 300.0)]
+    assert first["notional"].to_list() == pytest.approx(want, rel=1e-12)
+    att = dl.attribute(sc, by=groups, shock=shock, shapley=False)
+    vf = att.venue_flow
+    for g in ("x", "y"):
+        sold = att.flow.filter(group=g)["sold"].item()
+        on = dict(vf.filter(group=g).select("venue", "sold").iter_rows())
+        assert on["ETH[0]"] == pytest.approx(sold / 4, rel=1e-12)
+        assert on["ETH[1]"] == pytest.approx(3 * sold / 4, rel=1e-12)
+    assert vf.filter(venue="ETH[1]")["share"].sum() == pytest.approx(1.0, rel=1e-12)
+    # By venue, the groups are where the flow went.
+    by_venue = dl.attribute(sc, by="venue", shock=shock, shapley=False).flow
+    total = att.flow["sold"].sum()
+    assert dict(by_venue.select("group", "sold").iter_rows()) == pytest.approx(
+        {"ETH[0]": total / 4, "ETH[1]": 3 * total / 4}, rel=1e-12
+    )
+
+
+def test_venue_flow_adds_up_to_the_flow_in_batch_rounds_and_with_a_book() -> None:
+    # A batch round's one sale per asset, shared by the round's liquidations, and a book beside
+    # a curve: each group's flow over the venues is its flow, and each order's fills are its
+    # sale's units and quote.
+    sc = cohorts(curve=dl.ImpactCurve.linear(2_000.0, 1e-6))
+    sc = dataclasses.replace(sc, liquidators=dl.Liquidators(mode="batch"))
+    shock = dl.Shock.instant(ETH=-0.2)
+    res = dl.simulate(sc, shock)
+    sales = res.events.filter(pl.col("kind") == "sale")
+    assert sales.height >= 1
+    per = res.fills.group_by("sequence").agg(pl.col("qty").sum(), pl.col("notional").sum())
+    got = sales.join(per, on="sequence", suffix="_fills")
+    assert got.height == sales.height
+    assert got["qty_fills"].to_list() == pytest.approx(got["qty"].to_list(), rel=1e-12)
+    assert got["notional_fills"].to_list() == pytest.approx(got["notional"].to_list(), rel=1e-12)
+    att = dl.attribute(sc, by=cohort_of(sc), shock=shock, shapley=False)
+    summed = att.venue_flow.group_by("group").agg(pl.col("sold").sum()).sort("group")
+    want = att.flow.sort("group")
+    assert summed["group"].to_list() == want["group"].to_list()
+    assert summed["sold"].to_list() == pytest.approx(want["sold"].to_list(), rel=1e-12)
+    assert set(att.venue_flow["venue"].to_list()) == {"ETH[0]", "ETH[1]"}

@@ -144,6 +144,9 @@ def attribute_(
         _print_table(table)
         print("\nTotals: every group (all) and none (the market alone):")
         _print_table(att.totals.filter(pl.col("metric").is_in(moved)))
+    if att.venue_flow["venue"].n_unique() > att.venue_flow["asset"].n_unique():
+        print("\nForced flow by venue (quote; share: of the venue's net forced flow):")
+        _print_table(att.venue_flow.with_columns(pl.col("share").round(4)))
     print("\nKnock-outs: each other group's liquidated accounts and bad debt (quote) without one:")
     _print_table(att.knockout)
     if att.ranking.height:
@@ -157,7 +160,7 @@ def attribute_(
     from deleverage import plot
 
     _output_dir(out)
-    frames = ["groups", "flow", "knockout", "shapley", "totals", "ranking"]
+    frames = ["groups", "flow", "venue_flow", "knockout", "shapley", "totals", "ranking"]
     for name in frames:
         getattr(att, name).write_parquet(out / f"{name}.parquet")
     figures = {"knockout": plot.knockout(att)} if att.knockout.height else {}

@@ -32,7 +32,7 @@ __all__ = [
 __version__: str
 
 # The labels of every code column the engine writes, by enum ("event_kind", "account_status",
-# "pool_status", "vault_status", "fund_status"): label = ENUM_NAMES[enum][code].
+# "pool_status", "vault_status", "fund_status", "order_side", …): label = ENUM_NAMES[enum][code].
 ENUM_NAMES: dict[str, list[str]]
 
 _Side = Literal["bid", "ask", "sell", "buy"]
@@ -389,6 +389,7 @@ class _RawFamily(TypedDict, total=False):
 class _RawResult(TypedDict):
     events: dict[str, _Array]
     steps: dict[str, _Array]
+    fills: dict[str, _Array]
     families: list[_RawFamily]
     meta: dict[str, Any]
 

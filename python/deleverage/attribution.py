@@ -18,8 +18,11 @@ out, and so are the policies of owners left without accounts.
   round's liquidations by the collateral they seized), its ``share`` of the asset's net forced
   flow, the asset's ``endogenous_drawdown`` (its lowest mid's fall beyond its lowest
   reference's) and ``drawdown_share``, the share times it (a first-order split; Shapley is the
-  exact one). The router's split across an asset's venues is not recorded in events, so the
-  flow is by asset (``by="venue"`` leaves it by asset).
+  exact one). With ``by="venue"`` the groups are the venues the flow went to.
+- ``venue_flow``: the same flow split over the venues it went to (``venue`` named
+  ``"ETH[0]"``), from the router's split of each order (:attr:`~deleverage.Result.fills`;
+  an order shared by several rows, a batch round's or funds' net order, is split over
+  them by each venue's share of it), and each row's ``share`` of the venue's net forced flow.
 - ``knockout``: for each group removed, every other group's liquidated accounts and bad debt,
   and their change from the whole scenario (one run each).
 - ``shapley``: exact Shapley values of ``bad_debt`` and of each asset's ``drawdown_<asset>``
@@ -88,6 +91,7 @@ class Attribution:
     by: str
     groups: pl.DataFrame
     flow: pl.DataFrame
+    venue_flow: pl.DataFrame
     knockout: pl.DataFrame
     shapley: pl.DataFrame
     totals: pl.DataFrame
@@ -172,7 +176,7 @@ def attribute(
     full = simulate(scenario, shock, seed=seed)
     who = _membership(scenario, by, labels)
     outcome = _outcomes(full, who)
-    flow = _flow(scenario, full, who, by)
+    flow, venue_flow = _flow(scenario, full, who, by)
     knock_parts = []
     sheets0 = None if isinstance(by, str) and by == "venue" else _equity(scenario, None, who)
     distress_full = _distress(scenario, full, who, sheets0) if sheets0 is not None else None
@@ -244,6 +248,7 @@ def attribute(
         by=by if isinstance(by, str) else "groups",
         groups=group_frame,
         flow=flow,
+        venue_flow=venue_flow,
         knockout=knockout,
         shapley=values,
         totals=totals,
@@ -449,7 +454,9 @@ def _outcomes(res: Result, who: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _flow(sc: Scenario, res: Result, who: pl.DataFrame, by: str | pl.DataFrame) -> pl.DataFrame:
+def _flow(
+    sc: Scenario, res: Result, who: pl.DataFrame, by: str | pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     from deleverage.market import quote_prices
     from deleverage.perps import PerpExchange
 
@@ -460,11 +467,11 @@ def _flow(sc: Scenario, res: Result, who: pl.DataFrame, by: str | pl.DataFrame) 
         pl.col("asset").cast(pl.String),
     )
     sells = ev.filter(pl.col("kind").is_in(list(_SELLS))).select(
-        "protocol", "account", "asset", pl.col("notional").alias("sold"),
+        "i", "protocol", "account", "asset", pl.col("notional").alias("sold"),
         pl.lit(0.0).alias("bought"),
     )  # fmt: skip
     buys = ev.filter(kind="fund_purchase").select(
-        "protocol", "account", "asset", pl.lit(0.0).alias("sold"),
+        "i", "protocol", "account", "asset", pl.lit(0.0).alias("sold"),
         pl.col("notional").abs().alias("bought"),
     )  # fmt: skip
     # Perp liquidation orders: a long's sells, a short's buys.
@@ -483,6 +490,7 @@ def _flow(sc: Scenario, res: Result, who: pl.DataFrame, by: str | pl.DataFrame) 
         perp = perp.join(side, on=["protocol", "account", "asset"], how="left")
         parts.append(
             perp.select(
+                "i",
                 "protocol",
                 "account",
                 "asset",
@@ -497,7 +505,7 @@ def _flow(sc: Scenario, res: Result, who: pl.DataFrame, by: str | pl.DataFrame) 
         seized = ev.filter(kind="liquidation").select(
             "step", "round", "asset", "protocol", "account", "collateral_seized"
         )
-        split = batch.select("step", "round", "asset", pl.col("notional").alias("lot")).join(
+        split = batch.select("i", "step", "round", "asset", pl.col("notional").alias("lot")).join(
             seized, on=["step", "round", "asset"], how="inner"
         )
         split = split.with_columns(
@@ -508,15 +516,33 @@ def _flow(sc: Scenario, res: Result, who: pl.DataFrame, by: str | pl.DataFrame) 
             ).alias("sold")
         )
         parts.append(
-            split.select("protocol", "account", "asset", "sold", pl.lit(0.0).alias("bought"))
+            split.select("i", "protocol", "account", "asset", "sold", pl.lit(0.0).alias("bought"))
         )
-    flows = pl.concat(parts, how="vertical_relaxed")
+    rows = pl.concat(parts, how="vertical_relaxed")
+    split = _on_venues(sc, res, rows)
     if isinstance(by, str) and by == "venue":
-        flows = flows.with_columns(pl.lit("(all)").alias("group"))
+        flows = split = split.with_columns(pl.col("venue").alias("group"))
     else:
-        flows = flows.join(who, on=["protocol", "account"], how="left").with_columns(
-            pl.col("group").fill_null(_REST)
+        flows, split = (
+            x.join(who, on=["protocol", "account"], how="left").with_columns(
+                pl.col("group").fill_null(_REST)
+            )
+            for x in (rows, split)
         )
+    venue_total = pl.col("net").sum().over("venue")
+    venue_flow = (
+        split.group_by("group", "asset", "venue")
+        .agg(pl.col("sold").sum(), pl.col("bought").sum())
+        .with_columns((pl.col("sold") - pl.col("bought")).alias("net"))
+        .with_columns(
+            pl.when(venue_total != 0)
+            .then(pl.col("net") / venue_total)
+            .otherwise(None)
+            .alias("share")
+        )
+        .sort("asset", "venue", "group")
+        .select("group", "asset", "venue", "sold", "bought", "net", "share")
+    )
     per = (
         flows.group_by("group", "asset")
         .agg(pl.col("sold").sum(), pl.col("bought").sum())
@@ -541,7 +567,7 @@ def _flow(sc: Scenario, res: Result, who: pl.DataFrame, by: str | pl.DataFrame) 
         )
     )
     total = pl.col("net").sum().over("asset")
-    return (
+    flow = (
         per.join(dd, on="asset", how="left")
         .with_columns(
             pl.when(total != 0).then(pl.col("net") / total).otherwise(None).alias("share")
@@ -558,6 +584,67 @@ def _flow(sc: Scenario, res: Result, who: pl.DataFrame, by: str | pl.DataFrame) 
             "endogenous_drawdown",
             "drawdown_share",
         )
+    )
+    return flow, venue_flow
+
+
+def _on_venues(sc: Scenario, res: Result, flows: pl.DataFrame) -> pl.DataFrame:
+    """The flow rows (with their event row ``i``) split over the venues their orders filled on:
+    an asset with one venue takes all of it there; on an asset with several, each row belongs
+    to its asset's last order at or before it in :attr:`~deleverage.Result.fills` and takes
+    each venue's share of that order's quote (of its units for an order filled at no price)."""
+    venues = pl.DataFrame(
+        {
+            "asset": [a.name for a in sc.assets],
+            "n_venues": [len(a.venues) for a in sc.assets],
+        },
+        schema={"asset": pl.String, "n_venues": pl.UInt32},
+    )
+    flows = flows.join(venues, on="asset", how="left")
+    one = flows.filter(pl.col("n_venues") <= 1).with_columns(
+        (pl.col("asset") + "[0]").alias("venue"), pl.lit(1.0).alias("part")
+    )
+    many = flows.filter(pl.col("n_venues") > 1)
+    fills = res.fills
+    if many.height and fills.height:
+        by_order = fills.select(
+            pl.col("sequence").alias("order"),
+            "asset",
+            (pl.col("asset") + "[" + pl.col("venue").cast(pl.String) + "]").alias("venue"),
+            pl.when(pl.col("notional").sum().over("asset", "sequence") > 0)
+            .then(pl.col("notional") / pl.col("notional").sum().over("asset", "sequence"))
+            .otherwise(pl.col("qty") / pl.col("qty").sum().over("asset", "sequence"))
+            .alias("part"),
+        )
+        orders = by_order.select("asset", "order").unique().sort("order")
+        matched = (
+            many.with_columns(pl.col("i").cast(pl.UInt32))
+            .sort("i")
+            .join_asof(
+                orders,
+                left_on="i",
+                right_on="order",
+                by="asset",
+                strategy="backward",
+                check_sortedness=False,  # both sorted above; polars cannot check with `by`
+            )
+        )
+        many = matched.join(by_order, on=["asset", "order"], how="inner").drop("order")
+    else:
+        many = many.with_columns(
+            (pl.col("asset") + "[0]").alias("venue"), pl.lit(1.0).alias("part")
+        ).filter(pl.lit(False))
+    cols = ["i", "protocol", "account", "asset", "venue"]
+    return pl.concat(
+        [
+            part.select(
+                *cols,
+                (pl.col("sold") * pl.col("part")).alias("sold"),
+                (pl.col("bought") * pl.col("part")).alias("bought"),
+            )
+            for part in (one, many)
+        ],
+        how="vertical_relaxed",
     )
 
 

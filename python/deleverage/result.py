@@ -36,10 +36,11 @@ ACCOUNT_STATUS: list[str] = list(_core.ENUM_NAMES["account_status"])
 VAULT_STATUS: list[str] = list(_core.ENUM_NAMES["vault_status"])
 FUND_STATUS: list[str] = list(_core.ENUM_NAMES["fund_status"])
 SEQUENCER: list[str] = list(_core.ENUM_NAMES["sequencer"])
+ORDER_SIDE: list[str] = list(_core.ENUM_NAMES["order_side"])
 _NONE = 2**32 - 1
 
 
-_FRAMES = ("events", "steps", "accounts", "positions", "vaults", "auctions", "funds")
+_FRAMES = ("events", "steps", "fills", "accounts", "positions", "vaults", "auctions", "funds")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ class Result:
         One row per step and asset: reference, mid, oracle, best bid and ask (null when a side is
         empty), bid depth within 2 %, liquidated notional and count, rounds, queue length,
         cumulative bad debt.
+    fills:
+        The router's split of every order on an asset with more than one venue (MECHANICS
+        §2.8): one row per order and venue it filled on, with the step, the ``sequence`` of the
+        order's first own row in ``events`` (its rows are the asset's trading rows from there up
+        to the asset's next order in this frame), the asset, the venue's index among the
+        asset's venues, the side, the units and their quote. Empty when no asset has more than
+        one venue: there the whole order is on the one venue.
     accounts:
         The final state of every lending account: status, health factor (null without debt),
         collateral and debt value, equity, liquidated notional, times liquidated, bad debt.
@@ -159,6 +167,20 @@ class Result:
     def steps(self) -> pl.DataFrame:
         """One row per step and asset (see the class docstring)."""
         return self._frame("steps")
+
+    @property
+    def fills(self) -> pl.DataFrame:
+        """Each order's part on each venue of an asset with several (see the class docstring).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> sc = dl.examples.eth_lending(n_accounts=200)  # a book and a pool
+        >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2))
+        >>> sorted(res.fills["venue"].unique().to_list())
+        [0, 1]
+        """
+        return self._frame("fills")
 
     @property
     def accounts(self) -> pl.DataFrame:
@@ -459,6 +481,20 @@ def _steps(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
         "redemption_queue",
         pl.col("redemption_paused").cast(pl.Boolean),
         "owner_sold_notional",
+    )
+
+
+def _fills(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
+    asset_names_s = pl.Series("asset", ctx.asset_names, dtype=pl.String)
+    fl = pl.DataFrame(dict(raw["fills"]))
+    return fl.select(
+        "step",
+        pl.col("event").alias("sequence"),
+        _name_of(asset_names_s, "asset").alias("asset"),
+        "venue",
+        _coded("side", ORDER_SIDE),
+        "qty",
+        "notional",
     )
 
 
@@ -768,6 +804,7 @@ def _perp_summary(
 _BUILD = {
     "events": _events,
     "steps": _steps,
+    "fills": _fills,
     "accounts": _accounts,
     "positions": _positions,
     "funds": _funds,

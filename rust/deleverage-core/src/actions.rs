@@ -62,6 +62,10 @@ impl Engine {
         let fill = match venue {
             Some(k) => {
                 let f = self.sh.market.trade_on(a, k, side, qty);
+                if f.filled > 0.0 && self.sh.market.venues(a).len() > 1 {
+                    let event = self.sh.events.len() as u32;
+                    self.sh.record_fill(event, a, k, side, &f);
+                }
                 self.sh.reread_spot(a);
                 f
             }

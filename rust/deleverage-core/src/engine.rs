@@ -16,8 +16,19 @@ use crate::family::shared::OutageState;
 use crate::family::{Budget, Family, ForcedSeller, Ledger, Shared};
 use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
-use crate::recorder::{EventColumns, SequencerState, StepColumns, StepRow, Value, Values};
+use crate::recorder::{
+    EventColumns, FillColumns, SequencerState, StepColumns, StepRow, Value, Values,
+};
 use crate::scenario::{Outage, OutageKind, Scenario};
+
+/// The tables an engine records as it runs: one row per event, per step and asset, and per
+/// venue of each order routed across more than one venue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Records {
+    pub events: EventColumns,
+    pub steps: StepColumns,
+    pub fills: FillColumns,
+}
 
 /// What one step did, without building any frame.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -159,6 +170,7 @@ impl Engine {
                 step: 0,
                 rng: ChaCha8Rng::seed_from_u64(seed),
                 events,
+                fills: FillColumns::default(),
                 steps: StepColumns::default(),
                 ledger: Ledger {
                     liquidators_seized: vec![0.0; n],
@@ -327,18 +339,24 @@ impl Engine {
         self.sh.steps.reserve(steps.saturating_mul(n));
     }
 
-    /// A copy of the recorded events and step rows so far (the engine keeps its own).
-    pub fn records(&self) -> (EventColumns, StepColumns) {
-        (self.sh.events.clone(), self.sh.steps.clone())
+    /// A copy of the recorded events, step rows and venue fills so far (the engine keeps its
+    /// own).
+    pub fn records(&self) -> Records {
+        Records {
+            events: self.sh.events.clone(),
+            steps: self.sh.steps.clone(),
+            fills: self.sh.fills.clone(),
+        }
     }
 
-    /// Takes the recorded events and step rows out of the engine (moved, not copied). Build the
-    /// families' tables first: the lending accounts table reads the events.
-    pub fn take_records(&mut self) -> (EventColumns, StepColumns) {
-        (
-            std::mem::take(&mut self.sh.events),
-            std::mem::take(&mut self.sh.steps),
-        )
+    /// Takes the recorded events, step rows and venue fills out of the engine (moved, not
+    /// copied). Build the families' tables first: the lending accounts table reads the events.
+    pub fn take_records(&mut self) -> Records {
+        Records {
+            events: std::mem::take(&mut self.sh.events),
+            steps: std::mem::take(&mut self.sh.steps),
+            fills: std::mem::take(&mut self.sh.fills),
+        }
     }
 
     /// Runs one step with the exogenous reference prices `reference` (one per asset).

@@ -31,7 +31,7 @@ pub mod session;
 pub mod sweep;
 pub mod venue;
 
-pub use engine::{Engine, StepReport};
+pub use engine::{Engine, Records, StepReport};
 pub use error::{Error, Result};
 pub use family::auction::{Ilk, PriceCurve, VaultStatus, Vaults};
 pub use family::fund::{
@@ -52,7 +52,7 @@ pub use fill::{Fill, Side};
 pub use market::Market;
 pub use oracle::OracleKind;
 pub use path::PathSpec;
-pub use recorder::{Column, EventKind, NONE, SequencerState, Table, Value, Values};
+pub use recorder::{Column, EventKind, NONE, OrderSide, SequencerState, Table, Value, Values};
 pub use scenario::{AssetSpec, Channel, Outage, OutageKind, OwnerSpec, Peg, Refresh, Scenario};
 pub use session::Session;
 pub use venue::{
@@ -72,6 +72,7 @@ pub fn enum_names() -> Vec<(&'static str, &'static [&'static str])> {
         ("vault_status", VaultStatus::NAMES),
         ("fund_status", FundStatus::NAMES),
         ("sequencer", SequencerState::NAMES),
+        ("order_side", OrderSide::NAMES),
         ("priority", Priority::NAMES),
         ("round_mode", RoundMode::NAMES),
         ("trigger", Trigger::NAMES),

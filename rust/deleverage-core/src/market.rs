@@ -49,6 +49,9 @@ pub struct Market {
     pegged: bool,
     #[serde(default)]
     spot_in_quote: Vec<f64>,
+    /// Each venue's part of the last order routed across more than one venue (venue units).
+    #[serde(skip)]
+    parts: Vec<Fill>,
 }
 
 /// A pegged asset's channels and what went through them.
@@ -102,6 +105,7 @@ impl Market {
             pegs: vec![None; n],
             pegged: false,
             spot_in_quote: Vec::new(),
+            parts: Vec::new(),
             initial,
         };
         for a in 0..n {
@@ -379,6 +383,16 @@ impl Market {
         fill
     }
 
+    /// Each venue's part, in quote, of the last order [`Market::trade`] routed on asset `a`, when
+    /// `a` has more than one venue and that order filled (the caller knows it did).
+    pub fn last_parts(&self, a: usize) -> impl Iterator<Item = (usize, Fill)> + '_ {
+        self.parts
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.filled > 0.0)
+            .map(move |(k, f)| (k, self.in_quote(a, *f)))
+    }
+
     /// Trades `qty` on asset `a`'s venues at best execution (prices in the venues' units) and
     /// keeps Π one factor; records nothing.
     fn route(&mut self, a: usize, side: Side, qty: f64) -> Fill {
@@ -392,10 +406,18 @@ impl Market {
             self.permanent[a] = permanent_of(&self.venues[a][0]);
             f
         } else {
-            let f = self.synced(a, |vs| router::execute(vs, side, qty).total);
-            self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
-            f
+            self.route_across(a, side, qty)
         }
+    }
+
+    /// [`Market::route`] over more than one venue: the router's split, each venue's part kept
+    /// for [`Market::last_parts`], then the arbitrage that aligns the venues.
+    #[inline(never)]
+    fn route_across(&mut self, a: usize, side: Side, qty: f64) -> Fill {
+        let routed = self.synced(a, |vs| router::execute(vs, side, qty));
+        self.synced(a, |vs| router::arbitrage(vs, ARB_ROUNDS));
+        self.parts = routed.parts;
+        routed.total
     }
 
     /// The arbitrage through a pegged asset's channels at the start of step `step`, after its

@@ -333,6 +333,47 @@ columns!(EventColumns from Event {
 });
 
 named_enum! {
+    /// The side of a forced order (the fills table's `side`), from the taker's side.
+    pub enum OrderSide {
+        /// Hits bids.
+        Sell = 0 => "sell",
+        /// Lifts asks.
+        Buy = 1 => "buy",
+    }
+}
+
+impl From<crate::fill::Side> for OrderSide {
+    fn from(s: crate::fill::Side) -> Self {
+        match s {
+            crate::fill::Side::Sell => OrderSide::Sell,
+            crate::fill::Side::Buy => OrderSide::Buy,
+        }
+    }
+}
+
+/// One order's part on one venue of an asset with more than one venue (the router's split,
+/// MECHANICS §2.8). The order's own rows of the events table are its asset's trading rows from
+/// row `event` up to the asset's next fill's `event`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FillRow {
+    pub step: u32,
+    /// The events table's length when the order traded: its first own row.
+    pub event: u32,
+    pub asset: u32,
+    /// The venue's index among the asset's venues.
+    pub venue: u32,
+    /// The order's [`OrderSide`] code.
+    pub side: u8,
+    /// Units of the asset traded on this venue, and their quote.
+    pub qty: f64,
+    pub notional: f64,
+}
+
+columns!(FillColumns from FillRow {
+    step: u32, event: u32, asset: u32, venue: u32, side: u8, qty: f64, notional: f64,
+});
+
+named_enum! {
     /// Where an L2 sequencer stands in a step (the steps table's `sequencer`).
     #[derive(Default)]
     pub enum SequencerState {

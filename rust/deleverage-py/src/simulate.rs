@@ -73,9 +73,10 @@ pub fn into_dict<'py>(py: Python<'py>, mut engine: Engine) -> PyResult<Bound<'py
     // The lending accounts table reads the events: build the families' tables first.
     out.set_item("families", columns::families(py, &engine)?)?;
     out.set_item("meta", columns::values(py, engine.totals())?)?;
-    let (ev, st) = engine.take_records();
-    out.set_item("events", columns::table(py, ev.into_table())?)?;
-    out.set_item("steps", columns::table(py, st.into_table())?)?;
+    let rec = engine.take_records();
+    out.set_item("events", columns::table(py, rec.events.into_table())?)?;
+    out.set_item("steps", columns::table(py, rec.steps.into_table())?)?;
+    out.set_item("fills", columns::table(py, rec.fills.into_table())?)?;
     Ok(out)
 }
 
@@ -84,8 +85,9 @@ pub fn records_dict<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py
     let out = PyDict::new(py);
     out.set_item("families", columns::families(py, engine)?)?;
     out.set_item("meta", columns::values(py, engine.totals())?)?;
-    let (ev, st) = engine.records();
-    out.set_item("events", columns::table(py, ev.into_table())?)?;
-    out.set_item("steps", columns::table(py, st.into_table())?)?;
+    let rec = engine.records();
+    out.set_item("events", columns::table(py, rec.events.into_table())?)?;
+    out.set_item("steps", columns::table(py, rec.steps.into_table())?)?;
+    out.set_item("fills", columns::table(py, rec.fills.into_table())?)?;
     Ok(out)
 }

@@ -12,7 +12,9 @@ use crate::error::{self, Error, Result};
 use crate::fill::{Fill, Side};
 use crate::market::Market;
 use crate::oracle::Oracle;
-use crate::recorder::{Event, EventColumns, EventKind, StepColumns, Table, Values, named_enum};
+use crate::recorder::{
+    Event, EventColumns, EventKind, FillColumns, FillRow, StepColumns, Table, Values, named_enum,
+};
 
 /// The engine's relative tolerance on amounts: two amounts within `DUST` of the larger are the
 /// same amount. Floating point makes `100 × 1.1` come out as 110.00000000000001; a comparison
@@ -38,6 +40,9 @@ pub struct Shared {
     pub step: u32,
     pub rng: ChaCha8Rng,
     pub events: EventColumns,
+    /// Each forced order's part on each venue, for assets with more than one venue.
+    #[serde(default)]
+    pub fills: FillColumns,
     pub steps: StepColumns,
     pub ledger: Ledger,
     pub cum_bad_debt: f64,
@@ -188,8 +193,31 @@ impl Shared {
     /// Trades `qty` of asset `a` on its venues now, and lets a spot oracle follow.
     pub fn trade(&mut self, a: usize, side: Side, qty: f64) -> Fill {
         let fill = self.market.trade(a, side, qty);
+        if self.market.venues(a).len() > 1 {
+            self.record_parts(a, side, &fill);
+        }
         self.reread_spot(a);
         fill
+    }
+
+    /// Records each venue's part of the order on asset `a` that just filled `fill` (out of the
+    /// line of [`Shared::trade`], which single-venue assets run hot).
+    #[cold]
+    #[inline(never)]
+    fn record_parts(&mut self, a: usize, side: Side, fill: &Fill) {
+        if fill.filled <= 0.0 {
+            return;
+        }
+        let event = self.events.len() as u32;
+        for (k, part) in self.market.last_parts(a) {
+            push_fill(&mut self.fills, self.step, event, a, k, side, &part);
+        }
+    }
+
+    /// Records `part`, venue `k`'s share of an order on asset `a` whose first own event row is
+    /// `event`.
+    pub fn record_fill(&mut self, event: u32, a: usize, k: usize, side: Side, part: &Fill) {
+        push_fill(&mut self.fills, self.step, event, a, k, side, part);
     }
 
     /// An event of this step on asset `a`, priced at its spot before and after (a row that
@@ -536,4 +564,25 @@ pub struct Ledger {
     pub keepers_paid: f64,
     /// Quote keepers received selling those purchases on the venues.
     pub keepers_received: f64,
+}
+
+/// Appends venue `k`'s part of an order on asset `a` to the fills table.
+fn push_fill(
+    fills: &mut FillColumns,
+    step: u32,
+    event: u32,
+    a: usize,
+    k: usize,
+    side: Side,
+    part: &Fill,
+) {
+    fills.push(&FillRow {
+        step,
+        event,
+        asset: a as u32,
+        venue: k as u32,
+        side: crate::recorder::OrderSide::from(side) as u8,
+        qty: part.filled,
+        notional: part.notional,
+    });
 }
