@@ -20,7 +20,17 @@ import pytest
 import deleverage as dl
 
 GOLDEN = Path(__file__).parent / "golden"
-FRAMES = ["events", "steps", "fills", "accounts", "positions", "vaults", "auctions", "funds", "summary"]
+FRAMES = [
+    "events",
+    "steps",
+    "fills",
+    "accounts",
+    "positions",
+    "vaults",
+    "auctions",
+    "funds",
+    "summary",
+]
 
 
 Case = tuple[dl.Scenario, dl.Shock, int]
