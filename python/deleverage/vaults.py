@@ -55,7 +55,6 @@ from deleverage.exceptions import ScenarioError
 __all__ = ["Clipper", "Vaults"]
 
 VAULT_COLUMNS = ("account", "collateral_asset", "ink", "art")
-VAULT_STATUS = ["active", "in_auction", "liquidated", "closed", "bad_debt"]
 #: The clipper numbers a ``[[vaults.clippers]]`` table may give.
 _CLIPPER_NUMBERS = ("mat", "rate", "chop", "dust", "hole", "dirt", "buf", "tau", "step", "cut",
                     "tail", "cusp", "chip", "tip")  # fmt: skip
