@@ -16,6 +16,7 @@ from deleverage.cli import main
 @pytest.mark.parametrize(
     ("example", "frames", "plots"),
     [
+        ("eth_lending_thin", ["events", "steps", "accounts", "summary"], ["amplification"]),
         ("eth_lending", ["events", "steps", "accounts", "summary"], ["liquidation_map"]),
         ("btc_perps", ["events", "steps", "positions", "summary"], ["price_and_liquidations"]),
         ("bank_fire_sale", ["events", "steps", "funds", "summary"], ["fire_sale_rounds"]),
@@ -140,3 +141,38 @@ def test_lst_loop_unwind_on_the_peg_oracle_liquidates_no_looper() -> None:
     res = dl.simulate(sc, shock=LST_SHOCK)
     assert res.events.filter(kind="liquidation", protocol="spark").height == 0
     assert res.accounts["health"].min() > 0.95 * 14 / 13 - 1e-9  # type: ignore[operator]
+
+
+def test_thin_eth_market_holds_the_stated_depth() -> None:
+    # The sum of the bid levels within 2 % against the closed form. A square-root book walks
+    # sigma·sqrt(Q/V): the bids within u of the mid are V·(u/sigma)², so within 2 % at
+    # sigma = 2 % they are V; V was set to $17.5 M / $3,000.
+    book = dl.examples.eth_lending_thin(n_accounts=0).assets[0].venues[0]
+    px, qty = book.levels("bid")
+    within = qty[px >= 3_000.0 * 0.98].sum()
+    assert within * 3_000.0 == pytest.approx(17_500_000.0, rel=2e-3)  # up to the last tick
+    assert book.depth("bid", 0.01) * 3_000.0 == pytest.approx(17_500_000.0 / 4, rel=2e-3)
+
+
+def test_default_demo_market_amplifies_a_20pct_fall_by_over_1_3() -> None:
+    # The amplification is recomputed from the steps frame: the lowest of the mid and the
+    # reference against the exogenous -20 %; the deep market beside it barely amplifies.
+    def amplification(sc: dl.Scenario) -> float:
+        eth = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2)).steps.filter(asset="ETH")
+        low = min(eth["mid"].min(), eth["reference"].min())  # type: ignore[type-var]
+        return (1.0 - low / 3_000.0) / 0.2  # type: ignore[operator]
+
+    thin, deep = dl.examples.eth_lending_thin(), dl.examples.eth_lending()
+    assert amplification(thin) > 1.3
+    assert amplification(deep) < 1.1
+    # A third of each impact moves the book's anchor: the book refills to a mid that stays
+    # below the exogenous level (the exogenous reference itself stays at 2,400).
+    eth = dl.simulate(thin, shock=dl.Shock.instant(ETH=-0.2)).steps.filter(asset="ETH")
+    assert eth["mid"][-1] < 2_400.0 * 0.95
+    assert eth["reference"][-1] == 2_400.0
+
+
+def test_cli_demo_defaults_to_the_thin_market(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--accounts", "10000"]) == 0
+    out = capsys.readouterr().out
+    assert "$17.5M of bids within 2 %" in out

@@ -151,7 +151,7 @@ def _write_frames(res: Result, out: Path) -> list[str]:
     return names
 
 
-EXAMPLES = ("eth_lending", "btc_perps", "bank_fire_sale", "lst_loop_unwind")
+EXAMPLES = ("eth_lending_thin", "eth_lending", "btc_perps", "bank_fire_sale", "lst_loop_unwind")
 
 
 def demo(
@@ -159,7 +159,7 @@ def demo(
     shock: float | None,
     seed: int,
     out: Path | None,
-    example: str = "eth_lending",
+    example: str = "eth_lending_thin",
 ) -> int:
     """Runs a built-in example through its shock to quiet: the ETH lending market (an instant
     ETH move), the BTC perp venue (BTC-PERP falling over steps 5–14) or the bank fire-sale
@@ -203,12 +203,15 @@ def demo(
         )
     else:
         shock = -0.2 if shock is None else shock
-        sc = examples.eth_lending(n_accounts=accounts, seed=seed)
+        thin = example == "eth_lending_thin"
+        make = examples.eth_lending_thin if thin else examples.eth_lending
+        sc = make(n_accounts=accounts, seed=seed)
         asset = "ETH"
         res = simulate(sc, shock=Shock.instant(ETH=shock), seed=seed)
+        depth = "$17.5M" if thin else "$450M"
         title = (
-            f"ETH lending market: {accounts:,} Aave v3.3 accounts, ETH {shock:+.0%} at step 0, "
-            f"seed {seed}"
+            f"ETH lending market, {depth} of bids within 2 %: {accounts:,} Aave v3.3 accounts, "
+            f"ETH {shock:+.0%} at step 0, seed {seed}"
         )
     _print_summary(res, title)
     if out is None:
@@ -227,10 +230,10 @@ def demo(
             "price_and_liquidations": plot.result(res, asset),
             "depth": plot.depth(res, asset),
         }
-    if example in ("eth_lending", "btc_perps"):
+    if example in ("eth_lending_thin", "eth_lending", "btc_perps"):
         from deleverage.analysis import amplification_curve, liquidation_map
 
-        step = 0.025 if example == "eth_lending" else 0.0125
+        step = 0.0125 if example == "btc_perps" else 0.025
         moves = [-step * k for k in range(1, 17)]
         lmap = liquidation_map(sc, asset, moves, seed=seed, progress=_progress())
         lmap.write_parquet(out / "liquidation_map.parquet")
@@ -399,8 +402,11 @@ def _parser() -> argparse.ArgumentParser:
         help="run a built-in example through a shock",
         description=(
             "Run a built-in example to quiet, print the summary and write the frames (Parquet) "
-            "and plots (PNG). eth_lending: Aave v3.3 positions on an order book and a Uniswap "
-            "v2 pool with a Chainlink-style oracle, instant ETH shock. btc_perps: cross-margin "
+            "and plots (PNG). eth_lending_thin (the default): Aave v3.3 positions on a thin "
+            "order book ($17.5M of bids within 2 %, a third of impact permanent) and a Uniswap "
+            "v2 pool with a Chainlink-style oracle, instant ETH shock: the cascade amplifies it. "
+            "eth_lending: the same accounts on a deep book ($450M within 2 %), for contrast. "
+            "btc_perps: cross-margin "
             "traders on a BTC perp book with Binance-style brackets, an insurance fund and ADL, "
             "BTC-PERP falling over ten one-second steps. bank_fire_sale: eight banks under a "
             "Cont–Schaanning leverage limit after a loan-book loss, batch fire sales on impact "
@@ -412,8 +418,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--example",
         choices=EXAMPLES,
-        default="eth_lending",
-        help="which built-in example (default: eth_lending)",
+        default="eth_lending_thin",
+        help="which built-in example (default: eth_lending_thin)",
     )
     d.add_argument(
         "--accounts",

@@ -28,6 +28,7 @@ __all__ = [
     "bank_fire_sale",
     "btc_perps",
     "eth_lending",
+    "eth_lending_thin",
     "eth_positions",
     "lst_loop_unwind",
     "replay_sample",
@@ -75,13 +76,15 @@ def eth_positions(
 
 
 def eth_lending(n_accounts: int = 10_000, *, seed: int = 0, steps: int = 300) -> Scenario:
-    """An ETH lending market with Aave v3.3 parameters.
+    """An ETH lending market with Aave v3.3 parameters on deep depth (the contrast to
+    :func:`eth_lending_thin`, where the same accounts set off a spiral).
 
     ETH at $3,000 trades on a square-root order book (2 % daily volatility, 150,000 ETH of daily
-    volume, $0.50 tick, refilling with a 10-minute half-life) and a Uniswap v2 ETH/USDC pool
-    (20,000 ETH, 0.3 % fee). The Aave oracle is a Chainlink-style push feed (0.5 % deviation,
-    1-hour heartbeat). WETH reserve: liquidation threshold 83 %, bonus 5 %, protocol fee 10 %
-    (Aave v3 Ethereum market parameters). USDC is borrowed; its price is the reference (1).
+    volume, $0.50 tick, refilling with a 10-minute half-life: $450 M of bids within 2 % of the
+    mid) and a Uniswap v2 ETH/USDC pool (20,000 ETH, 0.3 % fee). The Aave oracle is a
+    Chainlink-style push feed (0.5 % deviation, 1-hour heartbeat). WETH reserve: liquidation
+    threshold 83 %, bonus 5 %, protocol fee 10 % (Aave v3 Ethereum market parameters). USDC is
+    borrowed; its price is the reference (1).
 
     Examples
     --------
@@ -94,15 +97,80 @@ def eth_lending(n_accounts: int = 10_000, *, seed: int = 0, steps: int = 300) ->
     >>> sc.lending[0].protocol.reserves["ETH"].liquidation_threshold
     0.83
     """
-    price = 3_000.0
     book = OrderBook.sqrt(
-        mid=price,
+        mid=_ETH_PRICE,
         tick=0.5,
         levels=5_999,
         sigma=0.02,
         volume=150_000.0,
         resilience_half_life=600.0,
     )
+    return _aave_eth_market(book, n_accounts, seed=seed, steps=steps)
+
+
+#: The bids within 2 % of the mid of :func:`eth_lending_thin`'s book, in dollars: half of the
+#: about $35 M of ETH depth within ±2 % on Binance, the deepest venue, in a 2025 market-maker
+#: survey (binance.bh, "the three liquidity metrics we track", ETH example).
+THIN_BID_DEPTH_2PCT = 17_500_000.0
+
+#: The share of each impact that stays in the price: a metaorder's impact relaxes to about 2/3
+#: of its peak by the end of the day and on to about 1/2 of that over the following weeks
+#: (Bucci, Benzaquen, Lillo, Bouchaud 2019, arXiv:1901.05332), so about 1/3 of the peak stays.
+THIN_PERMANENT_IMPACT = 1.0 / 3.0
+
+
+def eth_lending_thin(n_accounts: int = 10_000, *, seed: int = 0, steps: int = 300) -> Scenario:
+    """The ETH lending market of :func:`eth_lending` on the depth a crash actually meets: the
+    cascade feeds on itself (``deleverage demo``'s default market).
+
+    The accounts, the pool, the oracle and the Aave v3.3 reserve are those of
+    :func:`eth_lending`; the order book is the one that changes.
+
+    - **Depth.** A square-root book holding $17.5 M of bids within 2 % of the mid
+      (:data:`THIN_BID_DEPTH_2PCT`: half of Binance's ~$35 M of ETH depth within ±2 %,
+      binance.bh 2025) and so, by the square-root shape, $4.4 M within 1 % (CoinDesk Research
+      put ETH's 1 % depth on major venues at just above $8 M, both sides, on 9 October 2025).
+      The book's ``sigma`` (2 %) and ``volume`` (5,833 ETH) are over one same horizon and only
+      set that depth: impact ``sigma·sqrt(Q/volume)``, so ``volume = (2 %/sigma)²·depth``.
+    - **Permanence.** A third of each impact moves the reference
+      (:data:`THIN_PERMANENT_IMPACT`, Bucci et al. 2019); the rest refills with the deep book's
+      10-minute half-life.
+    - **Leverage.** The 10,000 default accounts hold 150,000 ETH ($450 M) at health factors
+      1.01 plus an exponential of mean 0.35; a 20 % fall liquidates $185 M here, the order of
+      Aave's $210 M of liquidations when ETH fell over 30 % on 2–3 February 2025 (Chaos Labs,
+      governance.aave.com, "insights from recent market events 02/03/25").
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.eth_lending_thin()
+    >>> book = sc.assets[0].venues[0]
+    >>> round(book.depth("bid", 0.02) * 3_000 / 1e6, 1)  # $ M of bids within 2 % of the mid
+    17.5
+    >>> res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.2))
+    >>> round(res.summary["amplification_ETH"].item(), 2)  # the market fell 1.39 × 20 %
+    1.39
+    """
+    sigma = 0.02
+    book = OrderBook.sqrt(
+        mid=_ETH_PRICE,
+        tick=0.5,
+        levels=5_999,
+        sigma=sigma,
+        volume=(0.02 / sigma) ** 2 * THIN_BID_DEPTH_2PCT / _ETH_PRICE,
+        resilience_half_life=600.0,
+        permanent_impact=THIN_PERMANENT_IMPACT,
+    )
+    return _aave_eth_market(book, n_accounts, seed=seed, steps=steps)
+
+
+_ETH_PRICE = 3_000.0
+
+
+def _aave_eth_market(book: OrderBook, n_accounts: int, *, seed: int, steps: int) -> Scenario:
+    """ETH on ``book`` and a 20,000-ETH Uniswap v2 pool, a push oracle, and Aave v3.3 accounts
+    of :func:`eth_positions` borrowing USDC against it."""
+    price = _ETH_PRICE
     pool = ConstantProductPool(base_reserve=20_000.0, quote_reserve=20_000.0 * price, fee=0.003)
     sc = Scenario(
         assets=[
