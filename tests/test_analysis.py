@@ -136,6 +136,7 @@ def test_plots_draw_the_frames() -> None:
     assert [p.get_height() for p in fig.axes[0].patches] == approx(
         m["liquidatable_collateral"].to_list()
     )
-    assert dl.plot.depth(res, "ETH").axes[0].get_lines()[0].get_ydata().size == steps.height
+    cumulative = dl.plot.depth(res, "ETH").axes[1].get_lines()[0].get_ydata()
+    assert cumulative.size == res.depth.filter(pl.col("asset") == "ETH").height
     with pytest.raises(dl.ScenarioError, match="no steps for asset"):
         dl.plot.depth(res, "BTC")

@@ -96,3 +96,51 @@ def test_a_result_shows_itself_in_a_notebook_and_writes_a_report(tmp_path: objec
     assert "stETH: price path and forced flow" in captions
     assert "stETH: depeg" in captions
     assert text.count("data:image/png;base64,") == len(captions)
+
+
+def test_depth_is_drawn_at_fixed_prices_before_and_after_on_one_axis() -> None:
+    # A bid ladder of one unit at each of 99, 98, …, 50. A sale of 5.5 takes 99 to 95 and half
+    # of 94; nothing refills. At fixed prices the bids at or above 90 go from 10 to 4.5, at or
+    # above 94 from 6 to 0.5, above 94 from 5 to 0: the liquidity consumed, level for level (a
+    # window following the mid down to 97.5 would show the deeper levels instead).
+    book = dl.OrderBook.linear(mid=100.0, tick=1.0, levels=50, depth_per_level=1.0)
+    sc = dl.Scenario(assets=[dl.Asset("X", 100.0, venues=[book]), dl.Asset("USD", 1.0)], steps=3)
+    eng = dl.Engine(sc)
+    eng.submit("X", "sell", 5.5)
+    eng.step()
+    res = eng.result()
+    depth = res.depth.filter(pl.col("asset") == "X")
+    at = {p: (b, a) for p, b, a in depth.select("price", "bids_before", "bids_after").rows()}
+    assert at[90.0] == (10.0, 4.5)
+    assert at[94.0] == (6.0, 0.5)
+    assert at[94.5] == (5.0, 0.0)
+    assert at[99.0] == (1.0, 0.0)
+    assert at[100.0] == (0.0, 0.0)
+    assert depth["price"].min() == 40.0
+    assert depth["price"].max() == 120.0
+    assert depth.height == 161  # 40 % to 120 % of 100 in steps of 0.5 %
+    # The asks (101 up) were not touched.
+    assert depth.filter(pl.col("price") == 105.0)["asks_after"].item() == 5.0
+
+    fig = dl.plot.depth(res, "X")
+    top, bottom = fig.axes
+    # The cumulative panel draws both columns on the fixed grid; the band panel their
+    # differences; the mid fell to (94 + 101) / 2 = 97.5, so the axes span 97.5 − 5 to 102.5.
+    before, after = bottom.get_lines()[:2]
+    assert np.array_equal(before.get_xdata(), depth["price"].to_numpy())
+    assert np.array_equal(after.get_ydata(), depth["bids_after"].to_numpy())
+    assert before.get_label() == "before the shock"
+    assert after.get_label() == "after the run (step 0)"
+    assert bottom.get_xlim() == (92.5, 102.5)
+    assert top.get_xlim() == (92.5, 102.5)
+    bands = top.patches[1].get_path().vertices[:, 1]  # the after stairs
+    assert max(bands) == pytest.approx(1.0)  # one unit per band from 93.5 down
+    marks = [line.get_label() for line in bottom.get_lines()[2:]]
+    assert marks == ["pre-shock price 100.00", "lowest mid 97.50", "final mid 97.50"]
+    assert bottom.get_ylabel() == "bids at or above the price (X)"
+    assert top.get_ylabel() == "resting per 0.5-wide band (X)"
+    assert bottom.get_xlabel() == "price (quote)"
+    with pytest.raises(dl.ScenarioError, match="no venue depth for asset 'USD'"):
+        dl.plot.depth(res, "USD")
+    with pytest.raises(dl.ScenarioError, match="side must be 'bid' or 'ask'"):
+        dl.plot.depth(res, "X", side="up")

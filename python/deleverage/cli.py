@@ -143,7 +143,16 @@ def _write_frames(res: Result, out: Path) -> list[str]:
     _output_dir(out)
     names = [
         n
-        for n in ("events", "steps", "accounts", "positions", "vaults", "auctions", "funds")
+        for n in (
+            "events",
+            "steps",
+            "accounts",
+            "positions",
+            "vaults",
+            "auctions",
+            "funds",
+            "depth",
+        )
         if getattr(res, n).height or n in ("events", "steps", "accounts")
     ] + ["summary"]
     for name in names:

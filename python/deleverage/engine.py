@@ -38,6 +38,15 @@ from deleverage.vaults import Vaults
 
 __all__ = ["Engine", "EngineState", "StepReport", "simulate"]
 
+#: The fixed prices of a result's depth frame, as fractions of each asset's pre-shock price: 40 %
+#: to 120 % in steps of 0.5 % (k/200 for k = 80..240), the same before and after, so they
+#: compare level for level.
+_DEPTH_K = np.arange(80.0, 241.0)
+
+
+def _depth_prices(p0: float) -> npt.NDArray[np.float64]:
+    return p0 * _DEPTH_K / 200.0
+
 
 @dataclass(frozen=True)
 class EngineState:
@@ -126,6 +135,8 @@ class Engine:
             self._core = _core.Engine(spec)
         except DeleverageError as e:
             raise _named(e, self._protocols, labels) from None
+        self._traded = [k for k, a in enumerate(scenario.assets) if a.venues]
+        self._depth_before = self._depth_now()
 
     @classmethod
     def _of(cls, parent: Engine, core: _core.Engine) -> Engine:
@@ -683,7 +694,34 @@ class Engine:
         """
         return Engine._of(self, self._core.fork())
 
-    def _build(self, raw: Any) -> Result:
+    def _depth_now(self) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+        """Each traded asset's bids at or above and asks at or below the fixed prices now."""
+        out = []
+        for k in self._traded:
+            prices = _depth_prices(self._prices[k]).tolist()
+            out.append((self._core.capacity_to(k, "bid", prices),
+                        self._core.capacity_to(k, "ask", prices)))  # fmt: skip
+        return out
+
+    def _depth_columns(self) -> dict[str, Any]:
+        after = self._depth_now()
+        n = len(_DEPTH_K)
+
+        def cat(parts: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
+            return np.concatenate(parts) if parts else np.empty(0)
+
+        return {
+            "asset": [self._assets[k] for k in self._traded for _ in range(n)],
+            "price": cat([_depth_prices(self._prices[k]) for k in self._traded]),
+            "bids_before": cat([b for b, _ in self._depth_before]),
+            "bids_after": cat([b for b, _ in after]),
+            "asks_before": cat([a for _, a in self._depth_before]),
+            "asks_after": cat([a for _, a in after]),
+        }
+
+    def _build(self, raw: Any, depth: dict[str, Any] | None = None) -> Result:
+        raw = dict(raw)
+        raw["depth"] = self._depth_columns() if depth is None else depth
         return build_result(
             raw,
             self._assets,
@@ -708,7 +746,8 @@ class Engine:
         self._core = core
 
     def _finish(self) -> Result:
-        return self._build(self._core.finish())
+        depth = self._depth_columns()  # the market's state goes with the finished engine
+        return self._build(self._core.finish(), depth)
 
     def __repr__(self) -> str:
         return f"Engine(assets={self._assets}, steps_run={self.steps_run}, quiet={self.quiet})"

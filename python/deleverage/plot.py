@@ -231,8 +231,23 @@ def amplification_curve(frame: pl.DataFrame) -> Figure:
     return fig
 
 
-def depth(res: Result, asset: str) -> Figure:
-    """Bid depth within 2 % of the mid per step: how the cascade and the refill reshape it.
+def _units(values: object, unit: str) -> tuple[float, str]:
+    """A divisor and its name for amounts of ``unit`` on an axis (no offset notation)."""
+    top = float(np.max(np.abs(np.asarray(values, dtype=float)), initial=0.0))
+    for div, name in ((1e9, "bn "), (1e6, "M "), (1e3, "k ")):
+        if top >= div:
+            return div, f"{name}{unit}"
+    return 1.0, unit
+
+
+def depth(res: Result, asset: str, side: str = "bid") -> Figure:
+    """The depth of ``asset``'s venues at fixed prices before the shock and at the end of the
+    run, before and after on the same axes (:attr:`Result.depth`). Above: the units resting in
+    each 0.5 % price band; below: for ``side="bid"`` the units one sale takes before its
+    marginal price falls below each price (for ``"ask"``, one buy before it rises above it).
+    Fixed prices, not a window that follows the mid, so the liquidity the cascade consumed,
+    the refill and a moved anchor read level for level. Dashed lines mark the pre-shock price,
+    the lowest mid and the final mid; the axes show the prices between them.
 
     Examples
     --------
@@ -241,16 +256,57 @@ def depth(res: Result, asset: str) -> Figure:
     >>> import deleverage as dl
     >>> res = dl.simulate(dl.examples.eth_lending(n_accounts=200, seed=1, steps=20),
     ...                   shock=dl.Shock.instant(ETH=-0.2))
-    >>> dl.plot.depth(res, "ETH").axes[0].get_ylabel()
-    'bid depth within 2 % (units)'
+    >>> dl.plot.depth(res, "ETH").axes[1].get_ylabel()
+    'bids at or above the price (M ETH)'
     """
     rows = _asset_steps(res, asset)
-    fig, (ax,) = _figure(1, 3.5)
-    ax.plot(rows["step"].to_numpy(), rows["bid_depth_2pct"].to_numpy(), color="C2")
-    ax.set_xlabel("step")
-    ax.set_ylabel("bid depth within 2 % (units)")
-    ax.grid(alpha=0.3)
-    ax.set_title(f"{asset}: depth near the mid")
+    if side not in ("bid", "ask"):
+        raise ScenarioError(f"side must be 'bid' or 'ask', got {side!r}")
+    frame = res.depth.filter(pl.col("asset") == asset)
+    if frame.height == 0:
+        raise ScenarioError(f"no venue depth for asset {asset!r} (it has no venues)")
+    px = frame["price"].to_numpy()
+    p0 = float(res.meta["initial_prices"][asset])
+    mids = rows["mid"].drop_nulls().to_numpy()
+    low = float(mids.min()) if len(mids) else p0
+    last = float(mids[-1]) if len(mids) else p0
+    pad = 0.05 * p0
+    lo, hi = min(p0, low, last), max(p0, low, last)
+    if side == "bid":
+        xlim = (max(float(px[0]), lo - pad), hi + 0.5 * pad)
+    else:
+        xlim = (lo - 0.5 * pad, min(float(px[-1]), hi + pad))
+    shown = (px >= xlim[0]) & (px <= xlim[1])
+    before = frame[f"{side}s_before"].to_numpy()
+    after = frame[f"{side}s_after"].to_numpy()
+    # Units in each band between neighbouring grid prices: the difference of the cumulative.
+    bands = [np.abs(np.diff(c)) for c in (before, after)]
+    fig, (top, bottom) = _figure(2, 3.2)
+    step = res.summary["steps_run"].item() - 1
+    labels = ("before the shock", f"after the run (step {step})")
+    div, unit = _units(np.concatenate([b[shown[:-1]] for b in bands]), asset)
+    for band, color, label in zip(bands, ("C0", "C3"), labels, strict=True):
+        top.stairs(band / div, px, color=color, label=label)
+    div2, unit2 = _units(np.concatenate([before[shown], after[shown]]), asset)
+    where = "post" if side == "bid" else "pre"
+    for cum, color, label in zip((before, after), ("C0", "C3"), labels, strict=True):
+        bottom.step(px, cum / div2, where=where, color=color, label=label)
+    word = "bids at or above" if side == "bid" else "asks at or below"
+    marks = ((p0, "--", "pre-shock price"), (low, ":", "lowest mid"), (last, "-.", "final mid"))
+    for ax, (d, vals) in ((top, (div, bands)), (bottom, (div2, (before, after)))):
+        for x, style, name in marks:
+            ax.axvline(x, color="0.4", linestyle=style, linewidth=1.0,
+                       label=f"{name} {x:,.2f}")  # fmt: skip
+        ax.set_xlim(*xlim)
+        visible = [v[shown[: len(v)]] for v in vals]
+        ax.set_ylim(0.0, 1.05 * max(float(np.max(v, initial=0.0)) for v in visible) / d or 1.0)
+        ax.ticklabel_format(axis="both", style="plain", useOffset=False)
+        ax.grid(alpha=0.3)
+    top.set_ylabel(f"resting per {0.005 * p0:,.4g}-wide band ({unit})")
+    top.legend(loc="best", frameon=False)
+    top.set_title(f"{asset}: {side}s at fixed prices, before the shock and after the run")
+    bottom.set_ylabel(f"{word} the price ({unit2})")
+    bottom.set_xlabel("price (quote)")
     return fig
 
 

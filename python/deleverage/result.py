@@ -42,7 +42,9 @@ from deleverage.exceptions import ScenarioError
 
 __all__ = ["Result"]
 
-_FRAMES = ("events", "steps", "fills", "accounts", "positions", "vaults", "auctions", "funds")
+_FRAMES = (
+    "events", "steps", "fills", "accounts", "positions", "vaults", "auctions", "funds", "depth",
+)  # fmt: skip
 
 
 class Result:
@@ -84,6 +86,14 @@ class Result:
     funds:
         The final state of every fund: marketable and illiquid value, debt, equity, leverage
         (null once equity is gone), status, notional sold and bought, bad debt.
+    depth:
+        The depth of each traded asset's venues at fixed prices, before the shock and at the
+        end of the run: one row per asset and price (40 % to 120 % of the pre-shock price in
+        steps of 0.5 %), with the units the venues together take from one sale before its
+        marginal price falls below the price (``bids_before``, ``bids_after``) and from one buy
+        before it rises above it (``asks_before``, ``asks_after``). Fixed prices, unlike the
+        steps frame's depth within 2 % of the moving mid: the liquidity the cascade consumed,
+        the refill and a moved anchor show level for level.
     summary:
         One row: totals, bad debt, drawdown and amplification per asset, first liquidation step,
         steps to quiet.
@@ -195,6 +205,22 @@ class Result:
         """The final state of every fund (see the class docstring)."""
         return self._frame("funds")
 
+    @property
+    def depth(self) -> pl.DataFrame:
+        """Each traded asset's bids and asks at fixed prices before and after (see the class
+        docstring).
+
+        Examples
+        --------
+        >>> import deleverage as dl
+        >>> book = dl.OrderBook.linear(mid=100.0, tick=1.0, levels=50, depth_per_level=1.0)
+        >>> sc = dl.Scenario(assets=[dl.Asset("X", 100.0, venues=[book]), dl.Asset("USD", 1.0)])
+        >>> res = dl.simulate(sc)
+        >>> res.depth.filter(price=90.0).select("bids_before", "bids_after").row(0)
+        (10.0, 10.0)
+        """
+        return self._frame("depth")
+
     def __getstate__(self) -> dict[str, Any]:
         # Pickled as its frames: the engine's raw columns and labels stay behind.
         return {
@@ -263,8 +289,8 @@ class Result:
     def report(self, path: str | os.PathLike[str], *, title: str = "deleverage run") -> Path:
         """Writes one self-contained HTML file: the summary, the head of every non-empty
         frame and every plot that applies (the price path and forced flow of each asset with
-        forced sales, the depth near the mid, a pegged asset's depeg, the first step's rounds),
-        embedded as PNG, so that it opens offline. Returns the path written.
+        forced sales, the depth at fixed prices before and after, a pegged asset's depeg, the
+        first step's rounds), embedded as PNG, so that it opens offline. Returns the path written.
 
         Examples
         --------
@@ -301,8 +327,8 @@ class Result:
             rows = steps.filter(pl.col("asset") == asset)
             if rows.height and rows["peg_ratio"].is_not_null().any():
                 figures.append((f"{asset}: depeg", plot.peg(self, asset)))
-            elif rows.height:
-                figures.append((f"{asset}: depth near the mid", plot.depth(self, asset)))
+            elif rows.height and (self._frame("depth")["asset"] == asset).any():
+                figures.append((f"{asset}: depth at fixed prices", plot.depth(self, asset)))
         if ev.height and (ev["step"] == 0).any():
             with contextlib.suppress(ScenarioError):  # no forced sale at step 0
                 figures.append(("round by round, step 0", plot.rounds(self)))
@@ -591,7 +617,18 @@ def amplification(
     return np.where(np.isnan(ratio), np.nan, np.maximum(ratio, 1.0))
 
 
+def _depth(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
+    cols = raw.get("depth") or {k: [] for k in _DEPTH_COLUMNS}
+    return pl.DataFrame(
+        {k: cols[k] for k in _DEPTH_COLUMNS},
+        schema={"asset": pl.String} | {k: pl.Float64 for k in _DEPTH_COLUMNS[1:]},
+    )
+
+
+_DEPTH_COLUMNS = ("asset", "price", "bids_before", "bids_after", "asks_before", "asks_after")
+
 _BUILD = {
+    "depth": _depth,
     "events": _events,
     "steps": _steps,
     "fills": _fills,

@@ -263,6 +263,32 @@ impl PyEngine {
         Ok(PyFill::new(h.engine().market().quote(asset, side, qty)))
     }
 
+    /// The most one order on `side` trades across the venues of `asset` now before its marginal
+    /// price passes each of `limits` (in quote): the bids at or above each price for a sale,
+    /// the asks at or below it for a buy (`Market::capacity_to`).
+    fn capacity_to<'py>(
+        &self,
+        py: Python<'py>,
+        asset: usize,
+        side: &str,
+        limits: Vec<f64>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let side: Side = convert::side(side)?;
+        let mut g = self.held()?;
+        let h = open(&mut g)?;
+        if asset >= h.n_assets() {
+            return Err(
+                BindingError::Scenario(format!("asset {asset} is not in the scenario")).into(),
+            );
+        }
+        let m = h.engine().market();
+        let out: Vec<f64> = limits
+            .iter()
+            .map(|&p| m.capacity_to(asset, None, side, p))
+            .collect();
+        Ok(out.into_pyarray(py))
+    }
+
     /// The recorded tables so far and every family's state now, as `simulate` returns them
     /// (copied: the engine goes on).
     fn records<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
