@@ -58,6 +58,11 @@ def test_liquidation_map_without_feedback_by_hand() -> None:
     assert m["liquidated_notional"].to_list() == approx(
         [0.0, 1.05 * 780, 1.05 * 1_540, 1.05 * 2_260], rel=1e-6
     )
+    # Without venues nothing moves the price: the same, like for like.
+    assert m["no_feedback_liquidations"].to_list() == [0, 1, 2, 3]
+    assert m["no_feedback_liquidated_notional"].to_list() == approx(
+        [0.0, 1.05 * 780, 1.05 * 1_540, 1.05 * 2_260], rel=1e-6
+    )
 
 
 def test_critical_shock_brackets_the_bad_debt_threshold() -> None:
@@ -131,12 +136,37 @@ def test_plots_draw_the_frames() -> None:
     ev = res.events.filter(pl.col("kind").cast(pl.String) == "liquidation")
     per_step = ev.group_by("step").agg(pl.col("notional").sum()).sort("step")
     assert sum(heights) == approx(per_step["notional"].sum())
-    m = dl.liquidation_map(sc, "ETH", [-0.02, -0.05], cascade=False)
-    fig = dl.plot.liquidation_map(m)
-    assert [p.get_height() for p in fig.axes[0].patches] == approx(
-        m["liquidatable_collateral"].to_list()
+    # The leverage layer: debt reaching its liquidation price in each band. At 98 nothing;
+    # between 98 and 95 the account with debt 780 (trigger 97.5; 760's is 95 exactly, health
+    # 1 there, not below). Like for like above it: the notional liquidated without feedback
+    # and with the cascade, side by side.
+    m = dl.liquidation_map(sc, "ETH", [-0.05, -0.02])
+    top, bottom = dl.plot.liquidation_map(m).axes
+    assert [p.get_height() for p in bottom.patches] == approx([0.0, 780.0])
+    assert [p.get_x() + p.get_width() / 2 for p in bottom.patches] == approx([98.0, 95.0])
+    flat, cascade = top.patches[:2], top.patches[2:]
+    rows = m.sort("price", descending=True)
+    assert [p.get_height() for p in flat] == approx(
+        rows["no_feedback_liquidated_notional"].to_list()
     )
+    assert [p.get_height() for p in cascade] == approx(rows["liquidated_notional"].to_list())
+    assert top.get_ylabel() == "liquidated notional (quote)"
+    assert [t.get_text() for t in top.get_legend().get_texts()] == [
+        "without feedback (prices held at the move)",
+        "with the cascade",
+    ]
     cumulative = dl.plot.depth(res, "ETH").axes[1].get_lines()[0].get_ydata()
     assert cumulative.size == res.depth.filter(pl.col("asset") == "ETH").height
     with pytest.raises(dl.ScenarioError, match="no steps for asset"):
         dl.plot.depth(res, "BTC")
+
+
+def test_without_feedback_the_engine_liquidates_exactly_the_statically_liquidatable() -> None:
+    # Prices held at the move: the engine liquidates each account whose health factor is below
+    # 1 there (found by the static breach test) once, and no other; on the thin book the
+    # cascade's own sales push more accounts under and liquidate more notional.
+    sc = dl.examples.eth_lending_thin(n_accounts=2_000)
+    m = dl.liquidation_map(sc, "ETH", [-0.1, -0.2])
+    assert m["no_feedback_liquidations"].to_list() == m["liquidatable_accounts"].to_list()
+    assert (m["liquidations"] > m["no_feedback_liquidations"]).all()
+    assert (m["liquidated_notional"] > m["no_feedback_liquidated_notional"]).all()

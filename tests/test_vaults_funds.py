@@ -164,9 +164,13 @@ def test_breakdown_and_liquidation_map_cover_vaults() -> None:
     assert m["vault_liquidatable_vaults"].to_list() == [1, 0]
     assert m["vault_liquidatable_debt"][0] == pytest.approx(14_790.0)
     assert m["vault_liquidatable_collateral"][0] == pytest.approx(11 * 1_840.0 * 1.05)
-    # The map's plot stacks the vault layer (and leaves out the absent lending one).
+    # The map's plot stacks the vault layer (and leaves out the absent lending one): the vault's
+    # debt reaches its liquidation price between +6 % and +5 %, nothing above.
     import matplotlib
 
     matplotlib.use("Agg")
-    legend = dl.plot.liquidation_map(m).axes[0].get_legend().get_texts()
-    assert [t.get_text() for t in legend] == ["collateral of unsafe vaults, no feedback"]
+    (ax,) = dl.plot.liquidation_map(m).axes  # no cascade columns: the leverage layer alone
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["vault debt"]
+    assert [p.get_x() + p.get_width() / 2 for p in ax.patches] == pytest.approx([1_950.4, 1_932.0])
+    assert [p.get_height() for p in ax.patches] == pytest.approx([0.0, 14.79])
+    assert ax.get_ylabel() == "reaching liquidation in the band (quote, k)"

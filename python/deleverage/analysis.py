@@ -25,6 +25,7 @@ from deleverage import _breach, _core
 from deleverage._checks import finite as _finite
 from deleverage._checks import returns
 from deleverage._spec import build_spec
+from deleverage.attribution import _coalition
 from deleverage.engine import simulate
 from deleverage.exceptions import ScenarioError
 from deleverage.market import quote_prices
@@ -91,8 +92,11 @@ def liquidation_map(
     (``perp_liquidatable_notional``, ``perp_liquidatable_positions``). Funds are not counted:
     their sales are a leverage rule, not a liquidation threshold. With ``cascade=True``
     the scenario is also run through ``Shock.instant`` of that move and the outcome is added:
-    final mid, liquidated notional, liquidations, bad debt, amplification. ``progress`` shows a
-    progress bar.
+    final mid, liquidated notional, liquidations, bad debt, amplification; and run once more
+    without its venues, where every price stays at the moved one (an asset without venues
+    keeps the exogenous price), so that the ``no_feedback_*`` columns give the same engine's
+    liquidated notional, liquidations and bad debt with no feedback, like for like with the
+    cascade's. ``progress`` shows a progress bar.
 
     Examples
     --------
@@ -147,6 +151,8 @@ def liquidation_map(
             "perp_liquidatable_notional": p["notional"],
             "perp_liquidatable_positions": p["count"],
         }
+    # Every venue gone: forced sales move no price, the same rules liquidate at the moved one.
+    still = _coalition(scenario, "venue", [], []) if cascade else scenario
     rows_out = []
     for i, m in enumerate(tqdm(moves_arr, desc="liquidation map", disable=not progress)):
         row: dict[str, float | int | None] = {
@@ -169,6 +175,14 @@ def liquidation_map(
                     "liquidations": s["liquidations"],
                     "bad_debt": s["bad_debt"],
                     "amplification": s[f"amplification_{asset}"],
+                }
+            )
+            flat = simulate(still, shock=Shock.instant({asset: float(m)}), seed=seed).to_dict()
+            row.update(
+                {
+                    "no_feedback_liquidated_notional": flat["liquidated_notional"],
+                    "no_feedback_liquidations": flat["liquidations"],
+                    "no_feedback_bad_debt": flat["bad_debt"],
                 }
             )
         rows_out.append(row)

@@ -155,9 +155,12 @@ def result(res: Result, asset: str | None = None) -> Figure:
 
 
 def liquidation_map(frame: pl.DataFrame) -> Figure:
-    """A :func:`deleverage.liquidation_map` frame: the collateral of accounts that are
-    liquidatable with no feedback at each moved price (bars), and, when present, the collateral
-    the cascade actually liquidated (line).
+    """A :func:`deleverage.liquidation_map` frame, one quantity per axis. Above (when the frame
+    has the cascade's columns): the notional liquidated at each moved price without feedback
+    (the same engine, no venues, every price held at the moved one) beside the notional the
+    cascade liquidated, like for like. Below: the distribution of leverage, the debt (and perp
+    notional) whose liquidation price lies in each band between a moved price and the one
+    above it, stacked by family, with no sales.
 
     Examples
     --------
@@ -166,41 +169,54 @@ def liquidation_map(frame: pl.DataFrame) -> Figure:
     >>> import deleverage as dl
     >>> sc = dl.examples.eth_lending(n_accounts=200, seed=2, steps=10)
     >>> fig = dl.plot.liquidation_map(dl.liquidation_map(sc, "ETH", [-0.1, -0.2, -0.3]))
-    >>> fig.axes[0].get_xlabel()
-    'price'
+    >>> fig.axes[1].get_xlabel()
+    'price after the exogenous move (quote)'
     """
-    _check_frame(frame, ("price", "liquidatable_collateral"), "a liquidation_map frame")
-    fig, (ax,) = _figure(1, 4.0)
+    _check_frame(frame, ("price", "liquidatable_debt"), "a liquidation_map frame")
+    frame = frame.sort("price", descending=True)
+    both = "liquidated_notional" in frame.columns and "no_feedback_liquidated_notional" in frame
+    fig, axes = _figure(2 if both else 1, 3.2)
     px = frame["price"].to_numpy()
-    width = (abs(px[1] - px[0]) if len(px) > 1 else max(abs(px[0]) * 0.01, 1e-9)) * 0.8
-    # Each family's no-feedback exposure stacked on the one before: the heatmap's total.
+    gaps = np.abs(np.diff(px))
+    width = float(gaps.min()) if len(gaps) else max(abs(px[0]) * 0.01, 1e-9)
+    if both:
+        top = axes[0]
+        flat = frame["no_feedback_liquidated_notional"].to_numpy()
+        cascade = frame["liquidated_notional"].to_numpy()
+        div, unit = _scale(np.concatenate([flat, cascade]))
+        top.bar(px + width * 0.2, flat / div, width=width * 0.4, color="C0",
+                label="without feedback (prices held at the move)")  # fmt: skip
+        top.bar(px - width * 0.2, cascade / div, width=width * 0.4, color="C3",
+                label="with the cascade")  # fmt: skip
+        top.set_ylabel(f"liquidated notional ({unit})")
+        top.legend(loc="best", frameon=False)
+        top.grid(alpha=0.3)
+        top.set_title("Liquidation map: liquidated notional at each exogenous move")
+    ax = axes[-1]
+    # The leverage distribution: what reaches its liquidation price in each band, stacked.
     layers = [
-        ("liquidatable_collateral", "C0", "collateral of liquidatable lending accounts"),
-        ("vault_liquidatable_collateral", "C2", "collateral of unsafe vaults"),
-        ("perp_liquidatable_notional", "C1", "notional of liquidatable perp positions"),
+        ("liquidatable_debt", "C0", "lending debt"),
+        ("vault_liquidatable_debt", "C2", "vault debt"),
+        ("perp_liquidatable_notional", "C1", "perp notional"),
     ]
-    present = [layer for layer in layers if layer[0] in frame.columns]
+    present = [(c, k, n) for c, k, n in layers if c in frame.columns and frame[c].to_numpy().any()]
+    bands = {c: np.diff(frame[c].to_numpy(), prepend=0.0) for c, _, _ in present}
+    div, unit = _scale(sum(bands.values()) if bands else [0.0])
     bottom = np.zeros(len(px))
     for col, color, label in present:
-        values = frame[col].to_numpy()
-        if len(present) > 1 and not values.any():
-            continue  # a family the scenario does not hold: no empty legend entry
-        ax.bar(px, values, width=width, bottom=bottom, color=color, alpha=0.6,
-               label=f"{label}, no feedback")  # fmt: skip
-        bottom = bottom + values
-    if "liquidated_notional" in frame.columns:
-        ax.plot(
-            px,
-            frame["liquidated_notional"].to_numpy(),
-            "o-",
-            color="C3",
-            label="liquidated with the cascade",
-        )
-    ax.set_xlabel("price")
-    ax.set_ylabel("quote")
-    ax.legend(loc="best", frameon=False)
+        ax.bar(px, bands[col] / div, width=width * 0.8, bottom=bottom, color=color, alpha=0.7,
+               label=label)  # fmt: skip
+        bottom = bottom + bands[col] / div
+    ax.set_ylabel(f"reaching liquidation in the band ({unit})")
+    ax.set_xlabel("price after the exogenous move (quote)")
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    if present:
+        ax.legend(loc="best", frameon=False, title="between this price and the one above")
     ax.grid(alpha=0.3)
-    ax.set_title("Liquidation map")
+    ax.set_title("Leverage: liquidation prices of the accounts, no sales")
+    if both:
+        axes[0].set_xlim(ax.get_xlim())
+        axes[0].ticklabel_format(axis="x", style="plain", useOffset=False)
     return fig
 
 
@@ -223,7 +239,11 @@ def amplification_curve(frame: pl.DataFrame) -> Figure:
     shock = -frame["shock"].to_numpy()
     ax.plot(shock, -frame["drawdown"].to_numpy(), "o-", color="C3", label="with the cascade")
     ax.plot(shock, shock, "--", color="0.5", label="exogenous only")
-    ax.set_xlabel("exogenous shock (fall)")
+    from matplotlib.ticker import PercentFormatter
+
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("exogenous shock (fall from the pre-shock price)")
     ax.set_ylabel("drawdown with the cascade")
     ax.legend(loc="best", frameon=False)
     ax.grid(alpha=0.3)
