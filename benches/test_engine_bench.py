@@ -90,7 +90,7 @@ def test_sweep_64_runs(benchmark: Any, threads: int) -> None:
     """64 jump-diffusion runs of the ETH example (2,000 accounts, 300 steps) on 1 and 2 threads."""
     sc = dl.examples.eth_lending(n_accounts=2_000, seed=1)
     shock = dl.Shock.jump_diffusion(
-        sigma={"ETH": 1.0}, jump_intensity={"ETH": 500.0}, jump_mean={"ETH": -0.08}
+        sigma={"ETH": 1.0}, jump_intensity={"ETH": 500.0}, jump_mean={"ETH": -0.08}, per="year"
     )
     out = benchmark.pedantic(
         dl.sweep, args=(sc, shock), kwargs={"runs": 64, "seed": 1, "threads": threads}, rounds=3

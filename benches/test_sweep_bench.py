@@ -30,7 +30,7 @@ def market() -> dl.Scenario:
     return dl.examples.eth_lending(n_accounts=10_000, seed=1, steps=100)
 
 
-SHOCK = dl.Shock.gbm(sigma={"ETH": 15.0})
+SHOCK = dl.Shock.gbm(sigma={"ETH": 15.0}, per="year")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ _STREAM = """
 import sys
 import deleverage as dl
 sc = dl.examples.eth_lending(n_accounts=300, seed=2, steps=40)
-shock = dl.Shock.gbm(sigma={"ETH": 15.0})
+shock = dl.Shock.gbm(sigma={"ETH": 15.0}, per="year")
 dl.sweep(sc, shock, runs=int(sys.argv[1]), seed=1, chunk=2_000, out=sys.argv[2])
 """
 

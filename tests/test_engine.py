@@ -728,13 +728,14 @@ def test_a_venue_that_runs_dry_leaves_the_rest_with_the_liquidator() -> None:
 BIG_SHOCKS = {
     "instant-25": dl.Shock.instant(ETH=-0.25),
     "instant-45": dl.Shock.instant(ETH=-0.45),
-    "gbm": dl.Shock.gbm({"ETH": 4.0}, mu={"ETH": -150.0}),
+    "gbm": dl.Shock.gbm({"ETH": 4.0}, mu={"ETH": -150.0}, per="year"),
     "jumps": dl.Shock.jump_diffusion(
         {"ETH": 1.0},
         mu={"ETH": -20.0},
         jump_intensity={"ETH": 3_000.0},
         jump_mean={"ETH": -0.04},
         jump_std={"ETH": 0.02},
+        per="year",
     ),
 }
 
@@ -865,7 +866,7 @@ def small_scenario() -> dl.Scenario:
 
 
 def test_same_seed_same_gbm_run(small_scenario: dl.Scenario) -> None:
-    shock = dl.Shock.gbm({"ETH": 4.0}, mu={"ETH": -150.0})
+    shock = dl.Shock.gbm({"ETH": 4.0}, mu={"ETH": -150.0}, per="year")
     a = dl.simulate(small_scenario, shock=shock, seed=42)
     b = dl.simulate(small_scenario, shock=shock, seed=42)
     assert_same(a, b)
@@ -1126,7 +1127,30 @@ def test_ctrl_c_stops_a_long_run() -> None:
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            dl.simulate(sc, shock=dl.Shock.gbm({"ETH": 0.5}), seed=1)
+            dl.simulate(sc, shock=dl.Shock.gbm({"ETH": 0.5}, per="year"), seed=1)
     finally:
         timer.cancel()
     assert time.perf_counter() - start < 5.0
+
+
+def test_a_shock_volatility_is_set_per_a_stated_period() -> None:
+    # A year of 24/7 trading is 365.25 days: 2 % a day is 0.02·sqrt(365.25) a year, a drift of
+    # 0.001 a day 0.36525 a year, and 3 jumps an hour are 3·8,766 a year.
+    assert dl.shock.PERIODS_PER_YEAR == {"year": 1.0, "day": 365.25, "hour": 8_766.0}
+    assert dl.Shock.gbm({"ETH": 0.02}, per="day").sigma["ETH"] == approx(0.02 * math.sqrt(365.25))
+    assert dl.Shock.gbm({"ETH": 0.02}, mu={"ETH": 0.001}, per="day").mu["ETH"] == approx(0.36525)
+    hourly = dl.Shock.jump_diffusion({"ETH": 0.0}, jump_intensity={"ETH": 3.0},
+                                     jump_mean={"ETH": -0.1}, per="hour")  # fmt: skip
+    assert hourly.jump_intensity["ETH"] == approx(3.0 * 8_766)
+    assert hourly.jump_mean["ETH"] == -0.1  # a jump's size is per jump
+    assert dl.Shock.gbm({"ETH": 0.8}, per="year").sigma["ETH"] == 0.8
+    # On one-day steps the log returns of a daily 2 % have a standard deviation of 2 %: over
+    # 4,000 steps within 5 % of it (the sample's relative error is about 1/sqrt(8,000)).
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0)], step_seconds=86_400.0, steps=4_000)
+    ref = dl.simulate(sc, shock=dl.Shock.gbm({"ETH": 0.02}, per="day"), seed=3).steps
+    logret = np.diff(np.log(ref["reference"].to_numpy()))
+    assert float(np.std(logret)) == approx(0.02, rel=0.05)
+    with pytest.raises(dl.ScenarioError, match=r"per must be 'year', 'day' or 'hour'.*'week'"):
+        dl.Shock.gbm({"ETH": 0.02}, per="week")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="per"):
+        dl.Shock.gbm({"ETH": 0.02})  # type: ignore[call-arg]

@@ -103,7 +103,7 @@ def test_on_random_paths_the_safe_value_holds_on_an_independent_sweep() -> None:
     # liquidation threshold leaves these positions healthier: fewer liquidations.
     sc = dl.examples.eth_lending(n_accounts=300, seed=3, steps=40)
     shock = dl.Shock.jump_diffusion(
-        sigma={"ETH": 3.0}, jump_intensity={"ETH": 3_000.0}, jump_mean={"ETH": -0.1}
+        sigma={"ETH": 3.0}, jump_intensity={"ETH": 3_000.0}, jump_mean={"ETH": -0.1}, per="year"
     )
     key = "protocols.aave_v3.reserves.ETH.liquidation_threshold"
     f = dl.frontier(

@@ -50,7 +50,7 @@ else:
             r"levels = 10000000000000 would need 291.0 TiB",
         ),
         (
-            "dl.simulate(market(2**40), dl.Shock.gbm({'ETH': 0.5}))",
+            "dl.simulate(market(2**40), dl.Shock.gbm({'ETH': 0.5}, per='year'))",
             r"steps = 1099511627776 would need .* TiB for the reference path and the steps table",
         ),
         (
@@ -58,7 +58,7 @@ else:
             r"steps = 1000000000 would need .* GiB for the reference path and the steps table",
         ),
         (
-            "dl.Engine(market(2**40), dl.Shock.gbm({'ETH': 0.5}))",
+            "dl.Engine(market(2**40), dl.Shock.gbm({'ETH': 0.5}, per='year'))",
             r"steps = 1099511627776 would need",
         ),
         (
@@ -66,11 +66,12 @@ else:
             r"max_extra_steps = 2147483648 would need .* for the steps table of every extra step",
         ),
         (
-            "dl.sweep(market(2**40), dl.Shock.gbm({'ETH': 0.5}), runs=2)",
+            "dl.sweep(market(2**40), dl.Shock.gbm({'ETH': 0.5}, per='year'), runs=2)",
             r"steps = 1099511627776 would need",
         ),
         (
-            "dl.sweep(market(5), dl.Shock.gbm({'ETH': 0.5}), runs=2**32 - 1, chunk=2**32 - 1)",
+            "dl.sweep(market(5), dl.Shock.gbm({'ETH': 0.5}, per='year'), runs=2**32 - 1, "
+            "chunk=2**32 - 1)",
             r"runs = 4294967295 would need .* for the sweep's summary rows",
         ),
     ],

@@ -47,7 +47,7 @@ def test_bad_input_is_named() -> None:
 
 def test_on_a_real_sweep_the_tail_is_ordered() -> None:
     sc = dl.examples.eth_lending(n_accounts=300, steps=50)
-    runs = dl.sweep(sc, dl.Shock.gbm(sigma={"ETH": 4.0}), runs=40, seed=2)
+    runs = dl.sweep(sc, dl.Shock.gbm(sigma={"ETH": 4.0}, per="year"), runs=40, seed=2)
     r = dl.risk(runs).row(0, named=True)
     assert r["runs"] == 40
     assert r["bad_debt_var_0.95"] <= r["bad_debt_es_0.95"] <= runs["bad_debt"].max()

@@ -19,7 +19,7 @@ import deleverage as dl
 def test_concurrent_simulations_equal_sequential_ones() -> None:
     sc = dl.examples.eth_lending(n_accounts=500, seed=3, steps=40)
     shock = dl.Shock.jump_diffusion(
-        sigma={"ETH": 2.0}, jump_intensity={"ETH": 2_000.0}, jump_mean={"ETH": -0.08}
+        sigma={"ETH": 2.0}, jump_intensity={"ETH": 2_000.0}, jump_mean={"ETH": -0.08}, per="year"
     )
     seeds = list(range(8))
     alone = [dl.simulate(sc, shock, seed=s) for s in seeds]
@@ -44,7 +44,7 @@ sc = dl.Scenario(
 )
 aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.8, 0.05)})
 sc = sc.add_lending(aave, dl.examples.eth_positions(50, seed=1))
-shock = dl.Shock.gbm({"ETH": 5.0})
+shock = dl.Shock.gbm({"ETH": 5.0}, per="year")
 warm, runs = int(sys.argv[1]), int(sys.argv[2])
 def peak():
     # The process's own high-water mark: getrusage's maxrss survives the exec from the forked
@@ -89,9 +89,11 @@ def long_market(steps):
 """
 
 LONG_CALLS = {
-    "simulate": "dl.simulate(long_market(2_000_000), dl.Shock.gbm({'ETH': 1.0}))",
+    "simulate": "dl.simulate(long_market(2_000_000), dl.Shock.gbm({'ETH': 1.0}, per='year'))",
     "engine_run": "dl.Engine(long_market(10)).run(np.full((3_000_000, 2), [3000.0, 1.0]))",
-    "run_to_quiet": "dl.Engine(long_market(3_000_000), dl.Shock.gbm({'ETH': 1.0})).run_to_quiet()",
+    "run_to_quiet": (
+        "dl.Engine(long_market(3_000_000), dl.Shock.gbm({'ETH': 1.0}, per='year')).run_to_quiet()"
+    ),
     "liquidation_map": "dl.liquidation_map(long_market(200_000), 'ETH', [-0.1] * 50)",
     "amplification_curve": "dl.amplification_curve(long_market(200_000), 'ETH', [-0.1] * 50)",
 }

@@ -22,7 +22,7 @@ import deleverage as dl
 from deleverage.cli import main
 
 SHOCK = dl.Shock.jump_diffusion(
-    sigma={"ETH": 2.0}, jump_intensity={"ETH": 2_000.0}, jump_mean={"ETH": -0.08}
+    sigma={"ETH": 2.0}, jump_intensity={"ETH": 2_000.0}, jump_mean={"ETH": -0.08}, per="year"
 )
 
 

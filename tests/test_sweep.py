@@ -17,7 +17,7 @@ import deleverage as dl
 from deleverage.cli import main
 
 SHOCK = dl.Shock.jump_diffusion(
-    sigma={"ETH": 2.0}, jump_intensity={"ETH": 2_000.0}, jump_mean={"ETH": -0.08}
+    sigma={"ETH": 2.0}, jump_intensity={"ETH": 2_000.0}, jump_mean={"ETH": -0.08}, per="year"
 )
 
 
@@ -91,7 +91,7 @@ def test_cli_sweep_writes_rows_per_variant(
 
 def test_more_threads_than_cores_are_capped_with_a_warning_and_change_nothing() -> None:
     sc = dl.examples.eth_lending(n_accounts=100, steps=10)
-    shock = dl.Shock.gbm(sigma={"ETH": 1.0})
+    shock = dl.Shock.gbm(sigma={"ETH": 1.0}, per="year")
     want = dl.sweep(sc, shock, runs=8, seed=3, threads=1)
     with pytest.warns(RuntimeWarning, match=r"threads=1000000 is more than this machine's"):
         got = dl.sweep(sc, shock, runs=8, seed=3, threads=10**6)
@@ -108,7 +108,7 @@ def test_ctrl_c_stops_a_long_sweep_and_leaves_the_interpreter_usable() -> None:
         "sc = dl.examples.eth_lending(n_accounts=2_000, steps=2_000)\n"
         "print('started', flush=True)\n"
         "try:\n"
-        "    shock = dl.Shock.gbm(sigma={'ETH': 1.0})\n"
+        "    shock = dl.Shock.gbm(sigma={'ETH': 1.0}, per='year')\n"
         "    dl.sweep(sc, shock, runs=100_000, threads=1, chunk=100_000)\n"
         "except KeyboardInterrupt:\n"
         "    print('interrupted', time.monotonic(), flush=True)\n"
@@ -157,7 +157,7 @@ def test_grid_by_name_gives_the_variants_the_cli_would() -> None:
     a = dl.simulate(sc, shock)
     b = dl.simulate(next(iter(same.values())), shock)
     assert a.events.equals(b.events)
-    runs = dl.sweep(variants, dl.Shock.gbm(sigma={"ETH": 2.0}), runs=3, seed=1)
+    runs = dl.sweep(variants, dl.Shock.gbm(sigma={"ETH": 2.0}, per="year"), runs=3, seed=1)
     assert runs["scenario"].n_unique() == 4
     with pytest.raises(dl.ScenarioError, match=r"'aave' is not an index .*names \['aave_v3'\]"):
         dl.grid(sc, {"protocols.aave.reserves.ETH.liquidation_bonus": [0.1]})

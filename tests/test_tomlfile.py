@@ -81,7 +81,9 @@ def test_round_trip_gives_the_same_run(tmp_path: Path) -> None:
         steps=sc.steps,
         liquidators=dl.Liquidators(budget_count=50, priority="largest", mode="batch"),
         lending=sc.lending,
-        shock=dl.Shock.gbm({"ETH": 0.8, "WBTC": 0.6}, corr=[[1, 0, 0.5], [0, 1, 0], [0.5, 0, 1]]),
+        shock=dl.Shock.gbm(
+            {"ETH": 0.8, "WBTC": 0.6}, corr=[[1, 0, 0.5], [0, 1, 0], [0.5, 0, 1]], per="year"
+        ),
         seed=9,
     )
     path = tmp_path / "out" / "eth.toml"
@@ -135,6 +137,18 @@ def test_generated_positions(tmp_path: Path) -> None:
         (("returns = { ETH = -0.03 }", "returns = { BTC = -0.03 }"), r"unknown asset 'BTC'"),
         (("price = 100.0", "price = -100.0"), r"assets\[0\]: ETH\.price must be > 0"),
         (("[[protocols]]", "[[protocol]]"), r"protocol: unknown key"),
+        # A volatility without its period would be read as annual when it is daily.
+        (
+            ('kind = "instant"\nreturns = { ETH = -0.03 }', 'kind = "gbm"\nsigma = { ETH = 0.04 }'),
+            r"shock\.per: missing; expected 'year', 'day' or 'hour'",
+        ),
+        (
+            (
+                'kind = "instant"\nreturns = { ETH = -0.03 }',
+                'kind = "gbm"\nper = "week"\nsigma = { ETH = 1.0 }',
+            ),
+            r"shock\.per: expected 'year', 'day' or 'hour', got 'week'",
+        ),
     ],
 )
 def test_errors_name_the_key_and_place(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
@@ -148,6 +162,20 @@ def test_errors_name_the_key_and_place(tmp_path: Path, edit: tuple[str, str], me
 def _load_and_run(path: Path) -> dl.Result:
     # Some mistakes only show when the scenario meets its shock: a shock naming an unknown asset.
     return dl.simulate(dl.Scenario.from_toml(path))
+
+
+def test_a_daily_volatility_in_a_file_is_stored_per_year(tmp_path: Path) -> None:
+    # per = "day": 4 % a day is 0.04·sqrt(365.25) a year, 2 jumps a day 730.5 a year.
+    text = MINIMAL.replace(
+        'kind = "instant"\nreturns = { ETH = -0.03 }',
+        'kind = "jump_diffusion"\nper = "day"\nsigma = { ETH = 0.04 }\n'
+        "jump_intensity = { ETH = 2.0 }\njump_mean = { ETH = -0.1 }",
+    )
+    shock = dl.Scenario.from_toml(_write(tmp_path, text)).shock
+    assert shock is not None
+    assert shock.sigma["ETH"] == pytest.approx(0.04 * math.sqrt(365.25), rel=1e-12)
+    assert shock.jump_intensity["ETH"] == pytest.approx(730.5, rel=1e-12)
+    assert shock.jump_mean["ETH"] == -0.1
 
 
 def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:

@@ -143,8 +143,10 @@ def test_analysis_and_sweep_arguments_are_named() -> None:
 
 def test_a_grid_of_scenarios_with_different_assets_stacks() -> None:
     a = dl.examples.eth_lending(n_accounts=50, steps=5)
-    a = dl.Scenario(**{**a.__dict__, "shock": dl.Shock.gbm(sigma={"ETH": 1.0})})
-    b = dl.Scenario(assets=[dl.Asset("BTC", 100.0)], steps=5, shock=dl.Shock.gbm({"BTC": 1.0}))
+    a = dl.Scenario(**{**a.__dict__, "shock": dl.Shock.gbm(sigma={"ETH": 1.0}, per="year")})
+    b = dl.Scenario(
+        assets=[dl.Asset("BTC", 100.0)], steps=5, shock=dl.Shock.gbm({"BTC": 1.0}, per="year")
+    )
     out = dl.sweep({"eth": a, "btc": b}, runs=2)
     assert out.height == 4
     assert out.filter(pl.col("scenario") == "btc")["drawdown_ETH"].null_count() == 2

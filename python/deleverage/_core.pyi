@@ -9,6 +9,7 @@ from typing_extensions import disjoint_base
 
 __all__ = [
     "ENUM_NAMES",
+    "SECONDS_PER_YEAR",
     "ArbTrade",
     "ConcentratedPool",
     "ConstantProductPool",
@@ -34,6 +35,9 @@ __version__: str
 # The labels of every code column the engine writes, by enum ("event_kind", "account_status",
 # "pool_status", "vault_status", "fund_status", "order_side", …): label = ENUM_NAMES[enum][code].
 ENUM_NAMES: dict[str, list[str]]
+
+# The year (365.25 days of 24/7 trading) a shock's sigma, mu and jump_intensity are stored per.
+SECONDS_PER_YEAR: float
 
 _Side = Literal["bid", "ask", "sell", "buy"]
 _Column = npt.ArrayLike | Sequence[float]

@@ -6,7 +6,7 @@ Examples
 --------
 >>> import deleverage as dl
 >>> sc = dl.examples.eth_lending(n_accounts=300, steps=50)
->>> runs = dl.sweep(sc, dl.Shock.gbm(sigma={"ETH": 3.0}), runs=20, seed=1)
+>>> runs = dl.sweep(sc, dl.Shock.gbm(sigma={"ETH": 3.0}, per="year"), runs=20, seed=1)
 >>> r = dl.risk(runs, levels=[0.95])
 >>> r.columns[:4]
 ['scenario', 'runs', 'p_bad_debt', 'bad_debt_mean']

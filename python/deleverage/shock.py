@@ -19,10 +19,30 @@ import numpy.typing as npt
 import polars as pl
 
 from deleverage._checks import finite
+from deleverage._core import SECONDS_PER_YEAR
 from deleverage.exceptions import ScenarioError
 from deleverage.market import Asset
 
 __all__ = ["Shock"]
+
+Per = Literal["year", "day", "hour"]
+
+#: Periods in a year of 24/7 trading (the core's year, 365.25 days): what ``per`` converts
+#: ``sigma``, ``mu`` and ``jump_intensity`` from. The shock stores them per year.
+PERIODS_PER_YEAR: dict[str, float] = {
+    "year": 1.0,
+    "day": SECONDS_PER_YEAR / 86_400.0,
+    "hour": SECONDS_PER_YEAR / 3_600.0,
+}
+
+
+def _periods(per: object) -> float:
+    if not isinstance(per, str) or per not in PERIODS_PER_YEAR:
+        raise ScenarioError(
+            "per must be 'year', 'day' or 'hour' (the period sigma, mu and jump_intensity are "
+            f"given per; a year is 365.25 days of 24/7 trading), got {_short(per)}"
+        )
+    return PERIODS_PER_YEAR[per]
 
 
 @dataclass(frozen=True)
@@ -183,16 +203,23 @@ class Shock:
         sigma: Mapping[str, float],
         mu: Mapping[str, float] | None = None,
         corr: npt.ArrayLike | None = None,
+        *,
+        per: Per,
     ) -> Shock:
-        """Correlated geometric Brownian motion: annualised volatility ``sigma`` and drift ``mu``
-        per asset, correlation matrix ``corr`` over the assets in scenario order (identity by
-        default).
+        """Correlated geometric Brownian motion: volatility ``sigma`` and drift ``mu`` per asset
+        over the period ``per`` (``"year"``, ``"day"`` or ``"hour"``; required, so that a daily
+        volatility is never read as an annual one), correlation matrix ``corr`` over the assets
+        in scenario order (identity by default). The shock stores them per year of 24/7
+        trading: ``sigma·sqrt(n)`` and ``mu·n`` with ``n`` = 1, 365.25 or 8,766 periods a year.
+        The scenario's ``step_seconds`` sets how much of a year one step is.
 
         Examples
         --------
         >>> import deleverage as dl
+        >>> round(dl.Shock.gbm({"ETH": 0.04}, per="day").sigma["ETH"], 6)  # 0.04·sqrt(365.25)
+        0.764461
         >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0), dl.Asset("BTC", 60_000.0)], steps=20)
-        >>> gbm = dl.Shock.gbm({"ETH": 0.8, "BTC": 0.8}, corr=[[1.0, 1.0], [1.0, 1.0]])
+        >>> gbm = dl.Shock.gbm({"ETH": 0.8, "BTC": 0.8}, corr=[[1.0, 1.0], [1.0, 1.0]], per="year")
         >>> ref = dl.simulate(sc, shock=gbm, seed=7).steps
         >>> eth, btc = (ref.filter(asset=a)["reference"] for a in ("ETH", "BTC"))
         >>> bool((eth / 3_000 - btc / 60_000).abs().max() < 1e-12)  # correlation 1: in lockstep
@@ -201,7 +228,7 @@ class Shock:
         >>> again["reference"].equals(ref["reference"]), eth.len()
         (True, 20)
         """
-        return cls.jump_diffusion(sigma, mu=mu, corr=corr)
+        return cls.jump_diffusion(sigma, mu=mu, corr=corr, per=per)
 
     @classmethod
     def jump_diffusion(
@@ -212,16 +239,23 @@ class Shock:
         jump_intensity: Mapping[str, float] | None = None,
         jump_mean: Mapping[str, float] | None = None,
         jump_std: Mapping[str, float] | None = None,
+        *,
+        per: Per,
     ) -> Shock:
-        """GBM plus Merton jumps: ``jump_intensity`` jumps per year, log-sizes
-        Normal(``jump_mean``, ``jump_std``).
+        """GBM plus Merton jumps: ``sigma``, ``mu`` and ``jump_intensity`` (jumps) over the
+        period ``per`` (``"year"``, ``"day"`` or ``"hour"``; required), log-sizes per jump
+        Normal(``jump_mean``, ``jump_std``). Stored per year, as :meth:`gbm`.
 
         Examples
         --------
         >>> import deleverage as dl
+        >>> daily = dl.Shock.jump_diffusion({"ETH": 0.04}, jump_intensity={"ETH": 2.0}, per="day")
+        >>> daily.jump_intensity  # two jumps a day: 730.5 a year
+        {'ETH': 730.5}
         >>> sc = dl.Scenario(assets=[dl.Asset("ETH", 3_000.0)], steps=20)
         >>> crash = dl.Shock.jump_diffusion({"ETH": 0.0}, jump_intensity={"ETH": 1e6},
-        ...                                 jump_mean={"ETH": -0.1}, jump_std={"ETH": 0.0})
+        ...                                 jump_mean={"ETH": -0.1}, jump_std={"ETH": 0.0},
+        ...                                 per="year")
         >>> ref = dl.simulate(sc, shock=crash, seed=1).steps["reference"]
         >>> bool((ref.diff().drop_nulls() <= 0).all())  # no volatility: only the jumps move it
         True
@@ -239,12 +273,18 @@ class Shock:
                 ) from None
             if corr.ndim != 2 or corr.shape[0] != corr.shape[1]:
                 raise ScenarioError(f"corr must be a square matrix, got shape {corr.shape}")
+        n = _periods(per)
         return cls(
             "diffusion",
-            sigma=_per_asset("sigma", sigma, low=0.0),
-            mu=_per_asset("mu", mu or {}),
+            sigma={
+                k: v * float(np.sqrt(n)) for k, v in _per_asset("sigma", sigma, low=0.0).items()
+            },
+            mu={k: v * n for k, v in _per_asset("mu", mu or {}).items()},
             corr=corr,
-            jump_intensity=_per_asset("jump_intensity", jump_intensity or {}, low=0.0),
+            jump_intensity={
+                k: v * n
+                for k, v in _per_asset("jump_intensity", jump_intensity or {}, low=0.0).items()
+            },
             jump_mean=_per_asset("jump_mean", jump_mean or {}),
             jump_std=_per_asset("jump_std", jump_std or {}, low=0.0),
         )

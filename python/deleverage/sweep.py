@@ -11,8 +11,9 @@ Examples
 --------
 >>> import deleverage as dl
 >>> sc = dl.examples.eth_lending(n_accounts=300, steps=100)
->>> runs = dl.sweep(sc, dl.Shock.jump_diffusion(sigma={"ETH": 2.0}, jump_intensity={"ETH": 500.0},
-...                                             jump_mean={"ETH": -0.1}), runs=8, seed=1)
+>>> shock = dl.Shock.jump_diffusion(sigma={"ETH": 2.0}, jump_intensity={"ETH": 500.0},
+...                                 jump_mean={"ETH": -0.1}, per="year")
+>>> runs = dl.sweep(sc, shock, runs=8, seed=1)
 >>> runs.height, runs.columns[:4]
 (8, ['scenario', 'run', 'seed', 'liquidations'])
 """
@@ -139,7 +140,8 @@ def sweep(
     >>> base = dl.examples.eth_lending(n_accounts=200, steps=50)
     >>> grid = {f"sell_fraction={f}": base.with_liquidators(dl.Liquidators(sell_fraction=f))
     ...         for f in (0.5, 1.0)}
-    >>> out = dl.sweep(grid, dl.Shock.gbm(sigma={"ETH": 1.5}), runs=4, seed=3, threads=1)
+    >>> gbm = dl.Shock.gbm(sigma={"ETH": 1.5}, per="year")
+    >>> out = dl.sweep(grid, gbm, runs=4, seed=3, threads=1)
     >>> out.group_by("scenario").len().sort("scenario")["len"].to_list()
     [4, 4]
 
@@ -147,9 +149,9 @@ def sweep(
 
     >>> import tempfile, polars as pl
     >>> folder = tempfile.mkdtemp()
-    >>> lazy = dl.sweep(base, dl.Shock.gbm(sigma={"ETH": 1.5}), runs=4, seed=3, chunk=2,
+    >>> lazy = dl.sweep(base, gbm, runs=4, seed=3, chunk=2,
     ...                 out=folder, keep="steps", keep_runs=pl.col("bad_debt") > 0)
-    >>> lazy.collect().equals(dl.sweep(base, dl.Shock.gbm(sigma={"ETH": 1.5}), runs=4, seed=3))
+    >>> lazy.collect().equals(dl.sweep(base, gbm, runs=4, seed=3))
     True
     """
     variants = _variants(scenarios)

@@ -28,7 +28,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -62,7 +62,7 @@ from deleverage.outages import Outage
 from deleverage.owners import Owner
 from deleverage.perps import PerpExchange
 from deleverage.scenario import Liquidators, Scenario
-from deleverage.shock import Shock
+from deleverage.shock import PERIODS_PER_YEAR, Per, Shock
 from deleverage.vaults import Vaults
 
 __all__ = ["load", "save"]
@@ -331,9 +331,10 @@ def _shock(v: Any, place: Place, base: Path) -> Shock:
     allowed = {
         "instant": {"kind", "returns"},
         "path": {"kind", "prices", "file"},
-        "gbm": {"kind", "sigma", "mu", "corr"},
+        "gbm": {"kind", "per", "sigma", "mu", "corr"},
         "jump_diffusion": {
             "kind",
+            "per",
             "sigma",
             "mu",
             "corr",
@@ -364,8 +365,17 @@ def _shock(v: Any, place: Place, base: Path) -> Shock:
         levels: Shock = wrap(place / "prices", lambda: Shock.path(prices))
         return levels
     corr = np.asarray(t["corr"], dtype=np.float64) if "corr" in t else None
+    if "per" not in t:
+        raise (place / "per").error(
+            "missing; expected 'year', 'day' or 'hour', the period sigma, mu and jump_intensity "
+            "are given per"
+        )
+    got = get_str(t, "per", place)
+    if got not in PERIODS_PER_YEAR:
+        raise (place / "per").error(f"expected 'year', 'day' or 'hour', got {got!r}")
+    per = cast("Per", got)
     if kind == "gbm":
-        return Shock.gbm(per_asset("sigma"), mu=per_asset("mu"), corr=corr)
+        return Shock.gbm(per_asset("sigma"), mu=per_asset("mu"), corr=corr, per=per)
     return Shock.jump_diffusion(
         per_asset("sigma"),
         mu=per_asset("mu"),
@@ -373,6 +383,7 @@ def _shock(v: Any, place: Place, base: Path) -> Shock:
         jump_intensity=per_asset("jump_intensity"),
         jump_mean=per_asset("jump_mean"),
         jump_std=per_asset("jump_std"),
+        per=per,
     )
 
 
@@ -683,6 +694,7 @@ def _shock_table(s: Shock, base: Path, stem: str) -> dict[str, Any]:
         return {"kind": "path", "file": f.name}
     t: dict[str, Any] = {
         "kind": "jump_diffusion",
+        "per": "year",  # a Shock stores its rates per year
         "sigma": dict(s.sigma),
         "mu": dict(s.mu),
         "jump_intensity": dict(s.jump_intensity),

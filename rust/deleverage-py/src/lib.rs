@@ -52,6 +52,8 @@ mod _core {
             names.set_item(name, labels.to_vec())?;
         }
         m.add("ENUM_NAMES", names)?;
+        // The year a shock's annual volatility, drift and jump intensity are per (24/7 trading).
+        m.add("SECONDS_PER_YEAR", deleverage_core::path::SECONDS_PER_YEAR)?;
         Ok(())
     }
 }

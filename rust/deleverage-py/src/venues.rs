@@ -576,7 +576,8 @@ impl PyCurve {
     }
 
     /// Square-root impact: ``S' = S·max(0, 1 − y·sigma·sqrt(q/volume))`` with ``volume`` in
-    /// quote value. One sale can take at most ``q = volume/(y·sigma)²``.
+    /// quote value over the horizon of ``sigma`` (daily volume with daily volatility, say; only
+    /// ``sigma/sqrt(volume)`` enters). One sale can take at most ``q = volume/(y·sigma)²``.
     #[staticmethod]
     #[pyo3(signature = (price, sigma, volume, y=1.0, *, alpha=None))]
     fn sqrt(
