@@ -10,22 +10,29 @@ Examples
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 
 import numpy as np
 import polars as pl
 
+from deleverage._checks import finite
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve, looped_positions
 from deleverage.market import Asset, Channel, Oracle, Peg
+from deleverage.outages import Outage
 from deleverage.owners import Owner
 from deleverage.perps import Brackets, PerpExchange, PerpMarket
 from deleverage.scenario import Liquidators, Scenario
+from deleverage.shock import Shock
+from deleverage.vaults import Clipper, Vaults
 
 __all__ = [
     "bank_fire_sale",
+    "black_thursday",
+    "black_thursday_shock",
     "btc_perps",
     "eth_lending",
     "eth_lending_thin",
@@ -476,3 +483,155 @@ def replay_sample() -> tuple[pl.DataFrame, pl.DataFrame]:
         resources.as_file(data / "eth_book_snapshots.parquet") as books,
     ):
         return pl.read_parquet(marks), pl.read_parquet(books)
+
+
+#: ETH/USD on 12–13 March 2020 as (hours after 12 March 00:00 UTC, dollars): the public points
+#: :func:`black_thursday_shock` interpolates (log-linearly) between. Sources, in order:
+#: $194.97 at the start of 12 March (DeFi Saver, "Black Thursday at DeFi Saver": "$194.97 at
+#: 1am", read as 00:00 UTC; Aave's post-mortem gives $193 from CoinMarketCap); $171 at 1 AM PT
+#: = 08:00 UTC (Dragonfly Research, "Daos Ex Machina"); $60 lower, about $135, by 13:30 UTC
+#: (Cointelegraph, "How EOS and ETH DeFi made it through market turmoil"; DeFi Saver: $136
+#: 12 hours in); −43 % over 12 March, so $111.1 at its close (Glassnode via currencies.ru); the
+#: bottom, $95.87, 26 hours after the start (DeFi Saver; Aave: $95); the recovery to $130
+#: (DeFi Saver, no time given: placed at the end of 13 March, an assumption).
+BLACK_THURSDAY_PRICES: tuple[tuple[float, float], ...] = (
+    (0.0, 194.97),
+    (8.0, 171.0),
+    (13.5, 134.97),
+    (24.0, 194.97 * (1.0 - 0.43)),
+    (26.0, 95.87),
+    (48.0, 130.0),
+)
+
+#: The hours (after 12 March 00:00 UTC) over which :func:`black_thursday`'s keepers are out:
+#: from 12:00 UTC, where the Maker forum's compensation window for zero-bid liquidations
+#: starts (Decrypt / The Defiant, "Maker votes not to compensate Black Thursday victims"), to
+#: 03:00 UTC on 13 March, an hour after the bottom: **calibrated** so that the zero-bid share
+#: of auctions comes out near the public 36 % (no public record says when bidding recovered).
+BLACK_THURSDAY_KEEPERS_OUT: tuple[float, float] = (12.0, 27.0)
+
+
+def black_thursday_shock(step_seconds: float = 300.0) -> Shock:
+    """ETH's path over 12–13 March 2020 (48 hours from 12 March 00:00 UTC), one price a step:
+    :data:`BLACK_THURSDAY_PRICES` (public points, sources there) interpolated linearly in the
+    log of the price; between the points the path is an interpolation, not data.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> eth = dl.examples.black_thursday_shock().prices["ETH"]  # 5-minute steps
+    >>> len(eth), round(float(eth[0]), 2), round(float(eth.min()), 2)  # 48 h; the bottom
+    (576, 194.97, 95.87)
+    >>> round(float(eth[288] / eth[0]) - 1, 2)  # 12 March's close: −43 %
+    -0.43
+    """
+    dt = finite("step_seconds", step_seconds, low=0.0, low_open=True)
+    hours, prices = zip(*BLACK_THURSDAY_PRICES, strict=True)
+    t = np.arange(round(48 * 3_600.0 / dt)) * dt / 3_600.0
+    return Shock.path({"ETH": np.exp(np.interp(t, hours, np.log(prices)))})
+
+
+def black_thursday(
+    n_vaults: int = 2_000,
+    *,
+    seed: int = 0,
+    step_seconds: float = 300.0,
+    keepers_out: tuple[float, float] | None = BLACK_THURSDAY_KEEPERS_OUT,
+) -> Scenario:
+    """Black Thursday, 12–13 March 2020, on Maker: ETH-A vaults, the one-hour OSM and keepers
+    who stop bidding under gas congestion. The scenario carries :func:`black_thursday_shock`'s
+    path as its shock, so ``dl.simulate(sc)`` replays the two days.
+
+    **The engine runs Liquidations 2.0, Black Thursday ran Liquidations 1.2.** In 2020 the
+    ``Flipper`` sold each lot by an English auction: keepers bid DAI upwards, a bid stood after
+    10 minutes without a better one, and when only one keeper could get a transaction in, a
+    bid of 0 DAI won the ETH. The engine has the ``Clipper``'s Dutch auction (MECHANICS §5):
+    the price starts at the OSM and falls; a keeper takes when it is below what the venue pays.
+    Here the price falls linearly to zero over 6 hours (``tau``, the Flipper's auction length;
+    UNCONFIRMED from a primary page) and is never reset (``tail`` = ∞, ``cusp`` = 0), so the
+    analogue of "won for 0 DAI" is an auction whose price reached zero while the keepers were
+    out, taken for nothing when they return. The Flipper's 50-ETH lots (``lump``) are not
+    modelled: one vault is one auction, so counts are per vault, not per lot.
+
+    - **ETH** on :func:`black_thursday_shock`'s path, traded on a square-root order book
+      ($0.01 tick, 10-minute refill, no permanent impact, so the market follows the record)
+      with $5 M of bids within 2 % of the mid: an assumption, no public figure of 2020 depth
+      was found. Keepers sell what they take at once, into that book.
+    - **OSM**: ``Oracle.delayed(3600)``, the market price of one hour before (the OSM's
+      ``hop``; MECHANICS §3). The public record has the feed about $30 above the market
+      (Glassnode via currencies.ru); on this path, smooth between the public points, the lag
+      alone puts it at most about $7 above. The feeds' own gas delays are not modelled.
+    - **ETH-A**: liquidation ratio 150 % (``mat``), penalty 13 % (``chop`` 1.13), dust 20 DAI
+      (raised to 100 in August 2020, blog.makerdao.com, executive vote 14 August 2020),
+      stability fee accrued ``rate`` 1, no keeper reward (the Flipper paid none), no limit on
+      DAI in auction (Liquidations 1.2 had no ``hole``).
+    - **Vaults** (synthetic, calibrated): ``n_vaults`` vaults owing 90 M DAI in all (ETH-A's
+      debt ceiling was 100 M DAI until April 2020, when it was cut to 90 M with the debt within
+      2.5 M of it: Maker forum and MKR Holder DAI-gest week 14, 2020), log-normal debts (log-sd
+      1.5), collateralisation ratios 150 % plus a log-normal of median 350 % and log-sd 1.0:
+      the median **calibrated** so that the ETH sold for nothing comes near the public
+      $8.32 M (medium.com/@whiterabbit_hq).
+    - **Keepers** bid nothing over ``keepers_out`` (hours after 12 March 00:00 UTC;
+      :data:`BLACK_THURSDAY_KEEPERS_OUT`, calibrated to the 36 % zero-bid share) by a
+      liquidator outage (``Outage.liquidators``): barks go on, takes wait. ``None``: keepers
+      never fail, the Liquidations 2.0 counterfactual.
+
+    Calibrated to the record: the path, the ratio, penalty, dust and OSM delay (public
+    inputs), the outage's end and the vaults' spread (fitted to the zero-bid share and the
+    value sold for nothing). Predicted: the bad debt, the number of liquidations, the share of
+    the collateral auctioned that went for nothing. The comparison is in
+    ``docs/cases/black-thursday.md``.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> sc = dl.examples.black_thursday()
+    >>> sc.n_accounts, sc.assets[0].oracle.delay  # the one-hour OSM
+    (2000, 3600.0)
+    >>> out = sc.outages[0]
+    >>> out.start, out.end  # keepers out 12:00–03:00 UTC, in 5-minute steps
+    (144, 324)
+    >>> res = dl.simulate(sc)  # on the scenario's own shock: ETH's path over the two days
+    >>> a = res.auctions
+    >>> zero = a.filter(recovered=0.0)  # taken for nothing when the keepers came back
+    >>> a.height, zero.height, zero["end_step"].unique().to_list()
+    (443, 156, [324])
+    >>> round(zero.height / a.height, 2)  # the public record: 36 % of liquidations
+    0.35
+    """
+    if n_vaults < 1:
+        raise ScenarioError(f"n_vaults must be >= 1, got {n_vaults}")
+    dt = finite("step_seconds", step_seconds, low=0.0, low_open=True)
+    price = BLACK_THURSDAY_PRICES[0][1]
+    hour = 3_600.0
+    rng = np.random.default_rng(seed)
+    debt = np.exp(1.5 * rng.standard_normal(n_vaults))
+    debt *= 90e6 / debt.sum()
+    ratio = 1.5 + rng.lognormal(np.log(3.5), 1.0, n_vaults)
+    vaults = pl.DataFrame(
+        {
+            "account": np.arange(n_vaults, dtype=np.int64),
+            "collateral_asset": ["ETH"] * n_vaults,
+            "ink": ratio * debt / price,
+            "art": debt,
+        }
+    )
+    book = OrderBook.sqrt(
+        mid=price, tick=0.01, levels=4_000, sigma=0.02, volume=5e6 / price,
+        resilience_half_life=600.0,
+    )  # fmt: skip
+    sc = Scenario(
+        assets=[Asset("ETH", price, venues=[book], oracle=Oracle.delayed(hour))],
+        step_seconds=dt,
+        steps=round(48 * hour / dt),
+        shock=black_thursday_shock(dt),
+    )
+    eth_a = Clipper(
+        "ETH", mat=1.5, rate=1.0, chop=1.13, dust=20.0, buf=1.0, curve="linear",
+        tau=6 * hour, tail=math.inf, cusp=0.0, chip=0.0, tip=0.0,
+    )  # fmt: skip
+    sc = sc.add_vaults(Vaults([eth_a], name="maker"), vaults)
+    if keepers_out is None:
+        return sc
+    start, end = (round(h * hour / dt) for h in keepers_out)
+    return sc.with_outages(Outage.liquidators(start, end))
