@@ -350,3 +350,32 @@ def test_a_sweep_measures_a_pegged_assets_drawdown_in_quote() -> None:
     fall = dl.sweep(sc, dl.Shock.instant({"ETH": -0.1}), runs=1, threads=1).row(0, named=True)
     assert fall["exogenous_drawdown_stETH"] == pytest.approx(-0.1, rel=1e-12)
     assert fall["drawdown_stETH"] == pytest.approx(-0.1, rel=1e-9)
+
+
+def test_the_peg_plot_of_an_asset_without_a_channel_says_nothing_was_redeemed() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # The same sale as above: (1,000 / 1,100)² below the peg, and no channel to buy it back.
+    eng = dl.Engine(lst_market())
+    eng.step()
+    eng.submit("stETH", "sell", 100.0)
+    eng.step()
+    fig = dl.plot.peg(eng.result(), "stETH")
+    top, bottom, owed = fig.axes
+    assert top.lines[1].get_ydata()[-1] == pytest.approx((1_000 / 1_100) ** 2, rel=1e-12)
+    # Amounts: neither panel goes below zero, and the empty one says why it is empty.
+    assert bottom.get_ylim()[0] == 0.0
+    assert owed.get_ylim()[0] == 0.0
+    assert [t.get_text() for t in bottom.texts] == [
+        "nothing redeemed: no channel bought stETH back in this run"
+    ]
+    # With a channel the panel has its bars and no such note.
+    sc = lst_market(redeem=dl.Channel(capacity=20.0, delay=1))
+    eng = dl.Engine(sc)
+    eng.step()
+    eng.submit("stETH", "sell", 100.0)
+    eng.step()
+    fig = dl.plot.peg(eng.result(), "stETH")
+    assert len(fig.axes[1].texts) == 0
+    assert max(p.get_height() for p in fig.axes[1].patches) == pytest.approx(20.0)

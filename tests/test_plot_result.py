@@ -57,6 +57,28 @@ def test_the_price_plot_starts_before_the_shock_and_stacks_every_family() -> Non
     assert np.isclose(bottom.get_xlim()[0], top.get_xlim()[0])
 
 
+def test_a_driver_s_own_orders_are_drawn_apart_and_an_empty_panel_says_so() -> None:
+    # 5 ETH sold through Engine.submit at step 1 on a linear book of 20 ETH a $1 level below
+    # 2,000: all at the best level. No family trades, so the only bar is the own order's.
+    book = dl.OrderBook.linear(mid=2_000.0, tick=1.0, levels=100, depth_per_level=20.0)
+    sc = dl.Scenario(assets=[dl.Asset("ETH", 2_000.0, venues=[book])], steps=3)
+    quiet = dl.plot.result(dl.simulate(sc), "ETH").axes[1]
+    assert quiet.get_ylabel() == "forced flow (quote)"
+    assert [t.get_text() for t in quiet.texts] == ["no forced flow of ETH in this run"]
+    eng = dl.Engine(sc)
+    eng.step()
+    fill = eng.submit("ETH", "sell", 5.0)
+    eng.step()
+    assert fill.filled == 5.0
+    bottom = dl.plot.result(eng.result(), "ETH").axes[1]
+    assert bottom.get_ylabel() == "forced flow and own orders (quote, k)"
+    assert {t.get_text() for t in bottom.get_legend().get_texts()} == {"own orders"}
+    bars = [p.get_height() * 1e3 for p in bottom.patches if p.get_height() > 0]
+    assert len(bars) == 1
+    assert bars[0] == pytest.approx(fill.notional, rel=1e-12)
+    assert 5.0 * 1_998.0 <= bars[0] <= 5.0 * 2_000.0
+
+
 def test_the_rounds_plot_starts_before_the_shock_with_whole_rounds() -> None:
     # Every marketable class −2 % at step 0: the price line is 1 before the shock (round −2),
     # 0.98 after it and before the first sale (round −1), then falls round by round.

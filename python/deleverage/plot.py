@@ -77,16 +77,21 @@ _FLOW_FAMILY = {
     "auction_take": "vaults",
     "fund_sale": "funds",
     "owner_sale": "owners",
+    "user_sell": "own orders", "user_buy": "own orders",
 }  # fmt: skip
-_FLOW_COLORS = {"lending": "C0", "perps": "C1", "vaults": "C2", "funds": "C3", "owners": "C4"}
+_FLOW_COLORS = {
+    "lending": "C0", "perps": "C1", "vaults": "C2", "funds": "C3", "owners": "C4",
+    "own orders": "0.6",
+}  # fmt: skip
 
 
 def result(res: Result, asset: str | None = None) -> Figure:
     """The price path of ``asset`` (mid, exogenous reference, oracle) from its pre-shock price
     (drawn at step −1) over the steps, above every family's forced flow of the asset per step,
     stacked by family (quote traded on the venues: lending liquidators' and keepers' sales,
-    perp liquidation orders, Maker auction takes sold by keepers, funds' sales, owners' sales).
-    ``asset`` defaults to the first asset with liquidations.
+    perp liquidation orders, Maker auction takes sold by keepers, funds' sales, owners' sales),
+    and the orders a driver submitted (``Engine.submit``) stacked apart as "own orders", since
+    they move the same price. ``asset`` defaults to the first asset with liquidations.
 
     Examples
     --------
@@ -145,9 +150,15 @@ def result(res: Result, asset: str | None = None) -> Figure:
                 y[index[int(s)]] = v / div
         bottom.bar(x, y, width=1.0, bottom=base, color=_FLOW_COLORS[fam], label=fam)
         base = base + y
-    bottom.set_ylabel(f"forced flow ({unit})")
+    own = flow.filter(family="own orders").height > 0
+    bottom.set_ylabel(f"forced flow{' and own orders' if own else ''} ({unit})")
     if flow.height:
-        bottom.legend(loc="best", frameon=False, title="sold by")
+        bottom.legend(loc="best", frameon=False, title="traded by" if own else "sold by")
+    else:
+        bottom.text(
+            0.5, 0.5, f"no forced flow of {asset} in this run", transform=bottom.transAxes,
+            ha="center", va="center", color="0.35",
+        )  # fmt: skip
     bottom.set_xlabel(f"step ({res.summary['steps_run'].item()} run; −1: before the shock)")
     bottom.set_xlim(top.get_xlim())
     bottom.grid(alpha=0.3)
@@ -355,14 +366,21 @@ def peg(res: Result, asset: str) -> Figure:
     top.legend(loc="best", frameon=False)
     top.grid(alpha=0.3)
     top.set_title(f"{asset}: depeg and redemptions")
-    bottom.bar(x, rows["redeemed"].to_numpy(), width=1.0, color="C2")
+    redeemed, queue = rows["redeemed"].to_numpy(), rows["redemption_queue"].to_numpy()
+    bottom.bar(x, redeemed, width=1.0, color="C2")
     bottom.set_ylabel(f"{asset} redeemed in the step", color="C2")
     bottom.set_xlabel(f"step ({res.summary['steps_run'].item()} run)")
+    bottom.set_ylim(bottom=0.0)  # amounts: an empty panel must not show negative ticks
     bottom.grid(alpha=0.3)
     owed = bottom.twinx()
-    owed.plot(x, rows["redemption_queue"].to_numpy(), color="C3", lw=1.2)
+    owed.plot(x, queue, color="C3", lw=1.2)
     owed.set_ylabel("queue still owed (underlying units)", color="C3")
     owed.set_ylim(bottom=0.0)
+    if not (redeemed > 0.0).any() and not (queue > 0.0).any():
+        bottom.text(
+            0.5, 0.5, f"nothing redeemed: no channel bought {asset} back in this run",
+            transform=bottom.transAxes, ha="center", va="center", color="0.35",
+        )  # fmt: skip
     return fig
 
 
