@@ -22,7 +22,7 @@ MODULES = [deleverage] + [
         "exceptions", "cli", "market", "shock", "lending", "scenario", "engine", "result",
         "risk", "examples", "perps", "vaults", "funds", "plot", "sweep", "frontier",
         "owners", "structure", "attribution", "equilibria", "io", "io.books", "io.prices",
-        "io.liquidations", "io.positions",
+        "io.liquidations", "io.positions", "_october_2025",
     )
 ]  # fmt: skip
 

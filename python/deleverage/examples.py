@@ -18,6 +18,7 @@ import polars as pl
 
 from deleverage._checks import finite
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool
+from deleverage._october_2025 import october_2025, october_2025_run, october_2025_shock
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve, looped_positions
@@ -38,6 +39,9 @@ __all__ = [
     "eth_lending_thin",
     "eth_positions",
     "lst_loop_unwind",
+    "october_2025",
+    "october_2025_run",
+    "october_2025_shock",
     "replay_sample",
 ]
 
