@@ -15,7 +15,7 @@ import deleverage as dl
 
 # The inputs as the case page states them, typed here by hand.
 HIGH, LOW = 122_574.46, 104_782.88  # CoinShares: BTC's high and low
-EXOGENOUS_LOW = 0.905  # the calibrated exogenous fall
+EXOGENOUS_LOW = 0.90  # the calibrated exogenous fall
 HL_MMR = 0.5 / 40  # Hyperliquid: 40× maximum leverage, maintenance margin half of 1/40
 USDE_RATIO = 0.95  # the assumed collateral value ratio of USDe
 STEPS = 240  # an hour of 15-second steps
@@ -48,7 +48,7 @@ def test_the_path_runs_from_the_high_to_the_calibrated_low() -> None:
     path = dl.examples.october_2025_shock().prices["BTC"]
     assert len(path) == STEPS
     assert path[0] == pytest.approx(HIGH, rel=1e-12)
-    # Log-linear to 0.905 of the high at 20 minutes (step 80), flat after.
+    # Log-linear to 0.90 of the high at 20 minutes (step 80), flat after.
     assert path[80] == pytest.approx(HIGH * EXOGENOUS_LOW, rel=1e-12)
     assert path[40] == pytest.approx(HIGH * EXOGENOUS_LOW**0.5, rel=1e-12)
     np.testing.assert_allclose(path[80:], HIGH * EXOGENOUS_LOW, rtol=1e-12)
@@ -84,6 +84,31 @@ def test_adl_closes_at_the_bankruptcy_price(oct25: tuple[dl.Scenario, dl.Result]
     assert (adl["size0"] < 0).all()
     assert (bp < HIGH).all()
     assert (adl["realized_pnl"] > 0).all()
+
+
+def test_a_bankrupt_long_is_closed_at_its_own_bankruptcy_price(
+    oct25: tuple[dl.Scenario, dl.Result],
+) -> None:
+    # A cross account with one position and no earlier fill has equity W + s·(mark − EP), so
+    # its bankruptcy price is mark − E/s = EP − W/s whatever the mark. A long the book never
+    # filled and ADL closed whole must be closed at that price, by hand from its inputs, and
+    # the counterparties' cuts at that price must add up to its size.
+    sc, res = oct25
+    pos = res.positions.filter(pl.col("protocol") == "hyperliquid").join(
+        _initial(sc, 0), on="account"
+    )
+    whole = pos.filter(
+        (pl.col("size0") > 0) & (pl.col("liquidated_qty") == 0.0) & (pl.col("adl_qty") > 0.0)
+    )
+    assert whole.height > 20
+    adl = _kind(res, "hyperliquid", "adl").with_columns(
+        (pl.col("notional") / pl.col("qty")).alias("price")
+    )
+    price, qty = adl["price"].to_numpy(), adl["qty"].to_numpy()
+    for size0, entry0, margin0 in whole.select("size0", "entry0", "margin0").iter_rows():
+        bp = entry0 - margin0 / size0
+        at = np.abs(price - bp) <= 1e-9 * bp
+        assert qty[at].sum() == pytest.approx(size0, rel=1e-9)
 
 
 def test_adl_only_where_no_fund_could_pay(oct25: tuple[dl.Scenario, dl.Result]) -> None:
