@@ -109,7 +109,14 @@ def test_a_result_shows_itself_in_a_notebook_and_writes_a_report(tmp_path: objec
     page = res._repr_html_()
     assert page.count("<table") >= 3  # the summary and the frames' heads
     assert f"events ({res.events.height:,} rows)" in page
-    out = res.report(Path(str(tmp_path)) / "run.html", title="stETH unwind")
+    # A notebook's backend is its own: writing the report does not switch it.
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        out = res.report(Path(str(tmp_path)) / "run.html", title="stETH unwind")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
     text = out.read_text()
     # Self-contained: every image embedded, nothing fetched from elsewhere.
     assert "<h1>stETH unwind</h1>" in text

@@ -191,7 +191,18 @@ def test_cli_run_and_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert pl.read_parquet(tmp_path / "out" / "events.parquet")["account"].to_list() == ["a0"]
     assert main(["map", str(path), "--asset", "ETH", "--moves=-0.01,-0.06", "--no-cascade"]) == 0
     out = capsys.readouterr().out
-    assert "liquidatable" in out
+    # 10 ETH at 100 against 780, 760 and 720 USDC at a threshold of 0.8: liquidatable below
+    # 97.5, 95 and 90, so at 94 (−6 %) the first two, 1,540 of debt; at 99 none.
+    table = [line for line in out.splitlines() if line.startswith(("│", "┌", "└", "╞"))]
+    header, *rows = (
+        [c.strip() for c in line.strip("│").split("┆")] for line in table if "┆" in line
+    )
+    assert header == ["move (%)", "price", "at risk", "accounts"]
+    assert rows == [["-1.0", "99", "0", "0"], ["-6.0", "94", "1,540", "2"]]
+    assert "amounts in quote" in out
+    # One line per move: every line of the table is as wide as the next, within 140 characters.
+    assert len({len(line) for line in table}) == 1
+    assert len(table[0]) <= 140
     assert main(["run", str(tmp_path / "missing.toml")]) == 2
     assert "error" in capsys.readouterr().err
     # The moves may follow the option as its own word, and a log gets no progress bar (stderr
@@ -199,8 +210,11 @@ def test_cli_run_and_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["map", str(path), "--asset", "ETH", "--moves", "-0.01,-0.06"]) == 0
     got = capsys.readouterr()
     assert got.err == ""
-    rows = [line for line in got.out.splitlines() if line.startswith("| -0.0")]
-    assert len(rows) == 2
+    table = [line for line in got.out.splitlines() if line.startswith(("│", "┌", "└", "╞"))]
+    assert len(table) == 2 + 4  # the borders, the header and its rule, one line per move
+    assert len({len(line) for line in table}) == 1
+    assert len(table[0]) <= 140
+    assert "amplif. (x)" in table[1]
 
 
 def test_families_round_trip_and_name_bad_keys(tmp_path: Path) -> None:

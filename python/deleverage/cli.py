@@ -295,18 +295,41 @@ def map_(path: Path, asset: str, moves: list[float], cascade: bool, out: Path | 
 
     sc = Scenario.from_toml(path)
     m = liquidation_map(sc, asset, moves, seed=sc.seed, cascade=cascade, progress=_progress())
-    # One line per move, however wide: numbers are never wrapped across lines.
-    with pl.Config(
-        tbl_rows=len(moves),
-        tbl_cols=m.width,
-        tbl_width_chars=max(160, 16 * m.width),
-        tbl_hide_dataframe_shape=True,
-        tbl_formatting="ASCII_MARKDOWN",
-    ):
-        print(m)
+    print(f"{asset} moved; amounts in quote. at risk: debt of the accounts liquidatable at the "
+          "moved price, prices held; no / with feedback: notional liquidated by the engine "
+          "without venues (prices held) and in the cascade")  # fmt: skip
+    _print_table(_map_table(m), align="RIGHT")
     if out is not None:
         _save_with_plot(out, "liquidation_map", m)
     return 0
+
+
+def _map_table(m: pl.DataFrame) -> pl.DataFrame:
+    """The liquidation map for a terminal: a move per line, units in every header, amounts in
+    whole quote with thousands separators, so no number switches to exponent notation."""
+
+    def amount(col: str) -> pl.Expr:
+        return pl.col(col).map_elements(lambda v: f"{v:,.0f}", return_dtype=pl.String)
+
+    def count(col: str) -> pl.Expr:
+        return pl.col(col).map_elements(lambda v: f"{v:,}", return_dtype=pl.String)
+
+    cols = [
+        (pl.col("move") * 100).round(2).alias("move (%)"),
+        amount("price").alias("price"),
+        amount("liquidatable_debt").alias("at risk"),
+        count("liquidatable_accounts").alias("accounts"),
+    ]
+    if "liquidated_notional" in m.columns:
+        cols += [
+            amount("no_feedback_liquidated_notional").alias("no feedback"),
+            amount("liquidated_notional").alias("with feedback"),
+            count("liquidations").alias("liquidations"),
+            amount("bad_debt").alias("bad debt"),
+            amount("final_mid").alias("final mid"),
+            pl.col("amplification").round(3).alias("amplif. (x)"),
+        ]
+    return m.select(cols)
 
 
 def _moves(text: str) -> list[float]:

@@ -564,7 +564,7 @@ def black_thursday(
     - **OSM**: ``Oracle.delayed(3600)``, the market price of one hour before (the OSM's
       ``hop``; MECHANICS §3). The public record has the feed about $30 above the market
       (Glassnode via currencies.ru); on this path, smooth between the public points, the lag
-      alone puts it at most about $7 above. The feeds' own gas delays are not modelled.
+      alone puts it at most $7.9 above. The feeds' own gas delays are not modelled.
     - **ETH-A**: liquidation ratio 150 % (``mat``), penalty 13 % (``chop`` 1.13), dust 20 DAI
       (raised to 100 in August 2020, blog.makerdao.com, executive vote 14 August 2020),
       stability fee accrued ``rate`` 1, no keeper reward (the Flipper paid none), no limit on
@@ -582,8 +582,8 @@ def black_thursday(
 
     Calibrated to the record: the path, the ratio, penalty, dust and OSM delay (public
     inputs), the outage's end and the vaults' spread (fitted to the zero-bid share and the
-    value sold for nothing). Predicted: the bad debt, the number of liquidations, the share of
-    the collateral auctioned that went for nothing. The comparison is in
+    value sold for nothing). Predicted: the bad debt, when the first vault is barked, and what
+    keepers who never stop bidding would have left (no bad debt). The comparison is in
     ``docs/cases/black-thursday.md``.
 
     Examples

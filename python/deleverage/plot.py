@@ -36,6 +36,7 @@ __all__ = [
     "knockout",
     "leverage",
     "liquidation_map",
+    "peg",
     "result",
     "rounds",
 ]

@@ -306,9 +306,8 @@ class Result:
         import base64
         import io as _io
 
-        import matplotlib
-
-        matplotlib.use("Agg")
+        # The figures are plain matplotlib Figures (no pyplot): saving them needs no backend,
+        # so a notebook's own backend is left alone.
         from deleverage import plot
 
         figures: list[tuple[str, Any]] = []

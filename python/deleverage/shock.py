@@ -51,7 +51,10 @@ class Shock:
 
     Use :meth:`instant` (one move at step 0), :meth:`path` (reference prices per step),
     :meth:`gbm` (correlated geometric Brownian motion) or :meth:`jump_diffusion`. Random paths are
-    drawn from ``simulate``'s seed.
+    drawn from ``simulate``'s seed. The fields ``sigma``, ``mu`` and ``jump_intensity`` are per
+    year of 24/7 trading (365.25 days), whatever ``per`` the constructor was given; build a
+    diffusion with :meth:`gbm` or :meth:`jump_diffusion`, which state the period, rather than
+    from the fields.
 
     Examples
     --------
