@@ -38,3 +38,18 @@ def test_router_book_and_pool(benchmark: Any) -> None:
     router = dl.Router([book, pool])
     fill = benchmark(router.quote_sell, 1_000.0)
     assert fill.status == "filled"
+
+
+def test_router_book_and_stableswap(benchmark: Any) -> None:
+    """One routed 1,000-unit sale quote of a stablecoin across a 900-level sqrt book ($150 of
+    bids within 2 %) and a 150,000 + 150,000 StableSwap pool (A = 1,000, 1 bp): the October
+    2025 case's USDe market when the pool is reachable. The pool's capacity to each book level
+    is a search over its swap math, so this is the router's most expensive pairing."""
+    book = dl.OrderBook.sqrt(
+        mid=1.0, tick=1e-3, levels=900, sigma=0.02, volume=150.0, resilience_half_life=600.0,
+        permanent_impact=1.0 / 3.0,
+    )  # fmt: skip
+    pool = dl.StableSwapPool([1.5e5, 1.5e5], amplification=1_000.0, fee=0.0001)
+    router = dl.Router([book, pool])
+    fill = benchmark(router.quote_sell, 1_000.0)
+    assert fill.status == "filled"

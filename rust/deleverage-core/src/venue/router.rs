@@ -136,6 +136,7 @@ fn split_continuous<V: Borrow<AnyVenue>>(
 pub fn plan<V: Borrow<AnyVenue>>(venues: &[V], side: Side, qty: f64) -> Vec<f64> {
     let n = venues.len();
     let mut alloc = vec![0.0; n];
+    let mut caps: Vec<Option<f64>> = Vec::with_capacity(n);
     let mut left = qty;
     while left > 0.0 {
         // The best level any book offers next.
@@ -144,18 +145,23 @@ pub fn plan<V: Borrow<AnyVenue>>(venues: &[V], side: Side, qty: f64) -> Vec<f64>
             .reduce(|a, b| better(side, a, b));
         match next_level {
             Some(b) => {
+                // Each continuous venue's capacity down (up) to the level, solved once: a
+                // pool's is a bisection over its swap math.
+                caps.clear();
+                caps.extend((0..n).map(|i| {
+                    let v = venues[i].borrow();
+                    (!v.is_discrete()).then(|| v.capacity_to(side, b))
+                }));
                 let absorb: f64 = (0..n)
-                    .filter(|&i| !venues[i].borrow().is_discrete())
-                    .map(|i| (venues[i].borrow().capacity_to(side, b) - alloc[i]).max(0.0))
+                    .filter_map(|i| caps[i].map(|c| (c - alloc[i]).max(0.0)))
                     .sum();
                 if absorb >= left {
                     split_continuous(venues, side, &mut alloc, left, Some(b));
                     break;
                 }
-                for (i, a) in alloc.iter_mut().enumerate() {
-                    let v = venues[i].borrow();
-                    if !v.is_discrete() {
-                        *a = a.max(v.capacity_to(side, b));
+                for (a, c) in alloc.iter_mut().zip(&caps) {
+                    if let Some(c) = *c {
+                        *a = a.max(c);
                     }
                 }
                 left -= absorb;

@@ -192,41 +192,14 @@ impl StableSwapPool {
     /// them, and the admin fee (in the output coin) that leaves the pool.
     fn trade(&self, side: Side, qty: f64) -> (Fill, Vec<f64>, f64) {
         let mut fill = Fill::empty(side, qty);
-        let mut xp = self.balances.clone();
         if qty <= 0.0 || !qty.is_finite() {
-            return (fill, xp, 0.0);
+            return (fill, self.balances.clone(), 0.0);
         }
-        let d = get_d(&xp, self.amp);
-        let admin = match side {
-            Side::Sell => {
-                // `_exchange(0, 1, dx)`: dy = x_1 − get_y(0, 1, x_0 + dx); the fee stays in the
-                // pool but its admin share.
-                let y = get_y(&xp, self.amp, BASE, QUOTE, xp[BASE] + qty, d);
-                let dy = (xp[QUOTE] - y).max(0.0);
-                let fee = dy * self.fee;
-                let admin = fee * self.admin_fee;
-                fill.notional = dy - fee;
-                xp[BASE] += qty;
-                xp[QUOTE] -= dy - fee + admin;
-                admin
-            }
-            Side::Buy => {
-                // `qty` of the asset out: dy = qty/(1 − fee) leaves the curve, paid by dx of the
-                // quote with get_y(0, 1, x_0 − dy). Choice (as the constant-product pool's): a
-                // purchase that would take the whole balance fills nothing.
-                let dy = qty / (1.0 - self.fee);
-                if dy >= xp[BASE] {
-                    return (fill, xp, 0.0);
-                }
-                let x_quote = get_y(&xp, self.amp, BASE, QUOTE, xp[BASE] - dy, d);
-                let fee = dy * self.fee;
-                let admin = fee * self.admin_fee;
-                fill.notional = x_quote - xp[QUOTE];
-                xp[QUOTE] = x_quote;
-                xp[BASE] -= dy - fee + admin;
-                admin
-            }
+        let Some((xp, notional, admin)) = self.after(side, qty, get_d(&self.balances, self.amp))
+        else {
+            return (fill, self.balances.clone(), 0.0);
         };
+        fill.notional = notional;
         fill.filled = qty;
         fill.levels = 1;
         let (before, after) = match side {
@@ -236,6 +209,61 @@ impl StableSwapPool {
         fill.first_price = Some(before);
         fill.last_price = Some(after);
         (fill, xp, admin)
+    }
+
+    /// The balances after trading `qty > 0` (finite) of the asset on a pool of invariant `d`
+    /// (that of the current balances), the quote paid or received and the admin fee; `None`
+    /// for a purchase that would take the whole balance (it fills nothing).
+    fn after(&self, side: Side, qty: f64, d: f64) -> Option<(Vec<f64>, f64, f64)> {
+        let mut xp = self.balances.clone();
+        Some(match side {
+            Side::Sell => {
+                // `_exchange(0, 1, dx)`: dy = x_1 − get_y(0, 1, x_0 + dx); the fee stays in the
+                // pool but its admin share.
+                let y = get_y(&xp, self.amp, BASE, QUOTE, xp[BASE] + qty, d);
+                let dy = (xp[QUOTE] - y).max(0.0);
+                let fee = dy * self.fee;
+                let admin = fee * self.admin_fee;
+                xp[BASE] += qty;
+                xp[QUOTE] -= dy - fee + admin;
+                (xp, dy - fee, admin)
+            }
+            Side::Buy => {
+                // `qty` of the asset out: dy = qty/(1 − fee) leaves the curve, paid by dx of the
+                // quote with get_y(0, 1, x_0 − dy). Choice (as the constant-product pool's): a
+                // purchase that would take the whole balance fills nothing.
+                let dy = qty / (1.0 - self.fee);
+                if dy >= xp[BASE] {
+                    return None;
+                }
+                let x_quote = get_y(&xp, self.amp, BASE, QUOTE, xp[BASE] - dy, d);
+                let fee = dy * self.fee;
+                let admin = fee * self.admin_fee;
+                let notional = x_quote - xp[QUOTE];
+                xp[QUOTE] = x_quote;
+                xp[BASE] -= dy - fee + admin;
+                (xp, notional, admin)
+            }
+        })
+    }
+
+    /// [`Venue::marginal`] on a pool of invariant `d` (that of the current balances), which a
+    /// search over sizes computes once: the bid (ask) after trading `traded`.
+    fn marginal_with(&self, side: Side, traded: f64, d: f64) -> Option<f64> {
+        if traded > self.max_capacity(side) {
+            return None;
+        }
+        let quoted = |xp: &[f64]| match side {
+            Side::Sell => self.bid_of(xp),
+            Side::Buy => self.ask_of(xp),
+        };
+        if traded <= 0.0 || !traded.is_finite() {
+            return Some(quoted(&self.balances));
+        }
+        Some(match self.after(side, traded, d) {
+            Some((xp, _, _)) => quoted(&xp),
+            None => quoted(&self.balances),
+        })
     }
 
     fn bid_of(&self, xp: &[f64]) -> f64 {
@@ -310,19 +338,13 @@ impl Venue for StableSwapPool {
     }
 
     fn marginal(&self, side: Side, traded: f64) -> Option<f64> {
-        if traded > self.max_capacity(side) {
-            return None;
-        }
-        let (_, xp, _) = self.trade(side, traded);
-        Some(match side {
-            Side::Sell => self.bid_of(&xp),
-            Side::Buy => self.ask_of(&xp),
-        })
+        self.marginal_with(side, traded, get_d(&self.balances, self.amp))
     }
 
     fn capacity_to(&self, side: Side, price: f64) -> f64 {
         // The marginal price is monotone in the size traded: bisect for where it meets `price`.
-        let reached = |t: f64| match self.marginal(side, t) {
+        let d = get_d(&self.balances, self.amp);
+        let reached = |t: f64| match self.marginal_with(side, t, d) {
             Some(p) => match side {
                 Side::Sell => p < price,
                 Side::Buy => p > price,
