@@ -111,6 +111,26 @@ def test_a_bankrupt_long_is_closed_at_its_own_bankruptcy_price(
         assert qty[at].sum() == pytest.approx(size0, rel=1e-9)
 
 
+def test_ranked_by_profit_adl_closes_shorts_in_order_of_entry() -> None:
+    # Ranked by PnL % alone, a short's score is (EP − mark)/EP = 1 − mark/EP: the order is the
+    # entry prices', highest first, at every mark. So the shorts ADL ever reached are the
+    # highest entries among the shorts it could still reach: no short left untouched (and never
+    # liquidated) entered above one that was cut.
+    sc = dl.examples.october_2025(adl="pnl_ratio")
+    res = dl.examples.october_2025_run(sc)
+    pos = res.positions.filter(pl.col("protocol") == "hyperliquid").join(
+        _initial(sc, 0), on="account"
+    )
+    shorts = pos.filter(pl.col("size0") < 0)
+    cut = shorts.filter(pl.col("adl_qty") > 0)
+    spared = shorts.filter((pl.col("adl_qty") == 0) & (pl.col("liquidated_qty") == 0))
+    assert cut.height > 50
+    assert spared.height > 50
+    assert cut["entry0"].min() >= spared["entry0"].max()
+    # The makers entered at the high, below the shorts cut: none of them is reached.
+    assert (spared["account"].str.starts_with("mm")).sum() == 20
+
+
 def test_adl_only_where_no_fund_could_pay(oct25: tuple[dl.Scenario, dl.Result]) -> None:
     # Hyperliquid's book stage has no fund and no fee: nothing is paid in or out, so every
     # deficit is ADL'd. Binance's fund ($1 B scaled) pays every deficit and is never ADL'd.

@@ -128,6 +128,7 @@ def october_2025(
     step_seconds: float = 15.0,
     exogenous_low: float = OCTOBER_2025_EXOGENOUS_LOW,
     connected: bool = False,
+    adl: str = "bitmex",
 ) -> Scenario:
     """10–11 October 2025 on two venues, scaled by :data:`OCTOBER_2025_SCALE`; run it with
     :func:`october_2025_run` (the market makers' spot sales) or ``dl.simulate`` (without them).
@@ -162,6 +163,10 @@ def october_2025(
       its price are its own book's; ``connected=True`` routes them to both venues at best
       execution, with cross-venue arbitrage: the counterfactual of a venue that reaches the
       deep market.
+
+    ``adl`` is the Hyperliquid-like venue's ADL ranking (``PerpExchange``'s: ``"bitmex"``, PnL %
+    × effective leverage, the engine's stand-in for Hyperliquid's unpublished index; or
+    ``"pnl_ratio"``, ``"size"``, ``"binance"``, ``"dydx"``).
 
     Left out (see the case page): the 161 other assets, Hyperliquid's HLP liquidator vault
     (the engine's backstop and ADL are exclusive: with ``backstop=True`` nothing is ADL'd),
@@ -242,7 +247,7 @@ def october_2025(
         [PerpMarket("BTC-PERP", Brackets.hyperliquid(40))],
         fee_rate=0.0,
         insurance_fund=0.0,
-        adl="bitmex",
+        adl=adl,
         partial=PartialLiquidation(100_000.0 * s, 0.2, 30.0, False),
         name="hyperliquid",
     )
