@@ -21,6 +21,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import polars as pl
 
@@ -128,7 +130,7 @@ def october_2025(
     step_seconds: float = 15.0,
     exogenous_low: float = OCTOBER_2025_EXOGENOUS_LOW,
     connected: bool = False,
-    adl: str = "bitmex",
+    adl: Literal["bitmex", "binance", "pnl_ratio", "size", "dydx"] = "bitmex",
 ) -> Scenario:
     """10–11 October 2025 on two venues, scaled by :data:`OCTOBER_2025_SCALE`; run it with
     :func:`october_2025_run` (the market makers' spot sales) or ``dl.simulate`` (without them).
