@@ -21,8 +21,6 @@ Examples
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import polars as pl
 
@@ -32,7 +30,7 @@ from deleverage.engine import Engine
 from deleverage.exceptions import ScenarioError
 from deleverage.market import Asset, Oracle, Peg
 from deleverage.outages import Outage
-from deleverage.perps import Brackets, PartialLiquidation, PerpExchange, PerpMarket
+from deleverage.perps import AdlRanking, Brackets, PartialLiquidation, PerpExchange, PerpMarket
 from deleverage.result import Result
 from deleverage.scenario import Scenario
 from deleverage.shock import Shock
@@ -130,7 +128,7 @@ def october_2025(
     step_seconds: float = 15.0,
     exogenous_low: float = OCTOBER_2025_EXOGENOUS_LOW,
     connected: bool = False,
-    adl: Literal["bitmex", "binance", "pnl_ratio", "size", "dydx"] = "bitmex",
+    adl: AdlRanking = "bitmex",
 ) -> Scenario:
     """10–11 October 2025 on two venues, scaled by :data:`OCTOBER_2025_SCALE`; run it with
     :func:`october_2025_run` (the market makers' spot sales) or ``dl.simulate`` (without them).

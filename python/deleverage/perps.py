@@ -62,6 +62,9 @@ from deleverage.exceptions import ScenarioError
 
 __all__ = ["Brackets", "PartialLiquidation", "PerpExchange", "PerpMarket"]
 
+#: The ADL rankings of :class:`PerpExchange` (MECHANICS §6.4).
+AdlRanking = Literal["bitmex", "binance", "pnl_ratio", "size", "dydx"]
+
 PERP_COLUMNS = ("account", "market", "size", "entry_price", "margin")
 #: A row's ``margin_asset`` when its margin is quote (null reads as this too).
 QUOTE = "quote"
@@ -255,7 +258,7 @@ class PerpExchange:
     markets: Sequence[PerpMarket]
     fee_rate: float = 0.005
     insurance_fund: float = 0.0
-    adl: Literal["bitmex", "binance", "pnl_ratio", "size", "dydx"] = "bitmex"
+    adl: AdlRanking = "bitmex"
     partial: PartialLiquidation | None = None
     backstop: bool = False
     trigger: Literal["below", "at_or_below"] = "below"
