@@ -274,3 +274,27 @@ def test_the_case_page_runs_and_its_numbers_hold() -> None:
     ns: dict[str, object] = {}
     for i, block in enumerate(blocks):
         exec(compile(block, f"docs/cases/october-2025.md block {i + 1}", "exec"), ns)
+
+
+def test_the_record_table_names_its_scale_free_figures(
+    oct25: tuple[dl.Scenario, dl.Result],
+) -> None:
+    sc, res = oct25
+    t = dl.examples.october_2025_record(res)
+    assert t["basis"].to_list()[:2] == ["calibrated", "calibrated"]
+    assert set(t["basis"].to_list()[2:]) == {"predicted"}
+    row = dict(zip(t["figure"], t["engine"], strict=True))
+    # Scaled back up by 1,000, and counted from the frames: the ADL events per liquidation
+    # event, and the share of the 2,020 Hyperliquid positions ADL reached.
+    ev = res.events.filter(pl.col("protocol") == "hyperliquid")
+    adl = ev.filter(pl.col("kind") == "adl")
+    fills = ev.filter(pl.col("kind") == "perp_liquidation")
+    assert row["ADL notional, Hyperliquid (USD)"] == pytest.approx(adl["notional"].sum() * 1e3)
+    assert row["ADL events per liquidation event"] == adl.height / fills.height
+    assert sc.families[0].positions.height == 2_020
+    assert row["positions ADL'd, share"] == adl["account"].n_unique() / 2_020
+    assert row["BTC fall to its low"] == pytest.approx(
+        res.steps.filter(pl.col("asset") == "BTC")["mid"].min() / HIGH - 1.0
+    )
+    with pytest.raises(dl.ScenarioError, match="no Hyperliquid events"):
+        dl.examples.october_2025_record(dl.simulate(dl.examples.black_thursday(n_vaults=50)))

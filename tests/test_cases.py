@@ -212,3 +212,42 @@ def test_the_case_page_runs_and_its_numbers_hold() -> None:
     ns: dict[str, object] = {}
     for i, block in enumerate(blocks):
         exec(compile(block, f"docs/cases/black-thursday.md block {i + 1}", "exec"), ns)
+
+
+def test_the_record_table_states_each_figure_its_source_and_basis(
+    bt: tuple[dl.Scenario, dl.Result],
+) -> None:
+    _, res = bt
+    t = dl.examples.black_thursday_record(res)
+    assert t.columns == ["figure", "record", "source", "engine", "shown", "basis"]
+    assert t["basis"].to_list() == ["calibrated", "calibrated", "predicted"]
+    assert all("whiterabbit" in s for s in t["source"])
+    # The engine's values, from the auctions frame: the share of auctions that raised nothing
+    # and the bad debt, the debt no DAI covered.
+    a = res.auctions
+    share, bad = t["engine"][0], t["engine"][2]
+    assert share == (a["recovered"] == 0.0).sum() / a.height
+    assert bad == pytest.approx(float((a["due"] - a["recovered"]).clip(lower_bound=0.0).sum()))
+    with pytest.raises(dl.ScenarioError, match="res must be the Result of a run, got str"):
+        dl.examples.black_thursday_record("run")  # type: ignore[arg-type]
+    empty = dl.simulate(dl.Scenario(assets=[dl.Asset("ETH", 100.0)], steps=2))
+    with pytest.raises(dl.ScenarioError, match="no auctions"):
+        dl.examples.black_thursday_record(empty)
+
+
+def test_the_case_command_prints_the_record_and_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deleverage.cli import main
+
+    assert main(["case", "black_thursday", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Black Thursday, 12–13 March 2020" in out
+    assert "auctions won for nothing, share" in out
+    assert "sources:" in out
+    saved = pl.read_parquet(tmp_path / "record.parquet")
+    assert saved["basis"].to_list() == ["calibrated", "calibrated", "predicted"]
+    assert (tmp_path / "price_and_liquidations.png").stat().st_size > 10_000
+    assert pl.read_parquet(tmp_path / "auctions.parquet").height == 443
+    with pytest.raises(SystemExit):
+        main(["case", "lehman"])

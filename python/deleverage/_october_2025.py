@@ -40,10 +40,15 @@ __all__ = [
     "OCTOBER_2025_BTC_LOW",
     "OCTOBER_2025_EXOGENOUS_LOW",
     "OCTOBER_2025_SCALE",
+    "RECORD_COLUMNS",
     "october_2025",
+    "october_2025_record",
     "october_2025_run",
     "october_2025_shock",
 ]
+
+#: The columns of a reconstruction's comparison with the public record.
+RECORD_COLUMNS = ["figure", "record", "source", "engine", "shown", "basis"]
 
 #: Every dollar amount of the reconstruction is the record's times this.
 OCTOBER_2025_SCALE = 1e-3
@@ -328,3 +333,58 @@ def october_2025_run(
         quiet = 0 if rep.liquidations or rep.queue_length else quiet + 1
         k += 1
     return eng.result()
+
+
+def october_2025_record(res: Result) -> pl.DataFrame:
+    """The run of :func:`october_2025_run` against the public record of 10–11 October 2025:
+    one row per figure with the record's value and source, the engine's value (``engine``, in
+    the figure's unit, dollar amounts scaled back up by 1/:data:`OCTOBER_2025_SCALE`), the two
+    shown side by side, and whether the figure was calibrated or predicted (``basis``).
+    ``docs/cases/october-2025.md`` discusses them.
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> t = dl.examples.october_2025_record(dl.examples.october_2025_run())
+    >>> t.filter(figure="ADL notional, Hyperliquid (USD)").select("record", "shown").row(0)
+    ('~$2.1B', '$2.27B')
+    """
+    if not isinstance(res, Result):
+        raise ScenarioError(f"res must be the Result of a run, got {type(res).__name__}")
+    ev = res.events.with_columns(pl.col("account").cast(pl.String))
+    hl = ev.filter(pl.col("protocol") == "hyperliquid")
+    if hl.height == 0 or "USDe" not in res.steps["asset"].cast(pl.String).unique().to_list():
+        raise ScenarioError("res has no Hyperliquid events: run dl.examples.october_2025_run()")
+    up = 1.0 / OCTOBER_2025_SCALE
+    fills = hl.filter(pl.col("kind") == "perp_liquidation")
+    adl = hl.filter(pl.col("kind") == "adl")
+    adl_notional = float(adl["notional"].sum())
+    liquidated = float(fills["notional"].sum()) + adl_notional
+    btc = float(res.steps.filter(pl.col("asset") == "BTC")["mid"].to_numpy().min())
+    usde = float(res.steps.filter(pl.col("asset") == "USDe")["mid"].to_numpy().min())
+    n_pos = res.positions.filter(pl.col("protocol") == "hyperliquid").height
+    sold = float(ev.filter(pl.col("kind") == "collateral_sale")["qty"].sum()) * up
+    fund = float(res.summary["insurance_fund_used"].item()) * up
+    conejo = "github.com/ConejoCapital/HyperMultiAssetedADL"
+    fall = btc / OCTOBER_2025_BTC_HIGH - 1.0
+    rows = [
+        ("BTC fall to its low", "-14.5 %", "CoinShares", fall,
+         f"{fall:+.1%}".replace("%", " %"), "calibrated"),
+        ("USDe low on the exchange's book (USD)", "~0.65", "10x Research", usde,
+         f"{usde:.3f}", "calibrated"),
+        ("liquidated notional, Hyperliquid (USD)", "$9.297B in 4 h, all assets", "binance.bh",
+         liquidated * up, f"${liquidated * up / 1e9:.2f}B (BTC only)", "predicted"),
+        ("ADL notional, Hyperliquid (USD)", "~$2.1B", conejo, adl_notional * up,
+         f"${adl_notional * up / 1e9:.2f}B", "predicted"),
+        ("ADL events per liquidation event", "0.55 (34,983 / 63,637)", conejo,
+         adl.height / max(fills.height, 1), f"{adl.height / max(fills.height, 1):.2f}",
+         "predicted"),
+        ("positions ADL'd, share", "25 % (1,759 of 6,925 BTC)",
+         "github.com/ConejoCapital/HyperAnalyzeADL", adl["account"].n_unique() / max(n_pos, 1),
+         f"{adl['account'].n_unique() / max(n_pos, 1):.0%}".replace("%", " %"), "predicted"),
+        ("USDe sold into the exchange's book", "~90M", "usheadlinenews.com", sold,
+         f"{sold / 1e6:.1f}M", "predicted"),
+        ("insurance fund paid, Binance (USD)", "$184M, every market", "10x Research", fund,
+         f"${fund / 1e6:.1f}M", "predicted"),
+    ]  # fmt: skip
+    return pl.DataFrame(rows, schema=RECORD_COLUMNS, orient="row")

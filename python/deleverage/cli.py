@@ -257,6 +257,53 @@ def demo(
     return 0
 
 
+CASES = ("black_thursday", "october_2025")
+
+
+def case(name: str, seed: int, out: Path | None) -> int:
+    """Replays a historical reconstruction (``docs/cases/``) and prints it against the public
+    record: each figure's public value, the engine's, and whether it was calibrated."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from deleverage import plot
+
+    if name == "black_thursday":
+        res = simulate(examples.black_thursday(seed=seed))
+        table = examples.black_thursday_record(res)
+        title = (
+            f"Black Thursday, 12–13 March 2020: Maker ETH-A vaults, keepers out 12:00–03:00 UTC, "
+            f"seed {seed} (Liquidations 2.0 in place of 1.2; docs/cases/black-thursday.md)"
+        )
+        figures = {"price_and_liquidations": plot.result(res, "ETH")}
+    else:
+        res = examples.october_2025_run(examples.october_2025(seed=seed), seed=seed)
+        table = examples.october_2025_record(res)
+        title = (
+            f"10–11 October 2025 at 1/1,000 scale, amounts scaled back up, seed {seed} "
+            "(docs/cases/october-2025.md)"
+        )
+        figures = {
+            "spot_price_and_sales": plot.result(res, "BTC"),
+            "perp_price_and_liquidations": plot.result(res, "BTC-PERP"),
+            "usde_peg": plot.peg(res, "USDe"),
+        }
+    print(title)
+    _print_table(table.select("figure", "record", pl.col("shown").alias("engine"), "basis"))
+    print("sources:")
+    for fig_name, source in table.select("figure", "source").iter_rows():
+        print(f"  {fig_name}: {source}")
+    if out is None:
+        return 0
+    names = _write_frames(res, out)
+    table.write_parquet(out / "record.parquet")
+    for fname, fig in figures.items():
+        fig.savefig(out / f"{fname}.png", dpi=110)
+    print(f"written to {out}/: {', '.join([*names, 'record'])} (.parquet); "
+          f"{', '.join(figures)} (.png)")  # fmt: skip
+    return 0
+
+
 def run(path: Path, out: Path | None) -> int:
     """Runs a scenario file with its own shock and seed to quiet."""
     sc = Scenario.from_toml(path)
@@ -353,8 +400,9 @@ def _executor_option(p: argparse.ArgumentParser) -> None:
 
 
 def _print_table(table: pl.DataFrame, align: str | None = None) -> None:
-    """A table whole, without its shape and dtypes, at most 200 characters wide."""
+    """A table whole, without its shape and dtypes, at most 200 characters wide, no text cut."""
     with pl.Config(
+        fmt_str_lengths=200,
         tbl_rows=table.height,
         tbl_cols=table.width,
         tbl_width_chars=200,
@@ -472,6 +520,23 @@ def _parser() -> argparse.ArgumentParser:
         "--seed", type=_count(0), default=7, help="seed of positions and run (default: 7)"
     )
     _output_options(d, "the Parquet frames and PNG plots")
+    c = sub.add_parser(
+        "case",
+        help="replay a historical reconstruction against the public record",
+        description=(
+            "Replay a historical reconstruction and print each figure against the public "
+            "record (its value and source, the engine's, calibrated or predicted); write the "
+            "frames, the table (Parquet) and the plots (PNG). black_thursday: Maker on 12–13 "
+            "March 2020 (docs/cases/black-thursday.md). october_2025: 10–11 October 2025, "
+            "cross-margin ADL and USDe on one exchange's book (docs/cases/october-2025.md)."
+        ),
+    )
+    c.add_argument("name", choices=CASES, help="which reconstruction")
+    c.add_argument(
+        "--seed", type=_count(0), default=0,
+        help="seed of the synthetic positions (default: 0, the one the pages quote)",
+    )  # fmt: skip
+    _output_options(c, "the Parquet frames, the comparison and the PNG plots")
     r = sub.add_parser(
         "run",
         help="run a scenario file to quiet",
@@ -624,6 +689,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             out = None if args.no_write else args.out
             return demo(args.accounts, args.shock, args.seed, out, args.example)
+        if args.command == "case":
+            return case(args.name, args.seed, None if args.no_write else args.out)
         if args.command == "run":
             return run(args.scenario, None if args.no_write else args.out)
         if args.command == "sweep":

@@ -18,7 +18,13 @@ import polars as pl
 
 from deleverage._checks import finite
 from deleverage._core import ConstantProductPool, ImpactCurve, OrderBook, StableSwapPool
-from deleverage._october_2025 import october_2025, october_2025_run, october_2025_shock
+from deleverage._october_2025 import (
+    RECORD_COLUMNS,
+    october_2025,
+    october_2025_record,
+    october_2025_run,
+    october_2025_shock,
+)
 from deleverage.exceptions import ScenarioError
 from deleverage.funds import Funds
 from deleverage.lending import Lending, Reserve, looped_positions
@@ -26,6 +32,7 @@ from deleverage.market import Asset, Channel, Oracle, Peg
 from deleverage.outages import Outage
 from deleverage.owners import Owner
 from deleverage.perps import Brackets, PerpExchange, PerpMarket
+from deleverage.result import Result
 from deleverage.scenario import Liquidators, Scenario
 from deleverage.shock import Shock
 from deleverage.vaults import Clipper, Vaults
@@ -33,6 +40,7 @@ from deleverage.vaults import Clipper, Vaults
 __all__ = [
     "bank_fire_sale",
     "black_thursday",
+    "black_thursday_record",
     "black_thursday_shock",
     "btc_perps",
     "eth_lending",
@@ -40,6 +48,7 @@ __all__ = [
     "eth_positions",
     "lst_loop_unwind",
     "october_2025",
+    "october_2025_record",
     "october_2025_run",
     "october_2025_shock",
     "replay_sample",
@@ -639,3 +648,39 @@ def black_thursday(
         return sc
     start, end = (round(h * hour / dt) for h in keepers_out)
     return sc.with_outages(Outage.liquidators(start, end))
+
+
+def black_thursday_record(res: Result) -> pl.DataFrame:
+    """The run of :func:`black_thursday` against the public record of 12–13 March 2020: one row
+    per figure with the record's value and source, the engine's value (``engine``, in the
+    figure's unit), the two shown side by side, and whether the figure was calibrated to the
+    record or predicted by the run (``basis``). ``docs/cases/black-thursday.md`` discusses
+    them (which were calibrated, which predicted).
+
+    Examples
+    --------
+    >>> import deleverage as dl
+    >>> t = dl.examples.black_thursday_record(dl.simulate(dl.examples.black_thursday()))
+    >>> t.select("figure", "record", "shown").rows()[0]
+    ('auctions won for nothing, share', '36 %', '35.2 %')
+    """
+    if not isinstance(res, Result):
+        raise ScenarioError(f"res must be the Result of a run, got {type(res).__name__}")
+    a = res.auctions
+    if a.height == 0:
+        raise ScenarioError("res has no auctions: run it on dl.examples.black_thursday()")
+    zero = a.filter(pl.col("recovered") == 0.0)
+    market = res.steps.sort("step")["reference"]
+    nothing = float((zero["lot"] * market.gather(zero["end_step"])).sum())
+    bad = float(a["bad_debt"].sum())
+    whiterabbit = "medium.com/@whiterabbit_hq"
+    rows = [
+        ("auctions won for nothing, share", "36 %", whiterabbit, zero.height / a.height,
+         f"{zero.height / a.height:.1%}".replace("%", " %"), "calibrated"),
+        ("collateral sold for nothing (USD)", "$8.32M", whiterabbit, nothing,
+         f"${nothing / 1e6:.2f}M", "calibrated"),
+        ("protocol bad debt (DAI)", "5.67M; ~4.5M; 6.65M (UNCONFIRMED which)",
+         f"{whiterabbit}; forum.makerdao.com thread 1433; The Bulletin Time", bad,
+         f"{bad / 1e6:.2f}M", "predicted"),
+    ]  # fmt: skip
+    return pl.DataFrame(rows, schema=RECORD_COLUMNS, orient="row")
