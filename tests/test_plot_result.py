@@ -109,6 +109,7 @@ def test_a_result_shows_itself_in_a_notebook_and_writes_a_report(tmp_path: objec
     page = res._repr_html_()
     assert page.count("<table") >= 3  # the summary and the frames' heads
     assert f"events ({res.events.height:,} rows)" in page
+    assert "in the scenario's quote unit" in page  # the summary's units, said under it
     # A notebook's backend is its own: writing the report does not switch it.
     before = matplotlib.get_backend()
     matplotlib.use("svg")

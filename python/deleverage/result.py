@@ -46,6 +46,14 @@ _FRAMES = (
     "events", "steps", "fills", "accounts", "positions", "vaults", "auctions", "funds", "depth",
 )  # fmt: skip
 
+#: What the summary's numbers are in, said under it in a notebook and a report.
+_UNITS = (
+    "<p><small>Amounts (notional, debt, bad debt, insurance fund, sales) are in the scenario's "
+    "quote unit; <code>drawdown_*</code> are returns from the pre-shock price, "
+    "<code>amplification_*</code> the ratio of the drawdown to the exogenous move; counts are "
+    "events or accounts; steps are the scenario's steps.</small></p>"
+)
+
 
 class Result:
     """What a run produced.
@@ -277,7 +285,7 @@ class Result:
     def _repr_html_(self) -> str:
         """A notebook's view: the summary as a table, then the head of each non-empty frame
         (Polars' own HTML)."""
-        parts = [f"<h4>{html.escape(repr(self))}</h4>", self.summary._repr_html_()]
+        parts = [f"<h4>{html.escape(repr(self))}</h4>", self.summary._repr_html_(), _UNITS]
         for name in _FRAMES:
             frame = self._frame(name)
             if frame.height:
