@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from deleverage import _core
+from deleverage import _core, _depth
 from deleverage._core import Fill, StepReport
 from deleverage._spec import _named, build_spec
 from deleverage.exceptions import DeleverageError, ScenarioError
@@ -37,15 +37,6 @@ from deleverage.shock import Shock
 from deleverage.vaults import Vaults
 
 __all__ = ["Engine", "EngineState", "StepReport", "simulate"]
-
-#: The fixed prices of a result's depth frame, as fractions of each asset's pre-shock price: 40 %
-#: to 120 % in steps of 0.5 % (k/200 for k = 80..240), the same before and after, so they
-#: compare level for level.
-_DEPTH_K = np.arange(80.0, 241.0)
-
-
-def _depth_prices(p0: float) -> npt.NDArray[np.float64]:
-    return p0 * _DEPTH_K / 200.0
 
 
 @dataclass(frozen=True)
@@ -136,7 +127,7 @@ class Engine:
         except DeleverageError as e:
             raise _named(e, self._protocols, labels) from None
         self._traded = [k for k, a in enumerate(scenario.assets) if a.venues]
-        self._depth_before = self._depth_now()
+        self._depth_before = _depth.snapshot(self._core, self._traded, self._prices)
 
     @classmethod
     def _of(cls, parent: Engine, core: _core.Engine) -> Engine:
@@ -694,30 +685,9 @@ class Engine:
         """
         return Engine._of(self, self._core.fork())
 
-    def _depth_now(self) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
-        """Each traded asset's bids at or above and asks at or below the fixed prices now."""
-        out = []
-        for k in self._traded:
-            prices = _depth_prices(self._prices[k]).tolist()
-            out.append((self._core.capacity_to(k, "bid", prices),
-                        self._core.capacity_to(k, "ask", prices)))  # fmt: skip
-        return out
-
     def _depth_columns(self) -> dict[str, Any]:
-        after = self._depth_now()
-        n = len(_DEPTH_K)
-
-        def cat(parts: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
-            return np.concatenate(parts) if parts else np.empty(0)
-
-        return {
-            "asset": [self._assets[k] for k in self._traded for _ in range(n)],
-            "price": cat([_depth_prices(self._prices[k]) for k in self._traded]),
-            "bids_before": cat([b for b, _ in self._depth_before]),
-            "bids_after": cat([b for b, _ in after]),
-            "asks_before": cat([a for _, a in self._depth_before]),
-            "asks_after": cat([a for _, a in after]),
-        }
+        after = _depth.snapshot(self._core, self._traded, self._prices)
+        return _depth.columns(self._assets, self._traded, self._prices, self._depth_before, after)
 
     def _build(self, raw: Any, depth: dict[str, Any] | None = None) -> Result:
         raw = dict(raw)

@@ -37,6 +37,7 @@ from deleverage._columns import (
     _name_of,
     _plain,
 )
+from deleverage._depth import COLUMNS as _DEPTH_COLUMNS
 from deleverage._family_frames import _funds, _others, _perp_summary, _positions, _vaults
 from deleverage.exceptions import ScenarioError
 
@@ -631,8 +632,6 @@ def _depth(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
         schema={"asset": pl.String} | {k: pl.Float64 for k in _DEPTH_COLUMNS[1:]},
     )
 
-
-_DEPTH_COLUMNS = ("asset", "price", "bids_before", "bids_after", "asks_before", "asks_after")
 
 _BUILD = {
     "depth": _depth,
