@@ -4,9 +4,6 @@ within stated bands for the calibrated figures."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -263,17 +260,6 @@ def test_the_reconstruction_lands_near_the_public_record(
     usde_low = res.steps.filter(pl.col("asset") == "USDe")["mid"].min()
     assert isinstance(usde_low, float)
     assert 0.62 <= usde_low <= 0.68
-
-
-def test_the_case_page_runs_and_its_numbers_hold() -> None:
-    # Each ```python block of the page runs, in order, in one namespace; its asserts check the
-    # engine values its table states.
-    page = Path(__file__).resolve().parent.parent / "docs" / "cases" / "october-2025.md"
-    blocks = re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)
-    assert blocks
-    ns: dict[str, object] = {}
-    for i, block in enumerate(blocks):
-        exec(compile(block, f"docs/cases/october-2025.md block {i + 1}", "exec"), ns)
 
 
 def test_the_record_table_names_its_scale_free_figures(

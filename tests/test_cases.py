@@ -5,7 +5,6 @@ stated bands."""
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -201,17 +200,6 @@ def test_the_reconstruction_lands_near_the_public_record(
     market = res.steps.sort("step")["reference"]
     value = float((zero["lot"] * market.gather(zero["end_step"])).sum())
     assert 0.75 * 8.32e6 <= value <= 1.25 * 8.32e6
-
-
-def test_the_case_page_runs_and_its_numbers_hold() -> None:
-    # Each ```python block of the page runs, in order, in one namespace; its asserts check the
-    # engine values its table states.
-    page = Path(__file__).resolve().parent.parent / "docs" / "cases" / "black-thursday.md"
-    blocks = re.findall(r"^```python\n(.*?)^```", page.read_text(), re.S | re.M)
-    assert blocks
-    ns: dict[str, object] = {}
-    for i, block in enumerate(blocks):
-        exec(compile(block, f"docs/cases/black-thursday.md block {i + 1}", "exec"), ns)
 
 
 def test_the_record_table_states_each_figure_its_source_and_basis(

@@ -94,7 +94,11 @@ def test_scenario_module_still_exposes_the_classes_that_moved_out() -> None:
         assert getattr(deleverage, cls.__name__) is cls
 
 
-@pytest.mark.parametrize("page", ["sweeps.md", "pegs.md", "interconnected.md"])
+@pytest.mark.parametrize(
+    "page",
+    ["sweeps.md", "pegs.md", "interconnected.md", "cases/black-thursday.md",
+     "cases/october-2025.md"],
+)  # fmt: skip
 def test_docs_page_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Each ```python block of the page runs, in order, in one namespace; their asserts hold.
     import matplotlib
