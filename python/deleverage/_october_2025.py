@@ -256,17 +256,9 @@ def october_2025(
         partial=PartialLiquidation(100_000.0 * s, 0.2, 30.0, False),
         name="hyperliquid",
     )
-    from deleverage.examples import BTC_BRACKETS
+    from deleverage.examples import _binance_btc
 
-    binance = PerpExchange(
-        [PerpMarket("BTCUSDT", BTC_BRACKETS)],
-        fee_rate=0.0125,
-        insurance_fund=1e9 * s,
-        adl="binance",
-        trigger="at_or_below",
-        name="binance",
-        margin_assets={"USDe": USDE_COLLATERAL_RATIO},
-    )
+    binance = _binance_btc("BTCUSDT", 1e9 * s, "binance", {"USDe": USDE_COLLATERAL_RATIO})
     sc = sc.add_perps(hyperliquid, hyper_positions).add_perps(binance, binance_positions)
     if connected:
         return sc

@@ -11,6 +11,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from importlib import resources
 
 import numpy as np
@@ -264,15 +265,28 @@ def btc_perps(n_accounts: int = 20_000, *, seed: int = 0, steps: int = 120) -> S
         steps=steps,
     )
     open_interest = float((size * price).sum())
-    exchange = PerpExchange(
-        [PerpMarket("BTC-PERP", BTC_BRACKETS)],
+    exchange = _binance_btc("BTC-PERP", 0.002 * open_interest, "binance_perps")
+    return sc.add_perps(exchange, positions)
+
+
+def _binance_btc(
+    market: str,
+    insurance_fund: float,
+    name: str,
+    margin_assets: Mapping[str, float] | None = None,
+) -> PerpExchange:
+    """A Binance-style venue for one BTC perp ``market``: :data:`BTC_BRACKETS`, the 1.25 %
+    liquidation fee, Binance's ADL ranking and its trigger (margin ratio ≥ 100 %; MECHANICS
+    §6), with ``margin_assets`` for Multi-Assets Mode."""
+    return PerpExchange(
+        [PerpMarket(market, BTC_BRACKETS)],
         fee_rate=0.0125,
-        insurance_fund=0.002 * open_interest,
+        insurance_fund=insurance_fund,
         adl="binance",
         trigger="at_or_below",
-        name="binance_perps",
+        name=name,
+        margin_assets=dict(margin_assets or {}),
     )
-    return sc.add_perps(exchange, positions)
 
 
 def lst_loop_unwind(
