@@ -147,7 +147,7 @@ def test_generated_positions(tmp_path: Path) -> None:
                 'kind = "instant"\nreturns = { ETH = -0.03 }',
                 'kind = "gbm"\nper = "week"\nsigma = { ETH = 1.0 }',
             ),
-            r"shock\.per: expected 'year', 'day' or 'hour', got 'week'",
+            r"shock\.per: per must be 'year', 'day' or 'hour' .*, got 'week'",
         ),
     ],
 )

@@ -62,7 +62,7 @@ from deleverage.outages import Outage
 from deleverage.owners import Owner
 from deleverage.perps import PerpExchange
 from deleverage.scenario import Liquidators, Scenario
-from deleverage.shock import PERIODS_PER_YEAR, Per, Shock
+from deleverage.shock import Per, Shock, _periods
 from deleverage.vaults import Vaults
 
 __all__ = ["load", "save"]
@@ -371,8 +371,7 @@ def _shock(v: Any, place: Place, base: Path) -> Shock:
             "are given per"
         )
     got = get_str(t, "per", place)
-    if got not in PERIODS_PER_YEAR:
-        raise (place / "per").error(f"expected 'year', 'day' or 'hour', got {got!r}")
+    wrap(place / "per", lambda: _periods(got))  # the shock's own check of the period
     per = cast("Per", got)
     if kind == "gbm":
         return Shock.gbm(per_asset("sigma"), mu=per_asset("mu"), corr=corr, per=per)
