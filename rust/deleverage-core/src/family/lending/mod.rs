@@ -28,7 +28,7 @@ use crate::family::shared::{
 };
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Value, Values, table};
-use accounts::{Accounts, Status};
+use accounts::{Accounts, SCATTER_IN_RUNS, Status, scatter_in_runs};
 use rules::{AaveVersion, Lending, Liquidation, Rules};
 use trigger::TriggerIndex;
 
@@ -166,6 +166,16 @@ impl LendingMarket {
 
     /// [`Self::account_table`] at the prices `px` (the family's view of pegged assets).
     fn account_table_at(&self, _sh: &Shared, px: &[f64]) -> AccountTable {
+        #[derive(Clone, Copy)]
+        struct Row {
+            status: Status,
+            health: f64,
+            collateral: f64,
+            debt: f64,
+            liquidated: f64,
+            times: u32,
+            bad_debt: f64,
+        }
         let n = self.acc.len();
         let mut t = AccountTable {
             status: vec![Status::Active; n],
@@ -176,8 +186,8 @@ impl LendingMarket {
             times_liquidated: vec![0; n],
             bad_debt: vec![0.0; n],
         };
-        for (i, &o) in self.original.iter().enumerate() {
-            let o = o as usize;
+        // One account's row, from its stored index.
+        let row = |i: usize| {
             let h = self.acc.holdings(i);
             let (mut c, mut d) = (0.0, 0.0);
             for k in 0..h.asset.len() {
@@ -185,13 +195,32 @@ impl LendingMarket {
                 c += h.collateral[k] * p;
                 d += h.debt[k] * p;
             }
-            t.status[o] = self.acc.status[i];
-            t.health[o] = self.health(px, i);
-            t.collateral_value[o] = c;
-            t.debt_value[o] = d;
-            t.liquidated_notional[o] = self.acc.liquidated_notional[i];
-            t.times_liquidated[o] = self.acc.times_liquidated[i];
-            t.bad_debt[o] = self.acc.bad_debt[i];
+            Row {
+                status: self.acc.status[i],
+                health: self.health(px, i),
+                collateral: c,
+                debt: d,
+                liquidated: self.acc.liquidated_notional[i],
+                times: self.acc.times_liquidated[i],
+                bad_debt: self.acc.bad_debt[i],
+            }
+        };
+        let mut put = |o: usize, r: Row| {
+            t.status[o] = r.status;
+            t.health[o] = r.health;
+            t.collateral_value[o] = r.collateral;
+            t.debt_value[o] = r.debt;
+            t.liquidated_notional[o] = r.liquidated;
+            t.times_liquidated[o] = r.times;
+            t.bad_debt[o] = r.bad_debt;
+        };
+        if n >= SCATTER_IN_RUNS {
+            // Seven scattered columns miss the TLB on every write at this size.
+            scatter_in_runs(&self.original, row, put);
+        } else {
+            for (i, &o) in self.original.iter().enumerate() {
+                put(o as usize, row(i));
+            }
         }
         t
     }
