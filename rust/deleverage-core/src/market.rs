@@ -519,6 +519,33 @@ impl Market {
         }
     }
 
+    /// [`Market::capacity_to`] across the asset's venues at each of `limits` (in quote), each
+    /// venue answering them all at once: for sorted limits a book finds each from the last.
+    pub fn capacities_to(&self, a: usize, side: Side, limits: &[f64]) -> Vec<f64> {
+        let local: Vec<f64>;
+        let limits = if !self.pegged || self.unit[a].is_none() {
+            limits
+        } else {
+            let u = self.unit_value(a);
+            local = limits.iter().map(|&l| l / u).collect();
+            &local
+        };
+        let mut venues = self.venues[a].iter().map(|v| v.capacities_to(side, limits));
+        // Summed venue by venue in order, as `local_capacity` sums them.
+        let Some(mut total) = venues.next() else {
+            return limits
+                .iter()
+                .map(|&l| self.local_capacity(a, side, l))
+                .collect();
+        };
+        for caps in venues {
+            for (t, c) in total.iter_mut().zip(caps) {
+                *t += c;
+            }
+        }
+        total
+    }
+
     /// Like [`Market::trade`] on venue `k` of asset `a` alone; the other venues then follow it
     /// through cross-venue arbitrage.
     pub fn trade_on(&mut self, a: usize, k: usize, side: Side, qty: f64) -> Fill {

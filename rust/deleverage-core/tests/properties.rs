@@ -118,6 +118,36 @@ proptest! {
         }
     }
 
+    /// Many prices at once are each price alone, bit for bit, in any order: a book searches each
+    /// from the last one's levels, which must find the same level (prices on a level included).
+    #[test]
+    fn capacities_at_once_are_capacities_one_by_one(
+        v in venue(),
+        s in side(),
+        sold in 0.0f64..300.0,
+        mut prices in prop::collection::vec(90.0f64..110.0, 0..60),
+        sorted in any::<bool>(),
+    ) {
+        let mut v = v;
+        v.execute(s, sold);
+        // Prices exactly on levels, and past both ends of the ladder.
+        let mut traded = 0.0;
+        while let Some((p, q)) = v.level_at(s, traded) {
+            prices.push(p);
+            traded += q.max(1e-9);
+            if prices.len() > 120 {
+                break;
+            }
+        }
+        prices.extend([1e-9, 1e9]);
+        if sorted {
+            prices.sort_by(f64::total_cmp);
+        }
+        let one_by_one: Vec<u64> = prices.iter().map(|&p| v.capacity_to(s, p).to_bits()).collect();
+        let at_once: Vec<u64> = v.capacities_to(s, &prices).iter().map(|c| c.to_bits()).collect();
+        prop_assert_eq!(at_once, one_by_one);
+    }
+
     #[test]
     fn more_is_never_better(v in venue(), s in side(), q1 in 0.001f64..200.0, extra in 0.001f64..200.0) {
         let a = v.quote(s, q1);

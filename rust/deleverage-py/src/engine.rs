@@ -281,12 +281,10 @@ impl PyEngine {
                 BindingError::Scenario(format!("asset {asset} is not in the scenario")).into(),
             );
         }
-        let m = h.engine().market();
-        let out: Vec<f64> = limits
-            .iter()
-            .map(|&p| m.capacity_to(asset, None, side, p))
-            .collect();
-        Ok(out.into_pyarray(py))
+        Ok(h.engine()
+            .market()
+            .capacities_to(asset, side, &limits)
+            .into_pyarray(py))
     }
 
     /// The recorded tables so far and every family's state now, as `simulate` returns them

@@ -62,6 +62,9 @@ impl Venue for AnyVenue {
     fn capacity_to(&self, side: Side, price: f64) -> f64 {
         dispatch!(self, v => v.capacity_to(side, price), halted => 0.0)
     }
+    fn capacities_to(&self, side: Side, prices: &[f64]) -> Vec<f64> {
+        dispatch!(self, v => v.capacities_to(side, prices), halted => vec![0.0; prices.len()])
+    }
     fn max_capacity(&self, side: Side) -> f64 {
         dispatch!(self, v => v.max_capacity(side), halted => 0.0)
     }

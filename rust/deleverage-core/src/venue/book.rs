@@ -20,6 +20,8 @@ const EXHAUSTED_RTOL: f64 = 1e-12;
 struct Ladder {
     /// Level prices when the anchor is at its initial value, best first. A level's price is
     /// `base_px · anchor/anchor₀`, so prices are exactly the user's until the anchor moves.
+    /// Shared: a ladder never changes its levels, so the copies of a book (every run of a
+    /// scenario, a fork) share them instead of copying them.
     base_px: Vec<f64>,
     /// Cumulative baseline depth `W_k = q_0 + … + q_k`.
     cum: Vec<f64>,
@@ -146,8 +148,60 @@ impl Ladder {
             .partition_point(|&r| side.at_least_as_good(scale * r, price))
     }
 
+    /// [`Self::levels_at_or_better`] searched outward from `hint` (the answer for a nearby
+    /// price): the same partition point, in a few probes next to the hint instead of a search of
+    /// the whole ladder.
+    fn levels_at_or_better_near(&self, side: Side, scale: f64, price: f64, hint: usize) -> usize {
+        let px = &self.base_px;
+        let good = |k: usize| side.at_least_as_good(scale * px[k], price);
+        let n = px.len();
+        let h = hint.min(n);
+        // Every level below `lo` is good, none from `hi` on.
+        let (mut lo, mut hi) = (0, n);
+        let mut step = 1;
+        if h < n && good(h) {
+            lo = h + 1;
+            while h + step < n {
+                if good(h + step) {
+                    lo = h + step + 1;
+                    step *= 2;
+                } else {
+                    hi = h + step;
+                    break;
+                }
+            }
+        } else {
+            hi = h;
+            while step <= h {
+                if good(h - step) {
+                    lo = h - step + 1;
+                    break;
+                }
+                hi = h - step;
+                step *= 2;
+            }
+        }
+        lo + px[lo..hi].partition_point(|&r| side.at_least_as_good(scale * r, price))
+    }
+
     fn capacity_to(&self, side: Side, scale: f64, price: f64) -> f64 {
-        let n = self.levels_at_or_better(side, scale, price);
+        self.capacity_of(self.levels_at_or_better(side, scale, price))
+    }
+
+    /// [`Self::capacity_to`] at each of `prices`, each searched from the last one's levels.
+    fn capacities_to(&self, side: Side, scale: f64, prices: &[f64]) -> Vec<f64> {
+        let mut n = 0;
+        prices
+            .iter()
+            .map(|&p| {
+                n = self.levels_at_or_better_near(side, scale, p, n);
+                self.capacity_of(n)
+            })
+            .collect()
+    }
+
+    /// What rests on the first `n` levels.
+    fn capacity_of(&self, n: usize) -> f64 {
         if n == 0 {
             0.0
         } else {
@@ -612,6 +666,10 @@ impl Venue for OrderBook {
 
     fn capacity_to(&self, side: Side, price: f64) -> f64 {
         self.ladder(side).capacity_to(side, self.scale(), price)
+    }
+
+    fn capacities_to(&self, side: Side, prices: &[f64]) -> Vec<f64> {
+        self.ladder(side).capacities_to(side, self.scale(), prices)
     }
 
     fn max_capacity(&self, side: Side) -> f64 {

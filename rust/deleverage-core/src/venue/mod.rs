@@ -67,6 +67,12 @@ pub trait Venue {
     /// count in full.
     fn capacity_to(&self, side: Side, price: f64) -> f64;
 
+    /// [`Self::capacity_to`] at each of `prices` (a book searches each from the last one's
+    /// levels: a sorted list costs a few probes per price).
+    fn capacities_to(&self, side: Side, prices: &[f64]) -> Vec<f64> {
+        prices.iter().map(|&p| self.capacity_to(side, p)).collect()
+    }
+
     /// Most that one order can trade on `side` (`f64::INFINITY` when unbounded).
     fn max_capacity(&self, side: Side) -> f64;
 
