@@ -4,8 +4,9 @@ level for level (a window around a moving mid slides into the thicker book after
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -31,28 +32,40 @@ def snapshot(core: _core.Engine, traded: Sequence[int], initial: Sequence[float]
     """The bids and asks of each traded asset (by index) at its fixed prices, now."""
     out: Snapshot = []
     for k in traded:
-        at = prices(initial[k]).tolist()
+        at = _fixed(initial[k])
         out.append((core.capacity_to(k, "bid", at), core.capacity_to(k, "ask", at)))
     return out
 
 
-def columns(
-    names: Sequence[str],
-    traded: Sequence[int],
-    initial: Sequence[float],
-    before: Snapshot,
-    after: Snapshot,
-) -> dict[str, Any]:
-    """The depth frame's columns from the snapshots before and after."""
+@functools.lru_cache(maxsize=1024)
+def _fixed(p0: float) -> list[float]:
+    # Every run of a scenario asks for the same prices: computed once (the caller never
+    # mutates the list).
+    at: list[float] = prices(p0).tolist()
+    return at
 
-    def cat(parts: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
-        return np.concatenate(parts) if parts else np.empty(0)
 
-    return {
-        "asset": [names[k] for k in traded for _ in range(len(K))],
-        "price": cat([prices(initial[k]) for k in traded]),
-        "bids_before": cat([b for b, _ in before]),
-        "bids_after": cat([b for b, _ in after]),
-        "asks_before": cat([a for _, a in before]),
-        "asks_after": cat([a for _, a in after]),
-    }
+class Depth(NamedTuple):
+    """What the depth frame is built from, kept until the frame is read (the summary needs
+    none of it)."""
+
+    names: Sequence[str]
+    traded: Sequence[int]
+    initial: Sequence[float]
+    before: Snapshot
+    after: Snapshot
+
+    def columns(self) -> dict[str, Any]:
+        """The depth frame's columns from the snapshots before and after."""
+
+        def cat(parts: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
+            return np.concatenate(parts) if parts else np.empty(0)
+
+        return {
+            "asset": [self.names[k] for k in self.traded for _ in range(len(K))],
+            "price": cat([prices(self.initial[k]) for k in self.traded]),
+            "bids_before": cat([b for b, _ in self.before]),
+            "bids_after": cat([b for b, _ in self.after]),
+            "asks_before": cat([a for _, a in self.before]),
+            "asks_after": cat([a for _, a in self.after]),
+        }

@@ -685,13 +685,13 @@ class Engine:
         """
         return Engine._of(self, self._core.fork())
 
-    def _depth_columns(self) -> dict[str, Any]:
+    def _depth_now(self) -> _depth.Depth:
         after = _depth.snapshot(self._core, self._traded, self._prices)
-        return _depth.columns(self._assets, self._traded, self._prices, self._depth_before, after)
+        return _depth.Depth(self._assets, self._traded, self._prices, self._depth_before, after)
 
-    def _build(self, raw: Any, depth: dict[str, Any] | None = None) -> Result:
+    def _build(self, raw: Any, depth: _depth.Depth | None = None) -> Result:
         raw = dict(raw)
-        raw["depth"] = self._depth_columns() if depth is None else depth
+        raw["depth"] = self._depth_now() if depth is None else depth
         return build_result(
             raw,
             self._assets,
@@ -716,7 +716,7 @@ class Engine:
         self._core = core
 
     def _finish(self) -> Result:
-        depth = self._depth_columns()  # the market's state goes with the finished engine
+        depth = self._depth_now()  # the market's state goes with the finished engine
         return self._build(self._core.finish(), depth)
 
     def __repr__(self) -> str:

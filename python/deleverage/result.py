@@ -32,7 +32,6 @@ from deleverage._columns import (
     SEQUENCER,
     _coded,
     _Context,
-    _fmin,
     _fsum,
     _name_of,
     _plain,
@@ -537,7 +536,7 @@ def _summary(raw: Mapping[str, Any], ctx: _Context, meta: Mapping[str, Any]) -> 
     """The summary row, from the engine's columns (no frame is built for it)."""
     ev, st = raw["events"], raw["steps"]
     lending = next(f for f in raw["families"] if f["kind"] == "lending")
-    code = {k: i for i, k in enumerate(EVENT_KINDS)}
+    code = _EVENT_CODE
     kind = np.asarray(ev["kind"])
     row: dict[str, Any] = {
         # An absorb has a row per collateral asset; its first row carries the debt asset.
@@ -564,19 +563,16 @@ def _summary(raw: Mapping[str, Any], ctx: _Context, meta: Mapping[str, Any]) -> 
         ),
         "quiet": bool(meta["quiet"]),
     }
-    asset = np.asarray(st["asset"])
-    mid, ref = np.asarray(st["mid"]), np.asarray(st["reference"])
+    lows = _lowest(st, len(ctx.asset_names))
     for a, (name, p0) in enumerate(zip(ctx.asset_names, ctx.initial_prices, strict=True)):
-        here = asset == a
-        low = _fmin(mid[here]) if here.any() else p0
-        exo = _fmin(ref[here]) if here.any() else p0
+        lowest = lows[a]
+        low, exo = lowest if lowest is not None else (p0, p0)
         drawdown = min(low / p0 - 1.0, 0.0)
         exogenous = min(exo / p0 - 1.0, 0.0)
         row[f"drawdown_{name}"] = drawdown
         row[f"exogenous_drawdown_{name}"] = exogenous
-        row[f"amplification_{name}"] = (
-            float(amplification(np.array(drawdown), np.array(exogenous))) if exogenous < 0 else None
-        )
+        # amplification() of one pair, without its arrays.
+        row[f"amplification_{name}"] = max(drawdown / exogenous, 1.0) if exogenous < 0 else None
     fams = raw["families"]
     row |= _perp_summary(fams, kind, st, len(ctx.asset_names))
     vaults = [f for f in fams if f["kind"] == "vaults"]
@@ -612,6 +608,22 @@ def _summary(raw: Mapping[str, Any], ctx: _Context, meta: Mapping[str, Any]) -> 
     )
 
 
+def _lowest(st: Mapping[str, Any], n: int) -> list[tuple[float, float] | None]:
+    """Each asset's lowest mid and reference over the steps rows (None for an asset without
+    rows). Prices are positive and finite, so NumPy's minimum is the frames' exactly."""
+    asset = np.asarray(st["asset"])
+    mid, ref = np.asarray(st["mid"]), np.asarray(st["reference"])
+    # The usual layout, a row per asset every step in asset order: one reduction each.
+    if n and asset.size and asset.size % n == 0 and (asset.reshape(-1, n) == np.arange(n)).all():
+        lo_mid, lo_ref = mid.reshape(-1, n).min(axis=0), ref.reshape(-1, n).min(axis=0)
+        return list(zip(lo_mid.tolist(), lo_ref.tolist(), strict=True))
+    out: list[tuple[float, float] | None] = []
+    for a in range(n):
+        here = asset == a
+        out.append((float(mid[here].min()), float(ref[here].min())) if here.any() else None)
+    return out
+
+
 def amplification(
     drawdown: npt.NDArray[np.float64], exogenous: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
@@ -626,12 +638,15 @@ def amplification(
 
 
 def _depth(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
-    cols = raw.get("depth") or {k: [] for k in _DEPTH_COLUMNS}
+    depth = raw.get("depth")
+    cols = depth.columns() if depth is not None else {k: [] for k in _DEPTH_COLUMNS}
     return pl.DataFrame(
         {k: cols[k] for k in _DEPTH_COLUMNS},
         schema={"asset": pl.String} | {k: pl.Float64 for k in _DEPTH_COLUMNS[1:]},
     )
 
+
+_EVENT_CODE = {k: i for i, k in enumerate(EVENT_KINDS)}
 
 _BUILD = {
     "depth": _depth,
