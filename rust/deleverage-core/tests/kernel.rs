@@ -18,11 +18,21 @@ use common::{
     aave_v3, eth_usdc, instant_path, lending_accounts, lending_family, linear_book, reserve,
     scenario_of,
 };
-use deleverage_core::{AaveVersion, BookDynamics, Engine, EventKind, QueueConfig};
+use deleverage_core::{AaveVersion, AccountTable, BookDynamics, Engine, EventKind, QueueConfig};
 use kernel::{Liquidation, Market};
 
 /// The engine's liquidations of `m`'s market over the accounts, and its bad debt.
 fn engine(collateral: &[f64], debt: &[f64], m: &Market) -> (Vec<Liquidation>, f64) {
+    let (rows, bad_debt, _) = engine_with_table(collateral, debt, m);
+    (rows, bad_debt)
+}
+
+/// [`engine`] with the final account table.
+fn engine_with_table(
+    collateral: &[f64],
+    debt: &[f64],
+    m: &Market,
+) -> (Vec<Liquidation>, f64, AccountTable) {
     let interleave = |a: &[f64], first: bool| -> Vec<f64> {
         a.iter()
             .flat_map(|&x| if first { [x, 0.0] } else { [0.0, x] })
@@ -75,7 +85,11 @@ fn engine(collateral: &[f64], debt: &[f64], m: &Market) -> (Vec<Liquidation>, f6
             }
         })
         .collect();
-    (rows, e.cumulative_bad_debt())
+    let table = e
+        .lending()
+        .expect("a lending family")
+        .account_table(e.shared());
+    (rows, e.cumulative_bad_debt(), table)
 }
 
 /// The kernel's liquidations, checked against the engine's.
@@ -140,4 +154,31 @@ fn the_kernel_serves_worst_health_first_where_rounding_reorders_the_triggers() {
     let got = check(&collateral, &debt, &Market::BENCHMARK);
     assert_eq!(got.iter().map(|l| l.account).collect::<Vec<_>>(), [1, 0]);
     assert_eq!(got[0].repaid, debt[1]);
+}
+
+/// At a size whose account table is scattered into original order through runs, every
+/// account's row is its own: its liquidations counted from the kernel's, and its collateral
+/// value what the kernel left it (initial collateral less everything seized) at one final price.
+#[test]
+fn a_large_account_table_is_in_the_original_order() {
+    let n = 200_000;
+    let (collateral, debt) = kernel::positions(n, 3);
+    let m = Market::BENCHMARK;
+    let (_, _, table) = engine_with_table(&collateral, &debt, &m);
+    let (mut times, mut left) = (vec![0u32; n], collateral.clone());
+    kernel::run(&collateral, &debt, &m, |l| {
+        times[l.account as usize] += 1;
+        left[l.account as usize] -= l.seized;
+    });
+    assert_eq!(table.times_liquidated, times);
+    assert!(times.iter().filter(|&&t| t > 0).count() > n / 2);
+    assert!(times.contains(&0));
+    let k = (0..n)
+        .find(|&k| left[k] > 1.0)
+        .expect("an account with collateral");
+    let price = table.collateral_value[k] / left[k];
+    assert!(price > 1_000.0 && price < m.mid, "final price {price}");
+    for (value, left) in table.collateral_value.iter().zip(&left) {
+        assert_close!(*value, left * price, floor = 1e-6);
+    }
 }
