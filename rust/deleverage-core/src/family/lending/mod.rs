@@ -28,19 +28,13 @@ use crate::family::shared::{
 };
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Value, Values, table};
-use accounts::{Accounts, Status, scatter_in_runs};
+use accounts::{Accounts, SCATTER_IN_RUNS, Status, scatter_in_runs};
 use rules::{AaveVersion, Lending, Liquidation, Rules};
 use trigger::TriggerIndex;
 
 /// Aave's `MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD`: below it the PriceOracleSentinel lets a
 /// liquidation through while the sequencer is down or in its grace period.
 pub(super) const SENTINEL_HEALTH: f64 = 0.95;
-
-/// Accounts from which the account table is scattered into original order through runs
-/// ([`scatter_in_runs`]): its seven columns outgrow the caches sooner than the storage layout's
-/// scatter ([`accounts::SCATTER_IN_RUNS`]). `profile_cascade`: even at 10^5 accounts, 30 against 55 ms at
-/// 3·10^5, 101 against 137 ms at 10^6, 1.8 against 3.0 s at 10^7.
-const TABLE_IN_RUNS: usize = 1 << 17;
 
 /// The final state of every account, in the original order (see [`Engine::account_table`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -220,7 +214,7 @@ impl LendingMarket {
             t.times_liquidated[o] = r.times;
             t.bad_debt[o] = r.bad_debt;
         };
-        if n >= TABLE_IN_RUNS {
+        if n >= SCATTER_IN_RUNS {
             // Seven columns scattered directly miss the caches and the TLB on every write.
             scatter_in_runs(&self.original, row, put);
         } else {
