@@ -38,10 +38,10 @@ def snapshot(core: _core.Engine, traded: Sequence[int], initial: Sequence[float]
 
 
 @functools.lru_cache(maxsize=1024)
-def _fixed(p0: float) -> list[float]:
-    # Every run of a scenario asks for the same prices: computed once (the caller never
-    # mutates the list).
-    at: list[float] = prices(p0).tolist()
+def _fixed(p0: float) -> npt.NDArray[np.float64]:
+    # Every run of a scenario asks for the same prices: computed once, read-only.
+    at = prices(p0)
+    at.flags.writeable = False
     return at
 
 

@@ -271,9 +271,10 @@ impl PyEngine {
         py: Python<'py>,
         asset: usize,
         side: &str,
-        limits: Vec<f64>,
+        limits: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let side: Side = convert::side(side)?;
+        let limits = convert::column(limits, "limits")?;
         let mut g = self.held()?;
         let h = open(&mut g)?;
         if asset >= h.n_assets() {

@@ -20,8 +20,6 @@ const EXHAUSTED_RTOL: f64 = 1e-12;
 struct Ladder {
     /// Level prices when the anchor is at its initial value, best first. A level's price is
     /// `base_px · anchor/anchor₀`, so prices are exactly the user's until the anchor moves.
-    /// Shared: a ladder never changes its levels, so the copies of a book (every run of a
-    /// scenario, a fork) share them instead of copying them.
     base_px: Vec<f64>,
     /// Cumulative baseline depth `W_k = q_0 + … + q_k`.
     cum: Vec<f64>,
