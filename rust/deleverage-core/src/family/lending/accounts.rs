@@ -50,22 +50,41 @@ pub(crate) const SCATTER_IN_RUNS: usize = 1 << 17;
 pub(crate) fn scatter_in_runs<R: Copy>(
     to: &[u32],
     make: impl Fn(usize) -> R,
+    put: impl FnMut(usize, R),
+) {
+    scatter_in_windows(to, 1, make, put);
+}
+
+/// [`scatter_in_runs`] one window of destinations at a time, in `windows` windows: the runs
+/// hold one window's records at a time (a `windows`-th of them) for one more read of `to` and a
+/// sparser read of the sources per window.
+pub(crate) fn scatter_in_windows<R: Copy>(
+    to: &[u32],
+    windows: usize,
+    make: impl Fn(usize) -> R,
     mut put: impl FnMut(usize, R),
 ) {
     let n = to.len();
     if n == 0 {
         return;
     }
-    let width = n.div_ceil(256);
-    let mut runs: Vec<Vec<(u32, R)>> = (0..n.div_ceil(width))
-        .map(|r| Vec::with_capacity(width.min(n - r * width)))
-        .collect();
-    for (i, &j) in to.iter().enumerate() {
-        runs[j as usize / width].push((j, make(i)));
-    }
-    for run in runs {
-        for (j, r) in run {
-            put(j as usize, r);
+    let window = n.div_ceil(windows.max(1));
+    for lo in (0..n).step_by(window) {
+        let m = window.min(n - lo);
+        let width = m.div_ceil(256);
+        let mut runs: Vec<Vec<(u32, R)>> = (0..m.div_ceil(width))
+            .map(|r| Vec::with_capacity(width.min(m - r * width)))
+            .collect();
+        for (i, &j) in to.iter().enumerate() {
+            let k = (j as usize).wrapping_sub(lo);
+            if k < m {
+                runs[k / width].push((j, make(i)));
+            }
+        }
+        for run in runs {
+            for (j, r) in run {
+                put(j as usize, r);
+            }
         }
     }
 }
@@ -346,6 +365,38 @@ impl Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scatter_in_windows_puts_every_record_once_where_it_goes() {
+        for n in [1usize, 3, 255, 257, 5_000] {
+            let mut to: Vec<u32> = (0..n as u32).collect();
+            let mut x = 0x9E37_79B9_7F4A_7C15u64;
+            for i in (1..n).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                to.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            for windows in [1, 2, 3, 4, 7, n + 1] {
+                let mut out = vec![u32::MAX; n];
+                let mut puts = 0;
+                scatter_in_windows(
+                    &to,
+                    windows,
+                    |i| i as u32,
+                    |j, r| {
+                        assert_eq!(out[j], u32::MAX, "n = {n}, {windows} windows: {j} twice");
+                        out[j] = r;
+                        puts += 1;
+                    },
+                );
+                assert_eq!(puts, n);
+                for (i, &j) in to.iter().enumerate() {
+                    assert_eq!(out[j as usize], i as u32, "n = {n}, {windows} windows");
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_scatter_in_runs_is_the_direct_scatter() {
