@@ -617,16 +617,28 @@ impl Market {
     /// takes the part the others made.
     fn synced<R>(&mut self, a: usize, f: impl FnOnce(&mut [AnyVenue]) -> R) -> R {
         let venues = &mut self.venues[a];
-        let before: Vec<f64> = venues.iter().map(permanent_of).collect();
+        // Each venue's Π before, on the stack for the usual few venues: a routed order calls
+        // this twice, and two vectors each time were a good part of its allocations.
+        let (mut few, mut many) = ([0.0; 8], Vec::new());
+        let before: &mut [f64] = if venues.len() <= few.len() {
+            &mut few[..venues.len()]
+        } else {
+            many.resize(venues.len(), 0.0);
+            &mut many
+        };
+        for (b, v) in before.iter_mut().zip(venues.iter()) {
+            *b = permanent_of(v);
+        }
         let out = f(venues);
-        let ratios: Vec<f64> = venues
+        // The product of the ratios in venue order, from 1 (as `Iterator::product`).
+        let total = venues
             .iter()
-            .zip(&before)
-            .map(|(v, b)| permanent_of(v) / b)
-            .collect();
-        let total: f64 = ratios.iter().product();
+            .zip(before.iter())
+            .fold(1.0, |t, (v, b)| t * (permanent_of(v) / b));
         if total != 1.0 {
-            for (v, r) in venues.iter_mut().zip(&ratios) {
+            for (v, b) in venues.iter_mut().zip(before.iter()) {
+                // Its own ratio, taken before its own Π changes.
+                let r = permanent_of(v) / b;
                 if let AnyVenue::Book(book) = v {
                     book.apply_permanent(total / r);
                 }
