@@ -366,17 +366,23 @@ impl Accounts {
 mod tests {
     use super::*;
 
+    /// A pseudo-random permutation of `0..n` (Fisher–Yates on a xorshift from `seed`).
+    fn shuffled(n: usize, seed: u64) -> Vec<u32> {
+        let mut to: Vec<u32> = (0..n as u32).collect();
+        let mut x = seed;
+        for i in (1..n).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            to.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        to
+    }
+
     #[test]
     fn a_scatter_in_windows_puts_every_record_once_where_it_goes() {
         for n in [1usize, 3, 255, 257, 5_000] {
-            let mut to: Vec<u32> = (0..n as u32).collect();
-            let mut x = 0x9E37_79B9_7F4A_7C15u64;
-            for i in (1..n).rev() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                to.swap(i, (x % (i as u64 + 1)) as usize);
-            }
+            let to = shuffled(n, 0x9E37_79B9_7F4A_7C15);
             for windows in [1, 2, 3, 4, 7, n + 1] {
                 let mut out = vec![u32::MAX; n];
                 let mut puts = 0;
@@ -403,14 +409,7 @@ mod tests {
         // A pseudo-random permutation of accounts of two holdings each, at sizes around the
         // run width (n/256 rounded up): both layouts give the same columns, bit for bit.
         for n in [1usize, 255, 256, 257, 5_000] {
-            let mut to: Vec<u32> = (0..n as u32).collect();
-            let mut x = 0x2545_F491_4F6C_DD1Du64;
-            for i in (1..n).rev() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                to.swap(i, (x % (i as u64 + 1)) as usize);
-            }
+            let to = shuffled(n, 0x2545_F491_4F6C_DD1D);
             let acc = Accounts::new(
                 (0..n as u32).map(|i| i % 3).collect(),
                 (0..=n as u32).map(|i| 2 * i).collect(),
