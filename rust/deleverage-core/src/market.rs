@@ -508,14 +508,21 @@ impl Market {
     /// alone) before its marginal price passes `limit`.
     /// `limit` is in quote.
     pub fn capacity_to(&self, a: usize, venue: Option<usize>, side: Side, limit: f64) -> f64 {
-        let limit = if !self.pegged || self.unit[a].is_none() {
-            limit
-        } else {
-            limit / self.unit_value(a)
-        };
+        let limit = self.local_limit(a, limit);
         match venue {
             Some(k) => self.venues[a][k].capacity_to(side, limit),
             None => self.local_capacity(a, side, limit),
+        }
+    }
+
+    /// A limit in quote as a price in asset `a`'s own units (a pegged asset's in its
+    /// underlying's).
+    #[inline]
+    fn local_limit(&self, a: usize, limit: f64) -> f64 {
+        if !self.pegged || self.unit[a].is_none() {
+            limit
+        } else {
+            limit / self.unit_value(a)
         }
     }
 
@@ -526,8 +533,7 @@ impl Market {
         let limits = if !self.pegged || self.unit[a].is_none() {
             limits
         } else {
-            let u = self.unit_value(a);
-            local = limits.iter().map(|&l| l / u).collect();
+            local = limits.iter().map(|&l| self.local_limit(a, l)).collect();
             &local
         };
         let mut venues = self.venues[a].iter().map(|v| v.capacities_to(side, limits));

@@ -29,14 +29,14 @@ use crate::family::shared::{
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Value, Values, table};
 use accounts::{Accounts, SCATTER_IN_RUNS, Status, scatter_in_windows};
+use rules::{AaveVersion, Lending, Liquidation, Rules};
+use trigger::TriggerIndex;
 
 /// Windows of destinations the account table is scattered in: a quarter of the accounts' runs
 /// at a time, small enough for the allocator to reuse from one window to the next.
 /// `profile_cascade` at 10^7 accounts: 1.68 s in one window, 1.33 s in 2, 1.13 s in 4, 1.23 s in
 /// 8; at 10^6 91, 93, 94 and 109 ms.
 const TABLE_WINDOWS: usize = 4;
-use rules::{AaveVersion, Lending, Liquidation, Rules};
-use trigger::TriggerIndex;
 
 /// Aave's `MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD`: below it the PriceOracleSentinel lets a
 /// liquidation through while the sequencer is down or in its grace period.
