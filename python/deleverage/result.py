@@ -564,15 +564,17 @@ def _summary(raw: Mapping[str, Any], ctx: _Context, meta: Mapping[str, Any]) -> 
         "quiet": bool(meta["quiet"]),
     }
     lows = _lowest(st, len(ctx.asset_names))
+    falls: list[tuple[float, float]] = []
     for a, (name, p0) in enumerate(zip(ctx.asset_names, ctx.initial_prices, strict=True)):
         lowest = lows[a]
         low, exo = lowest if lowest is not None else (p0, p0)
-        drawdown = min(low / p0 - 1.0, 0.0)
-        exogenous = min(exo / p0 - 1.0, 0.0)
-        row[f"drawdown_{name}"] = drawdown
-        row[f"exogenous_drawdown_{name}"] = exogenous
-        # amplification() of one pair, without its arrays.
-        row[f"amplification_{name}"] = max(drawdown / exogenous, 1.0) if exogenous < 0 else None
+        falls.append((min(low / p0 - 1.0, 0.0), min(exo / p0 - 1.0, 0.0)))
+        row[f"drawdown_{name}"], row[f"exogenous_drawdown_{name}"] = falls[-1]
+        row[f"amplification_{name}"] = None  # its place among the columns; set below
+    # Every asset's amplification in one call (NaN, no exogenous fall: null).
+    amp = amplification(*np.array(falls, dtype=np.float64).reshape(-1, 2).T).tolist()
+    for name, x in zip(ctx.asset_names, amp, strict=True):
+        row[f"amplification_{name}"] = None if np.isnan(x) else x
     fams = raw["families"]
     row |= _perp_summary(fams, kind, st, len(ctx.asset_names))
     vaults = [f for f in fams if f["kind"] == "vaults"]
