@@ -158,7 +158,9 @@ impl Exchange {
 
     /// Open positions of market `m` on side `side`, highest ADL priority first.
     fn rank(&self, m: usize, side: f64, px: &[f64]) -> Vec<u32> {
-        let mut v: Vec<(f64, u32, u32)> = (0..self.size.len())
+        // Sorted by one integer key, `score` descending then owner and position ascending, a
+        // total order (the positions are distinct): the order of comparing the three in turn.
+        let mut v: Vec<u128> = (0..self.size.len())
             .filter(|&k| self.market[k] as usize == m && self.size[k] * side > 0.0)
             .map(|k| {
                 let p = self.pool_of[k] as usize;
@@ -166,22 +168,32 @@ impl Exchange {
                     AdlOrder::Ranked(rule) => self.score(rule, k, px),
                     AdlOrder::Dydx => 0.0,
                 };
-                (score, self.owner[p], k as u32)
+                let descending = !total_order_bits(score);
+                (u128::from(descending) << 64) | (u128::from(self.owner[p]) << 32) | k as u128
             })
             .collect();
-        // Total (ties by owner, then position): the unstable sort is the stable one here.
-        v.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        v.into_iter().map(|t| t.2).collect()
+        v.sort_unstable();
+        v.into_iter().map(|key| key as u32).collect()
     }
 
     /// ADL score of position `k` (§6.4); in a cross pool the position's equity is its share of
     /// the pool's equity by maintenance margin, and Binance's WB, uPnL and MM are the pool's.
     fn score(&self, rule: AdlRanking, k: usize, px: &[f64]) -> f64 {
         let p = self.pool_of[k] as usize;
+        let (e, mm) = self.pool_state(p, px);
+        if rule == AdlRanking::Binance {
+            // Binance's wallet balance counts the margin assets at their collateral value.
+            let wb = self.wallet[p] + self.held_value(p, px);
+            let upnl = e - wb;
+            return if wb + upnl <= 0.0 {
+                0.0
+            } else {
+                upnl.max(0.0) / wb.max(1.0) * mm / (wb + upnl)
+            };
+        }
         let a = self.asset(k);
         let mark = px[a];
         let s = self.size[k];
-        let (e, mm) = self.pool_state(p, px);
         let share = self.share(p, k, px, e, mm);
         let pos = Position {
             side: s.signum(),
@@ -190,19 +202,51 @@ impl Exchange {
             // Margin such that the position's equity at `mark` is its share of the pool's.
             margin: e * share - s * (mark - self.entry[k]),
         };
-        let brackets = &self.cfg.markets[self.market[k] as usize].brackets;
-        match rule {
-            AdlRanking::Binance => {
-                // Binance's wallet balance counts the margin assets at their collateral value.
-                let wb = self.wallet[p] + self.held_value(p, px);
-                let upnl = e - wb;
-                if wb + upnl <= 0.0 {
-                    0.0
-                } else {
-                    upnl.max(0.0) / wb.max(1.0) * mm / (wb + upnl)
-                }
+        adl_score(
+            rule,
+            &pos,
+            mark,
+            &self.cfg.markets[self.market[k] as usize].brackets,
+        )
+    }
+}
+
+/// `x`'s bits as an unsigned integer in the order of [`f64::total_cmp`]: negatives (sign bit
+/// set) flipped whole, so that more negative is smaller; positives with the sign bit set, so
+/// that they follow every negative.
+#[inline]
+fn total_order_bits(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::total_order_bits;
+
+    #[test]
+    fn the_bits_order_as_total_cmp_orders() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            5e-324,
+            1.0,
+            2.5,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for a in xs {
+            for b in xs {
+                assert_eq!(
+                    total_order_bits(a).cmp(&total_order_bits(b)),
+                    a.total_cmp(&b),
+                    "{a} {b}"
+                );
             }
-            _ => adl_score(rule, &pos, mark, brackets),
         }
     }
 }
