@@ -62,6 +62,47 @@ pub(super) struct Threshold {
     pub price: f64,
 }
 
+/// Hands every entry of `heap` with a key at or above `at` to `take`, removing it: one pop each
+/// while few are reached; past [`POPS_BEFORE_PASS`] pops and a 32nd of the heap, one pass over
+/// the rest and a heapify in linear time (a large move of the mark reaches a good part of the
+/// heap, and popping each costs a walk down the heap). The entries handed over are the same
+/// either way, in another order (the round sorts what it finds by a total order).
+fn drain_reached(heap: &mut BinaryHeap<Entry>, at: f64, take: &mut impl FnMut(Entry)) {
+    let limit = POPS_BEFORE_PASS.max(heap.len() / 32);
+    let mut popped = 0;
+    while let Some(&e) = heap.peek() {
+        if e.key < at {
+            return;
+        }
+        if popped == limit {
+            let mut rest = std::mem::take(heap).into_vec();
+            rest.retain(|&e| {
+                let reached = e.key >= at;
+                if reached {
+                    take(e);
+                }
+                !reached
+            });
+            *heap = BinaryHeap::from(rest);
+            return;
+        }
+        heap.pop();
+        popped += 1;
+        take(e);
+    }
+}
+
+/// Adds pool `p` to the pools tested every round, once.
+fn check_every_round(in_checked: &mut [bool], checked: &mut Vec<u32>, p: usize) {
+    if !in_checked[p] {
+        in_checked[p] = true;
+        checked.push(p as u32);
+    }
+}
+
+/// Pops from a heap before [`drain_reached`] considers one pass over it instead.
+const POPS_BEFORE_PASS: usize = 64;
+
 /// Files pool `p` (entry `version`) under its threshold's market and side: `falls` (keyed by the
 /// price) or `rises` (by its negative). Heaps when placing, plain vectors when building them in
 /// one go.
@@ -103,10 +144,7 @@ impl PoolIndex {
     }
 
     fn check_every_round(&mut self, p: usize) {
-        if !self.in_checked[p] {
-            self.in_checked[p] = true;
-            self.checked.push(p as u32);
-        }
+        check_every_round(&mut self.in_checked, &mut self.checked, p);
     }
 
     /// Follows pool `p` by `place` (its placement now).
@@ -154,27 +192,19 @@ impl PoolIndex {
             let place = placement(p);
             self.place(p, place);
         }
+        let (version, in_checked, checked) =
+            (&self.version, &mut self.in_checked, &mut self.checked);
+        let mut hand_over = |e: Entry| {
+            if e.version == version[e.pool as usize] {
+                check_every_round(in_checked, checked, e.pool as usize);
+            }
+        };
         for m in 0..markets {
             let mark = marks(m);
-            // A long breaches as the mark falls to L, a short as it rises to it.
-            while let Some(&e) = self.falls[m].peek() {
-                if e.key < mark {
-                    break;
-                }
-                self.falls[m].pop();
-                if e.version == self.version[e.pool as usize] {
-                    self.check_every_round(e.pool as usize);
-                }
-            }
-            while let Some(&e) = self.rises[m].peek() {
-                if -e.key > mark {
-                    break;
-                }
-                self.rises[m].pop();
-                if e.version == self.version[e.pool as usize] {
-                    self.check_every_round(e.pool as usize);
-                }
-            }
+            // A long breaches as the mark falls to L (key L ≥ mark), a short as it rises to it
+            // (key −L ≥ −mark).
+            drain_reached(&mut self.falls[m], mark, &mut hand_over);
+            drain_reached(&mut self.rises[m], -mark, &mut hand_over);
         }
         // Handed out, not copied: `compact` takes the list back.
         std::mem::take(&mut self.checked)
@@ -196,5 +226,46 @@ impl PoolIndex {
         tested.retain(|&p| in_checked[p as usize]);
         tested.append(&mut self.checked);
         self.checked = tested;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BinaryHeap, Entry, POPS_BEFORE_PASS, drain_reached};
+
+    /// A heap of `n` entries with keys 0, 1, …, n−1 filed in a scrambled order.
+    fn heap(n: u32) -> BinaryHeap<Entry> {
+        (0..n)
+            .map(|k| {
+                let pool = (k * 7919) % n; // 7919 is prime, so this permutes 0..n
+                Entry {
+                    key: f64::from(pool),
+                    pool,
+                    version: 0,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_entry_at_or_above_the_mark_is_handed_over_once_by_pops_or_one_pass() {
+        // Few reached (popped one by one) and most reached (one pass over the heap).
+        for (n, at) in [(10_000, 9_990.0), (10_000, 500.0), (100, 99.5), (100, 0.0)] {
+            let mut h = heap(n);
+            let mut got = Vec::new();
+            drain_reached(&mut h, at, &mut |e: Entry| got.push(e.key));
+            got.sort_by(f64::total_cmp);
+            let want: Vec<f64> = (0..n).map(f64::from).filter(|&k| k >= at).collect();
+            assert_eq!(got, want);
+            // What stays is a heap of the rest: its top is the largest key below the mark.
+            assert_eq!(h.len() as u32, n - want.len() as u32);
+            let top = h.peek().map(|e| e.key);
+            assert_eq!(top, (0..n).map(f64::from).filter(|&k| k < at).last());
+            assert!(h.into_sorted_vec().windows(2).all(|w| w[0].key < w[1].key));
+        }
+        assert!(
+            POPS_BEFORE_PASS < 10_000 - 500,
+            "the second case takes the pass"
+        );
     }
 }
