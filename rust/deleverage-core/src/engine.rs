@@ -140,9 +140,14 @@ impl Engine {
         let mut n_acc = 0;
         for f in &mut families {
             first_id.push(id);
-            if let Family::Lending(l) = f {
-                l.first_id = id;
-                n_acc += l.len();
+            match f {
+                Family::Lending(l) => {
+                    l.first_id = id;
+                    n_acc += l.len();
+                }
+                // A position's close and the fund's payment for it, or the cuts ADL makes of it.
+                Family::Perps(x) => n_acc += x.positions(),
+                _ => {}
             }
             id += f.protocol_count();
         }
@@ -156,7 +161,8 @@ impl Engine {
                 })
                 .collect();
         }
-        // A cascade liquidates most accounts about once: room for twice that many rows up front
+        // A cascade liquidates most accounts and positions about once: room for twice that many
+        // rows up front
         // (address space only, until written), so the columns never grow by copying.
         let mut events = EventColumns::default();
         events.reserve(2 * n_acc + 1024);

@@ -284,6 +284,10 @@ impl Exchange {
         Ok(ex)
     }
 
+    /// Number of positions.
+    pub fn positions(&self) -> usize {
+        self.size.len()
+    }
     pub fn config(&self) -> &ExchangeConfig {
         &self.cfg
     }
