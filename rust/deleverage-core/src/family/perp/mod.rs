@@ -599,14 +599,24 @@ impl Exchange {
     fn liquidate(&mut self, sh: &mut Shared, id: u32, round: u32, p: usize) -> bool {
         self.index.touch(p);
         let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
-        let mut order: Vec<(f64, usize)> = range
-            .filter(|&j| self.size[j] != 0.0)
-            .map(|j| (self.pos_mm(j, &sh.px), j))
-            .collect();
-        order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // One position (every isolated pool) needs no order, nor a vector to hold it; several
+        // go largest maintenance margin first.
+        let one: [(f64, usize); 1];
+        let mut several: Vec<(f64, usize)>;
+        let order: &[(f64, usize)] = if range.len() == 1 {
+            one = [(0.0, range.start)];
+            &one[..usize::from(self.size[range.start] != 0.0)]
+        } else {
+            several = range
+                .filter(|&j| self.size[j] != 0.0)
+                .map(|j| (self.pos_mm(j, &sh.px), j))
+                .collect();
+            several.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            &several
+        };
         let mut acted = false;
         let mut sliced = false;
-        for &(_, j) in &order {
+        for &(_, j) in order {
             let s = self.size[j];
             let a = self.asset(j);
             let notional = s.abs() * sh.px[a];
