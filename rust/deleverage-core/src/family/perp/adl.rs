@@ -57,7 +57,14 @@ impl Exchange {
             // A counterparty is closed at BP; one whose pool would have negative equity at that
             // price is bankrupt there itself (its loss would exceed its margin): it is not a
             // counterparty but a liquidation of its own.
-            if !self.solvent_at(pk, m, bp, &sh.px) {
+            let solvent = if self.cross[pk] {
+                self.solvent_at(pk, m, bp, &sh.px)
+            } else {
+                // An isolated pool: this one position and no margin asset (`solvent_at`'s sum
+                // with one term).
+                self.wallet[pk] + sk * (bp - self.entry[k]) >= 0.0
+            };
+            if !solvent {
                 continue;
             }
             let cut = left.min(sk.abs());

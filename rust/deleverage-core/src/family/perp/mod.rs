@@ -542,6 +542,11 @@ impl Exchange {
     /// (and a bankruptcy price stays positive).
     fn share(&self, p: usize, j: usize, px: &[f64], e: f64, mm: f64) -> f64 {
         let range = self.offsets[p] as usize..self.offsets[p + 1] as usize;
+        if range.len() == 1 {
+            // The pool's one position (every isolated pool) has all of it: each rule below is
+            // a number over itself, exactly 1.
+            return 1.0;
+        }
         if e < 0.0 {
             let loss = |k: usize| {
                 let s = self.size[k];
@@ -733,10 +738,13 @@ const PREFIX_STEPS: u32 = 64;
 /// price), it cannot pay any, and the answer is 0 after one test instead of 64; and once the
 /// midpoint is one of the two ends (adjacent floats) the interval cannot move any more.
 pub(super) fn bankrupt_prefix(full: f64, mut pays: impl FnMut(f64) -> bool) -> f64 {
-    let mut smallest = full;
-    for _ in 0..PREFIX_STEPS {
-        smallest *= 0.5;
-    }
+    // full/2^64 as the bisection reaches it, by 64 halvings; one product gives the same number
+    // when every halving stays a normal float (each is then exact).
+    let smallest = if full >= f64::MIN_POSITIVE * 2f64.powi(PREFIX_STEPS as i32) {
+        full * 0.5f64.powi(PREFIX_STEPS as i32)
+    } else {
+        (0..PREFIX_STEPS).fold(full, |x, _| 0.5 * x)
+    };
     if !pays(smallest) {
         return 0.0;
     }
@@ -809,6 +817,16 @@ mod tests {
         });
         assert_eq!(x, 0.0);
         assert_eq!(tests, 1, "one test of the smallest prefix decides it");
+        // The smallest prefix is the bisection's last midpoint, for normal and subnormal ones.
+        for full in [10.0, 3e-290, 1e-300, 5e-320] {
+            let mut first = None;
+            bankrupt_prefix(full, |x| {
+                first.get_or_insert(x);
+                false
+            });
+            let halved = (0..64).fold(full, |x, _| 0.5 * x);
+            assert_eq!(first.map(f64::to_bits), Some(halved.to_bits()), "{full}");
+        }
         assert_eq!(plain(10.0, ladder_pays(100.5, 0.0)), 0.0);
     }
 
