@@ -20,12 +20,20 @@ pub fn side(name: &str) -> BindingResult<Side> {
     }
 }
 
+/// A numpy array's elements: one copy of the memory when it is contiguous, element by element
+/// when it is a strided view.
+fn to_vec<T: numpy::Element + Copy>(ro: &numpy::PyReadonlyArray1<'_, T>) -> Vec<T> {
+    match ro.as_slice() {
+        Ok(s) => s.to_vec(),
+        Err(_) => ro.as_array().iter().copied().collect(),
+    }
+}
+
 /// A 1-D numeric column as an owned vector. Float64 arrays (read-only ones included, as Polars'
 /// zero-copy `to_numpy()` gives) are read directly; lists and other numeric arrays are converted.
 pub fn column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<f64>> {
     if let Ok(arr) = obj.cast::<PyArray1<f64>>() {
-        let ro = arr.readonly();
-        return Ok(ro.as_array().iter().copied().collect());
+        return Ok(to_vec(&arr.readonly()));
     }
     obj.extract::<Vec<f64>>().map_err(|e| {
         BindingError::Scenario(format!(
@@ -84,7 +92,7 @@ pub fn dict<'py>(obj: &Bound<'py, PyAny>, place: &str) -> BindingResult<Bound<'p
 
 pub fn u32_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<u32>> {
     if let Ok(arr) = obj.cast::<PyArray1<u32>>() {
-        return Ok(arr.readonly().as_array().iter().copied().collect());
+        return Ok(to_vec(&arr.readonly()));
     }
     obj.extract::<Vec<u32>>()
         .map_err(|e| BindingError::Scenario(format!("{field} must be a 1-D array of uint32: {e}")))
@@ -92,7 +100,7 @@ pub fn u32_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<u32>
 
 pub fn bool_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<bool>> {
     if let Ok(arr) = obj.cast::<PyArray1<bool>>() {
-        return Ok(arr.readonly().as_array().iter().copied().collect());
+        return Ok(to_vec(&arr.readonly()));
     }
     obj.extract::<Vec<bool>>()
         .map_err(|e| BindingError::Scenario(format!("{field} must be a 1-D array of bool: {e}")))
