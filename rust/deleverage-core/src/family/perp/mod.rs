@@ -217,13 +217,14 @@ impl Exchange {
             absorbed_cost: vec![0.0; cfg.markets.len()],
             unresolved: vec![0.0; n],
             cfg,
-            owner: Vec::new(),
-            cross: Vec::new(),
-            wallet: Vec::new(),
-            offsets: vec![0],
-            status: Vec::new(),
-            cooldown_until: Vec::new(),
-            partial_done: Vec::new(),
+            // At most one pool per row: room for all of them, so that none grows by copying.
+            owner: Vec::with_capacity(n),
+            cross: Vec::with_capacity(n),
+            wallet: Vec::with_capacity(n),
+            offsets: Vec::with_capacity(n + 1),
+            status: Vec::with_capacity(n),
+            cooldown_until: Vec::with_capacity(n),
+            partial_done: Vec::with_capacity(n),
             market: Vec::with_capacity(n),
             size: Vec::with_capacity(n),
             entry: Vec::with_capacity(n),
@@ -236,6 +237,7 @@ impl Exchange {
             cooled: Vec::new(),
             held: Vec::new(),
         };
+        ex.offsets.push(0);
         ex.ledger.collateral = vec![CollateralUnits::default(); ex.cfg.margin_assets.len()];
         let mut k = 0;
         while k < order.len() {
