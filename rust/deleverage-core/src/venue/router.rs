@@ -26,6 +26,31 @@ pub struct RouteFill {
     pub parts: Vec<Fill>,
 }
 
+/// Bisection for a monotone predicate between `good`, where it holds, and `bad`, where it does
+/// not, for at most `STEPS` halvings; returns the last point where it held. It stops early once
+/// the midpoint is one of the two ends (adjacent floats), where the interval cannot move any
+/// more, so the answer is that of all `STEPS` halvings. Used by the router's price searches
+/// and by the perp exchange's bankrupt prefix.
+#[inline]
+pub(crate) fn bisect<const STEPS: usize>(
+    mut good: f64,
+    mut bad: f64,
+    holds: impl Fn(f64) -> bool,
+) -> f64 {
+    for _ in 0..STEPS {
+        let mid = 0.5 * (good + bad);
+        if mid == good || mid == bad {
+            break;
+        }
+        if holds(mid) {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    good
+}
+
 /// One cross-venue arbitrage trade: `qty` bought on `buy_venue` for `cost`, sold on
 /// `sell_venue` for `proceeds`.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -39,23 +64,6 @@ pub struct ArbTrade {
 
 fn better(side: Side, a: f64, b: f64) -> f64 {
     if side.at_least_as_good(a, b) { a } else { b }
-}
-
-/// Bisection for a monotone predicate between a price `good` where it holds and `bad` where it
-/// does not; returns the last `good` point.
-fn bisect(mut good: f64, mut bad: f64, holds: impl Fn(f64) -> bool) -> f64 {
-    for _ in 0..MAX_BISECTIONS {
-        let mid = 0.5 * (good + bad);
-        if mid == good || mid == bad {
-            break;
-        }
-        if holds(mid) {
-            good = mid;
-        } else {
-            bad = mid;
-        }
-    }
-    good
 }
 
 /// Shares the rest `left` among the continuous venues at one marginal price, not beyond `bound`
@@ -96,7 +104,7 @@ fn split_continuous<V: Borrow<AnyVenue>>(
             hi
         }
     };
-    let p = bisect(good, here, enough);
+    let p = bisect::<MAX_BISECTIONS>(good, here, enough);
     let mut incs: Vec<f64> = cont
         .iter()
         .map(|&i| {
@@ -314,7 +322,7 @@ pub fn arbitrage<V: BorrowMut<AnyVenue>>(venues: &mut [V], max_rounds: usize) ->
         let p = if good == bad {
             good
         } else {
-            bisect(good, bad, clears)
+            bisect::<MAX_BISECTIONS>(good, bad, clears)
         };
         // Step functions (books) jump at p*: take the larger of the two matched sizes around it.
         let (s_lo, b_lo) = capacities(venues, p);
@@ -356,4 +364,20 @@ pub fn arbitrage<V: BorrowMut<AnyVenue>>(venues: &mut [V], max_rounds: usize) ->
 /// The next representable float above a positive `x`.
 fn next_up(x: f64) -> f64 {
     f64::from_bits(x.to_bits() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bisect;
+
+    #[test]
+    fn bisect_finds_a_square_root_and_stops_after_its_steps() {
+        // x² ≤ 2 on [0, 2]: √2 to the last bits within 200 halvings.
+        let r = bisect::<200>(0.0, 2.0, |x| x * x <= 2.0);
+        assert!((r - std::f64::consts::SQRT_2).abs() <= 2.0 * f64::EPSILON);
+        // By hand: 1 holds; 1.5 does not (2.25); 1.25 holds (1.5625).
+        assert_eq!(bisect::<1>(0.0, 2.0, |x| x * x <= 2.0), 1.0);
+        assert_eq!(bisect::<2>(0.0, 2.0, |x| x * x <= 2.0), 1.0);
+        assert_eq!(bisect::<3>(0.0, 2.0, |x| x * x <= 2.0), 1.25);
+    }
 }
