@@ -42,7 +42,7 @@ pub struct StepReport {
 }
 
 /// The cascade engine.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     /// The market state every family trades against, and the recorder.
     pub(crate) sh: Shared,
@@ -63,6 +63,18 @@ pub struct Engine {
     #[serde(default)]
     owners: Owners,
 }
+
+crate::reuse::clone_reusing!(Engine {
+    sh,
+    families,
+    first_id,
+    first_liquidation,
+    last_liquidation,
+    quiet_steps,
+    idle_steps,
+    outages,
+    owners,
+});
 
 /// Owners across families (issue 18): who owns which account, each owner's policy and the
 /// free cash it has left.
@@ -207,6 +219,16 @@ impl Engine {
             outages,
             owners,
         })
+    }
+
+    /// The engine `Engine::new` would have built from the same scenario with `seed`: the seed
+    /// is that of the queue's generator alone, and `self` has not stepped.
+    pub(crate) fn reseed(&mut self, seed: u64) {
+        debug_assert_eq!(
+            self.sh.step, 0,
+            "only an engine that has not stepped is reseeded"
+        );
+        self.sh.rng = ChaCha8Rng::seed_from_u64(seed);
     }
 
     /// Family `k`'s final-state tables at the current prices, as it reads them (its view of

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod recorder;
+mod reuse;
 
 mod actions;
 pub mod engine;

@@ -290,9 +290,28 @@ impl Event {
 macro_rules! columns {
     ($name:ident from $row:ident { $($field:ident : $ty:ty),* $(,)? }) => {
         /// Column buffers, one `Vec` per field.
-        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
         pub struct $name {
             $(pub $field: Vec<$ty>,)*
+        }
+
+        /// A clone keeps the room the columns have (see [`Self::reserve`]): an engine cloned
+        /// before its run records without regrowing. `clone_from` copies into the target's
+        /// own columns, keeping theirs (see [`crate::reuse`]).
+        impl Clone for $name {
+            fn clone(&self) -> Self {
+                $name {
+                    $($field: {
+                        let mut v = Vec::with_capacity(self.$field.capacity());
+                        v.extend_from_slice(&self.$field);
+                        v
+                    },)*
+                }
+            }
+
+            fn clone_from(&mut self, source: &Self) {
+                $(self.$field.clone_from(&source.$field);)*
+            }
         }
 
         impl $name {

@@ -67,7 +67,19 @@ struct Row {
     min_reference: Vec<f64>,
 }
 
-fn one_run(sc: &Scenario, spec: &SweepSpec, run: u32, stop: &AtomicBool) -> Result<Row> {
+/// Run `run` of the sweep. `pristine` is the scenario's engine before any step, built once per
+/// sweep; `arena` is the worker's engine of its last run, into which `pristine` is copied so
+/// that the run's buffers are the last run's (see [`crate::reuse`]): for a large scenario,
+/// memory already mapped instead of fresh pages every run. The copy is exactly the engine
+/// `Engine::new(sc, seed)` builds, since the seed is only that of the queue's generator.
+fn one_run(
+    sc: &Scenario,
+    pristine: &Engine,
+    arena: &mut Option<Engine>,
+    spec: &SweepSpec,
+    run: u32,
+    stop: &AtomicBool,
+) -> Result<Row> {
     if stop.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
@@ -77,7 +89,14 @@ fn one_run(sc: &Scenario, spec: &SweepSpec, run: u32, stop: &AtomicBool) -> Resu
         .path
         .generate(&initial, spec.steps, sc.step_seconds, seed)?;
     let start_fund: f64 = sc.families.iter().map(|f| f.insurance_fund()).sum();
-    let mut engine = Engine::new(sc.clone(), seed)?;
+    let engine = match arena {
+        Some(e) => {
+            e.clone_from(pristine);
+            e
+        }
+        None => arena.insert(pristine.clone()),
+    };
+    engine.reseed(seed);
     engine.run(&path, spec.max_extra_steps, || stop.load(Ordering::Relaxed))?;
     if stop.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
@@ -172,9 +191,16 @@ pub fn sweep_until(
         field: "threads".to_owned(),
         why: "a thread pool the system can start",
     })?;
+    if runs.is_empty() {
+        return Ok(SweepColumns::default());
+    }
+    let pristine = Engine::new(sc.clone(), 0)?;
     let rows: Vec<Row> = pool.install(|| {
         runs.into_par_iter()
-            .map(|r| one_run(sc, spec, r, stop))
+            .map_init(
+                || None,
+                |arena, r| one_run(sc, &pristine, arena, spec, r, stop),
+            )
             .collect::<Result<Vec<_>>>()
     })?;
     let mut c = SweepColumns::default();

@@ -26,7 +26,7 @@ use perp::Exchange;
 
 /// A family of forced sellers, as the engine holds it. Its protocol ids in events follow those
 /// of the families before it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum Family {
     /// Lending protocols and their accounts, served by the liquidators' queue (MECHANICS §4).
     Lending(LendingMarket),
@@ -36,6 +36,29 @@ pub enum Family {
     Vaults(Vaults),
     /// Leverage-targeting funds (MECHANICS §7.1–7.3). They do not use the liquidators' budget.
     Funds(Funds),
+}
+
+impl Clone for Family {
+    fn clone(&self) -> Self {
+        match self {
+            Family::Lending(x) => Family::Lending(x.clone()),
+            Family::Perps(x) => Family::Perps(x.clone()),
+            Family::Vaults(x) => Family::Vaults(x.clone()),
+            Family::Funds(x) => Family::Funds(x.clone()),
+        }
+    }
+
+    /// Into the same kind of family, through its own `clone_from` (its buffers reused, see
+    /// [`crate::reuse`]); into another kind, a fresh clone.
+    fn clone_from(&mut self, source: &Self) {
+        match (self, source) {
+            (Family::Lending(a), Family::Lending(b)) => a.clone_from(b),
+            (Family::Perps(a), Family::Perps(b)) => a.clone_from(b),
+            (Family::Vaults(a), Family::Vaults(b)) => a.clone_from(b),
+            (Family::Funds(a), Family::Funds(b)) => a.clone_from(b),
+            (a, b) => *a = b.clone(),
+        }
+    }
 }
 
 macro_rules! dispatch {

@@ -29,7 +29,7 @@ pub fn at_least(a: f64, b: f64) -> bool {
 }
 
 /// The state every family reads and moves.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Shared {
     pub market: Market,
     pub oracles: Vec<Oracle>,
@@ -66,6 +66,30 @@ pub struct Shared {
     #[serde(default)]
     pub view: Option<usize>,
 }
+
+crate::reuse::clone_reusing!(Shared {
+    market,
+    oracles,
+    px,
+    cfg,
+    step_seconds,
+    step,
+    rng,
+    events,
+    fills,
+    steps,
+    ledger,
+    cum_bad_debt,
+    asset_notional,
+    owner_sold,
+    asset_count,
+    family_notional,
+    family_count,
+    acting,
+    outage,
+    views,
+    view,
+});
 
 /// What the scenario's outages stop in the current step.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]

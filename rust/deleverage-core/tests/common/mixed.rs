@@ -8,7 +8,7 @@ use deleverage_core::{
     Brackets, Channel, ConstantProductPool, Engine, Error, Exchange, ExchangeConfig, Execution,
     Family, Funds, Ilk, ImpactCurve, MarginAsset, OracleKind, Outage, OutageKind, OwnerSpec,
     PartialRule, Peg, PerpMarket, PositionRows, PriceCurve, QUOTE_MARGIN, QueueConfig, Rule,
-    StableSwapPool, Trigger, Vaults,
+    Scenario, StableSwapPool, Trigger, Vaults,
 };
 use proptest::prelude::*;
 
@@ -588,6 +588,29 @@ pub fn case() -> impl Strategy<Value = Case> {
 /// The engine after the case's run, the initial accounts, and whether a runaway target group
 /// stopped the run inside a step (whose step rows were then not written).
 pub fn run(c: &Case) -> (Engine, Accounts, bool) {
+    let (sc, accounts) = scenario(c);
+    let mut e = Engine::new(sc, 11).unwrap();
+    let stopped = match e.run(&path(c), 120, || false) {
+        Ok(()) => false,
+        // Target funds whose own purchases feed back with a gain of 1 or more (the generator
+        // draws a few) stop the run; every action recorded up to there must still balance.
+        Err(Error::Diverged { .. }) => true,
+        Err(other) => panic!("{other}"),
+    };
+    (e, accounts, stopped)
+}
+
+/// The case's reference path: its shock to ETH and the perp, its slashing of stETH.
+pub fn path(c: &Case) -> Vec<f64> {
+    instant_path(
+        vec![c.shock, 0.0, c.shock, c.lst.slashing],
+        &[100.0, 1.0, 100.0, 1.0],
+        c.steps,
+    )
+}
+
+/// The case's scenario (all four families on one market) and its initial lending accounts.
+pub fn scenario(c: &Case) -> (Scenario, Accounts) {
     let accounts = lending_accounts(
         &[ETH as u32, USDC as u32, STETH as u32],
         c.accounts
@@ -648,18 +671,5 @@ pub fn run(c: &Case) -> (Engine, Accounts, bool) {
         // Lending and the perp exchange (stETH margin) read stETH at its peg.
         sc.reads_peg = vec![vec![STETH as u32], vec![STETH as u32], vec![], vec![]];
     }
-    let path = instant_path(
-        vec![c.shock, 0.0, c.shock, c.lst.slashing],
-        &[100.0, 1.0, 100.0, 1.0],
-        c.steps,
-    );
-    let mut e = Engine::new(sc, 11).unwrap();
-    let stopped = match e.run(&path, 120, || false) {
-        Ok(()) => false,
-        // Target funds whose own purchases feed back with a gain of 1 or more (the generator
-        // draws a few) stop the run; every action recorded up to there must still balance.
-        Err(Error::Diverged { .. }) => true,
-        Err(other) => panic!("{other}"),
-    };
-    (e, accounts, stopped)
+    (sc, accounts)
 }

@@ -19,7 +19,7 @@ named_enum! {
 }
 
 /// All accounts of a scenario. Holding `k` of account `i` is at `offsets[i] + k`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Accounts {
     pub protocol: Vec<u32>,
     pub offsets: Vec<u32>,
@@ -34,6 +34,18 @@ pub struct Accounts {
     /// Bad debt so far, the sum of the account's event rows' bad debt in row order.
     pub bad_debt: Vec<f64>,
 }
+
+crate::reuse::clone_reusing!(Accounts {
+    protocol,
+    offsets,
+    asset,
+    collateral,
+    debt,
+    status,
+    liquidated_notional,
+    times_liquidated,
+    bad_debt,
+});
 
 /// Sizes from which a scatter of every account goes through runs ([`scatter_in_runs`]): below
 /// it, the direct scatter's writes stay within what the TLB and the caches cover. Measured with

@@ -88,7 +88,7 @@ enum Outcome {
 }
 
 /// The lending protocols of a scenario with their accounts and the liquidation queue.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct LendingMarket {
     protocols: Vec<Lending>,
     /// Accounts in storage order (see `TriggerIndex::memory_order`).
@@ -107,6 +107,20 @@ pub struct LendingMarket {
     /// Protocol id of the first instance (the family's place among the scenario's families).
     pub(crate) first_id: u32,
 }
+
+crate::reuse::clone_reusing!(LendingMarket {
+    protocols,
+    acc,
+    original,
+    index,
+    queue,
+    in_queue,
+    random_key,
+    seq,
+    triggered,
+    batch_qty,
+    first_id,
+});
 
 impl LendingMarket {
     /// The protocols and their accounts (`accounts.protocol` indexes `protocols`). Accounts are

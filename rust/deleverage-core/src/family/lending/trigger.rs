@@ -32,7 +32,7 @@ impl Ord for Keyed {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Group {
     coll: u32,
     debt: u32,
@@ -48,6 +48,16 @@ struct Group {
     heap: BinaryHeap<Keyed>,
 }
 
+crate::reuse::clone_reusing!(Group {
+    coll,
+    debt,
+    buckets,
+    next_bucket,
+    current,
+    cursor,
+    heap,
+});
+
 /// A storage order for accounts and the trigger groups it lays out (see
 /// [`TriggerIndex::memory_order`]).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -62,7 +72,7 @@ pub struct MemoryOrder {
 }
 
 /// Accounts followed by price ratio, plus the few followed by a full re-check.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct TriggerIndex {
     groups: Vec<Group>,
     group_of: HashMap<(u32, u32, u32), usize>,
@@ -82,6 +92,18 @@ pub struct TriggerIndex {
     #[serde(skip)]
     visit: std::sync::OnceLock<Vec<u32>>,
 }
+
+crate::reuse::clone_reusing!(TriggerIndex {
+    groups,
+    group_of,
+    taus,
+    multi,
+    watched,
+    dirty,
+    any_dirty,
+    last_px,
+    visit,
+});
 
 /// τ of a single-pair account, or `None` if it is not one.
 fn trigger_ratio(acc: &Accounts, protocols: &[Lending], i: usize) -> Option<(u32, u32, f64)> {

@@ -25,7 +25,7 @@ use collateral::Held;
 use trigger::{Placement, PoolIndex, Threshold};
 /// A perp exchange in the step loop: markets, margin pools, positions, the insurance fund, ADL
 /// and the backstop vault (MECHANICS §6).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Exchange {
     cfg: ExchangeConfig,
     fund: f64,
@@ -64,6 +64,37 @@ pub struct Exchange {
     /// exchange.
     held: Vec<Held>,
 }
+
+crate::reuse::clone_reusing!(Exchange {
+    cfg,
+    fund,
+    owner,
+    cross,
+    wallet,
+    offsets,
+    status,
+    cooldown_until,
+    partial_done,
+    market,
+    size,
+    entry,
+    row,
+    pool_of,
+    liquidated_qty,
+    adl_qty,
+    pnl,
+    ranking,
+    cursor,
+    backstop_size,
+    backstop_cost,
+    absorbed_size,
+    absorbed_cost,
+    unresolved,
+    ledger,
+    index,
+    cooled,
+    held,
+});
 
 impl Exchange {
     pub fn new(cfg: ExchangeConfig, rows: &PositionRows) -> Result<Self> {
