@@ -1154,3 +1154,42 @@ def test_a_shock_volatility_is_set_per_a_stated_period() -> None:
         dl.Shock.gbm({"ETH": 0.02}, per="week")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="per"):
         dl.Shock.gbm({"ETH": 0.02})  # type: ignore[call-arg]
+
+
+def test_an_event_column_of_one_value_is_held_as_that_value() -> None:
+    # 30,000 accounts of one Aave protocol on one ETH book, all liquidated in one step: the
+    # protocol, both assets, the kind, the step and the perp fields of every row are one
+    # value each, which the core hands over once (a stride-0 view) and the frame holds as a
+    # literal. The frame reads as the one built from the rows written out.
+    from deleverage.result import _events
+
+    book = dl.OrderBook.linear(mid=3_000.0, tick=0.5, levels=5_999, depth_per_level=400.0)
+    sc = dl.Scenario(
+        assets=[
+            dl.Asset("ETH", price=3_000.0, venues=[book]),
+            dl.Asset("USDC", price=1.0, oracle=dl.Oracle.reference()),
+        ],
+        steps=1,
+    )
+    aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05, 0.10)}, name="aave")
+    sc = sc.add_lending(aave, dl.examples.eth_positions(30_000, seed=1))
+    res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.25))
+    raw = res._raw["events"]
+    n = raw["qty"].size
+    assert n >= 2**14  # the core's REPEATED_FROM: shorter columns are written out
+    one = ["step", "kind", "protocol", "asset", "debt_asset", "insurance_change", "realized_pnl"]
+    assert [k for k, v in raw.items() if v.strides == (0,)] == one
+    ev = res.events
+    assert ev.height == n
+    assert ev["protocol"].unique().to_list() == ["aave"]
+    assert ev["asset"].unique().to_list() == ["ETH"]
+    assert ev["debt_asset"].unique().to_list() == ["USDC"]
+    assert ev["kind"].cast(pl.String).unique().to_list() == ["liquidation"]
+    assert ev["step"].unique().to_list() == [0]
+    assert (ev["insurance_change"] == 0.0).all()
+    assert (ev["realized_pnl"] == 0.0).all()
+    written_out = {k: np.ascontiguousarray(v) for k, v in raw.items()}
+    want = _events({"events": written_out}, res._ctx)
+    assert ev.schema == want.schema
+    assert ev.equals(want, null_equal=True)
+    assert res.summary["liquidations"].item() == n

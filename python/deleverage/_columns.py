@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,14 +45,46 @@ def _plain(v: Any) -> Any:
     return v.tolist() if isinstance(v, np.ndarray) else v
 
 
-def _coded(column: str, names: list[str]) -> pl.Expr:
+def _repeated(a: Any) -> bool:
+    """Whether a column from the core is one value repeated: the core hands such a column out
+    as a read-only numpy view of its one value (stride 0, no memory per row)."""
+    return isinstance(a, np.ndarray) and a.ndim == 1 and a.size > 1 and a.strides[0] == 0
+
+
+def _frame_of(columns: Mapping[str, Any]) -> pl.DataFrame:
+    """The core's columns as a frame, in their order. A column that is one value repeated
+    becomes a literal column, which Polars holds as the one value (as the core did) until an
+    operation needs its rows."""
+    cols = dict(columns)
+    rows = {k: v for k, v in cols.items() if not _repeated(v)}
+    if not rows and cols:
+        # The frame's height needs one column of rows.
+        first = next(iter(cols))
+        rows[first] = np.ascontiguousarray(cols[first])
+    frame = pl.DataFrame(rows)
+    one = {k: v for k, v in cols.items() if k not in rows}
+    if not one:
+        return frame
+    return frame.with_columns(
+        pl.lit(v[0].item(), dtype=pl.Series(v[:1]).dtype).alias(k) for k, v in one.items()
+    ).select(list(cols))
+
+
+def _coded(column: str, names: list[str], raw: Any = None) -> pl.Expr:
     """The core's integer codes of ``column`` as the Enum of ``names`` (code ``k`` is
-    ``names[k]``): one gather, not a lookup per row."""
+    ``names[k]``): one gather, not a lookup per row; one literal if ``raw``, the core's column,
+    is one value repeated."""
+    if _repeated(raw):
+        return pl.lit(names[int(raw[0])], dtype=pl.Enum(names)).alias(column)
     return pl.lit(pl.Series(names, dtype=pl.Enum(names))).gather(pl.col(column)).alias(column)
 
 
-def _name_of(names: pl.Series, column: str) -> pl.Expr:
-    # Integer ids → labels by position; the engine's "none" id becomes null.
+def _name_of(names: pl.Series, column: str, raw: Any = None) -> pl.Expr:
+    """Integer ids of ``column`` → labels by position, the engine's "none" id null; one
+    literal if ``raw``, the core's column, is one value repeated."""
+    if _repeated(raw):
+        k = int(raw[0])
+        return pl.lit(None if k == _NONE else names[k], dtype=names.dtype)
     idx = pl.when(pl.col(column) == _NONE).then(None).otherwise(pl.col(column))
     return pl.lit(names).gather(idx)
 

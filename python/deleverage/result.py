@@ -32,6 +32,7 @@ from deleverage._columns import (
     SEQUENCER,
     _coded,
     _Context,
+    _frame_of,
     _fsum,
     _name_of,
     _plain,
@@ -413,16 +414,17 @@ def _events(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
     asset_names_s = pl.Series("asset", ctx.asset_names, dtype=pl.String)
     protocol_names_s = pl.Series("protocol", ctx.protocol_names, dtype=pl.String)
     label_s = ctx.account_labels["account"]
-    ev = pl.DataFrame(dict(raw["events"]))
+    cols = raw["events"]
+    ev = _frame_of(cols)
     return ev.with_row_index("sequence").select(
         "step",
         "round",
         "sequence",
-        _coded("kind", EVENT_KINDS),
-        _name_of(label_s, "account").alias("account"),
-        _name_of(protocol_names_s, "protocol").alias("protocol"),
-        _name_of(asset_names_s, "asset").alias("asset"),
-        _name_of(asset_names_s, "debt_asset").alias("debt_asset"),
+        _coded("kind", EVENT_KINDS, cols["kind"]),
+        _name_of(label_s, "account", cols["account"]).alias("account"),
+        _name_of(protocol_names_s, "protocol", cols["protocol"]).alias("protocol"),
+        _name_of(asset_names_s, "asset", cols["asset"]).alias("asset"),
+        _name_of(asset_names_s, "debt_asset", cols["debt_asset"]).alias("debt_asset"),
         "qty",
         "notional",
         pl.when(pl.col("qty") > 0)

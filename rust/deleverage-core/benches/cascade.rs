@@ -91,6 +91,6 @@ fn one_million_accounts_25pct_shock(bencher: Bencher) {
         .bench_local_values(|inputs| {
             let mut e = Engine::new(build(inputs), 1).expect("engine");
             e.run(&path, 10_000, || false).expect("run");
-            e.events().len()
+            e.event_count()
         });
 }

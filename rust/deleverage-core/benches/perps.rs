@@ -132,5 +132,5 @@ fn two_hundred_thousand_perps_15pct_shock(bencher: Bencher) {
     bencher
         .counter(ItemsCount::new(200_000usize))
         .with_inputs(|| inputs(200_000, 1))
-        .bench_local_values(|inputs| run(inputs, &path).events().len());
+        .bench_local_values(|inputs| run(inputs, &path).event_count());
 }

@@ -28,11 +28,11 @@ use deleverage_core::Engine;
 fn main() {
     let mut e = Engine::new(cascade::build(cascade::inputs(20_000, 1)), 1).expect("engine");
     e.run(&cascade::path(), 10_000, || false).expect("run");
-    let lending = e.events().len();
+    let lending = e.event_count();
     let p = perps::run(perps::inputs(5_000, 1), &perps::path());
     println!(
         "lending events {lending}, perp events {}, steps {} and {}",
-        p.events().len(),
+        p.event_count(),
         e.current_step(),
         p.current_step()
     );

@@ -36,7 +36,7 @@ fn main() {
         assert!(accounts.is_some_and(|a| a.status.len() == n));
         println!(
             "liquidations {}, steps {}, bad debt {:.6e}",
-            e.events().len(),
+            e.event_count(),
             e.current_step(),
             e.cumulative_bad_debt()
         );

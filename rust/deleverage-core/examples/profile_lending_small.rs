@@ -16,5 +16,5 @@ fn main() {
     e.run(&cascade::path(), 10_000, || false).expect("run");
     let table = e.lending().map(|l| l.account_table(e.shared()));
     assert!(table.is_some());
-    println!("events {}, steps {}", e.events().len(), e.current_step());
+    println!("events {}, steps {}", e.event_count(), e.current_step());
 }

@@ -17,15 +17,15 @@ use crate::family::{Budget, Family, ForcedSeller, Ledger, Shared};
 use crate::market::Market;
 use crate::oracle::{Oracle, OracleKind};
 use crate::recorder::{
-    EventColumns, FillColumns, SequencerState, StepColumns, StepRow, Value, Values,
+    EventColumns, EventLog, FillColumns, SequencerState, StepColumns, StepRow, Value, Values,
 };
 use crate::scenario::{Outage, OutageKind, Scenario};
 
 /// The tables an engine records as it runs: one row per event, per step and asset, and per
 /// venue of each order routed across more than one venue.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Records {
-    pub events: EventColumns,
+    pub events: EventLog,
     pub steps: StepColumns,
     pub fills: FillColumns,
 }
@@ -176,7 +176,7 @@ impl Engine {
         // A cascade liquidates most accounts and positions about once: room for twice that many
         // rows up front
         // (address space only, until written), so the columns never grow by copying.
-        let mut events = EventColumns::default();
+        let mut events = EventLog::default();
         events.reserve(2 * n_acc + 1024);
         Ok(Engine {
             sh: Shared {
@@ -301,8 +301,15 @@ impl Engine {
     pub fn shared(&self) -> &Shared {
         &self.sh
     }
-    pub fn events(&self) -> &EventColumns {
-        &self.sh.events
+    /// The events recorded so far, every row written out (a copy: see [`Self::event_count`]
+    /// for their number alone).
+    pub fn events(&self) -> EventColumns {
+        self.sh.events.columns()
+    }
+
+    /// The number of events recorded so far.
+    pub fn event_count(&self) -> usize {
+        self.sh.events.len()
     }
     pub fn step_rows(&self) -> &StepColumns {
         &self.sh.steps

@@ -120,7 +120,7 @@ fn worked_example_5() {
     assert_close!(v.dirt(), 12_016_712.7);
     assert_eq!(v.ink()[0], 0.0);
     assert_eq!(v.art()[0], 0.0);
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(kinds(&e), vec![EventKind::AuctionKick as u8]);
     assert_eq!(ev.account[0], 7);
     assert_eq!(ev.protocol[0], 0);
@@ -159,7 +159,7 @@ fn worked_example_5() {
     assert_close!(v.dirt(), 12_000_000.0);
     identities(v, 0);
     assert!(!v.busy());
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(
         kinds(&e),
         vec![EventKind::AuctionKick as u8, EventKind::AuctionTake as u8]
@@ -275,7 +275,7 @@ fn chost_rule_keeps_a_partial_take_above_chost() {
     assert_close!(a.owe, 16_712.7);
     assert_close!(a.sliced, 8_237.7 / p1 + 8_475.0 / p2);
     assert_close!(a.returned, 11.0 - 8_237.7 / p1 - 8_475.0 / p2);
-    let ev = e.events();
+    let ev = &e.events();
     assert_close!(ev.debt_repaid_value[2], 8_475.0);
     assert_close!(ev.collateral_seized[2], 8_475.0 / p2);
     assert_close!(v.dirt(), 12_000_000.0);
@@ -432,7 +432,7 @@ fn an_untaken_auction_decays_and_redoes_after_tail() {
             kinds(&e),
             vec![EventKind::AuctionKick as u8, EventKind::AuctionRedo as u8]
         );
-        let ev = e.events();
+        let ev = &e.events();
         assert_eq!(ev.step[1], 13);
         assert_close!(ev.protocol_fee[1], 266.7127);
         assert_eq!(ev.account[1], 7);
@@ -495,7 +495,7 @@ fn an_auction_that_runs_out_of_lot_leaves_bad_debt() {
     identities(v, 0);
     assert_close!(v.dirt(), 12_000_000.0);
     assert_close!(v.ilks()[0].dirt, 19_990_000.0);
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(ev.kind[1], EventKind::AuctionTake as u8);
     assert_eq!(ev.step[1], 6);
     assert_close!(ev.collateral_seized[1], 11.0);
@@ -642,7 +642,7 @@ fn a_cascade_keeps_the_maker_identities() {
         assert_close!(t.bad_debt[i], of(&|a| a.bad_debt), floor = 1.0);
     }
     // The events carry the same flows as the state.
-    let ev = e.events();
+    let ev = &e.events();
     let sum = |kind: EventKind, col: &[f64]| -> f64 {
         (0..ev.len())
             .filter(|&k| ev.kind[k] == kind as u8)

@@ -138,7 +138,7 @@ proptest! {
     #[test]
     fn collateral_debt_and_quote_are_conserved(c in case()) {
         let (e, initial) = run(&c);
-        let ev = e.events();
+        let ev = &e.events();
         let l = &e.lending().unwrap().protocols()[0];
         let ledger = e.ledger();
         let n = initial.len();

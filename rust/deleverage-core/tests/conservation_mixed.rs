@@ -54,7 +54,7 @@ proptest! {
     #[test]
     fn four_families_conserve_units_quote_and_debt(c in case()) {
         let (e, initial, stopped) = run(&c);
-        let ev = e.events();
+        let ev = &e.events();
         let rows = 0..ev.len();
         let sum = |pick: &dyn Fn(usize) -> bool, col: &[f64]| -> f64 {
             rows.clone().filter(|&r| pick(r)).map(|r| col[r]).sum()

@@ -67,7 +67,7 @@ fn cascade_on_a_linear_curve_stops_at_a_computable_price() {
     let s1 = 97.0 * (1.0 - 819.0 * l);
     let s2 = s1 * (1.0 - 798.0 * l);
     assert_close!(e.market().spot(0), s2);
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(ev.len(), 2);
     assert_eq!(ev.account, vec![0, 1]);
     assert_eq!(ev.round, vec![0, 1]);
@@ -109,7 +109,7 @@ fn cascade_on_a_linear_book_by_ticks() {
     )
     .unwrap();
     e.run(&shock(-0.03, 1), 10, || false).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(ev.account, vec![0, 1, 2]);
     assert_eq!(ev.round, vec![0, 1, 2]);
     assert_close!(ev.price_after[0], 93.12);
@@ -169,7 +169,7 @@ fn budget_limits_liquidations_per_step_and_queued_accounts_wait() {
     };
     let mut e = Engine::new(scenario(curve, &[780.0, 760.0, 720.0], q), 1).unwrap();
     e.run(&shock(-0.10, 1), 10, || false).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     // Worst health first (the largest debt), one per step.
     assert_eq!(ev.account, vec![0, 1, 2]);
     assert_eq!(ev.step, vec![0, 1, 2]);
@@ -277,7 +277,7 @@ fn comet_absorb_and_storefront_worked_example_4() {
         e.lending().unwrap().account_table(e.shared()).status[0],
         Status::BadDebt
     );
-    let ev = e.events();
+    let ev = &e.events();
     // Two absorb rows (WETH, WBTC), then two storefront purchases.
     assert_eq!(ev.kind, vec![3, 3, 4, 4]);
     assert_close!(ev.collateral_seized[0], 3.2);
@@ -378,7 +378,7 @@ fn a_rise_then_a_fall_still_finds_the_account() {
     let mut e = Engine::new(scenario(curve, &[780.0, 760.0], QueueConfig::default()), 1).unwrap();
     e.run(&[96.0, 1.0, 99.0, 1.0, 94.0, 1.0], 10, || false)
         .unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(ev.account, vec![0, 1]);
     assert_eq!(ev.step, vec![0, 2]);
 }
@@ -421,7 +421,7 @@ fn contagion_across_two_protocols_sharing_a_venue() {
     sc.families = vec![lending_family(vec![aave, compound], accounts)];
     let mut e = Engine::new(sc, 1).unwrap();
     e.run(&shock(-0.03, 1), 10, || false).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     let s1 = 97.0 * (1.0 - 819.0 * l);
     assert_eq!(ev.protocol, vec![0, 1]);
     assert_eq!(ev.round, vec![0, 1]);

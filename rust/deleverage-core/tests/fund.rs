@@ -36,7 +36,7 @@ fn target_fund_buys_after_a_gain() {
         let curve = ImpactCurve::linear(1.0, l, Execution::Weighted { alpha: 0.0 }).unwrap();
         let mut e = funds_engine(vec![curve], funds, RoundMode::Batch, 1);
         let rep = e.step(&[1.1]).unwrap();
-        let ev = e.events();
+        let ev = &e.events();
         assert_eq!(ev.len(), 1);
         assert_eq!(ev.kind[0], EventKind::FundPurchase as u8);
         assert_close!(ev.qty[0], 10.0 / 11.0);
@@ -79,7 +79,7 @@ fn default_sells_everything_and_books_bad_debt() {
     let rep = e.step(&[0.9]).unwrap();
     let proceeds = 10.0 * 0.9 * (1.0 - l * 4.5);
     let bad = 10.5 - proceeds - 1.0;
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(ev.len(), 2);
     assert_eq!(ev.kind[0], EventKind::FundSale as u8);
     assert_close!(ev.qty[0], 10.0);
@@ -136,7 +136,7 @@ fn batch_and_sequential_rounds_differ_as_expected() {
     // Batch: both decide at 0.99, one net sale of 54, both at the same price.
     let e = twin_engine(RoundMode::Batch);
     let s_batch = 0.99 * (1.0 - l * 54.0);
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(ev.len(), 2);
     for j in 0..2 {
         assert_eq!(ev.account[j], j as u32);
@@ -159,7 +159,7 @@ fn batch_and_sequential_rounds_differ_as_expected() {
     assert!(h1 / e1 > 20.0);
     let v1 = h1 - 18.0 * e1;
     let s2 = s1 * (1.0 - l * v1);
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(ev.len(), 2);
     assert_close!(ev.notional[0], 27.0);
     assert_close!(ev.price_after[0], s1);
@@ -197,7 +197,7 @@ fn batch_nets_opposite_orders_at_one_price() {
     let mut e = funds_engine(vec![curve], funds, RoundMode::Batch, 1);
     let rep = e.step(&[1.0]).unwrap();
     let vwap = 1.0 - 0.015;
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(ev.len(), 2);
     assert_eq!(ev.kind[0], EventKind::FundSale as u8);
     assert_close!(ev.qty[0], 5.0);
@@ -354,6 +354,6 @@ fn runaway_target_purchases_stop_with_an_error() {
     assert!(matches!(err, Error::Diverged { .. }), "{err}");
     assert!(err.to_string().contains("funds[0] of protocol 0"), "{err}");
     // Everything recorded before the stop is finite.
-    let ev = e.events();
+    let ev = &e.events();
     assert!(ev.notional.iter().chain(&ev.qty).all(|x| x.is_finite()));
 }

@@ -109,7 +109,7 @@ fn glt_example_7_round_one_returns_are_m_l_mt_b_a_m_f() {
     let b = b();
     let phi: Vec<f64> = (0..3).map(|n| b[n] * A[n] * r[n]).collect();
     let q = mt_vec(&phi);
-    let ev = e.events();
+    let ev = &e.events();
     for k in 0..2 {
         let value: f64 = (0..ev.len())
             .filter(|&j| ev.round[j] == 0 && ev.asset[j] == k as u32)
@@ -338,7 +338,7 @@ fn cont_schaanning_example_8_first_round() {
     printed(delta[1], "1517.89328");
 
     // The engine.
-    let ev = e.events();
+    let ev = &e.events();
     let mut sold = [[0.0; 2]; 3];
     let mut repaid = [0.0; 3];
     for j in 0..ev.len() {
@@ -416,7 +416,7 @@ fn cont_schaanning_example_8_first_round() {
 
     // Next round (the next step here, max one round per step): banks 1 and 2 sell again.
     e.step(&[1.0, 1.0]).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     let again: Vec<u32> = (4..ev.len()).map(|j| ev.account[j]).collect();
     assert_eq!(again, vec![0, 1, 0, 1]);
 }

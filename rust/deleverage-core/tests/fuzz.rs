@@ -293,7 +293,7 @@ proptest! {
         // It ended within the path and the extra steps.
         prop_assert!(e.current_step() as usize <= f.returns.len() + f.max_extra as usize);
 
-        let ev = e.events();
+        let ev = &e.events();
         for (name, col) in [("qty", &ev.qty), ("notional", &ev.notional),
             ("debt_repaid", &ev.debt_repaid), ("debt_repaid_value", &ev.debt_repaid_value),
             ("collateral_seized", &ev.collateral_seized), ("bad_debt", &ev.bad_debt),

@@ -70,7 +70,7 @@ fn engine_with_table(
     let mut e = Engine::new(sc, 1).expect("engine");
     let path = instant_path(vec![m.shock, 0.0], &[m.mid, 1.0], 1);
     e.run(&path, 10_000, || false).expect("run");
-    let ev = e.events();
+    let ev = &e.events();
     let rows = (0..ev.len())
         .map(|k| {
             assert_eq!(ev.kind[k], EventKind::Liquidation as u8);

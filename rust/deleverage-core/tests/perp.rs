@@ -85,7 +85,7 @@ fn worked_example_6_prices_fee_and_surplus() {
     e.step(&[39_365.0]).unwrap();
     assert!(e.events().is_empty());
     e.step(&[39_150.0]).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(kinds(&e), vec![EventKind::PerpLiquidation as u8]);
     assert_close!(ev.qty[0], 3.6);
     assert_close!(ev.notional[0], 140_940.0);
@@ -113,7 +113,7 @@ fn fill_worse_than_bankruptcy_draws_on_the_fund() {
             EventKind::InsurancePayment as u8
         ]
     );
-    let ev = e.events();
+    let ev = &e.events();
     assert_close!(ev.notional[0], 139_680.0);
     assert_close!(ev.insurance_change[1], -480.0);
     let x = exchange_of(&e, 0);
@@ -149,7 +149,7 @@ fn adl_case(adl: AdlOrder) -> Engine {
 }
 
 fn adl_rows(e: &Engine) -> Vec<(u32, f64, f64)> {
-    let ev = e.events();
+    let ev = &e.events();
     (0..ev.len())
         .filter(|&k| ev.kind[k] == EventKind::Adl as u8)
         .map(|k| (ev.account[k], ev.qty[k], ev.realized_pnl[k]))
@@ -232,7 +232,7 @@ fn partial_liquidation_waits_out_its_cooldown() {
     for _ in 0..4 {
         e.step(&[18_100.0]).unwrap();
     }
-    let ev = e.events();
+    let ev = &e.events();
     let liq: Vec<(u32, f64)> = (0..ev.len())
         .filter(|&k| ev.kind[k] == EventKind::PerpLiquidation as u8)
         .map(|k| (ev.step[k], ev.qty[k]))
@@ -300,7 +300,7 @@ fn the_fund_pays_the_largest_prefix_it_can_and_adl_takes_the_rest() {
     let mut e = engine(100.0, 1e-12, ex);
     e.step(&[100.0]).unwrap();
     e.step(&[80.0]).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     let row = |k: EventKind| (0..ev.len()).find(|&r| ev.kind[r] == k as u8).unwrap();
     let liq = row(EventKind::PerpLiquidation);
     assert!((ev.qty[liq] - 0.4).abs() < 1e-9, "{}", ev.qty[liq]);
@@ -364,7 +364,7 @@ fn a_cross_deficit_is_carried_by_the_losing_position_and_the_rest_is_bad_debt() 
     let mut e = Engine::new(sc, 1).unwrap();
     e.step(&[100.0, 10.0]).unwrap();
     e.step(&[100.0, 1.0]).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     let adl: Vec<usize> = (0..ev.len())
         .filter(|&r| ev.kind[r] == EventKind::Adl as u8)
         .collect();
@@ -459,7 +459,7 @@ fn cross_liquidation_price_is_binance_general_formula() {
     // At the long's LP the account's margin ratio is exactly 100 %: Binance liquidates (≤).
     let lp = t.liquidation_price[0];
     e.step(&[lp, 50.0]).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     assert_eq!(
         ev.kind
             .iter()
@@ -538,7 +538,7 @@ fn adl_skips_a_counterparty_that_would_be_bankrupt_at_the_bankruptcy_price() {
     );
     let mut e = Engine::new(sc, 1).unwrap();
     e.run(&[90.0, 90.0], 10, || false).unwrap();
-    let ev = e.events();
+    let ev = &e.events();
     assert!(!ev.kind.contains(&(EventKind::Adl as u8)));
     let x = exchange_of(&e, 0);
     assert_close!(x.ledger().unresolved_qty, 1.0);
@@ -652,8 +652,9 @@ fn a_pool_whose_liquidation_price_sits_on_a_bracket_cap_is_still_liquidated() {
     let mut e = Engine::new(sc, 1).unwrap();
     e.step(&[entry]).unwrap();
     e.step(&[18_000.0]).unwrap();
-    let fills = e.events().kind.iter();
-    let n = fills
+    let kinds = e.events().kind;
+    let n = kinds
+        .iter()
         .filter(|&&k| k == EventKind::PerpLiquidation as u8)
         .count();
     assert_eq!(n, 1);

@@ -8,22 +8,34 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 /// The columns of `table` as numpy arrays (moved, no copy). Negative zeros (a sum of opposite
-/// amounts, a product with −1) become 0: a frame never shows `-0.0`.
+/// amounts, a product with −1) become 0: a frame never shows `-0.0`. A column that is one value
+/// repeated ([`Column::Repeated`]) becomes a read-only numpy view of that one value (stride 0,
+/// no memory per row), which the frames turn into a Polars literal column.
 pub fn table<'py>(py: Python<'py>, table: Table) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for (name, col) in table.columns {
-        match col {
-            Column::F64(mut v) => {
-                v.iter_mut().for_each(|x| *x += 0.0);
-                d.set_item(name, v.into_pyarray(py))?
-            }
-            Column::U64(v) => d.set_item(name, v.into_pyarray(py))?,
-            Column::U32(v) => d.set_item(name, v.into_pyarray(py))?,
-            Column::U8(v) => d.set_item(name, v.into_pyarray(py))?,
-            Column::Bool(v) => d.set_item(name, v.into_pyarray(py))?,
-        }
+        d.set_item(name, array(py, col)?)?;
     }
     Ok(d)
+}
+
+fn array<'py>(py: Python<'py>, col: Column) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match col {
+        Column::F64(mut v) => {
+            v.iter_mut().for_each(|x| *x += 0.0);
+            v.into_pyarray(py).into_any()
+        }
+        Column::U64(v) => v.into_pyarray(py).into_any(),
+        Column::U32(v) => v.into_pyarray(py).into_any(),
+        Column::U8(v) => v.into_pyarray(py).into_any(),
+        Column::Bool(v) => v.into_pyarray(py).into_any(),
+        Column::Repeated(one, n) => {
+            let one = array(py, *one)?;
+            py.import("numpy")?
+                .getattr("broadcast_to")?
+                .call1((one, (n,)))?
+        }
+    })
 }
 
 /// Named values as a dict: numbers, `None`, and numpy arrays or lists for the vectors.

@@ -13,7 +13,7 @@ use crate::fill::{Fill, Side};
 use crate::market::Market;
 use crate::oracle::Oracle;
 use crate::recorder::{
-    Event, EventColumns, EventKind, FillColumns, FillRow, StepColumns, Table, Values, named_enum,
+    Event, EventKind, EventLog, FillColumns, FillRow, StepColumns, Table, Values, named_enum,
 };
 
 /// The engine's relative tolerance on amounts: two amounts within `DUST` of the larger are the
@@ -39,7 +39,7 @@ pub struct Shared {
     pub step_seconds: f64,
     pub step: u32,
     pub rng: ChaCha8Rng,
-    pub events: EventColumns,
+    pub events: EventLog,
     /// Each forced order's part on each venue, for assets with more than one venue.
     #[serde(default)]
     pub fills: FillColumns,
