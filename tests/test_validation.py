@@ -200,3 +200,34 @@ def test_protocol_bounds_come_from_the_core_with_field_and_value(
         make()
     assert str(info.value) == message
     assert (info.value.field, info.value.value) == (field, value)
+
+
+def test_account_columns_are_read_where_they_are_and_left_as_they_were() -> None:
+    # The core lays the accounts out straight from the spec's numpy columns (contiguous ones
+    # are read in place). Strided views, other integer types and plain lists go through a
+    # conversion of their own: every form gives the same run, and none is written to.
+    import numpy as np
+
+    from deleverage import _core
+    from deleverage._spec import build_spec
+
+    sc = dl.examples.eth_lending(n_accounts=300, seed=3)
+    spec, _, _ = build_spec(sc, dl.Shock.instant(ETH=-0.3), 1, 50)
+    want = _core.simulate(spec)["events"]
+    acc = spec["families"][0]["accounts"]
+    before = {k: np.array(v, copy=True) for k, v in acc.items()}
+    strided = {k: np.repeat(v, 2)[::2] for k, v in acc.items()}
+    assert not strided["collateral"].flags.c_contiguous
+    forms = {
+        "strided": strided,
+        "int64 and lists": {
+            k: (v.astype(np.int64) if v.dtype == np.uint32 else v.tolist()) for k, v in acc.items()
+        },
+    }
+    for name, columns in forms.items():
+        spec["families"][0]["accounts"] = columns
+        got = _core.simulate(spec)["events"]
+        for col in want:
+            assert np.array_equal(got[col], want[col], equal_nan=True), (name, col)
+    for k, v in acc.items():
+        assert np.array_equal(v, before[k]), k

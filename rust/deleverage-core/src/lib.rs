@@ -38,7 +38,7 @@ pub use family::auction::{Ilk, PriceCurve, VaultStatus, Vaults};
 pub use family::fund::{
     Accounting, CLEARING_TOLERANCE, Equilibrium, EquilibriumKind, FundStatus, Funds, Rule,
 };
-pub use family::lending::accounts::{Accounts, Status};
+pub use family::lending::accounts::{AccountColumns, Accounts, Status};
 pub use family::lending::rules::{AaveVersion, Lending, Reserve, Rules};
 pub use family::lending::{AccountTable, LendingMarket, ManualLiquidation};
 pub use family::perp::{

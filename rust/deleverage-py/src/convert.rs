@@ -90,6 +90,40 @@ pub fn dict<'py>(obj: &Bound<'py, PyAny>, place: &str) -> BindingResult<Bound<'p
         .map_err(|_| BindingError::Scenario(format!("{place} must be a dict")))
 }
 
+/// A numeric column read where it is when it is a contiguous numpy array of the element type
+/// (the spec's are), converted into a vector of its own otherwise.
+pub enum Borrowed<'py, T: numpy::Element> {
+    Array(numpy::PyReadonlyArray1<'py, T>),
+    Owned(Vec<T>),
+}
+
+impl<T: numpy::Element> Borrowed<'_, T> {
+    pub fn slice(&self) -> &[T] {
+        match self {
+            Borrowed::Array(a) => a.as_slice().expect("checked contiguous when borrowed"),
+            Borrowed::Owned(v) => v,
+        }
+    }
+}
+
+/// [`column`] (`f64`) or [`u32_column`] (`u32`), borrowed when it can be.
+pub fn borrowed<'py, T>(
+    obj: &Bound<'py, PyAny>,
+    field: &str,
+    owned: fn(&Bound<'py, PyAny>, &str) -> BindingResult<Vec<T>>,
+) -> BindingResult<Borrowed<'py, T>>
+where
+    T: numpy::Element,
+{
+    if let Ok(arr) = obj.cast::<PyArray1<T>>() {
+        let ro = arr.readonly();
+        if ro.as_slice().is_ok() {
+            return Ok(Borrowed::Array(ro));
+        }
+    }
+    owned(obj, field).map(Borrowed::Owned)
+}
+
 pub fn u32_column(obj: &Bound<'_, PyAny>, field: &str) -> BindingResult<Vec<u32>> {
     if let Ok(arr) = obj.cast::<PyArray1<u32>>() {
         return Ok(to_vec(&arr.readonly()));

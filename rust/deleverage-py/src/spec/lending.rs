@@ -1,11 +1,11 @@
 //! The lending family's dict of a scenario spec: the protocol instances (`protocols`) and the
 //! accounts' holdings (`accounts`, CSR columns) into the core's [`LendingMarket`].
 
-use deleverage_core::{AaveVersion, Accounts, Lending, LendingMarket, Reserve, Rules};
+use deleverage_core::{AaveVersion, AccountColumns, Lending, LendingMarket, Reserve, Rules};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::{self, dict, get, item, u32_column};
+use crate::convert::{self, borrowed, dict, get, item, u32_column};
 use crate::errors::{BindingError, BindingResult};
 
 /// The lending family's dict of a spec (possibly without protocols or accounts).
@@ -13,19 +13,21 @@ pub fn market(spec: &Bound<'_, PyDict>, n_assets: usize) -> BindingResult<Lendin
     let place = "lending";
     let protocols = protocols(&item(spec, "protocols", place)?, n_assets)?;
     let acc = dict(&item(spec, "accounts", place)?, "accounts")?;
-    let accounts = Accounts::new(
-        u32_column(&item(&acc, "protocol", "accounts")?, "accounts.protocol")?,
-        u32_column(&item(&acc, "offsets", "accounts")?, "accounts.offsets")?,
-        u32_column(&item(&acc, "asset", "accounts")?, "accounts.asset")?,
-        convert::column(
-            &item(&acc, "collateral", "accounts")?,
-            "accounts.collateral",
-        )?,
-        convert::column(&item(&acc, "debt", "accounts")?, "accounts.debt")?,
-        protocols.len(),
-        n_assets,
-    )?;
-    Ok(LendingMarket::new(protocols, accounts)?)
+    // Read where they are (numpy arrays of the spec): laid out into the engine's one copy.
+    let col = |name: &str| item(&acc, name, "accounts");
+    let protocol = borrowed(&col("protocol")?, "accounts.protocol", u32_column)?;
+    let offsets = borrowed(&col("offsets")?, "accounts.offsets", u32_column)?;
+    let asset = borrowed(&col("asset")?, "accounts.asset", u32_column)?;
+    let collateral = borrowed(&col("collateral")?, "accounts.collateral", convert::column)?;
+    let debt = borrowed(&col("debt")?, "accounts.debt", convert::column)?;
+    let columns = AccountColumns {
+        protocol: protocol.slice(),
+        offsets: offsets.slice(),
+        asset: asset.slice(),
+        collateral: collateral.slice(),
+        debt: debt.slice(),
+    };
+    Ok(LendingMarket::from_columns(protocols, columns, n_assets)?)
 }
 
 fn protocols(list: &Bound<'_, PyAny>, n_assets: usize) -> BindingResult<Vec<Lending>> {

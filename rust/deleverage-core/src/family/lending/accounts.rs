@@ -112,6 +112,109 @@ impl Accounts {
         n_protocols: usize,
         n_assets: usize,
     ) -> Result<Self> {
+        AccountColumns {
+            protocol: &protocol,
+            offsets: &offsets,
+            asset: &asset,
+            collateral: &collateral,
+            debt: &debt,
+        }
+        .check(n_protocols, n_assets)?;
+        Ok(Accounts::fresh(protocol, offsets, asset, collateral, debt))
+    }
+
+    /// The holdings columns, borrowed.
+    pub fn columns(&self) -> AccountColumns<'_> {
+        AccountColumns {
+            protocol: &self.protocol,
+            offsets: &self.offsets,
+            asset: &self.asset,
+            collateral: &self.collateral,
+            debt: &self.debt,
+        }
+    }
+
+    /// See [`AccountColumns::laid_out`].
+    pub fn laid_out(&self, dest: &[u32], extra: &[f64]) -> (Accounts, Vec<u32>, Vec<f64>) {
+        self.columns().laid_out(dest, extra)
+    }
+
+    /// Accounts of these holdings before any liquidation: the outcomes at their initial values.
+    fn fresh(
+        protocol: Vec<u32>,
+        offsets: Vec<u32>,
+        asset: Vec<u32>,
+        collateral: Vec<f64>,
+        debt: Vec<f64>,
+    ) -> Accounts {
+        let n = protocol.len();
+        Accounts {
+            protocol,
+            offsets,
+            asset,
+            collateral,
+            debt,
+            status: vec![Status::Active; n],
+            liquidated_notional: vec![0.0; n],
+            times_liquidated: vec![0; n],
+            bad_debt: vec![0.0; n],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.protocol.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.protocol.is_empty()
+    }
+
+    #[inline]
+    pub fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
+    }
+
+    #[inline]
+    pub fn holdings(&self, i: usize) -> Holdings<'_> {
+        let r = self.range(i);
+        Holdings {
+            asset: &self.asset[r.clone()],
+            collateral: &self.collateral[r.clone()],
+            debt: &self.debt[r],
+        }
+    }
+
+    /// See [`AccountColumns::single_pair`].
+    #[inline]
+    pub fn single_pair(&self, i: usize) -> Option<(usize, usize)> {
+        self.columns().single_pair(i)
+    }
+}
+
+/// The holdings of every account as columns the caller owns (CSR, as in [`Accounts`]): what an
+/// engine's accounts are validated and laid out from, so that a caller's arrays (the bindings'
+/// numpy columns) are read where they are instead of being copied first.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountColumns<'a> {
+    pub protocol: &'a [u32],
+    pub offsets: &'a [u32],
+    pub asset: &'a [u32],
+    pub collateral: &'a [f64],
+    pub debt: &'a [f64],
+}
+
+impl AccountColumns<'_> {
+    /// Checks the columns: `offsets` has one more element than `protocol` and runs from 0 to
+    /// the number of holdings, protocols and assets are the scenario's, amounts finite and
+    /// `>= 0`.
+    pub fn check(&self, n_protocols: usize, n_assets: usize) -> Result<()> {
+        let AccountColumns {
+            protocol,
+            offsets,
+            asset,
+            collateral,
+            debt,
+        } = *self;
         let n = protocol.len();
         if offsets.len() != n + 1 {
             return Err(Error::LengthMismatch {
@@ -167,7 +270,20 @@ impl Accounts {
                 crate::error::amount(&format!("debt of holding {k}"), debt[k])?;
             }
         }
-        Ok(Accounts::fresh(protocol, offsets, asset, collateral, debt))
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.protocol.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.protocol.is_empty()
+    }
+
+    #[inline]
+    pub fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.offsets[i] as usize..self.offsets[i + 1] as usize
     }
 
     /// The accounts laid out for storage, before any liquidation: account `i` goes to position
@@ -227,9 +343,9 @@ impl Accounts {
         Accounts::fresh(
             protocol,
             offsets,
-            gather(&self.asset, &starts, &lens, h),
-            gather(&self.collateral, &starts, &lens, h),
-            gather(&self.debt, &starts, &lens, h),
+            gather(self.asset, &starts, &lens, h),
+            gather(self.collateral, &starts, &lens, h),
+            gather(self.debt, &starts, &lens, h),
         )
     }
 
@@ -301,51 +417,6 @@ impl Accounts {
         let offsets = (0..=n as u32).map(|i| 2 * i).collect();
         let stored = Accounts::fresh(protocol, offsets, asset, collateral, debt);
         (stored, original, stored_extra)
-    }
-
-    /// Accounts of these holdings before any liquidation: the outcomes at their initial values.
-    fn fresh(
-        protocol: Vec<u32>,
-        offsets: Vec<u32>,
-        asset: Vec<u32>,
-        collateral: Vec<f64>,
-        debt: Vec<f64>,
-    ) -> Accounts {
-        let n = protocol.len();
-        Accounts {
-            protocol,
-            offsets,
-            asset,
-            collateral,
-            debt,
-            status: vec![Status::Active; n],
-            liquidated_notional: vec![0.0; n],
-            times_liquidated: vec![0; n],
-            bad_debt: vec![0.0; n],
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.protocol.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.protocol.is_empty()
-    }
-
-    #[inline]
-    pub fn range(&self, i: usize) -> std::ops::Range<usize> {
-        self.offsets[i] as usize..self.offsets[i + 1] as usize
-    }
-
-    #[inline]
-    pub fn holdings(&self, i: usize) -> Holdings<'_> {
-        let r = self.range(i);
-        Holdings {
-            asset: &self.asset[r.clone()],
-            collateral: &self.collateral[r.clone()],
-            debt: &self.debt[r],
-        }
     }
 
     /// For an account with exactly one collateral asset and one debt asset, their holding
@@ -437,8 +508,8 @@ mod tests {
             )
             .unwrap();
             let extra: Vec<f64> = (0..n).map(|i| i as f64 * 0.25).collect();
-            let direct = acc.laid_out_pairs_by(&to, &extra, false);
-            let runs = acc.laid_out_pairs_by(&to, &extra, true);
+            let direct = acc.columns().laid_out_pairs_by(&to, &extra, false);
+            let runs = acc.columns().laid_out_pairs_by(&to, &extra, true);
             assert_eq!(direct, runs, "n = {n}");
             // And what either means: account i is stored at to[i].
             for (i, &j) in to.iter().enumerate() {

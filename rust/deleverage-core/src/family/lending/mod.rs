@@ -28,7 +28,7 @@ use crate::family::shared::{
 };
 use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Value, Values, table};
-use accounts::{Accounts, SCATTER_IN_RUNS, Status, scatter_in_windows};
+use accounts::{AccountColumns, Accounts, SCATTER_IN_RUNS, Status, scatter_in_windows};
 use rules::{AaveVersion, Lending, Liquidation, Rules};
 use trigger::TriggerIndex;
 
@@ -122,10 +122,16 @@ crate::reuse::clone_reusing!(LendingMarket {
     first_id,
 });
 
-impl LendingMarket {
-    /// The protocols and their accounts (`accounts.protocol` indexes `protocols`). Accounts are
-    /// laid out in the order a falling market visits them and indexed by trigger price.
-    pub fn new(protocols: Vec<Lending>, accounts: Accounts) -> Result<Self> {
+/// Accounts laid out in storage order (see `TriggerIndex::memory_order`), before the index.
+struct Layout {
+    acc: Accounts,
+    original: Vec<u32>,
+    taus: Vec<f64>,
+    groups: Vec<((u32, u32, u32), Vec<u32>)>,
+}
+
+impl Layout {
+    fn of(protocols: &[Lending], accounts: AccountColumns<'_>) -> Result<Self> {
         if let Some(&p) = accounts
             .protocol
             .iter()
@@ -137,13 +143,50 @@ impl LendingMarket {
                 expected: "the index of a lending protocol of the scenario",
             });
         }
-        let plan = TriggerIndex::memory_order(&accounts, &protocols);
+        let plan = TriggerIndex::memory_order(accounts, protocols);
         let (acc, original, taus) = accounts.laid_out(&plan.dest, &plan.taus);
-        drop(accounts);
-        let index = TriggerIndex::build_ordered(&acc, &protocols, plan.groups, taus);
+        Ok(Layout {
+            acc,
+            original,
+            taus,
+            groups: plan.groups,
+        })
+    }
+}
+
+impl LendingMarket {
+    /// The protocols and their accounts (`accounts.protocol` indexes `protocols`). Accounts are
+    /// laid out in the order a falling market visits them and indexed by trigger price.
+    pub fn new(protocols: Vec<Lending>, accounts: Accounts) -> Result<Self> {
+        let laid = Layout::of(&protocols, accounts.columns())?;
+        drop(accounts); // before the index: not both copies at once
+        Ok(Self::indexed(protocols, laid))
+    }
+
+    /// [`Self::new`] from the caller's columns, checked first ([`AccountColumns::check`]
+    /// against the protocols and `n_assets`) and laid out from where they are: the accounts'
+    /// one copy is the engine's, in storage order.
+    pub fn from_columns(
+        protocols: Vec<Lending>,
+        columns: AccountColumns<'_>,
+        n_assets: usize,
+    ) -> Result<Self> {
+        columns.check(protocols.len(), n_assets)?;
+        let laid = Layout::of(&protocols, columns)?;
+        Ok(Self::indexed(protocols, laid))
+    }
+
+    fn indexed(protocols: Vec<Lending>, laid: Layout) -> Self {
+        let Layout {
+            acc,
+            original,
+            taus,
+            groups,
+        } = laid;
+        let index = TriggerIndex::build_ordered(&acc, &protocols, groups, taus);
         let n = acc.len();
         let n_assets = protocols.first().map_or(0, |l| l.reserves.len());
-        Ok(LendingMarket {
+        LendingMarket {
             protocols,
             original,
             index,
@@ -155,7 +198,7 @@ impl LendingMarket {
             triggered: Vec::new(),
             batch_qty: vec![0.0; n_assets],
             first_id: 0,
-        })
+        }
     }
 
     /// The protocol instances, in order.

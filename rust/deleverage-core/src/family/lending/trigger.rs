@@ -11,7 +11,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
-use super::accounts::Accounts;
+use super::accounts::{AccountColumns, Accounts};
 use super::rules::Lending;
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -106,7 +106,11 @@ crate::reuse::clone_reusing!(TriggerIndex {
 });
 
 /// τ of a single-pair account, or `None` if it is not one.
-fn trigger_ratio(acc: &Accounts, protocols: &[Lending], i: usize) -> Option<(u32, u32, f64)> {
+fn trigger_ratio(
+    acc: AccountColumns<'_>,
+    protocols: &[Lending],
+    i: usize,
+) -> Option<(u32, u32, f64)> {
     let (c, d) = acc.single_pair(i)?;
     let theta = protocols[acc.protocol[i] as usize].threshold(acc.asset[c]);
     let tau = if theta > 0.0 {
@@ -174,7 +178,7 @@ impl TriggerIndex {
     /// [`BUCKET_TARGET`] accounts by τ, each bucket sorted only when the price first reaches
     /// it ([`Self::collect`]). Bucket by bucket, the accounts come out in the order a full sort
     /// by (τ descending, id) would give, which the hand-over keeps.
-    pub fn memory_order(acc: &Accounts, protocols: &[Lending]) -> MemoryOrder {
+    pub fn memory_order(acc: AccountColumns<'_>, protocols: &[Lending]) -> MemoryOrder {
         let n = acc.len();
         let mut keys_of: Vec<(u32, u32, u32)> = Vec::new();
         // Per group: accounts, and the range of the keys of finite non-zero τ.
@@ -326,7 +330,7 @@ impl TriggerIndex {
         if !has_debt || !l.has_collateral(&acc.holdings(i)) {
             return; // nothing to liquidate, or nothing left the rules can seize
         }
-        match trigger_ratio(acc, protocols, i) {
+        match trigger_ratio(acc.columns(), protocols, i) {
             Some((c, d, tau)) => {
                 let g = self.group((acc.protocol[i], c, d));
                 // Outside the storage order's ranges every account goes through the heap.
@@ -524,7 +528,7 @@ mod tests {
                 })
                 .collect();
             keys.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
-            let plan = TriggerIndex::memory_order(&acc, &protocols);
+            let plan = TriggerIndex::memory_order(acc.columns(), &protocols);
             let (stored, original, taus) = acc.laid_out(&plan.dest, &plan.taus);
             let mut idx = TriggerIndex::build_ordered(&stored, &protocols, plan.groups, taus);
             let visit: Vec<u32> = idx
@@ -588,7 +592,7 @@ mod tests {
         )
         .unwrap();
         let protocols = [aave];
-        let plan = TriggerIndex::memory_order(&acc, &protocols);
+        let plan = TriggerIndex::memory_order(acc.columns(), &protocols);
         // Storage order: the single-pair group (one bucket at this size: id order), then the
         // multi-asset account; visited by τ descending.
         assert_eq!(plan.dest, vec![0, 1, 2, 3, 4]);
