@@ -68,10 +68,12 @@ struct Row {
 }
 
 /// Run `run` of the sweep. `pristine` is the scenario's engine before any step, built once per
-/// sweep; `arena` is the worker's engine of its last run, into which `pristine` is copied so
-/// that the run's buffers are the last run's (see [`crate::reuse`]): for a large scenario,
-/// memory already mapped instead of fresh pages every run. The copy is exactly the engine
-/// `Engine::new(sc, seed)` builds, since the seed is only that of the queue's generator.
+/// sweep; `arena` is the engine of the last run of the same piece of work (rayon's `map_init`
+/// keeps one per piece it hands a thread: at least one per thread, more when work is split or
+/// stolen), into which `pristine` is copied so that the run's buffers are the last run's (see
+/// [`crate::reuse`]): memory already mapped instead of fresh pages every run. The copy is
+/// exactly the engine `Engine::new(sc, seed)` builds, since the seed is only that of the
+/// queue's generator.
 fn one_run(
     sc: &Scenario,
     pristine: &Engine,
@@ -194,6 +196,18 @@ pub fn sweep_until(
     if runs.is_empty() {
         return Ok(SweepColumns::default());
     }
+    if stop.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    // As each run does, the first run's path before the scenario's engine: a path that cannot
+    // be generated is the error reported, as it was when every run built its own engine.
+    let initial: Vec<f64> = sc.assets.iter().map(|a| a.price).collect();
+    spec.path.generate(
+        &initial,
+        spec.steps,
+        sc.step_seconds,
+        run_seed(spec.seed, u64::from(runs.start)),
+    )?;
     let pristine = Engine::new(sc.clone(), 0)?;
     let rows: Vec<Row> = pool.install(|| {
         runs.into_par_iter()

@@ -170,3 +170,20 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn a_path_that_cannot_be_generated_is_the_error_before_the_scenario_s() {
+    // Both wrong: a shock for one asset of two, and a step of zero seconds. Each run generates
+    // its path before its engine, so the path's error is the one reported.
+    let mut sc = scenario();
+    sc.step_seconds = 0.0;
+    let mut sp = spec();
+    sp.path = PathSpec::Instant {
+        returns: vec![-0.1],
+    };
+    let err = sweep(&sc, &sp, 0..4, Some(1)).unwrap_err().to_string();
+    assert!(err.contains("shock"), "{err}");
+    // The path alone right, the scenario's error.
+    let err = sweep(&sc, &spec(), 0..4, Some(1)).unwrap_err().to_string();
+    assert!(err.contains("step_seconds"), "{err}");
+}

@@ -98,10 +98,15 @@ pub enum Borrowed<'py, T: numpy::Element> {
 }
 
 impl<T: numpy::Element> Borrowed<'_, T> {
-    pub fn slice(&self) -> &[T] {
+    /// The elements. An array checked contiguous when borrowed can only have stopped being
+    /// so if Python code reshaped it in place since (a later column's conversion calling back
+    /// into Python): an error then, not a panic.
+    pub fn slice(&self, field: &str) -> BindingResult<&[T]> {
         match self {
-            Borrowed::Array(a) => a.as_slice().expect("checked contiguous when borrowed"),
-            Borrowed::Owned(v) => v,
+            Borrowed::Array(a) => a.as_slice().map_err(|_| {
+                BindingError::Internal(format!("{field} stopped being contiguous while read"))
+            }),
+            Borrowed::Owned(v) => Ok(v),
         }
     }
 }

@@ -21,11 +21,11 @@ pub fn market(spec: &Bound<'_, PyDict>, n_assets: usize) -> BindingResult<Lendin
     let collateral = borrowed(&col("collateral")?, "accounts.collateral", convert::column)?;
     let debt = borrowed(&col("debt")?, "accounts.debt", convert::column)?;
     let columns = AccountColumns {
-        protocol: protocol.slice(),
-        offsets: offsets.slice(),
-        asset: asset.slice(),
-        collateral: collateral.slice(),
-        debt: debt.slice(),
+        protocol: protocol.slice("accounts.protocol")?,
+        offsets: offsets.slice("accounts.offsets")?,
+        asset: asset.slice("accounts.asset")?,
+        collateral: collateral.slice("accounts.collateral")?,
+        debt: debt.slice("accounts.debt")?,
     };
     Ok(LendingMarket::from_columns(protocols, columns, n_assets)?)
 }
