@@ -1193,3 +1193,29 @@ def test_an_event_column_of_one_value_is_held_as_that_value() -> None:
     assert ev.schema == want.schema
     assert ev.equals(want, null_equal=True)
     assert res.summary["liquidations"].item() == n
+
+
+def test_the_account_table_of_a_finished_run_is_computed_when_read() -> None:
+    # A finished run leaves its lending accounts pending: the summary counts the accounts
+    # liquidated without the table, and the table, once read, is the one an engine that goes
+    # on gives (its result computes every table at once).
+    sc = dl.examples.eth_lending(n_accounts=2_000, seed=4)
+    shock = dl.Shock.instant(ETH=-0.3)
+    res = dl.simulate(sc, shock=shock, seed=2)
+    lending = next(f for f in res._raw["families"] if f["kind"] == "lending")
+    assert isinstance(lending["accounts"], dl._core.PendingTable)
+    liquidated = res.summary["accounts_liquidated"].item()
+    assert isinstance(lending["accounts"], dl._core.PendingTable)  # the summary did not need it
+    eng = dl.Engine(sc, shock, seed=2)
+    eng.run_to_quiet()
+    open_run = eng.result()
+    assert res.accounts.equals(open_run.accounts, null_equal=True)
+    assert liquidated == (res.accounts["times_liquidated"] > 0).sum() > 0
+    assert res.summary.equals(open_run.summary, null_equal=True)
+    # Built once: the family is released with it.
+    from deleverage._spec import build_spec
+
+    pending = dl._core.simulate(build_spec(sc, shock, 2, 50)[0])["families"][0]["accounts"]
+    assert set(pending.build()) >= {"status", "health", "times_liquidated"}
+    with pytest.raises(dl.DeleverageError, match="built already"):
+        pending.build()

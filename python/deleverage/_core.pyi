@@ -17,6 +17,7 @@ __all__ = [
     "Fill",
     "ImpactCurve",
     "OrderBook",
+    "PendingTable",
     "Router",
     "StableSwapPool",
     "StepReport",
@@ -384,7 +385,9 @@ class _RawFamily(TypedDict, total=False):
 
     kind: Literal["lending", "perps", "vaults", "funds"]
     ledger: dict[str, Any]
-    accounts: dict[str, _Array]
+    # A finished engine's lending accounts are a PendingTable until first read.
+    accounts: dict[str, _Array] | PendingTable
+    accounts_liquidated: NotRequired[int]
     positions: dict[str, _Array]
     vaults: dict[str, _Array]
     auctions: dict[str, _Array]
@@ -406,6 +409,12 @@ class _RawBreaches(TypedDict):
     notional: _Array
     margin: _Array
     requirement: _Array
+
+@final
+class PendingTable:
+    """A finished lending family's account table, computed when it is first read."""
+
+    def build(self) -> dict[str, _Array]: ...
 
 @final
 class StepReport:

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from deleverage import _core
 from deleverage._columns import (
     _NONE,
     ACCOUNT_STATUS,
@@ -507,6 +508,9 @@ def _fills(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
 def _accounts(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
     # The lending family comes first and carries the accounts table.
     lending = next(f for f in raw["families"] if f["kind"] == "lending")
+    if isinstance(lending["accounts"], _core.PendingTable):
+        # A finished engine's table is computed when it is first read.
+        lending["accounts"] = lending["accounts"].build()
     ac = pl.DataFrame(dict(lending["accounts"]))
     n_lending = ac.height if ctx.n_lending is None else ctx.n_lending
     return (
@@ -545,7 +549,7 @@ def _summary(raw: Mapping[str, Any], ctx: _Context, meta: Mapping[str, Any]) -> 
         # Every family's forced liquidations (lending liquidations and absorbs, perp fills,
         # deleveraged and backstopped positions, barks, fund sales), as the engine counted them.
         "liquidations": int(np.asarray(st["liquidation_count"]).sum()),
-        "accounts_liquidated": int((np.asarray(lending["accounts"]["times_liquidated"]) > 0).sum()),
+        "accounts_liquidated": int(lending["accounts_liquidated"]),
         "liquidated_notional": _fsum(st["liquidated_notional"]),
         # Storefront rows record what keepers paid the protocol, not debt repaid.
         "debt_repaid_value": _fsum(

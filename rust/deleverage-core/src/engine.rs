@@ -231,6 +231,16 @@ impl Engine {
         self.sh.rng = ChaCha8Rng::seed_from_u64(seed);
     }
 
+    /// The families, in scenario order, each with the prices it reads (its view of pegged
+    /// assets): what their final-state tables are computed at, later (see
+    /// [`Self::family_tables`]).
+    pub fn into_families(self) -> Vec<(Family, Vec<f64>)> {
+        let px: Vec<Vec<f64>> = (0..self.families.len())
+            .map(|k| self.sh.px_of(k).into_owned())
+            .collect();
+        self.families.into_iter().zip(px).collect()
+    }
+
     /// Family `k`'s final-state tables at the current prices, as it reads them (its view of
     /// pegged assets).
     pub fn family_tables(&self, k: usize) -> Vec<(&'static str, crate::recorder::Table)> {

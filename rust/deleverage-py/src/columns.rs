@@ -2,10 +2,12 @@
 //! dict of numpy columns, moved out of Rust without copying, under the names the core gave them;
 //! and named values ([`Values`]: totals, ledgers) into a dict of Python numbers and lists.
 
-use deleverage_core::{Column, Engine, ForcedSeller, Table, Value, Values};
+use deleverage_core::{Column, Engine, Family, ForcedSeller, LendingMarket, Table, Value, Values};
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+
+use crate::errors::BindingError;
 
 /// The columns of `table` as numpy arrays (moved, no copy). Negative zeros (a sum of opposite
 /// amounts, a product with −1) become 0: a frame never shows `-0.0`. A column that is one value
@@ -56,17 +58,75 @@ pub fn values<'py>(py: Python<'py>, values: Values) -> PyResult<Bound<'py, PyDic
 }
 
 /// Every family of `engine`, in scenario order: `{"kind": …, <table name>: columns, …,
-/// "ledger": values}`.
+/// "ledger": values}`, and for a lending family `"accounts_liquidated"` (the summary's count).
 pub fn families<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for (k, f) in engine.families().iter().enumerate() {
-        let d = PyDict::new(py);
-        d.set_item("kind", f.kind())?;
+        let d = family_dict(py, f)?;
         for (name, t) in engine.family_tables(k) {
             d.set_item(name, table(py, t)?)?;
         }
-        d.set_item("ledger", values(py, f.ledger())?)?;
         out.append(d)?;
     }
     Ok(out)
+}
+
+/// [`families`] of a finished engine, consumed: a lending family's `"accounts"` is a
+/// [`PendingTable`], which computes the table (every account's health at the final prices,
+/// in the caller's order: the largest part of finishing a large run) when Python first reads
+/// it. A run read for its summary alone never computes it.
+pub fn finished_families<'py>(py: Python<'py>, engine: Engine) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    let mut dicts = Vec::with_capacity(engine.families().len());
+    for (k, f) in engine.families().iter().enumerate() {
+        let d = family_dict(py, f)?;
+        // A lending family's one table is its accounts, left pending below.
+        if f.as_lending().is_none() {
+            for (name, t) in engine.family_tables(k) {
+                d.set_item(name, table(py, t)?)?;
+            }
+        }
+        dicts.push(d);
+    }
+    for ((f, px), d) in engine.into_families().into_iter().zip(dicts) {
+        if let Family::Lending(market) = f {
+            let pending = PendingTable {
+                pending: Some((market, px)),
+            };
+            d.set_item("accounts", Py::new(py, pending)?)?;
+        }
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+/// A family's kind and ledger (and a lending family's count of accounts liquidated).
+fn family_dict<'py>(py: Python<'py>, f: &Family) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("kind", f.kind())?;
+    if let Some(l) = f.as_lending() {
+        d.set_item("accounts_liquidated", l.accounts_liquidated())?;
+    }
+    d.set_item("ledger", values(py, f.ledger())?)?;
+    Ok(d)
+}
+
+/// A finished lending family's account table, computed when it is first read (see
+/// [`finished_families`]); `build` gives its columns once and releases the family.
+#[pyclass(name = "PendingTable", module = "deleverage._core")]
+pub struct PendingTable {
+    pending: Option<(LendingMarket, Vec<f64>)>,
+}
+
+#[pymethods]
+impl PendingTable {
+    /// The table's columns, as [`table`] gives them.
+    fn build<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (market, px) = self
+            .pending
+            .take()
+            .ok_or_else(|| BindingError::Internal("this table was built already".to_owned()))?;
+        let t = py.detach(move || market.account_table_at(&px).into_table());
+        table(py, t)
+    }
 }

@@ -21,6 +21,8 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _core {
     #[pymodule_export]
+    use super::columns::PendingTable;
+    #[pymodule_export]
     use super::engine::{PyEngine, PyStepReport};
     #[pymodule_export]
     use super::fill::PyFill;

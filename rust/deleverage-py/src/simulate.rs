@@ -70,13 +70,13 @@ pub fn simulate<'py>(py: Python<'py>, spec: &Bound<'py, PyDict>) -> PyResult<Bou
 /// its final-state tables and ledger) and `meta` (the run's totals).
 pub fn into_dict<'py>(py: Python<'py>, mut engine: Engine) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
-    // The lending accounts table reads the events: build the families' tables first.
-    out.set_item("families", columns::families(py, &engine)?)?;
     out.set_item("meta", columns::values(py, engine.totals())?)?;
     let rec = engine.take_records();
     out.set_item("events", columns::table(py, rec.events.into_table())?)?;
     out.set_item("steps", columns::table(py, rec.steps.into_table())?)?;
     out.set_item("fills", columns::table(py, rec.fills.into_table())?)?;
+    // Last: the lending accounts table is left pending on the finished family.
+    out.set_item("families", columns::finished_families(py, engine)?)?;
     Ok(out)
 }
 

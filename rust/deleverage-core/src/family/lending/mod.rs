@@ -224,11 +224,17 @@ impl LendingMarket {
     /// pass over the accounts in storage order (times liquidated and bad debt are tallied as the
     /// event rows are written, see [`Self::push_event`]).
     pub fn account_table(&self, sh: &Shared) -> AccountTable {
-        self.account_table_at(sh, &sh.px)
+        self.account_table_at(&sh.px)
+    }
+
+    /// Accounts liquidated at least once (an absorb counts once): the summary's count, which
+    /// needs no account table.
+    pub fn accounts_liquidated(&self) -> u64 {
+        self.acc.times_liquidated.iter().filter(|&&t| t > 0).count() as u64
     }
 
     /// [`Self::account_table`] at the prices `px` (the family's view of pegged assets).
-    fn account_table_at(&self, _sh: &Shared, px: &[f64]) -> AccountTable {
+    pub fn account_table_at(&self, px: &[f64]) -> AccountTable {
         #[derive(Clone, Copy)]
         struct Row {
             status: Status,
@@ -750,8 +756,8 @@ impl ForcedSeller for LendingMarket {
         }
     }
 
-    fn tables(&self, sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)> {
-        vec![("accounts", self.account_table_at(sh, px).into_table())]
+    fn tables(&self, _sh: &Shared, px: &[f64]) -> Vec<(&'static str, Table)> {
+        vec![("accounts", self.account_table_at(px).into_table())]
     }
 
     fn ledger(&self) -> Values {
