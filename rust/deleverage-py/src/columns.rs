@@ -91,7 +91,7 @@ pub fn finished_families<'py>(py: Python<'py>, engine: Engine) -> PyResult<Bound
     for ((f, px), d) in engine.into_families().into_iter().zip(dicts) {
         if let Family::Lending(market) = f {
             let pending = PendingTable {
-                pending: Some((market, px)),
+                pending: Some((market.into_finished(), px)),
             };
             d.set_item("accounts", Py::new(py, pending)?)?;
         }

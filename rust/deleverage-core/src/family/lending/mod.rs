@@ -30,7 +30,7 @@ use crate::fill::Side;
 use crate::recorder::{Event, EventKind, NONE, Table, Value, Values, table};
 use accounts::{AccountColumns, Accounts, SCATTER_IN_RUNS, Status, scatter_in_windows};
 use rules::{AaveVersion, Lending, Liquidation, Rules};
-use trigger::TriggerIndex;
+use trigger::{Layout, TriggerIndex};
 
 /// Windows of destinations the account table is scattered in: a quarter of the accounts' runs
 /// at a time, small enough for the allocator to reuse from one window to the next.
@@ -122,38 +122,6 @@ crate::reuse::clone_reusing!(LendingMarket {
     first_id,
 });
 
-/// Accounts laid out in storage order (see `TriggerIndex::memory_order`), before the index.
-struct Layout {
-    acc: Accounts,
-    original: Vec<u32>,
-    taus: Vec<f64>,
-    groups: Vec<((u32, u32, u32), Vec<u32>)>,
-}
-
-impl Layout {
-    fn of(protocols: &[Lending], accounts: AccountColumns<'_>) -> Result<Self> {
-        if let Some(&p) = accounts
-            .protocol
-            .iter()
-            .find(|&&p| p as usize >= protocols.len())
-        {
-            return Err(Error::OutOfRange {
-                field: "accounts.protocol".to_owned(),
-                value: f64::from(p),
-                expected: "the index of a lending protocol of the scenario",
-            });
-        }
-        let plan = TriggerIndex::memory_order(accounts, protocols);
-        let (acc, original, taus) = accounts.laid_out(&plan.dest, &plan.taus);
-        Ok(Layout {
-            acc,
-            original,
-            taus,
-            groups: plan.groups,
-        })
-    }
-}
-
 impl LendingMarket {
     /// The protocols and their accounts (`accounts.protocol` indexes `protocols`). Accounts are
     /// laid out in the order a falling market visits them and indexed by trigger price.
@@ -225,6 +193,17 @@ impl LendingMarket {
     /// event rows are written, see [`Self::push_event`]).
     pub fn account_table(&self, sh: &Shared) -> AccountTable {
         self.account_table_at(&sh.px)
+    }
+
+    /// The market with what only the cascade uses released (the trigger index, the queue):
+    /// a finished market kept for its account table, computed later.
+    pub fn into_finished(mut self) -> Self {
+        self.index = TriggerIndex::default();
+        self.queue = Vec::new();
+        self.in_queue = Vec::new();
+        self.random_key = Vec::new();
+        self.triggered = Vec::new();
+        self
     }
 
     /// Accounts liquidated at least once (an absorb counts once): the summary's count, which

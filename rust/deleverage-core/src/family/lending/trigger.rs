@@ -13,6 +13,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use super::accounts::{AccountColumns, Accounts};
 use super::rules::Lending;
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Keyed(f64, u32);
@@ -69,6 +70,38 @@ pub struct MemoryOrder {
     /// (protocol, collateral asset, debt asset) and the starts of its buckets' positions, the
     /// last element the group's end.
     pub groups: Vec<((u32, u32, u32), Vec<u32>)>,
+}
+
+/// Accounts laid out in storage order (see `TriggerIndex::memory_order`), before the index.
+pub(crate) struct Layout {
+    pub acc: Accounts,
+    pub original: Vec<u32>,
+    pub taus: Vec<f64>,
+    pub groups: Vec<((u32, u32, u32), Vec<u32>)>,
+}
+
+impl Layout {
+    pub fn of(protocols: &[Lending], accounts: AccountColumns<'_>) -> Result<Self> {
+        if let Some(&p) = accounts
+            .protocol
+            .iter()
+            .find(|&&p| p as usize >= protocols.len())
+        {
+            return Err(Error::OutOfRange {
+                field: "accounts.protocol".to_owned(),
+                value: f64::from(p),
+                expected: "the index of a lending protocol of the scenario",
+            });
+        }
+        let plan = TriggerIndex::memory_order(accounts, protocols);
+        let (acc, original, taus) = accounts.laid_out(&plan.dest, &plan.taus);
+        Ok(Layout {
+            acc,
+            original,
+            taus,
+            groups: plan.groups,
+        })
+    }
 }
 
 /// Accounts followed by price ratio, plus the few followed by a full re-check.
