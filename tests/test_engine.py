@@ -1219,3 +1219,21 @@ def test_the_account_table_of_a_finished_run_is_computed_when_read() -> None:
     assert set(pending.build()) >= {"status", "health", "times_liquidated"}
     with pytest.raises(dl.DeleverageError, match="built already"):
         pending.build()
+
+
+def test_the_positions_table_of_a_finished_run_is_computed_when_read() -> None:
+    # As the lending accounts: a perp exchange's positions stay pending through the summary
+    # and, once read, are the positions an engine that goes on gives.
+    sc = dl.examples.btc_perps(n_accounts=2_000, seed=3)
+    shock = dl.Shock.instant({"BTC-PERP": -0.15})
+    res = dl.simulate(sc, shock=shock, seed=1)
+    perps = next(f for f in res._raw["families"] if f["kind"] == "perps")
+    assert res.summary["perp_liquidations"].item() > 0
+    assert isinstance(perps["positions"], dl._core.PendingTable)
+    eng = dl.Engine(sc, shock, seed=1)
+    eng.run_to_quiet()
+    want = eng.result()
+    assert res.positions.height == want.positions.height == 2_000
+    assert res.positions.equals(want.positions, null_equal=True)
+    assert res.summary.equals(want.summary, null_equal=True)
+    assert not isinstance(perps["positions"], dl._core.PendingTable)  # built, in its place

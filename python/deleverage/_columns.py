@@ -7,7 +7,7 @@ import functools
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,16 @@ class _Context:
 def _plain(v: Any) -> Any:
     """A ledger value as plain Python (a list for an array)."""
     return v.tolist() if isinstance(v, np.ndarray) else v
+
+
+def _table(family: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A family's final-state table ``name`` from the core: a finished engine hands a lending
+    family's accounts and a perp exchange's positions over pending (``_core.PendingTable``),
+    computed here when first read and kept in its place (the core's family dicts are dicts)."""
+    t = family[name]
+    if isinstance(t, _core.PendingTable):
+        t = cast(dict[str, Any], family)[name] = t.build()
+    return cast(Mapping[str, Any], t)
 
 
 def _repeated(a: Any) -> bool:

@@ -385,10 +385,10 @@ class _RawFamily(TypedDict, total=False):
 
     kind: Literal["lending", "perps", "vaults", "funds"]
     ledger: dict[str, Any]
-    # A finished engine's lending accounts are a PendingTable until first read.
+    # A finished engine's lending accounts and perp positions are pending until first read.
     accounts: dict[str, _Array] | PendingTable
     accounts_liquidated: NotRequired[int]
-    positions: dict[str, _Array]
+    positions: dict[str, _Array] | PendingTable
     vaults: dict[str, _Array]
     auctions: dict[str, _Array]
     funds: dict[str, _Array]
@@ -412,7 +412,8 @@ class _RawBreaches(TypedDict):
 
 @final
 class PendingTable:
-    """A finished lending family's account table, computed when it is first read."""
+    """A finished family's final-state table (lending accounts, perp positions), computed when
+    it is first read."""
 
     def build(self) -> dict[str, _Array]: ...
 

@@ -17,6 +17,7 @@ from deleverage._columns import (
     _coded,
     _Context,
     _fmin,
+    _table,
 )
 
 
@@ -138,7 +139,7 @@ def _positions(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
     for out, fam in _others(raw, ctx):
         if out["kind"] != "perps":
             continue
-        df = pl.DataFrame(dict(out["positions"]))
+        df = pl.DataFrame(dict(_table(out, "positions")))
         frames.append(
             df.select(
                 pl.lit(labels).gather(pl.col("account_id")).alias("account"),

@@ -23,7 +23,6 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from deleverage import _core
 from deleverage._columns import (
     _NONE,
     ACCOUNT_STATUS,
@@ -37,6 +36,7 @@ from deleverage._columns import (
     _fsum,
     _name_of,
     _plain,
+    _table,
 )
 from deleverage._depth import COLUMNS as _DEPTH_COLUMNS
 from deleverage._family_frames import _funds, _others, _perp_summary, _positions, _vaults
@@ -508,10 +508,7 @@ def _fills(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
 def _accounts(raw: Mapping[str, Any], ctx: _Context) -> pl.DataFrame:
     # The lending family comes first and carries the accounts table.
     lending = next(f for f in raw["families"] if f["kind"] == "lending")
-    if isinstance(lending["accounts"], _core.PendingTable):
-        # A finished engine's table is computed when it is first read.
-        lending["accounts"] = lending["accounts"].build()
-    ac = pl.DataFrame(dict(lending["accounts"]))
+    ac = pl.DataFrame(dict(_table(lending, "accounts")))
     n_lending = ac.height if ctx.n_lending is None else ctx.n_lending
     return (
         pl.concat([ctx.account_labels.head(n_lending), ac], how="horizontal")

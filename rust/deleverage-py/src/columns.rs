@@ -2,7 +2,9 @@
 //! dict of numpy columns, moved out of Rust without copying, under the names the core gave them;
 //! and named values ([`Values`]: totals, ledgers) into a dict of Python numbers and lists.
 
-use deleverage_core::{Column, Engine, Family, ForcedSeller, LendingMarket, Table, Value, Values};
+use std::sync::Mutex;
+
+use deleverage_core::{Column, Engine, Family, ForcedSeller, Table, Value, Values};
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -71,17 +73,19 @@ pub fn families<'py>(py: Python<'py>, engine: &Engine) -> PyResult<Bound<'py, Py
     Ok(out)
 }
 
-/// [`families`] of a finished engine, consumed: a lending family's `"accounts"` is a
-/// [`PendingTable`], which computes the table (every account's health at the final prices,
-/// in the caller's order: the largest part of finishing a large run) when Python first reads
-/// it. A run read for its summary alone never computes it.
+/// [`families`] of a finished engine, consumed: a lending family's `"accounts"` and a perp
+/// exchange's `"positions"` are [`PendingTable`]s, computed when Python first reads them (the
+/// largest part of finishing a large run: every account's health, every position's liquidation
+/// and bankruptcy prices, at the final prices, in the caller's order). A run read for its
+/// summary alone never computes them.
 pub fn finished_families<'py>(py: Python<'py>, engine: Engine) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     let mut dicts = Vec::with_capacity(engine.families().len());
     for (k, f) in engine.families().iter().enumerate() {
         let d = family_dict(py, f)?;
-        // A lending family's one table is its accounts, left pending below.
-        if f.as_lending().is_none() {
+        // A lending family's one table is its accounts, a perp exchange's its positions: both
+        // left pending below.
+        if !matches!(f, Family::Lending(_) | Family::Perps(_)) {
             for (name, t) in engine.family_tables(k) {
                 d.set_item(name, table(py, t)?)?;
             }
@@ -89,11 +93,17 @@ pub fn finished_families<'py>(py: Python<'py>, engine: Engine) -> PyResult<Bound
         dicts.push(d);
     }
     for ((f, px), d) in engine.into_families().into_iter().zip(dicts) {
-        if let Family::Lending(market) = f {
-            let pending = PendingTable {
-                pending: Some((market.into_finished(), px)),
-            };
-            d.set_item("accounts", Py::new(py, pending)?)?;
+        match f {
+            Family::Lending(market) => {
+                let market = market.into_finished();
+                let build = move || market.account_table_at(&px).into_table();
+                d.set_item("accounts", PendingTable::new(py, Box::new(build))?)?;
+            }
+            Family::Perps(exchange) => {
+                let build = move || exchange.table(&px).into_table();
+                d.set_item("positions", PendingTable::new(py, Box::new(build))?)?;
+            }
+            _ => {}
         }
         out.append(d)?;
     }
@@ -111,22 +121,38 @@ fn family_dict<'py>(py: Python<'py>, f: &Family) -> PyResult<Bound<'py, PyDict>>
     Ok(d)
 }
 
-/// A finished lending family's account table, computed when it is first read (see
+/// A finished family's final-state table, computed when it is first read (see
 /// [`finished_families`]); `build` gives its columns once and releases the family.
-#[pyclass(name = "PendingTable", module = "deleverage._core")]
+#[pyclass(frozen, name = "PendingTable", module = "deleverage._core")]
 pub struct PendingTable {
-    pending: Option<(LendingMarket, Vec<f64>)>,
+    build: Mutex<Option<Build>>,
+}
+
+/// What computes a pending table: the finished family moved in.
+type Build = Box<dyn FnOnce() -> Table + Send>;
+
+impl PendingTable {
+    fn new(py: Python<'_>, build: Build) -> PyResult<Py<PendingTable>> {
+        Py::new(
+            py,
+            PendingTable {
+                build: Mutex::new(Some(build)),
+            },
+        )
+    }
 }
 
 #[pymethods]
 impl PendingTable {
     /// The table's columns, as [`table`] gives them.
-    fn build<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let (market, px) = self
-            .pending
+    fn build<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let build = self
+            .build
+            .lock()
+            .map_err(|_| BindingError::Internal("a pending table's lock was poisoned".to_owned()))?
             .take()
             .ok_or_else(|| BindingError::Internal("this table was built already".to_owned()))?;
-        let t = py.detach(move || market.account_table_at(&px).into_table());
+        let t = py.detach(build);
         table(py, t)
     }
 }
