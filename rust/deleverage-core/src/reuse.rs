@@ -24,3 +24,11 @@ macro_rules! clone_reusing {
 }
 
 pub(crate) use clone_reusing;
+
+/// A copy of `v` with `v`'s room (its capacity, address space only until written): an engine
+/// cloned before its run records into the room its columns were given, without regrowing.
+pub(crate) fn with_room<T: Copy>(v: &Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(v.capacity());
+    out.extend_from_slice(v);
+    out
+}

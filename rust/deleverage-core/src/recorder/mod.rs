@@ -291,32 +291,9 @@ impl Event {
 }
 
 macro_rules! columns {
-    ($name:ident from $row:ident { $($field:ident : $ty:ty),* $(,)? }) => {
-        /// Column buffers, one `Vec` per field.
-        #[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-        pub struct $name {
-            $(pub $field: Vec<$ty>,)*
-        }
-
-        /// A clone keeps the room the columns have (see [`Self::reserve`]): an engine cloned
-        /// before its run records without regrowing. `clone_from` copies into the target's
-        /// own columns, keeping theirs (see [`crate::reuse`]).
-        impl Clone for $name {
-            fn clone(&self) -> Self {
-                $name {
-                    $($field: {
-                        let mut v = Vec::with_capacity(self.$field.capacity());
-                        v.extend_from_slice(&self.$field);
-                        v
-                    },)*
-                }
-            }
-
-            fn clone_from(&mut self, source: &Self) {
-                $(self.$field.clone_from(&source.$field);)*
-            }
-        }
-
+    // What a table of rows does, whatever its columns are: `Vec`s, or the recorder's columns
+    // (`recorded.rs`), which have the same methods.
+    (@rows $name:ident from $row:ident { $($field:ident),* }) => {
         impl $name {
             /// Reserves room for `n` more rows. Capacity that is never written costs address
             /// space only, not memory, so reserving generously saves the copies and page faults
@@ -325,6 +302,7 @@ macro_rules! columns {
                 $(self.$field.reserve(n);)*
             }
 
+            #[inline]
             pub fn push(&mut self, r: &$row) {
                 $(self.$field.push(r.$field.into());)*
             }
@@ -337,13 +315,25 @@ macro_rules! columns {
                 self.step.is_empty()
             }
 
-            /// The columns under their field names, moved out (no copy).
+            /// The columns under their field names, moved out (no copy; a recorded column that
+            /// is one value, [`Column::Repeated`]).
             pub fn into_table(self) -> Table {
                 Table {
                     columns: vec![$((stringify!($field), self.$field.into_column()),)*],
                 }
             }
         }
+    };
+    ($name:ident from $row:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        /// Column buffers, one `Vec` per field.
+        #[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub struct $name {
+            $(pub $field: Vec<$ty>,)*
+        }
+
+        $crate::reuse::clone_reusing!($name { $($field),* });
+
+        columns!(@rows $name from $row { $($field),* });
     };
 }
 

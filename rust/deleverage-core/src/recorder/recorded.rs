@@ -2,6 +2,7 @@
 //! and [`Written`] (every row), and the event log built of them.
 
 use super::{Column, Event, IntoColumn, Table};
+use crate::reuse::with_room;
 
 /// A value of a [`Recorded`] column, compared bit for bit: `-0.0` is not `0.0`, and a NaN is
 /// the same as a NaN of the same bits.
@@ -117,10 +118,8 @@ impl<T: Cell> Recorded<T> {
 /// regrowing); `clone_from` copies into the target's own buffer (see [`crate::reuse`]).
 impl<T: Copy> Clone for Recorded<T> {
     fn clone(&self) -> Self {
-        let mut vals = Vec::with_capacity(self.vals.capacity());
-        vals.extend_from_slice(&self.vals);
         Recorded {
-            vals,
+            vals: with_room(&self.vals),
             same: self.same,
             value: self.value,
         }
@@ -173,9 +172,7 @@ impl<T: Cell> Written<T> {
 /// As [`Recorded`]'s: a clone keeps the room, `clone_from` the target's buffer.
 impl<T: Copy> Clone for Written<T> {
     fn clone(&self) -> Self {
-        let mut v = Vec::with_capacity(self.0.capacity());
-        v.extend_from_slice(&self.0);
-        Written(v)
+        Written(with_room(&self.0))
     }
 
     fn clone_from(&mut self, source: &Self) {
@@ -201,37 +198,13 @@ macro_rules! recorded {
 
         $crate::reuse::clone_reusing!($log { $($field),* });
 
+        columns!(@rows $log from $row { $($field),* });
+
         impl $log {
-            /// Room for `n` more rows in every column (address space until written).
-            pub fn reserve(&mut self, n: usize) {
-                $(self.$field.reserve(n);)*
-            }
-
-            #[inline]
-            pub fn push(&mut self, r: &$row) {
-                $(self.$field.push(r.$field.into());)*
-            }
-
-            pub fn len(&self) -> usize {
-                self.step.len()
-            }
-
-            pub fn is_empty(&self) -> bool {
-                self.step.is_empty()
-            }
-
             /// Every row, written out.
             pub fn columns(&self) -> $name {
                 $name {
                     $($field: self.$field.to_vec(),)*
-                }
-            }
-
-            /// The columns under their field names, moved out (a column that is one value,
-            /// [`Column::Repeated`]).
-            pub fn into_table(self) -> Table {
-                Table {
-                    columns: vec![$((stringify!($field), self.$field.into_column()),)*],
                 }
             }
         }
