@@ -162,16 +162,16 @@ impl Accounts {
     }
 
     pub fn len(&self) -> usize {
-        self.protocol.len()
+        self.columns().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.protocol.is_empty()
+        self.columns().is_empty()
     }
 
     #[inline]
     pub fn range(&self, i: usize) -> std::ops::Range<usize> {
-        self.offsets[i] as usize..self.offsets[i + 1] as usize
+        self.columns().range(i)
     }
 
     #[inline]
