@@ -1162,17 +1162,9 @@ def test_an_event_column_of_one_value_is_held_as_that_value() -> None:
     # value each, which the core hands over once (a stride-0 view) and the frame holds as a
     # literal. The frame reads as the one built from the rows written out.
     from deleverage.result import _events
+    from test_golden_bench import _benchmark_market
 
-    book = dl.OrderBook.linear(mid=3_000.0, tick=0.5, levels=5_999, depth_per_level=400.0)
-    sc = dl.Scenario(
-        assets=[
-            dl.Asset("ETH", price=3_000.0, venues=[book]),
-            dl.Asset("USDC", price=1.0, oracle=dl.Oracle.reference()),
-        ],
-        steps=1,
-    )
-    aave = dl.Lending.aave_v3({"ETH": dl.Reserve(0.83, 0.05, 0.10)}, name="aave")
-    sc = sc.add_lending(aave, dl.examples.eth_positions(30_000, seed=1))
+    sc = _benchmark_market()(30_000)  # the benchmark's market: one protocol, ETH against USDC
     res = dl.simulate(sc, shock=dl.Shock.instant(ETH=-0.25))
     raw = res._raw["events"]
     n = raw["qty"].size
@@ -1181,7 +1173,7 @@ def test_an_event_column_of_one_value_is_held_as_that_value() -> None:
     assert [k for k, v in raw.items() if v.strides == (0,)] == one
     ev = res.events
     assert ev.height == n
-    assert ev["protocol"].unique().to_list() == ["aave"]
+    assert ev["protocol"].unique().to_list() == sc.protocol_names
     assert ev["asset"].unique().to_list() == ["ETH"]
     assert ev["debt_asset"].unique().to_list() == ["USDC"]
     assert ev["kind"].cast(pl.String).unique().to_list() == ["liquidation"]

@@ -63,6 +63,17 @@ fn spec() -> SweepSpec {
     }
 }
 
+/// The engine of one run with `seed`, run alone to quiet on the sweep's path for that seed.
+fn alone(sc: &Scenario, sp: &SweepSpec, seed: u64) -> Engine {
+    let path = sp
+        .path
+        .generate(&[3_000.0, 1.0], sp.steps, 12.0, seed)
+        .unwrap();
+    let mut e = Engine::new(sc.clone(), seed).unwrap();
+    e.run(&path, sp.max_extra_steps, || false).unwrap();
+    e
+}
+
 #[test]
 fn rows_do_not_depend_on_the_thread_count() {
     let sc = scenario();
@@ -91,12 +102,7 @@ fn each_row_is_the_run_alone_with_its_seed() {
     for r in 0..8u32 {
         let seed = run_seed(sp.seed, u64::from(r));
         assert_eq!(rows.seed[r as usize], seed);
-        let path = sp
-            .path
-            .generate(&[3_000.0, 1.0], sp.steps, 12.0, seed)
-            .unwrap();
-        let mut e = Engine::new(sc.clone(), seed).unwrap();
-        e.run(&path, sp.max_extra_steps, || false).unwrap();
+        let e = alone(&sc, &sp, seed);
         let st = e.step_rows();
         let liq: u64 = st.liquidation_count.iter().map(|&c| u64::from(c)).sum();
         assert_eq!(rows.liquidations[r as usize], liq);
@@ -123,12 +129,7 @@ fn rows_are_the_runs_alone_when_the_queue_draws_random_keys() {
     let mut orders = std::collections::HashSet::new();
     for r in 0..12u32 {
         let seed = run_seed(sp.seed, u64::from(r));
-        let path = sp
-            .path
-            .generate(&[3_000.0, 1.0], sp.steps, 12.0, seed)
-            .unwrap();
-        let mut e = Engine::new(sc.clone(), seed).unwrap();
-        e.run(&path, sp.max_extra_steps, || false).unwrap();
+        let e = alone(&sc, &sp, seed);
         let st = e.step_rows();
         let liq: u64 = st.liquidation_count.iter().map(|&c| u64::from(c)).sum();
         assert_eq!(rows.liquidations[r as usize], liq);
