@@ -86,7 +86,7 @@ fn one_run(
         return Err(Error::Interrupted);
     }
     let seed = run_seed(spec.seed, u64::from(run));
-    let initial: Vec<f64> = sc.assets.iter().map(|a| a.price).collect();
+    let initial = sc.initial_prices();
     let path = spec
         .path
         .generate(&initial, spec.steps, sc.step_seconds, seed)?;
@@ -201,7 +201,7 @@ pub fn sweep_until(
     }
     // As each run does, the first run's path before the scenario's engine: a path that cannot
     // be generated is the error reported, as it was when every run built its own engine.
-    let initial: Vec<f64> = sc.assets.iter().map(|a| a.price).collect();
+    let initial = sc.initial_prices();
     spec.path.generate(
         &initial,
         spec.steps,
